@@ -1,0 +1,32 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DEVICE_KINDS } from './messages.ts';
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: '1-64 characters of A-Z a-z 0-9 _ . -' });
+
+/**
+ * A device registry record: the facts about a device that do not travel in its readings. The same
+ * field names in the registry file, in `PUT /api/v1/devices/{deviceId}` and in its `GET`.
+ * Unknown fields are kept and returned.
+ */
+export const DeviceRecordSchema = Type.Object(
+  {
+    deviceId: Id,
+    kind: Type.Union(DEVICE_KINDS.map((k) => Type.Literal(k))),
+    vendor: Type.Optional(Type.String({ maxLength: 64, description: 'e.g. meihua, qianfeng' })),
+    model: Type.Optional(Type.String({ maxLength: 64, description: 'e.g. MHCG-G; selects model defaults' })),
+    gatewayId: Type.Optional(Id),
+    district: Type.Optional(Type.String({ maxLength: 128 })),
+    address: Type.Optional(Type.String({ maxLength: 512 })),
+    customer: Type.Optional(Type.String({ maxLength: 256 })),
+    qmaxM3h: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'meter range maximum, m³/h' })),
+    qminM3h: Type.Optional(Type.Number({ minimum: 0, description: 'meter range minimum, m³/h' })),
+    l1LelPct: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'first-level gas alarm set point, %LEL (default 25)' })),
+    l2LelPct: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'second-level gas alarm set point, %LEL (default 50)' })),
+    reportIntervalS: Type.Optional(Type.Integer({ minimum: 1, maximum: 31 * 86400, description: 'expected reporting interval, s' })),
+    valveId: Type.Optional(Id),
+    lowBatteryV: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 60, description: 'battery threshold under which LOW_BATTERY is raised, V' })),
+  },
+  { additionalProperties: true },
+);
+
+export type DeviceRecord = Static<typeof DeviceRecordSchema> & Record<string, unknown>;

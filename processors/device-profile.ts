@@ -1,0 +1,70 @@
+import type { DeviceRecord } from '../contracts/device-record.ts';
+import type { DeviceKind } from '../contracts/messages.ts';
+
+/**
+ * What a detector knows about a device: its registry record resolved against the defaults of its
+ * kind and model, computed once per registry change, never per reading.
+ */
+export interface DeviceProfile {
+  readonly deviceId: string;
+  readonly kind: DeviceKind;
+  /** False for a device that reported but is not in the registry: judged on its kind's defaults. */
+  readonly registered: boolean;
+  readonly vendor?: string;
+  readonly model?: string;
+  readonly gatewayId?: string;
+  readonly district?: string;
+  readonly qmaxM3h: number;
+  readonly qminM3h: number;
+  readonly l1LelPct: number;
+  readonly l2LelPct: number;
+  readonly reportIntervalS: number;
+  readonly lowBatteryV: number;
+  readonly valveId?: string;
+}
+
+type KindDefaults = Pick<DeviceProfile, 'qmaxM3h' | 'qminM3h' | 'l1LelPct' | 'l2LelPct' | 'reportIntervalS' | 'lowBatteryV'>;
+
+/**
+ * Defaults per kind. Household meters are G2.5/J2.5 diaphragm meters (Qmax 4 m³/h) reporting daily;
+ * gas detectors report every 30 s; set points from GB/T 50493-2019 (L1 ≤ 25 %LEL, L2 ≤ 50 %LEL).
+ */
+export const KIND_DEFAULTS: Record<DeviceKind, KindDefaults> = {
+  household_meter: { qmaxM3h: 4, qminM3h: 0.025, l1LelPct: 25, l2LelPct: 50, reportIntervalS: 86_400, lowBatteryV: 3.3 },
+  industrial_controller: { qmaxM3h: 40, qminM3h: 0.4, l1LelPct: 25, l2LelPct: 50, reportIntervalS: 3_600, lowBatteryV: 3.3 },
+  flow_meter: { qmaxM3h: 160, qminM3h: 1.3, l1LelPct: 25, l2LelPct: 50, reportIntervalS: 3_600, lowBatteryV: 3.3 },
+  home_gas_alarm: { qmaxM3h: 0, qminM3h: 0, l1LelPct: 25, l2LelPct: 50, reportIntervalS: 30, lowBatteryV: 0 },
+  alarm_controller: { qmaxM3h: 0, qminM3h: 0, l1LelPct: 25, l2LelPct: 50, reportIntervalS: 30, lowBatteryV: 0 },
+};
+
+/** Vendor overrides: Qianfeng meters want a new battery under 4.0 V (repair manual line 578). */
+export const VENDOR_DEFAULTS: Record<string, Partial<KindDefaults>> = {
+  qianfeng: { lowBatteryV: 4.0 },
+  meihua: { lowBatteryV: 3.3 },
+};
+
+export function resolveProfile(record: DeviceRecord): DeviceProfile {
+  const kind = KIND_DEFAULTS[record.kind];
+  const vendor = record.vendor ? VENDOR_DEFAULTS[record.vendor.toLowerCase()] : undefined;
+  return {
+    deviceId: record.deviceId,
+    kind: record.kind,
+    registered: true,
+    vendor: record.vendor,
+    model: record.model,
+    gatewayId: record.gatewayId,
+    district: record.district,
+    qmaxM3h: record.qmaxM3h ?? kind.qmaxM3h,
+    qminM3h: record.qminM3h ?? kind.qminM3h,
+    l1LelPct: record.l1LelPct ?? kind.l1LelPct,
+    l2LelPct: record.l2LelPct ?? kind.l2LelPct,
+    reportIntervalS: record.reportIntervalS ?? kind.reportIntervalS,
+    lowBatteryV: record.lowBatteryV ?? vendor?.lowBatteryV ?? kind.lowBatteryV,
+    valveId: record.valveId,
+  };
+}
+
+/** The profile of a device missing from the registry: its kind's defaults, and the vendor it reports. */
+export function defaultProfile(deviceId: string, kind: DeviceKind, vendor?: string): DeviceProfile {
+  return { ...resolveProfile({ deviceId, kind, vendor }), registered: false };
+}
