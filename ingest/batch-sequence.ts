@@ -1,0 +1,49 @@
+/** What one batch's `seq` says about the gateway's stream. */
+export type SeqVerdict = 'new' | 'duplicate';
+
+export interface SeqOutcome {
+  verdict: SeqVerdict;
+  /** Batches skipped between the previous highest seq and this one: lost on the way. */
+  missing: number;
+  /** The gateway restarted its counter (seq fell far below what it had sent). */
+  restarted: boolean;
+}
+
+const WINDOW = 64;
+
+/**
+ * Drops repeated batches by `(gatewayId, seq)` and counts gaps. Keeps, per gateway, the highest
+ * seq and a 64-bit window of the ones just below it, so a QoS 1 redelivery that arrives after
+ * newer batches is still recognised, while a batch filling a gap is accepted.
+ */
+export class BatchSequence {
+  readonly #gateways = new Map<string, { highest: number; seen: bigint }>();
+
+  observe(gatewayId: string, seq: number): SeqOutcome {
+    const g = this.#gateways.get(gatewayId);
+    if (!g) {
+      this.#gateways.set(gatewayId, { highest: seq, seen: 1n });
+      return { verdict: 'new', missing: 0, restarted: false };
+    }
+    if (seq > g.highest) {
+      const step = seq - g.highest;
+      g.seen = step >= WINDOW ? 1n : ((g.seen << BigInt(step)) | 1n) & ((1n << BigInt(WINDOW)) - 1n);
+      g.highest = seq;
+      return { verdict: 'new', missing: step - 1, restarted: false };
+    }
+    const back = g.highest - seq;
+    if (back < WINDOW) {
+      const bit = 1n << BigInt(back);
+      if (g.seen & bit) return { verdict: 'duplicate', missing: 0, restarted: false };
+      g.seen |= bit;
+      return { verdict: 'new', missing: 0, restarted: false };
+    }
+    // Far below the window: the gateway rebooted and counts from the start again.
+    this.#gateways.set(gatewayId, { highest: seq, seen: 1n });
+    return { verdict: 'new', missing: 0, restarted: true };
+  }
+
+  get gatewayCount(): number {
+    return this.#gateways.size;
+  }
+}

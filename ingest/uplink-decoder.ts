@@ -1,0 +1,146 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { Type, type Static } from '@sinclair/typebox';
+import uplinkSchema from '../contracts/uplink-v1.schema.json' with { type: 'json' };
+import { DEVICE_KINDS, type DeadLetter, type DeviceKind, type GatewayStatus, type Reading, type RejectReason } from '../contracts/messages.ts';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+export const DecoderOptionsSchema = Type.Object({
+  maxPayloadBytes: Type.Integer({ default: 2 * 1024 * 1024, minimum: 1024, description: 'largest uplink payload accepted, bytes' }),
+  maxFutureSkewMs: Type.Integer({ default: 60 * 60 * 1000, minimum: 0, description: 'how far ahead of the pipeline clock a reading may be stamped, ms' }),
+  maxAgeMs: Type.Integer({ default: 30 * 86_400_000, minimum: 0, description: 'how old a reading may be when it arrives (gateways buffer through outages), ms' }),
+  deadLetterPayloadChars: Type.Integer({ default: 2048, minimum: 64, description: 'how much of a rejected payload the dead-letter log keeps, characters' }),
+});
+export type DecoderOptions = Static<typeof DecoderOptionsSchema>;
+
+export interface DecodedBatch {
+  gatewayId: string;
+  seq: number;
+  readings: Reading[];
+}
+
+/** The outcome of one uplink message: good readings go on, each bad part is a dead letter with its reason. */
+export interface UplinkResult {
+  batch?: DecodedBatch;
+  status?: GatewayStatus;
+  rejects: DeadLetter[];
+}
+
+const TOPIC = /^gas\/v1\/([A-Za-z0-9_.-]{1,64})\/(up|status)$/;
+const KINDS = new Set<string>(DEVICE_KINDS);
+
+function describe(errors: ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return 'does not match the v1 schema';
+  // The deepest error names the field; Ajv's if/then wrappers only repeat it.
+  const e = errors.find((x) => x.keyword !== 'if' && x.keyword !== 'allOf') ?? errors[0]!;
+  const where = e.instancePath === '' ? 'message' : e.instancePath;
+  const extra = e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+  return `${where} ${e.message ?? 'is invalid'}${extra}`;
+}
+
+/**
+ * Decodes MQTT uplink messages against the v1 JSON Schema kept in `contracts/`. The schema is
+ * compiled once here; per message the work is one JSON.parse, one envelope check and one
+ * compiled check per reading. A bad reading is rejected alone and the rest of its batch goes on.
+ */
+export class UplinkDecoder {
+  readonly #options: DecoderOptions;
+  readonly #envelope: ValidateFunction;
+  readonly #status: ValidateFunction;
+  readonly #readingByKind: Record<DeviceKind, ValidateFunction>;
+
+  constructor(options: DecoderOptions) {
+    this.#options = options;
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    addFormats(ajv, ['date-time']);
+    ajv.addSchema(uplinkSchema, 'v1');
+    const get = (name: string): ValidateFunction => ajv.getSchema(`v1#/definitions/${name}`)!;
+    this.#envelope = get('batchEnvelope');
+    this.#status = get('gatewayStatus');
+    this.#readingByKind = Object.fromEntries(DEVICE_KINDS.map((k) => [k, get(k)])) as Record<DeviceKind, ValidateFunction>;
+  }
+
+  decode(topic: string, payload: Buffer, receivedAtMs: number): UplinkResult {
+    const match = TOPIC.exec(topic);
+    if (!match) return this.#reject('bad_topic', `topic ${JSON.stringify(topic)} is not gas/v1/{gatewayId}/up|status`, topic, payload, receivedAtMs);
+    const topicGatewayId = match[1]!;
+    if (payload.length > this.#options.maxPayloadBytes) {
+      return this.#reject('oversize', `payload of ${payload.length} bytes is over the ${this.#options.maxPayloadBytes}-byte limit`, topic, payload, receivedAtMs, topicGatewayId);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      return this.#reject('not_json', `payload is not JSON: ${(err as Error).message}`, topic, payload, receivedAtMs, topicGatewayId);
+    }
+    return match[2] === 'status'
+      ? this.#decodeStatus(topic, topicGatewayId, body, payload, receivedAtMs)
+      : this.#decodeBatch(topic, topicGatewayId, body, payload, receivedAtMs);
+  }
+
+  #decodeStatus(topic: string, gatewayId: string, body: unknown, payload: Buffer, receivedAtMs: number): UplinkResult {
+    if (!this.#status(body)) return this.#reject('bad_shape', `status ${describe(this.#status.errors)}`, topic, payload, receivedAtMs, gatewayId);
+    return { status: { gatewayId, online: (body as { online: boolean }).online, receivedAtMs }, rejects: [] };
+  }
+
+  #decodeBatch(topic: string, topicGatewayId: string, body: unknown, payload: Buffer, receivedAtMs: number): UplinkResult {
+    if (!this.#envelope(body)) {
+      const errors = this.#envelope.errors;
+      const tooMany = errors?.some((e) => e.instancePath === '/readings' && e.keyword === 'maxItems');
+      return tooMany
+        ? this.#reject('too_many_readings', `batch holds ${(body as { readings: unknown[] }).readings.length} readings, more than 5000`, topic, payload, receivedAtMs, topicGatewayId)
+        : this.#reject('bad_shape', `batch ${describe(errors)}`, topic, payload, receivedAtMs, topicGatewayId);
+    }
+    const batch = body as { gatewayId: string; seq: number; readings: unknown[] };
+    if (batch.gatewayId !== topicGatewayId) {
+      return this.#reject('gateway_mismatch', `body gatewayId ${batch.gatewayId} does not match topic gateway ${topicGatewayId}`, topic, payload, receivedAtMs, topicGatewayId);
+    }
+
+    const readings: Reading[] = [];
+    const rejects: DeadLetter[] = [];
+    const earliest = receivedAtMs - this.#options.maxAgeMs;
+    const latest = receivedAtMs + this.#options.maxFutureSkewMs;
+    for (let i = 0; i < batch.readings.length; i++) {
+      const r = batch.readings[i] as Record<string, unknown> | null;
+      const kind = r !== null && typeof r === 'object' ? r.kind : undefined;
+      if (typeof kind !== 'string' || !KINDS.has(kind)) {
+        rejects.push(this.#readingReject('unknown_kind', `readings[${i}].kind ${JSON.stringify(kind)} is not one of ${DEVICE_KINDS.join(', ')}`, topic, topicGatewayId, r, receivedAtMs));
+        continue;
+      }
+      const validate = this.#readingByKind[kind as DeviceKind];
+      if (!validate(r)) {
+        rejects.push(this.#readingReject('bad_reading', `readings[${i}]${describe(validate.errors)}`, topic, topicGatewayId, r, receivedAtMs));
+        continue;
+      }
+      const reading = r as unknown as Reading;
+      const atMs = Date.parse(reading.at);
+      if (!(atMs >= earliest && atMs <= latest)) {
+        rejects.push(this.#readingReject('timestamp_out_of_range', `readings[${i}].at ${reading.at} is outside the accepted window around ${new Date(receivedAtMs).toISOString()}`, topic, topicGatewayId, r, receivedAtMs));
+        continue;
+      }
+      reading.atMs = atMs;
+      reading.gatewayId = topicGatewayId;
+      reading.receivedAtMs = receivedAtMs;
+      readings.push(reading);
+    }
+    return { batch: { gatewayId: topicGatewayId, seq: batch.seq, readings }, rejects };
+  }
+
+  #truncate(text: string): string {
+    const max = this.#options.deadLetterPayloadChars;
+    return text.length > max ? `${text.slice(0, max)}…` : text;
+  }
+
+  #reject(reason: RejectReason, message: string, topic: string, payload: Buffer, receivedAtMs: number, gatewayId?: string): UplinkResult {
+    const head = payload.subarray(0, this.#options.deadLetterPayloadChars * 4).toString('utf8');
+    return { rejects: [{ reason, message, topic, gatewayId, payload: this.#truncate(head), receivedAtMs }] };
+  }
+
+  #readingReject(reason: RejectReason, message: string, topic: string, gatewayId: string, reading: unknown, receivedAtMs: number): DeadLetter {
+    const deviceId = reading !== null && typeof reading === 'object' && typeof (reading as { deviceId?: unknown }).deviceId === 'string'
+      ? (reading as { deviceId: string }).deviceId.slice(0, 64)
+      : undefined;
+    return { reason, message, topic, gatewayId, deviceId, payload: this.#truncate(JSON.stringify(reading) ?? 'undefined'), receivedAtMs };
+  }
+}

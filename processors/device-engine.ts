@@ -1,0 +1,235 @@
+import type { TObject } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { CONDITIONS, type AlertEvent, type Condition, type DeviceKind, type Reading } from '../contracts/messages.ts';
+import type { DetectorDefinition, Finding, LinkedFacts } from './detector.ts';
+import { defaultProfile, type DeviceProfile } from './device-profile.ts';
+import { DEFAULT_SEVERITY } from './severity.ts';
+
+/** A detector with its settings parsed once at start. */
+export interface ConfiguredDetector {
+  definition: DetectorDefinition<TObject, unknown>;
+  settings: unknown;
+}
+
+/** Where the engine finds registered devices' profiles; it caches them per device and listens for edits. */
+export interface ProfileSource {
+  profileOf(deviceId: string): DeviceProfile | undefined;
+}
+
+/** Per-device state held by the processor. */
+export interface DeviceState {
+  deviceId: string;
+  kind: DeviceKind;
+  gatewayId: string;
+  profile: DeviceProfile;
+  /** Device time of the newest reading judged; older ones are late and judged no more. */
+  lastAtMs: number;
+  /** Pipeline time the device was last heard of, for silence. */
+  lastHeardAtMs: number;
+  /** Bit per condition (index in CONDITIONS) that has an active alert. */
+  active: number;
+  /** One state per detector of the device's kind, in `detectorsFor(kind)` order. */
+  detectorStates: unknown[];
+  lastReading?: Reading;
+}
+
+export interface EngineObserver {
+  onReadings(judged: number, late: number, unregistered: number): void;
+}
+
+export const CONDITION_BIT = Object.fromEntries(CONDITIONS.map((c, i) => [c, 1 << i])) as Record<Condition, number>;
+
+export function activeConditions(mask: number): Condition[] {
+  const out: Condition[] = [];
+  for (let i = 0; i < CONDITIONS.length; i++) if (mask & (1 << i)) out.push(CONDITIONS[i]!);
+  return out;
+}
+
+/** The JSON form of a device's state, for snapshots and rebalances. */
+export interface DeviceSnapshot {
+  deviceId: string;
+  kind: DeviceKind;
+  gatewayId: string;
+  lastAtMs: number;
+  lastHeardAtMs: number;
+  active: Condition[];
+  detectors: Record<string, unknown>;
+  lastReading?: Reading;
+}
+
+/**
+ * Runs every detector of a device's kind over its readings, in device-time order, and turns their
+ * findings into raise/clear edges against the device's active conditions. Pure with respect to
+ * time: it reads no clock, only the readings' own timestamps.
+ */
+export class DeviceEngine {
+  readonly devices = new Map<string, DeviceState>();
+  readonly #byKind: Record<DeviceKind, ConfiguredDetector[]>;
+  readonly #findings: Finding[] = [];
+  readonly #linked: LinkedFacts = {};
+
+  constructor(
+    detectors: readonly ConfiguredDetector[],
+    private readonly profiles: ProfileSource,
+    private readonly observer: EngineObserver,
+  ) {
+    const byKind = {} as Record<DeviceKind, ConfiguredDetector[]>;
+    for (const kind of ['household_meter', 'industrial_controller', 'flow_meter', 'home_gas_alarm', 'alarm_controller'] as const) {
+      byKind[kind] = detectors.filter((d) => d.definition.kinds.includes(kind));
+    }
+    this.#byKind = byKind;
+  }
+
+  detectorsFor(kind: DeviceKind): readonly ConfiguredDetector[] {
+    return this.#byKind[kind];
+  }
+
+  /** Judges a batch of readings; raise/clear edges are appended to `out`. */
+  process(readings: readonly Reading[], out: AlertEvent[]): void {
+    let late = 0;
+    let unregistered = 0;
+    for (const reading of readings) {
+      const state = this.#stateFor(reading);
+      if (reading.receivedAtMs > state.lastHeardAtMs) state.lastHeardAtMs = reading.receivedAtMs;
+      if (state.active & CONDITION_BIT.NO_SIGNAL) this.#edge(state, 'NO_SIGNAL', false, reading.receivedAtMs, undefined, undefined, out);
+      if (!(reading.atMs > state.lastAtMs)) {
+        late++;
+        continue;
+      }
+      if (!state.profile.registered) unregistered++;
+      state.lastAtMs = reading.atMs;
+      state.lastReading = reading;
+      state.gatewayId = reading.gatewayId;
+      this.#judge(state, reading, out);
+    }
+    this.observer.onReadings(readings.length - late, late, unregistered);
+  }
+
+  #judge(state: DeviceState, reading: Reading, out: AlertEvent[]): void {
+    const detectors = this.#byKind[state.kind];
+    const findings = this.#findings;
+    const linked = this.#linked;
+    linked.linkedValve = state.profile.valveId ? this.devices.get(state.profile.valveId)?.lastReading?.valve : undefined;
+    for (let i = 0; i < detectors.length; i++) {
+      const { definition, settings } = detectors[i]!;
+      findings.length = 0;
+      state.detectorStates[i] = definition.step(state.profile, settings as never, state.detectorStates[i], reading, linked, findings);
+      for (let j = 0; j < findings.length; j++) {
+        const f = findings[j]!;
+        this.#edge(state, f.condition, f.present, reading.atMs, f.severity, f.detail, out);
+      }
+    }
+  }
+
+  #edge(state: DeviceState, condition: Condition, present: boolean, atMs: number, severity: AlertEvent['severity'] | undefined, detail: Record<string, unknown> | undefined, out: AlertEvent[]): void {
+    const bit = CONDITION_BIT[condition];
+    const isActive = (state.active & bit) !== 0;
+    if (present === isActive) return;
+    state.active ^= bit;
+    out.push({
+      type: present ? 'raise' : 'clear',
+      subject: 'device',
+      subjectId: state.deviceId,
+      gatewayId: state.gatewayId,
+      kind: state.kind,
+      vendor: state.profile.vendor ?? state.lastReading?.vendor,
+      condition,
+      severity: severity ?? DEFAULT_SEVERITY[condition],
+      atMs,
+      detail,
+      ...(state.profile.registered ? {} : { unregistered: true }),
+    });
+  }
+
+  /** Raises NO_SIGNAL for a silent device (called by the silence watch). */
+  raiseSilence(state: DeviceState, nowMs: number, detail: Record<string, unknown>, out: AlertEvent[]): void {
+    this.#edge(state, 'NO_SIGNAL', true, nowMs, undefined, detail, out);
+  }
+
+  #stateFor(reading: Reading): DeviceState {
+    let state = this.devices.get(reading.deviceId);
+    if (state === undefined) {
+      const profile = this.profiles.profileOf(reading.deviceId) ?? defaultProfile(reading.deviceId, reading.kind, reading.vendor);
+      state = this.#newState(reading.deviceId, reading.kind, reading.gatewayId, profile);
+      this.devices.set(reading.deviceId, state);
+    } else if (state.kind !== reading.kind) {
+      // The device now reports as another kind (replaced on site): judge it afresh as that kind.
+      state.kind = reading.kind;
+      state.detectorStates = this.#byKind[reading.kind].map((d) => d.definition.initialState());
+      state.lastAtMs = Number.NEGATIVE_INFINITY;
+    }
+    return state;
+  }
+
+  #newState(deviceId: string, kind: DeviceKind, gatewayId: string, profile: DeviceProfile): DeviceState {
+    return {
+      deviceId,
+      kind,
+      gatewayId,
+      profile,
+      lastAtMs: Number.NEGATIVE_INFINITY,
+      lastHeardAtMs: Number.NEGATIVE_INFINITY,
+      active: 0,
+      detectorStates: this.#byKind[kind].map((d) => d.definition.initialState()),
+    };
+  }
+
+  /** Registers a device known from the registry before it has reported, so its silence is noticed. */
+  expect(profile: DeviceProfile, sinceMs: number): void {
+    const existing = this.devices.get(profile.deviceId);
+    if (existing) {
+      existing.profile = profile;
+      return;
+    }
+    const state = this.#newState(profile.deviceId, profile.kind, profile.gatewayId ?? '', profile);
+    state.lastHeardAtMs = sinceMs;
+    this.devices.set(profile.deviceId, state);
+  }
+
+  /** A registry edit: the device is judged with its new profile from its next reading on. */
+  updateProfile(deviceId: string): void {
+    const state = this.devices.get(deviceId);
+    if (!state) return;
+    state.profile = this.profiles.profileOf(deviceId) ?? defaultProfile(deviceId, state.kind, state.lastReading?.vendor);
+  }
+
+  /** Marks conditions that the alert store holds active, so a restart neither re-fires nor forgets them. */
+  seedActive(deviceId: string, kind: DeviceKind, gatewayId: string, condition: Condition): void {
+    let state = this.devices.get(deviceId);
+    if (!state) {
+      state = this.#newState(deviceId, kind, gatewayId, this.profiles.profileOf(deviceId) ?? defaultProfile(deviceId, kind));
+      this.devices.set(deviceId, state);
+    }
+    state.active |= CONDITION_BIT[condition];
+  }
+
+  snapshotDevice(state: DeviceState): DeviceSnapshot {
+    const detectors: Record<string, unknown> = {};
+    this.#byKind[state.kind].forEach((d, i) => (detectors[d.definition.name] = state.detectorStates[i]));
+    return {
+      deviceId: state.deviceId,
+      kind: state.kind,
+      gatewayId: state.gatewayId,
+      lastAtMs: state.lastAtMs,
+      lastHeardAtMs: state.lastHeardAtMs,
+      active: activeConditions(state.active),
+      detectors,
+      lastReading: state.lastReading,
+    };
+  }
+
+  /** Restores one device; a detector state that no longer fits its schema starts afresh rather than failing. */
+  restoreDevice(snapshot: DeviceSnapshot): void {
+    const profile = this.profiles.profileOf(snapshot.deviceId) ?? defaultProfile(snapshot.deviceId, snapshot.kind, snapshot.lastReading?.vendor);
+    const state = this.#newState(snapshot.deviceId, snapshot.kind, snapshot.gatewayId, profile);
+    state.lastAtMs = snapshot.lastAtMs ?? Number.NEGATIVE_INFINITY;
+    state.lastHeardAtMs = snapshot.lastHeardAtMs ?? Number.NEGATIVE_INFINITY;
+    for (const c of snapshot.active) if (c in CONDITION_BIT) state.active |= CONDITION_BIT[c];
+    this.#byKind[snapshot.kind].forEach((d, i) => {
+      const saved = snapshot.detectors[d.definition.name];
+      if (saved !== undefined && Value.Check(d.definition.stateSchema, saved)) state.detectorStates[i] = saved;
+    });
+    state.lastReading = snapshot.lastReading;
+    this.devices.set(snapshot.deviceId, state);
+  }
+}
