@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DEVICE_KINDS } from './messages.ts';
+import { DEVICE_KINDS, type DeviceKind, type Reading } from './messages.ts';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: '1-64 characters of A-Z a-z 0-9 _ . -' });
 
@@ -30,3 +30,23 @@ export const DeviceRecordSchema = Type.Object(
 );
 
 export type DeviceRecord = Static<typeof DeviceRecordSchema> & Record<string, unknown>;
+
+/** Read access to the registry, as the processors and the API see it. */
+export interface DeviceRecords {
+  get(deviceId: string): DeviceRecord | undefined;
+  records(): IterableIterator<DeviceRecord>;
+  onChange(listener: (deviceId: string) => void): void;
+}
+
+/** What the processors know of a device now, as the API shows it. */
+export interface DeviceStatus {
+  kind: DeviceKind;
+  registered: boolean;
+  lastReading?: Reading;
+  /** Pipeline time the device was last heard of. */
+  lastSeenAtMs?: number;
+}
+
+export interface DeviceStatusView {
+  statusOf(deviceId: string): DeviceStatus | undefined;
+}

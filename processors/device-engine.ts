@@ -34,7 +34,7 @@ export interface DeviceState {
 }
 
 export interface EngineObserver {
-  onReadings(judged: number, late: number, unregistered: number): void;
+  onJudged(judged: number, late: number, unregistered: number): void;
 }
 
 export const CONDITION_BIT = Object.fromEntries(CONDITIONS.map((c, i) => [c, 1 << i])) as Record<Condition, number>;
@@ -102,7 +102,7 @@ export class DeviceEngine {
       state.gatewayId = reading.gatewayId;
       this.#judge(state, reading, out);
     }
-    this.observer.onReadings(readings.length - late, late, unregistered);
+    this.observer.onJudged(readings.length - late, late, unregistered);
   }
 
   #judge(state: DeviceState, reading: Reading, out: AlertEvent[]): void {

@@ -1,4 +1,4 @@
-import type { DeviceRecord } from '../contracts/device-record.ts';
+import type { DeviceRecord, DeviceRecords } from '../contracts/device-record.ts';
 import type { DeviceKind } from '../contracts/messages.ts';
 
 /**
@@ -67,4 +67,14 @@ export function resolveProfile(record: DeviceRecord): DeviceProfile {
 /** The profile of a device missing from the registry: its kind's defaults, and the vendor it reports. */
 export function defaultProfile(deviceId: string, kind: DeviceKind, vendor?: string): DeviceProfile {
   return { ...resolveProfile({ deviceId, kind, vendor }), registered: false };
+}
+
+/** Profiles of registered devices. Resolved when the engine first meets a device or its record changes, never per reading. */
+export class RegistryProfiles {
+  constructor(private readonly records: DeviceRecords) {}
+
+  profileOf(deviceId: string): DeviceProfile | undefined {
+    const record = this.records.get(deviceId);
+    return record === undefined ? undefined : resolveProfile(record);
+  }
 }

@@ -1,0 +1,273 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AlertEvent, AlertSubject, Condition, DeviceKind, Severity } from '../contracts/messages.ts';
+import { manualEntryFor, type ManualEntry } from './catalog/manual.ts';
+import { bilingual } from './catalog/messages.ts';
+
+/** One condition on one device or gateway, from its raise to its clear. */
+export interface Alert {
+  id: string;
+  subject: AlertSubject;
+  subjectId: string;
+  /** The device, or for a gateway alert the gateway itself. */
+  deviceId: string;
+  gatewayId: string;
+  kind?: DeviceKind;
+  vendor?: string;
+  condition: Condition;
+  severity: Severity;
+  state: 'active' | 'cleared';
+  raisedAt: string;
+  clearedAt: string | null;
+  raisedAtMs: number;
+  clearedAtMs: number | null;
+  /** The manual's cause and remedy, zh-CN first with English beside. */
+  cause: string;
+  remedy: string;
+  manual: ManualEntry;
+  detail?: Record<string, unknown>;
+  clearDetail?: Record<string, unknown>;
+  unregistered?: boolean;
+}
+
+/** What applying an event did: the alert it raised or cleared, or nothing because it was a repeat. */
+export type AlertChange = { type: 'raised' | 'cleared'; alert: Alert };
+
+export interface AlertQuery {
+  state?: 'active' | 'cleared';
+  deviceId?: string;
+  gatewayId?: string;
+  condition?: Condition;
+  limit: number;
+}
+
+type JournalLine = { op: 'raise'; alert: Alert } | { op: 'clear'; id: string; key: string; clearedAtMs: number; clearDetail?: Record<string, unknown> };
+
+export interface AlertBookOptions {
+  /** Folder for the journal and snapshot; omit for memory only (tests). */
+  dir?: string;
+  /** Cleared alerts kept for queries; older ones stay in the journal's compacted history file only. */
+  historyLimit: number;
+  /** Journal lines before it is folded into the snapshot. */
+  compactAfterLines: number;
+  /** fsync the journal after each append: survives power loss, not just a killed process. */
+  fsync: boolean;
+}
+
+const keyOf = (subjectId: string, condition: Condition): string => `${subjectId}/${condition}`;
+
+/** FNV-1a, for alert ids that a replayed raise reproduces exactly. */
+function hash36(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+/**
+ * The alert store: one active alert per (subject, condition). Applying events is idempotent — a
+ * raise for an active alert, a clear for none, or an event older than the last edge of its key
+ * changes nothing — so redelivered and replayed events never duplicate an alert. Every change is
+ * appended to a JSON-lines journal before `apply` returns, and the journal is replayed on start.
+ */
+export class AlertBook {
+  readonly #active = new Map<string, Alert>();
+  readonly #byId = new Map<string, Alert>();
+  readonly #history: Alert[] = [];
+  /** Device time of the last edge per key, so stale replays are recognised after a clear. */
+  readonly #lastEdgeAtMs = new Map<string, number>();
+  readonly #listeners: Array<(changes: readonly AlertChange[]) => void> = [];
+  #journalLines = 0;
+  #ignored = 0;
+
+  constructor(private readonly options: AlertBookOptions) {
+    if (options.dir) {
+      mkdirSync(options.dir, { recursive: true });
+      this.#load(options.dir);
+    }
+  }
+
+  get ignoredRepeats(): number {
+    return this.#ignored;
+  }
+
+  onChange(listener: (changes: readonly AlertChange[]) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  apply(events: readonly AlertEvent[]): AlertChange[] {
+    const changes: AlertChange[] = [];
+    const lines: JournalLine[] = [];
+    for (const event of events) {
+      const key = keyOf(event.subjectId, event.condition);
+      const lastEdge = this.#lastEdgeAtMs.get(key);
+      const current = this.#active.get(key);
+      if (event.type === 'raise') {
+        if (current || (lastEdge !== undefined && event.atMs < lastEdge)) {
+          this.#ignored++;
+          continue;
+        }
+        const alert = this.#newAlert(event, key);
+        this.#raise(alert, key);
+        lines.push({ op: 'raise', alert });
+        changes.push({ type: 'raised', alert });
+      } else {
+        if (!current || event.atMs < current.raisedAtMs) {
+          this.#ignored++;
+          continue;
+        }
+        this.#clear(current, key, event.atMs, event.detail);
+        lines.push({ op: 'clear', id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
+        changes.push({ type: 'cleared', alert: current });
+      }
+    }
+    if (lines.length > 0) this.#journal(lines);
+    if (changes.length > 0) for (const l of this.#listeners) l(changes);
+    return changes;
+  }
+
+  #newAlert(event: AlertEvent, key: string): Alert {
+    const manual = manualEntryFor(event.condition, event.kind, event.vendor);
+    return {
+      id: `${event.atMs.toString(36)}-${hash36(key)}`,
+      subject: event.subject,
+      subjectId: event.subjectId,
+      deviceId: event.subjectId,
+      gatewayId: event.gatewayId,
+      kind: event.kind,
+      vendor: event.vendor,
+      condition: event.condition,
+      severity: event.severity,
+      state: 'active',
+      raisedAt: new Date(event.atMs).toISOString(),
+      clearedAt: null,
+      raisedAtMs: event.atMs,
+      clearedAtMs: null,
+      cause: bilingual(manual.cause),
+      remedy: bilingual(manual.remedy),
+      manual,
+      detail: event.detail,
+      ...(event.unregistered ? { unregistered: true } : {}),
+    };
+  }
+
+  #raise(alert: Alert, key: string): void {
+    this.#active.set(key, alert);
+    this.#byId.set(alert.id, alert);
+    this.#lastEdgeAtMs.set(key, alert.raisedAtMs);
+  }
+
+  #clear(alert: Alert, key: string, atMs: number, detail?: Record<string, unknown>): void {
+    alert.state = 'cleared';
+    alert.clearedAtMs = atMs;
+    alert.clearedAt = new Date(atMs).toISOString();
+    if (detail) alert.clearDetail = detail;
+    this.#active.delete(key);
+    this.#lastEdgeAtMs.set(key, atMs);
+    this.#history.push(alert);
+    if (this.#history.length > this.options.historyLimit) {
+      const dropped = this.#history.splice(0, this.#history.length - this.options.historyLimit);
+      for (const a of dropped) this.#byId.delete(a.id);
+    }
+  }
+
+  get(id: string): Alert | undefined {
+    return this.#byId.get(id);
+  }
+
+  active(): IterableIterator<Alert> {
+    return this.#active.values();
+  }
+
+  activeFor(subjectId: string): Alert[] {
+    const out: Alert[] = [];
+    for (const a of this.#active.values()) if (a.subjectId === subjectId) out.push(a);
+    return out;
+  }
+
+  /** Newest first. */
+  query(q: AlertQuery): Alert[] {
+    const out: Alert[] = [];
+    const match = (a: Alert): boolean =>
+      (q.deviceId === undefined || a.deviceId === q.deviceId) &&
+      (q.gatewayId === undefined || a.gatewayId === q.gatewayId) &&
+      (q.condition === undefined || a.condition === q.condition);
+    if (q.state !== 'cleared') {
+      const active = [...this.#active.values()].filter(match).sort((a, b) => b.raisedAtMs - a.raisedAtMs);
+      out.push(...active.slice(0, q.limit));
+    }
+    if (q.state !== 'active') {
+      for (let i = this.#history.length - 1; i >= 0 && out.length < q.limit; i--) {
+        const a = this.#history[i]!;
+        if (match(a)) out.push(a);
+      }
+    }
+    return out;
+  }
+
+  countActiveByCondition(): Map<Condition, number> {
+    const counts = new Map<Condition, number>();
+    for (const a of this.#active.values()) counts.set(a.condition, (counts.get(a.condition) ?? 0) + 1);
+    return counts;
+  }
+
+  // --- persistence -------------------------------------------------------------------------
+
+  #journal(lines: readonly JournalLine[]): void {
+    if (!this.options.dir) return;
+    const file = join(this.options.dir, 'alerts.journal');
+    appendFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    if (this.options.fsync) {
+      const fd = openSync(file, 'r+');
+      fsyncSync(fd);
+      closeSync(fd);
+    }
+    this.#journalLines += lines.length;
+    if (this.#journalLines >= this.options.compactAfterLines) this.compact();
+  }
+
+  /** Folds the journal into the snapshot: write the snapshot atomically, then start an empty journal. */
+  compact(): void {
+    if (!this.options.dir) return;
+    const snapshotFile = join(this.options.dir, 'alerts.json');
+    writeFileSync(`${snapshotFile}.tmp`, JSON.stringify({ version: 1, active: [...this.#active.values()], history: this.#history, lastEdgeAtMs: [...this.#lastEdgeAtMs] }));
+    renameSync(`${snapshotFile}.tmp`, snapshotFile);
+    writeFileSync(join(this.options.dir, 'alerts.journal'), '');
+    this.#journalLines = 0;
+  }
+
+  #load(dir: string): void {
+    const snapshotFile = join(dir, 'alerts.json');
+    if (existsSync(snapshotFile)) {
+      const snap = JSON.parse(readFileSync(snapshotFile, 'utf8')) as { active: Alert[]; history: Alert[]; lastEdgeAtMs: Array<[string, number]> };
+      for (const a of snap.active) this.#raise(a, keyOf(a.subjectId, a.condition));
+      for (const a of snap.history) {
+        this.#history.push(a);
+        this.#byId.set(a.id, a);
+      }
+      for (const [k, v] of snap.lastEdgeAtMs) this.#lastEdgeAtMs.set(k, v);
+    }
+    const journalFile = join(dir, 'alerts.journal');
+    if (!existsSync(journalFile)) return;
+    for (const text of readFileSync(journalFile, 'utf8').split('\n')) {
+      if (text === '') continue;
+      let line: JournalLine;
+      try {
+        line = JSON.parse(text) as JournalLine;
+      } catch {
+        // A line cut short by a crash mid-write: everything before it is intact.
+        continue;
+      }
+      this.#journalLines++;
+      if (line.op === 'raise') {
+        const key = keyOf(line.alert.subjectId, line.alert.condition);
+        if (!this.#active.has(key)) this.#raise(line.alert, key);
+      } else {
+        const alert = this.#active.get(line.key);
+        if (alert && alert.id === line.id) this.#clear(alert, line.key, line.clearedAtMs, line.clearDetail);
+      }
+    }
+  }
+}

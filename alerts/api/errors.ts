@@ -1,0 +1,38 @@
+/**
+ * The API's error catalogue: each a class with a stable `GAS_HTTP_*` code and status. 5xx texts
+ * are never shown to clients; these 4xx texts are, so they say what to fix.
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class UnauthorizedError extends HttpError {
+  constructor(message = 'Missing or invalid bearer token: send Authorization: Bearer <token>') {
+    super(401, 'GAS_HTTP_UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  constructor(message = 'Your role may not do this') {
+    super(403, 'GAS_HTTP_FORBIDDEN', message);
+  }
+}
+
+export class NotFoundError extends HttpError {
+  constructor(what: string) {
+    super(404, 'GAS_HTTP_NOT_FOUND', `${what} not found`);
+  }
+}
+
+export class BadRequestError extends HttpError {
+  constructor(message: string) {
+    super(400, 'GAS_HTTP_BAD_REQUEST', message);
+  }
+}

@@ -1,0 +1,74 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { CONDITIONS, SEVERITIES } from '../../../contracts/messages.ts';
+import type { Alert } from '../../alert-book.ts';
+import { NotFoundError } from '../errors.ts';
+import { ErrorResponse, LimitQuery, parseLimit } from '../schemas.ts';
+
+const Text = Type.Object({ 'zh-CN': Type.String(), en: Type.String() });
+
+export const AlertItem = Type.Object({
+  id: Type.String(),
+  deviceId: Type.String({ description: 'the device, or the gateway for GATEWAY_OFFLINE' }),
+  gatewayId: Type.String(),
+  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway')]),
+  kind: Type.Optional(Type.String()),
+  condition: Type.Union(CONDITIONS.map((c) => Type.Literal(c))),
+  severity: Type.Union(SEVERITIES.map((s) => Type.Literal(s))),
+  state: Type.Union([Type.Literal('active'), Type.Literal('cleared')]),
+  raisedAt: Type.String({ format: 'date-time' }),
+  clearedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  cause: Type.String({ description: "the manual's cause, zh-CN / English" }),
+  remedy: Type.String({ description: "the manual's remedy, zh-CN / English" }),
+  toolCard: Text,
+  parts: Type.Array(Text),
+  detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  unregistered: Type.Optional(Type.Boolean()),
+});
+
+const AlertQuery = Type.Object({
+  state: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('cleared')])),
+  deviceId: Type.Optional(Type.String({ maxLength: 64 })),
+  gatewayId: Type.Optional(Type.String({ maxLength: 64 })),
+  condition: Type.Optional(Type.Union(CONDITIONS.map((c) => Type.Literal(c)))),
+  limit: Type.Optional(LimitQuery),
+}, { additionalProperties: false });
+
+export function alertItem(a: Alert): Static<typeof AlertItem> {
+  return {
+    id: a.id,
+    deviceId: a.deviceId,
+    gatewayId: a.gatewayId,
+    subject: a.subject,
+    kind: a.kind,
+    condition: a.condition,
+    severity: a.severity,
+    state: a.state,
+    raisedAt: a.raisedAt,
+    clearedAt: a.clearedAt,
+    cause: a.cause,
+    remedy: a.remedy,
+    toolCard: a.manual.toolCard,
+    parts: a.manual.parts,
+    detail: a.detail,
+    unregistered: a.unregistered,
+  };
+}
+
+export const alertRoutes: FastifyPluginAsync = async (app) => {
+  app.get<{ Querystring: Static<typeof AlertQuery> }>('/alerts', {
+    schema: { querystring: AlertQuery, response: { 200: Type.Object({ items: Type.Array(AlertItem) }), 400: ErrorResponse } },
+  }, async (request) => {
+    const { state, deviceId, gatewayId, condition, limit } = request.query;
+    const items = app.services.alerts.query({ state, deviceId, gatewayId, condition, limit: parseLimit(limit) });
+    return { items: items.map(alertItem) };
+  });
+
+  app.get<{ Params: { id: string } }>('/alerts/:id', {
+    schema: { params: Type.Object({ id: Type.String({ maxLength: 128 }) }), response: { 200: AlertItem, 404: ErrorResponse } },
+  }, async (request) => {
+    const alert = app.services.alerts.get(request.params.id);
+    if (!alert) throw new NotFoundError(`Alert ${request.params.id}`);
+    return alertItem(alert);
+  });
+};

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigError } from './errors.ts';
+import { DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
+import { SilenceSettingsSchema } from '../processors/silence/silence-watch.ts';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+
+/** The optional JSON settings file (`CONFIG`): everything beyond the environment's few switches. */
+export const SettingsFileSchema = Type.Object({
+  detectors: Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }), { default: {}, description: 'settings per detector name, see processors/detectors/*/README.md' }),
+  silence: Type.Optional(Type.Partial(SilenceSettingsSchema)),
+  ingest: Type.Optional(Type.Partial(DecoderOptionsSchema)),
+  alerts: Type.Optional(Type.Object({
+    historyLimit: Type.Optional(Type.Integer({ minimum: 100, description: 'cleared alerts kept for queries' })),
+    fsync: Type.Optional(Type.Boolean({ description: 'fsync the alert journal on every write' })),
+  })),
+  deadLetters: Type.Optional(Type.Object({ capacity: Type.Optional(Type.Integer({ minimum: 10 })), maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })) })),
+  snapshotIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'how often processor state is saved, ms' })),
+}, { additionalProperties: false });
+export type SettingsFile = Static<typeof SettingsFileSchema>;
+
+export interface PipelineConfig {
+  mqttPort: number;
+  mqttHost: string;
+  /** An external broker; when set no embedded broker is started. */
+  mqttUrl?: string;
+  /** Ingest's MQTT client id: stable, so the broker keeps its session and queued QoS 1 messages across restarts. */
+  mqttClientId: string;
+  httpPort: number;
+  httpHost: string;
+  dataDir: string;
+  registryFile?: string;
+  adminToken?: string;
+  logLevel: string;
+  settings: SettingsFile;
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Value.Check(Port, n)) throw new ConfigError(`${name}=${raw} is not a TCP port (0-65535)`);
+  return n;
+}
+
+export function parseSettings(raw: unknown, source: string): SettingsFile {
+  const withDefaults = Value.Default(SettingsFileSchema, Value.Clone(raw ?? {}));
+  const first = Value.Errors(SettingsFileSchema, withDefaults).First();
+  if (first) throw new ConfigError(`${source}${first.path.replaceAll('/', '.')}: ${first.message}`);
+  return withDefaults as SettingsFile;
+}
+
+/** Reads the environment once at start and refuses a bad value by name, before anything starts. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+  const mqttUrl = env.MQTT_URL || undefined;
+  if (mqttUrl && !/^(mqtts?|wss?|tcp|tls):\/\//.test(mqttUrl)) throw new ConfigError(`MQTT_URL=${mqttUrl} is not an mqtt://, mqtts://, ws:// or wss:// URL`);
+  let settings: SettingsFile = parseSettings({}, 'settings');
+  if (env.CONFIG) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(env.CONFIG, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`CONFIG=${env.CONFIG} could not be read as JSON: ${(err as Error).message}`, { cause: err });
+    }
+    settings = parseSettings(raw, `CONFIG ${env.CONFIG}: `);
+  }
+  return {
+    mqttPort: port(env, 'MQTT_PORT', 1883),
+    mqttHost: env.MQTT_HOST || '0.0.0.0',
+    mqttUrl,
+    mqttClientId: env.MQTT_CLIENT_ID || 'gas-ingest',
+    httpPort: port(env, 'HTTP_PORT', 8080),
+    httpHost: env.HTTP_HOST || '0.0.0.0',
+    dataDir: resolve(env.DATA_DIR || './data'),
+    registryFile: env.REGISTRY || undefined,
+    adminToken: env.ADMIN_TOKEN || undefined,
+    logLevel: env.LOG_LEVEL || 'info',
+    settings,
+  };
+}

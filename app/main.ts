@@ -1,0 +1,45 @@
+import pino from 'pino';
+import { configFromEnv } from './config.ts';
+import { PipelineError } from './errors.ts';
+import { startPipeline } from './pipeline.ts';
+
+/** `npm start`: the whole pipeline in one process, on embedded defaults unless the environment says otherwise. */
+async function main(): Promise<void> {
+  const bootLog = pino({ level: process.env.LOG_LEVEL || 'info' });
+  let config;
+  try {
+    config = configFromEnv();
+  } catch (err) {
+    bootLog.fatal({ err }, 'Refusing to start: bad configuration');
+    process.exit(2);
+  }
+  const log = pino({ level: config.logLevel });
+  const pipeline = await startPipeline(config, log);
+  if (pipeline.adminTokenGenerated) {
+    // Shown once, on the terminal only; it is stored under DATA_DIR for later starts.
+    process.stdout.write(`\n  Admin API token (stored in ${config.dataDir}/admin-token):\n    ${pipeline.adminToken}\n\n`);
+  }
+  log.info({ http: pipeline.httpUrl, mqtt: pipeline.mqttUrl, dataDir: config.dataDir, devicesInRegistry: pipeline.registry.size }, 'Pipeline running');
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'Stopping');
+    pipeline.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'Stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  const log = pino();
+  log.fatal({ err, code: err instanceof PipelineError ? err.code : undefined }, 'Pipeline failed to start');
+  process.exit(1);
+});
