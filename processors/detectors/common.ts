@@ -1,0 +1,53 @@
+import { Type } from '@sinclair/typebox';
+import type { Reading } from '../../contracts/messages.ts';
+
+/** Schema of a debounced `Level` (../level.ts) held in a detector's state. */
+export const LevelSchema = Type.Object({ on: Type.Boolean(), pendingSinceMs: Type.Union([Type.Number(), Type.Null()]) });
+
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+/**
+ * One display token in comparable form: NFKC folds full-width Latin and digits (ＥＲＲ－１) to ASCII,
+ * upper-casing makes Latin tokens compare case-insensitively; Chinese tokens are left as they are.
+ */
+export function normaliseToken(token: string): string {
+  return token.normalize('NFKC').trim().toUpperCase();
+}
+
+/**
+ * The tokens a reading shows, normalised. A reading without `status` shows nothing: the convention
+ * every detector shares, so token-only conditions are judged absent then.
+ */
+export function shownTokens(reading: Reading): readonly string[] {
+  const status = reading.status;
+  if (status === undefined || status.length === 0) return NO_TOKENS;
+  return status.map(normaliseToken);
+}
+
+/** Whether any of `wanted` (already in normalised form) is shown. */
+export function showsAny(tokens: readonly string[], wanted: readonly string[]): boolean {
+  for (const t of tokens) if (wanted.includes(t)) return true;
+  return false;
+}
+
+// The manual prints the same code as "ERR-1", "ERR—1" and "ERR--3": any run of dashes, or none.
+const ERR_CODE = /^ERR\s*[-—–_‐‑−]*\s*([1-7])$/i;
+
+/** The ERR code (1–7) a normalised token shows, or 0 when it is not an ERR code. */
+export function errCode(token: string): number {
+  const m = ERR_CODE.exec(token);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Bit n set for every ERR-n shown. */
+export function errCodes(tokens: readonly string[]): number {
+  let mask = 0;
+  for (const t of tokens) {
+    const n = errCode(t);
+    if (n) mask |= 1 << n;
+  }
+  return mask;
+}
+
+/** Tokens that say the meter's or controller's own valve is shut (低电关阀 is one combined token). */
+export const VALVE_CLOSED_TOKENS: readonly string[] = ['关阀', '低电关阀'];

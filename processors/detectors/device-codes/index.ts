@@ -1,0 +1,44 @@
+import { Type } from '@sinclair/typebox';
+import type { Condition } from '../../../contracts/messages.ts';
+import { defineDetector } from '../../detector.ts';
+import { VALVE_CLOSED_TOKENS, errCodes, shownTokens, showsAny } from '../common.ts';
+
+const ERR_CONDITIONS = ['ERR-1', 'ERR-2', 'ERR-3', 'ERR-4', 'ERR-5', 'ERR-6', 'ERR-7'] as const satisfies readonly Condition[];
+const TAMPER_TOKENS = ['开盖', '磁干扰', 'TAMPER'];
+const FAULT_TOKEN = '故障';
+const SAFETY_PROTECTION_TOKEN = '安全保护';
+
+type State = Record<string, never>;
+const STATELESS: State = Object.freeze({}) as State;
+
+/**
+ * ERR-1…ERR-7, DEVICE_FAULT and TAMPER from what a meter, controller or flow meter shows. Every
+ * reading is evidence: one without `status` shows no code, so every condition is judged absent.
+ * 故障 alone (no code) or Qianfeng's 安全保护 is a DEVICE_FAULT, `high` when the valve is shut
+ * because the customer is then without gas. A household meter's ERR-1 (magnetic interference or a
+ * damaged anti-magnetic reed switch) is also TAMPER; a controller's ERR-1 is its own battery, so not.
+ */
+export const DeviceCodesDetector = defineDetector({
+  name: 'device-codes',
+  description: 'Display codes ERR-1…ERR-7, 故障/安全保护 (device fault) and tamper tokens',
+  kinds: ['household_meter', 'industrial_controller', 'flow_meter'],
+  conditions: [...ERR_CONDITIONS, 'DEVICE_FAULT', 'TAMPER'],
+  settingsSchema: Type.Object({}),
+  stateSchema: Type.Object({}, { additionalProperties: false }),
+  initialState: (): State => STATELESS,
+  step(_profile, _settings, state, reading, _linked, out) {
+    const tokens = shownTokens(reading);
+    const codes = errCodes(tokens);
+    const valveClosed = reading.valve === 'closed' || showsAny(tokens, VALVE_CLOSED_TOKENS);
+    const detail = { tokens: reading.status ?? [], valveClosed };
+
+    for (let n = 1; n <= 7; n++) out.push({ condition: ERR_CONDITIONS[n - 1]!, present: (codes & (1 << n)) !== 0, detail });
+
+    const fault = (codes === 0 && tokens.includes(FAULT_TOKEN)) || tokens.includes(SAFETY_PROTECTION_TOKEN);
+    out.push({ condition: 'DEVICE_FAULT', present: fault, detail, ...(fault && valveClosed ? { severity: 'high' as const } : {}) });
+
+    const tamper = showsAny(tokens, TAMPER_TOKENS) || (reading.kind === 'household_meter' && (codes & (1 << 1)) !== 0);
+    out.push({ condition: 'TAMPER', present: tamper, detail });
+    return state;
+  },
+});
