@@ -1,3 +1,5 @@
+import { Type } from '@sinclair/typebox';
+
 /**
  * A debounced on/off level on device time: the shared mechanism behind hysteresis and minimum
  * duration, so a value hovering at a set point does not flap. A change of level is accepted only
@@ -37,3 +39,6 @@ export function aboveWithHysteresis(on: boolean, value: number, setPoint: number
 export function belowWithHysteresis(on: boolean, value: number, setPoint: number, hysteresis: number): boolean {
   return on ? value <= setPoint + hysteresis : value < setPoint;
 }
+
+/** Schema of a `Level` held in a detector's state, so a restored snapshot is checked. */
+export const LevelSchema = Type.Object({ on: Type.Boolean(), pendingSinceMs: Type.Union([Type.Number(), Type.Null()]) });

@@ -1,8 +1,4 @@
-import { Type } from '@sinclair/typebox';
 import type { Reading } from '../../contracts/messages.ts';
-
-/** Schema of a debounced `Level` (../level.ts) held in a detector's state. */
-export const LevelSchema = Type.Object({ on: Type.Boolean(), pendingSinceMs: Type.Union([Type.Number(), Type.Null()]) });
 
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 

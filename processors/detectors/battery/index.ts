@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineDetector } from '../../detector.ts';
-import { LEVEL_OFF, advanceLevel, belowWithHysteresis, type Level } from '../../level.ts';
-import { LevelSchema, VALVE_CLOSED_TOKENS, shownTokens, showsAny } from '../common.ts';
+import { LevelSchema, LEVEL_OFF, advanceLevel, belowWithHysteresis, type Level } from '../../level.ts';
+import { VALVE_CLOSED_TOKENS, shownTokens, showsAny } from '../common.ts';
 
 const LOW_TOKENS = ['低电', '欠压', '请换电池', '低电关阀'];
 // A controller showing "t" beside 低电 means its internal battery (manual line 360).

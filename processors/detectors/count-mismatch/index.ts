@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineDetector } from '../../detector.ts';
-import { LEVEL_OFF, advanceLevel, type Level } from '../../level.ts';
-import { LevelSchema } from '../common.ts';
+import { LevelSchema, LEVEL_OFF, advanceLevel, type Level } from '../../level.ts';
 
 interface State {
   level: Level;

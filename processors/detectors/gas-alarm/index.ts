@@ -2,9 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { Reading } from '../../../contracts/messages.ts';
 import type { DeviceProfile } from '../../device-profile.ts';
 import { defineDetector } from '../../detector.ts';
-import { LEVEL_OFF, aboveWithHysteresis, advanceLevel, type Level } from '../../level.ts';
-
-const LevelSchema = Type.Object({ on: Type.Boolean(), pendingSinceMs: Type.Union([Type.Number(), Type.Null()]) });
+import { LEVEL_OFF, LevelSchema, aboveWithHysteresis, advanceLevel, type Level } from '../../level.ts';
 
 /** Highest concentration in the reading, and the channels at or above the first set point. */
 function concentration(reading: Reading, profile: DeviceProfile): { lelPct: number | undefined; channels: Array<string | number> } {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineDetector } from '../../detector.ts';
-import { LEVEL_OFF, advanceLevel, type Level } from '../../level.ts';
-import { LevelSchema, errCodes, shownTokens, showsAny } from '../common.ts';
+import { LevelSchema, LEVEL_OFF, advanceLevel, type Level } from '../../level.ts';
+import { errCodes, shownTokens, showsAny } from '../common.ts';
 
 const CONTROLLER_OVERLOAD_TOKENS = ['过载', '主电过载'];
 const MS_PER_HOUR = 3_600_000;
