@@ -1,0 +1,85 @@
+import type { Condition, DeviceKind, Severity } from '../../contracts/messages.ts';
+import type { Text } from './manual.ts';
+
+/**
+ * User-facing names other than the manual's texts: conditions, severities, device kinds, vendors.
+ * zh-CN is what operators and technicians read first (the manual's terms); English sits beside it.
+ */
+
+const t = (zh: string, en: string): Text => ({ 'zh-CN': zh, en });
+
+// Record<Condition, …> so a condition added to the contract fails to compile until it is named here.
+export const CONDITION_NAMES: Readonly<Record<Condition, Text>> = {
+  'ERR-1': t('故障代码ERR-1', 'Error code ERR-1'),
+  'ERR-2': t('故障代码ERR-2', 'Error code ERR-2'),
+  'ERR-3': t('故障代码ERR-3', 'Error code ERR-3'),
+  'ERR-4': t('故障代码ERR-4', 'Error code ERR-4'),
+  'ERR-5': t('故障代码ERR-5', 'Error code ERR-5'),
+  'ERR-6': t('故障代码ERR-6', 'Error code ERR-6'),
+  'ERR-7': t('故障代码ERR-7', 'Error code ERR-7'),
+  DEVICE_FAULT: t('设备故障', 'Device fault'),
+  LOW_BATTERY: t('低电', 'Low battery'),
+  VALVE_CLOSED_LOW_BATTERY: t('低电关阀', 'Valve closed on low battery'),
+  LOW_BALANCE: t('欠量', 'Low balance'),
+  NO_BALANCE: t('请速购气（气量为零）', 'Balance used up'),
+  OVERLOAD: t('超流量（过载）', 'Overload'),
+  SELF_METERING: t('自计量', 'Self-metering'),
+  COUNT_MISMATCH: t('计数不同步', 'Count mismatch'),
+  GAS_ALARM_L1: t('一级燃气报警', 'Gas alarm, level 1'),
+  GAS_ALARM_L2: t('二级燃气报警', 'Gas alarm, level 2'),
+  VALVE_NOT_CUT: t('报警但阀门未切断', 'Alarm without valve cut-off'),
+  SENSOR_FAULT: t('传感器故障', 'Sensor fault'),
+  POWER_LOST: t('停电', 'Power lost'),
+  MAIN_POWER_UNDERVOLTAGE: t('主电欠压', 'Main power undervoltage'),
+  BACKUP_UNDERVOLTAGE: t('备电欠压', 'Backup power undervoltage'),
+  BACKUP_OPEN_CIRCUIT: t('备电断路', 'Backup power open circuit'),
+  DETECTOR_OFFLINE: t('探测器掉线', 'Detector offline'),
+  NO_SIGNAL: t('设备无信号', 'No signal'),
+  GATEWAY_OFFLINE: t('网关离线', 'Gateway offline'),
+  TAMPER: t('疑似人为干扰', 'Suspected tampering'),
+  MAINTENANCE_DUE: t('定期维护到期', 'Maintenance due'),
+};
+
+export const SEVERITY_NAMES: Readonly<Record<Severity, Text>> = {
+  critical: t('紧急', 'critical'),
+  high: t('高', 'high'),
+  medium: t('中', 'medium'),
+  low: t('低', 'low'),
+  info: t('提示', 'info'),
+};
+
+export const DEVICE_KIND_NAMES: Readonly<Record<DeviceKind, Text>> = {
+  household_meter: t('民用智能燃气表', 'household smart gas meter'),
+  industrial_controller: t('工商业控制器', 'industrial/commercial meter controller'),
+  flow_meter: t('流量计', 'flow meter'),
+  home_gas_alarm: t('居民燃气报警器', 'residential gas alarm'),
+  alarm_controller: t('工业燃气报警控制器', 'industrial gas alarm controller'),
+};
+
+/** Vendors the manual covers, keyed as in the registry (lower case). */
+export const VENDOR_NAMES: Readonly<Record<string, Text>> = {
+  meihua: t('美华', 'Meihua'),
+  qianfeng: t('前锋', 'Qianfeng'),
+};
+
+export function conditionName(condition: Condition): Text {
+  return CONDITION_NAMES[condition];
+}
+
+export function severityName(severity: Severity): Text {
+  return SEVERITY_NAMES[severity];
+}
+
+export function deviceKindName(kind: DeviceKind): Text {
+  return DEVICE_KIND_NAMES[kind];
+}
+
+/** The vendor's name, or undefined for a vendor the manual does not cover. */
+export function vendorName(vendor: string): Text | undefined {
+  return Object.hasOwn(VENDOR_NAMES, vendor.toLowerCase()) ? VENDOR_NAMES[vendor.toLowerCase()] : undefined;
+}
+
+/** One line for logs, tickets and the API: zh-CN first, English beside it. */
+export function bilingual(text: Text): string {
+  return `${text['zh-CN']} / ${text.en}`;
+}
