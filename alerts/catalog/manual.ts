@@ -489,7 +489,7 @@ const HOUSEHOLD_METER: Partial<Record<Condition, ManualEntry>> = {
 const QF_ERR: ManualEntry = {
   title: t('前锋表故障代码（手册未收录）', 'Qianfeng meter error code (not in the manual)'),
   cause: t('维修手册只列出美华表的ERR代码，未说明前锋表此代码的含义', 'The repair manual lists ERR codes for Meihua meters only; it gives no meaning for this code on a Qianfeng meter'),
-  remedy: t('检查表前阀、电池（电压是否低于4.0V或漏液）和显示内容；仍不能排除时按前锋表第1条方法换表，用回收转移卡将原表气量转入新表', 'Check the upstream valve, the battery (under 4.0 V or leaking) and the display; if the fault remains, replace the meter as in the manual's Qianfeng item 1, moving the gas to the new meter with the recovery/transfer card'),
+  remedy: t('检查表前阀、电池（电压是否低于4.0V或漏液）和显示内容；仍不能排除时按前锋表第1条方法换表，用回收转移卡将原表气量转入新表', 'Check the upstream valve, the battery (under 4.0 V or leaking) and the display; if the fault remains, replace the meter as in item 1 of the Qianfeng section, moving the gas to the new meter with the recovery/transfer card'),
   toolCard: QF_QUERY_TRANSFER,
   parts: [P_METER],
   source: 'repair manual 000:512-528, 558-580, 608-620',
@@ -499,7 +499,7 @@ const QIANFENG_HOUSEHOLD: Partial<Record<Condition, ManualEntry>> = {
   DEVICE_FAULT: {
     title: t('安全保护（前锋）', 'Safety protection (Qianfeng)'),
     cause: t('液晶显示“安全保护”：有错误操作，燃气表不通气', 'The display shows safety protection: a wrong operation tripped it and the meter passes no gas'),
-    remedy: t('查看有无错误操作并纠正；燃气表仍不通气时按前锋表第1条方法换表，用回收转移卡转移气量', 'Look for the wrong operation and undo it; if the meter still passes no gas, replace it as in the manual's Qianfeng item 1, moving the gas with the recovery/transfer card'),
+    remedy: t('查看有无错误操作并纠正；燃气表仍不通气时按前锋表第1条方法换表，用回收转移卡转移气量', 'Look for the wrong operation and undo it; if the meter still passes no gas, replace it as in item 1 of the Qianfeng section, moving the gas with the recovery/transfer card'),
     toolCard: QF_QUERY_TRANSFER,
     parts: [],
     source: 'repair manual 000:558-580, 512-528',
@@ -507,7 +507,7 @@ const QIANFENG_HOUSEHOLD: Partial<Record<Condition, ManualEntry>> = {
   LOW_BATTERY: {
     title: t('请换电池（前锋）', 'Replace battery (Qianfeng)'),
     cause: t('电池电压低于4.0V或漏液；或购买了过期、劣质电池；或电池盒内的弹簧接触不良或被腐蚀损坏', 'The battery is under 4.0 V or leaking; or it is stale or poor quality; or the battery-box springs contact poorly or are corroded'),
-    remedy: t('选购优质电池并正确更换；清洁或更换弹簧，保持接触良好；仍然显示“请换电池”时按前锋表第1条方法换表', 'Fit a fresh good-quality battery correctly; clean or replace the springs so they contact well; if it still asks for a battery, replace the meter as in the manual's Qianfeng item 1'),
+    remedy: t('选购优质电池并正确更换；清洁或更换弹簧，保持接触良好；仍然显示“请换电池”时按前锋表第1条方法换表', 'Fit a fresh good-quality battery correctly; clean or replace the springs so they contact well; if it still asks for a battery, replace the meter as in item 1 of the Qianfeng section'),
     toolCard: t('无（换表时带回收转移卡）', 'none (recovery/transfer card if the meter is replaced)'),
     parts: [P_BATTERY, P_SPRINGS],
     source: 'repair manual 000:568-596',
