@@ -30,7 +30,7 @@ describe('bad input through real MQTT', () => {
     const before = await pipeline.metric(`gas_ingest_rejects_total{reason="${reason}"}`);
     await gateway.publishAsync('gas/v1/GW-BAD/up', payload(), { qos: 1 });
     await pipeline.until(`${reason} counted`, async () => (await pipeline.metric(`gas_ingest_rejects_total{reason="${reason}"}`)) === before + 1);
-    const letters = await pipeline.api<{ items: Array<{ reason: string; message: string; gatewayId: string }> }>(`/dead-letters?reason=${reason}`);
+    const letters = await pipeline.get<{ items: Array<{ reason: string; message: string; gatewayId: string }> }>(`/dead-letters?reason=${reason}`);
     expect(letters.items[0]).toMatchObject({ reason, gatewayId: 'GW-BAD' });
     expect(letters.items[0]!.message).not.toBe('');
   });
@@ -49,7 +49,7 @@ describe('bad input through real MQTT', () => {
       meter('HM-G2', { status: ['ERR-7'] }),
     ]), { qos: 1 });
     const alerts = await pipeline.until('both good readings judged', async () => {
-      const { items } = await pipeline.api<{ items: Array<{ deviceId: string; condition: string }> }>('/alerts?state=active');
+      const { items } = await pipeline.get<{ items: Array<{ deviceId: string; condition: string }> }>('/alerts?state=active');
       const found = items.filter((a) => a.deviceId === 'HM-G1' || a.deviceId === 'HM-G2');
       return found.length === 2 && found;
     });
@@ -65,7 +65,7 @@ describe('bad input through real MQTT', () => {
     await gateway.publishAsync('gas/v1/GW-BAD/up', payload, { qos: 1 });
     await gateway.publishAsync('gas/v1/GW-BAD/up', payload, { qos: 1 });
     await pipeline.until('duplicate counted', async () => (await pipeline.metric('gas_ingest_duplicate_batches_total')) === before + 1);
-    const { items } = await pipeline.api<{ items: unknown[] }>('/alerts?deviceId=HM-D1');
+    const { items } = await pipeline.get<{ items: unknown[] }>('/alerts?deviceId=HM-D1');
     expect(items).toHaveLength(1);
   });
 

@@ -10,7 +10,7 @@ export interface TestPipeline extends RunningPipeline {
   clock: ManualClock;
   dataDir: string;
   /** GET an `/api/v1` route with the admin token. */
-  api<T = unknown>(path: string): Promise<T>;
+  get<T = unknown>(path: string): Promise<T>;
   /** The value of one Prometheus sample, e.g. `gas_ingest_rejects_total{reason="not_json"}`. */
   metric(sample: string): Promise<number>;
   /** Waits (polling, bounded) until `check` passes; the pipeline's work is asynchronous over MQTT. */
@@ -38,7 +38,7 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
   const running = await startPipeline(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), clock);
   const headers = { authorization: `Bearer ${running.adminToken}` };
 
-  const api = async <T>(path: string): Promise<T> => {
+  const get = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${running.httpUrl}/api/v1${path}`, { headers });
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
@@ -66,7 +66,7 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
     ...running,
     clock,
     dataDir,
-    api,
+    get,
     metric,
     until,
     async close({ keepData = false } = {}) {
