@@ -41,7 +41,6 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: false,
     bodyLimit: options.bodyLimitBytes ?? 256 * 1024,
     // Bodies must have the right types, not be coerced into them: a registry record with
     // "qmaxM3h": "12" is refused with a 400 that names the field.
