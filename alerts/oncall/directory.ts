@@ -1,0 +1,27 @@
+/** A person who can be notified: a technician, a supervisor or a director. */
+export interface Person {
+  id: string;
+  name: string;
+  role: 'technician' | 'supervisor' | 'director';
+  phone?: string;
+  email?: string;
+  /** Webhook targets (group robots) this person's notices also go to, by channel name. */
+  webhooks?: string[];
+}
+
+/** Who answers for a district at one instant, and how (on site or on call at home). */
+export interface OnCallAnswer {
+  district: string;
+  teamId: string;
+  /** The technician on duty now (an override wins over the rotation); undefined when nobody is. */
+  technician?: Person;
+  shift?: { name: string; kind: 'on_site' | 'home'; startsAt: string; endsAt: string };
+  supervisor?: Person;
+  director?: Person;
+}
+
+/** The on-call directory: teams by district, rotations with hand-over times, overrides, home on-call. */
+export interface OnCallDirectory {
+  whoIsOnCall(district: string | undefined, atMs: number): Promise<OnCallAnswer>;
+  person(id: string): Promise<Person | undefined>;
+}
