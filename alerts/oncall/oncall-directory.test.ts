@@ -1,0 +1,89 @@
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PgliteDb } from '../store/pglite-db.ts';
+import { OnCallInvalidError, OnCallNotFoundError } from './errors.ts';
+import { SqlOnCallDirectory } from './oncall-directory.ts';
+import { localToUtcMs } from './rota.ts';
+import { loadOnCallConfig, parseOnCallConfig, seedOnCall } from './seed.ts';
+import { oncallTestDb } from './testing.ts';
+
+const EXAMPLE = fileURLToPath(new URL('./oncall.example.json', import.meta.url));
+const at = (local: string) => localToUtcMs(local.slice(0, 10), local.slice(11, 16), 'Asia/Shanghai');
+
+describe('SqlOnCallDirectory over PGlite, seeded with oncall.example.json', () => {
+  let db: PgliteDb;
+  let dir: SqlOnCallDirectory;
+
+  beforeEach(async () => {
+    db = await oncallTestDb();
+    await seedOnCall(db, await loadOnCallConfig(EXAMPLE));
+    dir = new SqlOnCallDirectory(db);
+  });
+  afterEach(() => db.close());
+
+  it('answers who is on call in a district, with supervisor and director', async () => {
+    const answer = await dir.whoIsOnCall('城东区', at('2026-11-02 10:00'));
+    expect(answer).toMatchObject({
+      district: '城东区',
+      teamId: 'team-east',
+      technician: { id: 'tech-chen', name: '陈工', role: 'technician', webhooks: ['wecom-east'] },
+      shift: { name: 'a', kind: 'on_site', startsAt: '2026-11-02T01:00:00.000Z', endsAt: '2026-11-02T09:00:00.000Z' },
+      supervisor: { id: 'sup-li' },
+      director: { id: 'dir-wang' },
+    });
+  });
+
+  it('flags home on-call and leaves the technician empty outside every shift', async () => {
+    expect((await dir.whoIsOnCall('城西区', at('2026-11-02 21:00'))).shift).toMatchObject({ name: 'c', kind: 'home' });
+    const night = await dir.whoIsOnCall('城西区', at('2026-11-02 23:30'));
+    expect(night.technician).toBeUndefined();
+    expect(night.supervisor?.id).toBe('sup-zhao');
+  });
+
+  it("falls back to the '*' team for an uncovered or unknown district", async () => {
+    expect((await dir.whoIsOnCall('高新区', at('2026-11-02 10:00'))).teamId).toBe('team-west');
+    expect((await dir.whoIsOnCall(undefined, at('2026-11-02 10:00'))).technician?.id).toBe('tech-zhou');
+  });
+
+  it('throws when no team covers a district and there is no fallback', async () => {
+    await dir.saveTeam({ id: 'team-west', name: 'West', districts: ['城西区'] });
+    await expect(dir.whoIsOnCall('高新区', 0)).rejects.toBeInstanceOf(OnCallNotFoundError);
+  });
+
+  it('applies and removes overrides', async () => {
+    const o = await dir.addOverride({ teamId: 'team-east', personId: 'tech-huang', replacesId: 'tech-chen', fromMs: at('2026-11-02 09:00'), toMs: at('2026-11-02 12:00'), reason: '调休 day off' });
+    expect((await dir.whoIsOnCall('城东区', at('2026-11-02 10:00'))).technician?.id).toBe('tech-huang');
+    expect((await dir.whoIsOnCall('城东区', at('2026-11-02 12:00'))).technician?.id).toBe('tech-chen');
+    expect(await dir.removeOverride(o.id)).toBe(true);
+    expect(await dir.removeOverride(o.id)).toBe(false);
+    expect((await dir.whoIsOnCall('城东区', at('2026-11-02 10:00'))).technician?.id).toBe('tech-chen');
+  });
+
+  it('shows a schedule with names', async () => {
+    const day = await dir.schedule('team-east', at('2026-11-09 00:00'), at('2026-11-10 00:00'));
+    expect(day.map((e) => [e.shiftName, e.personName])).toEqual([
+      ['a', '黄工'],
+      ['b', '陈工'],
+      ['c', '刘工'],
+    ]);
+  });
+
+  it('lists teams and keeps records across re-seeding (upsert)', async () => {
+    await seedOnCall(db, await loadOnCallConfig(EXAMPLE));
+    expect((await dir.listTeams()).map((t) => t.id)).toEqual(['team-east', 'team-west']);
+    expect((await dir.listPeople()).length).toBe(11);
+  });
+
+  it('validates writes through the schemas and references', async () => {
+    await expect(dir.savePerson({ id: 'x', name: 'X', role: 'boss' })).rejects.toBeInstanceOf(OnCallInvalidError);
+    await expect(dir.saveTeam({ id: 't', name: 'T', districts: [], supervisorId: 'tech-chen' })).rejects.toThrow(/not a supervisor/);
+    await expect(dir.saveRotation({ teamId: 'team-east', members: ['nobody'], shifts: [{ name: 'a', kind: 'on_site', start: '09:00', end: '17:00' }], anchorDate: '2026-11-02' })).rejects.toBeInstanceOf(OnCallNotFoundError);
+    await expect(dir.addOverride({ teamId: 'team-east', personId: 'tech-chen', fromMs: 10, toMs: 5, reason: 'x' })).rejects.toThrow(/after/);
+    const saved = await dir.saveRotation({ teamId: 'team-east', members: ['tech-chen', 'tech-liu'], shifts: [{ name: 'day', kind: 'on_site', start: '09:00', end: '18:00' }], anchorDate: '2026-11-02' });
+    expect(saved).toMatchObject({ periodDays: 7, timeZone: 'Asia/Shanghai' });
+  });
+
+  it('refuses a config file that names unknown people', () => {
+    expect(() => parseOnCallConfig({ people: [], teams: [{ id: 't', name: 'T', districts: ['*'], supervisorId: 'ghost' }] })).toThrow(/unknown person ghost/);
+  });
+});

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../store/db.ts';
+import type { OnCallAnswer, OnCallDirectory, Person } from './directory.ts';
+import { OnCallInvalidError, OnCallNotFoundError } from './errors.ts';
+import { onShiftAt, rotaSchedule, type ShiftAssignment } from './rota.ts';
+import {
+  checkRotation,
+  type Override,
+  type OverrideInput,
+  OverrideInputSchema,
+  parseWith,
+  PersonSchema,
+  type Rotation,
+  RotationSchema,
+  type Team,
+  TeamSchema,
+} from './schemas.ts';
+
+/** One row of a team's schedule view, with the person's name for display. */
+export interface ScheduleEntry extends ShiftAssignment {
+  personName?: string;
+  teamId: string;
+}
+
+/** District of the fallback team that answers for every district no other team covers. */
+export const ANY_DISTRICT = '*';
+
+interface PersonRow {
+  id: string;
+  name: string;
+  role: Person['role'];
+  phone: string | null;
+  email: string | null;
+  webhooks: string[];
+}
+interface TeamRow {
+  id: string;
+  name: string;
+  districts: string[];
+  supervisor_id: string | null;
+  director_id: string | null;
+}
+interface RotationRow {
+  team_id: string;
+  members: string[];
+  shifts: Rotation['shifts'];
+  period_days: number;
+  anchor_date: string;
+  time_zone: string;
+}
+interface OverrideRow {
+  id: string;
+  team_id: string;
+  person_id: string;
+  replaces_id: string | null;
+  from_ms: number;
+  to_ms: number;
+  reason: string;
+}
+
+const PERSON_COLS = 'id, name, role, phone, email, webhooks';
+const TEAM_COLS = 'id, name, districts, supervisor_id, director_id';
+const ROTATION_COLS = 'team_id, members, shifts, period_days, anchor_date, time_zone';
+// float8 reads back as a number on both node-postgres and PGlite (timestamptz would be a Date, bigint a string).
+const OVERRIDE_COLS =
+  'id, team_id, person_id, replaces_id, (extract(epoch from from_at) * 1000)::float8 AS from_ms, (extract(epoch from to_at) * 1000)::float8 AS to_ms, reason';
+
+function toPerson(r: PersonRow): Person {
+  const p: Person = { id: r.id, name: r.name, role: r.role, webhooks: r.webhooks ?? [] };
+  if (r.phone !== null) p.phone = r.phone;
+  if (r.email !== null) p.email = r.email;
+  return p;
+}
+function toTeam(r: TeamRow): Team {
+  const t: Team = { id: r.id, name: r.name, districts: r.districts };
+  if (r.supervisor_id !== null) t.supervisorId = r.supervisor_id;
+  if (r.director_id !== null) t.directorId = r.director_id;
+  return t;
+}
+function toRotation(r: RotationRow): Rotation {
+  return { teamId: r.team_id, members: r.members, shifts: r.shifts, periodDays: r.period_days, anchorDate: r.anchor_date, timeZone: r.time_zone };
+}
+function toOverride(r: OverrideRow): Override {
+  const o: Override = { id: r.id, teamId: r.team_id, personId: r.person_id, fromMs: Math.round(r.from_ms), toMs: Math.round(r.to_ms), reason: r.reason };
+  if (r.replaces_id !== null) o.replacesId = r.replaces_id;
+  return o;
+}
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The on-call directory over SQL (PostgreSQL or PGlite, migration 010): teams by district,
+ * one rotation per team, overrides. Writes are validated against the exported schemas.
+ */
+export class SqlOnCallDirectory implements OnCallDirectory {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  async whoIsOnCall(district: string | undefined, atMs: number): Promise<OnCallAnswer> {
+    const team = await this.teamFor(district);
+    if (!team) throw new OnCallNotFoundError('team for district', district ?? ANY_DISTRICT);
+    const [rotation, overrides] = await Promise.all([this.rotation(team.id), this.overrides(team.id, atMs, atMs + 1)]);
+    const duty = onShiftAt(rotation, overrides, atMs)[0];
+    const ids = [duty?.personId, team.supervisorId, team.directorId].filter((id): id is string => id !== undefined);
+    const people = await this.#people(ids);
+    const answer: OnCallAnswer = { district: district ?? ANY_DISTRICT, teamId: team.id };
+    if (duty) {
+      answer.technician = people.get(duty.personId);
+      answer.shift = { name: duty.shiftName, kind: duty.kind, startsAt: iso(duty.startMs), endsAt: iso(duty.endMs) };
+    }
+    if (team.supervisorId) answer.supervisor = people.get(team.supervisorId);
+    if (team.directorId) answer.director = people.get(team.directorId);
+    return answer;
+  }
+
+  /** The team answering for a district: its own, else the '*' team; undefined when neither exists. */
+  async teamFor(district: string | undefined): Promise<Team | undefined> {
+    const rows = await this.#db.query<TeamRow>(
+      `SELECT ${TEAM_COLS} FROM teams WHERE $1 = ANY(districts) OR $2 = ANY(districts)
+       ORDER BY ($1 = ANY(districts)) DESC, id LIMIT 1`,
+      [district ?? ANY_DISTRICT, ANY_DISTRICT],
+    );
+    return rows[0] ? toTeam(rows[0]) : undefined;
+  }
+
+  async person(id: string): Promise<Person | undefined> {
+    return (await this.#people([id])).get(id);
+  }
+
+  async listPeople(): Promise<Person[]> {
+    return (await this.#db.query<PersonRow>(`SELECT ${PERSON_COLS} FROM people ORDER BY id`)).map(toPerson);
+  }
+
+  /** Creates or replaces a person. */
+  async savePerson(raw: unknown): Promise<Person> {
+    const p = parseWith(PersonSchema, raw, 'person');
+    await this.#db.query(
+      `INSERT INTO people (id, name, role, phone, email, webhooks, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
+       ON CONFLICT (id) DO UPDATE SET name = $2, role = $3, phone = $4, email = $5, webhooks = $6, updated_at = now()`,
+      [p.id, p.name, p.role, p.phone ?? null, p.email ?? null, p.webhooks ?? []],
+    );
+    return { ...p, webhooks: p.webhooks ?? [] };
+  }
+
+  async team(id: string): Promise<Team | undefined> {
+    const rows = await this.#db.query<TeamRow>(`SELECT ${TEAM_COLS} FROM teams WHERE id = $1`, [id]);
+    return rows[0] ? toTeam(rows[0]) : undefined;
+  }
+
+  async listTeams(): Promise<Team[]> {
+    return (await this.#db.query<TeamRow>(`SELECT ${TEAM_COLS} FROM teams ORDER BY id`)).map(toTeam);
+  }
+
+  /** Creates or replaces a team; its supervisor and director must exist with those roles. */
+  async saveTeam(raw: unknown): Promise<Team> {
+    const t = parseWith(TeamSchema, raw, 'team');
+    for (const [id, role] of [
+      [t.supervisorId, 'supervisor'],
+      [t.directorId, 'director'],
+    ] as const) {
+      if (id === undefined) continue;
+      const p = await this.person(id);
+      if (!p) throw new OnCallNotFoundError('person', id);
+      if (p.role !== role) throw new OnCallInvalidError(`team ${t.id}: ${id} is a ${p.role}, not a ${role}`);
+    }
+    await this.#db.query(
+      `INSERT INTO teams (id, name, districts, supervisor_id, director_id, updated_at) VALUES ($1, $2, $3, $4, $5, now())
+       ON CONFLICT (id) DO UPDATE SET name = $2, districts = $3, supervisor_id = $4, director_id = $5, updated_at = now()`,
+      [t.id, t.name, t.districts, t.supervisorId ?? null, t.directorId ?? null],
+    );
+    return t;
+  }
+
+  async rotation(teamId: string): Promise<Rotation | undefined> {
+    const rows = await this.#db.query<RotationRow>(`SELECT ${ROTATION_COLS} FROM rotations WHERE team_id = $1`, [teamId]);
+    return rows[0] ? toRotation(rows[0]) : undefined;
+  }
+
+  /** Creates or replaces a team's rotation; the team and every member must exist. */
+  async saveRotation(raw: unknown): Promise<Rotation> {
+    const r = checkRotation(parseWith(RotationSchema, raw, 'rotation'));
+    if (!(await this.team(r.teamId))) throw new OnCallNotFoundError('team', r.teamId);
+    const known = await this.#people(r.members);
+    const missing = r.members.find((id) => !known.has(id));
+    if (missing) throw new OnCallNotFoundError('person', missing);
+    await this.#db.query(
+      `INSERT INTO rotations (team_id, members, shifts, period_days, anchor_date, time_zone, updated_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, now())
+       ON CONFLICT (team_id) DO UPDATE SET members = $2, shifts = $3::jsonb, period_days = $4, anchor_date = $5, time_zone = $6, updated_at = now()`,
+      [r.teamId, r.members, JSON.stringify(r.shifts), r.periodDays, r.anchorDate, r.timeZone],
+    );
+    return r;
+  }
+
+  async addOverride(raw: unknown): Promise<Override> {
+    const input: OverrideInput = parseWith(OverrideInputSchema, raw, 'override');
+    if (input.toMs <= input.fromMs) throw new OnCallInvalidError('override: toMs must be after fromMs');
+    if (!(await this.team(input.teamId))) throw new OnCallNotFoundError('team', input.teamId);
+    for (const id of [input.personId, input.replacesId]) if (id !== undefined && !(await this.person(id))) throw new OnCallNotFoundError('person', id);
+    const o: Override = { id: randomUUID(), ...input };
+    await this.#db.query(
+      'INSERT INTO overrides (id, team_id, person_id, replaces_id, from_at, to_at, reason) VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7)',
+      [o.id, o.teamId, o.personId, o.replacesId ?? null, o.fromMs, o.toMs, o.reason],
+    );
+    return o;
+  }
+
+  /** Removes an override; false when there was none with that id. */
+  async removeOverride(id: string): Promise<boolean> {
+    return (await this.#db.query('DELETE FROM overrides WHERE id = $1 RETURNING id', [id])).length > 0;
+  }
+
+  /** A team's overrides that overlap [fromMs, toMs). */
+  async overrides(teamId: string, fromMs: number, toMs: number): Promise<Override[]> {
+    const rows = await this.#db.query<OverrideRow>(
+      `SELECT ${OVERRIDE_COLS} FROM overrides WHERE team_id = $1 AND to_at > to_timestamp($2 / 1000.0) AND from_at < to_timestamp($3 / 1000.0) ORDER BY from_at, id`,
+      [teamId, fromMs, toMs],
+    );
+    return rows.map(toOverride);
+  }
+
+  /** Who is on duty in a team over [fromMs, toMs): shifts, stand-ins and team-wide overrides. */
+  async schedule(teamId: string, fromMs: number, toMs: number): Promise<ScheduleEntry[]> {
+    if (!(toMs > fromMs)) throw new OnCallInvalidError('schedule: toMs must be after fromMs');
+    if (!(await this.team(teamId))) throw new OnCallNotFoundError('team', teamId);
+    const [rotation, overrides] = await Promise.all([this.rotation(teamId), this.overrides(teamId, fromMs, toMs)]);
+    const entries = rotaSchedule(rotation, overrides, fromMs, toMs);
+    const people = await this.#people([...new Set(entries.map((e) => e.personId))]);
+    return entries.map((e) => ({ ...e, teamId, personName: people.get(e.personId)?.name }));
+  }
+
+  async #people(ids: readonly string[]): Promise<Map<string, Person>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.#db.query<PersonRow>(`SELECT ${PERSON_COLS} FROM people WHERE id = ANY($1)`, [ids]);
+    return new Map(rows.map((r) => [r.id, toPerson(r)]));
+  }
+}
