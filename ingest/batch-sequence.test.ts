@@ -4,26 +4,34 @@ import { BatchSequence } from './batch-sequence.ts';
 describe('BatchSequence', () => {
   it('drops a repeated (gatewayId, seq) and counts gaps', () => {
     const s = new BatchSequence();
-    expect(s.observe('GW-1', 1)).toEqual({ verdict: 'new', missing: 0, restarted: false });
-    expect(s.observe('GW-1', 1).verdict).toBe('duplicate');
-    expect(s.observe('GW-1', 2).verdict).toBe('new');
-    expect(s.observe('GW-1', 5)).toEqual({ verdict: 'new', missing: 2, restarted: false });
-    expect(s.observe('GW-2', 1).verdict).toBe('new');
+    expect(s.observe('GW-1', 1, 1000)).toEqual({ verdict: 'new', missing: 0, restarted: false });
+    expect(s.observe('GW-1', 1, 1000).verdict).toBe('duplicate');
+    expect(s.observe('GW-1', 2, 2000).verdict).toBe('new');
+    expect(s.observe('GW-1', 5, 5000)).toEqual({ verdict: 'new', missing: 2, restarted: false });
+    expect(s.observe('GW-2', 1, 1000).verdict).toBe('new');
   });
 
   it('accepts a late batch that fills a gap once, and recognises its redelivery', () => {
     const s = new BatchSequence();
-    s.observe('GW-1', 10);
-    s.observe('GW-1', 12);
-    expect(s.observe('GW-1', 11).verdict).toBe('new');
-    expect(s.observe('GW-1', 11).verdict).toBe('duplicate');
-    expect(s.observe('GW-1', 10).verdict).toBe('duplicate');
+    s.observe('GW-1', 10, 10000);
+    s.observe('GW-1', 12, 12000);
+    expect(s.observe('GW-1', 11, 11000).verdict).toBe('new');
+    expect(s.observe('GW-1', 11, 11000).verdict).toBe('duplicate');
+    expect(s.observe('GW-1', 10, 10000).verdict).toBe('duplicate');
+  });
+
+  it('treats a low seq sent after the newest batch as a restarted counter, not a repeat', () => {
+    const s = new BatchSequence();
+    s.observe('GW-1', 40, 40_000);
+    expect(s.observe('GW-1', 1, 50_000)).toEqual({ verdict: 'new', missing: 0, restarted: true });
+    expect(s.observe('GW-1', 2, 51_000).verdict).toBe('new');
+    expect(s.observe('GW-1', 1, 50_000).verdict).toBe('duplicate');
   });
 
   it('treats a seq far below the window as a gateway restart', () => {
     const s = new BatchSequence();
-    s.observe('GW-1', 5000);
-    expect(s.observe('GW-1', 0)).toEqual({ verdict: 'new', missing: 0, restarted: true });
-    expect(s.observe('GW-1', 1).verdict).toBe('new');
+    s.observe('GW-1', 5000, 5000000);
+    expect(s.observe('GW-1', 0, 0000)).toEqual({ verdict: 'new', missing: 0, restarted: true });
+    expect(s.observe('GW-1', 1, 1000).verdict).toBe('new');
   });
 });

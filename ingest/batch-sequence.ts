@@ -14,32 +14,35 @@ const WINDOW = 64;
 /**
  * Drops repeated batches by `(gatewayId, seq)` and counts gaps. Keeps, per gateway, the highest
  * seq and a 64-bit window of the ones just below it, so a QoS 1 redelivery that arrives after
- * newer batches is still recognised, while a batch filling a gap is accepted.
+ * newer batches is still recognised, while a batch filling a gap is accepted. A batch with a low
+ * seq but sent after the newest batch seen is a gateway that restarted its counter, not a repeat:
+ * a redelivery carries its original `sentAt`.
  */
 export class BatchSequence {
-  readonly #gateways = new Map<string, { highest: number; seen: bigint }>();
+  readonly #gateways = new Map<string, { highest: number; seen: bigint; newestSentAtMs: number }>();
 
-  observe(gatewayId: string, seq: number): SeqOutcome {
+  observe(gatewayId: string, seq: number, sentAtMs: number): SeqOutcome {
     const g = this.#gateways.get(gatewayId);
     if (!g) {
-      this.#gateways.set(gatewayId, { highest: seq, seen: 1n });
+      this.#gateways.set(gatewayId, { highest: seq, seen: 1n, newestSentAtMs: sentAtMs });
       return { verdict: 'new', missing: 0, restarted: false };
     }
     if (seq > g.highest) {
       const step = seq - g.highest;
       g.seen = step >= WINDOW ? 1n : ((g.seen << BigInt(step)) | 1n) & ((1n << BigInt(WINDOW)) - 1n);
       g.highest = seq;
+      if (sentAtMs > g.newestSentAtMs) g.newestSentAtMs = sentAtMs;
       return { verdict: 'new', missing: step - 1, restarted: false };
     }
     const back = g.highest - seq;
-    if (back < WINDOW) {
+    if (back < WINDOW && !(sentAtMs > g.newestSentAtMs)) {
       const bit = 1n << BigInt(back);
       if (g.seen & bit) return { verdict: 'duplicate', missing: 0, restarted: false };
       g.seen |= bit;
       return { verdict: 'new', missing: 0, restarted: false };
     }
-    // Far below the window: the gateway rebooted and counts from the start again.
-    this.#gateways.set(gatewayId, { highest: seq, seen: 1n });
+    // Far below the window, or sent later than anything seen: the gateway counts from the start again.
+    this.#gateways.set(gatewayId, { highest: seq, seen: 1n, newestSentAtMs: sentAtMs });
     return { verdict: 'new', missing: 0, restarted: true };
   }
 

@@ -36,7 +36,7 @@ export class IngestStage {
     }
     if (result.status) pending.push(this.bus.gatewayStatus.publish([result.status]));
     if (result.batch) {
-      const outcome = this.#sequence.observe(result.batch.gatewayId, result.batch.seq);
+      const outcome = this.#sequence.observe(result.batch.gatewayId, result.batch.seq, result.batch.sentAtMs);
       this.observer.onSequence(outcome, result.batch.gatewayId);
       if (outcome.verdict === 'new' && result.batch.readings.length > 0) {
         this.observer.onReadings(result.batch.readings.length);

@@ -17,6 +17,8 @@ export type DecoderOptions = Static<typeof DecoderOptionsSchema>;
 export interface DecodedBatch {
   gatewayId: string;
   seq: number;
+  /** When the gateway sent the batch, epoch ms: a redelivery repeats it, a restarted counter does not. */
+  sentAtMs: number;
   readings: Reading[];
 }
 
@@ -92,7 +94,7 @@ export class UplinkDecoder {
         ? this.#reject('too_many_readings', `batch holds ${(body as { readings: unknown[] }).readings.length} readings, more than 5000`, topic, payload, receivedAtMs, topicGatewayId)
         : this.#reject('bad_shape', `batch ${describe(errors)}`, topic, payload, receivedAtMs, topicGatewayId);
     }
-    const batch = body as { gatewayId: string; seq: number; readings: unknown[] };
+    const batch = body as { gatewayId: string; seq: number; sentAt: string; readings: unknown[] };
     if (batch.gatewayId !== topicGatewayId) {
       return this.#reject('gateway_mismatch', `body gatewayId ${batch.gatewayId} does not match topic gateway ${topicGatewayId}`, topic, payload, receivedAtMs, topicGatewayId);
     }
@@ -124,7 +126,7 @@ export class UplinkDecoder {
       reading.receivedAtMs = receivedAtMs;
       readings.push(reading);
     }
-    return { batch: { gatewayId: topicGatewayId, seq: batch.seq, readings }, rejects };
+    return { batch: { gatewayId: topicGatewayId, seq: batch.seq, sentAtMs: Date.parse(batch.sentAt), readings }, rejects };
   }
 
   #truncate(text: string): string {
