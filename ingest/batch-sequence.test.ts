@@ -31,7 +31,7 @@ describe('BatchSequence', () => {
   it('treats a seq far below the window as a gateway restart', () => {
     const s = new BatchSequence();
     s.observe('GW-1', 5000, 5000000);
-    expect(s.observe('GW-1', 0, 0000)).toEqual({ verdict: 'new', missing: 0, restarted: true });
+    expect(s.observe('GW-1', 0, 0)).toEqual({ verdict: 'new', missing: 0, restarted: true });
     expect(s.observe('GW-1', 1, 1000).verdict).toBe('new');
   });
 });
