@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PgliteDb } from '../store/pglite-db.ts';
 import { OnCallInvalidError, OnCallNotFoundError } from './errors.ts';
 import { SqlOnCallDirectory } from './oncall-directory.ts';
@@ -14,12 +14,17 @@ describe('SqlOnCallDirectory over PGlite, seeded with oncall.example.json', () =
   let db: PgliteDb;
   let dir: SqlOnCallDirectory;
 
-  beforeEach(async () => {
+  // One database per file (PGlite takes a second to start); emptied and re-seeded before each test.
+  beforeAll(async () => {
     db = await oncallTestDb();
+  });
+  afterAll(() => db.close());
+
+  beforeEach(async () => {
+    await db.query('TRUNCATE overrides, rotations, teams, people CASCADE');
     await seedOnCall(db, await loadOnCallConfig(EXAMPLE));
     dir = new SqlOnCallDirectory(db);
   });
-  afterEach(() => db.close());
 
   it('answers who is on call in a district, with supervisor and director', async () => {
     const answer = await dir.whoIsOnCall('城东区', at('2026-11-02 10:00'));

@@ -1,0 +1,65 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigError } from '../../app/errors.ts';
+import type { Person } from '../oncall/directory.ts';
+import type { Channel, ChannelDeps, ChannelPlugin } from './channel.ts';
+import { EmailPlugin } from './email/index.ts';
+import type { SseHub } from './sse/hub.ts';
+import { type SseChannel, SsePlugin } from './sse/index.ts';
+import { WebhookPlugin } from './webhook/index.ts';
+
+/** Every push channel by name. Adding one means a folder beside this file and one line here. */
+export const CHANNELS = {
+  sse: SsePlugin,
+  webhook: WebhookPlugin,
+  email: EmailPlugin,
+} as const satisfies Record<string, ChannelPlugin<any, any>>;
+
+export type ChannelType = keyof typeof CHANNELS;
+
+/** One configured channel: `name` is what a person's `webhooks` list refers to. */
+export const ChannelInstanceSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.:-]+$' }),
+    type: Type.Union(Object.keys(CHANNELS).map((k) => Type.Literal(k))),
+    config: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+  },
+  { additionalProperties: false },
+);
+export type ChannelInstanceConfig = Static<typeof ChannelInstanceSchema>;
+
+export interface ChannelInstance {
+  name: string;
+  type: ChannelType;
+  channel: Channel;
+  /** Whether this instance pushes to that person. */
+  serves(person: Person): boolean;
+}
+
+/** Parses every instance's config against its plugin schema (refused at start) and creates them. */
+export function createChannels(instances: readonly unknown[], deps: ChannelDeps): Map<string, ChannelInstance> {
+  const out = new Map<string, ChannelInstance>();
+  instances.forEach((raw, i) => {
+    const inst = Value.Default(ChannelInstanceSchema, Value.Clone(raw ?? {})) as ChannelInstanceConfig;
+    const bad = Value.Errors(ChannelInstanceSchema, inst).First();
+    if (bad) throw new ConfigError(`push.channels[${i}]${bad.path.replaceAll('/', '.')}: ${bad.message}`);
+    if (out.has(inst.name)) throw new ConfigError(`push.channels: two channels named ${inst.name}`);
+    const plugin = CHANNELS[inst.type as ChannelType] as ChannelPlugin;
+    const config = Value.Default(plugin.configSchema, Value.Clone(inst.config));
+    const err = Value.Errors(plugin.configSchema, config).First();
+    if (err) throw new ConfigError(`push.channels.${inst.name}.config${err.path.replaceAll('/', '.')}: ${err.message}`);
+    const channel = plugin.create(config, { ...deps, log: deps.log.child({ channel: inst.name }) });
+    out.set(inst.name, { name: inst.name, type: inst.type as ChannelType, channel, serves: (person) => plugin.serves(person, inst.name, config) });
+  });
+  return out;
+}
+
+/** The live-stream hub of the first `sse` channel, for the fastify SSE route. */
+export function sseHubOf(channels: ReadonlyMap<string, ChannelInstance>): SseHub | undefined {
+  for (const c of channels.values()) if (c.type === 'sse') return (c.channel as SseChannel).hub;
+  return undefined;
+}
+
+export async function closeChannels(channels: ReadonlyMap<string, ChannelInstance>): Promise<void> {
+  await Promise.allSettled([...channels.values()].map((c) => c.channel.close()));
+}

@@ -1,0 +1,201 @@
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../app/clock.ts';
+import type { Person } from '../oncall/directory.ts';
+import { oncallTestDb } from '../oncall/testing.ts';
+import type { PgliteDb } from '../store/pglite-db.ts';
+import type { DeliveryOutcome } from '../tickets/notice.ts';
+import type { SendResult } from './channel.ts';
+import type { ChannelInstance } from './channels.ts';
+import { backoffDelayMs, DEFAULT_RETRY, PushDispatcher, type PushDispatcherOptions } from './delivery-queue.ts';
+import { httpStatusError, PushThrottledError, PushTimeoutError } from './errors.ts';
+import { ManualScheduler } from './scheduler.ts';
+import { notice, scriptedChannel, technician } from './testing.ts';
+
+const OK: SendResult = { delivered: true };
+const log = pino({ level: 'silent' });
+
+describe('PushDispatcher', () => {
+  let db: PgliteDb;
+  let clock: ManualClock;
+  let scheduler: ManualScheduler;
+  let outcomes: DeliveryOutcome[];
+  const people = new Map<string, Person>([[technician.id, technician], ['sup-li', { id: 'sup-li', name: '李主管', role: 'supervisor' }]]);
+
+  // One database per file (PGlite takes a second to start); emptied before each test.
+  beforeAll(async () => {
+    db = await oncallTestDb();
+  });
+  afterAll(() => db.close());
+
+  beforeEach(async () => {
+    await db.query('TRUNCATE push_notices, delivery_state, deliveries');
+    clock = new ManualClock();
+    scheduler = new ManualScheduler(clock);
+    outcomes = [];
+  });
+
+  function dispatcher(channels: ChannelInstance[], extra: Partial<PushDispatcherOptions> = {}): PushDispatcher {
+    const d = new PushDispatcher({
+      db,
+      people: { person: async (id) => people.get(id) },
+      channels: new Map(channels.map((c) => [c.name, c])),
+      log,
+      clock,
+      scheduler,
+      random: () => 1, // no jitter unless a test says so
+      ...extra,
+    });
+    d.onOutcome((o) => outcomes.push(o));
+    return d;
+  }
+
+  it('delivers once and logs the attempt', async () => {
+    const ch = scriptedChannel('robot', [OK]);
+    const d = dispatcher([ch.instance]);
+    expect((await d.dispatch(notice())).started).toEqual([{ recipientId: 'tech-chen', channel: 'robot' }]);
+    await d.idle();
+    expect(outcomes).toEqual([{ noticeId: 'N-1', recipientId: 'tech-chen', channel: 'robot', status: 'delivered', attempts: 1, atMs: clock.now() }]);
+    expect((await d.log('N-1')).map((e) => e.status)).toEqual(['delivered']);
+  });
+
+  it('retries 5xx, timeouts and network errors with exponential back-off, then delivers', async () => {
+    const ch = scriptedChannel('robot', [httpStatusError(503, 'busy'), new PushTimeoutError('slow'), new TypeError('fetch failed'), OK]);
+    const d = dispatcher([ch.instance]);
+    const start = clock.now();
+    await d.dispatch(notice());
+    await d.idle();
+    const waits: Array<number | undefined> = [];
+    for (let i = 0; i < 3; i++) {
+      expect(scheduler.pendingDelaysMs()).toHaveLength(1);
+      waits.push(await scheduler.runNext());
+    }
+    expect(waits).toEqual([1000, 2000, 4000]);
+    expect(scheduler.pendingDelaysMs()).toEqual([]);
+    expect(outcomes).toMatchObject([{ status: 'delivered', attempts: 4, atMs: start + 7000 }]);
+    const entries = await d.log('N-1');
+    expect(entries.map((e) => [e.attempt, e.status])).toEqual([
+      [1, 'retry'],
+      [2, 'retry'],
+      [3, 'retry'],
+      [4, 'delivered'],
+    ]);
+    expect(entries[0]!.error).toMatch(/HTTP 503/);
+  });
+
+  it('gives up after maxAttempts with a failed outcome, the back-off capped at maxDelayMs', async () => {
+    const ch = scriptedChannel('robot', [httpStatusError(500, '')]);
+    const d = dispatcher([ch.instance], { settings: { maxDelayMs: 3000 } });
+    await d.dispatch(notice());
+    await d.idle();
+    const waits: Array<number | undefined> = [];
+    for (let w = await scheduler.runNext(); w !== undefined; w = await scheduler.runNext()) waits.push(w);
+    expect(waits).toEqual([1000, 2000, 3000, 3000]);
+    expect(ch.calls).toHaveLength(5);
+    expect(outcomes).toMatchObject([{ status: 'failed', attempts: 5, error: 'HTTP 500' }]);
+  });
+
+  it('advance() moves time without running a retry early', async () => {
+    const ch = scriptedChannel('robot', [httpStatusError(502, ''), OK]);
+    const d = dispatcher([ch.instance]);
+    await d.dispatch(notice());
+    await d.idle();
+    await scheduler.advance(999);
+    expect(ch.calls).toHaveLength(1);
+    await scheduler.advance(1);
+    expect(ch.calls).toHaveLength(2);
+    expect(outcomes[0]?.status).toBe('delivered');
+  });
+
+  it('draws the jitter from the injected random source', () => {
+    expect(backoffDelayMs(DEFAULT_RETRY, 1, () => 0)).toBe(500);
+    expect(backoffDelayMs(DEFAULT_RETRY, 3, () => 0.5)).toBe(3000);
+    expect(backoffDelayMs(DEFAULT_RETRY, 10, () => 1)).toBe(60_000);
+  });
+
+  it('waits as long as a 429 Retry-After asks, capped by maxRetryAfterMs', async () => {
+    const ch = scriptedChannel('robot', [httpStatusError(429, 'slow down', 30_000), new PushThrottledError('robot', { retryAfterMs: 3_600_000 }), OK]);
+    const d = dispatcher([ch.instance]);
+    await d.dispatch(notice());
+    await d.idle();
+    expect(await scheduler.runNext()).toBe(30_000);
+    expect(await scheduler.runNext()).toBe(600_000);
+    expect(outcomes).toMatchObject([{ status: 'delivered', attempts: 3 }]);
+  });
+
+  it.each([400, 401, 403, 404, 410])('does not retry a permanent %i', async (status) => {
+    const ch = scriptedChannel('robot', [httpStatusError(status, 'no')]);
+    const d = dispatcher([ch.instance]);
+    await d.dispatch(notice());
+    await d.idle();
+    expect(scheduler.pendingDelaysMs()).toEqual([]);
+    expect(ch.calls).toHaveLength(1);
+    expect(outcomes).toMatchObject([{ status: 'failed', attempts: 1 }]);
+  });
+
+  it('retries a 408', async () => {
+    const ch = scriptedChannel('robot', [httpStatusError(408, ''), OK]);
+    const d = dispatcher([ch.instance]);
+    await d.dispatch(notice());
+    await d.idle();
+    expect(await scheduler.runNext()).toBe(1000);
+    expect(outcomes).toMatchObject([{ status: 'delivered', attempts: 2 }]);
+  });
+
+  it('pushes a redelivered notice only once, also from a new dispatcher on the same store', async () => {
+    const ch = scriptedChannel('robot', [OK]);
+    const first = dispatcher([ch.instance]);
+    await first.dispatch(notice());
+    const again = await first.dispatch(notice());
+    await first.idle();
+    expect(again).toEqual({ started: [], alreadyKnown: [{ recipientId: 'tech-chen', channel: 'robot' }] });
+    const restarted = dispatcher([ch.instance]);
+    expect((await restarted.dispatch(notice())).started).toEqual([]);
+    await restarted.idle();
+    expect(ch.calls).toHaveLength(1);
+    expect(outcomes).toHaveLength(1);
+  });
+
+  it('resumes retries pending at a restart', async () => {
+    const ch = scriptedChannel('robot', [httpStatusError(503, ''), OK]);
+    const before = dispatcher([ch.instance]);
+    await before.dispatch(notice());
+    await before.idle();
+    await before.close(); // the process dies with a retry pending
+    const afterScheduler = new ManualScheduler(clock);
+    const after = dispatcher([ch.instance], { scheduler: afterScheduler });
+    clock.advance(400);
+    expect(await after.resume()).toBe(1);
+    expect(afterScheduler.pendingDelaysMs()).toEqual([600]);
+    await afterScheduler.runNext();
+    expect(outcomes).toMatchObject([{ status: 'delivered', attempts: 2 }]);
+    expect(await after.resume()).toBe(0);
+  });
+
+  it('routes per person and reports recipients nobody can reach as failed', async () => {
+    const robot = scriptedChannel('robot', [OK], { serves: (p) => (p.webhooks ?? []).includes('robot') });
+    const mail = scriptedChannel('mail', [OK], { type: 'email', serves: (p) => Boolean(p.email) });
+    const d = dispatcher([robot.instance, mail.instance]);
+    const r = await d.dispatch(notice({ recipients: ['tech-chen', 'sup-li', 'ghost'] }));
+    await d.idle();
+    expect(r.started).toEqual([
+      { recipientId: 'tech-chen', channel: 'robot' },
+      { recipientId: 'tech-chen', channel: 'mail' },
+      { recipientId: 'sup-li', channel: 'none' },
+      { recipientId: 'ghost', channel: 'none' },
+    ]);
+    expect(outcomes.filter((o) => o.status === 'failed').map((o) => [o.recipientId, o.error])).toEqual([
+      ['sup-li', 'no push channel serves this person'],
+      ['ghost', 'unknown person ghost'],
+    ]);
+  });
+
+  it('logs a live stream with nobody connected as not delivered, without an outcome', async () => {
+    const sse = scriptedChannel('sse', [{ delivered: false, reason: 'no open stream' }], { type: 'sse' });
+    const d = dispatcher([sse.instance]);
+    await d.dispatch(notice());
+    await d.idle();
+    expect(outcomes).toEqual([]);
+    expect(await d.log('N-1')).toMatchObject([{ channel: 'sse', status: 'not_delivered', error: 'no open stream' }]);
+  });
+});

@@ -1,0 +1,304 @@
+import { type Static, Type } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../../app/clock.ts';
+import type { OnCallDirectory, Person } from '../oncall/directory.ts';
+import type { Db } from '../store/db.ts';
+import type { DeliveryOutcome, Notice } from '../tickets/notice.ts';
+import type { ChannelInstance } from './channels.ts';
+import { asPushError, type PushError } from './errors.ts';
+import { type Scheduler, timerScheduler } from './scheduler.ts';
+
+export const RetrySettingsSchema = Type.Object(
+  {
+    maxAttempts: Type.Integer({ minimum: 1, default: 5, description: 'Attempts per (notice, recipient, channel), the first included' }),
+    baseDelayMs: Type.Integer({ minimum: 0, default: 1000, description: 'Back-off before the 2nd attempt; doubles each time' }),
+    maxDelayMs: Type.Integer({ minimum: 0, default: 60_000, description: 'Cap on the back-off' }),
+    jitter: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Share of each back-off drawn at random (0: none)' }),
+    maxRetryAfterMs: Type.Integer({ minimum: 0, default: 600_000, description: 'Cap on a server’s Retry-After' }),
+  },
+  { additionalProperties: false },
+);
+export type RetrySettings = Static<typeof RetrySettingsSchema>;
+
+export const DEFAULT_RETRY: RetrySettings = { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0.5, maxRetryAfterMs: 600_000 };
+
+/** Delay after failed attempt `attempt` (1-based): base·2^(attempt−1) capped, the top `jitter` share random. */
+export function backoffDelayMs(s: RetrySettings, attempt: number, random: () => number = Math.random): number {
+  const exp = Math.min(s.maxDelayMs, s.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(exp * (1 - s.jitter + s.jitter * random()));
+}
+
+/** One row of the delivery log (migration 011). */
+export interface DeliveryLogEntry {
+  noticeId: string;
+  recipientId: string;
+  channel: string;
+  attempt: number;
+  status: 'delivered' | 'retry' | 'failed' | 'not_delivered';
+  error?: string;
+  atMs: number;
+}
+
+export interface DispatchResult {
+  /** (recipient, channel) pairs claimed now and being pushed. */
+  started: Array<{ recipientId: string; channel: string }>;
+  /** Pairs already known from an earlier dispatch of the same notice id: not pushed again. */
+  alreadyKnown: Array<{ recipientId: string; channel: string }>;
+}
+
+export interface PushDispatcherOptions {
+  db: Db;
+  /** Where recipients' channels and addresses come from. */
+  people: Pick<OnCallDirectory, 'person'>;
+  channels: ReadonlyMap<string, ChannelInstance>;
+  log: Logger;
+  clock?: Clock;
+  scheduler?: Scheduler;
+  settings?: Partial<RetrySettings>;
+  /** For the jitter; tests pass a constant. */
+  random?: () => number;
+}
+
+interface Job {
+  notice: Notice;
+  person: Person;
+  instance: ChannelInstance;
+  /** Number of the attempt about to run. */
+  attempt: number;
+}
+
+/** Pseudo-channel of a recipient nobody can reach: unknown person, or no channel serves them. */
+export const NO_CHANNEL = 'none';
+
+const keyOf = (noticeId: string, recipientId: string, channel: string) => `${noticeId}\u0000${recipientId}\u0000${channel}`;
+const ts = (n: number) => `to_timestamp($${n}::float8 / 1000.0)`;
+
+/**
+ * Pushes each notice to each recipient on every channel that serves them, with retries and jittered
+ * exponential back-off (Retry-After honoured), every attempt logged in `deliveries`. Idempotent per
+ * (notice id, recipient, channel) through `delivery_state`, which also lets `resume()` pick up
+ * retries pending at a crash. Final outcomes (`delivered`, `failed`) go to the outcome listeners;
+ * a live stream with nobody connected is logged `not_delivered` and reported to no one.
+ */
+export class PushDispatcher {
+  readonly #db: Db;
+  readonly #people: Pick<OnCallDirectory, 'person'>;
+  readonly #channels: ReadonlyMap<string, ChannelInstance>;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #scheduler: Scheduler;
+  readonly #random: () => number;
+  readonly settings: RetrySettings;
+  readonly #listeners = new Set<(o: DeliveryOutcome) => void>();
+  readonly #inflight = new Set<Promise<void>>();
+  /** Keys with an attempt running or scheduled in this process. */
+  readonly #active = new Map<string, { cancel(): void } | undefined>();
+  #closed = false;
+
+  constructor(options: PushDispatcherOptions) {
+    this.#db = options.db;
+    this.#people = options.people;
+    this.#channels = options.channels;
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    this.#scheduler = options.scheduler ?? timerScheduler;
+    this.#random = options.random ?? Math.random;
+    this.settings = { ...DEFAULT_RETRY, ...options.settings };
+  }
+
+  /** Registers a listener for final outcomes; returns the unsubscribe function. */
+  onOutcome(listener: (o: DeliveryOutcome) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Claims the deliveries of a notice and starts the first attempts (not awaited: see `idle()`). */
+  async dispatch(notice: Notice): Promise<DispatchResult> {
+    const plan: Array<{ person?: Person; recipientId: string; instance?: ChannelInstance; reason?: string }> = [];
+    for (const recipientId of [...new Set(notice.recipients)]) {
+      const person = await this.#people.person(recipientId);
+      if (!person) {
+        plan.push({ recipientId, reason: `unknown person ${recipientId}` });
+        continue;
+      }
+      const serving = [...this.#channels.values()].filter((c) => c.serves(person));
+      if (serving.length === 0) plan.push({ person, recipientId, reason: 'no push channel serves this person' });
+      for (const instance of serving) plan.push({ person, recipientId, instance });
+    }
+    const nowMs = this.#clock.now();
+    const claimed = await this.#db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO push_notices (id, notice, received_at) VALUES ($1, $2::jsonb, ${ts(3)}) ON CONFLICT (id) DO NOTHING`, [
+        notice.id,
+        JSON.stringify(notice),
+        nowMs,
+      ]);
+      const won: boolean[] = [];
+      for (const p of plan) {
+        const rows = await tx.query(
+          `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, updated_at)
+           VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, ${ts(4)}) ON CONFLICT DO NOTHING RETURNING notice_id`,
+          [notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL, nowMs],
+        );
+        won.push(rows.length > 0);
+      }
+      return won;
+    });
+    const result: DispatchResult = { started: [], alreadyKnown: [] };
+    plan.forEach((p, i) => {
+      const pair = { recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL };
+      if (!claimed[i]) return void result.alreadyKnown.push(pair);
+      result.started.push(pair);
+      if (p.person && p.instance) this.#start({ notice, person: p.person, instance: p.instance, attempt: 1 }, 0);
+      else this.#track(this.#unreachable(notice, p.recipientId, p.reason ?? 'unreachable'));
+    });
+    return result;
+  }
+
+  /** After a restart: schedules every delivery still pending in the store. Returns how many. */
+  async resume(): Promise<number> {
+    const rows = await this.#db.query<{ notice: Notice; recipient_id: string; channel: string; attempts: number; next_ms: number | null }>(
+      `SELECT n.notice, s.recipient_id, s.channel, s.attempts, (extract(epoch from s.next_attempt_at) * 1000)::float8 AS next_ms
+       FROM delivery_state s JOIN push_notices n ON n.id = s.notice_id WHERE s.status = 'pending' ORDER BY s.next_attempt_at`,
+    );
+    let count = 0;
+    for (const r of rows) {
+      if (this.#active.has(keyOf(r.notice.id, r.recipient_id, r.channel))) continue;
+      const person = await this.#people.person(r.recipient_id);
+      const instance = this.#channels.get(r.channel);
+      if (!person || !instance) {
+        await this.#finish(r.notice, r.recipient_id, r.channel, r.attempts, 'failed', person ? `channel ${r.channel} no longer configured` : `unknown person ${r.recipient_id}`);
+        continue;
+      }
+      const delay = Math.max(0, (r.next_ms ?? 0) - this.#clock.now());
+      this.#start({ notice: r.notice, person, instance, attempt: r.attempts + 1 }, delay);
+      count++;
+    }
+    return count;
+  }
+
+  /** The delivery log of a notice, oldest first. */
+  async log(noticeId: string): Promise<DeliveryLogEntry[]> {
+    const rows = await this.#db.query<{ notice_id: string; recipient_id: string; channel: string; attempt: number; status: DeliveryLogEntry['status']; error: string | null; at_ms: number }>(
+      `SELECT notice_id, recipient_id, channel, attempt, status, error, (extract(epoch from at) * 1000)::float8 AS at_ms
+       FROM deliveries WHERE notice_id = $1 ORDER BY id`,
+      [noticeId],
+    );
+    return rows.map((r) => ({
+      noticeId: r.notice_id,
+      recipientId: r.recipient_id,
+      channel: r.channel,
+      attempt: r.attempt,
+      status: r.status,
+      ...(r.error === null ? {} : { error: r.error }),
+      atMs: Math.round(r.at_ms),
+    }));
+  }
+
+  /** Resolves when no attempt is running (scheduled retries may still wait). */
+  async idle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  /** Cancels scheduled retries (they stay pending in the store for `resume()`) and waits for running ones. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#active.values()) t?.cancel();
+    await this.idle();
+  }
+
+  #start(job: Job, delayMs: number): void {
+    const key = keyOf(job.notice.id, job.person.id, job.instance.name);
+    if (delayMs <= 0) {
+      this.#active.set(key, undefined);
+      this.#track(this.#attempt(job));
+      return;
+    }
+    this.#active.set(key, this.#scheduler.schedule(delayMs, () => this.#track(this.#attempt(job))));
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    const tracked = p.catch((err) => this.#log.error({ err }, 'Push attempt crashed'));
+    this.#inflight.add(tracked);
+    void tracked.finally(() => this.#inflight.delete(tracked));
+    return tracked;
+  }
+
+  async #attempt(job: Job): Promise<void> {
+    const { notice, person, instance, attempt } = job;
+    const key = keyOf(notice.id, person.id, instance.name);
+    if (this.#closed) return;
+    let error: PushError | undefined;
+    let result;
+    try {
+      result = await instance.channel.send(notice, person);
+    } catch (err) {
+      error = asPushError(err);
+    }
+    const log = this.#log.child({ noticeId: notice.id, recipientId: person.id, channel: instance.name, attempt });
+    if (!error && result) {
+      this.#active.delete(key);
+      if (result.delivered) await this.#finish(notice, person.id, instance.name, attempt, 'delivered');
+      else await this.#finish(notice, person.id, instance.name, attempt, 'not_delivered', result.reason);
+      return;
+    }
+    const err = error!;
+    if (!err.retryable || attempt >= this.settings.maxAttempts) {
+      this.#active.delete(key);
+      log.warn({ err }, err.retryable ? 'Push failed, attempts exhausted' : 'Push refused, not retried');
+      await this.#finish(notice, person.id, instance.name, attempt, 'failed', err.message);
+      return;
+    }
+    const delayMs =
+      err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, this.settings.maxRetryAfterMs) : backoffDelayMs(this.settings, attempt, this.#random);
+    log.debug({ err, delayMs }, 'Push failed, will retry');
+    const nowMs = this.#clock.now();
+    await this.#record(
+      [
+        `UPDATE delivery_state SET attempts = $4, next_attempt_at = ${ts(5)}, last_error = $6, updated_at = ${ts(7)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3`,
+        [notice.id, person.id, instance.name, attempt, nowMs + delayMs, err.message, nowMs],
+      ],
+      { noticeId: notice.id, recipientId: person.id, channel: instance.name, attempt, status: 'retry', error: err.message, atMs: nowMs },
+    );
+    if (!this.#closed) this.#start({ ...job, attempt: attempt + 1 }, delayMs);
+  }
+
+  async #unreachable(notice: Notice, recipientId: string, reason: string): Promise<void> {
+    this.#log.warn({ noticeId: notice.id, recipientId }, `Push impossible: ${reason}`);
+    await this.#finish(notice, recipientId, NO_CHANNEL, 0, 'failed', reason);
+  }
+
+  async #finish(notice: Notice, recipientId: string, channel: string, attempt: number, status: 'delivered' | 'failed' | 'not_delivered', error?: string): Promise<void> {
+    const nowMs = this.#clock.now();
+    await this.#record(
+      [
+        `UPDATE delivery_state SET status = $4, attempts = $5, next_attempt_at = NULL, last_error = $6, updated_at = ${ts(7)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3`,
+        [notice.id, recipientId, channel, status, attempt, error ?? null, nowMs],
+      ],
+      { noticeId: notice.id, recipientId, channel, attempt, status, atMs: nowMs, ...(error === undefined ? {} : { error }) },
+    );
+    if (status === 'not_delivered') return;
+    const outcome: DeliveryOutcome = { noticeId: notice.id, recipientId, channel, status, attempts: attempt, atMs: nowMs, ...(error === undefined ? {} : { error }) };
+    for (const l of this.#listeners) {
+      try {
+        l(outcome);
+      } catch (err) {
+        this.#log.error({ err, noticeId: notice.id }, 'Delivery outcome listener threw');
+      }
+    }
+  }
+
+  /** State update and log row in one transaction; a store failure is logged, the push goes on. */
+  async #record(state: [string, unknown[]], entry: DeliveryLogEntry): Promise<void> {
+    try {
+      await this.#db.transaction(async (tx) => {
+        await tx.query(state[0], state[1]);
+        await tx.query(
+          `INSERT INTO deliveries (notice_id, recipient_id, channel, attempt, status, error, at) VALUES ($1, $2, $3, $4, $5, $6, ${ts(7)})`,
+          [entry.noticeId, entry.recipientId, entry.channel, entry.attempt, entry.status, entry.error ?? null, entry.atMs],
+        );
+      });
+    } catch (err) {
+      this.#log.error({ err, noticeId: entry.noticeId, channel: entry.channel }, 'Could not record a push attempt');
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { Type } from '@sinclair/typebox';
+import type { Channel, ChannelPlugin } from '../channel.ts';
+import { DELIVERED } from '../channel.ts';
+import { SseHub } from './hub.ts';
+
+export const SseConfigSchema = Type.Object(
+  {
+    bufferSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Events kept per person for Last-Event-ID replay' }),
+  },
+  { additionalProperties: false },
+);
+
+export interface SseChannel extends Channel {
+  /** The hub the fastify SSE route subscribes to. */
+  readonly hub: SseHub;
+}
+
+/** Live stream to the technician's app: every person is served; no open stream is "not delivered". */
+export const SsePlugin: ChannelPlugin<typeof SseConfigSchema, SseChannel> = {
+  name: 'sse',
+  description: 'Server-sent events: a live stream per person for the technician app',
+  configSchema: SseConfigSchema,
+  serves: () => true,
+  create(config, deps) {
+    const hub = new SseHub({ bufferSize: config.bufferSize, startedAtMs: deps.clock.now() });
+    return {
+      hub,
+      async send(notice, recipient) {
+        const { listeners } = hub.publish(recipient.id, notice);
+        return listeners > 0 ? DELIVERED : { delivered: false, reason: 'no open stream (kept for replay)' };
+      },
+      async close() {
+        hub.close();
+      },
+    };
+  },
+};
