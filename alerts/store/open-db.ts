@@ -1,0 +1,33 @@
+import type { Db } from './db.ts';
+import { DbUnavailableError } from './errors.ts';
+import { migrate } from './migrate.ts';
+import { PgDb } from './pg-db.ts';
+import { PgliteDb } from './pglite-db.ts';
+
+export interface OpenDbOptions {
+  /** PostgreSQL when set (DATABASE_URL). */
+  databaseUrl?: string;
+  /** PGlite folder when no URL, e.g. `${DATA_DIR}/tickets-db`; omitted: in memory. */
+  dir?: string;
+  /** PostgreSQL schema (search_path); tests use one per file. */
+  schema?: string;
+}
+
+/** Opens the ticket store and brings its schema up to date before returning it. */
+export async function openDb(options: OpenDbOptions): Promise<Db> {
+  let db: Db;
+  try {
+    db = options.databaseUrl
+      ? await PgDb.open({ connectionString: options.databaseUrl, ...(options.schema ? { schema: options.schema } : {}) })
+      : await PgliteDb.open(options.dir ? { dir: options.dir } : {});
+  } catch (err) {
+    throw new DbUnavailableError(`Cannot open the ticket store: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+  return db;
+}

@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Db } from './db.ts';
+
+type Runner = Pick<PGlite, 'query' | 'exec'> | Transaction;
+
+/**
+ * Without parameters a statement goes through the simple protocol, so a migration file with
+ * several statements runs as one call (the same rule as node-postgres); the last result's rows
+ * are returned.
+ */
+async function run<Row>(runner: Runner, sql: string, params?: readonly unknown[]): Promise<Row[]> {
+  if (params === undefined || params.length === 0) {
+    const results = await runner.exec(sql);
+    return (results.at(-1)?.rows ?? []) as Row[];
+  }
+  const result = await runner.query<Row>(sql, params as unknown[]);
+  return result.rows;
+}
+
+function txDb(tx: Transaction): Db {
+  const db: Db = {
+    query: (sql, params) => run(tx, sql, params),
+    // One level of transaction: nested work joins the outer one.
+    transaction: (work) => work(db),
+    close: async () => {},
+  };
+  return db;
+}
+
+/** The embedded default: PGlite persisted under `dir`, or in memory when `dir` is omitted (tests). */
+export class PgliteDb implements Db {
+  readonly #pg: PGlite;
+
+  private constructor(pg: PGlite) {
+    this.#pg = pg;
+  }
+
+  static async open(options: { dir?: string } = {}): Promise<PgliteDb> {
+    if (options.dir) mkdirSync(options.dir, { recursive: true });
+    const pg = options.dir ? new PGlite(options.dir) : new PGlite();
+    await pg.waitReady;
+    return new PgliteDb(pg);
+  }
+
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    return run<Row>(this.#pg, sql, params);
+  }
+
+  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+    return this.#pg.transaction((tx) => work(txDb(tx)));
+  }
+
+  async close(): Promise<void> {
+    if (!this.#pg.closed) await this.#pg.close();
+  }
+}

@@ -1,0 +1,188 @@
+import type { Condition } from '../../contracts/messages.ts';
+import type { Text } from '../catalog/manual.ts';
+import { conditionName } from '../catalog/messages.ts';
+import type { Priority } from '../sla/sla-policy.ts';
+import type { Notice } from './notice.ts';
+import type { Ticket } from './ticket.ts';
+
+/** Push texts, zh-CN first with English beside, built from the alert catalog. */
+
+const t = (zh: string, en: string): Text => ({ 'zh-CN': zh, en });
+
+export const PRIORITY_NAMES: Readonly<Record<Priority, Text>> = {
+  emergency: t('紧急', 'EMERGENCY'),
+  urgent: t('加急', 'URGENT'),
+  normal: t('普通', 'normal'),
+  low: t('低', 'low'),
+};
+
+const CLOCK_NAMES: Readonly<Record<string, Text>> = {
+  dispatch: t('派工', 'dispatch'),
+  acknowledge: t('接单', 'acknowledge'),
+  on_site: t('到场', 'on site'),
+  resolve: t('修复', 'resolve'),
+  follow_up: t('回访', 'follow-up'),
+};
+
+const LEVEL_NAMES: Readonly<Record<string, Text>> = {
+  technician: t('值班技术员', 'on-call technician'),
+  repeat: t('值班技术员（再次通知）', 'on-call technician (repeat)'),
+  supervisor: t('主管', 'supervisor'),
+  director: t('经理', 'director'),
+};
+
+function conditionsText(conditions: readonly Condition[]): Text {
+  const names = conditions.map(conditionName);
+  return t(names.map((n) => n['zh-CN']).join('、') || '—', names.map((n) => n.en).join(', ') || '—');
+}
+
+function subjectText(ticket: Ticket): Text {
+  const place = [ticket.address, ticket.customer].filter(Boolean).join(' · ');
+  if (ticket.subject === 'gateway') {
+    const n = ticket.devices.length;
+    return t(`网关 ${ticket.subjectId}（${n} 台设备）${place ? ` ${place}` : ''}`, `gateway ${ticket.subjectId} (${n} devices)${place ? ` ${place}` : ''}`);
+  }
+  return t(`设备 ${ticket.subjectId}${place ? ` ${place}` : ''}`, `device ${ticket.subjectId}${place ? ` ${place}` : ''}`);
+}
+
+/** Title line and the manual's first entry (cause, remedy, card, parts) for the worst condition. */
+function ticketBody(ticket: Ticket, lead: Text): Text {
+  const cond = conditionsText(ticket.activeConditions.length ? ticket.activeConditions : ticket.conditions);
+  const subject = subjectText(ticket);
+  const m = ticket.manual[0];
+  const zh = [lead['zh-CN'], `故障：${cond['zh-CN']}`, subject['zh-CN']];
+  const en = [lead.en, `Fault: ${cond.en}`, subject.en];
+  if (m) {
+    zh.push(`原因：${m.cause['zh-CN']}`, `排除方法：${m.remedy['zh-CN']}`, `工具卡：${m.toolCard['zh-CN']}`);
+    en.push(`Cause: ${m.cause.en}`, `Remedy: ${m.remedy.en}`, `Tool card: ${m.toolCard.en}`);
+    if (m.parts.length) {
+      zh.push(`备件：${m.parts.map((p) => p['zh-CN']).join('、')}`);
+      en.push(`Parts: ${m.parts.map((p) => p.en).join(', ')}`);
+    }
+  }
+  if (ticket.slaDueAt) {
+    zh.push(`时限：${ticket.slaDueAt}`);
+    en.push(`Due: ${ticket.slaDueAt}`);
+  }
+  return t(zh.join('\n'), en.join('\n'));
+}
+
+function title(ticket: Ticket, what: Text): Text {
+  const p = PRIORITY_NAMES[ticket.priority];
+  const cond = conditionsText(ticket.conditions.slice(0, 3));
+  return t(`【${p['zh-CN']}】${what['zh-CN']} ${ticket.id} ${cond['zh-CN']}`, `[${p.en}] ${what.en} ${ticket.id} ${cond.en}`);
+}
+
+function data(ticket: Ticket, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ticketId: ticket.id,
+    subject: ticket.subject,
+    subjectId: ticket.subjectId,
+    deviceId: ticket.deviceId,
+    gatewayId: ticket.gatewayId,
+    devices: ticket.devices,
+    conditions: ticket.conditions,
+    activeConditions: ticket.activeConditions,
+    priority: ticket.priority,
+    status: ticket.status,
+    district: ticket.district,
+    address: ticket.address,
+    customer: ticket.customer,
+    assignee: ticket.assignee,
+    openedAt: ticket.openedAt,
+    slaDueAt: ticket.slaDueAt,
+    ...extra,
+  };
+}
+
+const url = (baseUrl: string | undefined, ticketId: string): { url?: string } => (baseUrl ? { url: `${baseUrl.replace(/\/$/, '')}/tickets/${ticketId}` } : {});
+
+export interface NoticeContext {
+  nowMs: number;
+  appUrl?: string;
+}
+
+export function dispatchedNotice(id: string, ticket: Ticket, recipient: string, ctx: NoticeContext): Notice {
+  return {
+    id,
+    kind: 'ticket.dispatched',
+    ticketId: ticket.id,
+    recipients: [recipient],
+    priority: ticket.priority,
+    title: title(ticket, t('派工单', 'Work order')),
+    body: ticketBody(ticket, t('请接单并尽快到场。', 'Please acknowledge and go on site.')),
+    ...url(ctx.appUrl, ticket.id),
+    data: data(ticket),
+    createdAtMs: ctx.nowMs,
+  };
+}
+
+export function reopenedNotice(id: string, ticket: Ticket, recipients: string[], reason: string, ctx: NoticeContext): Notice {
+  return {
+    id,
+    kind: 'ticket.reopened',
+    ticketId: ticket.id,
+    recipients,
+    priority: ticket.priority,
+    title: title(ticket, t('工单重开', 'Ticket reopened')),
+    body: ticketBody(ticket, t(`工单已重开：${reason}`, `The ticket was reopened: ${reason}`)),
+    ...url(ctx.appUrl, ticket.id),
+    data: data(ticket, { reason }),
+    createdAtMs: ctx.nowMs,
+  };
+}
+
+export function escalatedNotice(id: string, ticket: Ticket, recipient: string, level: string, reason: string, ctx: NoticeContext): Notice {
+  const lvl = LEVEL_NAMES[level] ?? t(level, level);
+  const why: Record<string, Text> = {
+    no_ack: t('无人接单', 'nobody acknowledged'),
+    nobody_on_call: t('本区无人值班', 'nobody is on call in the district'),
+    delivery_failed: t('通知发送失败', 'a notice could not be delivered'),
+  };
+  const r = why[reason] ?? (reason.startsWith('sla_breach:') ? t(`超时：${CLOCK_NAMES[reason.slice(11).split('#')[0]!]?.['zh-CN'] ?? reason}`, `SLA breached: ${CLOCK_NAMES[reason.slice(11).split('#')[0]!]?.en ?? reason}`) : t(reason, reason));
+  return {
+    id,
+    kind: 'ticket.escalated',
+    ticketId: ticket.id,
+    recipients: [recipient],
+    priority: ticket.priority,
+    title: title(ticket, t(`工单升级（${lvl['zh-CN']}）`, `Escalated (${lvl.en})`)),
+    body: ticketBody(ticket, t(`升级原因：${r['zh-CN']}。`, `Escalated because ${r.en}.`)),
+    ...url(ctx.appUrl, ticket.id),
+    data: data(ticket, { level, reason }),
+    createdAtMs: ctx.nowMs,
+  };
+}
+
+export function breachNotice(id: string, ticket: Ticket, recipients: string[], clock: string, dueAtIso: string, ctx: NoticeContext): Notice {
+  const c = CLOCK_NAMES[clock.split('#')[0]!] ?? t(clock, clock);
+  return {
+    id,
+    kind: 'ticket.sla_breached',
+    ticketId: ticket.id,
+    recipients,
+    priority: ticket.priority,
+    title: title(ticket, t(`${c['zh-CN']}超时`, `${c.en} SLA breached`)),
+    body: ticketBody(ticket, t(`${c['zh-CN']}时限 ${dueAtIso} 已过。`, `The ${c.en} limit ${dueAtIso} has passed.`)),
+    ...url(ctx.appUrl, ticket.id),
+    data: data(ticket, { clock, dueAt: dueAtIso }),
+    createdAtMs: ctx.nowMs,
+  };
+}
+
+export function customerNotice(id: string, condition: Condition, deviceId: string, customer: string | null, address: string | null, ctx: NoticeContext): Notice {
+  const name = conditionName(condition);
+  const zhAsk = condition === 'NO_BALANCE' ? '余额已用完，表已关阀，请尽快购气。' : '余额不足，请及时购气。';
+  const enAsk = condition === 'NO_BALANCE' ? 'The prepaid gas is used up and the valve is closed: please buy gas.' : 'The prepaid balance is low: please buy gas soon.';
+  return {
+    id,
+    kind: 'customer.notice',
+    ticketId: id,
+    recipients: [`customer:${customer ?? deviceId}`],
+    priority: 'low',
+    title: t(`${name['zh-CN']} ${deviceId}`, `${name.en} ${deviceId}`),
+    body: t(`${zhAsk}${address ? `\n地址：${address}` : ''}`, `${enAsk}${address ? `\nAddress: ${address}` : ''}`),
+    data: { deviceId, customer, condition },
+    createdAtMs: ctx.nowMs,
+  };
+}

@@ -1,0 +1,33 @@
+import type { Condition, Severity } from '../../contracts/messages.ts';
+import { PRIORITY_RANK, type Priority } from '../sla/sla-policy.ts';
+
+export type { Priority };
+
+const EMERGENCY: ReadonlySet<Condition> = new Set(['VALVE_NOT_CUT', 'GAS_ALARM_L2']);
+/** Safety or a customer without gas: a closed valve, a leak the valve did cut, a blind detector, tampering. */
+const URGENT: ReadonlySet<Condition> = new Set(['GAS_ALARM_L1', 'DETECTOR_OFFLINE', 'TAMPER', 'VALVE_CLOSED_LOW_BATTERY']);
+
+export interface PriorityInput {
+  condition: Condition;
+  severity: Severity;
+  detail?: Record<string, unknown> | undefined;
+}
+
+/** The priority one condition asks for (gas-devices.md severity notes). */
+export function priorityOf(input: PriorityInput): Priority {
+  if (EMERGENCY.has(input.condition) || input.severity === 'critical') return 'emergency';
+  if (URGENT.has(input.condition) || input.detail?.valveClosed === true) return 'urgent';
+  if (input.severity === 'info' || input.severity === 'low') return 'low';
+  return 'normal';
+}
+
+export function maxPriority(a: Priority, b: Priority): Priority {
+  return PRIORITY_RANK[a] >= PRIORITY_RANK[b] ? a : b;
+}
+
+/** The worst condition decides; low when there is none. */
+export function worstPriority(inputs: Iterable<PriorityInput>): Priority {
+  let worst: Priority = 'low';
+  for (const i of inputs) worst = maxPriority(worst, priorityOf(i));
+  return worst;
+}

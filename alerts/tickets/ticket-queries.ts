@@ -1,0 +1,89 @@
+/** Every SQL statement of the ticket service, parameterised; column names only ever come from code. */
+
+export const TICKET_SELECT = `SELECT t.*,
+  ARRAY(SELECT ta.condition FROM ticket_alerts ta WHERE ta.ticket_id = t.id AND ta.cleared_at IS NULL ORDER BY ta.raised_at, ta.alert_id) AS active_conditions
+  FROM tickets t`;
+
+export const Q = {
+  subjectLock: 'SELECT pg_advisory_xact_lock(hashtext($1))',
+  ticketById: `${TICKET_SELECT} WHERE t.id = $1`,
+  ticketByIdForUpdate: `${TICKET_SELECT} WHERE t.id = $1 FOR UPDATE OF t`,
+  openTicketForSubject: `${TICKET_SELECT} WHERE t.subject = $1 AND t.subject_id = $2 AND t.status IN ('opened', 'dispatched', 'acknowledged', 'on_site') FOR UPDATE OF t`,
+  alertById: 'SELECT alert_id, ticket_id FROM ticket_alerts WHERE alert_id = $1',
+  recentResolvedForSubject: `SELECT id FROM tickets WHERE subject = $1 AND subject_id = $2
+    AND status IN ('resolved', 'followed_up', 'closed') AND resolved_at >= $3::timestamptz
+    ORDER BY resolved_at DESC, id DESC LIMIT 1`,
+  insertTicket: `INSERT INTO tickets (subject, subject_id, device_id, gateway_id, kind, vendor, district, address, customer,
+      conditions, devices, priority, status, opened_at, sla_started_at, sla_due_at, repeat_of, manual, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12, 'opened', $13::timestamptz, $13::timestamptz, $14::timestamptz, $15, $16::jsonb, $13::timestamptz)
+    RETURNING id`,
+  insertTicketAlert: `INSERT INTO ticket_alerts (alert_id, ticket_id, condition, severity, raised_at, detail)
+    VALUES ($1, $2, $3, $4, $5::timestamptz, $6::jsonb)`,
+  clearTicketAlert: `UPDATE ticket_alerts SET cleared_at = $2::timestamptz WHERE alert_id = $1 AND cleared_at IS NULL RETURNING ticket_id, condition`,
+  activeAlertCount: 'SELECT count(*)::int AS n FROM ticket_alerts WHERE ticket_id = $1 AND cleared_at IS NULL',
+  setDeviceNormal: 'UPDATE tickets SET device_normal_at = $2::timestamptz, updated_at = $3::timestamptz WHERE id = $1',
+  insertEvent: `INSERT INTO ticket_events (ticket_id, at, actor, action, from_status, to_status, detail)
+    VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7::jsonb) RETURNING id::text AS id`,
+  insertComment: 'INSERT INTO ticket_comments (ticket_id, at, author, body) VALUES ($1, $2::timestamptz, $3, $4) RETURNING id::text AS id',
+  insertEscalation: `INSERT INTO escalations (ticket_id, step, level, target, at, reason, cause_key)
+    VALUES ($1, $2, $3, $4, $5::timestamptz, $6, $7) ON CONFLICT (cause_key) DO NOTHING RETURNING id::text AS id`,
+  insertNotice: `INSERT INTO ticket_notices (id, ticket_id, kind, recipients, step, created_at, notice)
+    VALUES ($1, $2, $3, $4::text[], $5, $6::timestamptz, $7::jsonb) ON CONFLICT (id) DO NOTHING`,
+  insertCustomerNotice: `INSERT INTO customer_notices (alert_id, device_id, customer, district, condition, opened_at)
+    VALUES ($1, $2, $3, $4, $5, $6::timestamptz) ON CONFLICT (alert_id) DO NOTHING RETURNING id::text AS id`,
+  resolveCustomerNotice: 'UPDATE customer_notices SET resolved_at = $2::timestamptz WHERE alert_id = $1 AND resolved_at IS NULL RETURNING id',
+  customerNotices: 'SELECT * FROM customer_notices WHERE ($1::text IS NULL OR device_id = $1) ORDER BY id DESC LIMIT $2',
+  unroutedOpenTickets: `${TICKET_SELECT} WHERE t.status = 'opened' AND t.routed_at IS NULL ORDER BY t.opened_at`,
+  eventsOf: 'SELECT id::text AS id, at, actor, action, from_status, to_status, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id',
+  alertsOf: 'SELECT alert_id, condition, severity, raised_at, cleared_at, detail FROM ticket_alerts WHERE ticket_id = $1 ORDER BY raised_at, alert_id',
+  commentsOf: 'SELECT id::text AS id, at, author, body FROM ticket_comments WHERE ticket_id = $1 ORDER BY id',
+  breachesOf: 'SELECT clock, priority, due_at, breached_at FROM sla_breaches WHERE ticket_id = $1 ORDER BY breached_at, clock',
+  escalationsOf: 'SELECT id::text AS id, step, level, target, at, reason FROM escalations WHERE ticket_id = $1 ORDER BY id',
+} as const;
+
+/** Columns a lifecycle step may set. */
+export type TicketColumn =
+  | 'status' | 'assignee' | 'priority' | 'conditions' | 'devices' | 'manual' | 'round' | 'sla_started_at' | 'dispatched_at'
+  | 'acknowledged_at' | 'on_site_at' | 'resolved_at' | 'followed_up_at' | 'closed_at' | 'cancelled_at' | 'sla_due_at'
+  | 'follow_up_due_at' | 'device_normal_at' | 'remedy_done' | 'parts_used' | 'notes' | 'satisfaction' | 'follow_up_notes'
+  | 'escalation_step' | 'escalated_at' | 'routed_at' | 'updated_at';
+
+const CASTS: Partial<Record<TicketColumn, string>> = {
+  conditions: '::text[]', devices: '::text[]', manual: '::jsonb', parts_used: '::jsonb',
+  sla_started_at: '::timestamptz', dispatched_at: '::timestamptz', acknowledged_at: '::timestamptz', on_site_at: '::timestamptz',
+  resolved_at: '::timestamptz', followed_up_at: '::timestamptz', closed_at: '::timestamptz', cancelled_at: '::timestamptz',
+  sla_due_at: '::timestamptz', follow_up_due_at: '::timestamptz', device_normal_at: '::timestamptz', escalated_at: '::timestamptz',
+  routed_at: '::timestamptz', updated_at: '::timestamptz',
+};
+
+/** `UPDATE tickets SET a = $2, b = $3 … WHERE id = $1`, for the columns given in order. */
+export function updateTicketSql(columns: readonly TicketColumn[]): string {
+  return `UPDATE tickets SET ${columns.map((c, i) => `${c} = $${i + 2}${CASTS[c] ?? ''}`).join(', ')} WHERE id = $1`;
+}
+
+export interface ListFilter {
+  status?: readonly string[];
+  deviceId?: string;
+  assignee?: string;
+  district?: string;
+  priority?: readonly string[];
+  limit: number;
+}
+
+/** The list query: each filter is a fixed fragment with its own parameter. */
+export function listTicketsSql(f: ListFilter): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (fragment: (n: number) => string, value: unknown): void => {
+    params.push(value);
+    where.push(fragment(params.length));
+  };
+  if (f.status?.length) add((n) => `t.status = ANY($${n}::text[])`, f.status);
+  if (f.priority?.length) add((n) => `t.priority = ANY($${n}::text[])`, f.priority);
+  if (f.deviceId !== undefined) add((n) => `(t.device_id = $${n} OR $${n} = ANY(t.devices))`, f.deviceId);
+  if (f.assignee !== undefined) add((n) => `t.assignee = $${n}`, f.assignee);
+  if (f.district !== undefined) add((n) => `t.district = $${n}`, f.district);
+  params.push(f.limit);
+  const sql = `${TICKET_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY t.opened_at DESC, t.id DESC LIMIT $${params.length}`;
+  return { sql, params };
+}

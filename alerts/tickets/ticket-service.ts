@@ -1,0 +1,527 @@
+import type { Condition } from '../../contracts/messages.ts';
+import type { Clock } from '../../app/clock.ts';
+import type { Alert, AlertChange } from '../alert-book.ts';
+import type { OnCallDirectory } from '../oncall/directory.ts';
+import type { Db } from '../store/db.ts';
+import { parseSlaSettings, type Priority, type SlaSettings } from '../sla/sla-policy.ts';
+import { IllegalTransitionError, TicketConflictError, TicketInputError, TicketNotFoundError } from './errors.ts';
+import { recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from './escalation.ts';
+import type { Notice } from './notice.ts';
+import { customerNotice, dispatchedNotice, reopenedNotice, type NoticeContext } from './notice-text.ts';
+import { maxPriority, priorityOf } from './priority.ts';
+import {
+  iso,
+  ms,
+  stageDueMs,
+  toTicket,
+  type Row,
+  type Ticket,
+  type TicketDetail,
+  type TicketManualEntry,
+} from './ticket.ts';
+import { nextStatus, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
+import { listTicketsSql, Q, updateTicketSql, type TicketColumn } from './ticket-queries.ts';
+import { parseTicketSettings, type TicketSettings } from './options.ts';
+
+/** What the registry knows about a device (or gateway): where it is and whose it is. */
+export interface DeviceInfo {
+  district?: string;
+  address?: string;
+  customer?: string;
+}
+export type DeviceLookup = (deviceId: string) => DeviceInfo | undefined;
+
+/** The pino subset the service uses. */
+export interface TicketLog {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface TicketServiceOptions {
+  db: Db;
+  clock: Clock;
+  directory: OnCallDirectory;
+  lookupDevice?: DeviceLookup;
+  /** Parsed or raw; see TicketSettingsSchema. */
+  settings?: Partial<TicketSettings>;
+  sla?: SlaSettings;
+  log?: TicketLog;
+}
+
+export type OpenOutcome =
+  | { outcome: 'opened' | 'added' | 'duplicate'; ticket: Ticket }
+  | { outcome: 'customer_notice'; noticeId: string | null };
+
+export interface ResolveInput {
+  remedyDone: string;
+  partsUsed?: unknown[];
+  notes?: string;
+}
+
+export interface FollowUpInput {
+  satisfied: boolean;
+  notes?: string;
+}
+
+export interface TicketListQuery {
+  status?: TicketStatus | readonly TicketStatus[];
+  deviceId?: string;
+  assignee?: string;
+  district?: string;
+  priority?: Priority | readonly Priority[];
+  /** @defaultValue 100, at most 1000 */
+  limit?: number;
+}
+
+const CUSTOMER_CONDITIONS: ReadonlySet<Condition> = new Set(['LOW_BALANCE', 'NO_BALANCE']);
+const OPEN: ReadonlySet<TicketStatus> = new Set(['opened', 'dispatched', 'acknowledged', 'on_site']);
+
+const isoOf = (msValue: number | null): string | null => (msValue === null ? null : new Date(msValue).toISOString());
+const asArray = <T>(v: T | readonly T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? [...(v as T[])] : [v as T]);
+
+function manualOf(alert: Alert): TicketManualEntry {
+  const m = alert.manual;
+  return { condition: alert.condition, title: m.title, cause: m.cause, remedy: m.remedy, toolCard: m.toolCard, parts: m.parts, source: m.source };
+}
+
+/**
+ * Turns alerts into service tickets and carries them through their lifecycle. Every write and
+ * its audit event share one transaction; notices are handed to listeners after the commit.
+ */
+export class TicketService {
+  readonly #db: Db;
+  readonly #clock: Clock;
+  readonly #directory: OnCallDirectory;
+  readonly #lookup: DeviceLookup;
+  readonly #settings: TicketSettings;
+  readonly #sla: SlaSettings;
+  readonly #log: TicketLog | undefined;
+  readonly #listeners: Array<(notice: Notice) => void> = [];
+  /** Alert changes are applied one batch after another, in arrival order. */
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(options: TicketServiceOptions) {
+    this.#db = options.db;
+    this.#clock = options.clock;
+    this.#directory = options.directory;
+    this.#lookup = options.lookupDevice ?? (() => undefined);
+    this.#settings = parseTicketSettings(options.settings ?? {});
+    this.#sla = options.sla ?? parseSlaSettings({});
+    this.#log = options.log;
+  }
+
+  get settings(): TicketSettings {
+    return this.#settings;
+  }
+
+  onNotice(listener: (notice: Notice) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #emit(notices: ReadonlyArray<Notice | undefined>): void {
+    for (const n of notices) if (n) for (const l of this.#listeners) l(n);
+  }
+
+  #ctx(nowMs: number): NoticeContext {
+    return { nowMs, ...(this.#settings.appUrl ? { appUrl: this.#settings.appUrl } : {}) };
+  }
+
+  // --- alerts → tickets ----------------------------------------------------------------------
+
+  /**
+   * Wire to AlertBook.onChange. Batches are applied in order; a failed batch is reported through
+   * the returned promise and repaired by `reconcile` on the next start.
+   */
+  onAlertChanges(changes: readonly AlertChange[]): Promise<void> {
+    const next = this.#chain.then(async () => {
+      for (const change of changes) {
+        if (change.type === 'raised') await this.openTicketFor(change.alert);
+        else await this.alertCleared(change.alert);
+      }
+    });
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  /** Opens the subject's ticket or adds the alert to it; a known alert id changes nothing. */
+  async openTicketFor(alert: Alert): Promise<OpenOutcome> {
+    if (CUSTOMER_CONDITIONS.has(alert.condition)) return this.#customerNotice(alert);
+    const nowMs = this.#clock.now();
+    const now = new Date(nowMs).toISOString();
+    const subjectId = alert.subject === 'gateway' ? alert.gatewayId || alert.subjectId : alert.subjectId;
+    const devices = alert.subject === 'gateway' && Array.isArray(alert.detail?.devices) ? (alert.detail.devices as unknown[]).map(String) : [];
+    const info = this.#lookup(subjectId) ?? (devices[0] !== undefined ? this.#lookup(devices[0]) : undefined) ?? {};
+    const alertPriority = priorityOf(alert);
+
+    const result = await this.#db.transaction(async (tx) => {
+      await tx.query(Q.subjectLock, [`ticket:${alert.subject}:${subjectId}`]);
+      const known = await tx.query<{ ticket_id: string }>(Q.alertById, [alert.id]);
+      if (known.length > 0) return { outcome: 'duplicate' as const, id: known[0]!.ticket_id };
+      const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), alert.detail ? JSON.stringify(alert.detail) : null];
+
+      const open = (await tx.query<Row>(Q.openTicketForSubject, [alert.subject, subjectId]))[0];
+      if (open) {
+        const t = toTicket(open);
+        alertRow[1] = t.id;
+        await tx.query(Q.insertTicketAlert, alertRow);
+        const priority = maxPriority(t.priority, alertPriority);
+        const conditions = t.conditions.includes(alert.condition) ? t.conditions : [...t.conditions, alert.condition];
+        const manual = t.manual.some((m) => m.condition === alert.condition) ? t.manual : [...t.manual, manualOf(alert)];
+        // The worst condition's manual entry leads, so the push shows it first.
+        if (priority !== t.priority) manual.sort((a, b) => (a.condition === alert.condition ? -1 : b.condition === alert.condition ? 1 : 0));
+        const allDevices = [...new Set([...t.devices, ...devices])];
+        const due = stageDueMs(this.#sla, t.status, priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt));
+        await this.#update(tx, t.id, {
+          conditions,
+          manual: JSON.stringify(manual),
+          priority,
+          devices: allDevices,
+          device_normal_at: null,
+          sla_due_at: isoOf(due),
+          updated_at: now,
+        });
+        await tx.query(Q.insertEvent, [t.id, now, 'system', 'condition_added', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority })]);
+        return { outcome: 'added' as const, id: t.id };
+      }
+
+      const since = new Date(alert.raisedAtMs - this.#settings.repeatWindowMs).toISOString();
+      const repeatOf = (await tx.query<{ id: string }>(Q.recentResolvedForSubject, [alert.subject, subjectId, since]))[0]?.id ?? null;
+      const due = stageDueMs(this.#sla, 'opened', alertPriority, nowMs, null);
+      const inserted = await tx.query<{ id: string }>(Q.insertTicket, [
+        alert.subject,
+        subjectId,
+        alert.subject === 'device' ? alert.deviceId : null,
+        alert.gatewayId || null,
+        alert.kind ?? null,
+        alert.vendor ?? null,
+        info.district ?? null,
+        info.address ?? null,
+        info.customer ?? null,
+        [alert.condition],
+        devices,
+        alertPriority,
+        now,
+        isoOf(due),
+        repeatOf,
+        JSON.stringify([manualOf(alert)]),
+      ]);
+      const id = inserted[0]!.id;
+      alertRow[1] = id;
+      await tx.query(Q.insertTicketAlert, alertRow);
+      await tx.query(Q.insertEvent, [id, now, 'system', 'open', null, 'opened', JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority: alertPriority, repeatOf })]);
+      return { outcome: 'opened' as const, id };
+    });
+
+    if (result.outcome === 'opened' && this.#settings.autoDispatch) await this.#route(result.id);
+    return { outcome: result.outcome, ticket: await this.#mustGet(this.#db, result.id) };
+  }
+
+  async #customerNotice(alert: Alert): Promise<OpenOutcome> {
+    const nowMs = this.#clock.now();
+    const info = this.#lookup(alert.deviceId) ?? {};
+    const notice = await this.#db.transaction(async (tx) => {
+      const rows = await tx.query<{ id: string }>(Q.insertCustomerNotice, [alert.id, alert.deviceId, info.customer ?? null, info.district ?? null, alert.condition, new Date(nowMs).toISOString()]);
+      if (rows.length === 0) return undefined;
+      const n = customerNotice(`customer:${alert.id}`, alert.condition, alert.deviceId, info.customer ?? null, info.address ?? null, this.#ctx(nowMs));
+      await saveNotice(tx, n, null);
+      return n;
+    });
+    this.#emit([notice]);
+    return { outcome: 'customer_notice', noticeId: notice?.id ?? null };
+  }
+
+  /** Records the cleared condition and, when none is left, that the device is normal; never resolves. */
+  async alertCleared(alert: Alert): Promise<void> {
+    const clearedMs = alert.clearedAtMs ?? this.#clock.now();
+    const cleared = new Date(clearedMs).toISOString();
+    const now = new Date(this.#clock.now()).toISOString();
+    if (CUSTOMER_CONDITIONS.has(alert.condition)) {
+      await this.#db.query(Q.resolveCustomerNotice, [alert.id, cleared]);
+      return;
+    }
+    await this.#db.transaction(async (tx) => {
+      const rows = await tx.query<{ ticket_id: string; condition: string }>(Q.clearTicketAlert, [alert.id, cleared]);
+      if (rows.length === 0) return;
+      const ticketId = rows[0]!.ticket_id;
+      const t = await this.#mustGet(tx, ticketId, true);
+      await tx.query(Q.insertEvent, [ticketId, now, 'device', 'condition_cleared', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, clearedAt: cleared })]);
+      if (t.activeConditions.length === 0) {
+        await tx.query(Q.setDeviceNormal, [ticketId, cleared, now]);
+        await tx.query(Q.insertEvent, [ticketId, now, 'device', 'device_normal', t.status, t.status, JSON.stringify({ at: cleared })]);
+      }
+    });
+  }
+
+  /**
+   * On start: alerts applied before a crash get their tickets, clears seen while down are
+   * recorded, and tickets opened but never routed are routed now.
+   */
+  async reconcile(activeAlerts: Iterable<Alert>, clearedAlerts: Iterable<Alert> = []): Promise<{ opened: number; cleared: number; routed: number }> {
+    let opened = 0;
+    let cleared = 0;
+    for (const a of activeAlerts) {
+      const r = await this.openTicketFor(a);
+      if (r.outcome === 'opened' || r.outcome === 'added') opened++;
+    }
+    for (const a of clearedAlerts) {
+      if (!CUSTOMER_CONDITIONS.has(a.condition)) {
+        const known = await this.#db.query(Q.alertById, [a.id]);
+        if (known.length === 0) continue;
+      }
+      await this.alertCleared(a);
+      cleared++;
+    }
+    let routed = 0;
+    if (this.#settings.autoDispatch) {
+      for (const row of await this.#db.query<Row>(Q.unroutedOpenTickets)) {
+        await this.#route(String(row.id));
+        routed++;
+      }
+    }
+    return { opened, cleared, routed };
+  }
+
+  /** Dispatches to the district's on-call technician, or escalates to the supervisor when nobody is. */
+  async #route(ticketId: string): Promise<void> {
+    const nowMs = this.#clock.now();
+    const ticket = await this.#mustGet(this.#db, ticketId);
+    let answer;
+    try {
+      answer = await this.#directory.whoIsOnCall(ticket.district ?? undefined, nowMs);
+    } catch (err) {
+      // Left unrouted: the dispatch SLA and the next reconcile pick it up.
+      this.#log?.warn({ err, ticketId }, 'On-call lookup failed; ticket left opened');
+      return;
+    }
+    if (answer.technician) {
+      try {
+        const tech = answer.technician.id;
+        await this.#transition(ticketId, 'dispatch', 'system', () => ({ set: { routed_at: new Date(nowMs).toISOString() }, detail: { assignee: tech, auto: true } }), tech);
+      } catch (err) {
+        // Someone dispatched it by hand meanwhile.
+        if (!(err instanceof IllegalTransitionError)) throw err;
+      }
+      return;
+    }
+    const target = answer.supervisor ?? answer.director;
+    const level = answer.supervisor ? 'supervisor' : 'director';
+    const step = stepOfLevel(level, this.#sla.escalation.repeats);
+    const now = new Date(nowMs).toISOString();
+    const out = await this.#db.transaction(async (tx) => {
+      const t = await this.#mustGet(tx, ticketId, true);
+      if (t.status !== 'opened') return undefined;
+      await this.#update(tx, ticketId, { routed_at: now, escalation_step: step, escalated_at: now, updated_at: now });
+      return recordEscalation(tx, t, { ticketId, step, level, target: target?.id ?? null, reason: 'nobody_on_call', atMs: nowMs }, this.#ctx(nowMs));
+    });
+    this.#emit([out?.notice]);
+  }
+
+  // --- lifecycle -----------------------------------------------------------------------------
+
+  dispatch(id: string, assignee: string, actor: string): Promise<Ticket> {
+    if (!assignee) throw new TicketInputError('dispatch needs an assignee');
+    return this.#transition(id, 'dispatch', actor, (t) => ({ set: {}, detail: { assignee, previous: t.assignee } }), assignee);
+  }
+
+  acknowledge(id: string, actor: string): Promise<Ticket> {
+    return this.#transition(id, 'acknowledge', actor, () => ({ set: {} }));
+  }
+
+  arriveOnSite(id: string, actor: string): Promise<Ticket> {
+    return this.#transition(id, 'arrive_on_site', actor, () => ({ set: {} }));
+  }
+
+  resolve(id: string, input: ResolveInput, actor: string): Promise<Ticket> {
+    if (!input.remedyDone?.trim()) throw new TicketInputError('resolve needs remedyDone: what was done');
+    return this.#transition(id, 'resolve', actor, () => ({
+      set: { remedy_done: input.remedyDone, parts_used: JSON.stringify(input.partsUsed ?? []), notes: input.notes ?? null },
+      detail: { remedyDone: input.remedyDone, partsUsed: input.partsUsed ?? [], notes: input.notes ?? null },
+    }));
+  }
+
+  /** 回访: satisfied closes the ticket; unsatisfied sends it back to the same technician. */
+  followUp(id: string, input: FollowUpInput, actor: string): Promise<Ticket> {
+    const action: TicketAction = input.satisfied ? 'follow_up_satisfied' : 'follow_up_unsatisfied';
+    return this.#transition(id, action, actor, () => ({
+      set: { satisfaction: input.satisfied ? 'satisfied' : 'unsatisfied', follow_up_notes: input.notes ?? null },
+      detail: { satisfied: input.satisfied, notes: input.notes ?? null },
+    }));
+  }
+
+  cancel(id: string, reason: string, actor: string): Promise<Ticket> {
+    return this.#transition(id, 'cancel', actor, () => ({ set: {}, detail: { reason } }));
+  }
+
+  reopen(id: string, reason: string, actor: string): Promise<Ticket> {
+    return this.#transition(id, 'reopen', actor, () => ({ set: {}, detail: { reason } }));
+  }
+
+  async comment(id: string, body: string, author: string): Promise<TicketDetail['comments'][number]> {
+    if (!body.trim()) throw new TicketInputError('empty comment');
+    const now = new Date(this.#clock.now()).toISOString();
+    return this.#db.transaction(async (tx) => {
+      const t = await this.#mustGet(tx, id, true);
+      const rows = await tx.query<{ id: string }>(Q.insertComment, [id, now, author, body]);
+      await tx.query(Q.insertEvent, [id, now, author, 'comment', t.status, t.status, JSON.stringify({ commentId: rows[0]!.id })]);
+      return { id: rows[0]!.id, at: now, author, body };
+    });
+  }
+
+  /**
+   * One lifecycle step: lock the ticket, check the transition table, set the stage's columns and
+   * the SLA due time, write the audit event, then hand out notices after the commit.
+   */
+  async #transition(
+    id: string,
+    action: TicketAction,
+    actor: string,
+    step: (t: Ticket) => { set: Partial<Record<TicketColumn, unknown>>; detail?: Record<string, unknown> },
+    newAssignee?: string,
+  ): Promise<Ticket> {
+    const nowMs = this.#clock.now();
+    const now = new Date(nowMs).toISOString();
+    const notices = await this.#db.transaction(async (tx) => {
+      const t = await this.#mustGet(tx, id, true);
+      const assignee = newAssignee ?? t.assignee;
+      const to = nextStatus(action, t.status, assignee !== null);
+      if (to === undefined) throw new IllegalTransitionError(id, action, t.status);
+      const { set, detail } = step(t);
+      const cols: Partial<Record<TicketColumn, unknown>> = { ...set, status: to, updated_at: now };
+      let round = t.round;
+      let slaStartedMs = Date.parse(t.slaStartedAt);
+      let resolvedMs = ms(t.resolvedAt);
+      switch (action) {
+        case 'dispatch':
+          Object.assign(cols, { assignee, dispatched_at: now, escalation_step: 0, escalated_at: now });
+          break;
+        case 'acknowledge':
+          cols.acknowledged_at = now;
+          break;
+        case 'arrive_on_site':
+          cols.on_site_at = now;
+          break;
+        case 'resolve':
+          resolvedMs = nowMs;
+          Object.assign(cols, { resolved_at: now, follow_up_due_at: isoOf(nowMs + this.#sla.followUpWithinMs[t.priority]) });
+          break;
+        case 'follow_up_satisfied':
+          Object.assign(cols, { followed_up_at: now, closed_at: now });
+          break;
+        case 'cancel':
+          cols.cancelled_at = now;
+          break;
+        case 'follow_up_unsatisfied':
+        case 'reopen': {
+          // A new round: the SLA clocks start again and the stages are done again.
+          const clash = await tx.query<Row>(Q.openTicketForSubject, [t.subject, t.subjectId]);
+          if (clash.some((r) => String(r.id) !== id)) throw new TicketConflictError(`Ticket ${id} cannot be reopened: ${t.subject} ${t.subjectId} has open ticket ${String(clash[0]!.id)}`);
+          round = t.round + 1;
+          slaStartedMs = nowMs;
+          resolvedMs = null;
+          Object.assign(cols, {
+            round,
+            sla_started_at: now,
+            dispatched_at: to === 'dispatched' ? now : null,
+            acknowledged_at: null,
+            on_site_at: null,
+            resolved_at: null,
+            // The unsatisfied follow-up stays in the audit trail; the new round needs its own.
+            followed_up_at: null,
+            closed_at: null,
+            cancelled_at: null,
+            follow_up_due_at: null,
+            escalation_step: 0,
+            escalated_at: now,
+          });
+          break;
+        }
+      }
+      cols.sla_due_at = isoOf(stageDueMs(this.#sla, to, t.priority, slaStartedMs, resolvedMs));
+      await this.#update(tx, id, cols);
+      const ev = await tx.query<{ id: string }>(Q.insertEvent, [id, now, actor, action, t.status, to, detail ? JSON.stringify(detail) : null]);
+      if (action === 'follow_up_satisfied') {
+        // The satisfied follow-up passes through followed_up on its way to closed; both are audited.
+        await tx.query(Q.insertEvent, [id, now, actor, 'close', 'followed_up', 'closed', null]);
+      }
+      const after = await this.#mustGet(tx, id);
+      const out: Notice[] = [];
+      const ctx = this.#ctx(nowMs);
+      if (action === 'dispatch') out.push(dispatchedNotice(`${id}:dispatch:${ev[0]!.id}`, after, assignee!, ctx));
+      if ((action === 'reopen' || action === 'follow_up_unsatisfied') && after.assignee) {
+        out.push(reopenedNotice(`${id}:reopen:${ev[0]!.id}`, after, [after.assignee], String(detail?.reason ?? detail?.notes ?? 'follow-up unsatisfied'), ctx));
+      }
+      for (const n of out) await saveNotice(tx, n, action === 'dispatch' ? 0 : null);
+      return { out, after };
+    });
+    this.#emit(notices.out);
+    return notices.after;
+  }
+
+  async #update(tx: Db, id: string, cols: Partial<Record<TicketColumn, unknown>>): Promise<void> {
+    const names = Object.keys(cols) as TicketColumn[];
+    await tx.query(updateTicketSql(names), [id, ...names.map((n) => cols[n])]);
+  }
+
+  async #mustGet(db: Db, id: string, forUpdate = false): Promise<Ticket> {
+    const row = (await db.query<Row>(forUpdate ? Q.ticketByIdForUpdate : Q.ticketById, [id]))[0];
+    if (!row) throw new TicketNotFoundError(id);
+    return toTicket(row);
+  }
+
+  // --- queries -------------------------------------------------------------------------------
+
+  async list(q: TicketListQuery = {}): Promise<Ticket[]> {
+    const limit = Math.min(Math.max(1, q.limit ?? 100), 1000);
+    const { sql, params } = listTicketsSql({
+      ...(q.status !== undefined ? { status: asArray(q.status) } : {}),
+      ...(q.priority !== undefined ? { priority: asArray(q.priority) } : {}),
+      ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
+      ...(q.assignee !== undefined ? { assignee: q.assignee } : {}),
+      ...(q.district !== undefined ? { district: q.district } : {}),
+      limit,
+    });
+    return (await this.#db.query<Row>(sql, params)).map(toTicket);
+  }
+
+  /** The ticket with its history, alerts, comments, breaches and escalations; undefined when unknown. */
+  async get(id: string): Promise<TicketDetail | undefined> {
+    const row = (await this.#db.query<Row>(Q.ticketById, [id]))[0];
+    if (!row) return undefined;
+    const [events, alerts, comments, breaches, escalations] = await Promise.all([
+      this.#db.query<Row>(Q.eventsOf, [id]),
+      this.#db.query<Row>(Q.alertsOf, [id]),
+      this.#db.query<Row>(Q.commentsOf, [id]),
+      this.#db.query<Row>(Q.breachesOf, [id]),
+      this.#db.query<Row>(Q.escalationsOf, [id]),
+    ]);
+    return {
+      ...toTicket(row),
+      history: events.map((e) => ({
+        id: String(e.id),
+        at: iso(e.at)!,
+        actor: String(e.actor),
+        action: String(e.action),
+        fromStatus: (e.from_status ?? null) as string | null,
+        toStatus: (e.to_status ?? null) as string | null,
+        detail: (e.detail ?? null) as Record<string, unknown> | null,
+      })),
+      alerts: alerts.map((a) => ({
+        alertId: String(a.alert_id),
+        condition: a.condition as Condition,
+        severity: a.severity as TicketDetail['alerts'][number]['severity'],
+        raisedAt: iso(a.raised_at)!,
+        clearedAt: iso(a.cleared_at),
+        detail: (a.detail ?? null) as Record<string, unknown> | null,
+      })),
+      comments: comments.map((c) => ({ id: String(c.id), at: iso(c.at)!, author: String(c.author), body: String(c.body) })),
+      breaches: breaches.map((b) => ({ clock: String(b.clock), priority: b.priority as Priority, dueAt: iso(b.due_at)!, breachedAt: iso(b.breached_at)! })),
+      escalations: escalations.map((e) => ({ id: String(e.id), step: Number(e.step), level: String(e.level), target: (e.target ?? null) as string | null, at: iso(e.at)!, reason: String(e.reason) })),
+    };
+  }
+
+  async customerNotices(deviceId?: string, limit = 100): Promise<Row[]> {
+    return this.#db.query<Row>(Q.customerNotices, [deviceId ?? null, limit]);
+  }
+}
+
+export type { EscalationRecord };
+export { OPEN as OPEN_TICKET_STATUSES };

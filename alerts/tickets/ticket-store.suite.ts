@@ -1,0 +1,421 @@
+/**
+ * The ticket-store suite, run against PGlite and against a real PostgreSQL (see the two
+ * `ticket-store.*.test.ts` files). Every test gets its own store; time is a ManualClock.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../app/clock.ts';
+import type { AlertBook } from '../alert-book.ts';
+import { parseSlaSettings } from '../sla/sla-policy.ts';
+import { SlaWatch } from '../sla/sla-watch.ts';
+import type { Db } from '../store/db.ts';
+import { migrate } from '../store/migrate.ts';
+import { IllegalTransitionError, TicketConflictError } from './errors.ts';
+import type { Notice } from './notice.ts';
+import { TicketReports } from './reports.ts';
+import { TicketService } from './ticket-service.ts';
+import { DAY, FakeDirectory, HOUR, MIN, T0, clear, lookupDevice, newBook, raise, type TestStore, type TestStoreFactory } from './test-support.ts';
+
+export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFactory)): void {
+  let store: TestStore;
+  let db: Db;
+  let clock: ManualClock;
+  let directory: FakeDirectory;
+  let book: AlertBook;
+  let svc: TicketService;
+  let watch: SlaWatch;
+  let notices: Notice[];
+  const sla = parseSlaSettings({});
+
+  const makeService = (database: Db, settings = {}) => {
+    const s = new TicketService({ db: database, clock, directory, lookupDevice, settings });
+    s.onNotice((n) => notices.push(n));
+    return s;
+  };
+
+  beforeEach(async (ctx) => {
+    const f = typeof factory === 'function' ? factory() : factory;
+    store = await f.create({ persistent: ctx.task.name.startsWith('survives a restart') });
+    db = await store.open();
+    clock = new ManualClock(T0);
+    directory = new FakeDirectory();
+    book = newBook();
+    notices = [];
+    svc = makeService(db);
+    watch = new SlaWatch({ db, directory, settings: sla });
+    watch.onNotice((n) => notices.push(n));
+  });
+
+  afterEach(async () => {
+    await db.close();
+    await store.dispose();
+  });
+
+  describe('store', () => {
+    it('migrates once; running again, or twice at once, applies nothing new', async () => {
+      const rows = await db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => r.version)).toContain('001');
+      expect(await migrate(db)).toEqual([]);
+      const second = await store.open();
+      try {
+        const [a, b] = await Promise.all([migrate(db), migrate(second)]);
+        expect([...a, ...b]).toEqual([]);
+      } finally {
+        await second.close();
+      }
+    });
+
+    it('rolls a failed transaction back', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("INSERT INTO ticket_comments (ticket_id, at, author, body) SELECT 'nope', now(), 'x', 'y' WHERE false");
+          await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', ['999', 'temp']);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await db.query('SELECT * FROM schema_migrations WHERE version = $1', ['999'])).toEqual([]);
+    });
+  });
+
+  describe('alerts → tickets', () => {
+    it('opens one ticket per device, enriched, with the manual, dispatched to the on-call technician', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-4', T0));
+      const [t] = await svc.list();
+      expect(t).toMatchObject({ deviceId: 'HM-1', gatewayId: 'GW-1', district: 'east', address: '东区幸福路 1 号 101', customer: '张三', conditions: ['ERR-4'], priority: 'normal', status: 'dispatched', assignee: 'tech-wang' });
+      expect(t!.manual[0]!.cause['zh-CN']).toContain('死表');
+      expect(t!.slaDueAt).toBe(new Date(T0 + 2 * HOUR).toISOString());
+      const dispatched = notices.filter((n) => n.kind === 'ticket.dispatched');
+      expect(dispatched).toHaveLength(1);
+      expect(dispatched[0]!.recipients).toEqual(['tech-wang']);
+      expect(dispatched[0]!.title['zh-CN']).toMatch(/^【普通】/);
+      expect(dispatched[0]!.body.en).toContain('Remedy');
+    });
+
+    it('gathers further conditions on the open ticket and raises the priority to the worst', async () => {
+      await svc.onAlertChanges(raise(book, 'HA-1', 'SENSOR_FAULT', T0, { kind: 'home_gas_alarm', severity: 'medium' }));
+      await svc.onAlertChanges(raise(book, 'HA-1', 'GAS_ALARM_L2', T0 + MIN, { kind: 'home_gas_alarm', severity: 'critical' }));
+      const list = await svc.list({ deviceId: 'HA-1' });
+      expect(list).toHaveLength(1);
+      expect(list[0]).toMatchObject({ conditions: ['SENSOR_FAULT', 'GAS_ALARM_L2'], activeConditions: ['SENSOR_FAULT', 'GAS_ALARM_L2'], priority: 'emergency' });
+      expect(list[0]!.manual[0]!.condition).toBe('GAS_ALARM_L2');
+    });
+
+    it('is idempotent by alert id: duplicate changes and a replay give one ticket and one alert link', async () => {
+      const changes = raise(book, 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', T0);
+      await Promise.all([svc.onAlertChanges(changes), svc.onAlertChanges(changes), svc.openTicketFor(changes[0]!.alert)]);
+      await svc.onAlertChanges(changes);
+      const list = await svc.list();
+      expect(list).toHaveLength(1);
+      expect(list[0]!.priority).toBe('urgent');
+      const detail = await svc.get(list[0]!.id);
+      expect(detail!.alerts).toHaveLength(1);
+      expect(detail!.history.filter((e) => e.action === 'open')).toHaveLength(1);
+      expect(notices.filter((n) => n.kind === 'ticket.dispatched')).toHaveLength(1);
+    });
+
+    it('survives a restart: replaying the alerts on the same store opens nothing new; an alert missed before the crash gets its ticket', async () => {
+      const first = raise(book, 'HM-1', 'ERR-1', T0);
+      await svc.onAlertChanges(first);
+      const missed = raise(book, 'HM-2', 'ERR-3', T0 + MIN); // applied to the book, never reached the ticket service
+      await db.close();
+
+      db = await store.open();
+      svc = makeService(db);
+      const result = await svc.reconcile(book.active());
+      expect(result.opened).toBe(1);
+      await svc.onAlertChanges(first);
+      await svc.reconcile(book.active());
+      const list = await svc.list();
+      expect(list.map((t) => t.deviceId).sort()).toEqual(['HM-1', 'HM-2']);
+      expect(missed).toHaveLength(1);
+    });
+
+    it('opens one gateway ticket listing the devices behind it', async () => {
+      const detail = { reason: 'last_will', deviceCount: 2, devices: ['HM-1', 'HM-2'] };
+      await svc.onAlertChanges(raise(book, 'GW-1', 'GATEWAY_OFFLINE', T0, { gateway: true, detail }));
+      const [t] = await svc.list();
+      expect(t).toMatchObject({ subject: 'gateway', subjectId: 'GW-1', deviceId: null, gatewayId: 'GW-1', devices: ['HM-1', 'HM-2'], conditions: ['GATEWAY_OFFLINE'], district: 'east' });
+      expect((await svc.list({ deviceId: 'HM-2' })).map((x) => x.id)).toEqual([t!.id]);
+    });
+
+    it('turns LOW_BALANCE and NO_BALANCE into customer notices, once each, never tickets', async () => {
+      const low = raise(book, 'HM-1', 'LOW_BALANCE', T0, { severity: 'info' });
+      await svc.onAlertChanges(low);
+      await svc.onAlertChanges(low);
+      await svc.onAlertChanges(raise(book, 'HM-1', 'NO_BALANCE', T0 + HOUR, { severity: 'info' }));
+      await svc.onAlertChanges(clear(book, 'HM-1', 'LOW_BALANCE', T0 + 2 * HOUR));
+      expect(await svc.list()).toEqual([]);
+      const cn = await svc.customerNotices('HM-1');
+      expect(cn).toHaveLength(2);
+      expect(cn.find((c) => c.condition === 'LOW_BALANCE')!.resolved_at).not.toBeNull();
+      const pushed = notices.filter((n) => n.kind === 'customer.notice');
+      expect(pushed).toHaveLength(2);
+      expect(pushed[0]!.recipients).toEqual(['customer:张三']);
+    });
+
+    it('records device-normal when every condition clears, but the ticket stays open for a person to resolve', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      await svc.onAlertChanges(raise(book, 'HM-1', 'LOW_BATTERY', T0 + MIN, { severity: 'medium' }));
+      await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-1', T0 + 2 * MIN));
+      let [t] = await svc.list();
+      expect(t!.activeConditions).toEqual(['LOW_BATTERY']);
+      expect(t!.deviceNormalAt).toBeNull();
+      await svc.onAlertChanges(clear(book, 'HM-1', 'LOW_BATTERY', T0 + 3 * MIN));
+      [t] = await svc.list();
+      expect(t).toMatchObject({ status: 'dispatched', activeConditions: [], deviceNormalAt: new Date(T0 + 3 * MIN).toISOString() });
+      const d = await svc.get(t!.id);
+      expect(d!.history.map((e) => e.action)).toEqual(['open', 'dispatch', 'condition_added', 'condition_cleared', 'condition_cleared', 'device_normal']);
+    });
+
+    it('links a fault recurring within the repeat window to the earlier resolved ticket; not after it', async () => {
+      svc = makeService(db, { repeatWindowMs: 2 * DAY });
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-6', T0));
+      const [first] = await svc.list();
+      await svc.acknowledge(first!.id, 'tech-wang');
+      await svc.arriveOnSite(first!.id, 'tech-wang');
+      await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-6', T0 + HOUR));
+      clock.set(T0 + HOUR);
+      await svc.resolve(first!.id, { remedyDone: '更换干簧管', partsUsed: [{ part: 'reed switch', qty: 1 }] }, 'tech-wang');
+
+      clock.set(T0 + DAY);
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-6', T0 + DAY));
+      const second = (await svc.list({ status: 'dispatched' }))[0]!;
+      expect(second.id).not.toBe(first!.id);
+      expect(second.repeatOf).toBe(first!.id);
+
+      await svc.acknowledge(second.id, 'tech-wang');
+      await svc.resolve(second.id, { remedyDone: 'remote reset' }, 'tech-wang');
+      await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-6', T0 + DAY + MIN));
+      clock.set(T0 + 5 * DAY);
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-6', T0 + 5 * DAY));
+      const third = (await svc.list({ status: 'dispatched' }))[0]!;
+      expect(third.repeatOf).toBeNull();
+    });
+
+    it('leaves a ticket opened and escalates to the supervisor when nobody is on call', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-9', 'ERR-1', T0));
+      const [t] = await svc.list();
+      expect(t).toMatchObject({ status: 'opened', assignee: null, district: 'north', escalationStep: 2 });
+      const esc = notices.filter((n) => n.kind === 'ticket.escalated');
+      expect(esc.map((n) => n.recipients)).toEqual([['sup-zhao']]);
+      clock.advance(5 * MIN);
+      const r = await watch.check(clock.now());
+      expect(r.escalations.map((e) => [e.level, e.target])).toEqual([['director', 'dir-qian']]);
+      expect(r.breaches).toEqual([]);
+      clock.advance(MIN);
+      const r2 = await watch.check(clock.now());
+      expect(r2.breaches.map((b) => b.clock)).toEqual(['dispatch']);
+    });
+  });
+
+  describe('lifecycle', () => {
+    async function openOne(): Promise<string> {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      return (await svc.list())[0]!.id;
+    }
+
+    it('walks opened → dispatched → acknowledged → on site → resolved → followed up → closed, with an audit trail', async () => {
+      svc = makeService(db, { autoDispatch: false });
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const id = (await svc.list())[0]!.id;
+      expect((await svc.get(id))!.status).toBe('opened');
+      clock.advance(MIN);
+      await svc.dispatch(id, 'tech-li', 'op-1');
+      await svc.dispatch(id, 'tech-wang', 'op-1'); // reassign
+      clock.advance(MIN);
+      await svc.acknowledge(id, 'tech-wang');
+      clock.advance(10 * MIN);
+      await svc.arriveOnSite(id, 'tech-wang');
+      await svc.comment(id, '用户不在家，已电话联系', 'tech-wang');
+      clock.advance(30 * MIN);
+      const resolved = await svc.resolve(id, { remedyDone: '更换防磁干簧管，维修卡清除', partsUsed: [{ part: '防磁干簧管', qty: 1 }], notes: 'ok' }, 'tech-wang');
+      expect(resolved).toMatchObject({ status: 'resolved', remedyDone: '更换防磁干簧管，维修卡清除', partsUsed: [{ part: '防磁干簧管', qty: 1 }] });
+      expect(resolved.followUpDueAt).toBe(new Date(clock.now() + 3 * DAY).toISOString());
+      expect(resolved.slaDueAt).toBe(resolved.followUpDueAt);
+      clock.advance(DAY);
+      const closed = await svc.followUp(id, { satisfied: true, notes: '满意' }, 'cs-1');
+      expect(closed).toMatchObject({ status: 'closed', satisfaction: 'satisfied', slaDueAt: null });
+      const d = (await svc.get(id))!;
+      expect(d.history.map((e) => [e.action, e.actor, e.toStatus])).toEqual([
+        ['open', 'system', 'opened'],
+        ['dispatch', 'op-1', 'dispatched'],
+        ['dispatch', 'op-1', 'dispatched'],
+        ['acknowledge', 'tech-wang', 'acknowledged'],
+        ['arrive_on_site', 'tech-wang', 'on_site'],
+        ['comment', 'tech-wang', 'on_site'],
+        ['resolve', 'tech-wang', 'resolved'],
+        ['follow_up_satisfied', 'cs-1', 'closed'],
+        ['close', 'cs-1', 'closed'],
+      ]);
+      expect(d.history[3]!.at).toBe(new Date(T0 + 2 * MIN).toISOString());
+      expect(d.comments.map((c) => c.body)).toEqual(['用户不在家，已电话联系']);
+    });
+
+    it('refuses illegal transitions with GAS_TICKET_ILLEGAL_TRANSITION and changes nothing', async () => {
+      const id = await openOne();
+      const illegal: Array<() => Promise<unknown>> = [
+        () => svc.arriveOnSite(id, 'x'),
+        () => svc.resolve(id, { remedyDone: 'x' }, 'x'),
+        () => svc.followUp(id, { satisfied: true }, 'x'),
+        () => svc.reopen(id, 'x', 'x'),
+      ];
+      for (const act of illegal) {
+        const err = await act().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(IllegalTransitionError);
+        expect((err as IllegalTransitionError).code).toBe('GAS_TICKET_ILLEGAL_TRANSITION');
+      }
+      await svc.cancel(id, 'duplicate report', 'op-1');
+      await expect(svc.acknowledge(id, 'x')).rejects.toMatchObject({ code: 'GAS_TICKET_ILLEGAL_TRANSITION' });
+      await expect(svc.acknowledge('T999999', 'x')).rejects.toMatchObject({ code: 'GAS_TICKET_NOT_FOUND' });
+      const d = (await svc.get(id))!;
+      expect(d.status).toBe('cancelled');
+      expect(d.history.map((e) => e.action)).toEqual(['open', 'dispatch', 'cancel']);
+    });
+
+    it('unsatisfied follow-up sends it back to the same technician with fresh clocks', async () => {
+      const id = await openOne();
+      await svc.acknowledge(id, 'tech-wang');
+      await svc.arriveOnSite(id, 'tech-wang');
+      await svc.resolve(id, { remedyDone: 'x' }, 'tech-wang');
+      clock.advance(DAY);
+      const back = await svc.followUp(id, { satisfied: false, notes: '还是报错' }, 'cs-1');
+      expect(back).toMatchObject({ status: 'dispatched', assignee: 'tech-wang', round: 1, resolvedAt: null, acknowledgedAt: null, satisfaction: 'unsatisfied' });
+      expect(back.slaDueAt).toBe(new Date(clock.now() + 2 * HOUR).toISOString());
+      const reopened = notices.filter((n) => n.kind === 'ticket.reopened');
+      expect(reopened.map((n) => n.recipients)).toEqual([['tech-wang']]);
+      await svc.acknowledge(id, 'tech-wang');
+    });
+
+    it('reopens a cancelled ticket, unless the device already has a newer open ticket', async () => {
+      const id = await openOne();
+      await svc.cancel(id, 'x', 'op');
+      expect((await svc.reopen(id, 'not a duplicate', 'op')).status).toBe('dispatched');
+      await svc.cancel(id, 'x', 'op');
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-3', T0 + MIN));
+      await expect(svc.reopen(id, 'y', 'op')).rejects.toBeInstanceOf(TicketConflictError);
+    });
+
+    it('lists by status, assignee, district and priority', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      await svc.onAlertChanges(raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' }));
+      expect((await svc.list({ assignee: 'tech-li' })).map((t) => t.deviceId)).toEqual(['HA-1']);
+      expect((await svc.list({ district: 'east' })).map((t) => t.deviceId)).toEqual(['HM-1']);
+      expect((await svc.list({ priority: ['emergency', 'urgent'] })).map((t) => t.deviceId)).toEqual(['HA-1']);
+      expect(await svc.list({ status: 'closed' })).toEqual([]);
+      expect(await svc.list({ limit: 1 })).toHaveLength(1);
+    });
+  });
+
+  describe('SLA and escalation', () => {
+    it('records each breach once and escalates technician → repeat → supervisor → director, stopping on acknowledge', async () => {
+      await svc.onAlertChanges(raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' }));
+      const id = (await svc.list())[0]!.id;
+      notices.length = 0;
+      const steps: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        clock.advance(5 * MIN);
+        const r = await watch.check(clock.now());
+        steps.push(...r.escalations.map((e) => `${e.level}:${e.target}`));
+        // Due at exactly 5 min is not yet late; at 10 min it is, and it is recorded once.
+        if (i === 0) expect(r.breaches).toEqual([]);
+        if (i === 1) expect(r.breaches.map((b) => b.clock)).toEqual(['acknowledge']);
+        if (i > 1) expect(r.breaches).toEqual([]);
+      }
+      expect(steps).toEqual(['repeat:tech-li', 'supervisor:sup-zhao', 'director:dir-qian']);
+      expect(await watch.check(clock.now())).toEqual({ breaches: [], escalations: [] });
+      const d = (await svc.get(id))!;
+      expect(d.breaches.map((b) => b.clock)).toEqual(['acknowledge']);
+      expect(d.escalations.map((e) => [e.level, e.reason])).toEqual([
+        ['repeat', 'no_ack'],
+        ['supervisor', 'sla_breach:acknowledge'],
+        ['supervisor', 'no_ack'],
+        ['director', 'no_ack'],
+      ]);
+      const breach = notices.find((n) => n.kind === 'ticket.sla_breached')!;
+      expect(breach.recipients).toEqual(['tech-li', 'sup-zhao']);
+      expect(breach.title['zh-CN']).toContain('接单超时');
+      expect(notices.filter((n) => n.kind === 'ticket.escalated').map((n) => n.recipients[0])).toEqual(['tech-li', 'sup-zhao', 'dir-qian']);
+    });
+
+    it('stops escalating once acknowledged', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', T0));
+      const id = (await svc.list())[0]!.id;
+      clock.advance(5 * MIN);
+      expect((await watch.check(clock.now())).escalations.map((e) => e.level)).toEqual(['repeat']);
+      await svc.acknowledge(id, 'tech-wang');
+      clock.advance(HOUR);
+      expect((await watch.check(clock.now())).escalations).toEqual([]);
+      expect((await svc.get(id))!.escalations.map((e) => e.level)).toEqual(['repeat']);
+    });
+
+    it('counts a stage reached late as a breach, and the follow-up 3 days after resolve', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const id = (await svc.list())[0]!.id;
+      clock.advance(3 * HOUR);
+      await svc.acknowledge(id, 'tech-wang'); // normal: 2 h
+      await svc.arriveOnSite(id, 'tech-wang');
+      await svc.resolve(id, { remedyDone: 'x' }, 'tech-wang');
+      let r = await watch.check(clock.now());
+      expect(r.breaches.map((b) => b.clock)).toEqual(['acknowledge']);
+      clock.advance(3 * DAY);
+      expect((await watch.check(clock.now())).breaches).toEqual([]);
+      clock.advance(1);
+      r = await watch.check(clock.now());
+      expect(r.breaches.map((b) => b.clock)).toEqual(['follow_up']);
+      expect((await watch.check(clock.now())).breaches).toEqual([]);
+    });
+
+    it('escalates a delivery that finally failed to the next level, once', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const dispatched = notices.find((n) => n.kind === 'ticket.dispatched')!;
+      const failed = { noticeId: dispatched.id, recipientId: 'tech-wang', channel: 'webhook', status: 'failed' as const, attempts: 5, atMs: T0 + MIN };
+      const e = await watch.onDeliveryOutcome(failed);
+      expect(e).toMatchObject({ level: 'supervisor', target: 'sup-zhao', reason: 'delivery_failed' });
+      expect(await watch.onDeliveryOutcome({ ...failed, channel: 'email' })).toBeUndefined();
+      expect(await watch.onDeliveryOutcome({ ...failed, status: 'delivered' })).toBeUndefined();
+      const toSup = notices.filter((n) => n.kind === 'ticket.escalated').at(-1)!;
+      expect(toSup.recipients).toEqual(['sup-zhao']);
+      const e2 = await watch.onDeliveryOutcome({ ...failed, noticeId: toSup.id, recipientId: 'sup-zhao' });
+      expect(e2).toMatchObject({ level: 'director', target: 'dir-qian' });
+      // The chain goes on from the director: nothing further.
+      clock.advance(HOUR);
+      expect((await watch.check(clock.now())).escalations).toEqual([]);
+    });
+  });
+
+  describe('reports', () => {
+    it('daily, weekly and monthly in Asia/Shanghai', async () => {
+      // T0 is 16:00 in Shanghai on 2026-11-22.
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      await svc.onAlertChanges(raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' }));
+      await svc.onAlertChanges(raise(book, 'HM-9', 'ERR-4', T0));
+      const id = (await svc.list({ deviceId: 'HM-1' }))[0]!.id;
+      clock.advance(MIN);
+      await svc.acknowledge(id, 'tech-wang');
+      await svc.arriveOnSite(id, 'tech-wang');
+      await svc.resolve(id, { remedyDone: 'x' }, 'tech-wang');
+      clock.advance(10 * MIN);
+      await watch.check(clock.now());
+      clock.set(T0 + 9 * HOUR); // 01:00 next day in Shanghai
+      await svc.followUp(id, { satisfied: true }, 'cs');
+
+      const reports = new TicketReports(db, 'Asia/Shanghai');
+      const day = await reports.daily('2026-11-22');
+      expect(day.from).toBe('2026-11-21T16:00:00.000Z');
+      expect(day.counts).toMatchObject({ opened: 3, dispatched: 2, acknowledged: 1, resolved: 1, followedUp: 0, closed: 0, openAtEndOfDay: 2 });
+      expect(day.counts.breaches).toBeGreaterThanOrEqual(2);
+      expect(day.byPriority.emergency).toMatchObject({ opened: 1, openAtEndOfDay: 1 });
+      const next = await reports.daily('2026-11-23');
+      expect(next.counts).toMatchObject({ opened: 0, followedUp: 1, closed: 1, openAtEndOfDay: 2 });
+      const week = await reports.weekly('2026-11-17');
+      expect(week).toMatchObject({ taken: 3, dispatched: 2, resolved: 1, followedUp: 1 });
+      const month = await reports.monthly('2026-11');
+      expect(month.byConditionAndDistrict.map((c) => [c.condition, c.district, c.alerts])).toEqual([
+        ['ERR-1', 'east', 1],
+        ['ERR-4', 'north', 1],
+        ['GAS_ALARM_L2', 'west', 1],
+      ]);
+      expect(month.byCondition.find((c) => c.condition === 'GAS_ALARM_L2')!.name['zh-CN']).toBeTruthy();
+      expect((await reports.monthly('2026-10')).byConditionAndDistrict).toEqual([]);
+    });
+  });
+}
