@@ -63,3 +63,30 @@ export function sseHubOf(channels: ReadonlyMap<string, ChannelInstance>): SseHub
 export async function closeChannels(channels: ReadonlyMap<string, ChannelInstance>): Promise<void> {
   await Promise.allSettled([...channels.values()].map((c) => c.channel.close()));
 }
+
+/** The push section of the settings: channel instances and the retry policy. */
+export const PushConfigSchema = Type.Object(
+  {
+    channels: Type.Array(ChannelInstanceSchema, { default: [{ name: 'sse', type: 'sse', config: {} }] }),
+    retry: Type.Object(
+      {
+        maxAttempts: Type.Integer({ minimum: 1, default: 5 }),
+        baseDelayMs: Type.Integer({ minimum: 0, default: 1000 }),
+        maxDelayMs: Type.Integer({ minimum: 0, default: 60_000 }),
+        jitter: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+        maxRetryAfterMs: Type.Integer({ minimum: 0, default: 600_000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PushConfig = Static<typeof PushConfigSchema>;
+
+/** Parses the push settings (defaults filled); refused at start on any error. */
+export function parsePushConfig(raw: unknown): PushConfig {
+  const value = Value.Default(PushConfigSchema, Value.Clone(raw ?? {}));
+  const bad = Value.Errors(PushConfigSchema, value).First();
+  if (bad) throw new ConfigError(`push${bad.path.replaceAll('/', '.')}: ${bad.message}`);
+  return value as PushConfig;
+}

@@ -23,7 +23,9 @@ const PERMANENT_CODES = new Set(['EAUTH', 'EENVELOPE', 'EMESSAGE']);
 function classify(err: unknown): Error {
   const e = err as { code?: string; responseCode?: number; message?: string };
   const message = `SMTP: ${e.message ?? String(err)}`;
+  // The SMTP reply decides first: 5xx is final, 4xx is "try again later" whatever stage refused.
   if (typeof e.responseCode === 'number' && e.responseCode >= 500) return new PushRejectedError(message, { cause: err, statusCode: e.responseCode });
+  if (typeof e.responseCode === 'number' && e.responseCode >= 400) return new PushUnavailableError(message, { cause: err, statusCode: e.responseCode });
   if (e.code && PERMANENT_CODES.has(e.code)) return new PushRejectedError(message, { cause: err });
   if (e.code === 'ETIMEDOUT') return new PushTimeoutError(message, { cause: err });
   return new PushUnavailableError(message, { cause: err, statusCode: e.responseCode });

@@ -32,6 +32,8 @@ export class SseHub {
   #seq = 0;
   readonly #listeners = new Map<string, Set<SseListener>>();
   readonly #buffers = new Map<string, SseEvent[]>();
+  /** close() of every open subscription, so the hub can end them all. */
+  readonly #subs = new Set<() => void>();
 
   constructor(options: { bufferSize?: number; startedAtMs?: number } = {}) {
     this.#bufferSize = options.bufferSize ?? 50;
@@ -89,6 +91,7 @@ export class SseHub {
     const close = () => {
       if (closed) return;
       closed = true;
+      this.#subs.delete(close);
       unsubscribe();
       wake?.({ value: undefined, done: true });
       wake = undefined;
@@ -110,15 +113,13 @@ export class SseHub {
     return sub;
   }
 
-  readonly #subs = new Set<() => void>();
-
   listenerCount(personId: string): number {
     return this.#listeners.get(personId)?.size ?? 0;
   }
 
   /** Ends every open stream. */
   close(): void {
-    for (const c of this.#subs) c();
+    for (const c of [...this.#subs]) c();
     this.#subs.clear();
     this.#listeners.clear();
   }
