@@ -112,6 +112,21 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(notices.filter((n) => n.kind === 'ticket.dispatched')).toHaveLength(1);
     });
 
+    it('two processes applying the same alerts at once make one ticket with both alerts', async () => {
+      const other = await store.open();
+      try {
+        const svc2 = makeService(other);
+        const changes = [...raise(book, 'HM-1', 'ERR-1', T0), ...raise(book, 'HM-1', 'ERR-3', T0)];
+        await Promise.all([svc.onAlertChanges(changes), svc2.onAlertChanges(changes), svc2.onAlertChanges(changes)]);
+        const list = await svc.list();
+        expect(list).toHaveLength(1);
+        expect((await svc.get(list[0]!.id))!.alerts.map((a) => a.condition).sort()).toEqual(['ERR-1', 'ERR-3']);
+        expect(notices.filter((n) => n.kind === 'ticket.dispatched')).toHaveLength(1);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('survives a restart: replaying the alerts on the same store opens nothing new; an alert missed before the crash gets its ticket', async () => {
       const first = raise(book, 'HM-1', 'ERR-1', T0);
       await svc.onAlertChanges(first);

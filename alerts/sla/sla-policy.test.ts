@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../app/errors.ts';
+import { parseTicketSettings } from '../tickets/options.ts';
+import { limitMs, parseSlaSettings } from './sla-policy.ts';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+describe('SLA settings', () => {
+  it('defaults from the manuals', () => {
+    const s = parseSlaSettings();
+    expect(s.dispatchWithinMs).toEqual({ emergency: 5 * MIN, urgent: 5 * MIN, normal: 5 * MIN, low: 5 * MIN });
+    expect(s.acknowledgeWithinMs).toEqual({ emergency: 5 * MIN, urgent: 15 * MIN, normal: 2 * HOUR, low: 24 * HOUR });
+    expect(s.onSiteWithinMs).toEqual({ emergency: 30 * MIN, urgent: 2 * HOUR, normal: 24 * HOUR, low: 72 * HOUR });
+    expect(s.resolveWithinMs).toEqual({ emergency: 4 * HOUR, urgent: 24 * HOUR, normal: 48 * HOUR, low: 168 * HOUR });
+    expect(s.followUpWithinMs.normal).toBe(72 * HOUR);
+    expect(s.escalation).toEqual({ repeatNotifyMs: 5 * MIN, repeats: 1 });
+    expect(limitMs(s, 'on_site', 'urgent')).toBe(2 * HOUR);
+  });
+
+  it('keeps given limits and fills the rest', () => {
+    const s = parseSlaSettings({ acknowledgeWithinMs: { emergency: 60_000 }, escalation: { repeats: 2 } });
+    expect(s.acknowledgeWithinMs).toEqual({ emergency: 60_000, urgent: 15 * MIN, normal: 2 * HOUR, low: 24 * HOUR });
+    expect(s.escalation).toEqual({ repeatNotifyMs: 5 * MIN, repeats: 2 });
+  });
+
+  it('refuses bad settings at start', () => {
+    expect(() => parseSlaSettings({ dispatchWithinMs: { normal: -1 } })).toThrow(ConfigError);
+    expect(() => parseSlaSettings({ resolveWithinMs: { normal: 'soon' } })).toThrow(/resolveWithinMs/);
+    expect(() => parseSlaSettings({ nope: 1 })).toThrow(ConfigError);
+  });
+
+  it('ticket settings: repeat window 7 days, Asia/Shanghai', () => {
+    expect(parseTicketSettings()).toEqual({ repeatWindowMs: 7 * 24 * HOUR, autoDispatch: true, timeZone: 'Asia/Shanghai' });
+    expect(() => parseTicketSettings({ repeatWindowMs: 'x' })).toThrow(ConfigError);
+  });
+});

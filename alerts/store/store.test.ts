@@ -1,0 +1,64 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MigrationError } from './errors.ts';
+import { loadMigrations, migrate } from './migrate.ts';
+import { openDb } from './open-db.ts';
+import { PgliteDb } from './pglite-db.ts';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'store-test-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('ticket store', () => {
+  it('keeps data in the PGlite folder across a reopen, and does not migrate twice', async () => {
+    const dir = join(tempDir(), 'tickets-db');
+    let db = await openDb({ dir });
+    await db.query("INSERT INTO ticket_comments (ticket_id, at, author, body) SELECT 'x', now(), 'a', 'b' WHERE false");
+    await db.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', ['900', 'marker']);
+    await db.close();
+    db = await openDb({ dir });
+    const rows = await db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual(expect.arrayContaining(['001', '900']));
+    expect(new Set(rows.map((r) => r.version)).size).toBe(rows.length);
+    await db.close();
+  });
+
+  it('applies migrations in order, records them, and rolls a failing one back entirely', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'm'));
+    writeFileSync(join(dir, 'm', '001_a.sql'), 'CREATE TABLE a (x int); INSERT INTO a VALUES (1);');
+    writeFileSync(join(dir, 'm', '002_b.sql'), 'CREATE TABLE b (x int);');
+    const db = await PgliteDb.open();
+    expect(await migrate(db, loadMigrations(join(dir, 'm')))).toEqual(['001', '002']);
+    expect(await migrate(db, loadMigrations(join(dir, 'm')))).toEqual([]);
+    writeFileSync(join(dir, 'm', '003_c.sql'), 'CREATE TABLE c (x int);');
+    writeFileSync(join(dir, 'm', '004_bad.sql'), 'CREATE TABLE d (x nonsense_type);');
+    const err = await migrate(db, loadMigrations(join(dir, 'm'))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MigrationError);
+    expect((err as MigrationError).code).toBe('GAS_DB_MIGRATION_FAILED');
+    expect(await db.query("SELECT to_regclass('c') AS c")).toEqual([{ c: null }]);
+    await db.close();
+  });
+
+  it('refuses badly named migration files', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '1_x.sql'), '');
+    expect(() => loadMigrations(dir)).toThrow(MigrationError);
+  });
+
+  it('our migrations are numbered 001–009 (010+ belong to on-call)', () => {
+    expect(loadMigrations().find((m) => m.name === 'tickets')?.version).toBe('001');
+  });
+
+  it('reports an unreachable PostgreSQL as GAS_DB_UNAVAILABLE', async () => {
+    await expect(openDb({ databaseUrl: 'postgres://nobody:x@127.0.0.1:1/none' })).rejects.toMatchObject({ code: 'GAS_DB_UNAVAILABLE', retryable: true });
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import type { Condition, Severity } from '../../contracts/messages.ts';
+import { priorityOf, worstPriority } from './priority.ts';
+
+describe('priorityOf', () => {
+  const cases: Array<[Condition, Severity, Record<string, unknown> | undefined, string]> = [
+    ['VALVE_NOT_CUT', 'critical', undefined, 'emergency'],
+    ['GAS_ALARM_L2', 'critical', undefined, 'emergency'],
+    ['GAS_ALARM_L1', 'high', undefined, 'urgent'],
+    ['DETECTOR_OFFLINE', 'high', undefined, 'urgent'],
+    ['TAMPER', 'high', undefined, 'urgent'],
+    ['VALVE_CLOSED_LOW_BATTERY', 'high', undefined, 'urgent'],
+    ['DEVICE_FAULT', 'high', { tokens: ['故障', '关阀'], valveClosed: true }, 'urgent'],
+    ['DEVICE_FAULT', 'medium', { tokens: ['故障'], valveClosed: false }, 'normal'],
+    ['ERR-4', 'high', undefined, 'normal'],
+    ['LOW_BATTERY', 'medium', undefined, 'normal'],
+    ['MAINTENANCE_DUE', 'low', undefined, 'low'],
+    ['LOW_BALANCE', 'info', undefined, 'low'],
+    ['SENSOR_FAULT', 'critical', undefined, 'emergency'],
+  ];
+  it.each(cases)('%s (%s, %j) → %s', (condition, severity, detail, expected) => {
+    expect(priorityOf({ condition, severity, detail })).toBe(expected);
+  });
+
+  it('takes the worst condition', () => {
+    expect(worstPriority([{ condition: 'LOW_BATTERY', severity: 'medium' }, { condition: 'VALVE_NOT_CUT', severity: 'critical' }])).toBe('emergency');
+    expect(worstPriority([])).toBe('low');
+  });
+});
