@@ -190,6 +190,16 @@ describe('PushDispatcher', () => {
     ]);
   });
 
+  it('logs customer recipients as not delivered instead of failing them (no customer channel)', async () => {
+    const ch = scriptedChannel('robot', [OK]);
+    const d = dispatcher([ch.instance]);
+    await d.dispatch(notice({ id: 'C-1', kind: 'customer.notice', recipients: ['customer:王女士'] }));
+    await d.idle();
+    expect(ch.calls).toEqual([]);
+    expect(outcomes).toEqual([]);
+    expect(await d.log('C-1')).toMatchObject([{ recipientId: 'customer:王女士', channel: 'none', status: 'not_delivered' }]);
+  });
+
   it('logs a live stream with nobody connected as not delivered, without an outcome', async () => {
     const sse = scriptedChannel('sse', [{ delivered: false, reason: 'no open stream' }], { type: 'sse' });
     const d = dispatcher([sse.instance]);

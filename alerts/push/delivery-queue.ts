@@ -70,6 +70,9 @@ interface Job {
 /** Pseudo-channel of a recipient nobody can reach: unknown person, or no channel serves them. */
 export const NO_CHANNEL = 'none';
 
+/** Recipient ids of customers (the ticket side's customer notices): logged, never pushed, never "failed". */
+export const CUSTOMER_PREFIX = 'customer:';
+
 const keyOf = (noticeId: string, recipientId: string, channel: string) => `${noticeId}\u0000${recipientId}\u0000${channel}`;
 const ts = (n: number) => `to_timestamp($${n}::float8 / 1000.0)`;
 
@@ -114,8 +117,12 @@ export class PushDispatcher {
 
   /** Claims the deliveries of a notice and starts the first attempts (not awaited: see `idle()`). */
   async dispatch(notice: Notice): Promise<DispatchResult> {
-    const plan: Array<{ person?: Person; recipientId: string; instance?: ChannelInstance; reason?: string }> = [];
+    const plan: Array<{ person?: Person; recipientId: string; instance?: ChannelInstance; reason?: string; customer?: boolean }> = [];
     for (const recipientId of [...new Set(notice.recipients)]) {
+      if (recipientId.startsWith(CUSTOMER_PREFIX)) {
+        plan.push({ recipientId, reason: 'customers are not reached by push: no customer channel', customer: true });
+        continue;
+      }
       const person = await this.#people.person(recipientId);
       if (!person) {
         plan.push({ recipientId, reason: `unknown person ${recipientId}` });
@@ -149,6 +156,7 @@ export class PushDispatcher {
       if (!claimed[i]) return void result.alreadyKnown.push(pair);
       result.started.push(pair);
       if (p.person && p.instance) this.#start({ notice, person: p.person, instance: p.instance, attempt: 1 }, 0);
+      else if (p.customer) this.#track(this.#finish(notice, p.recipientId, NO_CHANNEL, 0, 'not_delivered', p.reason));
       else this.#track(this.#unreachable(notice, p.recipientId, p.reason ?? 'unreachable'));
     });
     return result;
