@@ -88,6 +88,15 @@ describe('SqlOnCallDirectory over PGlite, seeded with oncall.example.json', () =
     expect(saved).toMatchObject({ periodDays: 7, timeZone: 'Asia/Shanghai' });
   });
 
+  it('removes people only when nothing names them, and teams with their rotation', async () => {
+    await expect(dir.removePerson('tech-chen')).rejects.toThrow(/still named/);
+    expect(await dir.removeTeam('team-east')).toBe(true);
+    expect(await dir.rotation('team-east')).toBeUndefined();
+    expect(await dir.removePerson('tech-chen')).toBe(true);
+    expect(await dir.removePerson('tech-chen')).toBe(false);
+    expect((await dir.whoIsOnCall('城东区', at('2026-11-02 10:00'))).teamId).toBe('team-west');
+  });
+
   it('refuses a config file that names unknown people', () => {
     expect(() => parseOnCallConfig({ people: [], teams: [{ id: 't', name: 'T', districts: ['*'], supervisorId: 'ghost' }] })).toThrow(/unknown person ghost/);
   });

@@ -206,6 +206,23 @@ export class SqlOnCallDirectory implements OnCallDirectory {
     return o;
   }
 
+  /** Removes a team with its rotation and overrides; false when there was none. */
+  async removeTeam(id: string): Promise<boolean> {
+    return (await this.#db.query('DELETE FROM teams WHERE id = $1 RETURNING id', [id])).length > 0;
+  }
+
+  /** Removes a person no team, rotation or override still names; false when there was none. */
+  async removePerson(id: string): Promise<boolean> {
+    const uses = await this.#db.query(
+      `SELECT 1 FROM teams WHERE supervisor_id = $1 OR director_id = $1
+       UNION ALL SELECT 1 FROM rotations WHERE $1 = ANY(members)
+       UNION ALL SELECT 1 FROM overrides WHERE person_id = $1 OR replaces_id = $1 LIMIT 1`,
+      [id],
+    );
+    if (uses.length > 0) throw new OnCallInvalidError(`person ${id} is still named by a team, rotation or override`);
+    return (await this.#db.query('DELETE FROM people WHERE id = $1 RETURNING id', [id])).length > 0;
+  }
+
   /** Removes an override; false when there was none with that id. */
   async removeOverride(id: string): Promise<boolean> {
     return (await this.#db.query('DELETE FROM overrides WHERE id = $1 RETURNING id', [id])).length > 0;
