@@ -32,6 +32,7 @@ export const Q = {
   insertCustomerNotice: `INSERT INTO customer_notices (alert_id, device_id, customer, district, condition, opened_at)
     VALUES ($1, $2, $3, $4, $5, $6::timestamptz) ON CONFLICT (alert_id) DO NOTHING RETURNING id::text AS id`,
   resolveCustomerNotice: 'UPDATE customer_notices SET resolved_at = $2::timestamptz WHERE alert_id = $1 AND resolved_at IS NULL RETURNING id',
+  noticesSince: 'SELECT notice FROM ticket_notices WHERE created_at >= $1::timestamptz ORDER BY created_at, id',
   customerNotices: 'SELECT * FROM customer_notices WHERE ($1::text IS NULL OR device_id = $1) ORDER BY id DESC LIMIT $2',
   unroutedOpenTickets: `${TICKET_SELECT} WHERE t.status = 'opened' AND t.routed_at IS NULL ORDER BY t.opened_at`,
   eventsOf: 'SELECT id::text AS id, at, actor, action, from_status, to_status, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id',

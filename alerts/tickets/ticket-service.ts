@@ -73,7 +73,6 @@ export interface TicketListQuery {
 }
 
 const CUSTOMER_CONDITIONS: ReadonlySet<Condition> = new Set(['LOW_BALANCE', 'NO_BALANCE']);
-const OPEN: ReadonlySet<TicketStatus> = new Set(['opened', 'dispatched', 'acknowledged', 'on_site']);
 
 const isoOf = (msValue: number | null): string | null => (msValue === null ? null : new Date(msValue).toISOString());
 const asArray = <T>(v: T | readonly T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? [...(v as T[])] : [v as T]);
@@ -351,8 +350,14 @@ export class TicketService {
     return this.#transition(id, 'cancel', actor, () => ({ set: {}, detail: { reason } }));
   }
 
-  reopen(id: string, reason: string, actor: string): Promise<Ticket> {
-    return this.#transition(id, 'reopen', actor, () => ({ set: {}, detail: { reason } }));
+  async reopen(id: string, reason: string, actor: string): Promise<Ticket> {
+    const t = await this.#transition(id, 'reopen', actor, () => ({ set: { routed_at: null }, detail: { reason } }));
+    // Never assigned (cancelled before dispatch): route it like a new ticket.
+    if (t.status === 'opened' && this.#settings.autoDispatch) {
+      await this.#route(id);
+      return this.#mustGet(this.#db, id);
+    }
+    return t;
   }
 
   async comment(id: string, body: string, author: string): Promise<TicketDetail['comments'][number]> {
@@ -518,10 +523,18 @@ export class TicketService {
     };
   }
 
+  /**
+   * Notices written since `sinceMs`, oldest first: after a crash between commit and hand-over the
+   * composition root feeds them to the push dispatcher again, which drops ids it already delivered.
+   */
+  async noticesSince(sinceMs: number): Promise<Notice[]> {
+    const rows = await this.#db.query<{ notice: Notice }>(Q.noticesSince, [new Date(sinceMs).toISOString()]);
+    return rows.map((r) => r.notice);
+  }
+
   async customerNotices(deviceId?: string, limit = 100): Promise<Row[]> {
     return this.#db.query<Row>(Q.customerNotices, [deviceId ?? null, limit]);
   }
 }
 
 export type { EscalationRecord };
-export { OPEN as OPEN_TICKET_STATUSES };

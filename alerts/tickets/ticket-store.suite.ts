@@ -306,6 +306,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect((await svc.reopen(id, 'not a duplicate', 'op')).status).toBe('dispatched');
       await svc.cancel(id, 'x', 'op');
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-3', T0 + MIN));
+      expect((await svc.noticesSince(T0)).map((n) => n.kind)).toEqual(['ticket.dispatched', 'ticket.reopened', 'ticket.dispatched']);
       await expect(svc.reopen(id, 'y', 'op')).rejects.toBeInstanceOf(TicketConflictError);
     });
 
@@ -321,6 +322,15 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
   });
 
   describe('SLA and escalation', () => {
+    it('routes a reopened ticket that was never assigned', async () => {
+      svc = makeService(db, { autoDispatch: false });
+      await svc.onAlertChanges(raise(book, 'HM-2', 'ERR-1', T0));
+      const id = (await svc.list())[0]!.id;
+      await svc.cancel(id, 'x', 'op');
+      svc = makeService(db);
+      expect(await svc.reopen(id, 'needed after all', 'op')).toMatchObject({ status: 'dispatched', assignee: 'tech-wang', round: 1 });
+    });
+
     it('records each breach once and escalates technician → repeat → supervisor → director, stopping on acknowledge', async () => {
       await svc.onAlertChanges(raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' }));
       const id = (await svc.list())[0]!.id;
