@@ -19,6 +19,10 @@ export const SettingsFileSchema = Type.Object({
   })),
   deadLetters: Type.Optional(Type.Object({ capacity: Type.Optional(Type.Integer({ minimum: 10 })), maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })) })),
   snapshotIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'how often processor state is saved, ms' })),
+  tickets: Type.Optional(Type.Unknown({ description: 'ticket settings, see alerts/tickets/options.ts' })),
+  sla: Type.Optional(Type.Unknown({ description: 'SLA limits and escalation, see alerts/sla/sla-policy.ts' })),
+  slaCheckIntervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'how often SLA clocks are checked, ms' })),
+  push: Type.Optional(Type.Unknown({ description: 'push channels and retry settings, see alerts/push/README.md' })),
 }, { additionalProperties: false });
 export type SettingsFile = Static<typeof SettingsFileSchema>;
 
@@ -33,6 +37,10 @@ export interface PipelineConfig {
   httpHost: string;
   dataDir: string;
   registryFile?: string;
+  /** PostgreSQL for tickets; PGlite under DATA_DIR when absent. */
+  databaseUrl?: string;
+  /** On-call configuration (people, teams, rotations) seeded at start. */
+  oncallFile?: string;
   adminToken?: string;
   logLevel: string;
   settings: SettingsFile;
@@ -76,6 +84,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineCon
     httpHost: env.HTTP_HOST || '0.0.0.0',
     dataDir: resolve(env.DATA_DIR || './data'),
     registryFile: env.REGISTRY || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    oncallFile: env.ONCALL || undefined,
     adminToken: env.ADMIN_TOKEN || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     settings,

@@ -25,6 +25,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { PipelineConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { PipelineMetrics } from './metrics.ts';
+import { startServiceStage, type ServiceStage } from './service-stage.ts';
 
 export interface RunningPipeline {
   httpUrl: string;
@@ -36,6 +37,7 @@ export interface RunningPipeline {
   processor: ProcessorStage;
   registry: DeviceRegistry;
   metrics: PipelineMetrics;
+  services: ServiceStage;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,15 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   bus.alertEvents.consume('alerts', (events) => {
     for (const change of alerts.apply(events)) metrics.onAlertEdge(change.alert.condition, change.type === 'raised' ? 'raise' : 'clear');
   });
+  const services = await startServiceStage({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    oncallFile: config.oncallFile,
+    push: settings.push,
+    sla: settings.sla,
+    tickets: settings.tickets,
+    slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
+  }, alerts, registry, clock, log.child({ stage: 'services' }));
   metrics.addGauge('gas_alerts_active', 'Active alerts by condition', ['condition'], (gauge) => {
     for (const [condition, n] of alerts.countActiveByCondition()) gauge.set({ condition }, n);
   });
@@ -148,6 +159,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     processor,
     registry,
     metrics,
+    services,
     async stop() {
       clearInterval(rateTimer);
       sourceConnected = false;
@@ -155,6 +167,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       await processor.stop();
       await broker?.stop();
       await api.close();
+      await services.stop();
       await bus.close();
     },
   };

@@ -47,7 +47,7 @@ function metAtMs(t: Ticket, clock: SlaClock): number | null {
 export class SlaWatch {
   readonly #db: Db;
   readonly #directory: OnCallDirectory;
-  readonly #settings: SlaSettings;
+  #settings: SlaSettings;
   readonly #appUrl: string | undefined;
   readonly #log: SlaWatchOptions['log'];
   readonly #listeners: Array<(notice: Notice) => void> = [];
@@ -58,6 +58,11 @@ export class SlaWatch {
     this.#settings = options.settings;
     this.#appUrl = options.appUrl;
     this.#log = options.log;
+  }
+
+  /** New SLA limits (from the API): later checks judge by them. */
+  updateSettings(settings: SlaSettings): void {
+    this.#settings = settings;
   }
 
   onNotice(listener: (notice: Notice) => void): void {

@@ -92,7 +92,7 @@ export class TicketService {
   readonly #directory: OnCallDirectory;
   readonly #lookup: DeviceLookup;
   readonly #settings: TicketSettings;
-  readonly #sla: SlaSettings;
+  #sla: SlaSettings;
   readonly #log: TicketLog | undefined;
   readonly #listeners: Array<(notice: Notice) => void> = [];
   /** Alert changes are applied one batch after another, in arrival order. */
@@ -110,6 +110,11 @@ export class TicketService {
 
   get settings(): TicketSettings {
     return this.#settings;
+  }
+
+  /** New SLA limits (from the API): they apply to due dates computed from now on. */
+  updateSla(settings: SlaSettings): void {
+    this.#sla = settings;
   }
 
   onNotice(listener: (notice: Notice) => void): void {

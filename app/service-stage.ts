@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { DeviceRecords } from '../contracts/device-record.ts';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import { SqlOnCallDirectory } from '../alerts/oncall/oncall-directory.ts';
+import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
+import { closeChannels, createChannels, parsePushConfig, sseHubOf } from '../alerts/push/channels.ts';
+import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
+import type { SseHub } from '../alerts/push/sse/hub.ts';
+import { parseSlaSettings, type SlaSettings } from '../alerts/sla/sla-policy.ts';
+import { SlaWatch } from '../alerts/sla/sla-watch.ts';
+import type { Db } from '../alerts/store/db.ts';
+import { openDb } from '../alerts/store/open-db.ts';
+import type { Notice } from '../alerts/tickets/notice.ts';
+import { TicketReports } from '../alerts/tickets/reports.ts';
+import { TicketService } from '../alerts/tickets/ticket-service.ts';
+import { parseTicketSettings } from '../alerts/tickets/options.ts';
+import type { Clock } from './clock.ts';
+
+/** The sample rota from the service manual, used when no `ONCALL` file is given and the directory is empty. */
+const EXAMPLE_ONCALL = new URL('../alerts/oncall/oncall.example.json', import.meta.url).pathname;
+
+export interface ServiceStageOptions {
+  dataDir: string;
+  databaseUrl?: string;
+  oncallFile?: string;
+  push?: unknown;
+  sla?: unknown;
+  tickets?: unknown;
+  slaCheckIntervalMs: number;
+}
+
+export interface ServiceStage {
+  db: Db;
+  tickets: TicketService;
+  reports: TicketReports;
+  oncall: SqlOnCallDirectory;
+  push: PushDispatcher;
+  sse?: SseHub;
+  slaSettings(): SlaSettings;
+  setSlaSettings(settings: SlaSettings): void;
+  /** Runs the SLA clocks as of the clock's now; the timer calls it, tests may too. */
+  checkSla(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Tickets, on-call, SLA clocks and pushes: every alert change opens or updates a ticket, which is
+ * routed to the technician on call and pushed to them; a push that keeps failing escalates.
+ * Nothing here blocks the alert path: tickets follow the alert book's changes, and a ticket update
+ * that fails is retried by `reconcile` on the next start.
+ */
+export async function startServiceStage(options: ServiceStageOptions, alerts: AlertBook, registry: DeviceRecords, clock: Clock, log: Logger): Promise<ServiceStage> {
+  const ticketSettings = parseTicketSettings(options.tickets);
+  let sla = parseSlaSettings(options.sla);
+  const pushConfig = parsePushConfig(options.push ?? { channels: [{ name: 'sse', type: 'sse', config: {} }] });
+
+  const db = await openDb({ databaseUrl: options.databaseUrl, dir: join(options.dataDir, 'tickets-db') });
+  const oncall = new SqlOnCallDirectory(db);
+  if (options.oncallFile) {
+    await seedOnCall(db, await loadOnCallConfig(options.oncallFile));
+  } else if ((await oncall.listTeams()).length === 0) {
+    await seedOnCall(db, await loadOnCallConfig(EXAMPLE_ONCALL));
+    log.warn({ file: EXAMPLE_ONCALL }, 'No ONCALL file: seeded the example rota from the service manual');
+  }
+
+  const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock });
+  const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });
+  const tickets = new TicketService({
+    db,
+    clock,
+    directory: oncall,
+    lookupDevice: (deviceId) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined,
+    settings: ticketSettings,
+    sla,
+    log: log.child({ component: 'tickets' }),
+  });
+  const watch = new SlaWatch({ db, directory: oncall, settings: sla, appUrl: ticketSettings.appUrl, log: log.child({ component: 'sla' }) });
+
+  const send = (notice: Notice): void => {
+    push.dispatch(notice).catch((err: unknown) => log.error({ err, noticeId: notice.id }, 'Push dispatch failed'));
+  };
+  tickets.onNotice(send);
+  watch.onNotice(send);
+  push.onOutcome((outcome) => {
+    if (outcome.status === 'failed') watch.onDeliveryOutcome(outcome).catch((err: unknown) => log.error({ err }, 'Escalating a failed push failed'));
+  });
+
+  // Catch up on what a crash may have cut short: alerts without tickets, notices not yet pushed, retries pending.
+  await tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 }));
+  for (const notice of await tickets.noticesSince(clock.now() - 86_400_000)) send(notice);
+  await push.resume();
+
+  // Ticket updates run one batch after another, in the order the alert book changed.
+  let chain = Promise.resolve();
+  alerts.onChange((changes) => {
+    chain = chain.then(() => tickets.onAlertChanges(changes)).catch((err: unknown) => log.error({ err }, 'Ticket update failed; reconciled on next start'));
+  });
+
+  let checking = false;
+  const checkSla = async (): Promise<void> => {
+    if (checking) return;
+    checking = true;
+    try {
+      await watch.check(clock.now());
+    } catch (err) {
+      log.error({ err }, 'SLA check failed');
+    } finally {
+      checking = false;
+    }
+  };
+  const timer = setInterval(() => void checkSla(), options.slaCheckIntervalMs);
+  timer.unref();
+
+  return {
+    db,
+    tickets,
+    reports: new TicketReports(db, ticketSettings.timeZone),
+    oncall,
+    push,
+    sse: sseHubOf(channels),
+    slaSettings: () => sla,
+    setSlaSettings(settings) {
+      sla = settings;
+      tickets.updateSla(settings);
+      watch.updateSettings(settings);
+    },
+    checkSla,
+    async stop() {
+      clearInterval(timer);
+      await chain;
+      await push.close();
+      await closeChannels(channels);
+      await db.close();
+    },
+  };
+}
