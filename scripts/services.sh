@@ -24,6 +24,11 @@ apt_install() {
 # postgres: PostgreSQL on 127.0.0.1:$SERVICES_PG_PORT, database/user/password gas/gas/gas.
 PG_PORT="${SERVICES_PG_PORT:-55432}"
 PG_HOME="$SERVICES_DIR/postgres"
+# PostgreSQL runs as the `postgres` user, which cannot enter a checkout under a private folder
+# (e.g. /root): then its data lives in a folder of its own under /var/tmp, named after the checkout.
+if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$(dirname "$SERVICES_DIR")"; then
+  PG_HOME="/var/tmp/gas-services-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)/postgres"
+fi
 PG_DATA="$PG_HOME/data"
 PG_RUN="$PG_HOME/run"
 PG_LOG="$PG_HOME/postgres.log"
@@ -58,7 +63,7 @@ postgres_start() {
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "no postgres OS user (the postgresql package creates it)"
     chown -R postgres:postgres "$PG_HOME"
-    runuser -u postgres -- test -x "$PG_HOME" || die "the postgres user cannot reach $PG_HOME: make its parent folders traversable (chmod o+x)"
+    runuser -u postgres -- test -x "$PG_HOME" || die "the postgres user cannot reach $PG_HOME"
   fi
 
   if [ ! -s "$PG_DATA/PG_VERSION" ]; then
