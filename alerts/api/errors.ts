@@ -36,3 +36,29 @@ export class BadRequestError extends HttpError {
     super(400, 'GAS_HTTP_BAD_REQUEST', message);
   }
 }
+
+export class ConflictError extends HttpError {
+  constructor(code: string, message: string) {
+    super(409, code, message);
+  }
+}
+
+/**
+ * Domain errors from the services behind the API, by their stable code: the client gets the
+ * domain's code with the matching status; anything else stays a 500.
+ */
+const DOMAIN_STATUS: Readonly<Record<string, number>> = {
+  GAS_TICKET_NOT_FOUND: 404,
+  GAS_TICKET_ILLEGAL_TRANSITION: 409,
+  GAS_TICKET_CONFLICT: 409,
+  GAS_TICKET_INVALID_INPUT: 400,
+  GAS_ONCALL_NOT_FOUND: 404,
+  GAS_ONCALL_INVALID: 400,
+  GAS_CONFIG_INVALID: 400,
+};
+
+export function domainHttpError(err: unknown): HttpError | undefined {
+  if (!(err instanceof Error) || !('code' in err) || typeof err.code !== 'string') return undefined;
+  const status = DOMAIN_STATUS[err.code];
+  return status === undefined ? undefined : new HttpError(status, err.code, err.message);
+}

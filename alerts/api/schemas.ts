@@ -13,3 +13,8 @@ export function parseLimit(text: string | undefined, fallback = 100): number {
   const n = text === undefined ? fallback : Number(text);
   return Math.min(Math.max(n, 1), 10_000);
 }
+
+/** The 4xx answers every guarded route can give. */
+export const GuardedErrors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }) });

@@ -1,15 +1,27 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeviceRecord, DeviceRecords, DeviceStatusView } from '../../contracts/device-record.ts';
 import type { DeadLetter, RejectReason } from '../../contracts/messages.ts';
 import type { AlertBook } from '../alert-book.ts';
-import { HttpError, UnauthorizedError } from './errors.ts';
-import type { Principal, TokenBook } from './tokens.ts';
+import type { SqlOnCallDirectory } from '../oncall/oncall-directory.ts';
+import type { SseHub } from '../push/sse/hub.ts';
+import type { SlaSettings } from '../sla/sla-policy.ts';
+import type { TicketReports } from '../tickets/reports.ts';
+import type { TicketService } from '../tickets/ticket-service.ts';
+import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
+import { hasRoleGuard } from './roles.ts';
+import type { SqlTokenStore } from './token-store.ts';
+import type { Principal, TokenVerifier } from './tokens.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { oncallRoutes, settingsRoutes } from './routes/oncall.ts';
+import { reportRoutes } from './routes/reports.ts';
+import { streamRoutes, type HeartbeatTimer } from './routes/stream.ts';
+import { ticketRoutes } from './routes/tickets.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 
 /** What the HTTP API serves, each a narrow view of another part of the pipeline. */
 export interface ApiServices {
@@ -18,8 +30,52 @@ export interface ApiServices {
   devices: DeviceStatusView;
   deadLetters: { list(limit: number, reason?: RejectReason): DeadLetter[] };
   metrics: { text(): Promise<string> };
-  tokens: TokenBook;
+  /** Bootstrap TokenBook, or a TokenChain of it and the SQL token store. */
+  tokens: TokenVerifier;
   health(): { status: 'ok' | 'degraded'; checks: Record<string, string> };
+
+  // The service stage; each family of routes is registered only when its service is given.
+  /** Issued tokens: enables /tokens (admin). Add it to `tokens` too so its tokens verify. */
+  apiTokens?: Pick<SqlTokenStore, 'create' | 'list' | 'revoke'>;
+  tickets?: TicketApi;
+  reports?: Pick<TicketReports, 'daily' | 'weekly' | 'monthly'>;
+  oncall?: OnCallApi;
+  /** Live streams per person: enables /stream and /people/:id/stream. */
+  sse?: Pick<SseHub, 'subscribe'>;
+  /** The SLA and escalation limits in force: enables GET /settings/sla. */
+  getSlaSettings?: () => SlaSettings;
+  /** Applies (and should persist) new limits after the API validated them: enables PUT /settings/sla. */
+  setSlaSettings?: (settings: SlaSettings) => void | Promise<void>;
+  /** Wall clock for "now" defaults (on-call now, schedules); Date.now when omitted. */
+  clock?: { now(): number };
+}
+
+export type TicketApi = Pick<
+  TicketService,
+  'list' | 'get' | 'dispatch' | 'acknowledge' | 'arriveOnSite' | 'resolve' | 'followUp' | 'cancel' | 'reopen' | 'comment' | 'customerNotices'
+>;
+
+export type OnCallApi = Pick<
+  SqlOnCallDirectory,
+  | 'whoIsOnCall'
+  | 'person'
+  | 'listPeople'
+  | 'savePerson'
+  | 'team'
+  | 'listTeams'
+  | 'saveTeam'
+  | 'rotation'
+  | 'saveRotation'
+  | 'schedule'
+  | 'addOverride'
+  | 'removeOverride'
+  | 'overrides'
+>;
+
+export interface HttpApiOptions {
+  bodyLimitBytes?: number;
+  /** Starts the SSE heartbeat for one stream and returns its stop; every 15 s when omitted. */
+  sseHeartbeat?: HeartbeatTimer;
 }
 
 declare module 'fastify' {
@@ -33,11 +89,29 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** EventSource cannot send headers: this route also takes `?access_token=`. */
+    queryToken?: boolean;
+  }
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const match = BEARER.exec(request.headers.authorization ?? '');
+  if (match) return match[1]!;
+  if (request.routeOptions.config?.queryToken) {
+    const q = request.query as Record<string, unknown> | undefined;
+    // onRequest runs before the query is validated: take only a plain string.
+    if (typeof q?.access_token === 'string' && q.access_token) return q.access_token;
+  }
+  return undefined;
+}
+
 /**
  * The HTTP API as a tree of fastify plugins: health and metrics open, everything under `/api/v1`
  * behind a bearer token. Every route declares its request and response schemas.
  */
-export async function buildHttpApi(services: ApiServices, log: Logger, options: { bodyLimitBytes?: number } = {}): Promise<FastifyInstance> {
+export async function buildHttpApi(services: ApiServices, log: Logger, options: HttpApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     requestIdHeader: 'x-request-id',
@@ -48,8 +122,12 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
   });
   app.decorate('services', services);
 
-  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, requestId: request.id });
+  app.setErrorHandler((thrown: FastifyError | HttpError, request, reply) => {
+    const err = domainHttpError(thrown) ?? thrown;
+    if (err instanceof HttpError) {
+      if (err.statusCode === 409) request.log.info({ code: err.code }, 'Request refused: conflict');
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message, requestId: request.id });
+    }
     if ('validation' in err && err.validation) {
       return reply.code(400).send({ error: 'GAS_HTTP_VALIDATION', message: err.message, requestId: request.id });
     }
@@ -66,15 +144,25 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
   await app.register(metricsRoutes);
   await app.register(
     async (api) => {
+      // Every route here must say who may call it: refused at start, not found out in production.
+      api.addHook('onRoute', (route) => {
+        if (!hasRoleGuard(route.preHandler)) throw new Error(`Route ${String(route.method)} ${route.url} has no requireRole guard`);
+      });
       api.addHook('onRequest', async (request) => {
-        const match = BEARER.exec(request.headers.authorization ?? '');
-        const principal = match ? services.tokens.verify(match[1]!) : undefined;
+        const token = bearerOf(request);
+        const principal = token ? await services.tokens.verify(token) : undefined;
         if (!principal) throw new UnauthorizedError();
         request.principal = principal;
       });
       await api.register(alertRoutes);
       await api.register(deviceRoutes);
       await api.register(deadLetterRoutes);
+      if (services.apiTokens) await api.register(tokenRoutes);
+      if (services.tickets) await api.register(ticketRoutes);
+      if (services.reports) await api.register(reportRoutes);
+      if (services.oncall) await api.register(oncallRoutes);
+      if (services.getSlaSettings) await api.register(settingsRoutes);
+      if (services.sse) await api.register(streamRoutes, { heartbeat: options.sseHeartbeat });
     },
     { prefix: '/api/v1' },
   );

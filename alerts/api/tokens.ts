@@ -8,6 +8,33 @@ export type Role = (typeof ROLES)[number];
 export interface Principal {
   name: string;
   role: Role;
+  /** The on-call person (people.id) this token acts as: a technician sees only their tickets. */
+  personId?: string;
+}
+
+/** Anything that maps a bearer token to its principal; the auth hook awaits the answer. */
+export interface TokenVerifier {
+  verify(token: string): Principal | undefined | Promise<Principal | undefined>;
+}
+
+/**
+ * Verifiers tried in order (the bootstrap TokenBook, then the SQL store): the first principal
+ * found wins. Nothing is cached, so a revoke takes effect on the next request.
+ */
+export class TokenChain implements TokenVerifier {
+  readonly #verifiers: readonly TokenVerifier[];
+
+  constructor(...verifiers: TokenVerifier[]) {
+    this.#verifiers = verifiers;
+  }
+
+  async verify(token: string): Promise<Principal | undefined> {
+    for (const v of this.#verifiers) {
+      const p = await v.verify(token);
+      if (p) return p;
+    }
+    return undefined;
+  }
 }
 
 const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
@@ -16,7 +43,7 @@ const digest = (token: string): Buffer => createHash('sha256').update(token, 'ut
  * Bearer tokens, held only as SHA-256 digests and compared in constant time, so neither memory
  * dumps nor timing reveal them.
  */
-export class TokenBook {
+export class TokenBook implements TokenVerifier {
   readonly #entries: Array<{ digest: Buffer; principal: Principal }> = [];
 
   add(token: string, principal: Principal): void {

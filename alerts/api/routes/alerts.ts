@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { CONDITIONS, SEVERITIES } from '../../../contracts/messages.ts';
 import type { Alert } from '../../alert-book.ts';
 import { NotFoundError } from '../errors.ts';
+import { ANY_ROLE, requireRole } from '../roles.ts';
 import { ErrorResponse, LimitQuery, parseLimit } from '../schemas.ts';
 
 const Text = Type.Object({ 'zh-CN': Type.String(), en: Type.String() });
@@ -56,7 +57,9 @@ export function alertItem(a: Alert): Static<typeof AlertItem> {
 }
 
 export const alertRoutes: FastifyPluginAsync = async (app) => {
+  const preHandler = requireRole(...ANY_ROLE);
   app.get<{ Querystring: Static<typeof AlertQuery> }>('/alerts', {
+    preHandler,
     schema: { querystring: AlertQuery, response: { 200: Type.Object({ items: Type.Array(AlertItem) }), 400: ErrorResponse } },
   }, async (request) => {
     const { state, deviceId, gatewayId, condition, limit } = request.query;
@@ -65,6 +68,7 @@ export const alertRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.get<{ Params: { id: string } }>('/alerts/:id', {
+    preHandler,
     schema: { params: Type.Object({ id: Type.String({ maxLength: 128 }) }), response: { 200: AlertItem, 404: ErrorResponse } },
   }, async (request) => {
     const alert = app.services.alerts.get(request.params.id);

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { DeviceRecordSchema, type DeviceRecord } from '../../../contracts/device-record.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
+import { ANY_ROLE, MANAGERS, requireRole } from '../roles.ts';
 import { ErrorResponse } from '../schemas.ts';
 
 const DeviceParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }) });
@@ -21,7 +22,8 @@ const RecordResponse = Type.Object({ ...DeviceRecordSchema.properties }, { addit
 
 export const deviceRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: Static<typeof DeviceParams> }>('/devices/:id', {
-    schema: { params: DeviceParams, response: { 200: DeviceView, 404: ErrorResponse } },
+    preHandler: requireRole(...ANY_ROLE),
+    schema: { params: DeviceParams, response: { 200: DeviceView, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } },
   }, async (request) => {
     const { id } = request.params;
     const record = app.services.registry.get(id);
@@ -43,7 +45,8 @@ export const deviceRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.put<{ Params: Static<typeof DeviceParams>; Body: Static<typeof RecordBody> }>('/devices/:id', {
-    schema: { params: DeviceParams, body: RecordBody, response: { 200: RecordResponse, 400: ErrorResponse } },
+    preHandler: requireRole(...MANAGERS),
+    schema: { params: DeviceParams, body: RecordBody, response: { 200: RecordResponse, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse } },
   }, async (request) => {
     const { id } = request.params;
     if (request.body.deviceId !== undefined && request.body.deviceId !== id) {
