@@ -96,6 +96,17 @@ declare module 'fastify' {
   }
 }
 
+/** Fastify's request log fields, with any access token in the query string masked. */
+function requestForLog(req: FastifyRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 function bearerOf(request: FastifyRequest): string | undefined {
   const match = BEARER.exec(request.headers.authorization ?? '');
   if (match) return match[1]!;
@@ -119,6 +130,9 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
     // Bodies must have the right types, not be coerced into them: a registry record with
     // "qmaxM3h": "12" is refused with a 400 that names the field.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // The stream routes take `?access_token=`: keep it out of the request logs.
+    childLoggerFactory: (logger, bindings, opts) =>
+      logger.child(bindings, { ...opts, serializers: { ...opts.serializers, req: requestForLog } }),
   });
   app.decorate('services', services);
 

@@ -387,3 +387,25 @@ describe('live stream', () => {
     abort.abort();
   });
 });
+
+describe('request logs', () => {
+  it('mask an access token given in the query string', async () => {
+    const lines: string[] = [];
+    const tokens = new TokenBook();
+    tokens.add('query-secret', { name: 'a', role: 'admin' });
+    const logged = await buildHttpApi({
+      alerts: newBook(),
+      registry: new DeviceRegistry([]),
+      devices: { statusOf: () => undefined },
+      deadLetters: new DeadLetterLog({ capacity: 1, maxFileBytes: 1024 }),
+      metrics: { text: async () => '' },
+      tokens,
+      health: () => ({ status: 'ok', checks: {} }),
+      sse: new SseHub(),
+    }, pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }));
+    await logged.inject({ url: '/api/v1/stream?access_token=query-secret' });
+    await logged.close();
+    expect(lines.join('')).toContain('access_token=[redacted]');
+    expect(lines.join('')).not.toContain('query-secret');
+  });
+});
