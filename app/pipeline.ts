@@ -17,7 +17,8 @@ import { SilenceSettingsSchema, SilenceWatch } from '../processors/silence/silen
 import { SnapshotFile } from '../processors/snapshot-file.ts';
 import { AlertBook } from '../alerts/alert-book.ts';
 import { buildHttpApi } from '../alerts/api/server.ts';
-import { TokenBook, loadAdminToken } from '../alerts/api/tokens.ts';
+import { TokenBook, TokenChain, loadAdminToken } from '../alerts/api/tokens.ts';
+import { SqlTokenStore } from '../alerts/api/token-store.ts';
 import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
@@ -121,6 +122,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   const tokens = new TokenBook();
   const admin = loadAdminToken(config.adminToken, join(config.dataDir, 'admin-token'));
   tokens.add(admin.token, { name: 'admin', role: 'admin' });
+  const apiTokens = new SqlTokenStore(services.db);
   let sourceConnected = false;
   const api = await buildHttpApi({
     alerts,
@@ -134,7 +136,15 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     },
     deadLetters,
     metrics,
-    tokens,
+    tokens: new TokenChain(tokens, apiTokens),
+    apiTokens,
+    tickets: services.tickets,
+    reports: services.reports,
+    oncall: services.oncall,
+    sse: services.sse,
+    getSlaSettings: services.slaSettings,
+    setSlaSettings: services.setSlaSettings,
+    clock,
     health: () => ({ status: sourceConnected ? 'ok' : 'degraded', checks: { mqtt: sourceConnected ? 'connected' : 'disconnected', alertStore: 'ok' } }),
   }, log.child({ stage: 'api' }));
   await api.listen({ port: config.httpPort, host: config.httpHost });

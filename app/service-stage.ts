@@ -38,7 +38,8 @@ export interface ServiceStage {
   push: PushDispatcher;
   sse?: SseHub;
   slaSettings(): SlaSettings;
-  setSlaSettings(settings: SlaSettings): void;
+  /** Applies new limits and keeps them in the store, over the settings file, across restarts. */
+  setSlaSettings(settings: SlaSettings): Promise<void>;
   /** Runs the SLA clocks as of the clock's now; the timer calls it, tests may too. */
   checkSla(): Promise<void>;
   stop(): Promise<void>;
@@ -56,6 +57,8 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   const pushConfig = parsePushConfig(options.push ?? { channels: [{ name: 'sse', type: 'sse', config: {} }] });
 
   const db = await openDb({ databaseUrl: options.databaseUrl, dir: join(options.dataDir, 'tickets-db') });
+  const [savedSla] = await db.query<{ value: unknown }>(`SELECT value FROM app_settings WHERE key = 'sla'`);
+  if (savedSla) sla = parseSlaSettings(typeof savedSla.value === 'string' ? JSON.parse(savedSla.value) : savedSla.value);
   const oncall = new SqlOnCallDirectory(db);
   if (options.oncallFile) {
     await seedOnCall(db, await loadOnCallConfig(options.oncallFile));
@@ -120,7 +123,12 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     push,
     sse: sseHubOf(channels),
     slaSettings: () => sla,
-    setSlaSettings(settings) {
+    async setSlaSettings(settings) {
+      await db.query(
+        `INSERT INTO app_settings (key, value, updated_at) VALUES ('sla', $1::jsonb, now())
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [JSON.stringify(settings)],
+      );
       sla = settings;
       tickets.updateSla(settings);
       watch.updateSettings(settings);

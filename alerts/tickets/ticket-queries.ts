@@ -35,11 +35,11 @@ export const Q = {
   noticesSince: 'SELECT notice FROM ticket_notices WHERE created_at >= $1::timestamptz ORDER BY created_at, id',
   customerNotices: 'SELECT * FROM customer_notices WHERE ($1::text IS NULL OR device_id = $1) ORDER BY id DESC LIMIT $2',
   unroutedOpenTickets: `${TICKET_SELECT} WHERE t.status = 'opened' AND t.routed_at IS NULL ORDER BY t.opened_at`,
-  eventsOf: 'SELECT id::text AS id, at, actor, action, from_status, to_status, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id',
+  eventsOf: 'SELECT id::text AS id, at, actor, action, from_status, to_status, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY ticket_events.id',
   alertsOf: 'SELECT alert_id, condition, severity, raised_at, cleared_at, detail FROM ticket_alerts WHERE ticket_id = $1 ORDER BY raised_at, alert_id',
-  commentsOf: 'SELECT id::text AS id, at, author, body FROM ticket_comments WHERE ticket_id = $1 ORDER BY id',
+  commentsOf: 'SELECT id::text AS id, at, author, body FROM ticket_comments WHERE ticket_id = $1 ORDER BY ticket_comments.id',
   breachesOf: 'SELECT clock, priority, due_at, breached_at FROM sla_breaches WHERE ticket_id = $1 ORDER BY breached_at, clock',
-  escalationsOf: 'SELECT id::text AS id, step, level, target, at, reason FROM escalations WHERE ticket_id = $1 ORDER BY id',
+  escalationsOf: 'SELECT id::text AS id, step, level, target, at, reason FROM escalations WHERE ticket_id = $1 ORDER BY escalations.id',
 } as const;
 
 /** Columns a lifecycle step may set. */

@@ -169,11 +169,7 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
     preHandler: anyone,
     schema: { params: IdParams, response: { 200: TicketDetailView, ...GuardedErrors } },
   }, async (request) => {
-    const t = await visible(request, request.params.id);
-    // The store's queries alias `id::text AS id` and ORDER BY that text, so event 10 sorts before
-    // event 2; order by the numeric id here until ticket-queries.ts orders by the column.
-    const byId = (a: { id: string }, b: { id: string }) => Number(a.id) - Number(b.id);
-    return { ...t, history: [...t.history].sort(byId), comments: [...t.comments].sort(byId), escalations: [...t.escalations].sort(byId) };
+    return visible(request, request.params.id);
   });
 
   /** One lifecycle action: visibility first, then the service checks the transition (409 when illegal). */
