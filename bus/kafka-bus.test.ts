@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reading } from '../contracts/messages.ts';
+import type { DeviceSnapshot } from '../processors/device-engine.ts';
+import { KafkaBus, type KafkaSubscription } from './kafka-bus.ts';
+
+// Runs against the real Kafka of `bash scripts/services.sh start kafka` (KAFKA_BROKERS=…).
+// In CI a missing broker is a failure, never a silent skip.
+const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+const missing = brokers.length === 0;
+const skip = missing && !process.env.CI;
+const title = skip
+  ? 'KafkaBus (SKIPPED: KAFKA_BROKERS is not set; run `bash scripts/services.sh start kafka` and export its KAFKA_BROKERS)'
+  : 'KafkaBus against a real Kafka';
+
+const runPrefix = `test-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function reading(deviceId: string, seq: number): Reading {
+  return {
+    deviceId,
+    kind: 'household_meter',
+    at: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
+    atMs: 1_700_000_000_000 + seq * 1000,
+    gatewayId: 'gw-1',
+    receivedAtMs: 1_700_000_000_000,
+    volumeM3: seq,
+  };
+}
+
+const seqOf = (r: Reading) => r.volumeM3 ?? -1;
+const idOf = (r: Reading) => `${r.deviceId}#${seqOf(r)}`;
+
+describe.skipIf(skip)(title, () => {
+  const buses: KafkaBus[] = [];
+
+  /** A bus on topics of its own, with short sessions so rebalances are quick. */
+  async function newBus(name: string): Promise<KafkaBus> {
+    const bus = await KafkaBus.start({
+      brokers,
+      clientId: `${runPrefix}-${name}`,
+      topicPrefix: `${runPrefix}.${name}.`,
+      sessionTimeoutMs: 6000,
+      heartbeatIntervalMs: 500,
+      retryBackoffMaxMs: 500,
+    });
+    buses.push(bus);
+    return bus;
+  }
+
+  /** A second bus instance on the same topics: another process of the same deployment. */
+  async function peerBus(of: KafkaBus, name: string): Promise<KafkaBus> {
+    const bus = await KafkaBus.start({ ...of.options, clientId: `${of.options.clientId}-${name}` });
+    buses.push(bus);
+    return bus;
+  }
+
+  beforeAll(() => {
+    if (missing) throw new Error('KAFKA_BROKERS is not set (CI): start Kafka with `bash scripts/services.sh start kafka` and export KAFKA_BROKERS');
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(buses.map((b) => b.close()));
+  });
+
+  it('keeps one device’s readings in order on the partition of its key', async () => {
+    const bus = await newBus('order');
+    const devices = Array.from({ length: 12 }, (_, i) => `dev-order-${i}`);
+    // Many concurrent publishes, interleaving devices: the publisher coalesces them.
+    const sends: Promise<void>[] = [];
+    for (let seq = 0; seq < 50; seq++) sends.push(bus.readings.publish(devices.map((d) => reading(d, seq))));
+    await Promise.all(sends);
+
+    const seen = new Map<string, number[]>();
+    const sub = bus.readings.consume('order', (rs) => {
+      for (const r of rs) seen.set(r.deviceId, [...(seen.get(r.deviceId) ?? []), seqOf(r)]);
+    });
+    await sub.ready;
+    await waitFor('all 600 readings', () => [...seen.values()].reduce((n, s) => n + s.length, 0) >= 600);
+    for (const d of devices) expect(seen.get(d)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+
+    // Each partition holds exactly the readings of the devices partitionOf maps to it.
+    const expected = new Array<number>(6).fill(0);
+    for (const d of devices) expected[bus.partitionOf(d)] += 50;
+    const lag = await bus.lag([{ group: 'nobody-' + randomUUID(), topic: bus.topics.readings }]);
+    expect(lag.map((l) => l.highWatermark)).toEqual(expected);
+  });
+
+  it('redelivers the messages of a handler that threw: nothing is lost', async () => {
+    const bus = await newBus('redeliver');
+    const published = Array.from({ length: 200 }, (_, i) => reading(`dev-r-${i % 7}`, i));
+    await bus.readings.publish(published);
+
+    const received = new Set<string>();
+    const failed: string[] = [];
+    let calls = 0;
+    const sub = bus.readings.consume('redeliver', (rs) => {
+      calls++;
+      if (calls === 1 || calls === 3) {
+        failed.push(...rs.map(idOf));
+        throw new Error('downstream unavailable');
+      }
+      for (const r of rs) received.add(idOf(r));
+    });
+    await sub.ready;
+    await waitFor('every reading handled', () => received.size === published.length);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const id of failed) expect(received.has(id)).toBe(true);
+    // Committed only after success: the group has no backlog and nothing was skipped.
+    await waitFor('lag zero', async () => (await bus.lag()).every((l) => l.lag === 0));
+  });
+
+  it('splits partitions between two members; a closed and a killed member’s partitions move to the survivor', async () => {
+    const busA = await newBus('group');
+    const busB = await peerBus(busA, 'b');
+    const busC = await peerBus(busA, 'c');
+    const received = new Map<string, Set<string>>([['A', new Set()], ['B', new Set()], ['C', new Set()]]);
+    const assignedA: number[][] = [];
+    const revokedA: number[][] = [];
+    const revokedB: number[][] = [];
+    const record = (who: string) => (rs: readonly Reading[]) => {
+      for (const r of rs) received.get(who)!.add(idOf(r));
+    };
+    const all = () => new Set([...received.values()].flatMap((s) => [...s]));
+
+    const subA = busA.readings.consume('processors', record('A'), {
+      onAssigned: async (p) => void assignedA.push(p),
+      onRevoked: async (p) => void revokedA.push(p),
+    });
+    await subA.ready;
+    expect(subA.assigned()).toEqual([0, 1, 2, 3, 4, 5]);
+
+    const subB: KafkaSubscription = busB.readings.consume('processors', record('B'), { onRevoked: async (p) => void revokedB.push(p) });
+    await subB.ready;
+    await waitFor('A and B to split the partitions', () => subA.assigned().length + subB.assigned().length === 6 && subA.assigned().length > 0);
+    expect(subB.assigned().length).toBeGreaterThan(0);
+    expect([...subA.assigned(), ...subB.assigned()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    // A learned on its rejoin that B's partitions were taken from it.
+    await waitFor('A told of its revoked partitions', () => revokedA.flat().length === subB.assigned().length);
+    expect(revokedA.flat().sort()).toEqual(subB.assigned());
+
+    const first = Array.from({ length: 300 }, (_, i) => reading(`dev-g-${i % 30}`, i));
+    await busA.readings.publish(first);
+    await waitFor('both members to get readings', () => all().size === 300);
+    expect(received.get('A')!.size).toBeGreaterThan(0);
+    expect(received.get('B')!.size).toBeGreaterThan(0);
+
+    // Graceful close: B commits and leaves, A is assigned B's partitions.
+    const ofB = subB.assigned();
+    await subB.close();
+    expect(revokedB.flat().sort()).toEqual(ofB);
+    await waitFor('A to own every partition after B closed', () => subA.assigned().length === 6);
+    expect(assignedA.at(-1)).toEqual(ofB);
+
+    // A crash: C holds a batch in hand when it dies, unacknowledged; A gets it again.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inHandC = new Set<string>();
+    const subC = busC.readings.consume('processors', async (rs) => {
+      for (const r of rs) inHandC.add(idOf(r));
+      await gate;
+    });
+    await subC.ready;
+    await waitFor('A and C to split the partitions', () => subA.assigned().length + subC.assigned().length === 6 && subC.assigned().length > 0);
+    const ofC = subC.assigned();
+    const second = Array.from({ length: 300 }, (_, i) => reading(`dev-g-${i % 30}`, 1000 + i));
+    await busA.readings.publish(second);
+    await waitFor('C to hold readings', () => inHandC.size > 0);
+    const killing = subC.kill();
+    release();
+    await killing;
+    await waitFor('A to own every partition after C died', () => subA.assigned().length === 6);
+    expect(assignedA.at(-1)).toEqual(ofC);
+    await waitFor('every reading of the second round at A or handled', () => second.every((r) => received.get('A')!.has(idOf(r))));
+    for (const id of inHandC) expect(received.get('A')!.has(id)).toBe(true);
+  });
+
+  it('KafkaStateStore: compacted topic, the last value per device wins, tombstones delete', async () => {
+    const bus = await newBus('state');
+    const snap = (deviceId: string, lastAtMs: number): DeviceSnapshot => ({
+      deviceId,
+      kind: 'household_meter',
+      gatewayId: 'gw-1',
+      lastAtMs,
+      lastHeardAtMs: lastAtMs,
+      active: lastAtMs > 1 ? ['LOW_BATTERY'] : [],
+      detectors: { battery: { below: lastAtMs } },
+    });
+    const devices = Array.from({ length: 20 }, (_, i) => `dev-s-${i}`);
+    await bus.state.save(devices.map((d) => snap(d, 1)));
+    await bus.state.save(devices.slice(0, 10).map((d) => snap(d, 2)));
+    await bus.state.remove([devices[19]]);
+
+    const byPartition = (p: number) => devices.filter((d) => bus.partitionOf(d) === p);
+    const target = bus.partitionOf(devices[0]);
+    const loaded = await bus.state.load([target]);
+    const expected = byPartition(target)
+      .filter((d) => d !== devices[19])
+      .map((d) => snap(d, devices.indexOf(d) < 10 ? 2 : 1));
+    expect(loaded.sort((a, b) => a.deviceId.localeCompare(b.deviceId))).toEqual(expected.sort((a, b) => a.deviceId.localeCompare(b.deviceId)));
+
+    const everything = await bus.state.load([0, 1, 2, 3, 4, 5]);
+    expect(everything.map((s) => s.deviceId).sort()).toEqual(devices.slice(0, 19).sort());
+    expect(everything.find((s) => s.deviceId === devices[0])?.lastAtMs).toBe(2);
+    expect(everything.find((s) => s.deviceId === devices[15])?.lastAtMs).toBe(1);
+
+    const admin = new Kafka({ brokers, clientId: `${runPrefix}-admin`, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const config = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: bus.topics.processorState, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+      expect(config.resources[0].configEntries[0].configValue).toBe('compact');
+      const meta = await admin.fetchTopicMetadata({ topics: [bus.topics.processorState, bus.topics.readings] });
+      expect(meta.topics.map((t) => t.partitions.length)).toEqual([6, 6]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('lag() reports the backlog, then zero once handled', async () => {
+    const bus = await newBus('lag');
+    await bus.readings.publish(Array.from({ length: 120 }, (_, i) => reading(`dev-l-${i % 10}`, i)));
+    const target = [{ group: 'lagging', topic: bus.topics.readings }];
+    const before = await bus.lag(target);
+    expect(before).toHaveLength(6);
+    expect(before.reduce((n, l) => n + l.lag, 0)).toBe(120);
+    expect(before.every((l) => l.committedOffset === -1)).toBe(true);
+
+    let handled = 0;
+    const sub = bus.readings.consume('lagging', (rs) => void (handled += rs.length));
+    await sub.ready;
+    await waitFor('lag zero', async () => (await bus.lag(target)).every((l) => l.lag === 0));
+    expect(handled).toBeGreaterThanOrEqual(120);
+    const after = await bus.lag();
+    expect(after.every((l) => l.group === 'lagging' && l.lag === 0)).toBe(true);
+  });
+});

@@ -1,0 +1,484 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CompressionTypes,
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type ITopicConfig,
+  type LogEntry,
+  type Message,
+  type Producer,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Bus, Channel } from '../contracts/bus.ts';
+import type { AlertEvent, DeadLetter, GatewayStatus, Reading } from '../contracts/messages.ts';
+import { KafkaBusError } from './kafka-errors.ts';
+import { parseKafkaBusOptions, type KafkaBusOptions, type KafkaBusOptionsInput } from './kafka-options.ts';
+import { KafkaStateStore } from './kafka-state-store.ts';
+
+/** Topic names without the configured prefix. */
+export const TOPICS = {
+  readings: 'gas.readings',
+  gatewayStatus: 'gas.gateway-status',
+  alertEvents: 'gas.alert-events',
+  deadLetters: 'gas.dead-letters',
+  processorState: 'gas.processor-state',
+} as const;
+
+/** Told about partition ownership; the first batch of a new partition waits until onAssigned resolved. */
+export interface ConsumeOptions {
+  /** Partitions this instance now owns that it did not before (all of them on the first join). */
+  onAssigned?(partitions: number[]): Promise<void>;
+  /** Partitions this instance no longer owns: learned on the next join, or all of them on close. */
+  onRevoked?(partitions: number[]): Promise<void>;
+  /** A group without committed offsets starts at the oldest message (true) or only new ones. @defaultValue true */
+  fromBeginning?: boolean;
+}
+
+/** Consumer lag of one partition: messages in the partition the group has not committed yet. */
+export interface ConsumerLag {
+  group: string;
+  topic: string;
+  partition: number;
+  /** Next offset the group will read; -1 when it never committed (lag counts from the oldest message). */
+  committedOffset: number;
+  highWatermark: number;
+  lag: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** kafkajs logs through pino; its INFO is chatty (every join), so it goes to debug. */
+function logCreator(log: Logger | undefined) {
+  return () => (entry: LogEntry) => {
+    if (!log) return;
+    const { message, ...extra } = entry.log;
+    const fields = { namespace: entry.namespace, ...extra };
+    if (entry.level === logLevel.ERROR) log.error(fields, message);
+    else if (entry.level === logLevel.WARN) log.warn(fields, message);
+    else if (entry.level === logLevel.INFO) log.debug(fields, message);
+    else log.trace(fields, message);
+  };
+}
+
+/**
+ * Coalesces concurrent publishes into one produce request: while one request is in flight the
+ * next ones queue and then go together. No linger timer, so a lone publish pays no latency.
+ */
+interface PendingSend {
+  topic: string;
+  messages: Message[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+class Publisher {
+  #queue: PendingSend[] = [];
+  #draining = false;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly compression: CompressionTypes,
+    private readonly maxMessagesPerRequest = 10_000,
+  ) {}
+
+  send(topic: string, messages: Message[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ topic, messages, resolve, reject });
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    // Lets publishes made in the same tick join the first request.
+    await Promise.resolve();
+    while (this.#queue.length > 0) {
+      const taken: PendingSend[] = [];
+      let count = 0;
+      while (this.#queue.length > 0 && (taken.length === 0 || count + this.#queue[0].messages.length <= this.maxMessagesPerRequest)) {
+        const next = this.#queue.shift()!;
+        count += next.messages.length;
+        taken.push(next);
+      }
+      const byTopic = new Map<string, Message[]>();
+      for (const t of taken) {
+        const list = byTopic.get(t.topic);
+        if (list) list.push(...t.messages);
+        else byTopic.set(t.topic, [...t.messages]);
+      }
+      try {
+        await this.producer.sendBatch({
+          acks: -1,
+          compression: this.compression,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        for (const t of taken) t.resolve();
+      } catch (cause) {
+        const err = new KafkaBusError('GAS_KAFKA_PUBLISH', `Publishing to ${[...byTopic.keys()].join(', ')} failed`, { cause, retryable: true });
+        for (const t of taken) t.reject(err);
+      }
+    }
+    this.#draining = false;
+  }
+}
+
+/** One consumer group member on one topic; returned by `KafkaChannel.consume`. */
+export class KafkaSubscription {
+  /** Resolves once the member joined its group and onAssigned for its first partitions resolved. */
+  readonly ready: Promise<void>;
+  #assigned: number[] = [];
+  /** Revocations and assignments in join order; batches wait for it so restored state comes first. */
+  #assignment: Promise<void> = Promise.resolve();
+  #killed = false;
+  #closed = false;
+  #readyResolve!: () => void;
+  #readyReject!: (err: unknown) => void;
+
+  constructor(
+    readonly group: string,
+    readonly topic: string,
+    private readonly consumer: Consumer,
+    private readonly handler: (messages: readonly unknown[]) => Promise<void> | void,
+    private readonly options: ConsumeOptions,
+    private readonly settings: KafkaBusOptions,
+    private readonly log: Logger | undefined,
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    // Nobody has to await `ready`; a failed start is logged and also seen by those who do.
+    this.ready.catch(() => {});
+  }
+
+  /** Partitions owned since the last join. */
+  assigned(): number[] {
+    return [...this.#assigned];
+  }
+
+  async start(): Promise<void> {
+    const { consumer } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onJoin(event.payload.memberAssignment[this.topic] ?? []));
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.log?.error({ err: event.payload.error, group: this.group, topic: this.topic, restart: event.payload.restart }, 'Kafka consumer crashed');
+      if (!event.payload.restart) {
+        this.#readyReject(new KafkaBusError('GAS_KAFKA_CONSUMER_CRASHED', `Consumer ${this.group} on ${this.topic} crashed`, { cause: event.payload.error }));
+      }
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning ?? true });
+      await consumer.run({
+        // Offsets are resolved by hand after the handler succeeded; kafkajs commits only those.
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+    } catch (cause) {
+      const err = new KafkaBusError('GAS_KAFKA_CONNECT', `Consumer ${this.group} on ${this.topic} could not start`, { cause, retryable: true });
+      this.#readyReject(err);
+      throw err;
+    }
+  }
+
+  #onJoin(partitions: number[]): void {
+    const now = [...partitions].sort((a, b) => a - b);
+    const before = this.#assigned;
+    const revoked = before.filter((p) => !now.includes(p));
+    const added = now.filter((p) => !before.includes(p));
+    this.#assigned = now;
+    this.#assignment = this.#assignment.then(async () => {
+      if (revoked.length > 0) await this.#callback('onRevoked', revoked);
+      if (added.length > 0) await this.#callback('onAssigned', added);
+      this.#readyResolve();
+    });
+  }
+
+  /** Retries a failing callback with back-off: processing a partition without its state would be wrong. */
+  async #callback(name: 'onAssigned' | 'onRevoked', partitions: number[]): Promise<void> {
+    const fn = this.options[name];
+    if (!fn) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fn.call(this.options, partitions);
+        return;
+      } catch (err) {
+        if (this.#closed || name === 'onRevoked') {
+          this.log?.error({ err, group: this.group, topic: this.topic, partitions }, `${name} failed`);
+          return;
+        }
+        this.log?.error({ err, group: this.group, topic: this.topic, partitions, attempt }, `${name} failed; retrying`);
+        await sleep(this.#backoffMs(attempt));
+      }
+    }
+  }
+
+  #backoffMs(attempt: number): number {
+    const base = Math.min(this.settings.retryBackoffMaxMs, 100 * 2 ** Math.min(attempt - 1, 16));
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  /** Awaits `work` while heartbeating, so a long handler or state restore keeps group membership. */
+  async #withHeartbeats<R>(work: Promise<R>, heartbeat: () => Promise<void>): Promise<R> {
+    const timer = setInterval(() => {
+      // A failed heartbeat (rebalance) is seen again by the heartbeat after the work.
+      heartbeat().catch(() => {});
+    }, this.settings.heartbeatIntervalMs);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    await this.#withHeartbeats(this.#assignment, heartbeat);
+    const messages = batch.messages;
+    for (let start = 0; start < messages.length; start += this.settings.maxHandlerBatch) {
+      const chunk = messages.slice(start, start + this.settings.maxHandlerBatch);
+      const values: unknown[] = [];
+      for (const m of chunk) {
+        if (!m.value) continue;
+        try {
+          values.push(JSON.parse(m.value.toString('utf8')));
+        } catch (err) {
+          // Not written by this bus: it can never be handled, so it is skipped, not retried forever.
+          this.log?.error({ err, topic: this.topic, partition: batch.partition, offset: m.offset }, 'Skipping a message that is not JSON');
+        }
+      }
+      for (let attempt = 1; ; attempt++) {
+        if (this.#killed || !isRunning() || isStale()) return;
+        try {
+          if (values.length > 0) await this.#withHeartbeats(Promise.resolve(this.handler(values)), heartbeat);
+          break;
+        } catch (err) {
+          // Redelivery in place: same messages, same order, after a back-off; heartbeat() throws
+          // when the group rebalances, and the unresolved messages then go to the next owner.
+          this.log?.warn({ err, group: this.group, topic: this.topic, partition: batch.partition, attempt }, 'Handler failed; redelivering');
+          await sleep(this.#backoffMs(attempt));
+          await heartbeat();
+        }
+      }
+      if (this.#killed) return;
+      resolveOffset(chunk[chunk.length - 1].offset);
+      await heartbeat();
+    }
+  }
+
+  /** Leaves the group after the batch in hand is handled and committed; onRevoked gets every partition. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.consumer.disconnect();
+    await this.#assignment;
+    const owned = this.#assigned;
+    this.#assigned = [];
+    if (owned.length > 0) await this.#callback('onRevoked', owned);
+  }
+
+  /**
+   * Simulates a crash for tests: whatever is in hand is neither resolved nor committed and no
+   * onRevoked runs. (The member still leaves the group, so its partitions move at once rather
+   * than after the session timeout.)
+   */
+  async kill(): Promise<void> {
+    this.#killed = true;
+    this.#closed = true;
+    await this.consumer.disconnect();
+  }
+}
+
+/** A topic as a Channel: JSON values, keyed so one key's messages stay in order on one partition. */
+export class KafkaChannel<T> implements Channel<T> {
+  constructor(
+    private readonly bus: KafkaBus,
+    readonly topic: string,
+    private readonly keyOf: (message: T) => string | undefined,
+  ) {}
+
+  publish(messages: readonly T[]): Promise<void> {
+    return this.bus.send(
+      this.topic,
+      messages.map((m) => ({ key: this.keyOf(m) ?? null, value: JSON.stringify(m) })),
+    );
+  }
+
+  /** Joins consumer group `group`; the handler's promise resolving acknowledges its messages. */
+  consume(group: string, handler: (messages: readonly T[]) => Promise<void> | void, options: ConsumeOptions = {}): KafkaSubscription {
+    return this.bus.subscribe(group, this.topic, handler as (messages: readonly unknown[]) => Promise<void> | void, options);
+  }
+}
+
+/**
+ * The bus over Kafka. `KafkaBus.start` connects, creates the topics and checks that readings and
+ * processor state have the same partition count (a device's state must live in the partition
+ * number of its readings).
+ */
+export class KafkaBus implements Bus {
+  readonly readings: KafkaChannel<Reading>;
+  readonly gatewayStatus: KafkaChannel<GatewayStatus>;
+  readonly alertEvents: KafkaChannel<AlertEvent>;
+  readonly deadLetters: KafkaChannel<DeadLetter>;
+  /** Compacted, keyed by deviceId: the processors' device state per partition. */
+  readonly state: KafkaStateStore;
+  readonly topics: { [K in keyof typeof TOPICS]: string };
+  readonly options: KafkaBusOptions;
+
+  readonly #kafka: Kafka;
+  readonly #producer: Producer;
+  readonly #admin: Admin;
+  readonly #publisher: Publisher;
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #partitioner = Partitioners.DefaultPartitioner();
+  readonly #log: Logger | undefined;
+  #closed = false;
+
+  private constructor(options: KafkaBusOptions, log: Logger | undefined) {
+    this.options = options;
+    this.#log = log;
+    const p = options.topicPrefix;
+    this.topics = {
+      readings: p + TOPICS.readings,
+      gatewayStatus: p + TOPICS.gatewayStatus,
+      alertEvents: p + TOPICS.alertEvents,
+      deadLetters: p + TOPICS.deadLetters,
+      processorState: p + TOPICS.processorState,
+    };
+    this.#kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: options.connectionTimeoutMs,
+      logLevel: log ? logLevel.INFO : logLevel.NOTHING,
+      logCreator: logCreator(log?.child({ component: 'kafkajs' })),
+    });
+    // Idempotent (no duplicates from producer retries) requires acks=-1 and one request in flight.
+    this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.#admin = this.#kafka.admin();
+    this.#publisher = new Publisher(this.#producer, options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None);
+    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, (r) => r.deviceId);
+    this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, (s) => s.gatewayId);
+    this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, (e) => e.subjectId);
+    this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, (d) => d.deviceId ?? d.gatewayId);
+    this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.send(topic, messages), log);
+  }
+
+  static async start(input: KafkaBusOptionsInput | KafkaBusOptions, log?: Logger): Promise<KafkaBus> {
+    const bus = new KafkaBus(parseKafkaBusOptions(input), log);
+    try {
+      await bus.#admin.connect();
+      await bus.#producer.connect();
+      await bus.#createTopics();
+    } catch (cause) {
+      await bus.close().catch(() => {});
+      if (cause instanceof KafkaBusError) throw cause;
+      throw new KafkaBusError('GAS_KAFKA_CONNECT', `Kafka at ${bus.options.brokers.join(',')} unreachable or refused setup`, { cause, retryable: true });
+    }
+    return bus;
+  }
+
+  async #createTopics(): Promise<void> {
+    const { partitions, replicationFactor } = this.options;
+    const topic = (name: string, configEntries: ITopicConfig['configEntries'] = []): ITopicConfig => ({
+      topic: name,
+      numPartitions: partitions,
+      replicationFactor,
+      configEntries,
+    });
+    await this.#admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        topic(this.topics.readings),
+        topic(this.topics.gatewayStatus),
+        topic(this.topics.alertEvents),
+        topic(this.topics.deadLetters),
+        topic(this.topics.processorState, [{ name: 'cleanup.policy', value: 'compact' }]),
+      ],
+    });
+    // Topics that already existed keep their partition count: co-partitioning must still hold.
+    const meta = await this.#admin.fetchTopicMetadata({ topics: [this.topics.readings, this.topics.processorState] });
+    const counts = meta.topics.map((t) => t.partitions.length);
+    if (counts[0] !== counts[1]) {
+      throw new KafkaBusError(
+        'GAS_KAFKA_TOPICS',
+        `${this.topics.readings} has ${counts[0]} partitions but ${this.topics.processorState} has ${counts[1]}; they must match`,
+      );
+    }
+    this.state.partitions = counts[0];
+  }
+
+  /** The partition a key lands on, as the producer computes it (murmur2, as the Java client). */
+  partitionOf(key: string, partitions = this.state.partitions): number {
+    return this.#partitioner({
+      topic: '',
+      partitionMetadata: Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
+      message: { key, value: null },
+    });
+  }
+
+  /** @internal Used by the channels and the state store. */
+  send(topic: string, messages: Message[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new KafkaBusError('GAS_KAFKA_CLOSED', 'The Kafka bus is closed'));
+    return this.#publisher.send(topic, messages);
+  }
+
+  /** @internal Used by the channels. */
+  subscribe(group: string, topic: string, handler: (messages: readonly unknown[]) => Promise<void> | void, options: ConsumeOptions): KafkaSubscription {
+    const consumer = this.#kafka.consumer({
+      groupId: group,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+      // Short fetch waits keep close() and rebalances quick.
+      maxWaitTimeInMs: 500,
+      retry: { initialRetryTime: 100, retries: 10, maxRetryTime: this.options.retryBackoffMaxMs },
+    });
+    const sub = new KafkaSubscription(group, topic, consumer, handler, options, this.options, this.#log?.child({ group, topic }));
+    this.#subscriptions.add(sub);
+    sub.start().catch((err: unknown) => this.#log?.error({ err, group, topic }, 'Kafka consumer did not start'));
+    return sub;
+  }
+
+  /**
+   * Lag per partition: high watermark minus the group's committed offset. Without arguments, for
+   * every group and topic consumed through this bus; pass pairs to watch groups of other processes.
+   */
+  async lag(targets?: ReadonlyArray<{ group: string; topic: string }>): Promise<ConsumerLag[]> {
+    const pairs = targets ?? [...new Map([...this.#subscriptions].map((s) => [`${s.group}\0${s.topic}`, { group: s.group, topic: s.topic }])).values()];
+    const rows: ConsumerLag[] = [];
+    const highs = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
+    for (const { group, topic } of pairs) {
+      let high = highs.get(topic);
+      if (!high) {
+        high = await this.#admin.fetchTopicOffsets(topic);
+        highs.set(topic, high);
+      }
+      const [committed] = await this.#admin.fetchOffsets({ groupId: group, topics: [topic] });
+      for (const h of high) {
+        const c = Number(committed?.partitions.find((p) => p.partition === h.partition)?.offset ?? -1);
+        const highWatermark = Number(h.high);
+        const from = c >= 0 ? c : Number(h.low);
+        rows.push({ group, topic, partition: h.partition, committedOffset: c, highWatermark, lag: Math.max(0, highWatermark - from) });
+      }
+    }
+    return rows.sort((a, b) => a.group.localeCompare(b.group) || a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /** A fresh unique group id, for tools and tests that read a topic on their own. */
+  static privateGroup(prefix: string): string {
+    return `${prefix}.${randomUUID()}`;
+  }
+
+  /** Closes every subscription (committing what was handled), then the producer. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const subs = [...this.#subscriptions];
+    this.#subscriptions.clear();
+    await Promise.allSettled(subs.map((s) => s.close()));
+    this.#closed = true;
+    await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
+  }
+}
