@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/messages.ts';
@@ -181,6 +183,55 @@ describe.skipIf(skip)(title, () => {
     expect(assignedA.at(-1)).toEqual(ofC);
     await waitFor('every reading of the second round at A or handled', () => second.every((r) => received.get('A')!.has(idOf(r))));
     for (const id of inHandC) expect(received.get('A')!.has(id)).toBe(true);
+  });
+
+  it('a member killed with SIGKILL loses its partitions after the session timeout; its unacknowledged readings reach the survivor', async () => {
+    const bus = await newBus('sigkill');
+    const received = new Set<string>();
+    const assigned: number[][] = [];
+    const sub = bus.readings.consume('processors', (rs) => void rs.forEach((r) => received.add(idOf(r))), {
+      onAssigned: async (p) => void assigned.push(p),
+    });
+    await sub.ready;
+
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./kafka-test-member.ts', import.meta.url).pathname], {
+      env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_TOPIC_PREFIX: bus.options.topicPrefix, KAFKA_CLIENT_ID: `${runPrefix}-member`, GROUP: 'processors' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      let childPartitions: number[] = [];
+      const inHand = new Set<string>();
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const msg = JSON.parse(line) as { assigned?: number[]; revoked?: number[]; inHand?: string[] };
+        if (msg.assigned) childPartitions = [...childPartitions, ...msg.assigned];
+        if (msg.revoked) childPartitions = childPartitions.filter((p) => !msg.revoked!.includes(p));
+        for (const id of msg.inHand ?? []) inHand.add(id);
+      });
+      await waitFor('the child to take partitions', () => childPartitions.length > 0 && sub.assigned().length + childPartitions.length === 6, 45_000);
+      const batch = Array.from({ length: 240 }, (_, i) => reading(`dev-k-${i % 24}`, i));
+      await bus.readings.publish(batch);
+      await waitFor('the child to hold readings', () => inHand.size > 0);
+      child.kill('SIGKILL');
+      await exited;
+      // No LeaveGroup was sent: the partitions move when the 6 s session expires.
+      await waitFor('the survivor to own every partition', () => sub.assigned().length === 6, 30_000);
+      expect(assigned.at(-1)?.sort()).toEqual([...childPartitions].sort());
+      await waitFor('every reading at the survivor', () => batch.every((r) => received.has(idOf(r))), 30_000);
+      for (const id of inHand) expect(received.has(id)).toBe(true);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('one group name on two topics: each topic’s member owns all of that topic’s partitions (regression: kafkajs assigners ignore subscriptions)', async () => {
+    const bus = await newBus('twotopics');
+    const readings = bus.readings.consume('processors', () => {});
+    const statuses = bus.gatewayStatus.consume('processors', () => {});
+    await Promise.all([readings.ready, statuses.ready]);
+    await waitFor('both members to own 6 partitions', () => readings.assigned().length === 6 && statuses.assigned().length === 6);
+    await bus.gatewayStatus.publish([{ gatewayId: 'gw-1', online: true, receivedAtMs: 1 }]);
+    await waitFor('status lag zero', async () => (await bus.lag()).every((l) => l.lag === 0));
   });
 
   it('KafkaStateStore: compacted topic, the last value per device wins, tombstones delete', async () => {

@@ -40,6 +40,7 @@ export interface ConsumeOptions {
 
 /** Consumer lag of one partition: messages in the partition the group has not committed yet. */
 export interface ConsumerLag {
+  /** The logical group as passed to consume(); the Kafka group id is kafkaGroupId(group, topic). */
   group: string;
   topic: string;
   partition: number;
@@ -47,6 +48,15 @@ export interface ConsumerLag {
   committedOffset: number;
   highWatermark: number;
   lag: number;
+}
+
+/**
+ * The Kafka group id of a logical group on one topic. Scoped per topic because kafkajs's
+ * assigners ignore what each member subscribed to: `processors` on readings and on gateway
+ * status in one Kafka group would hand readings partitions to the status consumer.
+ */
+export function kafkaGroupId(group: string, topic: string): string {
+  return `${group}.${topic}`;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -429,7 +439,7 @@ export class KafkaBus implements Bus {
   /** @internal Used by the channels. */
   subscribe(group: string, topic: string, handler: (messages: readonly unknown[]) => Promise<void> | void, options: ConsumeOptions): KafkaSubscription {
     const consumer = this.#kafka.consumer({
-      groupId: group,
+      groupId: kafkaGroupId(group, topic),
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: this.options.heartbeatIntervalMs,
       // Short fetch waits keep close() and rebalances quick.
@@ -456,7 +466,7 @@ export class KafkaBus implements Bus {
         high = await this.#admin.fetchTopicOffsets(topic);
         highs.set(topic, high);
       }
-      const [committed] = await this.#admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const [committed] = await this.#admin.fetchOffsets({ groupId: kafkaGroupId(group, topic), topics: [topic] });
       for (const h of high) {
         const c = Number(committed?.partitions.find((p) => p.partition === h.partition)?.offset ?? -1);
         const highWatermark = Number(h.high);
