@@ -5,7 +5,9 @@ import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/messages.ts';
 import type { DeviceSnapshot } from '../processors/device-engine.ts';
+import { Registry } from 'prom-client';
 import { KafkaBus, type KafkaSubscription } from './kafka-bus.ts';
+import { registerKafkaLagGauge } from './kafka-metrics.ts';
 
 // Runs against the real Kafka of `bash scripts/services.sh start kafka` (KAFKA_BROKERS=…).
 // In CI a missing broker is a failure, never a silent skip.
@@ -283,6 +285,10 @@ describe.skipIf(skip)(title, () => {
     expect(before).toHaveLength(6);
     expect(before.reduce((n, l) => n + l.lag, 0)).toBe(120);
     expect(before.every((l) => l.committedOffset === -1)).toBe(true);
+    const registry = new Registry();
+    registerKafkaLagGauge(registry, bus, target);
+    const scraped = await registry.getSingleMetric('gas_kafka_consumer_lag')!.get();
+    expect(scraped.values.reduce((n, v) => n + v.value, 0)).toBe(120);
 
     let handled = 0;
     const sub = bus.readings.consume('lagging', (rs) => void (handled += rs.length));
