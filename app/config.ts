@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { kafkaBusOptionsFromEnv, type KafkaBusOptionsInput } from '../bus/kafka-options.ts';
 import { ConfigError } from './errors.ts';
 import { DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { SilenceSettingsSchema } from '../processors/silence/silence-watch.ts';
@@ -26,13 +28,24 @@ export const SettingsFileSchema = Type.Object({
 }, { additionalProperties: false });
 export type SettingsFile = Static<typeof SettingsFileSchema>;
 
+export const ROLES = ['all', 'ingest', 'processor', 'alerts'] as const;
+export type PipelineRole = (typeof ROLES)[number];
+
 export interface PipelineConfig {
+  /** Which stages this process runs: `all` (the embedded default) or one role of a scaled-out deployment. */
+  role: PipelineRole;
+  /** The Kafka bus (KAFKA_BROKERS and the other KAFKA_* variables); in-process when absent. */
+  kafka?: KafkaBusOptionsInput;
   mqttPort: number;
   mqttHost: string;
   /** An external broker; when set no embedded broker is started. */
   mqttUrl?: string;
   /** Ingest's MQTT client id: stable, so the broker keeps its session and queued QoS 1 messages across restarts. */
   mqttClientId: string;
+  mqttUsername?: string;
+  mqttPassword?: string;
+  /** MQTT shared-subscription group, so several ingest instances split the gateways. */
+  mqttSharedGroup?: string;
   httpPort: number;
   httpHost: string;
   dataDir: string;
@@ -75,11 +88,21 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineCon
     }
     settings = parseSettings(raw, `CONFIG ${env.CONFIG}: `);
   }
+  const role = (env.ROLE || 'all') as PipelineRole;
+  if (!ROLES.includes(role)) throw new ConfigError(`ROLE=${env.ROLE} is not one of ${ROLES.join(', ')}`);
+  const kafka = env.KAFKA_BROKERS ? kafkaBusOptionsFromEnv(env) : undefined;
+  if (role !== 'all' && !kafka) throw new ConfigError(`ROLE=${role} runs one stage of a scaled-out deployment and needs KAFKA_BROKERS for the bus between stages`);
+  if (role === 'ingest' && !mqttUrl) throw new ConfigError('ROLE=ingest needs MQTT_URL: the embedded broker runs only with ROLE=all');
   return {
+    role,
+    kafka,
     mqttPort: port(env, 'MQTT_PORT', 1883),
     mqttHost: env.MQTT_HOST || '0.0.0.0',
     mqttUrl,
-    mqttClientId: env.MQTT_CLIENT_ID || 'gas-ingest',
+    mqttClientId: env.MQTT_CLIENT_ID || (role === 'ingest' ? `gas-ingest-${hostname()}` : 'gas-ingest'),
+    mqttUsername: env.MQTT_USERNAME || undefined,
+    mqttPassword: env.MQTT_PASSWORD || undefined,
+    mqttSharedGroup: env.MQTT_SHARED_GROUP || (role === 'ingest' ? 'gas-ingest' : undefined),
     httpPort: port(env, 'HTTP_PORT', 8080),
     httpHost: env.HTTP_HOST || '0.0.0.0',
     dataDir: resolve(env.DATA_DIR || './data'),

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     // Shown once, on the terminal only; it is stored under DATA_DIR for later starts.
     process.stdout.write(`\n  Admin API token (stored in ${config.dataDir}/admin-token):\n    ${pipeline.adminToken}\n\n`);
   }
-  log.info({ http: pipeline.httpUrl, mqtt: pipeline.mqttUrl, dataDir: config.dataDir, devicesInRegistry: pipeline.registry.size }, 'Pipeline running');
+  log.info({ role: pipeline.role, http: pipeline.httpUrl, mqtt: pipeline.mqttUrl, dataDir: config.dataDir, devicesInRegistry: pipeline.registry.size }, 'Pipeline running');
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -1,7 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { InProcessBus } from '../bus/in-process-bus.ts';
+import { KafkaBus } from '../bus/kafka-bus.ts';
+import { registerKafkaLagGauge } from '../bus/kafka-metrics.ts';
+import type { Bus } from '../contracts/bus.ts';
 import type { DeviceStatus } from '../contracts/device-record.ts';
 import { DeadLetterLog } from '../ingest/dead-letter-log.ts';
 import { EmbeddedBroker } from '../ingest/embedded-broker.ts';
@@ -11,34 +16,37 @@ import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
 import { RegistryProfiles } from '../processors/device-profile.ts';
 import { DETECTORS } from '../processors/detectors/registry.ts';
-import { ProcessorStage } from '../processors/processor-stage.ts';
+import { ProcessorStage, type PartitionedDeviceState } from '../processors/processor-stage.ts';
 import { parseSettings as parseDetectorSettings } from '../processors/settings.ts';
 import { SilenceSettingsSchema, SilenceWatch } from '../processors/silence/silence-watch.ts';
 import { SnapshotFile } from '../processors/snapshot-file.ts';
 import { AlertBook } from '../alerts/alert-book.ts';
-import { buildHttpApi } from '../alerts/api/server.ts';
+import { buildHttpApi, buildOpsApi } from '../alerts/api/server.ts';
 import { TokenBook, TokenChain, loadAdminToken } from '../alerts/api/tokens.ts';
 import { SqlTokenStore } from '../alerts/api/token-store.ts';
 import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
 import { systemClock, type Clock } from './clock.ts';
-import type { PipelineConfig } from './config.ts';
+import type { PipelineConfig, PipelineRole } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { startServiceStage, type ServiceStage } from './service-stage.ts';
 
+/** A running process: all stages (`ROLE=all`) or one role; the parts of other roles are absent. */
 export interface RunningPipeline {
+  role: PipelineRole;
   httpUrl: string;
-  mqttUrl: string;
-  adminToken: string;
-  adminTokenGenerated: boolean;
+  /** The broker ingest reads from (ingest and all). */
+  mqttUrl?: string;
+  adminToken?: string;
+  adminTokenGenerated?: boolean;
   api: FastifyInstance;
-  alerts: AlertBook;
-  processor: ProcessorStage;
+  alerts?: AlertBook;
+  processor?: ProcessorStage;
   registry: DeviceRegistry;
   metrics: PipelineMetrics;
-  services: ServiceStage;
+  services?: ServiceStage;
   stop(): Promise<void>;
 }
 
@@ -54,116 +62,178 @@ function configureDetectors(settings: Record<string, unknown>): ConfiguredDetect
   return DETECTORS.map((definition) => ({ definition, settings: parseDetectorSettings(definition, settings[definition.name]) }));
 }
 
+/** The bus between stages: Kafka when brokers are configured, in-process otherwise. */
+async function createBus(config: PipelineConfig, registry: DeviceRegistry, log: Logger): Promise<Bus | KafkaBus> {
+  if (!config.kafka) return new InProcessBus();
+  // A gas alarm is judged with its linked valve's last state (VALVE_NOT_CUT): both go by the valve's id.
+  return KafkaBus.start(config.kafka, log.child({ stage: 'bus' }), (deviceId) => registry.get(deviceId)?.valveId ?? deviceId);
+}
+
+/** The processors' per-partition device state in Kafka's compacted state topic. */
+function kafkaDeviceState(bus: KafkaBus): PartitionedDeviceState {
+  return {
+    instanceId: `${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`,
+    partitionOf: (deviceId) => bus.partitionOfDevice(deviceId),
+    load: (partitions) => bus.state.load(partitions),
+    save: (snapshots) => bus.state.save(snapshots),
+  };
+}
+
 /**
- * Starts the whole pipeline in one process on the in-process bus: embedded MQTT broker (unless
- * `mqttUrl` names an external one) → ingest → processors → alert store → HTTP API.
- * Consumers start before the source, and the source stops first, so nothing is dropped in between.
+ * Starts the stages of this process's role on one bus: the whole pipeline for `all` (embedded MQTT
+ * broker unless `mqttUrl` names an external one → ingest → processors → alert store, tickets and
+ * HTTP API), or one role of a scaled-out deployment on Kafka. Consumers start before the source,
+ * and the source stops first, so nothing is dropped in between.
  */
 export async function startPipeline(config: PipelineConfig, log: Logger, clock: Clock = systemClock): Promise<RunningPipeline> {
-  const { settings } = config;
+  const { settings, role } = config;
+  const runs = (stage: 'ingest' | 'processor' | 'alerts'): boolean => role === 'all' || role === stage;
   const detectors = configureDetectors(settings.detectors);
   const silenceSettings = withDefaults(SilenceSettingsSchema, settings.silence);
   const decoderOptions = withDefaults(DecoderOptionsSchema, settings.ingest);
 
   const registry = new DeviceRegistry(config.registryFile ? readRegistryFile(config.registryFile) : [], join(config.dataDir, 'registry-edits.json'));
-  const bus = new InProcessBus();
+  const bus = await createBus(config, registry, log);
   const metrics = new PipelineMetrics(clock);
+  if (bus instanceof KafkaBus) registerKafkaLagGauge(metrics.registry, bus, undefined, log.child({ stage: 'bus' }));
 
-  const deadLetters = new DeadLetterLog({
-    capacity: settings.deadLetters?.capacity ?? 10_000,
-    file: join(config.dataDir, 'dead-letters.jsonl'),
-    maxFileBytes: settings.deadLetters?.maxFileBytes ?? 64 * 1024 * 1024,
-  });
-  bus.deadLetters.consume('dead-letter-log', (letters) => deadLetters.append(letters));
-
-  const alerts = new AlertBook({ dir: join(config.dataDir, 'alerts'), historyLimit: settings.alerts?.historyLimit ?? 100_000, compactAfterLines: 50_000, fsync: settings.alerts?.fsync ?? false });
-  bus.alertEvents.consume('alerts', (events) => {
-    for (const change of alerts.apply(events)) metrics.onAlertEdge(change.alert.condition, change.type === 'raised' ? 'raise' : 'clear');
-  });
-  const services = await startServiceStage({
-    dataDir: config.dataDir,
-    databaseUrl: config.databaseUrl,
-    oncallFile: config.oncallFile,
-    push: settings.push,
-    sla: settings.sla,
-    tickets: settings.tickets,
-    slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
-  }, alerts, registry, clock, log.child({ stage: 'services' }));
-  metrics.addGauge('gas_alerts_active', 'Active alerts by condition', ['condition'], (gauge) => {
-    for (const [condition, n] of alerts.countActiveByCondition()) gauge.set({ condition }, n);
-  });
-
-  const profiles = new RegistryProfiles(registry);
-  const engine = new DeviceEngine(detectors, profiles, metrics);
-  const silence = new SilenceWatch(engine, silenceSettings);
-  const processor = new ProcessorStage(bus, engine, silence, clock, new SnapshotFile(join(config.dataDir, 'processor-state.json')), {
-    checkIntervalMs: silenceSettings.checkIntervalMs,
-    snapshotIntervalMs: settings.snapshotIntervalMs ?? 60_000,
-  }, log.child({ stage: 'processors' }));
-  await processor.restore([...alerts.active()]);
-  const startedAtMs = clock.now();
-  for (const record of registry.records()) {
-    const profile = profiles.profileOf(record.deviceId)!;
-    engine.expect(profile, startedAtMs);
-    if (profile.gatewayId) silence.expectGateway(profile.gatewayId, startedAtMs);
+  // --- alerts role: alert store, tickets, on-call, pushes -------------------------------------
+  let alerts: AlertBook | undefined;
+  let services: ServiceStage | undefined;
+  let deadLetters: DeadLetterLog | undefined;
+  if (runs('alerts')) {
+    const letters = new DeadLetterLog({
+      capacity: settings.deadLetters?.capacity ?? 10_000,
+      file: join(config.dataDir, 'dead-letters.jsonl'),
+      maxFileBytes: settings.deadLetters?.maxFileBytes ?? 64 * 1024 * 1024,
+    });
+    bus.deadLetters.consume('dead-letter-log', (batch) => letters.append(batch));
+    deadLetters = letters;
+    const book = new AlertBook({ dir: join(config.dataDir, 'alerts'), historyLimit: settings.alerts?.historyLimit ?? 100_000, compactAfterLines: 50_000, fsync: settings.alerts?.fsync ?? false });
+    bus.alertEvents.consume('alerts', (events) => {
+      for (const change of book.apply(events)) metrics.onAlertEdge(change.alert.condition, change.type === 'raised' ? 'raise' : 'clear');
+    });
+    metrics.addGauge('gas_alerts_active', 'Active alerts by condition', ['condition'], (gauge) => {
+      for (const [condition, n] of book.countActiveByCondition()) gauge.set({ condition }, n);
+    });
+    alerts = book;
+    services = await startServiceStage({
+      dataDir: config.dataDir,
+      databaseUrl: config.databaseUrl,
+      oncallFile: config.oncallFile,
+      push: settings.push,
+      sla: settings.sla,
+      tickets: settings.tickets,
+      slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
+    }, book, registry, clock, log.child({ stage: 'services' }));
   }
-  registry.onChange((deviceId) => engine.updateProfile(deviceId));
-  processor.start();
-  metrics.addGauge('gas_devices_tracked', 'Devices whose state the processors hold', [], (gauge) => gauge.set(engine.devices.size));
 
+  // --- processor role: per-device state and detectors -------------------------------------------
+  let processor: ProcessorStage | undefined;
+  let engine: DeviceEngine | undefined;
+  if (runs('processor')) {
+    const profiles = new RegistryProfiles(registry);
+    engine = new DeviceEngine(detectors, profiles, metrics);
+    const silence = new SilenceWatch(engine, silenceSettings);
+    const partitioned = bus instanceof KafkaBus ? kafkaDeviceState(bus) : undefined;
+    processor = new ProcessorStage(bus, engine, silence, clock, partitioned ? undefined : new SnapshotFile(join(config.dataDir, 'processor-state.json')), {
+      checkIntervalMs: silenceSettings.checkIntervalMs,
+      snapshotIntervalMs: settings.snapshotIntervalMs ?? 60_000,
+      registered: function* () {
+        for (const record of registry.records()) yield profiles.profileOf(record.deviceId)!;
+      },
+      partitioned,
+    }, log.child({ stage: 'processors' }));
+    await processor.restore(alerts ? [...alerts.active()] : []);
+    registry.onChange((deviceId) => engine!.updateProfile(deviceId));
+    await processor.start();
+    const tracked = engine;
+    metrics.addGauge('gas_devices_tracked', 'Devices whose state the processors hold', [], (gauge) => gauge.set(tracked.devices.size));
+  }
+
+  // --- ingest role: MQTT → validated readings --------------------------------------------------
   let broker: EmbeddedBroker | undefined;
   let mqttUrl = config.mqttUrl;
-  if (!mqttUrl) {
-    broker = new EmbeddedBroker({ port: config.mqttPort, host: config.mqttHost }, log.child({ stage: 'broker' }));
-    const port = await broker.start();
-    mqttUrl = `mqtt://127.0.0.1:${port}`;
+  let sourceConnected = false;
+  let source: MqttSource | undefined;
+  if (runs('ingest')) {
+    if (!mqttUrl) {
+      broker = new EmbeddedBroker({ port: config.mqttPort, host: config.mqttHost }, log.child({ stage: 'broker' }));
+      const port = await broker.start();
+      mqttUrl = `mqtt://127.0.0.1:${port}`;
+    }
   }
 
-  const tokens = new TokenBook();
-  const admin = loadAdminToken(config.adminToken, join(config.dataDir, 'admin-token'));
-  tokens.add(admin.token, { name: 'admin', role: 'admin' });
-  const apiTokens = new SqlTokenStore(services.db);
-  let sourceConnected = false;
-  const api = await buildHttpApi({
-    alerts,
-    registry,
-    devices: {
-      statusOf(deviceId): DeviceStatus | undefined {
-        const state = engine.devices.get(deviceId);
-        if (!state) return undefined;
-        return { kind: state.kind, registered: state.profile.registered, lastReading: state.lastReading, lastSeenAtMs: state.lastHeardAtMs };
+  // --- HTTP: the full API with the alerts role, health and metrics only otherwise ---------------
+  const health = () => {
+    const checks: Record<string, string> = {};
+    if (runs('ingest')) checks.mqtt = sourceConnected ? 'connected' : 'disconnected';
+    if (alerts) checks.alertStore = 'ok';
+    if (processor) checks.processor = 'ok';
+    return { status: (!runs('ingest') || sourceConnected ? 'ok' : 'degraded') as 'ok' | 'degraded', checks };
+  };
+  let api: FastifyInstance;
+  let admin: { token: string; generated: boolean } | undefined;
+  if (alerts && services && deadLetters) {
+    const tokens = new TokenBook();
+    admin = loadAdminToken(config.adminToken, join(config.dataDir, 'admin-token'));
+    tokens.add(admin.token, { name: 'admin', role: 'admin' });
+    const apiTokens = new SqlTokenStore(services.db);
+    const devices = engine;
+    api = await buildHttpApi({
+      alerts,
+      registry,
+      devices: {
+        statusOf(deviceId): DeviceStatus | undefined {
+          // With ROLE=alerts the device state lives in the processors: the API shows the registry and alerts only.
+          const state = devices?.devices.get(deviceId);
+          if (!state) return undefined;
+          return { kind: state.kind, registered: state.profile.registered, lastReading: state.lastReading, lastSeenAtMs: state.lastHeardAtMs };
+        },
       },
-    },
-    deadLetters,
-    metrics,
-    tokens: new TokenChain(tokens, apiTokens),
-    apiTokens,
-    tickets: services.tickets,
-    reports: services.reports,
-    oncall: services.oncall,
-    sse: services.sse,
-    getSlaSettings: services.slaSettings,
-    setSlaSettings: services.setSlaSettings,
-    clock,
-    health: () => ({ status: sourceConnected ? 'ok' : 'degraded', checks: { mqtt: sourceConnected ? 'connected' : 'disconnected', alertStore: 'ok' } }),
-  }, log.child({ stage: 'api' }));
+      deadLetters,
+      metrics,
+      tokens: new TokenChain(tokens, apiTokens),
+      apiTokens,
+      tickets: services.tickets,
+      reports: services.reports,
+      oncall: services.oncall,
+      sse: services.sse,
+      getSlaSettings: services.slaSettings,
+      setSlaSettings: services.setSlaSettings,
+      clock,
+      health,
+    }, log.child({ stage: 'api' }));
+  } else {
+    api = await buildOpsApi({ metrics, health }, log.child({ stage: 'api' }));
+  }
   await api.listen({ port: config.httpPort, host: config.httpHost });
   const address = api.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
 
-  const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics);
-  const source = new MqttSource({ url: mqttUrl, clientId: config.mqttClientId, reconnectPeriodMs: 1000 }, ingest, log.child({ stage: 'ingest' }));
-  await source.start();
-  sourceConnected = true;
+  if (runs('ingest')) {
+    const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics);
+    source = new MqttSource({
+      url: mqttUrl!,
+      clientId: config.mqttClientId,
+      username: config.mqttUsername,
+      password: config.mqttPassword,
+      sharedGroup: config.mqttSharedGroup,
+      reconnectPeriodMs: 1000,
+    }, ingest, log.child({ stage: 'ingest' }));
+    await source.start();
+    sourceConnected = true;
+  }
 
   const rateTimer = setInterval(() => metrics.sampleRate(), 1000);
   rateTimer.unref();
 
   return {
+    role,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     mqttUrl,
-    adminToken: admin.token,
-    adminTokenGenerated: admin.generated,
+    adminToken: admin?.token,
+    adminTokenGenerated: admin?.generated,
     api,
     alerts,
     processor,
@@ -173,11 +243,11 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     async stop() {
       clearInterval(rateTimer);
       sourceConnected = false;
-      await source.stop();
-      await processor.stop();
+      await source?.stop();
+      await processor?.stop();
       await broker?.stop();
       await api.close();
-      await services.stop();
+      await services?.stop();
       await bus.close();
     },
   };

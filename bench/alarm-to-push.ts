@@ -36,6 +36,7 @@ const devices = Array.from({ length: alarms }, (_, i) => `HA-B${String(i).padSta
 writeFileSync(registryFile, JSON.stringify(devices.map((deviceId) => ({ deviceId, kind: 'home_gas_alarm', gatewayId: 'GW-BENCH', district: '城东区', reportIntervalS: 30 }))));
 
 const pipeline = await startPipeline({
+  role: 'all',
   mqttPort: 0, mqttHost: '127.0.0.1', mqttClientId: 'gas-ingest-bench', httpPort: 0, httpHost: '127.0.0.1',
   dataDir: join(dir, 'data'), registryFile, oncallFile, adminToken: 'bench-admin', logLevel: 'warn',
   settings: parseSettings({}, 'bench'),
@@ -47,7 +48,7 @@ const tokenRes = await fetch(`${pipeline.httpUrl}/api/v1/tokens`, {
 });
 const { token } = (await tokenRes.json()) as { token: string };
 const stream = await openStream(`${pipeline.httpUrl}/api/v1/stream?access_token=${token}`);
-const gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-BENCH' });
+const gateway = await mqtt.connectAsync(pipeline.mqttUrl!, { clientId: 'GW-BENCH' });
 
 const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 let seq = 0;

@@ -13,7 +13,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Bus, Channel } from '../contracts/bus.ts';
+import type { Bus, Channel, ConsumeOptions } from '../contracts/bus.ts';
 import type { AlertEvent, DeadLetter, GatewayStatus, Reading } from '../contracts/messages.ts';
 import { KafkaBusError } from './kafka-errors.ts';
 import { parseKafkaBusOptions, type KafkaBusOptions, type KafkaBusOptionsInput } from './kafka-options.ts';
@@ -28,15 +28,7 @@ export const TOPICS = {
   processorState: 'gas.processor-state',
 } as const;
 
-/** Told about partition ownership; the first batch of a new partition waits until onAssigned resolved. */
-export interface ConsumeOptions {
-  /** Partitions this instance now owns that it did not before (all of them on the first join). */
-  onAssigned?(partitions: number[]): Promise<void>;
-  /** Partitions this instance no longer owns: learned on the next join, or all of them on close. */
-  onRevoked?(partitions: number[]): Promise<void>;
-  /** A group without committed offsets starts at the oldest message (true) or only new ones. @defaultValue true */
-  fromBeginning?: boolean;
-}
+export type { ConsumeOptions };
 
 /** Consumer lag of one partition: messages in the partition the group has not committed yet. */
 export interface ConsumerLag {
@@ -67,7 +59,10 @@ function logCreator(log: Logger | undefined) {
     if (!log) return;
     const { message, ...extra } = entry.log;
     const fields = { namespace: entry.namespace, ...extra };
-    if (entry.level === logLevel.ERROR) log.error(fields, message);
+    // Connection-level error responses are routine (a rebalance answers heartbeats with an error,
+    // a topic another instance created already exists); real failures surface from the calls.
+    if (entry.namespace === 'Connection' && entry.level <= logLevel.WARN) log.debug(fields, message);
+    else if (entry.level === logLevel.ERROR) log.error(fields, message);
     else if (entry.level === logLevel.WARN) log.warn(fields, message);
     else if (entry.level === logLevel.INFO) log.debug(fields, message);
     else log.trace(fields, message);
@@ -348,9 +343,13 @@ export class KafkaBus implements Bus {
   readonly #log: Logger | undefined;
   #closed = false;
 
-  private constructor(options: KafkaBusOptions, log: Logger | undefined) {
+  /** The key a device's readings are partitioned by; its state lives in the same partition. */
+  readonly #placement: (deviceId: string) => string;
+
+  private constructor(options: KafkaBusOptions, log: Logger | undefined, placement: (deviceId: string) => string) {
     this.options = options;
     this.#log = log;
+    this.#placement = placement;
     const p = options.topicPrefix;
     this.topics = {
       readings: p + TOPICS.readings,
@@ -370,15 +369,20 @@ export class KafkaBus implements Bus {
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     this.#admin = this.#kafka.admin();
     this.#publisher = new Publisher(this.#producer, options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None);
-    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, (r) => r.deviceId);
+    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, (r) => placement(r.deviceId));
     this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, (s) => s.gatewayId);
     this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, (e) => e.subjectId);
     this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, (d) => d.deviceId ?? d.gatewayId);
-    this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.send(topic, messages), log);
+    this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.send(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
   }
 
-  static async start(input: KafkaBusOptionsInput | KafkaBusOptions, log?: Logger): Promise<KafkaBus> {
-    const bus = new KafkaBus(parseKafkaBusOptions(input), log);
+  /**
+   * `placement` maps a device to the key its readings are partitioned by (default: its own id).
+   * Devices that are judged together, a gas alarm and the shut-off valve it is linked to, must
+   * share a key so one processor instance holds both.
+   */
+  static async start(input: KafkaBusOptionsInput | KafkaBusOptions, log?: Logger, placement: (deviceId: string) => string = (id) => id): Promise<KafkaBus> {
+    const bus = new KafkaBus(parseKafkaBusOptions(input), log, placement);
     try {
       await bus.#admin.connect();
       await bus.#producer.connect();
@@ -428,6 +432,11 @@ export class KafkaBus implements Bus {
       partitionMetadata: Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
       message: { key, value: null },
     });
+  }
+
+  /** The partition of a device's readings and state. */
+  partitionOfDevice(deviceId: string): number {
+    return this.partitionOf(this.#placement(deviceId));
   }
 
   /** @internal Used by the channels and the state store. */

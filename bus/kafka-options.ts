@@ -37,17 +37,30 @@ export function parseKafkaBusOptions(raw: KafkaBusOptionsInput): KafkaBusOptions
   return value as KafkaBusOptions;
 }
 
-/** KAFKA_BROKERS (comma-separated, required), KAFKA_CLIENT_ID, KAFKA_PARTITIONS, KAFKA_TOPIC_PREFIX. */
+/** Integer settings read from the environment, with the option each fills. */
+const INTEGER_ENV = {
+  KAFKA_PARTITIONS: 'partitions',
+  KAFKA_SESSION_TIMEOUT_MS: 'sessionTimeoutMs',
+  KAFKA_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+} as const;
+
+/**
+ * KAFKA_BROKERS (comma-separated, required), KAFKA_CLIENT_ID, KAFKA_TOPIC_PREFIX, KAFKA_COMPRESSION,
+ * KAFKA_PARTITIONS, KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS.
+ */
 export function kafkaBusOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaBusOptions {
   const brokers = (env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter((b) => b.length > 0);
   if (brokers.length === 0) throw new ConfigError('KAFKA_BROKERS is required for the Kafka bus (host:port[,host:port…])');
-  const raw: KafkaBusOptionsInput = { brokers };
+  const raw: Record<string, unknown> = { brokers };
   if (env.KAFKA_CLIENT_ID) raw.clientId = env.KAFKA_CLIENT_ID;
   if (env.KAFKA_TOPIC_PREFIX) raw.topicPrefix = env.KAFKA_TOPIC_PREFIX;
-  if (env.KAFKA_PARTITIONS) {
-    const n = Number(env.KAFKA_PARTITIONS);
-    if (!Number.isInteger(n)) throw new ConfigError(`KAFKA_PARTITIONS=${env.KAFKA_PARTITIONS} is not an integer`);
-    raw.partitions = n;
+  if (env.KAFKA_COMPRESSION) raw.compression = env.KAFKA_COMPRESSION;
+  for (const [name, option] of Object.entries(INTEGER_ENV)) {
+    const text = env[name];
+    if (!text) continue;
+    const n = Number(text);
+    if (!Number.isInteger(n)) throw new ConfigError(`${name}=${text} is not an integer`);
+    raw[option] = n;
   }
-  return parseKafkaBusOptions(raw);
+  return parseKafkaBusOptions(raw as KafkaBusOptionsInput);
 }

@@ -45,6 +45,8 @@ export class KafkaStateStore {
     private readonly options: KafkaBusOptions,
     private readonly send: (topic: string, messages: Message[]) => Promise<void>,
     private readonly log: Logger | undefined,
+    /** The partition a device's state belongs in: that of its readings. */
+    private readonly partitionOfDevice: (deviceId: string) => number,
     /** Longest a load may take before it fails, ms. */
     private readonly loadTimeoutMs = 60_000,
   ) {
@@ -53,12 +55,12 @@ export class KafkaStateStore {
 
   /** Resolves once the broker holds every snapshot (acks=-1). */
   save(snapshots: readonly DeviceSnapshot[]): Promise<void> {
-    return this.send(this.topic, snapshots.map((s) => ({ key: s.deviceId, value: JSON.stringify(s) })));
+    return this.send(this.topic, snapshots.map((s) => ({ key: s.deviceId, value: JSON.stringify(s), partition: this.partitionOfDevice(s.deviceId) })));
   }
 
   /** Tombstones: the devices' state is gone after the next load and, later, compacted away. */
   remove(deviceIds: readonly string[]): Promise<void> {
-    return this.send(this.topic, deviceIds.map((deviceId) => ({ key: deviceId, value: null })));
+    return this.send(this.topic, deviceIds.map((deviceId) => ({ key: deviceId, value: null, partition: this.partitionOfDevice(deviceId) })));
   }
 
   /**

@@ -8,8 +8,27 @@ import type { AlertEvent, DeadLetter, GatewayStatus, Reading } from './messages.
 export interface Channel<T> {
   /** Resolves once every consumer has accepted the messages (in-process) or the broker has them. */
   publish(messages: readonly T[]): Promise<void>;
-  /** Registers the consumer group's handler; messages with the same key arrive in order. */
-  consume(group: string, handler: (messages: readonly T[]) => Promise<void> | void): void;
+  /**
+   * Registers the consumer group's handler; messages with the same key arrive in order. A
+   * partitioned bus says through `options` which partitions this instance owns as they move between
+   * the group's instances; an unpartitioned bus owns everything and never calls them.
+   */
+  consume(group: string, handler: (messages: readonly T[]) => Promise<void> | void, options?: ConsumeOptions): ConsumerHandle | void;
+}
+
+/** What a consumer of a distributed bus gives back: `ready` once it joined its group and restored its first partitions. */
+export interface ConsumerHandle {
+  readonly ready: Promise<void>;
+}
+
+/** Told about partition ownership; the first batch of a new partition waits until onAssigned resolved. */
+export interface ConsumeOptions {
+  /** A group without committed offsets starts at the oldest message (true) or only new ones. @defaultValue true */
+  fromBeginning?: boolean;
+  /** Partitions this instance now owns that it did not before (all of them on the first join). */
+  onAssigned?(partitions: number[]): Promise<void>;
+  /** Partitions this instance no longer owns: learned on the next join, or all of them on close. */
+  onRevoked?(partitions: number[]): Promise<void>;
 }
 
 export interface Bus {

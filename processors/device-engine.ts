@@ -186,6 +186,11 @@ export class DeviceEngine {
     this.devices.set(profile.deviceId, state);
   }
 
+  /** Another processor instance owns the device now (rebalance): its state leaves this one. */
+  forget(deviceId: string): void {
+    this.devices.delete(deviceId);
+  }
+
   /** A registry edit: the device is judged with its new profile from its next reading on. */
   updateProfile(deviceId: string): void {
     const state = this.devices.get(deviceId);

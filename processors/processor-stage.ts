@@ -3,6 +3,7 @@ import type { Bus } from '../contracts/bus.ts';
 import type { AlertEvent, Condition, DeviceKind, GatewayStatus, Reading } from '../contracts/messages.ts';
 import type { Clock } from '../app/clock.ts';
 import type { DeviceEngine, DeviceSnapshot } from './device-engine.ts';
+import type { DeviceProfile } from './device-profile.ts';
 import type { GatewaySnapshot, SilenceWatch } from './silence/silence-watch.ts';
 
 /** The processor's state as one document: what a restart or a rebalance resumes from. */
@@ -29,13 +30,37 @@ export interface ActiveAlertRef {
 }
 
 /**
+ * Device state kept per bus partition (Kafka): an instance holds the devices of the partitions it
+ * owns, restores them when a partition comes to it and saves what a batch changed before the
+ * batch is acknowledged, so a rebalance or a killed instance resumes instead of rebuilding.
+ */
+export interface PartitionedDeviceState {
+  /** Unique per running instance: names its own consumer group for gateway status, which every instance reads. */
+  instanceId: string;
+  partitionOf(deviceId: string): number;
+  load(partitions: readonly number[]): Promise<DeviceSnapshot[]>;
+  save(snapshots: readonly DeviceSnapshot[]): Promise<void>;
+}
+
+export interface ProcessorStageOptions {
+  checkIntervalMs: number;
+  snapshotIntervalMs: number;
+  /** The devices the registry names: expected to report even before their first reading. */
+  registered: () => Iterable<DeviceProfile>;
+  /** Set on a partitioned bus; the snapshot store is then unused. */
+  partitioned?: PartitionedDeviceState;
+}
+
+/**
  * The processor stage: readings and gateway status in from the bus, raise/clear edges out.
- * Readings are acknowledged only after their alert events are on the bus.
+ * Readings are acknowledged only after their alert events are on the bus (and, on a partitioned
+ * bus, after the state of their devices is saved).
  */
 export class ProcessorStage {
   #timer?: NodeJS.Timeout;
   #snapshotTimer?: NodeJS.Timeout;
   #checking = false;
+  readonly #owned = new Set<number>();
 
   constructor(
     private readonly bus: Bus,
@@ -43,12 +68,21 @@ export class ProcessorStage {
     private readonly silence: SilenceWatch,
     private readonly clock: Clock,
     private readonly snapshots: SnapshotStore | undefined,
-    private readonly options: { checkIntervalMs: number; snapshotIntervalMs: number },
+    private readonly options: ProcessorStageOptions,
     private readonly log: Logger,
   ) {}
 
-  /** Restores the last snapshot, then marks what the alert store holds active. */
+  /** Partitions of the readings this instance owns (partitioned bus only). */
+  ownedPartitions(): number[] {
+    return [...this.#owned].sort((a, b) => a - b);
+  }
+
+  /**
+   * Restores the last snapshot, then marks what the alert store holds active and expects the
+   * registered devices. On a partitioned bus all of that happens per partition as it is assigned.
+   */
   async restore(active: readonly ActiveAlertRef[]): Promise<void> {
+    if (this.options.partitioned) return;
     const snapshot = await this.snapshots?.load();
     if (snapshot) {
       for (const d of snapshot.devices) this.engine.restoreDevice(d);
@@ -60,11 +94,28 @@ export class ProcessorStage {
       if (a.subject === 'gateway') this.silence.seedActive(a.subjectId, now);
       else if (a.kind) this.engine.seedActive(a.subjectId, a.kind, a.gatewayId, a.condition);
     }
+    for (const profile of this.options.registered()) {
+      this.engine.expect(profile, now);
+      if (profile.gatewayId) this.silence.expectGateway(profile.gatewayId, now);
+    }
   }
 
-  start(): void {
-    this.bus.readings.consume('processors', (readings) => this.onReadings(readings));
-    this.bus.gatewayStatus.consume('processors', (statuses) => this.onStatuses(statuses));
+  /** Subscribes; resolves once the consumers joined their groups (at once on the in-process bus). */
+  async start(): Promise<void> {
+    const { partitioned } = this.options;
+    if (partitioned) {
+      const readings = this.bus.readings.consume('processors', (batch) => this.onReadings(batch), {
+        onAssigned: (partitions) => this.#adopt(partitions, partitioned),
+        onRevoked: async (partitions) => this.#release(partitions, partitioned),
+      });
+      // Every instance hears every gateway's status (its own group, from now on) and applies it
+      // to the gateways whose devices it holds: a last will concerns all of them.
+      const statuses = this.bus.gatewayStatus.consume(`processors.${partitioned.instanceId}`, (batch) => this.onStatuses(batch), { fromBeginning: false });
+      await Promise.all([readings?.ready, statuses?.ready]);
+    } else {
+      this.bus.readings.consume('processors', (readings) => this.onReadings(readings));
+      this.bus.gatewayStatus.consume('processors', (statuses) => this.onStatuses(statuses));
+    }
     this.#timer = setInterval(() => void this.checkSilence(), this.options.checkIntervalMs);
     this.#timer.unref();
     if (this.snapshots && this.options.snapshotIntervalMs > 0) {
@@ -78,12 +129,63 @@ export class ProcessorStage {
     this.silence.onReadings(readings, out);
     this.engine.process(readings, out);
     if (out.length > 0) await this.bus.alertEvents.publish(out);
+    if (this.options.partitioned) await this.#save(readings.map((r) => r.deviceId), this.options.partitioned);
   }
 
   async onStatuses(statuses: readonly GatewayStatus[]): Promise<void> {
     const out: AlertEvent[] = [];
-    for (const s of statuses) this.silence.onStatus(s, out);
+    const tracksAll = !this.options.partitioned;
+    for (const s of statuses) if (tracksAll || this.silence.gateways.has(s.gatewayId)) this.silence.onStatus(s, out);
     if (out.length > 0) await this.bus.alertEvents.publish(out);
+  }
+
+  /** Saves the current state of these devices (once each) to the partitioned store. */
+  async #save(deviceIds: readonly string[], store: PartitionedDeviceState): Promise<void> {
+    const snapshots: DeviceSnapshot[] = [];
+    for (const id of new Set(deviceIds)) {
+      const state = this.engine.devices.get(id);
+      if (state) snapshots.push(this.engine.snapshotDevice(state));
+    }
+    if (snapshots.length > 0) await store.save(snapshots);
+  }
+
+  /** Partitions came to this instance: their devices' saved state, then the registered devices not in it. */
+  async #adopt(partitions: number[], store: PartitionedDeviceState): Promise<void> {
+    const wanted = new Set(partitions);
+    // A snapshot left in another partition (the device's placement changed) is not this instance's.
+    const restored = (await store.load(partitions)).filter((s) => wanted.has(store.partitionOf(s.deviceId)));
+    for (const snapshot of restored) this.engine.restoreDevice(snapshot);
+    const now = this.clock.now();
+    const gateways = new Set<string>();
+    for (const s of restored) if (s.gatewayId) gateways.add(s.gatewayId);
+    let expected = 0;
+    for (const profile of this.options.registered()) {
+      if (!wanted.has(store.partitionOf(profile.deviceId))) continue;
+      if (!this.engine.devices.has(profile.deviceId)) expected++;
+      this.engine.expect(profile, now);
+      if (profile.gatewayId) gateways.add(profile.gatewayId);
+    }
+    for (const gatewayId of gateways) this.silence.adoptGateway(gatewayId, now);
+    for (const p of partitions) this.#owned.add(p);
+    this.log.info({ partitions, restored: restored.length, expected, gateways: gateways.size }, 'Partitions assigned: device state restored');
+  }
+
+  /** Partitions went to another instance: their devices leave, and gateways with none left here. */
+  #release(partitions: number[], store: PartitionedDeviceState): void {
+    const gone = new Set(partitions);
+    let released = 0;
+    const stillHeld = new Set<string>();
+    for (const [id, state] of this.engine.devices) {
+      if (gone.has(store.partitionOf(id))) {
+        this.engine.forget(id);
+        released++;
+      } else if (state.gatewayId) {
+        stillHeld.add(state.gatewayId);
+      }
+    }
+    for (const gatewayId of [...this.silence.gateways.keys()]) if (!stillHeld.has(gatewayId)) this.silence.forgetGateway(gatewayId);
+    for (const p of partitions) this.#owned.delete(p);
+    this.log.info({ partitions, released }, 'Partitions revoked: device state released');
   }
 
   /** Judges silence as of the clock's now; the timer calls it, tests may too. */
@@ -94,6 +196,9 @@ export class ProcessorStage {
       const out: AlertEvent[] = [];
       this.silence.check(this.clock.now(), out);
       if (out.length > 0) await this.bus.alertEvents.publish(out);
+      // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
+      const { partitioned } = this.options;
+      if (partitioned && out.length > 0) await this.#save(out.filter((e) => e.subject === 'device').map((e) => e.subjectId), partitioned);
     } catch (err) {
       this.log.error({ err }, 'Silence check failed');
     } finally {
@@ -111,7 +216,7 @@ export class ProcessorStage {
   }
 
   async saveSnapshot(): Promise<void> {
-    if (!this.snapshots) return;
+    if (!this.snapshots || this.options.partitioned) return;
     try {
       await this.snapshots.save(this.snapshot());
     } catch (err) {

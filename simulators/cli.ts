@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -21,6 +21,8 @@ const USAGE = `Usage: npm run simulate -- --url mqtt://127.0.0.1:1883 [options]
   --realtime           make each round last step-ms of wall time (needed for NO_SIGNAL against a
                        pipeline on the wall clock)
   --seq-start N        seq of each gateway's first batch                                default 1
+  --credentials PATH   gateway passwords, one \`gatewayId:password\` a line (the broker's user name
+                       is the gateway id), for a broker without anonymous access
   --help
 
 Progress goes to stderr (LOG_LEVEL, default info); the summary of what was sent, with the
@@ -28,6 +30,24 @@ alerts the scenario expects, is printed as JSON on stdout.
 `;
 
 class UsageError extends Error {}
+
+/** `gatewayId:password` lines, as scripts/services.sh keeps them for Mosquitto. */
+function readCredentials(path: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--credentials ${path}: ${(err as Error).message}`);
+  }
+  const out = new Map<string, string>();
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '' || line.startsWith('#')) return;
+    const at = line.indexOf(':');
+    if (at <= 0 || at === line.length - 1) throw new UsageError(`--credentials ${path}:${i + 1}: expected gatewayId:password`);
+    out.set(line.slice(0, at), line.slice(at + 1));
+  });
+  return out;
+}
 
 interface CliArgs {
   url: string;
@@ -41,6 +61,7 @@ interface CliArgs {
   registryOut?: string;
   realtime: boolean;
   seqStart: number;
+  credentials?: string;
 }
 
 function integer(name: string, raw: string | undefined, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -70,6 +91,7 @@ function parse(argv: string[]): CliArgs | 'help' {
         'registry-out': { type: 'string' },
         realtime: { type: 'boolean', default: false },
         'seq-start': { type: 'string' },
+        credentials: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -111,13 +133,16 @@ function parse(argv: string[]): CliArgs | 'help' {
     registryOut: values['registry-out'],
     realtime: values.realtime ?? false,
     seqStart: integer('seq-start', values['seq-start'], 1, 0)!,
+    credentials: values.credentials,
   };
 }
 
 async function main(argv: string[]): Promise<number> {
   let args: CliArgs | 'help';
+  let gatewayPasswords: Map<string, string> | undefined;
   try {
     args = parse(argv);
+    if (args !== 'help' && args.credentials) gatewayPasswords = readCredentials(args.credentials);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`simulate: ${err.message}\n\n${USAGE}`);
@@ -160,7 +185,7 @@ async function main(argv: string[]): Promise<number> {
     log.info({ file, devices: fleet.devices.length }, 'Registry written');
   }
 
-  const simulation = new Simulation({ url: args.url, fleet, scenario, log, seqStart: args.seqStart });
+  const simulation = new Simulation({ url: args.url, fleet, scenario, log, seqStart: args.seqStart, gatewayPasswords });
   const interrupt = (): void => {
     log.warn('Interrupted: finishing the round in progress');
     simulation.stop();

@@ -42,6 +42,8 @@ export interface LinkOptions {
   url: string;
   log: Logger;
   connectTimeoutMs: number;
+  /** The gateway's MQTT password for a broker with per-gateway credentials (user name = gateway id). */
+  password?: string;
 }
 
 export type LinkFactory = (gatewayId: string, options: LinkOptions) => GatewayLink;
@@ -61,11 +63,12 @@ export class MqttGatewayLink implements GatewayLink {
   }
 
   async connect(): Promise<void> {
-    const { url, connectTimeoutMs, log } = this.options;
+    const { url, connectTimeoutMs, log, password } = this.options;
     const gatewayId = this.gatewayId;
     const topic = statusTopic(gatewayId);
     const client = mqtt.connect(url, {
       clientId: gatewayId,
+      ...(password === undefined ? {} : { username: gatewayId, password }),
       clean: false,
       reconnectPeriod: 1000,
       connectTimeout: connectTimeoutMs,
@@ -193,6 +196,8 @@ export interface SimulationOptions {
   connectTimeoutMs?: number;
   /** @defaultValue MQTT */
   link?: LinkFactory;
+  /** Per-gateway MQTT passwords (user name = gateway id), for a broker without anonymous access. */
+  gatewayPasswords?: ReadonlyMap<string, string>;
   /** Called for every uplink publish, before it is sent (tests, tracing). */
   onPublish?: (message: PublishedMessage) => void;
 }
@@ -369,8 +374,9 @@ export class Simulation {
 
     const link = options.link ?? mqttLink;
     const linkOptions: LinkOptions = { url: options.url, log: this.#log, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 };
+    const passwords = options.gatewayPasswords;
     const gatewayIds = fleet.gatewayIds;
-    this.#links = gatewayIds.map((id) => link(id, linkOptions));
+    this.#links = gatewayIds.map((id) => link(id, passwords?.has(id) ? { ...linkOptions, password: passwords.get(id) } : linkOptions));
     this.#down = gatewayIds.map(() => false);
     this.#seq = gatewayIds.map(() => (options.seqStart ?? 1) - 1);
     this.#upTopics = gatewayIds.map(upTopic);

@@ -6,7 +6,13 @@ import { ManualClock } from '../app/clock.ts';
 import { parseSettings, type PipelineConfig, type SettingsFile } from '../app/config.ts';
 import { startPipeline, type RunningPipeline } from '../app/pipeline.ts';
 
+/** The embedded pipeline (ROLE=all): every stage is present. */
 export interface TestPipeline extends RunningPipeline {
+  mqttUrl: string;
+  adminToken: string;
+  alerts: NonNullable<RunningPipeline['alerts']>;
+  processor: NonNullable<RunningPipeline['processor']>;
+  services: NonNullable<RunningPipeline['services']>;
   clock: ManualClock;
   dataDir: string;
   /** GET an `/api/v1` route with the admin token. */
@@ -24,6 +30,7 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gas-e2e-'));
   const clock = options.clock ?? new ManualClock(Date.now());
   const config: PipelineConfig = {
+    role: 'all',
     mqttPort: 0,
     mqttHost: '127.0.0.1',
     mqttClientId: 'gas-ingest-test',
@@ -36,6 +43,8 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
     settings: parseSettings({ silence: { checkIntervalMs: 100 }, ...options.settings }, 'test settings'),
   };
   const running = await startPipeline(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), clock);
+  const { mqttUrl, adminToken, alerts, processor, services } = running;
+  if (!mqttUrl || !adminToken || !alerts || !processor || !services) throw new Error('ROLE=all must run every stage');
   const headers = { authorization: `Bearer ${running.adminToken}` };
 
   const get = async <T>(path: string): Promise<T> => {
@@ -64,6 +73,11 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
   };
   return {
     ...running,
+    mqttUrl,
+    adminToken,
+    alerts,
+    processor,
+    services,
     clock,
     dataDir,
     get,

@@ -119,6 +119,18 @@ function bearerOf(request: FastifyRequest): string | undefined {
 }
 
 /**
+ * The HTTP face of a role without the alert store (ingest, processor): health and metrics only,
+ * so orchestrators can probe it and Prometheus can scrape it.
+ */
+export async function buildOpsApi(services: Pick<ApiServices, 'metrics' | 'health'>, log: Logger): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, requestIdHeader: 'x-request-id' });
+  app.decorate('services', services as ApiServices);
+  await app.register(healthRoutes);
+  await app.register(metricsRoutes);
+  return app;
+}
+
+/**
  * The HTTP API as a tree of fastify plugins: health and metrics open, everything under `/api/v1`
  * behind a bearer token. Every route declares its request and response schemas.
  */

@@ -24,6 +24,11 @@ interface GatewayState {
   offline: boolean;
   /** Shortest expected report interval among its devices, from the last check. */
   minIntervalMs: number;
+  /**
+   * Taken over from another processor instance, whose GATEWAY_OFFLINE this one cannot know:
+   * its first batch sends a clear (a no-op in the alert store when nothing is active).
+   */
+  adopted: boolean;
 }
 
 export interface GatewaySnapshot {
@@ -51,7 +56,7 @@ export class SilenceWatch {
   #gateway(gatewayId: string, nowMs: number): GatewayState {
     let g = this.gateways.get(gatewayId);
     if (!g) {
-      g = { gatewayId, lastBatchAtMs: nowMs, onlineSinceMs: nowMs, willFired: false, offline: false, minIntervalMs: this.settings.defaultGatewayIntervalMs };
+      g = { gatewayId, lastBatchAtMs: nowMs, onlineSinceMs: nowMs, willFired: false, offline: false, minIntervalMs: this.settings.defaultGatewayIntervalMs, adopted: false };
       this.gateways.set(gatewayId, g);
     }
     return g;
@@ -62,6 +67,20 @@ export class SilenceWatch {
     this.#gateway(gatewayId, sinceMs);
   }
 
+  /**
+   * A gateway some of whose devices this instance took over in a rebalance: expected from
+   * `sinceMs`, and its first batch clears a GATEWAY_OFFLINE the previous owner may have raised.
+   */
+  adoptGateway(gatewayId: string, sinceMs: number): void {
+    const g = this.#gateway(gatewayId, sinceMs);
+    if (!g.offline) g.adopted = true;
+  }
+
+  /** None of the gateway's devices is this instance's any more: another instance judges it. */
+  forgetGateway(gatewayId: string): void {
+    this.gateways.delete(gatewayId);
+  }
+
   /** Readings arrived: their gateways are alive. */
   onReadings(readings: readonly Reading[], out: AlertEvent[]): void {
     let last: GatewayState | undefined;
@@ -69,7 +88,7 @@ export class SilenceWatch {
       if (last?.gatewayId !== r.gatewayId) last = this.#gateway(r.gatewayId, r.receivedAtMs);
       if (r.receivedAtMs > last.lastBatchAtMs) last.lastBatchAtMs = r.receivedAtMs;
       last.willFired = false;
-      if (last.offline) this.#setOffline(last, false, r.receivedAtMs, undefined, out);
+      if (last.offline || last.adopted) this.#setOffline(last, false, r.receivedAtMs, undefined, out);
     }
   }
 
@@ -137,6 +156,7 @@ export class SilenceWatch {
 
   #setOffline(g: GatewayState, offline: boolean, atMs: number, detail: Record<string, unknown> | undefined, out: AlertEvent[]): void {
     g.offline = offline;
+    g.adopted = false;
     if (!offline) g.onlineSinceMs = Math.max(g.onlineSinceMs, atMs);
     out.push({
       type: offline ? 'raise' : 'clear',
@@ -155,6 +175,6 @@ export class SilenceWatch {
   }
 
   restore(snapshots: readonly GatewaySnapshot[]): void {
-    for (const s of snapshots) this.gateways.set(s.gatewayId, { ...s, minIntervalMs: this.settings.defaultGatewayIntervalMs });
+    for (const s of snapshots) this.gateways.set(s.gatewayId, { ...s, minIntervalMs: this.settings.defaultGatewayIntervalMs, adopted: false });
   }
 }

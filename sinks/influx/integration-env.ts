@@ -11,15 +11,20 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
  * scripts/services.sh). Without it: a failing test in CI (process.env.CI), else a skip that says why.
  */
 export function describeWithServer(variable: string, service: string, name: string, body: (url: string) => void): void {
-  const url = process.env[variable];
-  if (url) {
-    describe(name, () => body(url));
+  describeWithServers({ [variable]: service }, name, (env) => body(env[variable]!));
+}
+
+/** As describeWithServer, for a block that needs several servers: `{ VARIABLE: service }`. */
+export function describeWithServers(needs: Record<string, string>, name: string, body: (env: Record<string, string>) => void): void {
+  const missing = Object.entries(needs).filter(([variable]) => !process.env[variable]);
+  if (missing.length === 0) {
+    describe(name, () => body(Object.fromEntries(Object.keys(needs).map((v) => [v, process.env[v]!]))));
     return;
   }
-  const why = `${variable} is not set: start the server with \`bash scripts/services.sh start ${service}\` and export its ${variable}`;
+  const why = missing.map(([variable, service]) => `${variable} is not set: start the server with \`bash scripts/services.sh start ${service}\` and export its ${variable}`).join('; ');
   if (process.env.CI) {
     describe(name, () => {
-      it(`needs ${variable}`, () => {
+      it(`needs ${missing.map(([v]) => v).join(', ')}`, () => {
         throw new Error(`${why} (CI is set, so this fails instead of skipping)`);
       });
     });
