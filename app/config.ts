@@ -5,6 +5,18 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { kafkaBusOptionsFromEnv, type KafkaBusOptionsInput } from '../bus/kafka-options.ts';
 import { ConfigError } from './errors.ts';
+
+/** One InfluxDB write target as configured; the writer fills in the rest and validates it at start. */
+export interface InfluxWriterInput {
+  url: string;
+  target: 'v2' | 'v1';
+  token?: string;
+  org?: string;
+  bucket?: string;
+  database?: string;
+  username?: string;
+  password?: string;
+}
 import { DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { SilenceSettingsSchema } from '../processors/silence/silence-watch.ts';
 
@@ -36,6 +48,11 @@ export interface PipelineConfig {
   role: PipelineRole;
   /** The Kafka bus (KAFKA_BROKERS and the other KAFKA_* variables); in-process when absent. */
   kafka?: KafkaBusOptionsInput;
+  /**
+   * Readings and alert edges to InfluxDB: a v2 write endpoint (INFLUX_URL, InfluxDB 2/3 or
+   * VictoriaMetrics) and/or an InfluxDB 1.x (INFLUXQL_URL) whose InfluxQL serves the dashboards.
+   */
+  influx?: InfluxWriterInput[];
   mqttPort: number;
   mqttHost: string;
   /** An external broker; when set no embedded broker is started. */
@@ -93,9 +110,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineCon
   const kafka = env.KAFKA_BROKERS ? kafkaBusOptionsFromEnv(env) : undefined;
   if (role !== 'all' && !kafka) throw new ConfigError(`ROLE=${role} runs one stage of a scaled-out deployment and needs KAFKA_BROKERS for the bus between stages`);
   if (role === 'ingest' && !mqttUrl) throw new ConfigError('ROLE=ingest needs MQTT_URL: the embedded broker runs only with ROLE=all');
+  const influx: InfluxWriterInput[] = [];
+  if (env.INFLUX_URL) influx.push({ url: env.INFLUX_URL, target: 'v2', token: env.INFLUX_TOKEN || undefined, org: env.INFLUX_ORG || '', bucket: env.INFLUX_BUCKET || 'gas' });
+  if (env.INFLUXQL_URL) influx.push({ url: env.INFLUXQL_URL, target: 'v1', database: env.INFLUX_DATABASE || 'gas', username: env.INFLUX_USERNAME || undefined, password: env.INFLUX_PASSWORD || undefined });
   return {
     role,
     kafka,
+    influx,
     mqttPort: port(env, 'MQTT_PORT', 1883),
     mqttHost: env.MQTT_HOST || '0.0.0.0',
     mqttUrl,

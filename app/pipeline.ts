@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import { InProcessBus } from '../bus/in-process-bus.ts';
 import { KafkaBus } from '../bus/kafka-bus.ts';
 import { registerKafkaLagGauge } from '../bus/kafka-metrics.ts';
+import { InfluxSink } from '../sinks/influx/influx-sink.ts';
+import { InfluxWriter, parseInfluxWriterOptions, type InfluxWriterCounters } from '../sinks/influx/influx-writer.ts';
+import type { Gauge } from 'prom-client';
 import type { Bus } from '../contracts/bus.ts';
 import type { DeviceStatus } from '../contracts/device-record.ts';
 import { DeadLetterLog } from '../ingest/dead-letter-log.ts';
@@ -28,7 +31,7 @@ import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
 import { systemClock, type Clock } from './clock.ts';
-import type { PipelineConfig, PipelineRole } from './config.ts';
+import type { InfluxWriterInput, PipelineConfig, PipelineRole } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { startServiceStage, type ServiceStage } from './service-stage.ts';
@@ -77,6 +80,30 @@ function kafkaDeviceState(bus: KafkaBus): PartitionedDeviceState {
     load: (partitions) => bus.state.load(partitions),
     save: (snapshots) => bus.state.save(snapshots),
   };
+}
+
+/**
+ * The InfluxDB sink as its own consumer group. In one process (`all` on the in-process bus) a full
+ * buffer drops lines, counted, rather than hold up ingest and the alarms behind it; on Kafka it
+ * blocks its own group, whose lag then grows, and nothing is lost while Kafka keeps the readings.
+ */
+function startInfluxSink(targets: readonly InfluxWriterInput[], bus: Bus, registry: DeviceRegistry, metrics: PipelineMetrics, log: Logger): InfluxSink {
+  const onFull = bus instanceof KafkaBus ? 'block' : 'drop';
+  const writers = targets.map((t) => new InfluxWriter(parseInfluxWriterOptions({ ...t, onFull }), { log: log.child({ influx: t.url, target: t.target }) }));
+  const sink = new InfluxSink(writers, { districtOf: (deviceId) => registry.get(deviceId)?.district });
+  bus.readings.consume('influx', (readings) => sink.writeReadings(readings));
+  bus.alertEvents.consume('influx', (events) => sink.writeAlertEvents(events));
+  const labelOf = targets.map((t) => ({ target: t.target, url: t.url }));
+  const each = (gauge: Gauge, value: (c: InfluxWriterCounters) => number) => sink.stats().forEach((c, i) => gauge.set(labelOf[i]!, value(c)));
+  metrics.addGauge('gas_influx_lines_written', 'Lines InfluxDB acknowledged since start (cumulative)', ['target', 'url'], (g) => each(g, (c) => c.written));
+  metrics.addGauge('gas_influx_lines_buffered', 'Lines held for InfluxDB now: queued and in flight', ['target', 'url'], (g) => each(g, (c) => c.buffered));
+  metrics.addGauge('gas_influx_failed_requests', 'Write requests that failed since start (cumulative), retried or not', ['target', 'url'], (g) => each(g, (c) => c.failedRequests));
+  metrics.addGauge('gas_influx_lines_dropped', 'Lines given up since start (cumulative), by reason', ['target', 'url', 'reason'], (g) =>
+    sink.stats().forEach((c, i) => {
+      for (const [reason, n] of Object.entries(c.dropped)) g.set({ ...labelOf[i]!, reason }, n);
+    }),
+  );
+  return sink;
 }
 
 /**
@@ -149,6 +176,12 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     await processor.start();
     const tracked = engine;
     metrics.addGauge('gas_devices_tracked', 'Devices whose state the processors hold', [], (gauge) => gauge.set(tracked.devices.size));
+  }
+
+  // --- sinks: readings and alert edges to InfluxDB, beside the processors -----------------------
+  let influx: InfluxSink | undefined;
+  if (runs('processor') && config.influx && config.influx.length > 0) {
+    influx = startInfluxSink(config.influx, bus, registry, metrics, log.child({ stage: 'influx' }));
   }
 
   // --- ingest role: MQTT → validated readings --------------------------------------------------
@@ -246,9 +279,10 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       await source?.stop();
       await processor?.stop();
       await broker?.stop();
+      await bus.close();
+      await influx?.close();
       await api.close();
       await services?.stop();
-      await bus.close();
     },
   };
 }

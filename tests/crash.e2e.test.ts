@@ -20,7 +20,7 @@ async function freePort(): Promise<number> {
 /** `npm start` as a real process, as a user runs it, on private ports and a private DATA_DIR. */
 function startProcess(dataDir: string, mqttPort: number, httpPort: number): ChildProcess {
   // The embedded default: none of the full-stack servers CI exports for other suites.
-  const { MQTT_URL, KAFKA_BROKERS, DATABASE_URL, ROLE, CONFIG, REGISTRY, ...inherited } = process.env;
+  const { MQTT_URL, KAFKA_BROKERS, DATABASE_URL, INFLUX_URL, INFLUXQL_URL, ROLE, CONFIG, REGISTRY, ...inherited } = process.env;
   return spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: ROOT,
     env: { ...inherited, DATA_DIR: dataDir, MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' },

@@ -94,7 +94,7 @@ describeWithServers(
 
     async function startProcessor(name: string, registryFile: string): Promise<ProcessorProcess> {
       const httpPort = await freePort();
-      const { MQTT_URL, DATABASE_URL, CONFIG, ...inherited } = process.env;
+      const { MQTT_URL, DATABASE_URL, INFLUX_URL, INFLUXQL_URL, CONFIG, ...inherited } = process.env;
       const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
         cwd: ROOT,
         env: {
