@@ -1,0 +1,118 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../app/clock.ts';
+import type { Bus, Channel, ConsumeOptions } from '../contracts/bus.ts';
+import type { AlertEvent, GatewayStatus, Reading } from '../contracts/messages.ts';
+import { DeviceEngine, type DeviceSnapshot } from './device-engine.ts';
+import { resolveProfile, type DeviceProfile } from './device-profile.ts';
+import { GasAlarmDetector } from './detectors/gas-alarm/index.ts';
+import { reading } from './detectors/testing.ts';
+import { ProcessorStage, type PartitionedDeviceState } from './processor-stage.ts';
+import { parseSettings } from './settings.ts';
+import { SilenceSettingsSchema, SilenceWatch } from './silence/silence-watch.ts';
+import { Value } from '@sinclair/typebox/value';
+
+/** A channel that keeps what the stage registered, so the test plays the partitioned bus. */
+class RecordingChannel<T> implements Channel<T> {
+  readonly published: T[] = [];
+  readonly consumers: Array<{ group: string; handler: (m: readonly T[]) => Promise<void> | void; options?: ConsumeOptions }> = [];
+  async publish(messages: readonly T[]): Promise<void> {
+    this.published.push(...messages);
+  }
+  consume(group: string, handler: (m: readonly T[]) => Promise<void> | void, options?: ConsumeOptions) {
+    this.consumers.push({ group, handler, options });
+    return { ready: Promise.resolve() };
+  }
+}
+
+function setup() {
+  const bus = {
+    readings: new RecordingChannel<Reading>(),
+    gatewayStatus: new RecordingChannel<GatewayStatus>(),
+    alertEvents: new RecordingChannel<AlertEvent>(),
+    deadLetters: new RecordingChannel<never>(),
+    close: async () => undefined,
+  };
+  // Two partitions: devices ending in an even digit live in 0, odd in 1.
+  const partitionOf = (deviceId: string) => Number(deviceId.at(-1)) % 2;
+  const saved = new Map<string, DeviceSnapshot>();
+  const loads: number[][] = [];
+  const store: PartitionedDeviceState = {
+    instanceId: 'test-1',
+    partitionOf,
+    async load(partitions) {
+      loads.push([...partitions]);
+      return [...saved.values()].filter((s) => partitions.includes(partitionOf(s.deviceId)));
+    },
+    async save(snapshots) {
+      for (const s of snapshots) saved.set(s.deviceId, structuredClone(s));
+    },
+  };
+  const records = ['HA-0', 'HA-1', 'HA-2'].map((deviceId) => ({ deviceId, kind: 'home_gas_alarm' as const, gatewayId: deviceId === 'HA-2' ? 'GW-B' : 'GW-A', reportIntervalS: 30 }));
+  const profiles = new Map<string, DeviceProfile>(records.map((r) => [r.deviceId, resolveProfile(r)]));
+  const engine = new DeviceEngine([{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never, { profileOf: (id) => profiles.get(id) }, { onJudged() {} });
+  const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, {}) as never);
+  const clock = new ManualClock(Date.parse('2026-11-22T08:00:00.000Z'));
+  const stage = new ProcessorStage(bus as Bus, engine, silence, clock, undefined, {
+    checkIntervalMs: 1_000_000,
+    snapshotIntervalMs: 0,
+    registered: () => profiles.values(),
+    partitioned: store,
+  }, pino({ level: 'silent' }));
+  const ownership = () => bus.readings.consumers[0]!.options!;
+  return { bus, stage, engine, silence, saved, loads, ownership };
+}
+
+const alarm = (deviceId: string, atS: number, lelPct: number) => reading({ kind: 'home_gas_alarm', deviceId, gatewayId: deviceId === 'HA-2' ? 'GW-B' : 'GW-A', atS, lelPct });
+
+describe('ProcessorStage on a partitioned bus', () => {
+  it('holds only the devices of its partitions: restored from the store, else expected from the registry', async () => {
+    const { stage, engine, saved, loads, ownership } = setup();
+    await stage.start();
+    saved.set('HA-0', { deviceId: 'HA-0', kind: 'home_gas_alarm', gatewayId: 'GW-A', lastAtMs: 5, lastHeardAtMs: 5, active: ['GAS_ALARM_L1'], detectors: {} });
+    await ownership().onAssigned!([0]);
+    expect(loads).toEqual([[0]]);
+    expect([...engine.devices.keys()].sort()).toEqual(['HA-0', 'HA-2']);
+    expect(engine.devices.get('HA-0')!.lastAtMs).toBe(5);
+    expect(stage.ownedPartitions()).toEqual([0]);
+  });
+
+  it('saves the state of the devices a batch touched before the batch is acknowledged', async () => {
+    const { bus, stage, saved, ownership } = setup();
+    await stage.start();
+    await ownership().onAssigned!([0, 1]);
+    await bus.readings.consumers[0]!.handler([alarm('HA-1', 0, 40), alarm('HA-1', 30, 40), alarm('HA-2', 0, 1)]);
+    expect([...saved.keys()].sort()).toEqual(['HA-1', 'HA-2']);
+    expect(saved.get('HA-1')!.active).toEqual(['GAS_ALARM_L1']);
+    expect(bus.alertEvents.published.map((e) => `${e.type} ${e.subjectId} ${e.condition}`)).toContain('raise HA-1 GAS_ALARM_L1');
+  });
+
+  it('lets a revoked partition go, with the gateways no device here reports through any more', async () => {
+    const { stage, engine, silence, ownership } = setup();
+    await stage.start();
+    await ownership().onAssigned!([0, 1]);
+    await ownership().onRevoked!([0]);
+    expect([...engine.devices.keys()]).toEqual(['HA-1']);
+    expect([...silence.gateways.keys()]).toEqual(['GW-A']);
+    expect(stage.ownedPartitions()).toEqual([1]);
+  });
+
+  it('clears a taken-over gateway on its first batch, since the previous owner may have raised it', async () => {
+    const { bus, stage, ownership } = setup();
+    await stage.start();
+    await ownership().onAssigned!([1]);
+    await bus.readings.consumers[0]!.handler([alarm('HA-1', 0, 0)]);
+    await bus.readings.consumers[0]!.handler([alarm('HA-1', 30, 0)]);
+    expect(bus.alertEvents.published.filter((e) => e.condition === 'GATEWAY_OFFLINE').map((e) => `${e.type} ${e.subjectId}`)).toEqual(['clear GW-A']);
+  });
+
+  it('hears every gateway status in a group of its own and applies it only to gateways it holds', async () => {
+    const { bus, stage, ownership } = setup();
+    await stage.start();
+    expect(bus.gatewayStatus.consumers[0]).toMatchObject({ group: 'processors.test-1', options: { fromBeginning: false } });
+    await ownership().onAssigned!([1]);
+    const status = (gatewayId: string): GatewayStatus => ({ gatewayId, online: false, receivedAtMs: Date.parse('2026-11-22T08:01:00.000Z') });
+    await bus.gatewayStatus.consumers[0]!.handler([status('GW-A'), status('GW-B')]);
+    expect(bus.alertEvents.published.map((e) => `${e.type} ${e.subjectId} ${e.condition}`)).toEqual(['raise GW-A GATEWAY_OFFLINE']);
+  });
+});
