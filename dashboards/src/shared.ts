@@ -155,7 +155,11 @@ export function alertAnnotation(type: 'raise' | 'clear', conditionRegex = '.*'):
     .iconColor(type === 'raise' ? 'red' : 'green')
     .target(influx('Anno', query));
   return {
-    build: () => ({ ...base.build(), query, textColumn: 'text', tagsColumn: 'condition,severity' }) as dashboard.AnnotationQuery,
+    build: () => {
+      // As for links (withoutPlacement): the toggles belong on the dashboard, not in Grafana 12's controls menu.
+      const { placement: _placement, ...built } = base.build();
+      return { ...built, query, textColumn: 'text', tagsColumn: 'condition,severity' } as dashboard.AnnotationQuery;
+    },
   };
 }
 
@@ -176,6 +180,16 @@ export function reduceLast(): common.ReduceDataOptionsBuilder {
   return new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false);
 }
 
+/** The SDK defaults a link's `placement` to Grafana 12's controls menu; 11.x shows links in the bar. */
+function withoutPlacement(link: cog.Builder<dashboard.DashboardLink>): cog.Builder<dashboard.DashboardLink> {
+  return {
+    build: () => {
+      const { placement: _placement, ...rest } = link.build();
+      return rest as dashboard.DashboardLink;
+    },
+  };
+}
+
 /** Dashboard defaults: Asia/Shanghai (the utility's wall clock), 30 s refresh, read-only (provisioned). */
 export function baseDashboard(uid: string, title: string, tags: string[]): dashboard.DashboardBuilder {
   return new dashboard.DashboardBuilder(title)
@@ -185,5 +199,7 @@ export function baseDashboard(uid: string, title: string, tags: string[]): dashb
     .refresh('30s')
     .time({ from: 'now-6h', to: 'now' })
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    // The other gas dashboards in one menu, keeping the time range and the district choice.
+    .link(withoutPlacement(new dashboard.DashboardLinkBuilder('燃气 Gas dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['gas']).asDropdown(true).keepTime(true).includeVars(true)))
     .readonly();
 }
