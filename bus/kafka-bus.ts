@@ -466,6 +466,19 @@ export class KafkaBus implements Bus {
    * every group and topic consumed through this bus; pass pairs to watch groups of other processes.
    */
   async lag(targets?: ReadonlyArray<{ group: string; topic: string }>): Promise<ConsumerLag[]> {
+    // Right after topics are created or leaders move, the broker answers NOT_LEADER and the like
+    // (retriable) until metadata settles: ask again a few times rather than fail the scrape.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#lag(targets);
+      } catch (err) {
+        if (attempt >= 5 || !(err as { retriable?: boolean }).retriable) throw err;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  async #lag(targets?: ReadonlyArray<{ group: string; topic: string }>): Promise<ConsumerLag[]> {
     const pairs = targets ?? [...new Map([...this.#subscriptions].map((s) => [`${s.group}\0${s.topic}`, { group: s.group, topic: s.topic }])).values()];
     const rows: ConsumerLag[] = [];
     const highs = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
