@@ -277,6 +277,16 @@ describe.skipIf(skip)(title, () => {
     }
   });
 
+  it('splits a save larger than the broker takes in one batch (regression: 2 MB to one partition was refused forever)', async () => {
+    const bus = await newBus('large');
+    const ids: string[] = [];
+    for (let i = 0; ids.length < 2500; i++) if (bus.partitionOf(`dev-l-${i}`) === 0) ids.push(`dev-l-${i}`);
+    const padding = 'x'.repeat(800);
+    const snapshots = ids.map((deviceId): DeviceSnapshot => ({ deviceId, kind: 'household_meter', gatewayId: padding, lastAtMs: 1, lastHeardAtMs: 1, active: [], detectors: {} }));
+    await bus.state.save(snapshots);
+    expect((await bus.state.load([0])).length).toBe(ids.length);
+  });
+
   it('lag() reports the backlog, then zero once handled', async () => {
     const bus = await newBus('lag');
     await bus.readings.publish(Array.from({ length: 120 }, (_, i) => reading(`dev-l-${i % 10}`, i)));

@@ -76,8 +76,15 @@ function logCreator(log: Logger | undefined) {
 interface PendingSend {
   topic: string;
   messages: Message[];
+  bytes: number;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+function messageBytes(m: Message): number {
+  const value = m.value;
+  const key = m.key;
+  return (typeof value === 'string' ? Buffer.byteLength(value) : (value?.length ?? 0)) + (typeof key === 'string' ? Buffer.byteLength(key) : (key?.length ?? 0)) + 32;
 }
 
 class Publisher {
@@ -88,12 +95,36 @@ class Publisher {
     private readonly producer: Producer,
     private readonly compression: CompressionTypes,
     private readonly maxMessagesPerRequest = 10_000,
+    /**
+     * A produce request's payload bound. The broker refuses a partition's record batch over
+     * message.max.bytes (1 MiB by default) and kafkajs sends one batch per partition per request,
+     * so a request kept under it can never be refused for size, whatever the key spread.
+     */
+    private readonly maxRequestBytes = 800_000,
   ) {}
 
+  /** Resolves once every message is acknowledged; a large send goes as several requests, in order. */
   send(topic: string, messages: Message[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
+    const parts: Promise<void>[] = [];
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const size = messageBytes(messages[i]!);
+      if (i > start && (bytes + size > this.maxRequestBytes || i - start >= this.maxMessagesPerRequest)) {
+        parts.push(this.#enqueue(topic, messages.slice(start, i), bytes));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    parts.push(this.#enqueue(topic, start === 0 ? messages : messages.slice(start), bytes));
+    return parts.length === 1 ? parts[0]! : Promise.all(parts).then(() => undefined);
+  }
+
+  #enqueue(topic: string, messages: Message[], bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ topic, messages, resolve, reject });
+      this.#queue.push({ topic, messages, bytes, resolve, reject });
       if (!this.#draining) void this.#drain();
     });
   }
@@ -105,9 +136,14 @@ class Publisher {
     while (this.#queue.length > 0) {
       const taken: PendingSend[] = [];
       let count = 0;
-      while (this.#queue.length > 0 && (taken.length === 0 || count + this.#queue[0].messages.length <= this.maxMessagesPerRequest)) {
+      let bytes = 0;
+      while (
+        this.#queue.length > 0 &&
+        (taken.length === 0 || (count + this.#queue[0]!.messages.length <= this.maxMessagesPerRequest && bytes + this.#queue[0]!.bytes <= this.maxRequestBytes))
+      ) {
         const next = this.#queue.shift()!;
         count += next.messages.length;
+        bytes += next.bytes;
         taken.push(next);
       }
       const byTopic = new Map<string, Message[]>();
