@@ -51,7 +51,7 @@ function setup() {
   const records = ['HA-0', 'HA-1', 'HA-2'].map((deviceId) => ({ deviceId, kind: 'home_gas_alarm' as const, gatewayId: deviceId === 'HA-2' ? 'GW-B' : 'GW-A', reportIntervalS: 30 }));
   const profiles = new Map<string, DeviceProfile>(records.map((r) => [r.deviceId, resolveProfile(r)]));
   const engine = new DeviceEngine([{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never, { profileOf: (id) => profiles.get(id) }, { onJudged() {} });
-  const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, {}) as never);
+  const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, { lastWillGraceMs: 0 }) as never);
   const clock = new ManualClock(Date.parse('2026-11-22T08:00:00.000Z'));
   const stage = new ProcessorStage(bus as Bus, engine, silence, clock, undefined, {
     checkIntervalMs: 1_000_000,

@@ -26,14 +26,17 @@ export interface TestPipeline extends RunningPipeline {
 }
 
 /** Starts the embedded pipeline on free ports with a private DATA_DIR and a clock the test moves. */
-export async function startTestPipeline(options: { dataDir?: string; clock?: ManualClock; settings?: Partial<SettingsFile>; registryFile?: string; influx?: PipelineConfig['influx'] } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(options: { dataDir?: string; clock?: ManualClock; settings?: Partial<SettingsFile>; registryFile?: string; influx?: PipelineConfig['influx']; mqtt?: { url: string; username: string; password: string } } = {}): Promise<TestPipeline> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gas-e2e-'));
   const clock = options.clock ?? new ManualClock(Date.now());
   const config: PipelineConfig = {
     role: 'all',
     mqttPort: 0,
     mqttHost: '127.0.0.1',
-    mqttClientId: 'gas-ingest-test',
+    mqttClientId: options.mqtt ? `gas-ingest-test-${Date.now().toString(36)}` : 'gas-ingest-test',
+    mqttUrl: options.mqtt?.url,
+    mqttUsername: options.mqtt?.username,
+    mqttPassword: options.mqtt?.password,
     httpPort: 0,
     httpHost: '127.0.0.1',
     dataDir,

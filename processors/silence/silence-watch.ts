@@ -8,6 +8,11 @@ export const SilenceSettingsSchema = Type.Object({
   gatewayMissedReports: Type.Number({ default: 3, minimum: 1, description: 'a gateway is silent once this many of its most frequent device reports are missing' }),
   gatewayMinSilenceMs: Type.Integer({ default: 60_000, minimum: 1_000, description: 'never call a gateway silent sooner than this, ms' }),
   defaultGatewayIntervalMs: Type.Integer({ default: 3_600_000, minimum: 1_000, description: 'expected batch interval of a gateway none of whose devices has reported yet, ms' }),
+  lastWillGraceMs: Type.Integer({
+    default: 60_000,
+    minimum: 0,
+    description: 'a gateway whose last will fired is called offline only if it is not back within this long, ms: a cellular blip or a broker restart pages nobody (0: at once)',
+  }),
   checkIntervalMs: Type.Integer({ default: 5_000, minimum: 100, description: 'how often silence is checked, ms' }),
   maxDevicesInDetail: Type.Integer({ default: 1_000, minimum: 0, description: 'device ids listed on a GATEWAY_OFFLINE alert (the count is always given)' }),
 });
@@ -21,6 +26,8 @@ interface GatewayState {
   onlineSinceMs: number;
   /** Its last will fired (retained `{"online": false}`) and no batch or online flag since. */
   willFired: boolean;
+  /** Pipeline time the last will arrived. */
+  willAtMs: number;
   offline: boolean;
   /** Shortest expected report interval among its devices, from the last check. */
   minIntervalMs: number;
@@ -36,6 +43,7 @@ export interface GatewaySnapshot {
   lastBatchAtMs: number;
   onlineSinceMs: number;
   willFired: boolean;
+  willAtMs?: number;
   offline: boolean;
 }
 
@@ -56,7 +64,7 @@ export class SilenceWatch {
   #gateway(gatewayId: string, nowMs: number): GatewayState {
     let g = this.gateways.get(gatewayId);
     if (!g) {
-      g = { gatewayId, lastBatchAtMs: nowMs, onlineSinceMs: nowMs, willFired: false, offline: false, minIntervalMs: this.settings.defaultGatewayIntervalMs, adopted: false };
+      g = { gatewayId, lastBatchAtMs: nowMs, onlineSinceMs: nowMs, willFired: false, willAtMs: nowMs, offline: false, minIntervalMs: this.settings.defaultGatewayIntervalMs, adopted: false };
       this.gateways.set(gatewayId, g);
     }
     return g;
@@ -100,7 +108,9 @@ export class SilenceWatch {
       if (g.offline) this.#setOffline(g, false, status.receivedAtMs, undefined, out);
     } else if (!g.willFired) {
       g.willFired = true;
-      if (!g.offline) this.#setOffline(g, true, status.receivedAtMs, this.#offlineDetail(g, 'last_will', status.receivedAtMs), out);
+      g.willAtMs = status.receivedAtMs;
+      // Otherwise check() raises it once the grace is over and the gateway is still not back.
+      if (!g.offline && this.settings.lastWillGraceMs === 0) this.#setOffline(g, true, status.receivedAtMs, this.#offlineDetail(g, 'last_will', status.receivedAtMs), out);
     }
   }
 
@@ -115,7 +125,12 @@ export class SilenceWatch {
     for (const g of this.gateways.values()) {
       const silentAfterMs = Math.max(gatewayMinSilenceMs, g.minIntervalMs * gatewayMissedReports);
       const silent = nowMs - Math.max(g.lastBatchAtMs, g.onlineSinceMs) > silentAfterMs;
-      if ((silent || g.willFired) && !g.offline) this.#setOffline(g, true, nowMs, this.#offlineDetail(g, g.willFired ? 'last_will' : 'silent', nowMs), out);
+      const willDue = g.willFired && nowMs - g.willAtMs >= this.settings.lastWillGraceMs;
+      if ((silent || willDue) && !g.offline) {
+        // A last will dates the outage from when the broker saw the connection drop.
+        const atMs = willDue ? g.willAtMs : nowMs;
+        this.#setOffline(g, true, atMs, this.#offlineDetail(g, willDue ? 'last_will' : 'silent', nowMs), out);
+      }
       g.minIntervalMs = this.settings.defaultGatewayIntervalMs;
     }
     for (const state of this.engine.devices.values()) {
@@ -171,10 +186,10 @@ export class SilenceWatch {
   }
 
   snapshot(): GatewaySnapshot[] {
-    return [...this.gateways.values()].map(({ gatewayId, lastBatchAtMs, onlineSinceMs, willFired, offline }) => ({ gatewayId, lastBatchAtMs, onlineSinceMs, willFired, offline }));
+    return [...this.gateways.values()].map(({ gatewayId, lastBatchAtMs, onlineSinceMs, willFired, willAtMs, offline }) => ({ gatewayId, lastBatchAtMs, onlineSinceMs, willFired, willAtMs, offline }));
   }
 
   restore(snapshots: readonly GatewaySnapshot[]): void {
-    for (const s of snapshots) this.gateways.set(s.gatewayId, { ...s, minIntervalMs: this.settings.defaultGatewayIntervalMs, adopted: false });
+    for (const s of snapshots) this.gateways.set(s.gatewayId, { ...s, willAtMs: s.willAtMs ?? s.lastBatchAtMs, minIntervalMs: this.settings.defaultGatewayIntervalMs, adopted: false });
   }
 }

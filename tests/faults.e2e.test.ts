@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ManualClock } from '../app/clock.ts';
+import { createFleet } from '../simulators/fleet.ts';
+import { Simulation } from '../simulators/simulation.ts';
+import { describeWithServer, services } from '../sinks/influx/integration-env.ts';
+import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
+
+/**
+ * Faults injected into real servers while the simulator's `all` scenario runs: every injected
+ * device fault must still end as exactly one alert, and no reading may be lost. Each test starts
+ * its own instance of the server it breaks (own port, own data directory), so the suites that
+ * share the CI servers are not disturbed.
+ */
+
+const STEP_MS = 30_000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function judged(p: TestPipeline): Promise<number> {
+  return (await p.metric('gas_processor_readings_total')) + (await p.metric('gas_processor_late_readings_total'));
+}
+
+function tally(items: readonly AlertItem[]): Record<string, { raised: number; cleared: number }> {
+  const seen: Record<string, { raised: number; cleared: number }> = {};
+  for (const a of items) {
+    const s = (seen[`${a.deviceId} ${a.condition}`] ??= { raised: 0, cleared: 0 });
+    s.raised++;
+    if (a.state === 'cleared') s.cleared++;
+  }
+  return Object.fromEntries(Object.entries(seen).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  }, 60_000);
+
+  it('Mosquitto restarted mid-stream: gateways and ingest reconnect, QoS 1 and persistent sessions lose nothing', async () => {
+    const fleet = createFleet({ gateways: 4, devices: 320, seed: 5, stepMs: STEP_MS });
+    const passwords = new Map(fleet.gatewayIds.map((id) => [id, `pw-${id}`]));
+    const broker = {
+      SERVICES_DIR: mkdtempSync(join(tmpdir(), 'gas-fault-mqtt-')),
+      SERVICES_MQTT_PORT: String(await freePort()),
+      SERVICES_MQTT_GATEWAYS: [...passwords].map(([id, pw]) => `${id}:${pw}`).join(','),
+    };
+    const started = await services('start', 'mosquitto', broker);
+    cleanup.push(() => services('stop', 'mosquitto', broker));
+
+    const dir = mkdtempSync(join(tmpdir(), 'gas-fault-'));
+    const registryFile = join(dir, 'registry.json');
+    writeFileSync(registryFile, JSON.stringify(fleet.registry()));
+    const clock = new ManualClock(Date.now() - 6 * 3_600_000);
+    const pipeline = await startTestPipeline({
+      clock,
+      registryFile,
+      mqtt: { url: started.MQTT_URL!, username: started.MQTT_INGEST_USER!, password: started.MQTT_INGEST_PASSWORD! },
+    });
+    cleanup.push(() => pipeline.close());
+    const sim = new Simulation({ url: started.MQTT_URL!, fleet, scenario: 'all', clock: () => clock.now(), gatewayPasswords: passwords });
+    cleanup.push(() => sim.close());
+    await sim.connect();
+
+    const restartAt = Math.floor(sim.scenario.rounds / 2);
+    for (let round = 0; round < sim.scenario.rounds; round++) {
+      if (round > 0) clock.advance(STEP_MS);
+      if (round === restartAt) {
+        // The round is published while the broker goes down and comes back: MQTT.js keeps the
+        // unacknowledged QoS 1 publishes and sends them again on reconnect.
+        await Promise.all([
+          sim.runRound(),
+          (async () => {
+            await services('stop', 'mosquitto', broker);
+            await services('start', 'mosquitto', broker);
+          })(),
+        ]);
+      } else {
+        await sim.runRound();
+      }
+      const report = sim.report();
+      const sent = report.readings + report.lateReadings;
+      await pipeline.until(`round ${round}: ${sent} readings judged`, async () => (await judged(pipeline)) >= sent, 30_000);
+      await pipeline.processor.checkSilence();
+    }
+
+    const report = sim.report();
+    expect(await judged(pipeline)).toBe(report.readings + report.lateReadings);
+    const { items } = await pipeline.get<{ items: AlertItem[] }>('/alerts?limit=10000');
+    const expected = Object.fromEntries(sim.expected.map((e) => [`${e.subjectId} ${e.condition}`, { raised: e.raised, cleared: e.cleared }]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+    expect(tally(items)).toEqual(expected);
+  }, 180_000);
+});
