@@ -13,6 +13,8 @@ import { hasRoleGuard } from './roles.ts';
 import type { SqlTokenStore } from './token-store.ts';
 import type { Principal, TokenVerifier } from './tokens.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { alertStreamRoutes } from './routes/alert-stream.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -168,6 +170,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
+  await app.register(consoleRoutes);
   await app.register(
     async (api) => {
       // Every route here must say who may call it: refused at start, not found out in production.
@@ -189,6 +192,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
       if (services.oncall) await api.register(oncallRoutes);
       if (services.getSlaSettings) await api.register(settingsRoutes);
       if (services.sse) await api.register(streamRoutes, { heartbeat: options.sseHeartbeat });
+      await api.register(alertStreamRoutes, { heartbeat: options.sseHeartbeat });
     },
     { prefix: '/api/v1' },
   );

@@ -1,0 +1,195 @@
+/**
+ * The one client of the pipeline's HTTP API (`/api/v1`, same origin). Types mirror the route
+ * schemas in alerts/api/routes/*.ts; every call sends the bearer token and turns a refusal into
+ * an ApiError carrying the API's error code.
+ */
+
+export type Role = 'admin' | 'supervisor' | 'operator' | 'technician';
+export type Lang = 'zh-CN' | 'en';
+export type Text = Record<Lang, string>;
+
+export interface Me {
+  name: string;
+  role: Role;
+  personId: string | null;
+}
+
+export interface Alert {
+  id: string;
+  deviceId: string;
+  gatewayId: string;
+  subject: 'device' | 'gateway';
+  kind?: string;
+  condition: string;
+  severity: string;
+  state: 'active' | 'cleared';
+  raisedAt: string;
+  clearedAt: string | null;
+  /** The manual's cause, zh-CN / English in one string. */
+  cause: string;
+  remedy: string;
+  toolCard: Text;
+  parts: Text[];
+  detail?: Record<string, unknown>;
+  unregistered?: boolean;
+}
+
+export const TICKET_STATUSES = ['opened', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'followed_up', 'closed', 'cancelled'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+export const OPEN_STATUSES: readonly TicketStatus[] = ['opened', 'dispatched', 'acknowledged', 'on_site'];
+export type Priority = 'emergency' | 'urgent' | 'normal' | 'low';
+
+export interface ManualEntry {
+  condition: string;
+  title: Text;
+  cause: Text;
+  remedy: Text;
+  toolCard: Text;
+  parts: Text[];
+  source: string;
+}
+
+export interface Ticket {
+  id: string;
+  subject: 'device' | 'gateway';
+  subjectId: string;
+  deviceId: string | null;
+  gatewayId: string | null;
+  kind: string | null;
+  district: string | null;
+  address: string | null;
+  customer: string | null;
+  conditions: string[];
+  activeConditions: string[];
+  devices: string[];
+  priority: Priority;
+  status: TicketStatus;
+  openedAt: string;
+  acknowledgedAt: string | null;
+  onSiteAt: string | null;
+  resolvedAt: string | null;
+  assignee: string | null;
+  slaDueAt: string | null;
+  followUpDueAt: string | null;
+  manual: ManualEntry[];
+  escalationStep: number;
+  escalatedAt: string | null;
+  updatedAt: string;
+}
+
+export interface TicketDetail extends Ticket {
+  history: Array<{ id: string; at: string; actor: string; action: string; fromStatus: string | null; toStatus: string | null }>;
+  comments: Array<{ id: string; at: string; author: string; body: string }>;
+  escalations: Array<{ id: string; step: number; level: string; target: string | null; at: string; reason: string }>;
+}
+
+export interface Person {
+  id: string;
+  name: string;
+  role: 'technician' | 'supervisor' | 'director';
+  phone?: string;
+  email?: string;
+}
+
+export interface OnCall {
+  district: string;
+  teamId: string;
+  at: string;
+  technician: Person | null;
+  shift: { name: string; kind: 'on_site' | 'home'; startsAt: string; endsAt: string } | null;
+  supervisor: Person | null;
+  director: Person | null;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  /** '*' marks the fallback team. */
+  districts: string[];
+  supervisorId?: string;
+  directorId?: string;
+}
+
+export interface Device {
+  deviceId: string;
+  kind: string;
+  registered: boolean;
+  record: Record<string, unknown> | null;
+  lastReading: Record<string, unknown> | null;
+  lastSeenAt: string | null;
+  activeConditions: string[];
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The API's lifecycle actions and the body each one takes. */
+export interface TicketActionBodies {
+  dispatch: { assignee: string };
+  acknowledge: Record<string, never>;
+  'on-site': Record<string, never>;
+  resolve: { remedyDone: string; notes?: string };
+  'follow-up': { satisfied: boolean; notes?: string };
+  cancel: { reason: string };
+  reopen: { reason: string };
+}
+export type TicketAction = keyof TicketActionBodies;
+
+export class ApiClient {
+  constructor(private readonly token: string, private readonly base = '/api/v1') {}
+
+  async #call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+    if (!res.ok) throw new ApiError(res.status, json.error ?? `HTTP_${res.status}`, json.message ?? res.statusText);
+    return json as T;
+  }
+
+  me(): Promise<Me> {
+    return this.#call('GET', '/me');
+  }
+
+  async activeAlerts(): Promise<Alert[]> {
+    return (await this.#call<{ items: Alert[] }>('GET', '/alerts?state=active&limit=500')).items;
+  }
+
+  async alertsOf(deviceId: string): Promise<Alert[]> {
+    return (await this.#call<{ items: Alert[] }>('GET', `/alerts?deviceId=${encodeURIComponent(deviceId)}&limit=50`)).items;
+  }
+
+  /** Open tickets by default; a technician's token lists only their own whatever is asked. */
+  async tickets(statuses: readonly TicketStatus[] = OPEN_STATUSES): Promise<Ticket[]> {
+    return (await this.#call<{ items: Ticket[] }>('GET', `/tickets?status=${statuses.join(',')}&limit=500`)).items;
+  }
+
+  ticket(id: string): Promise<TicketDetail> {
+    return this.#call('GET', `/tickets/${encodeURIComponent(id)}`);
+  }
+
+  act<A extends TicketAction>(id: string, action: A, body: TicketActionBodies[A]): Promise<Ticket> {
+    return this.#call('POST', `/tickets/${encodeURIComponent(id)}/${action}`, body);
+  }
+
+  onCall(district?: string): Promise<OnCall> {
+    return this.#call('GET', `/oncall${district ? `?district=${encodeURIComponent(district)}` : ''}`);
+  }
+
+  async teams(): Promise<Team[]> {
+    return (await this.#call<{ items: Team[] }>('GET', '/oncall/teams')).items;
+  }
+
+  device(id: string): Promise<Device> {
+    return this.#call('GET', `/devices/${encodeURIComponent(id)}`);
+  }
+
+  /** EventSource cannot send headers, so the stream routes take the token in the query. */
+  streamUrl(path: '/stream' | '/stream/alerts'): string {
+    return `${this.base}${path}?access_token=${encodeURIComponent(this.token)}`;
+  }
+}

@@ -1,0 +1,95 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Alert, ApiClient } from '../api.ts';
+import { useI18n } from '../i18n.ts';
+import { useEventStream } from '../live.ts';
+import { AlarmList } from './alarm-list.tsx';
+import { DevicePage } from './device-page.tsx';
+import { LiveIndicator } from './live-indicator.tsx';
+import { OnCallPanel } from './oncall-panel.tsx';
+import { TicketQueue } from './ticket-queue.tsx';
+
+type Route = { tab: 'alarms' } | { tab: 'tickets' } | { tab: 'oncall' } | { tab: 'device'; deviceId: string };
+
+function parseHash(hash: string): Route {
+  const [tab, id] = hash.replace(/^#\/?/, '').split('/');
+  if (tab === 'tickets' || tab === 'oncall') return { tab };
+  if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
+  return { tab: 'alarms' };
+}
+
+/** Hash routes (#/tickets, #/device/HA-1): the server serves one page, links still work. */
+function useHashRoute(): Route {
+  const [route, setRoute] = useState(() => parseHash(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseHash(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}
+
+/**
+ * The control room: live alarms, the ticket queue, on call now, device pages. The alarm stream
+ * stays open on every tab, so the tab's count is live and the queue reloads when an alarm
+ * opens or changes a ticket.
+ */
+export function OperatorView({ api }: { api: ApiClient }) {
+  const { t } = useI18n();
+  const route = useHashRoute();
+  const [alerts, setAlerts] = useState<Map<string, Alert>>(new Map());
+  const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
+  const [alertChanges, setAlertChanges] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+
+  const reload = () =>
+    api.activeAlerts().then(
+      (items) => {
+        setAlerts(new Map(items.map((a) => [a.id, a])));
+        setError(null);
+      },
+      (err: unknown) => setError(String(err)),
+    );
+  const live = useEventStream(api.streamUrl('/stream/alerts'), {
+    // Opened first, then read: a raise between the two arrives on the stream.
+    onOpen: () => void reload(),
+    events: {
+      'alert.raised': (data) => {
+        const a = data as Alert;
+        setAlerts((m) => new Map(m).set(a.id, a));
+        setFresh((s) => new Set(s).add(a.id));
+        setAlertChanges((n) => n + 1);
+      },
+      'alert.cleared': (data) => {
+        const a = data as Alert;
+        setAlerts((m) => {
+          const next = new Map(m);
+          next.delete(a.id);
+          return next;
+        });
+        setAlertChanges((n) => n + 1);
+      },
+    },
+  });
+
+  const tab = (name: Route['tab'], label: string) => (
+    <a href={`#/${name}`} class={route.tab === name ? 'tab active' : 'tab'} data-testid={`tab-${name}`}>
+      {label}
+    </a>
+  );
+  return (
+    <div class="operator">
+      <nav class="tabs">
+        {tab('alarms', `${t('tab.alarms')} (${alerts.size})`)}
+        {tab('tickets', t('tab.tickets'))}
+        {tab('oncall', t('tab.oncall'))}
+        {tab('device', t('tab.device'))}
+        <LiveIndicator state={live} />
+      </nav>
+      {error && <p class="error">{t('failed')}: {error}</p>}
+      {route.tab === 'alarms' && <AlarmList alerts={[...alerts.values()]} fresh={fresh} />}
+      {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} />}
+      {route.tab === 'oncall' && <OnCallPanel api={api} />}
+      {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
+    </div>
+  );
+}

@@ -1,0 +1,61 @@
+import { useState } from 'preact/hooks';
+import type { ApiClient, Me, Text, Ticket } from '../api.ts';
+import { useI18n } from '../i18n.ts';
+import { useEventStream } from '../live.ts';
+import { LiveIndicator } from './live-indicator.tsx';
+import { NotificationToggle, notify } from './notifications.tsx';
+import { TechTicketCard } from './tech-ticket-card.tsx';
+
+/** The notice kinds the person stream sends (alerts/tickets/notice.ts). */
+const NOTICE_KINDS = ['ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
+
+interface PushedNotice {
+  id: string;
+  ticketId: string;
+  title: Text;
+  body: Text;
+}
+
+/**
+ * The technician's phone view: their open tickets, reloaded whenever a notice arrives on their
+ * live stream, which also raises a browser notification.
+ */
+export function TechnicianView({ api, me }: { api: ApiClient; me: Me }) {
+  const { t, lang } = useI18n();
+  const [tickets, setTickets] = useState<Ticket[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const reload = () =>
+    api.tickets().then(
+      (items) => {
+        setTickets(items);
+        setError(null);
+      },
+      (err: unknown) => setError(String(err)),
+    );
+  const onNotice = (data: unknown) => {
+    const n = data as PushedNotice;
+    notify(n.title[lang], n.body[lang], n.id);
+    void reload();
+  };
+  const live = useEventStream(me.personId ? api.streamUrl('/stream') : null, {
+    onOpen: () => void reload(),
+    events: Object.fromEntries(NOTICE_KINDS.map((k) => [k, onNotice])),
+  });
+  // Without a person there is no stream, so nothing else would load the list.
+  if (!me.personId) return <p class="error card">{t('noPerson')}</p>;
+
+  return (
+    <div class="technician">
+      <div class="toolbar">
+        <h2>{t('myTickets')}</h2>
+        <LiveIndicator state={live} />
+        <NotificationToggle />
+      </div>
+      {error && <p class="error">{t('failed')}: {error}</p>}
+      {tickets === null && <p class="muted">{t('loading')}</p>}
+      {tickets?.length === 0 && <p class="muted card" data-testid="my-tickets-empty">{t('myTicketsEmpty')}</p>}
+      {tickets?.map((tk) => <TechTicketCard key={tk.id} api={api} ticket={tk} onChanged={reload} />)}
+    </div>
+  );
+}
