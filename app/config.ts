@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
@@ -63,6 +63,17 @@ export interface PipelineConfig {
   mqttPassword?: string;
   /** MQTT shared-subscription group, so several ingest instances split the gateways. */
   mqttSharedGroup?: string;
+  /**
+   * Per-gateway credentials for the embedded broker (`GATEWAY_CREDENTIALS`, lines
+   * `gatewayId:password` or `gatewayId:scrypt$salt$hash`); the broker is open to anonymous clients without it.
+   */
+  gatewayCredentialsFile?: string;
+  /** The embedded broker serves MQTT over TLS with this PEM certificate and key (`MQTT_TLS_CERT`, `MQTT_TLS_KEY`). */
+  mqttTls?: TlsFiles;
+  /** PEM CA bundle ingest trusts for an external `mqtts://` broker (`MQTT_CA`). */
+  mqttCaFile?: string;
+  /** The HTTP API serves HTTPS with this PEM certificate and key (`HTTP_TLS_CERT`, `HTTP_TLS_KEY`). */
+  httpTls?: TlsFiles;
   httpPort: number;
   httpHost: string;
   dataDir: string;
@@ -74,6 +85,32 @@ export interface PipelineConfig {
   adminToken?: string;
   logLevel: string;
   settings: SettingsFile;
+}
+
+/** A certificate and its private key, PEM files; read at start. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+function readableFile(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const file = env[name];
+  if (!file) return undefined;
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    throw new ConfigError(`${name}=${file} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  return file;
+}
+
+/** Both of a cert/key pair or neither: one alone is refused, not silently run without TLS. */
+function tlsPair(env: NodeJS.ProcessEnv, certName: string, keyName: string): TlsFiles | undefined {
+  const certFile = readableFile(env, certName);
+  const keyFile = readableFile(env, keyName);
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError(`${certFile ? keyName : certName} is missing: TLS needs both ${certName} and ${keyName}`);
+  return { certFile, keyFile };
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -110,6 +147,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineCon
   const kafka = env.KAFKA_BROKERS ? kafkaBusOptionsFromEnv(env) : undefined;
   if (role !== 'all' && !kafka) throw new ConfigError(`ROLE=${role} runs one stage of a scaled-out deployment and needs KAFKA_BROKERS for the bus between stages`);
   if (role === 'ingest' && !mqttUrl) throw new ConfigError('ROLE=ingest needs MQTT_URL: the embedded broker runs only with ROLE=all');
+  const gatewayCredentialsFile = readableFile(env, 'GATEWAY_CREDENTIALS');
+  const mqttTls = tlsPair(env, 'MQTT_TLS_CERT', 'MQTT_TLS_KEY');
+  if (mqttUrl && (gatewayCredentialsFile || mqttTls)) {
+    throw new ConfigError(`${gatewayCredentialsFile ? 'GATEWAY_CREDENTIALS' : 'MQTT_TLS_CERT'} configures the embedded broker, which does not run with MQTT_URL: configure the external broker instead`);
+  }
   const influx: InfluxWriterInput[] = [];
   if (env.INFLUX_URL) influx.push({ url: env.INFLUX_URL, target: 'v2', token: env.INFLUX_TOKEN || undefined, org: env.INFLUX_ORG || '', bucket: env.INFLUX_BUCKET || 'gas' });
   if (env.INFLUXQL_URL) influx.push({ url: env.INFLUXQL_URL, target: 'v1', database: env.INFLUX_DATABASE || 'gas', username: env.INFLUX_USERNAME || undefined, password: env.INFLUX_PASSWORD || undefined });
@@ -124,6 +166,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineCon
     mqttUsername: env.MQTT_USERNAME || undefined,
     mqttPassword: env.MQTT_PASSWORD || undefined,
     mqttSharedGroup: env.MQTT_SHARED_GROUP || (role === 'ingest' ? 'gas-ingest' : undefined),
+    gatewayCredentialsFile,
+    mqttTls,
+    mqttCaFile: readableFile(env, 'MQTT_CA'),
+    httpTls: tlsPair(env, 'HTTP_TLS_CERT', 'HTTP_TLS_KEY'),
     httpPort: port(env, 'HTTP_PORT', 8080),
     httpHost: env.HTTP_HOST || '0.0.0.0',
     dataDir: resolve(env.DATA_DIR || './data'),

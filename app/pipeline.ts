@@ -8,11 +8,13 @@ import { KafkaBus } from '../bus/kafka-bus.ts';
 import { registerKafkaLagGauge } from '../bus/kafka-metrics.ts';
 import { InfluxSink } from '../sinks/influx/influx-sink.ts';
 import { InfluxWriter, parseInfluxWriterOptions, type InfluxWriterCounters } from '../sinks/influx/influx-writer.ts';
-import type { Gauge } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { Counter, type Gauge } from 'prom-client';
 import type { Bus } from '../contracts/bus.ts';
 import type { DeviceStatus } from '../contracts/device-record.ts';
 import { DeadLetterLog } from '../ingest/dead-letter-log.ts';
-import { EmbeddedBroker } from '../ingest/embedded-broker.ts';
+import { EmbeddedBroker, MQTT_REFUSALS } from '../ingest/embedded-broker.ts';
+import { readGatewayCredentials } from '../ingest/gateway-credentials.ts';
 import { IngestStage } from '../ingest/ingest-stage.ts';
 import { MqttSource } from '../ingest/mqtt-source.ts';
 import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
@@ -27,11 +29,12 @@ import { AlertBook } from '../alerts/alert-book.ts';
 import { buildHttpApi, buildOpsApi } from '../alerts/api/server.ts';
 import { TokenBook, TokenChain, loadAdminToken } from '../alerts/api/tokens.ts';
 import { SqlTokenStore } from '../alerts/api/token-store.ts';
+import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
 import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
 import { systemClock, type Clock } from './clock.ts';
-import type { InfluxWriterInput, PipelineConfig, PipelineRole } from './config.ts';
+import type { InfluxWriterInput, PipelineConfig, PipelineRole, TlsFiles } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { startServiceStage, type ServiceStage } from './service-stage.ts';
@@ -104,6 +107,31 @@ function startInfluxSink(targets: readonly InfluxWriterInput[], bus: Bus, regist
     }),
   );
   return sink;
+}
+
+/** A PEM certificate and key read at start; a file that cannot be read is a configuration error. */
+function readTls(files: TlsFiles | undefined, what: string): { cert: Buffer; key: Buffer } | undefined {
+  if (!files) return undefined;
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  } catch (err) {
+    throw new ConfigError(`${what} certificate or key cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The embedded broker with its refusals counted in /metrics. */
+function createBroker(config: PipelineConfig, metrics: PipelineMetrics, log: Logger): EmbeddedBroker {
+  const credentials = config.gatewayCredentialsFile ? readGatewayCredentials(config.gatewayCredentialsFile) : undefined;
+  if (credentials?.has(config.mqttClientId)) {
+    throw new ConfigError(`GATEWAY_CREDENTIALS lists ${config.mqttClientId}, which is ingest's MQTT client id (MQTT_CLIENT_ID): a gateway could take over ingest's session`);
+  }
+  const refused = new Counter({ name: 'gas_mqtt_refused_total', help: 'MQTT connections, publishes and subscriptions the embedded broker refused, by reason', labelNames: ['reason'], registers: [metrics.registry] });
+  for (const reason of MQTT_REFUSALS) refused.inc({ reason }, 0);
+  return new EmbeddedBroker(
+    { port: config.mqttPort, host: config.mqttHost, credentials, tls: readTls(config.mqttTls, 'MQTT_TLS_CERT/MQTT_TLS_KEY') },
+    log,
+    { onRefused: (reason) => refused.inc({ reason }) },
+  );
 }
 
 /**
@@ -191,9 +219,9 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   let source: MqttSource | undefined;
   if (runs('ingest')) {
     if (!mqttUrl) {
-      broker = new EmbeddedBroker({ port: config.mqttPort, host: config.mqttHost }, log.child({ stage: 'broker' }));
+      broker = createBroker(config, metrics, log.child({ stage: 'broker' }));
       const port = await broker.start();
-      mqttUrl = `mqtt://127.0.0.1:${port}`;
+      mqttUrl = `${config.mqttTls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`;
     }
   }
 
@@ -207,6 +235,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   };
   let api: FastifyInstance;
   let admin: { token: string; generated: boolean } | undefined;
+  const https = readTls(config.httpTls, 'HTTP_TLS_CERT/HTTP_TLS_KEY');
   if (alerts && services && deadLetters) {
     const tokens = new TokenBook();
     admin = loadAdminToken(config.adminToken, join(config.dataDir, 'admin-token'));
@@ -236,9 +265,10 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       setSlaSettings: services.setSlaSettings,
       clock,
       health,
-    }, log.child({ stage: 'api' }));
+      audit: new SqlAuditLog(services.db),
+    }, log.child({ stage: 'api' }), { https });
   } else {
-    api = await buildOpsApi({ metrics, health }, log.child({ stage: 'api' }));
+    api = await buildOpsApi({ metrics, health }, log.child({ stage: 'api' }), { https });
   }
   await api.listen({ port: config.httpPort, host: config.httpHost });
   const address = api.server.address();
@@ -253,7 +283,8 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       password: config.mqttPassword,
       sharedGroup: config.mqttSharedGroup,
       reconnectPeriodMs: 1000,
-    }, ingest, log.child({ stage: 'ingest' }));
+      caFile: config.mqttCaFile,
+    }, ingest, log.child({ stage: 'ingest' }), broker ? () => broker!.connectInProcess() : undefined);
     await source.start();
     sourceConnected = true;
   }
@@ -263,7 +294,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
 
   return {
     role,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl: `${https ? 'https' : 'http'}://127.0.0.1:${httpPort}`,
     mqttUrl,
     adminToken: admin?.token,
     adminTokenGenerated: admin?.generated,

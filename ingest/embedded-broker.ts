@@ -1,37 +1,170 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { once } from 'node:events';
-import { Aedes } from 'aedes';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
+import { duplexPair } from './duplex-pair.ts';
+import type { GatewayCredentials } from './gateway-credentials.ts';
+
+/** Why the broker refused a client or one of its packets: the `reason` of `gas_mqtt_refused_total`. */
+export const MQTT_REFUSALS = ['no_credentials', 'bad_credentials', 'client_id', 'publish_topic', 'subscribe_topic'] as const;
+export type MqttRefusal = (typeof MQTT_REFUSALS)[number];
+
+export interface EmbeddedBrokerOptions {
+  port: number;
+  host: string;
+  /**
+   * Per-gateway credentials (`GATEWAY_CREDENTIALS`). When given, every network client must log in as
+   * a listed gateway (user name = gateway id) and may publish and subscribe only under
+   * `gas/v1/{gatewayId}/`. When absent the broker is open to anonymous clients (the quick start).
+   */
+  credentials?: GatewayCredentials;
+  /** Serve MQTT over TLS only (`MQTT_TLS_CERT` / `MQTT_TLS_KEY`, PEM). */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** The runner counts refusals; the broker only reports them. */
+export interface BrokerObserver {
+  onRefused(reason: MqttRefusal): void;
+}
+
+type Principal = { kind: 'in-process' } | { kind: 'gateway'; gatewayId: string };
+
+/** MQTT 3.1.1 CONNACK return codes. */
+const IDENTIFIER_REJECTED = 2;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(returnCode: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/** The part of a topic a gateway owns. */
+const ownPrefix = (gatewayId: string): string => `gas/v1/${gatewayId}/`;
 
 /**
  * The in-process MQTT broker (aedes) that `npm start` runs so a pilot needs no external server.
- * Ingest connects to it over loopback like to any other broker.
+ * Gateways connect over TCP (or TLS); ingest, in the same process, connects through an in-memory
+ * stream (`connectInProcess`) that needs no credential and never touches the network.
+ *
+ * aedes speaks MQTT 3.1.1: a refused publish closes the gateway's connection (the protocol has no
+ * negative PUBACK), a refused subscription is answered with SUBACK 0x80.
  */
 export class EmbeddedBroker {
   #broker?: Aedes;
   #server?: Server;
+  readonly #inProcess = new WeakSet<object>();
+  readonly #sockets = new Set<Socket>();
+  readonly #principals = new WeakMap<Client, Principal>();
 
   constructor(
-    private readonly options: { port: number; host: string },
+    private readonly options: EmbeddedBrokerOptions,
     private readonly log: Logger,
+    private readonly observer: BrokerObserver = { onRefused() {} },
   ) {}
 
+  get secured(): boolean {
+    return this.options.credentials !== undefined;
+  }
+
   async start(): Promise<number> {
-    const broker = await Aedes.createBroker();
+    const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        this.#authenticate(client, username, password).then(
+          () => done(null, true),
+          (err: AuthenticateError) => done(err, false),
+        );
+      },
+      authorizePublish: (client, packet, done) => done(this.#authorizePublish(client, packet.topic)),
+      authorizeSubscribe: (client, sub, done) => done(null, this.#mayRead(client, sub.topic) ? sub : null),
+    });
     broker.on('clientError', (client, err) => this.log.debug({ err, clientId: client.id }, 'MQTT client error'));
-    const server = createServer(broker.handle);
+    const server = this.options.tls
+      ? createTlsServer({ cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, broker.handle)
+      : createServer(broker.handle);
+    // Tracked so stop() also ends connections aedes never saw (a TLS handshake, a silent socket).
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+    server.on('tlsClientError', (err: Error) => this.log.debug({ err }, 'MQTT TLS handshake failed'));
     server.listen(this.options.port, this.options.host);
     await once(server, 'listening');
     this.#broker = broker;
     this.#server = server;
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : this.options.port;
-    this.log.info({ port, host: this.options.host }, 'Embedded MQTT broker listening');
+    this.log.info({ port, host: this.options.host, tls: Boolean(this.options.tls), gateways: this.options.credentials?.size ?? 'anonymous' }, 'Embedded MQTT broker listening');
+    if (!this.options.credentials) {
+      this.log.warn('Embedded MQTT broker is OPEN: any client may connect and publish for any gateway. Set GATEWAY_CREDENTIALS for per-gateway logins (see SECURITY.md)');
+    }
     return port;
+  }
+
+  /** A client-side stream to the broker for ingest in this process: no network, no credential. */
+  connectInProcess(): Duplex {
+    if (!this.#broker) throw new Error('EmbeddedBroker not started');
+    const [client, server] = duplexPair();
+    this.#inProcess.add(server);
+    this.#broker.handle(server);
+    return client;
   }
 
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => (this.#broker ? this.#broker.close(() => resolve()) : resolve()));
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    const closed = new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  #refuse(reason: MqttRefusal, message: string, fields: Record<string, unknown>): void {
+    this.observer.onRefused(reason);
+    this.log.warn({ ...fields, reason }, message);
+  }
+
+  async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    if (this.#inProcess.has(client.conn)) {
+      this.#principals.set(client, { kind: 'in-process' });
+      return;
+    }
+    const credentials = this.options.credentials;
+    if (!credentials) return;
+    const remote = (client.conn as { remoteAddress?: string }).remoteAddress;
+    if (!username || !password) {
+      this.#refuse('no_credentials', 'MQTT connection refused: no user name or password', { clientId: client.id, remote });
+      throw authError(NOT_AUTHORIZED, 'credentials required');
+    }
+    if (!(await credentials.verify(username, password))) {
+      this.#refuse('bad_credentials', 'MQTT connection refused: wrong gateway credentials', { gatewayId: username, clientId: client.id, remote });
+      throw authError(BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
+    }
+    // A gateway may not take over another client's session (MQTT client-id takeover): its client id
+    // is its gateway id, or starts with it and '-'.
+    if (client.id !== username && !client.id.startsWith(`${username}-`)) {
+      this.#refuse('client_id', 'MQTT connection refused: client id is not the gateway id', { gatewayId: username, clientId: client.id, remote });
+      throw authError(IDENTIFIER_REJECTED, 'client id must be the gateway id');
+    }
+    this.#principals.set(client, { kind: 'gateway', gatewayId: username });
+  }
+
+  #authorizePublish(client: Client | null, topic: string): Error | null {
+    if (topic.startsWith('$SYS')) return new Error('$SYS topics are reserved');
+    // null: aedes publishing a stored last will on its own behalf.
+    if (!client || !this.options.credentials) return null;
+    const p = this.#principals.get(client);
+    if (p?.kind === 'in-process') return null;
+    if (p?.kind === 'gateway' && topic.startsWith(ownPrefix(p.gatewayId))) return null;
+    this.#refuse('publish_topic', "MQTT publish refused: topic outside the gateway's own gas/v1/{gatewayId}/", { gatewayId: p?.kind === 'gateway' ? p.gatewayId : undefined, clientId: client.id, topic });
+    return new Error(`publish to ${topic} not allowed`);
+  }
+
+  #mayRead(client: Client, filter: string): boolean {
+    if (!this.options.credentials) return true;
+    const p = this.#principals.get(client);
+    if (p?.kind === 'in-process') return true;
+    if (p?.kind === 'gateway' && filter.startsWith(ownPrefix(p.gatewayId))) return true;
+    this.#refuse('subscribe_topic', "MQTT subscription refused: filter outside the gateway's own gas/v1/{gatewayId}/", { gatewayId: p?.kind === 'gateway' ? p.gatewayId : undefined, clientId: client.id, topic: filter });
+    return false;
   }
 }

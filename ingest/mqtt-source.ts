@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
+import { redactUrl } from '../app/logging.ts';
 import type { IngestStage } from './ingest-stage.ts';
 
 export const MqttSourceOptionsSchema = Type.Object({
@@ -10,6 +13,7 @@ export const MqttSourceOptionsSchema = Type.Object({
   username: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),
   reconnectPeriodMs: Type.Integer({ default: 1000, minimum: 100 }),
+  caFile: Type.Optional(Type.String({ description: 'PEM CA bundle that signed an mqtts:// broker\'s certificate (MQTT_CA); the system CAs when omitted' })),
 });
 export type MqttSourceOptions = Static<typeof MqttSourceOptionsSchema>;
 
@@ -27,11 +31,16 @@ export class MqttSource {
     private readonly options: MqttSourceOptions,
     private readonly ingest: IngestStage,
     private readonly log: Logger,
+    /** Opens a stream to a broker in this process (the embedded one) instead of dialling `url`. */
+    private readonly inProcess?: () => Duplex,
   ) {}
 
   async start(): Promise<void> {
-    const { url, clientId, username, password, reconnectPeriodMs, sharedGroup } = this.options;
-    const client = mqtt.connect(url, { clientId, clean: false, username, password, reconnectPeriod: reconnectPeriodMs, manualConnect: true });
+    const { url, clientId, username, password, reconnectPeriodMs, sharedGroup, caFile } = this.options;
+    const opts: IClientOptions = { clientId, clean: false, username, password, reconnectPeriod: reconnectPeriodMs, manualConnect: true };
+    if (caFile) opts.ca = readFileSync(caFile);
+    const connect = this.inProcess;
+    const client = connect ? new MqttClient(() => connect(), opts) : mqtt.connect(url, opts);
     client.handleMessage = (packet, done) => {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       this.ingest.handle(packet.topic, payload).then(
@@ -44,7 +53,7 @@ export class MqttSource {
       );
     };
     client.on('error', (err) => this.log.warn({ err }, 'MQTT client error'));
-    client.on('reconnect', () => this.log.info({ url }, 'Reconnecting to MQTT broker'));
+    client.on('reconnect', () => this.log.info({ url: redactUrl(url) }, 'Reconnecting to MQTT broker'));
     this.#client = client;
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
@@ -53,7 +62,7 @@ export class MqttSource {
     });
     const topics = UPLINK_TOPICS.map((t) => (sharedGroup ? `$share/${sharedGroup}/${t}` : t));
     await client.subscribeAsync(topics, { qos: 1 });
-    this.log.info({ url, topics }, 'Ingest subscribed');
+    this.log.info({ url: redactUrl(url), topics }, 'Ingest subscribed');
   }
 
   async stop(): Promise<void> {

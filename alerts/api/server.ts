@@ -8,11 +8,15 @@ import type { SseHub } from '../push/sse/hub.ts';
 import type { SlaSettings } from '../sla/sla-policy.ts';
 import type { TicketReports } from '../tickets/reports.ts';
 import type { TicketService } from '../tickets/ticket-service.ts';
+import type { SqlAuditLog } from '../audit/audit-log.ts';
+import { auditTrail } from './audit-trail.ts';
+import { AuthFailureLimiter, TooManyAuthFailuresError, type AuthFailureLimitOptions } from './auth-limiter.ts';
 import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
 import { hasRoleGuard } from './roles.ts';
 import type { SqlTokenStore } from './token-store.ts';
 import type { Principal, TokenVerifier } from './tokens.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { alertStreamRoutes } from './routes/alert-stream.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
@@ -50,6 +54,8 @@ export interface ApiServices {
   setSlaSettings?: (settings: SlaSettings) => void | Promise<void>;
   /** Wall clock for "now" defaults (on-call now, schedules); Date.now when omitted. */
   clock?: { now(): number };
+  /** The audit log: every change made through /api/v1 is recorded; enables GET /audit. */
+  audit?: Pick<SqlAuditLog, 'record' | 'list'>;
 }
 
 export type TicketApi = Pick<
@@ -78,6 +84,10 @@ export interface HttpApiOptions {
   bodyLimitBytes?: number;
   /** Starts the SSE heartbeat for one stream and returns its stop; every 15 s when omitted. */
   sseHeartbeat?: HeartbeatTimer;
+  /** Failed authentications allowed per client address before it gets 429s; see AuthFailureLimiter. */
+  authFailures?: AuthFailureLimitOptions;
+  /** Serve HTTPS with this PEM certificate and key (HTTP_TLS_CERT / HTTP_TLS_KEY). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 declare module 'fastify' {
@@ -120,12 +130,17 @@ function bearerOf(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+/** fastify's `https` option when TLS is configured; typed loosely so the app keeps one instance type. */
+function httpsOption(options: Pick<HttpApiOptions, 'https'>): object {
+  return options.https ? { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' } } : {};
+}
+
 /**
  * The HTTP face of a role without the alert store (ingest, processor): health and metrics only,
  * so orchestrators can probe it and Prometheus can scrape it.
  */
-export async function buildOpsApi(services: Pick<ApiServices, 'metrics' | 'health'>, log: Logger): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, requestIdHeader: 'x-request-id' });
+export async function buildOpsApi(services: Pick<ApiServices, 'metrics' | 'health'>, log: Logger, options: Pick<HttpApiOptions, 'https'> = {}): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, requestIdHeader: 'x-request-id', ...(httpsOption(options) as object) });
   app.decorate('services', services as ApiServices);
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
@@ -147,7 +162,9 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
     // The stream routes take `?access_token=`: keep it out of the request logs.
     childLoggerFactory: (logger, bindings, opts) =>
       logger.child(bindings, { ...opts, serializers: { ...opts.serializers, req: requestForLog } }),
+    ...(httpsOption(options) as object),
   });
+  const authFailures = new AuthFailureLimiter(options.authFailures);
   app.decorate('services', services);
 
   app.setErrorHandler((thrown: FastifyError | HttpError, request, reply) => {
@@ -177,12 +194,26 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
       api.addHook('onRoute', (route) => {
         if (!hasRoleGuard(route.preHandler)) throw new Error(`Route ${String(route.method)} ${route.url} has no requireRole guard`);
       });
-      api.addHook('onRequest', async (request) => {
+      api.addHook('onRequest', async (request, reply) => {
+        const waitMs = authFailures.blockedForMs(request.ip);
+        if (waitMs > 0) {
+          const retryAfterS = Math.ceil(waitMs / 1000);
+          reply.header('retry-after', String(retryAfterS));
+          throw new TooManyAuthFailuresError(retryAfterS);
+        }
         const token = bearerOf(request);
         const principal = token ? await services.tokens.verify(token) : undefined;
-        if (!principal) throw new UnauthorizedError();
+        if (!principal) {
+          authFailures.fail(request.ip);
+          request.log.info({ remoteAddress: request.ip, tokenGiven: token !== undefined }, 'Authentication failed');
+          throw new UnauthorizedError();
+        }
         request.principal = principal;
       });
+      if (services.audit) {
+        auditTrail(api, services.audit, () => services.clock?.now() ?? Date.now());
+        await api.register(auditRoutes);
+      }
       await api.register(alertRoutes);
       await api.register(deviceRoutes);
       await api.register(deadLetterRoutes);

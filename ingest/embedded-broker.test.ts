@@ -1,0 +1,142 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCert } from '../tests/tls-fixture.ts';
+import { EmbeddedBroker, type MqttRefusal } from './embedded-broker.ts';
+import { parseGatewayCredentials } from './gateway-credentials.ts';
+
+const silent = pino({ level: 'silent' });
+
+/** Connects, or resolves with the CONNACK error; never leaves a client reconnecting. */
+function tryConnect(url: string, options: IClientOptions): Promise<{ client?: MqttClient; error?: Error & { code?: number } }> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  return new Promise((resolve) => {
+    client.once('connect', () => resolve({ client }));
+    client.once('error', (error) => {
+      client.end(true);
+      resolve({ error });
+    });
+    client.once('close', () => {
+      client.end(true);
+      resolve({ error: new Error('connection closed before CONNACK') });
+    });
+  });
+}
+
+function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.once('close', () => resolve()));
+}
+
+describe('embedded broker with gateway credentials', () => {
+  let broker: EmbeddedBroker;
+  let url: string;
+  let ingest: MqttClient;
+  const refused: MqttRefusal[] = [];
+  const received: Array<{ topic: string; payload: string }> = [];
+  const open: MqttClient[] = [];
+
+  beforeAll(async () => {
+    broker = new EmbeddedBroker(
+      { port: 0, host: '127.0.0.1', credentials: parseGatewayCredentials('GW-1:pw-1\nGW-2:pw-2\n') },
+      silent,
+      { onRefused: (reason) => refused.push(reason) },
+    );
+    url = `mqtt://127.0.0.1:${await broker.start()}`;
+    // Ingest's in-process connection: no credential at all.
+    ingest = new mqtt.MqttClient(() => broker.connectInProcess(), { clientId: 'ingest-test', clean: true, reconnectPeriod: 0 });
+    await new Promise<void>((resolve, reject) => {
+      ingest.once('connect', () => resolve());
+      ingest.once('error', reject);
+    });
+    await ingest.subscribeAsync(['gas/v1/+/up', 'gas/v1/+/status'], { qos: 1 });
+    ingest.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
+  });
+  afterAll(async () => {
+    for (const c of open) c.end(true);
+    await ingest?.endAsync();
+    await broker?.stop();
+  });
+
+  it('accepts a gateway with its own credentials and delivers its publishes to ingest', async () => {
+    const { client, error } = await tryConnect(url, { clientId: 'GW-1', username: 'GW-1', password: 'pw-1' });
+    expect(error).toBeUndefined();
+    open.push(client!);
+    await client!.publishAsync('gas/v1/GW-1/up', 'hello', { qos: 1 });
+    await expect.poll(() => received.some((m) => m.topic === 'gas/v1/GW-1/up' && m.payload === 'hello')).toBe(true);
+  });
+
+  it.each([
+    { name: 'a wrong password', options: { clientId: 'GW-1', username: 'GW-1', password: 'pw-2' }, code: 4, reason: 'bad_credentials' },
+    { name: 'an unknown gateway', options: { clientId: 'GW-9', username: 'GW-9', password: 'pw-1' }, code: 4, reason: 'bad_credentials' },
+    { name: 'no credentials', options: { clientId: 'GW-1' }, code: 5, reason: 'no_credentials' },
+    { name: "another client's id", options: { clientId: 'GW-2', username: 'GW-1', password: 'pw-1' }, code: 2, reason: 'client_id' },
+    { name: "ingest's client id", options: { clientId: 'ingest-test', username: 'GW-1', password: 'pw-1' }, code: 2, reason: 'client_id' },
+  ])('refuses $name with CONNACK $code', async ({ options, code, reason }) => {
+    const before = refused.length;
+    const { client, error } = await tryConnect(url, options);
+    client?.end(true);
+    expect(error).toBeDefined();
+    expect(error!.code).toBe(code);
+    expect(refused.slice(before)).toEqual([reason]);
+  });
+
+  it("refuses a publish to another gateway's topic: disconnected, counted, never delivered", async () => {
+    const { client } = await tryConnect(url, { clientId: 'GW-2-forger', username: 'GW-2', password: 'pw-2' });
+    open.push(client!);
+    const before = refused.length;
+    const gone = closed(client!);
+    client!.publish('gas/v1/GW-1/up', 'forged', { qos: 1 });
+    await gone;
+    expect(refused.slice(before)).toEqual(['publish_topic']);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received.some((m) => m.payload === 'forged')).toBe(false);
+  });
+
+  it.each(['gas/v1/GW-1/up', 'gas/v1/+/up', '#', '$share/g/gas/v1/#'])("refuses a gateway's subscription to %s with SUBACK 0x80", async (filter) => {
+    const { client } = await tryConnect(url, { clientId: 'GW-2', username: 'GW-2', password: 'pw-2', clean: true });
+    open.push(client!);
+    const before = refused.length;
+    // MQTT.js turns SUBACK 0x80 into an error carrying the packet.
+    const err = await client!.subscribeAsync(filter, { qos: 1 }).then(() => undefined, (e: { packet?: { granted?: number[] } }) => e);
+    expect(err?.packet?.granted).toEqual([128]);
+    expect(refused.slice(before)).toEqual(['subscribe_topic']);
+    // Its own topics are fine.
+    expect((await client!.subscribeAsync('gas/v1/GW-2/down', { qos: 1 }))[0]!.qos).toBe(1);
+    await client!.endAsync();
+  });
+});
+
+describe('embedded broker without credentials', () => {
+  it('stays open for the quick start: anonymous publish for any gateway', async () => {
+    const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1' }, silent);
+    const port = await broker.start();
+    try {
+      const { client, error } = await tryConnect(`mqtt://127.0.0.1:${port}`, { clientId: 'anyone' });
+      expect(error).toBeUndefined();
+      await client!.publishAsync('gas/v1/GW-1/up', 'x', { qos: 1 });
+      await client!.endAsync();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('embedded broker over TLS', () => {
+  it('serves mqtts:// with the configured certificate, and refuses a client that does not trust it', async () => {
+    const cert = selfSignedCert();
+    const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1', tls: { cert: cert.cert, key: cert.key }, credentials: parseGatewayCredentials('GW-1:pw-1') }, silent);
+    const port = await broker.start();
+    try {
+      const ok = await tryConnect(`mqtts://127.0.0.1:${port}`, { clientId: 'GW-1', username: 'GW-1', password: 'pw-1', ca: cert.cert });
+      expect(ok.error).toBeUndefined();
+      await ok.client!.publishAsync('gas/v1/GW-1/up', 'x', { qos: 1 });
+      await ok.client!.endAsync();
+      const untrusted = await tryConnect(`mqtts://127.0.0.1:${port}`, { clientId: 'GW-1', username: 'GW-1', password: 'pw-1' });
+      expect(untrusted.error?.message).toMatch(/self.signed|certificate/i);
+      const plain = await tryConnect(`mqtt://127.0.0.1:${port}`, { clientId: 'GW-1', username: 'GW-1', password: 'pw-1', connectTimeout: 1000 });
+      expect(plain.error).toBeDefined();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
