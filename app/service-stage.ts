@@ -49,8 +49,11 @@ export interface ServiceStage {
  * Tickets, on-call, SLA clocks and pushes: every alert change opens or updates a ticket, which is
  * routed to the technician on call and pushed to them; a push that keeps failing escalates.
  * Nothing here blocks the alert path: tickets follow the alert book's changes, and a ticket update
- * that fails is retried by `reconcile` on the next start.
+ * that fails is made good by `reconcile`, retried while running and run again on every start.
  */
+const RECONCILE_RETRY_MIN_MS = 500;
+const RECONCILE_RETRY_MAX_MS = 30_000;
+
 export async function startServiceStage(options: ServiceStageOptions, alerts: AlertBook, registry: DeviceRecords, clock: Clock, log: Logger): Promise<ServiceStage> {
   const ticketSettings = parseTicketSettings(options.tickets);
   let sla = parseSlaSettings(options.sla);
@@ -94,10 +97,38 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   for (const notice of await tickets.noticesSince(clock.now() - 86_400_000)) send(notice);
   await push.resume();
 
-  // Ticket updates run one batch after another, in the order the alert book changed.
+  // Ticket updates run one batch after another, in the order the alert book changed. When the
+  // store fails (PostgreSQL restarting), the alert book still has everything: a reconcile of its
+  // active and recently cleared alerts is retried with back-off until the store answers again.
   let chain = Promise.resolve();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryDelayMs = RECONCILE_RETRY_MIN_MS;
+  let stopped = false;
+  const reconcileLater = (): void => {
+    if (retryTimer || stopped) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      chain = chain
+        .then(() => tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 })))
+        .then(
+          (done) => {
+            retryDelayMs = RECONCILE_RETRY_MIN_MS;
+            log.info(done, 'Ticket store answers again: tickets reconciled with the alert book');
+          },
+          (err: unknown) => {
+            retryDelayMs = Math.min(retryDelayMs * 2, RECONCILE_RETRY_MAX_MS);
+            log.warn({ err, retryInMs: retryDelayMs }, 'Ticket store still failing; reconcile retried');
+            reconcileLater();
+          },
+        );
+    }, retryDelayMs);
+    retryTimer.unref();
+  };
   alerts.onChange((changes) => {
-    chain = chain.then(() => tickets.onAlertChanges(changes)).catch((err: unknown) => log.error({ err }, 'Ticket update failed; reconciled on next start'));
+    chain = chain.then(() => tickets.onAlertChanges(changes)).catch((err: unknown) => {
+      log.error({ err }, 'Ticket update failed; reconciling once the ticket store answers');
+      reconcileLater();
+    });
   });
 
   let checking = false;
@@ -136,6 +167,8 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     checkSla,
     async stop() {
       clearInterval(timer);
+      stopped = true;
+      clearTimeout(retryTimer);
       await chain;
       await push.close();
       await closeChannels(channels);

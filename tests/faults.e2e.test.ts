@@ -2,12 +2,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, expect, it } from 'vitest';
 import { ManualClock } from '../app/clock.ts';
 import { createFleet } from '../simulators/fleet.ts';
 import { Simulation } from '../simulators/simulation.ts';
 import { describeWithServer, services } from '../sinks/influx/integration-env.ts';
 import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
+
+interface TicketItem {
+  deviceId: string;
+  conditions: string[];
+  deviceNormalAt: string | null;
+}
 
 /**
  * Faults injected into real servers while the simulator's `all` scenario runs: every injected
@@ -98,5 +105,52 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
     const { items } = await pipeline.get<{ items: AlertItem[] }>('/alerts?limit=10000');
     const expected = Object.fromEntries(sim.expected.map((e) => [`${e.subjectId} ${e.condition}`, { raised: e.raised, cleared: e.cleared }]).sort(([a], [b]) => String(a).localeCompare(String(b))));
     expect(tally(items)).toEqual(expected);
+  }, 180_000);
+
+  it('PostgreSQL restarted while alarms arrive: tickets the store missed are opened once it answers, none twice', async () => {
+    const db = { SERVICES_DIR: mkdtempSync(join(tmpdir(), 'gas-fault-pg-')), SERVICES_PG_PORT: String(await freePort()) };
+    const { DATABASE_URL: databaseUrl } = await services('start', 'postgres', db);
+    cleanup.push(() => services('stop', 'postgres', db));
+    const dir = mkdtempSync(join(tmpdir(), 'gas-fault-'));
+    const registryFile = join(dir, 'registry.json');
+    const alarms = ['HA-P1', 'HA-P2', 'HA-P3'];
+    writeFileSync(registryFile, JSON.stringify(alarms.map((deviceId) => ({ deviceId, kind: 'home_gas_alarm', gatewayId: 'GW-P', district: '城东区', reportIntervalS: 30 }))));
+    const clock = new ManualClock(Date.now());
+    const pipeline = await startTestPipeline({ clock, registryFile, databaseUrl });
+    cleanup.push(() => pipeline.close());
+    const gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-P' });
+    cleanup.push(() => gateway.endAsync());
+    let seq = 0;
+    const send = async (lelPct: Record<string, number>) => {
+      const at = new Date(clock.now()).toISOString();
+      const readings = Object.entries(lelPct).map(([deviceId, lel]) => ({ deviceId, kind: 'home_gas_alarm', at, lelPct: lel }));
+      await gateway.publishAsync('gas/v1/GW-P/up', JSON.stringify({ gatewayId: 'GW-P', seq: ++seq, sentAt: at, readings }), { qos: 1 });
+      clock.advance(30_000);
+    };
+    const tickets = async (deviceId: string) => (await pipeline.get<{ items: TicketItem[] }>(`/tickets?deviceId=${deviceId}`)).items;
+
+    await send({ 'HA-P1': 40, 'HA-P2': 0, 'HA-P3': 0 });
+    await pipeline.until('a ticket for HA-P1', async () => (await tickets('HA-P1')).length === 1);
+
+    await services('stop', 'postgres', db);
+    // While the store is down: HA-P2 raises and stays; HA-P3 raises and clears again.
+    await send({ 'HA-P1': 40, 'HA-P2': 40, 'HA-P3': 40 });
+    for (let i = 0; i < 3; i++) await send({ 'HA-P1': 40, 'HA-P2': 40, 'HA-P3': 0 });
+    await pipeline.until('both alarms in the alert book', async () => pipeline.alerts.query({ limit: 100 }).filter((a) => a.deviceId !== 'HA-P1').length === 2);
+    await services('start', 'postgres', db);
+
+    await pipeline.until(
+      'tickets for the alarms raised during the outage, HA-P3 normal again',
+      async () => (await tickets('HA-P2')).length === 1 && (await tickets('HA-P3'))[0]?.deviceNormalAt != null,
+      60_000,
+    );
+    expect(await tickets('HA-P3')).toMatchObject([{ conditions: ['GAS_ALARM_L1'] }]);
+    const { items } = await pipeline.get<{ items: AlertItem[] }>('/alerts?limit=100');
+    expect(tally(items)).toEqual({
+      'HA-P1 GAS_ALARM_L1': { raised: 1, cleared: 0 },
+      'HA-P2 GAS_ALARM_L1': { raised: 1, cleared: 0 },
+      'HA-P3 GAS_ALARM_L1': { raised: 1, cleared: 1 },
+    });
+    expect((await tickets('HA-P1')).length).toBe(1);
   }, 180_000);
 });

@@ -268,8 +268,12 @@ export class TicketService {
     }
     for (const a of clearedAlerts) {
       if (!CUSTOMER_CONDITIONS.has(a.condition)) {
+        // Raised and cleared while the store was down: the fault still gets its ticket, marked normal again.
         const known = await this.#db.query(Q.alertById, [a.id]);
-        if (known.length === 0) continue;
+        if (known.length === 0) {
+          const r = await this.openTicketFor(a);
+          if (r.outcome === 'opened' || r.outcome === 'added') opened++;
+        }
       }
       await this.alertCleared(a);
       cleared++;

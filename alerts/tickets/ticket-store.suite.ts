@@ -144,6 +144,17 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(missed).toHaveLength(1);
     });
 
+    it('gives a fault raised and cleared while the store was down its ticket on reconcile, marked normal again', async () => {
+      raise(book, 'HM-3', 'ERR-2', T0);
+      clear(book, 'HM-3', 'ERR-2', T0 + 2 * MIN); // neither change reached the ticket service
+      const result = await svc.reconcile(book.active(), book.query({ state: 'cleared', limit: 1000 }));
+      expect(result.opened).toBe(1);
+      const [t] = await svc.list({ deviceId: 'HM-3' });
+      expect(t).toMatchObject({ conditions: ['ERR-2'], activeConditions: [], deviceNormalAt: new Date(T0 + 2 * MIN).toISOString() });
+      await svc.reconcile(book.active(), book.query({ state: 'cleared', limit: 1000 }));
+      expect(await svc.list({ deviceId: 'HM-3' })).toHaveLength(1);
+    });
+
     it('opens one gateway ticket listing the devices behind it', async () => {
       const detail = { reason: 'last_will', deviceCount: 2, devices: ['HM-1', 'HM-2'] };
       await svc.onAlertChanges(raise(book, 'GW-1', 'GATEWAY_OFFLINE', T0, { gateway: true, detail }));

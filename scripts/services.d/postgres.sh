@@ -4,9 +4,11 @@
 PG_PORT="${SERVICES_PG_PORT:-55432}"
 PG_HOME="$SERVICES_DIR/postgres"
 # PostgreSQL runs as the `postgres` user, which cannot enter a checkout under a private folder
-# (e.g. /root): then its data lives in a folder of its own under /var/tmp, named after the checkout.
-if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$(dirname "$SERVICES_DIR")"; then
-  PG_HOME="/var/tmp/gas-services-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)/postgres"
+# (e.g. /root) or a private SERVICES_DIR (mktemp -d): then its data lives in a folder of its own
+# under /var/tmp, named after the services folder.
+mkdir -p "$SERVICES_DIR"
+if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$SERVICES_DIR"; then
+  PG_HOME="/var/tmp/gas-services-$(printf '%s' "$SERVICES_DIR" | md5sum | cut -c1-12)/postgres"
 fi
 PG_DATA="$PG_HOME/data"
 PG_RUN="$PG_HOME/run"
