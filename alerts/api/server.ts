@@ -12,6 +12,7 @@ import type { SqlAuditLog } from '../audit/audit-log.ts';
 import { auditTrail } from './audit-trail.ts';
 import { AuthFailureLimiter, TooManyAuthFailuresError, type AuthFailureLimitOptions } from './auth-limiter.ts';
 import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
+import { formatValidationErrors, frameworkHttpError } from './request-errors.ts';
 import { hasRoleGuard } from './roles.ts';
 import type { SqlTokenStore } from './token-store.ts';
 import type { Principal, TokenVerifier } from './tokens.ts';
@@ -152,10 +153,12 @@ export async function buildOpsApi(services: Pick<ApiServices, 'metrics' | 'healt
  * behind a bearer token. Every route declares its request and response schemas.
  */
 export async function buildHttpApi(services: ApiServices, log: Logger, options: HttpApiOptions = {}): Promise<FastifyInstance> {
+  const bodyLimit = options.bodyLimitBytes ?? 256 * 1024;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     requestIdHeader: 'x-request-id',
-    bodyLimit: options.bodyLimitBytes ?? 256 * 1024,
+    bodyLimit,
+    schemaErrorFormatter: formatValidationErrors,
     // Bodies must have the right types, not be coerced into them: a registry record with
     // "qmaxM3h": "12" is refused with a 400 that names the field.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -168,7 +171,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
   app.decorate('services', services);
 
   app.setErrorHandler((thrown: FastifyError | HttpError, request, reply) => {
-    const err = domainHttpError(thrown) ?? thrown;
+    const err = domainHttpError(thrown) ?? frameworkHttpError(thrown, bodyLimit) ?? thrown;
     if (err instanceof HttpError) {
       if (err.statusCode === 409) request.log.info({ code: err.code }, 'Request refused: conflict');
       return reply.code(err.statusCode).send({ error: err.code, message: err.message, requestId: request.id });
