@@ -107,8 +107,8 @@ const MESSAGES = {
   deviceUnregistered: { 'zh-CN': '未登记', en: 'Not registered' },
   deviceReadings: { 'zh-CN': '近期读数', en: 'Recent readings' },
   deviceReadingsHint: {
-    'zh-CN': 'API 只提供最新读数：图表从本页打开时起每 5 秒记录一次。完整历史见 Grafana。',
-    en: 'The API gives the latest reading only: the chart records it every 5 s from when this page opened. Full history is in Grafana.',
+    'zh-CN': 'API 只提供最新读数：图表从本页打开时起每 2 秒记录一次。完整历史见 Grafana。',
+    en: 'The API gives the latest reading only: the chart records it every 2 s from when this page opened. Full history is in Grafana.',
   },
   deviceNoReading: { 'zh-CN': '本进程尚未收到该设备的读数', en: 'This process has no reading from this device yet' },
   deviceLastReading: { 'zh-CN': '最新读数', en: 'Latest reading' },

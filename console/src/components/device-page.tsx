@@ -6,9 +6,9 @@ import { SeverityBadge } from './badges.tsx';
 import { ReadingsChart, type ReadingPoint } from './readings-chart.tsx';
 
 /** How often the device page asks for the latest reading; the API keeps no history to ask for. */
-const POLL_MS = 5_000;
-/** Points kept per device page: about an hour at one a poll. */
-const MAX_POINTS = 720;
+const POLL_MS = 2_000;
+/** Points kept per device page: an hour at one a poll. */
+const MAX_POINTS = 1_800;
 
 export function DevicePage({ api, deviceId }: { api: ApiClient; deviceId: string }) {
   const { t } = useI18n();

@@ -53,5 +53,5 @@ export function ReadingsChart({ points }: { points: ReadingPoint[] }) {
     );
   }, [points]);
 
-  return <div ref={el} class="chart" data-testid="readings-chart" />;
+  return <div ref={el} class="chart" data-testid="readings-chart" data-points={points.length} />;
 }

@@ -1,0 +1,212 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../app/clock.ts';
+import { startTestPipeline, type TestPipeline } from '../harness.ts';
+
+/**
+ * The web console in a real browser (Debian's Chromium driven by playwright-core): an operator
+ * watching live alarms sees a leak appear without reloading, and the on-call technician, on a
+ * phone-sized screen, gets a notification and acknowledges it, which stops the escalation.
+ * Screenshots of every page go to console/screenshots/.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const SCREENSHOTS = fileURLToPath(new URL('../../console/screenshots/', import.meta.url));
+
+// Monday 10:00 in Asia/Shanghai: shift a of the example rota is on site.
+const START = Date.parse('2026-11-23T02:00:00.000Z');
+const MIN = 60_000;
+
+interface TicketDetail {
+  id: string;
+  status: string;
+  assignee: string | null;
+  subject: string;
+  escalations: Array<{ level: string; reason: string; at: string }>;
+}
+
+// In CI a missing browser must fail the build, not quietly skip the console's only end-to-end test.
+describe.runIf(!haveChromium && process.env.CI)('web console in a browser', () => {
+  it('needs Chromium', () => {
+    throw new Error(`${CHROMIUM} is missing: run bash scripts/install-chromium.sh before npm test`);
+  });
+});
+
+describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing; run bash scripts/install-chromium.sh)`}`, () => {
+  const clock = new ManualClock(START);
+  let pipeline: TestPipeline;
+  let browser: Browser;
+  let gateway: MqttClient;
+  let operator: Page;
+  let phone: Page;
+  let technician: string;
+  let operatorToken: string;
+  let techToken: string;
+  let seq = 0;
+
+  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${pipeline.httpUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${pipeline.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  async function publish(reading: Record<string, unknown>): Promise<void> {
+    const at = new Date(clock.now()).toISOString();
+    await gateway.publishAsync('gas/v1/GW-B/up', JSON.stringify({ gatewayId: 'GW-B', seq: ++seq, sentAt: at, readings: [{ at, ...reading }] }), { qos: 1 });
+  }
+
+  async function logIn(page: Page, token: string): Promise<void> {
+    await page.goto(`${pipeline.httpUrl}/`);
+    await page.locator('input[name=token]').fill(token);
+    await page.locator('button[type=submit]').click();
+    await page.locator('[data-testid=live][data-state=open]').waitFor();
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  async function leakTicket(): Promise<TicketDetail> {
+    return pipeline.until('the leak ticket', async () => {
+      const { items } = await api<{ items: TicketDetail[] }>('GET', '/tickets?deviceId=HA-B1');
+      const t = items.find((i) => i.subject === 'device');
+      return t && api<TicketDetail>('GET', `/tickets/${t.id}`);
+    });
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const dir = mkdtempSync(join(tmpdir(), 'gas-console-'));
+    const registryFile = join(dir, 'registry.json');
+    writeFileSync(registryFile, JSON.stringify([
+      { deviceId: 'HA-B1', kind: 'home_gas_alarm', gatewayId: 'GW-B', district: '城东区', address: '人民路 1 号 3 单元 201', customer: '王芳', reportIntervalS: 3600 },
+    ]));
+    pipeline = await startTestPipeline({ clock, registryFile, settings: { slaCheckIntervalMs: 3_600_000 } });
+    rmSync(dir, { recursive: true, force: true });
+    technician = (await api<{ technician: { id: string } }>('GET', `/oncall?district=${encodeURIComponent('城东区')}`)).technician.id;
+    operatorToken = (await api<{ token: string }>('POST', '/tokens', { name: 'control room desk 1', role: 'operator' })).token;
+    techToken = (await api<{ token: string }>('POST', '/tokens', { name: 'phone of the on-call technician', role: 'technician', personId: technician })).token;
+    gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-B' });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const desk = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    operator = await desk.newPage();
+    const mobile = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    await mobile.grantPermissions(['notifications'], { origin: pipeline.httpUrl });
+    // Headless Chromium shows no notification: record what the page asked to show.
+    await mobile.addInitScript(() => {
+      const shown: string[] = [];
+      const Original = window.Notification;
+      class Recording extends Original {
+        constructor(title: string, options?: NotificationOptions) {
+          shown.push(title);
+          super(title, options);
+        }
+      }
+      Object.assign(window, { Notification: Recording, shownNotifications: shown });
+    });
+    phone = await mobile.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.endAsync();
+    await pipeline?.close();
+  });
+
+  it('shows an operator a leak alarm the moment it is raised, without reloading', async () => {
+    await operator.goto(`${pipeline.httpUrl}/`);
+    await operator.locator('input[name=token]').waitFor();
+    await shot(operator, 'login');
+    await logIn(operator, operatorToken);
+    await operator.locator('[data-testid=alarms-empty]').waitFor();
+    await logIn(phone, techToken);
+    await phone.locator('[data-testid=my-tickets-empty]').waitFor();
+    // Survives only if the page is never reloaded.
+    await operator.evaluate(() => Object.assign(window, { sameDocument: true }));
+
+    await publish({ deviceId: 'HA-B1', kind: 'home_gas_alarm', lelPct: 62, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'open' });
+
+    const row = operator.locator('[data-testid=alarm][data-device=HA-B1][data-condition=GAS_ALARM_L2]');
+    await row.waitFor({ timeout: 10_000 });
+    expect(await operator.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await expect.poll(() => operator.locator('[data-testid=alarm][data-device=HA-B1]').count()).toBe(3);
+    await shot(operator, 'operator-alarms');
+    await operator.locator('[data-testid=lang-switch]').click();
+    await operator.getByText('Live alarms').waitFor();
+    await shot(operator, 'operator-alarms-en');
+    await operator.locator('[data-testid=lang-switch]').click();
+  });
+
+  it('lets the on-call technician acknowledge from the phone view, and the escalation stops', async () => {
+    const { id } = await leakTicket();
+    const card = phone.locator(`[data-testid=my-ticket][data-ticket="${id}"]`);
+    await card.waitFor({ timeout: 10_000 });
+    await expect.poll(() => phone.evaluate(() => (window as unknown as { shownNotifications: string[] }).shownNotifications.length)).toBeGreaterThan(0);
+    await shot(phone, 'technician-ticket');
+
+    // Nobody acknowledges for 6 minutes: the chase starts.
+    clock.advance(6 * MIN);
+    await pipeline.services.checkSla();
+    const before = await leakTicket();
+    expect(before).toMatchObject({ status: 'dispatched', assignee: technician });
+    expect(before.escalations.filter((e) => e.reason === 'no_ack').length).toBeGreaterThan(0);
+
+    await card.locator('[data-testid=acknowledge]').click();
+    await card.locator('[data-testid=ticket-status]', { hasText: '已接单' }).waitFor();
+    expect((await leakTicket()).status).toBe('acknowledged');
+    await shot(phone, 'technician-acknowledged');
+
+    // Ten more minutes, checked twice: still before the 30-minute on-site limit, so nothing at all is escalated.
+    for (let i = 0; i < 2; i++) {
+      clock.advance(5 * MIN);
+      await pipeline.services.checkSla();
+    }
+    const after = await leakTicket();
+    expect(after.status).toBe('acknowledged');
+    expect(after.escalations).toHaveLength(before.escalations.length);
+  });
+
+  it('shows the operator the ticket queue, on call now and the device with its readings chart', async () => {
+    await operator.locator('[data-testid=tab-tickets]').click();
+    const { id } = await leakTicket();
+    await operator.locator(`[data-testid=ticket][data-ticket="${id}"] [data-testid=ticket-status]`, { hasText: '已接单' }).waitFor();
+    await shot(operator, 'operator-tickets');
+
+    await operator.locator('[data-testid=tab-oncall]').click();
+    await operator.locator('[data-testid=oncall-technician]').first().waitFor();
+    await shot(operator, 'operator-oncall');
+
+    await operator.goto(`${pipeline.httpUrl}/console/#/device/HA-B1`);
+    await operator.locator('[data-testid=readings-chart][data-points="1"] canvas').waitFor();
+    // The API has the latest reading only: the page charts each new one it sees while open.
+    for (const [i, lelPct] of [55, 47, 38].entries()) {
+      clock.advance(MIN);
+      await publish({ deviceId: 'HA-B1', kind: 'home_gas_alarm', lelPct, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'open' });
+      await operator.locator(`[data-testid=readings-chart][data-points="${i + 2}"]`).waitFor({ timeout: 5_000 });
+    }
+    await shot(operator, 'operator-device');
+  });
+
+  it('takes the technician through on site and resolved', async () => {
+    const { id } = await leakTicket();
+    const card = phone.locator(`[data-testid=my-ticket][data-ticket="${id}"]`);
+    await card.locator('[data-testid=on-site]').click();
+    await card.locator('[data-testid=ticket-status]', { hasText: '已到场' }).waitFor();
+    await card.locator('[data-testid=resolve]').click();
+    await card.locator('textarea[name=text]').fill('更换电磁阀 / replaced the solenoid valve');
+    await shot(phone, 'technician-resolve');
+    await card.locator('[data-testid=confirm]').click();
+    // A resolved ticket leaves the technician's open list.
+    await card.waitFor({ state: 'detached' });
+    expect((await leakTicket()).status).toBe('resolved');
+  });
+});
