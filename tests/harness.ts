@@ -26,7 +26,7 @@ export interface TestPipeline extends RunningPipeline {
 }
 
 /** Starts the embedded pipeline on free ports with a private DATA_DIR and a clock the test moves. */
-export async function startTestPipeline(options: { dataDir?: string; clock?: ManualClock; settings?: Partial<SettingsFile>; registryFile?: string; influx?: PipelineConfig['influx']; mqtt?: { url: string; username: string; password: string }; databaseUrl?: string } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(options: { dataDir?: string; clock?: ManualClock; settings?: Partial<SettingsFile>; registryFile?: string; influx?: PipelineConfig['influx']; mqtt?: { url: string; username: string; password: string }; databaseUrl?: string; kafka?: PipelineConfig['kafka'] } = {}): Promise<TestPipeline> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gas-e2e-'));
   const clock = options.clock ?? new ManualClock(Date.now());
   const config: PipelineConfig = {
@@ -43,6 +43,7 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
     registryFile: options.registryFile,
     influx: options.influx,
     databaseUrl: options.databaseUrl,
+    kafka: options.kafka,
     adminToken: 'e2e-admin-token',
     logLevel: 'silent',
     settings: parseSettings({ silence: { checkIntervalMs: 100 }, ...options.settings }, 'test settings'),
