@@ -158,6 +158,8 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
     loggerInstance: log as FastifyBaseLogger,
     requestIdHeader: 'x-request-id',
     bodyLimit,
+    // A client that trickles its request (slowloris) is cut off; SSE responses are not limited by it.
+    requestTimeout: 60_000,
     schemaErrorFormatter: formatValidationErrors,
     // Bodies must have the right types, not be coerced into them: a registry record with
     // "qmaxM3h": "12" is refused with a 400 that names the field.
