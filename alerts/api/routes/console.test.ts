@@ -57,6 +57,10 @@ describe('web console', () => {
     expect(asset.statusCode).toBe(200);
     expect(asset.headers['cache-control']).toContain('immutable');
     expect((await app.inject({ url: '/console' })).headers.location).toBe('/console/');
+    // The notification worker must be re-read after a new build, like the page.
+    const worker = await app.inject({ url: '/console/sw.js' });
+    expect(worker.statusCode).toBe(200);
+    expect(worker.headers['cache-control']).toBe('no-cache');
   });
 
   it('keeps the API answers JSON: unknown paths are still 404 with the error shape', async () => {

@@ -6,11 +6,22 @@ const supported = (): boolean => typeof Notification !== 'undefined';
 /** Shows a browser notification when the user allowed them; `tag` keeps a repeated notice to one. */
 export function notify(title: string, body: string, tag: string): void {
   if (!supported() || Notification.permission !== 'granted') return;
-  // Some mobile browsers only notify through a service worker and throw here; the list still updates.
   try {
     new Notification(title, { body, tag });
   } catch {
-    /* the ticket list below is the fallback */
+    // Chrome on Android refuses page notifications: show it through the console's service worker.
+    void viaServiceWorker(title, body, tag);
+  }
+}
+
+async function viaServiceWorker(title: string, body: string, tag: string): Promise<void> {
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    await navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`);
+    const registration = await navigator.serviceWorker.ready;
+    await registration.showNotification(title, { body, tag });
+  } catch {
+    // No way to notify on this browser: the ticket list has already been reloaded.
   }
 }
 
