@@ -1,21 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, until as untilWithin } from './support.ts';
+
+const until = <T>(what: string, check: () => Promise<T | undefined | false>) => untilWithin(what, check, 30_000);
 
 const TOKEN = 'crash-test-admin-token';
 const ROOT = new URL('..', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** `npm start` as a real process, as a user runs it, on private ports and a private DATA_DIR. */
 function startProcess(dataDir: string, mqttPort: number, httpPort: number): ChildProcess {
@@ -26,20 +20,6 @@ function startProcess(dataDir: string, mqttPort: number, httpPort: number): Chil
     env: { ...inherited, DATA_DIR: dataDir, MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gas-crash-'));

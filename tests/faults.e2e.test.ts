@@ -1,5 +1,4 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -9,6 +8,7 @@ import { createFleet } from '../simulators/fleet.ts';
 import { Simulation } from '../simulators/simulation.ts';
 import { describeWithServer, services } from '../sinks/influx/integration-env.ts';
 import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
+import { freePort } from './support.ts';
 
 interface TicketItem {
   deviceId: string;
@@ -24,14 +24,6 @@ interface TicketItem {
  */
 
 const STEP_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function judged(p: TestPipeline): Promise<number> {
   return (await p.metric('gas_processor_readings_total')) + (await p.metric('gas_processor_late_readings_total'));

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { ManualClock } from '../app/clock.ts';
 import { parseSettings, type PipelineConfig, type SettingsFile } from '../app/config.ts';
 import { startPipeline, type RunningPipeline } from '../app/pipeline.ts';
+import { until } from './support.ts';
 
 /** The embedded pipeline (ROLE=all): every stage is present. */
 export interface TestPipeline extends RunningPipeline {
@@ -63,20 +64,7 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
     const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
     return line ? Number(line.slice(sample.length + 1)) : 0;
   };
-  const until = async <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const value = await check();
-        if (value !== undefined && value !== false) return value;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
+
   return {
     ...running,
     mqttUrl,

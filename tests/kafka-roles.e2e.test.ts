@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,6 +12,9 @@ import { startPipeline } from '../app/pipeline.ts';
 import { createFleet } from '../simulators/fleet.ts';
 import { Simulation } from '../simulators/simulation.ts';
 import { describeWithServers, ROOT, services } from '../sinks/influx/integration-env.ts';
+import { freePort, until as untilWithin } from './support.ts';
+
+const until = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000) => untilWithin(what, check, timeoutMs);
 
 /**
  * The scaled-out deployment on the real servers of scripts/services.sh: gateways publish with their
@@ -31,29 +33,6 @@ const STEP_MS = 30_000;
 const PARTITIONS = 4;
 const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function metric(httpUrl: string, sample: string): Promise<number> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
