@@ -37,6 +37,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    if (!pipeline.reloadGatewayCredentials) return log.info('SIGHUP: no gateway credentials to reload');
+    try {
+      pipeline.reloadGatewayCredentials();
+    } catch (err) {
+      log.error({ err }, 'Gateway credentials not reloaded; the previous ones stay in force');
+    }
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

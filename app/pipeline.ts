@@ -53,6 +53,11 @@ export interface RunningPipeline {
   registry: DeviceRegistry;
   metrics: PipelineMetrics;
   services?: ServiceStage;
+  /**
+   * Re-reads `GATEWAY_CREDENTIALS` for the embedded broker (main.ts: on SIGHUP); absent when this
+   * process runs no broker or the broker is open. A bad file is refused and the old one stays.
+   */
+  reloadGatewayCredentials?: () => void;
   stop(): Promise<void>;
 }
 
@@ -304,6 +309,9 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     registry,
     metrics,
     services,
+    reloadGatewayCredentials: broker?.secured && config.gatewayCredentialsFile
+      ? () => broker!.replaceCredentials(readGatewayCredentials(config.gatewayCredentialsFile!))
+      : undefined,
     async stop() {
       clearInterval(rateTimer);
       sourceConnected = false;

@@ -140,3 +140,46 @@ describe('embedded broker over TLS', () => {
     }
   });
 });
+
+describe('embedded broker login limits and reload', () => {
+  it('refuses every login from an address after repeated failures, right ones too, and counts them', async () => {
+    const refused: MqttRefusal[] = [];
+    const broker = new EmbeddedBroker(
+      { port: 0, host: '127.0.0.1', credentials: parseGatewayCredentials('GW-1:pw-1'), loginFailures: { maxFailures: 2, windowMs: 60_000 } },
+      silent,
+      { onRefused: (reason) => refused.push(reason) },
+    );
+    const url = `mqtt://127.0.0.1:${await broker.start()}`;
+    try {
+      for (const password of ['guess-1', 'guess-2']) expect((await tryConnect(url, { clientId: 'GW-1', username: 'GW-1', password })).error?.code).toBe(4);
+      const right = await tryConnect(url, { clientId: 'GW-1', username: 'GW-1', password: 'pw-1' });
+      right.client?.end(true);
+      expect(right.error?.code).toBe(5);
+      expect(refused).toEqual(['bad_credentials', 'bad_credentials', 'rate_limited']);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('takes new credentials for the next login, keeping connected gateways', async () => {
+    const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1', credentials: parseGatewayCredentials('GW-1:old') }, silent);
+    const url = `mqtt://127.0.0.1:${await broker.start()}`;
+    try {
+      const connected = await tryConnect(url, { clientId: 'GW-1', username: 'GW-1', password: 'old' });
+      broker.replaceCredentials(parseGatewayCredentials('GW-1:new\nGW-2:two'));
+      expect((await tryConnect(url, { clientId: 'GW-1-b', username: 'GW-1', password: 'old' })).error?.code).toBe(4);
+      const fresh = await tryConnect(url, { clientId: 'GW-2', username: 'GW-2', password: 'two' });
+      expect(fresh.error).toBeUndefined();
+      await connected.client!.publishAsync('gas/v1/GW-1/up', 'still here', { qos: 1 });
+      await connected.client!.endAsync();
+      await fresh.client!.endAsync();
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('does not turn an open broker into a locked one at run time', async () => {
+    const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1' }, silent);
+    expect(() => broker.replaceCredentials(parseGatewayCredentials('GW-1:x'))).toThrow(/without GATEWAY_CREDENTIALS/);
+  });
+});

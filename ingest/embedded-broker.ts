@@ -4,11 +4,12 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
+import { FailureLimiter, type FailureLimitOptions } from '../app/failure-limiter.ts';
 import { duplexPair } from './duplex-pair.ts';
 import type { GatewayCredentials } from './gateway-credentials.ts';
 
 /** Why the broker refused a client or one of its packets: the `reason` of `gas_mqtt_refused_total`. */
-export const MQTT_REFUSALS = ['no_credentials', 'bad_credentials', 'client_id', 'publish_topic', 'subscribe_topic'] as const;
+export const MQTT_REFUSALS = ['no_credentials', 'bad_credentials', 'client_id', 'rate_limited', 'publish_topic', 'subscribe_topic'] as const;
 export type MqttRefusal = (typeof MQTT_REFUSALS)[number];
 
 export interface EmbeddedBrokerOptions {
@@ -22,6 +23,11 @@ export interface EmbeddedBrokerOptions {
   credentials?: GatewayCredentials;
   /** Serve MQTT over TLS only (`MQTT_TLS_CERT` / `MQTT_TLS_KEY`, PEM). */
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Refused logins one address may make per window before all its logins are refused until the
+   * window ends (CONNACK 5, `rate_limited`); 20 per 60 s when omitted.
+   */
+  loginFailures?: FailureLimitOptions;
 }
 
 /** The runner counts refusals; the broker only reports them. */
@@ -57,15 +63,30 @@ export class EmbeddedBroker {
   readonly #inProcess = new WeakSet<object>();
   readonly #sockets = new Set<Socket>();
   readonly #principals = new WeakMap<Client, Principal>();
+  readonly #loginFailures: FailureLimiter;
+  #credentials?: GatewayCredentials;
 
   constructor(
     private readonly options: EmbeddedBrokerOptions,
     private readonly log: Logger,
     private readonly observer: BrokerObserver = { onRefused() {} },
-  ) {}
+  ) {
+    this.#credentials = options.credentials;
+    this.#loginFailures = new FailureLimiter(options.loginFailures);
+  }
 
   get secured(): boolean {
-    return this.options.credentials !== undefined;
+    return this.#credentials !== undefined;
+  }
+
+  /**
+   * New gateway credentials (the file re-read on SIGHUP): they apply to the next login. Connected
+   * gateways stay connected; a broker started open stays open.
+   */
+  replaceCredentials(credentials: GatewayCredentials): void {
+    if (!this.#credentials) throw new Error('The broker was started without GATEWAY_CREDENTIALS; restart it to require logins');
+    this.#credentials = credentials;
+    this.log.info({ gateways: credentials.size }, 'Gateway credentials reloaded');
   }
 
   async start(): Promise<number> {
@@ -95,8 +116,8 @@ export class EmbeddedBroker {
     this.#server = server;
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : this.options.port;
-    this.log.info({ port, host: this.options.host, tls: Boolean(this.options.tls), gateways: this.options.credentials?.size ?? 'anonymous' }, 'Embedded MQTT broker listening');
-    if (!this.options.credentials) {
+    this.log.info({ port, host: this.options.host, tls: Boolean(this.options.tls), gateways: this.#credentials?.size ?? 'anonymous' }, 'Embedded MQTT broker listening');
+    if (!this.#credentials) {
       this.log.warn('Embedded MQTT broker is OPEN: any client may connect and publish for any gateway. Set GATEWAY_CREDENTIALS for per-gateway logins (see SECURITY.md)');
     }
     return port;
@@ -118,9 +139,9 @@ export class EmbeddedBroker {
     await closed;
   }
 
-  #refuse(reason: MqttRefusal, message: string, fields: Record<string, unknown>): void {
+  #refuse(reason: MqttRefusal, message: string, fields: Record<string, unknown>, level: 'warn' | 'debug' = 'warn'): void {
     this.observer.onRefused(reason);
-    this.log.warn({ ...fields, reason }, message);
+    this.log[level]({ ...fields, reason }, message);
   }
 
   async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
@@ -128,20 +149,28 @@ export class EmbeddedBroker {
       this.#principals.set(client, { kind: 'in-process' });
       return;
     }
-    const credentials = this.options.credentials;
+    const credentials = this.#credentials;
     if (!credentials) return;
-    const remote = (client.conn as { remoteAddress?: string }).remoteAddress;
+    const remote = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    // Logged at debug: a guesser hammering away must not flood the log; the counter shows it.
+    if (this.#loginFailures.blockedForMs(remote) > 0) {
+      this.#refuse('rate_limited', 'MQTT connection refused: too many failed logins from this address', { gatewayId: username, clientId: client.id, remote }, 'debug');
+      throw authError(NOT_AUTHORIZED, 'too many failed logins');
+    }
     if (!username || !password) {
+      this.#loginFailures.fail(remote);
       this.#refuse('no_credentials', 'MQTT connection refused: no user name or password', { clientId: client.id, remote });
       throw authError(NOT_AUTHORIZED, 'credentials required');
     }
     if (!(await credentials.verify(username, password))) {
+      this.#loginFailures.fail(remote);
       this.#refuse('bad_credentials', 'MQTT connection refused: wrong gateway credentials', { gatewayId: username, clientId: client.id, remote });
       throw authError(BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
     }
     // A gateway may not take over another client's session (MQTT client-id takeover): its client id
     // is its gateway id, or starts with it and '-'.
     if (client.id !== username && !client.id.startsWith(`${username}-`)) {
+      this.#loginFailures.fail(remote);
       this.#refuse('client_id', 'MQTT connection refused: client id is not the gateway id', { gatewayId: username, clientId: client.id, remote });
       throw authError(IDENTIFIER_REJECTED, 'client id must be the gateway id');
     }
@@ -151,7 +180,7 @@ export class EmbeddedBroker {
   #authorizePublish(client: Client | null, topic: string): Error | null {
     if (topic.startsWith('$SYS')) return new Error('$SYS topics are reserved');
     // null: aedes publishing a stored last will on its own behalf.
-    if (!client || !this.options.credentials) return null;
+    if (!client || !this.#credentials) return null;
     const p = this.#principals.get(client);
     if (p?.kind === 'in-process') return null;
     if (p?.kind === 'gateway' && topic.startsWith(ownPrefix(p.gatewayId))) return null;
@@ -160,7 +189,7 @@ export class EmbeddedBroker {
   }
 
   #mayRead(client: Client, filter: string): boolean {
-    if (!this.options.credentials) return true;
+    if (!this.#credentials) return true;
     const p = this.#principals.get(client);
     if (p?.kind === 'in-process') return true;
     if (p?.kind === 'gateway' && filter.startsWith(ownPrefix(p.gatewayId))) return true;

@@ -1,70 +1,9 @@
 import { HttpError } from './errors.ts';
 
-export interface AuthFailureLimitOptions {
-  /**
-   * Failed bearer-token checks one client address may make per window before every further request
-   * from it is answered 429 until the window ends.
-   * @defaultValue 20
-   */
-  maxFailures?: number;
-  /** @defaultValue 60000 */
-  windowMs?: number;
-  /** Addresses tracked at most; the oldest windows are forgotten first. @defaultValue 100000 */
-  maxClients?: number;
-}
+export { FailureLimiter as AuthFailureLimiter, type FailureLimitOptions as AuthFailureLimitOptions } from '../../app/failure-limiter.ts';
 
 export class TooManyAuthFailuresError extends HttpError {
   constructor(readonly retryAfterS: number) {
     super(429, 'GAS_HTTP_TOO_MANY_AUTH_FAILURES', `Too many failed authentications from this address; retry after ${retryAfterS} s`);
-  }
-}
-
-/**
- * Counts failed authentications per client address in fixed windows. Once an address reaches the
- * limit, all its requests are refused (even with a valid token, so the answer tells a guesser
- * nothing) until its window ends. Guessing a 256-bit token is hopeless anyway; this keeps guessing
- * and credential-stuffing noise off the token store and out of the logs.
- */
-export class AuthFailureLimiter {
-  readonly #max: number;
-  readonly #windowMs: number;
-  readonly #maxClients: number;
-  readonly #clients = new Map<string, { failures: number; resetAtMs: number }>();
-
-  constructor(options: AuthFailureLimitOptions = {}, private readonly now: () => number = Date.now) {
-    this.#max = options.maxFailures ?? 20;
-    this.#windowMs = options.windowMs ?? 60_000;
-    this.#maxClients = options.maxClients ?? 100_000;
-  }
-
-  /** Milliseconds until this address may try again; 0 when it may now. */
-  blockedForMs(address: string): number {
-    const entry = this.#clients.get(address);
-    if (!entry) return 0;
-    const left = entry.resetAtMs - this.now();
-    if (left <= 0) {
-      this.#clients.delete(address);
-      return 0;
-    }
-    return entry.failures >= this.#max ? left : 0;
-  }
-
-  /** Records one failed authentication from this address. */
-  fail(address: string): void {
-    const now = this.now();
-    const entry = this.#clients.get(address);
-    if (entry && entry.resetAtMs > now) {
-      entry.failures += 1;
-      return;
-    }
-    this.#clients.delete(address);
-    if (this.#clients.size >= this.#maxClients) {
-      // Map order is insertion order: the first entries are the oldest windows.
-      for (const key of this.#clients.keys()) {
-        if (this.#clients.size < this.#maxClients) break;
-        this.#clients.delete(key);
-      }
-    }
-    this.#clients.set(address, { failures: 1, resetAtMs: now + this.#windowMs });
   }
 }
