@@ -34,4 +34,11 @@ describe('BatchSequence', () => {
     expect(s.observe('GW-1', 0, 0)).toEqual({ verdict: 'new', missing: 0, restarted: true });
     expect(s.observe('GW-1', 1, 1000).verdict).toBe('new');
   });
+
+  it('drops a replay of a batch from further back than the window', () => {
+    const s = new BatchSequence();
+    for (let seq = 100; seq <= 300; seq++) s.observe('GW-1', seq, seq * 1000);
+    expect(s.observe('GW-1', 150, 150 * 1000)).toEqual({ verdict: 'duplicate', missing: 0, restarted: false });
+    expect(s.observe('GW-1', 301, 301 * 1000)).toEqual({ verdict: 'new', missing: 0, restarted: false });
+  });
 });

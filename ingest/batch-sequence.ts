@@ -16,7 +16,8 @@ const WINDOW = 64;
  * seq and a 64-bit window of the ones just below it, so a QoS 1 redelivery that arrives after
  * newer batches is still recognised, while a batch filling a gap is accepted. A batch with a low
  * seq but sent after the newest batch seen is a gateway that restarted its counter, not a repeat:
- * a redelivery carries its original `sentAt`.
+ * a redelivery carries its original `sentAt`; so is one whose seq starts low again whatever its
+ * clock says. One further back than the window otherwise is a replay, dropped like any repeat.
  */
 export class BatchSequence {
   readonly #gateways = new Map<string, { highest: number; seen: bigint; newestSentAtMs: number }>();
@@ -35,13 +36,20 @@ export class BatchSequence {
       return { verdict: 'new', missing: step - 1, restarted: false };
     }
     const back = g.highest - seq;
-    if (back < WINDOW && !(sentAtMs > g.newestSentAtMs)) {
-      const bit = 1n << BigInt(back);
-      if (g.seen & bit) return { verdict: 'duplicate', missing: 0, restarted: false };
-      g.seen |= bit;
-      return { verdict: 'new', missing: 0, restarted: false };
+    if (!(sentAtMs > g.newestSentAtMs)) {
+      if (back < WINDOW) {
+        const bit = 1n << BigInt(back);
+        if (g.seen & bit) return { verdict: 'duplicate', missing: 0, restarted: false };
+        g.seen |= bit;
+        return { verdict: 'new', missing: 0, restarted: false };
+      }
+      // Far behind, not sent later, and not a counter begun again (a restart's clock may be wrong,
+      // its seq starts low): a replay of an old batch. A broker session redelivers in order, so
+      // it is no late first delivery.
+      if (seq >= WINDOW) return { verdict: 'duplicate', missing: 0, restarted: false };
     }
-    // Far below the window, or sent later than anything seen: the gateway counts from the start again.
+    // A seq far behind that was sent later than anything seen, or starts low again: the gateway
+    // counts from the start again.
     this.#gateways.set(gatewayId, { highest: seq, seen: 1n, newestSentAtMs: sentAtMs });
     return { verdict: 'new', missing: 0, restarted: true };
   }
