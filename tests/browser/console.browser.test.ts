@@ -72,7 +72,7 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     await page.locator('[data-testid=live][data-state=open]').waitFor();
   }
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
 
   async function leakTicket(): Promise<TicketDetail> {
     return pipeline.until('the leak ticket', async () => {
