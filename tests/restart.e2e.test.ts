@@ -42,7 +42,7 @@ describe('restart', () => {
     }
   });
 
-  it("raises GATEWAY_OFFLINE from a gateway's MQTT last will, and clears it when the gateway is back", async () => {
+  it("raises GATEWAY_OFFLINE from a gateway's MQTT last will once it stays away past the grace, and clears it when the gateway is back", async () => {
     const pipeline = await startTestPipeline();
     try {
       const will = { topic: 'gas/v1/GW-W/status', payload: Buffer.from(JSON.stringify({ online: false })), qos: 1 as const, retain: true };
@@ -51,6 +51,12 @@ describe('restart', () => {
       await gw.publishAsync('gas/v1/GW-W/up', JSON.stringify({ gatewayId: 'GW-W', seq: 1, sentAt: new Date(pipeline.clock.now()).toISOString(), readings: [{ deviceId: 'HA-W1', kind: 'home_gas_alarm', at: new Date(pipeline.clock.now()).toISOString(), lelPct: 1 }] }), { qos: 1 });
       await pipeline.until('reading judged', async () => (await pipeline.metric('gas_processor_readings_total')) >= 1);
       gw.stream.destroy();
+      await pipeline.until('last will received', async () => (await pipeline.metric('gas_ingest_messages_total{type="status"}')) >= 2);
+      // Offline only once the gateway stays away for the last-will grace (60 s by default).
+      await pipeline.processor.checkSilence();
+      expect((await pipeline.get<{ items: AlertItem[] }>('/alerts?condition=GATEWAY_OFFLINE')).items).toEqual([]);
+      pipeline.clock.advance(60_000);
+      await pipeline.processor.checkSilence();
       const [offline] = await pipeline.until('GATEWAY_OFFLINE raised', async () => {
         const { items } = await pipeline.get<{ items: AlertItem[] }>('/alerts?state=active&condition=GATEWAY_OFFLINE');
         return items.length === 1 && items;
