@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian's Chromium (and a CJK font) for the console's browser tests; no browser download.
+bash scripts/install-chromium.sh
 SERVICES=(postgres kafka mosquitto victoria-metrics influxdb)
 trap 'bash scripts/services.sh stop "${SERVICES[@]}" || true' EXIT
 env_file="$(mktemp)"
