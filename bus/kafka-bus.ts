@@ -15,7 +15,7 @@ import {
 import type { Logger } from 'pino';
 import type { Bus, Channel, ConsumeOptions } from '../contracts/bus.ts';
 import type { AlertEvent, DeadLetter, GatewayStatus, Reading } from '../contracts/messages.ts';
-import { KafkaBusError } from './kafka-errors.ts';
+import { KafkaBusError, retryRetriable } from './kafka-errors.ts';
 import { parseKafkaBusOptions, type KafkaBusOptions, type KafkaBusOptionsInput } from './kafka-options.ts';
 import { KafkaStateStore } from './kafka-state-store.ts';
 
@@ -451,6 +451,8 @@ export class KafkaBus implements Bus {
     });
     // Topics that already existed keep their partition count: co-partitioning must still hold.
     const meta = await this.#admin.fetchTopicMetadata({ topics: [this.topics.readings, this.topics.processorState] });
+    // Ready means every partition answers offset requests: new topics' leaders may still be settling.
+    for (const topic of Object.values(this.topics)) await retryRetriable(() => this.#admin.fetchTopicOffsets(topic));
     const counts = meta.topics.map((t) => t.partitions.length);
     if (counts[0] !== counts[1]) {
       throw new KafkaBusError(
@@ -502,16 +504,7 @@ export class KafkaBus implements Bus {
    * every group and topic consumed through this bus; pass pairs to watch groups of other processes.
    */
   async lag(targets?: ReadonlyArray<{ group: string; topic: string }>): Promise<ConsumerLag[]> {
-    // Right after topics are created or leaders move, the broker answers NOT_LEADER and the like
-    // (retriable) until metadata settles: ask again a few times rather than fail the scrape.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#lag(targets);
-      } catch (err) {
-        if (attempt >= 5 || !(err as { retriable?: boolean }).retriable) throw err;
-        await sleep(100 * 2 ** attempt);
-      }
-    }
+    return retryRetriable(() => this.#lag(targets));
   }
 
   async #lag(targets?: ReadonlyArray<{ group: string; topic: string }>): Promise<ConsumerLag[]> {

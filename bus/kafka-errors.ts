@@ -10,3 +10,18 @@ export class KafkaBusError extends PipelineError {
     super(code, message, options);
   }
 }
+
+/**
+ * Runs a broker call again while it fails with an error kafkajs marks retriable (NOT_LEADER and
+ * the like right after topics are created or leaders move, until metadata settles).
+ */
+export async function retryRetriable<T>(call: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= attempts || !(err as { retriable?: boolean }).retriable) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+    }
+  }
+}

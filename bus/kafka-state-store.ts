@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin, type Kafka, type Message, type PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeviceSnapshot } from '../processors/device-engine.ts';
-import { KafkaBusError } from './kafka-errors.ts';
+import { KafkaBusError, retryRetriable } from './kafka-errors.ts';
 import type { KafkaBusOptions } from './kafka-options.ts';
 
 /**
@@ -69,7 +69,7 @@ export class KafkaStateStore {
    */
   async load(partitions: readonly number[]): Promise<DeviceSnapshot[]> {
     if (partitions.length === 0) return [];
-    const offsets = await this.admin.fetchTopicOffsets(this.topic);
+    const offsets = await retryRetriable(() => this.admin.fetchTopicOffsets(this.topic));
     // Next offset to reach per partition; partitions with nothing in them are done already.
     const target = new Map<number, bigint>();
     for (const o of offsets) {
