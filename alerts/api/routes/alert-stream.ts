@@ -5,7 +5,7 @@ import type { AlertChange } from '../../alert-book.ts';
 import { ANY_ROLE, principalOf, requireRole } from '../roles.ts';
 import { GuardedErrors } from '../schemas.ts';
 import { alertItem } from './alerts.ts';
-import { HEARTBEAT_MS, type HeartbeatTimer } from './stream.ts';
+import { everyFifteenSeconds, openEventStream, type HeartbeatTimer } from '../event-stream.ts';
 
 /** A client that stops reading is cut off past this much unsent text; it reconnects and refetches. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -21,12 +21,6 @@ const Me = Type.Object({
   role: Type.Union(ANY_ROLE.map((r) => Type.Literal(r))),
   personId: Type.Union([Type.String(), Type.Null()]),
 });
-
-const everyFifteenSeconds: HeartbeatTimer = (beat) => {
-  const timer = setInterval(beat, HEARTBEAT_MS);
-  timer.unref();
-  return () => clearInterval(timer);
-};
 
 function frameOf(id: string, change: AlertChange): string {
   return `id: ${id}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert))}\n\n`;
@@ -79,16 +73,7 @@ export const alertStreamRoutes: FastifyPluginAsync<{ heartbeat?: HeartbeatTimer 
     config: { queryToken: true },
     schema: { querystring: AlertStreamQuery, response: { 200: AlertStreamResponse, ...GuardedErrors } },
   }, async (request, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-request-id': String(request.id),
-    });
-    res.write(': connected\n\n');
+    const res = openEventStream(request, reply);
     clients.add(res);
     const stopBeat = heartbeat(() => res.write(': heartbeat\n\n'));
     // The response's close is the connection's end; the request's may come as soon as its body is read.

@@ -3,18 +3,10 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { formatSseFrame, type SseSubscription } from '../../push/sse/hub.ts';
 import { ForbiddenError } from '../errors.ts';
 import { ANY_ROLE, MANAGERS, principalOf, requireRole } from '../roles.ts';
+import { everyFifteenSeconds, openEventStream, type HeartbeatTimer } from '../event-stream.ts';
 import { GuardedErrors, IdParams } from '../schemas.ts';
 
-/** Starts one stream's heartbeat; returns its stop. Injected so tests beat by hand. */
-export type HeartbeatTimer = (beat: () => void) => () => void;
-
-export const HEARTBEAT_MS = 15_000;
-
-const everyFifteenSeconds: HeartbeatTimer = (beat) => {
-  const timer = setInterval(beat, HEARTBEAT_MS);
-  timer.unref();
-  return () => clearInterval(timer);
-};
+export type { HeartbeatTimer };
 
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 200, description: 'for EventSource, which cannot send Authorization' })),
@@ -39,16 +31,7 @@ export const streamRoutes: FastifyPluginAsync<{ heartbeat?: HeartbeatTimer | und
   function serve(request: FastifyRequest<{ Querystring: Static<typeof StreamQuery> }>, reply: FastifyReply, personId: string): void {
     const header = request.headers['last-event-id'];
     const lastEventId = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-request-id': String(request.id),
-    });
-    res.write(': connected\n\n');
+    const res = openEventStream(request, reply);
     const sub = hub.subscribe(personId, lastEventId ? { lastEventId } : {});
     open.add(sub);
     const stopBeat = heartbeat(() => res.write(': heartbeat\n\n'));
