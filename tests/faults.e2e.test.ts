@@ -46,8 +46,9 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
   }, 60_000);
 
   /**
-   * Runs the `all` scenario round by round on a fake clock and checks that every reading was judged
-   * and every expected alert raised and cleared exactly once; `fault` runs beside one middle round.
+   * Runs the `all` scenario round by round on a fake clock and checks that every reading was judged,
+   * every expected alert raised and cleared exactly once and every faulty device and gateway got
+   * exactly one ticket; `fault` runs beside one middle round.
    */
   async function scenarioThrough(options: { mqtt?: { url: string; username: string; password: string }; kafka?: { brokers: string[]; topicPrefix: string }; passwords?: Map<string, string> }, fleet: ReturnType<typeof createFleet>, fault: () => Promise<void>) {
     const dir = mkdtempSync(join(tmpdir(), 'gas-fault-'));
@@ -83,6 +84,21 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
     await pipeline.until('every alert applied', async () => JSON.stringify(tally((await pipeline.get<{ items: AlertItem[] }>('/alerts?limit=10000')).items)) === JSON.stringify(expected), 15_000).catch(() => undefined);
     expect(tally((await pipeline.get<{ items: AlertItem[] }>('/alerts?limit=10000')).items)).toEqual(expected);
     expect(items.length).toBeGreaterThan(0);
+
+    // One ticket per faulty device or gateway, gathering its conditions (balance faults are customer notices).
+    const wanted = new Map<string, Set<string>>();
+    for (const e of sim.expected) {
+      if (e.condition === 'LOW_BALANCE' || e.condition === 'NO_BALANCE') continue;
+      wanted.set(e.subjectId, (wanted.get(e.subjectId) ?? new Set()).add(e.condition));
+    }
+    const tickets = await pipeline.until('a ticket for every faulty device and gateway', async () => {
+      const list = (await pipeline.get<{ items: Array<{ subjectId: string; conditions: string[] }> }>('/tickets?limit=1000')).items;
+      return list.length >= wanted.size && list;
+    }, 30_000);
+    const perSubject: Record<string, number> = {};
+    for (const t of tickets) perSubject[t.subjectId] = (perSubject[t.subjectId] ?? 0) + 1;
+    expect(perSubject).toEqual(Object.fromEntries([...wanted.keys()].map((id) => [id, 1])));
+    for (const t of tickets) expect(t.conditions, `ticket for ${t.subjectId}`).toEqual(expect.arrayContaining([...wanted.get(t.subjectId)!]));
   }
 
   it('Mosquitto restarted mid-stream: gateways and ingest reconnect, QoS 1 and persistent sessions lose nothing', async () => {
