@@ -56,6 +56,12 @@ describe('grafana macros', () => {
     expect(interpolate('rate(x[$__rate_interval])', ctx('promql', { intervalMs: 300_000 }))).toBe('rate(x[315s])');
   });
 
+  it('PromQL: $__rate_interval follows the scrape interval; the _ms/_s variants are plain numbers', () => {
+    expect(interpolate('rate(x[$__rate_interval])', ctx('promql', { intervalMs: 1000, scrapeIntervalMs: 1000 }))).toBe('rate(x[4s])');
+    expect(interpolate('rate(x[$__rate_interval])', ctx('promql', { intervalMs: 10_000, scrapeIntervalMs: 1000 }))).toBe('rate(x[11s])');
+    expect(interpolate('$__interval_ms $__rate_interval_ms $__range_s $__range_ms', ctx('promql'))).toBe('60000 75000 21600 21600000');
+  });
+
   it('refuses unknown macros, variables and formats instead of passing them through', () => {
     expect(() => interpolate('SELECT $__timeEpoch(at)', ctx('sql'))).toThrow(MacroError);
     expect(() => interpolate('WHERE x = $nope', ctx('sql'))).toThrow(/\$nope/);

@@ -21,6 +21,11 @@ export interface MacroContext {
   /** `$__interval`, ms: Grafana derives it from the range and the panel width. */
   intervalMs: number;
   /**
+   * PromQL: the datasource's scrape interval, ms, from which Grafana derives `$__rate_interval`;
+   * 15 s (Grafana's default) when not given.
+   */
+  scrapeIntervalMs?: number;
+  /**
    * Selected values per variable. `allValue` (a custom "All" value such as `.*`) is used verbatim
    * when given, as Grafana does; otherwise every value is formatted.
    */
@@ -130,15 +135,26 @@ function influxMacros(query: string, ctx: MacroContext): string {
 }
 
 function promMacros(query: string, ctx: MacroContext): string {
+  // Grafana: max($__interval + scrape interval, 4 × scrape interval).
+  const scrape = ctx.scrapeIntervalMs ?? 15_000;
+  const rateInterval = Math.max(ctx.intervalMs + scrape, 4 * scrape);
+  const range = ctx.toMs - ctx.fromMs;
   return query.replace(/\$__(\w+)/g, (all, name: string) => {
     switch (name) {
       case 'interval':
         return formatInterval(ctx.intervalMs);
+      case 'interval_ms':
+        return String(ctx.intervalMs);
       case 'rate_interval':
-        // Grafana: max($__interval + scrape interval, 4 × scrape interval); 15 s scrapes assumed.
-        return formatInterval(Math.max(ctx.intervalMs + 15_000, 60_000));
+        return formatInterval(rateInterval);
+      case 'rate_interval_ms':
+        return String(rateInterval);
       case 'range':
-        return formatInterval(ctx.toMs - ctx.fromMs);
+        return formatInterval(range);
+      case 'range_s':
+        return String(Math.floor(range / 1000));
+      case 'range_ms':
+        return String(range);
       default:
         throw new MacroError(`Unknown PromQL macro ${all}`);
     }

@@ -4,8 +4,7 @@
  * (InfluxQL) loaded with simulator readings and alert edges written by the project's own line
  * protocol encoder, and PostgreSQL with the ticket store's migrations and a small ticket fixture.
  * A panel whose query errors or comes back empty fails here; a few key panels are checked for
- * exact values. PromQL queries are not run (no Prometheus in the stack): dashboards.test.ts checks
- * that the metrics they name exist.
+ * exact values. PromQL queries run in promql.integration.test.ts, against Prometheus.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AlertEvent, Condition, Reading, Severity } from '../contracts/messages.ts';
