@@ -176,4 +176,50 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
     });
     expect((await tickets('HA-P1')).length).toBe(1);
   }, 180_000);
+
+  it('InfluxDB down for 2 minutes while readings flow: the sink buffers, then drains every line; nothing dropped, nothing held up', async () => {
+    const influx = { SERVICES_DIR: mkdtempSync(join(tmpdir(), 'gas-fault-influx-')), SERVICES_INFLUXQL_PORT: String(await freePort()) };
+    const { INFLUXQL_URL: url } = await services('start', 'influxdb', influx);
+    cleanup.push(() => services('stop', 'influxdb', influx));
+    const gatewayId = `GW-IO${Date.now().toString(36)}`;
+    const clock = new ManualClock(Date.now());
+    const pipeline = await startTestPipeline({ clock, influx: [{ url: url!, target: 'v1', database: 'gas' }] });
+    cleanup.push(() => pipeline.close());
+    const gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: gatewayId });
+    cleanup.push(() => gateway.endAsync());
+    let seq = 0;
+    let sent = 0;
+    const send = async () => {
+      const at = new Date(clock.now()).toISOString();
+      const readings = Array.from({ length: 100 }, (_, i) => ({ deviceId: `HM-IO${i}`, kind: 'household_meter', at, volumeM3: 10 + seq * 0.001, batteryV: 3.6, valve: 'open' }));
+      await gateway.publishAsync(`gas/v1/${gatewayId}/up`, JSON.stringify({ gatewayId, seq: ++seq, sentAt: at, readings }), { qos: 1 });
+      sent += readings.length;
+      clock.advance(30_000);
+    };
+    const count = async (): Promise<number> => {
+      const q = `SELECT count(volumeM3) FROM household_meter WHERE gateway = '${gatewayId}'`;
+      const res = await fetch(`${url}/query?db=gas&q=${encodeURIComponent(q)}`);
+      const body = (await res.json()) as { results: Array<{ series?: Array<{ values: number[][] }> }> };
+      return body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+    };
+
+    for (let i = 0; i < 5; i++) await send();
+    await pipeline.until('the first readings in InfluxDB', async () => (await count()) === sent, 30_000);
+
+    await services('stop', 'influxdb', influx);
+    const outageEnds = Date.now() + 120_000;
+    // The outage is real time on the server: readings keep coming and keep being judged.
+    while (Date.now() < outageEnds) {
+      await send();
+      await pipeline.until('readings judged during the outage', async () => (await pipeline.metric('gas_processor_readings_total')) >= sent, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+    expect(await pipeline.metric('gas_influx_lines_buffered{target="v1",url="' + url + '"}')).toBeGreaterThan(0);
+    await services('start', 'influxdb', influx);
+
+    await pipeline.until('every line drained after the outage', async () => (await count()) === sent, 90_000);
+    expect(await pipeline.metric('gas_influx_lines_buffered{target="v1",url="' + url + '"}')).toBe(0);
+    const metrics = await (await fetch(`${pipeline.httpUrl}/metrics`)).text();
+    expect(metrics).not.toMatch(/^gas_influx_lines_dropped\{/m);
+  }, 300_000);
 });
