@@ -87,9 +87,6 @@ while (!done) {
   process.stdout.write(`t=${s.t}s heap=${s.heapMb}MB rss=${s.rssMb}MB backlog=${s.backlog} readings/s=${s.readingsPerS}\n`);
 }
 await running;
-await sim.close();
-await pipeline.stop();
-rmSync(dir, { recursive: true, force: true });
 
 /** Least-squares slope of y over t (per second). */
 function slope(points: Array<[number, number]>): number {
@@ -117,4 +114,16 @@ const report = {
 mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(values.out, JSON.stringify(report, null, 2));
 process.stdout.write(`soak ${ok ? 'passed' : 'FAILED'}: heap growth ${report.heapGrowthMbPerMin} MB/min (limit ${maxGrowth}), max backlog ${maxBacklog} readings (limit ${backlogLimit}), backlog trend ${report.backlogSlopePerMin}/min\n`);
+
+// The verdict is about the steady state; a slow shutdown is reported, with the step it is stuck in.
+let step = 'simulator close';
+const shutdown = (async () => {
+  await sim.close();
+  step = 'pipeline stop';
+  await pipeline.stop();
+  step = 'done';
+})();
+const stopped = await Promise.race([shutdown.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 30_000).unref())]);
+if (!stopped) process.stdout.write(`warning: shutdown not finished after 30 s, still in: ${step}\n`);
+rmSync(dir, { recursive: true, force: true });
 process.exit(ok ? 0 : 1);
