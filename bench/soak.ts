@@ -46,7 +46,9 @@ writeFileSync(registryFile, JSON.stringify(fleet.registry()));
 const pipeline = await startPipeline({
   role: 'all', mqttPort: 0, mqttHost: '127.0.0.1', mqttClientId: 'gas-ingest-soak', httpPort: 0, httpHost: '127.0.0.1',
   dataDir: join(dir, 'data'), registryFile, adminToken: 'soak-admin', logLevel: 'warn',
-  settings: parseSettings({}, 'soak'),
+  // Silence is not what is soaked: when the simulator stops, its 1-second devices would all go
+  // NO_SIGNAL at once, and opening 20k tickets through PGlite would swamp the final samples.
+  settings: parseSettings({ silence: { missedReports: 1_000_000, gatewayMissedReports: 1_000_000, gatewayMinSilenceMs: 86_400_000 } }, 'soak'),
 }, pino({ level: 'warn' }));
 
 const judged = async (): Promise<number> => {
