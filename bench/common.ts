@@ -1,0 +1,92 @@
+/**
+ * What every benchmark shares: the machine it ran on, an HDR histogram in microseconds, and one
+ * way to write its result. Each benchmark is one command that writes `bench/out/<name>.json` and
+ * prints a short human summary; `bench/report.ts` turns the JSON files into RESULTS.md and its chart.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import hdr from 'hdr-histogram-js';
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memGiB: number;
+  node: string;
+  platform: string;
+}
+
+export function machine(): Machine {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+/** The result file of one benchmark: the figures in `results`, the parameters that produced them in `params`. */
+export interface BenchResult<R = Record<string, unknown>> {
+  benchmark: string;
+  at: string;
+  command: string;
+  machine: Machine;
+  params: Record<string, unknown>;
+  results: R;
+  summary: string[];
+}
+
+/** Writes the result JSON and prints its summary lines; returns the path written. */
+export function writeResult<R>(out: string, result: Omit<BenchResult<R>, 'at' | 'machine' | 'command'>): string {
+  const full: BenchResult<R> = {
+    benchmark: result.benchmark,
+    at: new Date().toISOString(),
+    command: `${process.argv0} ${process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', '')).join(' ')}`,
+    machine: machine(),
+    params: result.params,
+    results: result.results,
+    summary: result.summary,
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(full, null, 2)}\n`);
+  for (const line of result.summary) process.stdout.write(`${line}\n`);
+  return out;
+}
+
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+/** Latencies recorded in microseconds (HDR, 3 significant digits), reported in milliseconds. */
+export class LatencyHistogram {
+  readonly #h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+
+  recordMs(ms: number): void {
+    this.#h.recordValue(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  get count(): number {
+    return this.#h.totalCount;
+  }
+
+  percentilesMs(): Percentiles {
+    const at = (p: number) => Number((this.#h.getValueAtPercentile(p) / 1000).toFixed(3));
+    return {
+      count: this.#h.totalCount,
+      p50: at(50),
+      p90: at(90),
+      p99: at(99),
+      p999: at(99.9),
+      max: Number((this.#h.maxValue / 1000).toFixed(3)),
+      mean: Number((this.#h.mean / 1000).toFixed(3)),
+    };
+  }
+}
