@@ -2,18 +2,27 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { Condition, DeviceKind, Reading, Severity, ValveState } from '../contracts/messages.ts';
 import type { DeviceProfile } from './device-profile.ts';
 
+/** Facts for the technician (value, set point, channel, token as shown), built only on a raise or a clear. */
+export type Detail = () => Record<string, unknown>;
+
 /**
- * What a detector found in one reading about one condition: it holds now (`present`) or it does not.
- * Saying nothing about a condition means the reading carried no evidence either way. The engine turns
- * findings into raise/clear edges against the device's active alerts, so a detector restored from an
- * older snapshot can neither fire an active alert twice nor leave one that has ended.
+ * Where a detector says what it found in one reading: a condition holds now (`present`) or it does
+ * not. Saying nothing about a condition means the reading carried no evidence either way. The engine
+ * turns findings into raise/clear edges against the device's active alerts, so a detector restored
+ * from an older snapshot can neither fire an active alert twice nor leave one that has ended. Most
+ * findings change nothing, so the detail is a function the engine calls only for an edge: a
+ * reading costs no detail objects.
  */
+export interface Findings {
+  /** `severity` overrides the condition's default, e.g. a battery fault that closed the valve. */
+  report(condition: Condition, present: boolean, detail?: Detail, severity?: Severity): void;
+}
+
+/** A finding as tests see it, with its detail built. */
 export interface Finding {
   condition: Condition;
   present: boolean;
-  /** Overrides the condition's default severity, e.g. a battery fault that closed the valve. */
   severity?: Severity;
-  /** Facts for the technician: value, set point, channel, token as shown. */
   detail?: Record<string, unknown>;
 }
 
@@ -40,8 +49,8 @@ export interface DetectorDefinition<S extends TObject = TObject, State = unknown
   readonly stateSchema: TSchema;
   initialState(): State;
   /**
-   * Judge one reading. Returns the new state (the same object when nothing changed) and pushes
-   * findings into `out`. Called only with readings newer than every reading before for the device.
+   * Judge one reading. Returns the new state (the same object when nothing changed) and reports
+   * findings to `out`. Called only with readings newer than every reading before for the device.
    */
   step(
     profile: DeviceProfile,
@@ -49,7 +58,7 @@ export interface DetectorDefinition<S extends TObject = TObject, State = unknown
     state: State,
     reading: Reading,
     linked: LinkedFacts,
-    out: Finding[],
+    out: Findings,
   ): State;
 }
 

@@ -1,7 +1,7 @@
 import type { TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { CONDITIONS, type AlertEvent, type Condition, type DeviceKind, type Reading } from '../contracts/messages.ts';
-import type { DetectorDefinition, Finding, LinkedFacts } from './detector.ts';
+import type { Detail, DetectorDefinition, Findings, LinkedFacts } from './detector.ts';
 import { defaultProfile, type DeviceProfile } from './device-profile.ts';
 import { DEFAULT_SEVERITY } from './severity.ts';
 
@@ -65,8 +65,17 @@ export interface DeviceSnapshot {
 export class DeviceEngine {
   readonly devices = new Map<string, DeviceState>();
   readonly #byKind: Record<DeviceKind, ConfiguredDetector[]>;
-  readonly #findings: Finding[] = [];
   readonly #linked: LinkedFacts = {};
+  // The device and reading being judged, so that one findings sink serves every detector call.
+  #judged!: DeviceState;
+  #judgedAtMs = 0;
+  #edges!: AlertEvent[];
+  readonly #findings: Findings = {
+    report: (condition, present, detail, severity) => {
+      if (((this.#judged.active & CONDITION_BIT[condition]) !== 0) === present) return;
+      this.#edge(this.#judged, condition, present, this.#judgedAtMs, severity, detail, this.#edges);
+    },
+  };
 
   constructor(
     detectors: readonly ConfiguredDetector[],
@@ -107,21 +116,18 @@ export class DeviceEngine {
 
   #judge(state: DeviceState, reading: Reading, out: AlertEvent[]): void {
     const detectors = this.#byKind[state.kind];
-    const findings = this.#findings;
     const linked = this.#linked;
     linked.linkedValve = state.profile.valveId ? this.devices.get(state.profile.valveId)?.lastReading?.valve : undefined;
+    this.#judged = state;
+    this.#judgedAtMs = reading.atMs;
+    this.#edges = out;
     for (let i = 0; i < detectors.length; i++) {
       const { definition, settings } = detectors[i]!;
-      findings.length = 0;
-      state.detectorStates[i] = definition.step(state.profile, settings as never, state.detectorStates[i], reading, linked, findings);
-      for (let j = 0; j < findings.length; j++) {
-        const f = findings[j]!;
-        this.#edge(state, f.condition, f.present, reading.atMs, f.severity, f.detail, out);
-      }
+      state.detectorStates[i] = definition.step(state.profile, settings as never, state.detectorStates[i], reading, linked, this.#findings);
     }
   }
 
-  #edge(state: DeviceState, condition: Condition, present: boolean, atMs: number, severity: AlertEvent['severity'] | undefined, detail: Record<string, unknown> | undefined, out: AlertEvent[]): void {
+  #edge(state: DeviceState, condition: Condition, present: boolean, atMs: number, severity: AlertEvent['severity'] | undefined, detail: Detail | undefined, out: AlertEvent[]): void {
     const bit = CONDITION_BIT[condition];
     const isActive = (state.active & bit) !== 0;
     if (present === isActive) return;
@@ -136,14 +142,14 @@ export class DeviceEngine {
       condition,
       severity: severity ?? DEFAULT_SEVERITY[condition],
       atMs,
-      detail,
+      detail: detail?.(),
       ...(state.profile.registered ? {} : { unregistered: true }),
     });
   }
 
   /** Raises NO_SIGNAL for a silent device (called by the silence watch). */
   raiseSilence(state: DeviceState, nowMs: number, detail: Record<string, unknown>, out: AlertEvent[]): void {
-    this.#edge(state, 'NO_SIGNAL', true, nowMs, undefined, detail, out);
+    this.#edge(state, 'NO_SIGNAL', true, nowMs, undefined, () => detail, out);
   }
 
   #stateFor(reading: Reading): DeviceState {

@@ -2,7 +2,7 @@ import type { Static, TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { DeviceRecord } from '../../contracts/device-record.ts';
 import type { Condition, Reading } from '../../contracts/messages.ts';
-import type { DetectorDefinition, Finding, LinkedFacts } from '../detector.ts';
+import type { DetectorDefinition, Finding, Findings, LinkedFacts } from '../detector.ts';
 import { resolveProfile } from '../device-profile.ts';
 import { parseSettings } from '../settings.ts';
 
@@ -35,12 +35,15 @@ export function runDetector<S extends TObject, State>(
   let state = options.state ?? definition.initialState();
   const steps: Step[] = [];
   for (const r of readings) {
-    const out: Finding[] = [];
+    const found: Finding[] = [];
+    const out: Findings = {
+      report: (condition, present, detail, severity) => found.push({ condition, present, ...(severity ? { severity } : {}), ...(detail ? { detail: detail() } : {}) }),
+    };
     state = definition.step(profile, settings, state, r, options.linked ?? {}, out);
     const restored: unknown = JSON.parse(JSON.stringify(state));
     if (!Value.Check(definition.stateSchema, restored)) throw new Error(`${definition.name}: state does not match its stateSchema after a snapshot`);
     state = restored as State;
-    steps.push({ findings: out, present: out.filter((f) => f.present).map((f) => f.condition) });
+    steps.push({ findings: found, present: found.filter((f) => f.present).map((f) => f.condition) });
   }
   return { steps, state };
 }

@@ -33,9 +33,9 @@ export const BalanceDetector = defineDetector({
 
     const none = showsAny(tokens, NONE_TOKENS) || (balanceM3 !== null && balanceM3 <= 0);
     const low = !none && (showsAny(tokens, LOW_TOKENS) || (balanceM3 !== null && balanceM3 < settings.lowBalanceM3));
-    const detail = { ...(balanceM3 !== null ? { balanceM3 } : {}), lowBalanceM3: settings.lowBalanceM3, ...(reading.status ? { tokens: reading.status } : {}) };
-    out.push({ condition: 'LOW_BALANCE', present: low, detail });
-    out.push({ condition: 'NO_BALANCE', present: none, detail });
+    const detail = () => ({ ...(balanceM3 !== null ? { balanceM3 } : {}), lowBalanceM3: settings.lowBalanceM3, ...(reading.status ? { tokens: reading.status } : {}) });
+    out.report('LOW_BALANCE', low, detail);
+    out.report('NO_BALANCE', none, detail);
     return balanceM3 === state.balanceM3 ? state : { balanceM3 };
   },
 });

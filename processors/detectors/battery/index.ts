@@ -62,15 +62,15 @@ export const BatteryDetector = defineDetector({
     const valveClosed = valve !== undefined || status !== undefined ? valve === 'closed' || showsAny(tokens, VALVE_CLOSED_TOKENS) : state.valveClosed;
 
     const source: Source | undefined = internal && external ? 'internal+external' : internal ? 'internal' : external ? 'external' : undefined;
-    const detail = {
+    const detail = () => ({
       ...(source ? { source } : {}),
       ...(status ? { tokens: status } : {}),
       ...(batteryV !== undefined ? { batteryV, lowBatteryV: profile.lowBatteryV } : {}),
       ...(isController && externalPowerV !== undefined ? { externalPowerV, minExternalPowerV: settings.minExternalPowerV } : {}),
       valveClosed,
-    };
-    out.push({ condition: 'LOW_BATTERY', present: level.on, detail });
-    out.push({ condition: 'VALVE_CLOSED_LOW_BATTERY', present: level.on && valveClosed, detail });
+    });
+    out.report('LOW_BATTERY', level.on, detail);
+    out.report('VALVE_CLOSED_LOW_BATTERY', level.on && valveClosed, detail);
 
     if (level === state.level && internalLow === state.internalLow && externalLow === state.externalLow && valveClosed === state.valveClosed) return state;
     return { level, internalLow, externalLow, valveClosed };

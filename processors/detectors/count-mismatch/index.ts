@@ -35,11 +35,7 @@ export const CountMismatchDetector = defineDetector({
     const diffM3 = Math.round(Math.abs(controllerM3 - flowMeterM3) * 1e6) / 1e6;
     const want = state.level.on ? diffM3 > toleranceM3 / 2 : diffM3 > toleranceM3;
     const level = advanceLevel(state.level, want, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
-    out.push({
-      condition: 'COUNT_MISMATCH',
-      present: level.on,
-      detail: { controllerM3, flowMeterM3, diffM3, toleranceM3, ...(reading.flowMeterId !== undefined ? { flowMeterId: reading.flowMeterId } : {}) },
-    });
+    out.report('COUNT_MISMATCH', level.on, () => ({ controllerM3, flowMeterM3, diffM3, toleranceM3, ...(reading.flowMeterId !== undefined ? { flowMeterId: reading.flowMeterId } : {}) }));
     return level === state.level ? state : { level };
   },
 });

@@ -44,11 +44,7 @@ export const DetectorOfflineDetector = defineDetector({
       if (now.length !== channels.length || now.some((c, i) => c !== channels[i])) channels = now;
     }
     const shown = status?.some(isOfflineToken) ?? false;
-    out.push({
-      condition: 'DETECTOR_OFFLINE',
-      present: channels.length > 0 || shown,
-      detail: { channels, ...(status ? { tokens: status } : {}) },
-    });
+    out.report('DETECTOR_OFFLINE', channels.length > 0 || shown, () => ({ channels, ...(status ? { tokens: status } : {}) }));
     return channels === state.channels ? state : { channels };
   },
 });

@@ -30,15 +30,15 @@ export const DeviceCodesDetector = defineDetector({
     const tokens = shownTokens(reading);
     const codes = errCodes(tokens);
     const valveClosed = reading.valve === 'closed' || showsAny(tokens, VALVE_CLOSED_TOKENS);
-    const detail = { tokens: reading.status ?? [], valveClosed };
+    const detail = () => ({ tokens: reading.status ?? [], valveClosed });
 
-    for (let n = 1; n <= 7; n++) out.push({ condition: ERR_CONDITIONS[n - 1]!, present: (codes & (1 << n)) !== 0, detail });
+    for (let n = 1; n <= 7; n++) out.report(ERR_CONDITIONS[n - 1]!, (codes & (1 << n)) !== 0, detail);
 
     const fault = (codes === 0 && tokens.includes(FAULT_TOKEN)) || tokens.includes(SAFETY_PROTECTION_TOKEN);
-    out.push({ condition: 'DEVICE_FAULT', present: fault, detail, ...(fault && valveClosed ? { severity: 'high' as const } : {}) });
+    out.report('DEVICE_FAULT', fault, detail, fault && valveClosed ? 'high' : undefined);
 
     const tamper = showsAny(tokens, TAMPER_TOKENS) || (reading.kind === 'household_meter' && (codes & (1 << 1)) !== 0);
-    out.push({ condition: 'TAMPER', present: tamper, detail });
+    out.report('TAMPER', tamper, detail);
     return state;
   },
 });

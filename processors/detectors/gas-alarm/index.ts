@@ -47,9 +47,9 @@ export const GasAlarmDetector = defineDetector({
     const l1 = advanceLevel(state.l1, wantL1, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
     const l2 = advanceLevel(state.l2, wantL2, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
 
-    const detail = { lelPct, l1LelPct: profile.l1LelPct, l2LelPct: profile.l2LelPct, ...(channels.length ? { channels } : {}), ...(deviceAlarm ? { deviceAlarm } : {}) };
-    out.push({ condition: 'GAS_ALARM_L1', present: l1.on, detail });
-    out.push({ condition: 'GAS_ALARM_L2', present: l2.on, detail });
+    const detail = () => ({ lelPct, l1LelPct: profile.l1LelPct, l2LelPct: profile.l2LelPct, ...(channels.length ? { channels } : {}), ...(deviceAlarm ? { deviceAlarm } : {}) });
+    out.report('GAS_ALARM_L1', l1.on, detail);
+    out.report('GAS_ALARM_L2', l2.on, detail);
     return l1 === state.l1 && l2 === state.l2 ? state : { l1, l2 };
   },
 });

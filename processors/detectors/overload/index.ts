@@ -96,18 +96,14 @@ export const OverloadDetector = defineDetector({
       : source === 'volume_delta' ? rateM3h
       : source === 'controller_load' ? (reading.mainLoadPct ?? reading.status)
       : undefined;
-    out.push({
-      condition: 'OVERLOAD',
-      present: level.on,
-      detail: {
+    out.report('OVERLOAD', level.on, () => ({
         ...(source ? { source } : {}),
         ...(value !== undefined ? { value } : {}),
         ...(isAlarmController ? {} : { qmaxM3h: qmax }),
         ...(reading.flowM3h !== undefined ? { flowM3h: reading.flowM3h } : {}),
         ...(rateM3h !== undefined ? { rateM3h } : {}),
         ...(reading.mainLoadPct !== undefined ? { mainLoadPct: reading.mainLoadPct } : {}),
-      },
-    });
+    }));
 
     if (
       level === state.level && flowHigh === state.flowHigh && deltaHigh === state.deltaHigh && loadHigh === state.loadHigh &&

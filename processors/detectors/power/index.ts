@@ -35,7 +35,7 @@ export const PowerDetector = defineDetector({
   step(_profile, settings, state, reading, _linked, out) {
     if (reading.kind === 'home_gas_alarm') {
       const power = reading.lamps?.power;
-      if (power !== undefined) out.push({ condition: 'POWER_LOST', present: !power, detail: { powerLamp: power } });
+      if (power !== undefined) out.report('POWER_LOST', !power, () => ({ powerLamp: power }));
       return state;
     }
 
@@ -45,20 +45,20 @@ export const PowerDetector = defineDetector({
 
     if (status !== undefined || mainPowerV !== undefined) {
       if (mainPowerV !== undefined) mainLow = belowWithHysteresis(state.mainLow, mainPowerV, settings.minMainPowerV, settings.mainPowerHysteresisV);
-      out.push({
-        condition: 'MAIN_POWER_UNDERVOLTAGE',
-        present: mainLow || tokens.includes(MAIN_UNDERVOLTAGE_TOKEN),
-        detail: { ...(mainPowerV !== undefined ? { mainPowerV } : {}), minMainPowerV: settings.minMainPowerV, ...(status ? { tokens: status } : {}) },
-      });
+      out.report('MAIN_POWER_UNDERVOLTAGE', mainLow || tokens.includes(MAIN_UNDERVOLTAGE_TOKEN), () => ({
+        ...(mainPowerV !== undefined ? { mainPowerV } : {}),
+        minMainPowerV: settings.minMainPowerV,
+        ...(status ? { tokens: status } : {}),
+      }));
     }
     if (status !== undefined || backup !== undefined) {
       if (backup !== undefined) {
         backupUndervoltage = backup === 'undervoltage';
         backupOpenCircuit = backup === 'open_circuit';
       }
-      const detail = { ...(backup !== undefined ? { backup } : {}), ...(reading.backupV !== undefined ? { backupV: reading.backupV } : {}), ...(status ? { tokens: status } : {}) };
-      out.push({ condition: 'BACKUP_UNDERVOLTAGE', present: backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), detail });
-      out.push({ condition: 'BACKUP_OPEN_CIRCUIT', present: backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), detail });
+      const detail = () => ({ ...(backup !== undefined ? { backup } : {}), ...(reading.backupV !== undefined ? { backupV: reading.backupV } : {}), ...(status ? { tokens: status } : {}) });
+      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), detail);
+      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), detail);
     }
 
     if (mainLow === state.mainLow && backupUndervoltage === state.backupUndervoltage && backupOpenCircuit === state.backupOpenCircuit) return state;

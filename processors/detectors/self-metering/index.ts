@@ -4,6 +4,7 @@ import { defineDetector } from '../../detector.ts';
 import { VALVE_CLOSED_TOKENS, shownTokens, showsAny } from '../common.ts';
 
 const SLEEP_TOKEN = 'SLEEP';
+const FLOW_POSSIBLE = () => ({ reason: 'flow_possible' });
 
 interface State {
   /** Volume of the previous reading that carried one; null before the first. */
@@ -49,7 +50,7 @@ export const SelfMeteringDetector = defineDetector({
     const noFlow = noFlowOf(reading, shownTokens(reading));
     const volume = reading.volumeM3;
 
-    if (noFlow === false) out.push({ condition: 'SELF_METERING', present: false, detail: { reason: 'flow_possible' } });
+    if (noFlow === false) out.report('SELF_METERING', false, FLOW_POSSIBLE);
 
     let next: State;
     if (volume === undefined) {
@@ -59,7 +60,8 @@ export const SelfMeteringDetector = defineDetector({
       if (noFlow && state.lastNoFlow && state.lastVolumeM3 !== null && volume >= state.lastVolumeM3) {
         // Rounded to the µm³ so float noise in the subtraction cannot tip a value at the set point.
         const increaseM3 = Math.round((volume - state.lastVolumeM3) * 1e6) / 1e6;
-        out.push({ condition: 'SELF_METERING', present: increaseM3 > settings.minIncreaseM3, detail: { increaseM3, fromVolumeM3: state.lastVolumeM3, volumeM3: volume, reason: noFlow } });
+        const fromVolumeM3 = state.lastVolumeM3;
+        out.report('SELF_METERING', increaseM3 > settings.minIncreaseM3, () => ({ increaseM3, fromVolumeM3, volumeM3: volume, reason: noFlow }));
       }
       // A volume that went backwards (meter replaced or reset) only starts a new pair. A reading that
       // says nothing about flow cannot vouch for the start of a pair either.

@@ -46,15 +46,11 @@ export const SensorFaultDetector = defineDetector({
       if (pressureBad) sources.push('pressure');
     }
 
-    out.push({
-      condition: 'SENSOR_FAULT',
-      present: sources.length > 0,
-      detail: {
+    out.report('SENSOR_FAULT', sources.length > 0, () => ({
         ...(sources.length ? { sources } : {}),
         ...(temperatureC !== undefined ? { temperatureC, minTemperatureC: settings.minTemperatureC, maxTemperatureC: settings.maxTemperatureC } : {}),
         ...(pressureKPa !== undefined ? { pressureKPa, minPressureKPa: settings.minPressureKPa, maxPressureKPa: settings.maxPressureKPa } : {}),
-      },
-    });
+    }));
     if (lampFault === state.lampFault && buzzerContinuous === state.buzzerContinuous && temperatureBad === state.temperatureBad && pressureBad === state.pressureBad) return state;
     return { lampFault, buzzerContinuous, temperatureBad, pressureBad };
   },

@@ -59,17 +59,14 @@ export const ValveNotCutDetector = defineDetector({
     const alarmSinceMs = alarm.alarming ? (state.alarmSinceMs ?? reading.atMs) : null;
     const next = alarmSinceMs === state.alarmSinceMs ? state : { alarmSinceMs };
     if (alarmSinceMs === null) {
-      out.push({ condition: 'VALVE_NOT_CUT', present: false, detail: { alarming: false, ...(alarm.lelPct !== undefined ? { lelPct: alarm.lelPct } : {}) } });
+      out.report('VALVE_NOT_CUT', false, () => ({ alarming: false, ...(alarm.lelPct !== undefined ? { lelPct: alarm.lelPct } : {}) }));
       return next;
     }
 
     const valve = reading.valve ?? linked.linkedValve;
     if (valve === undefined) return next;
     const openForMs = reading.atMs - alarmSinceMs;
-    out.push({
-      condition: 'VALVE_NOT_CUT',
-      present: valve === 'open' && openForMs >= settings.cutGraceMs,
-      detail: {
+    out.report('VALVE_NOT_CUT', valve === 'open' && openForMs >= settings.cutGraceMs, () => ({
         alarming: true,
         valve,
         valveSource: reading.valve !== undefined ? 'reading' : 'linked',
@@ -78,8 +75,7 @@ export const ValveNotCutDetector = defineDetector({
         l1LelPct: profile.l1LelPct,
         ...(alarm.channels.length ? { channels: alarm.channels } : {}),
         alarmSinceMs,
-      },
-    });
+    }));
     return next;
   },
 });
