@@ -2,7 +2,11 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { Condition, DeviceKind, Reading, Severity, ValveState } from '../contracts/messages.ts';
 import type { DeviceProfile } from './device-profile.ts';
 
-/** Facts for the technician (value, set point, channel, token as shown), built only on a raise or a clear. */
+/**
+ * Facts for the technician (value, set point, channel, token as shown), built only on a raise or a
+ * clear. Pass it as an inline arrow, not one bound to a name: under tsx (esbuild `keepNames`) every
+ * named closure gets its name set on each creation, that is on every reading.
+ */
 export type Detail = () => Record<string, unknown>;
 
 /**

@@ -5,6 +5,10 @@ import { shownTokens, showsAny } from '../common.ts';
 const LOW_TOKENS = ['欠量'];
 const NONE_TOKENS = ['请速购气', '请购气'];
 
+function balanceDetail(balanceM3: number | null, lowBalanceM3: number, tokens: readonly string[] | undefined): Record<string, unknown> {
+  return { ...(balanceM3 !== null ? { balanceM3 } : {}), lowBalanceM3, ...(tokens ? { tokens } : {}) };
+}
+
 interface State {
   /** Last reported prepaid balance, kept while readings omit it; null before the first. */
   balanceM3: number | null;
@@ -33,9 +37,8 @@ export const BalanceDetector = defineDetector({
 
     const none = showsAny(tokens, NONE_TOKENS) || (balanceM3 !== null && balanceM3 <= 0);
     const low = !none && (showsAny(tokens, LOW_TOKENS) || (balanceM3 !== null && balanceM3 < settings.lowBalanceM3));
-    const detail = () => ({ ...(balanceM3 !== null ? { balanceM3 } : {}), lowBalanceM3: settings.lowBalanceM3, ...(reading.status ? { tokens: reading.status } : {}) });
-    out.report('LOW_BALANCE', low, detail);
-    out.report('NO_BALANCE', none, detail);
+    out.report('LOW_BALANCE', low, () => balanceDetail(balanceM3, settings.lowBalanceM3, reading.status));
+    out.report('NO_BALANCE', none, () => balanceDetail(balanceM3, settings.lowBalanceM3, reading.status));
     return balanceM3 === state.balanceM3 ? state : { balanceM3 };
   },
 });

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { Reading } from '../../../contracts/messages.ts';
 import { defineDetector } from '../../detector.ts';
 import { LevelSchema, LEVEL_OFF, advanceLevel, belowWithHysteresis, type Level } from '../../level.ts';
 import { VALVE_CLOSED_TOKENS, shownTokens, showsAny } from '../common.ts';
@@ -18,6 +19,17 @@ interface State {
 }
 
 type Source = 'internal' | 'external' | 'internal+external';
+
+function batteryDetail(source: Source | undefined, reading: Reading, lowBatteryV: number, minExternalPowerV: number | undefined, valveClosed: boolean): Record<string, unknown> {
+  const { status, batteryV, externalPowerV } = reading;
+  return {
+    ...(source ? { source } : {}),
+    ...(status ? { tokens: status } : {}),
+    ...(batteryV !== undefined ? { batteryV, lowBatteryV } : {}),
+    ...(minExternalPowerV !== undefined ? { externalPowerV, minExternalPowerV } : {}),
+    valveClosed,
+  };
+}
 
 /**
  * LOW_BATTERY from the low-battery tokens or a voltage under the model's threshold, and
@@ -62,15 +74,9 @@ export const BatteryDetector = defineDetector({
     const valveClosed = valve !== undefined || status !== undefined ? valve === 'closed' || showsAny(tokens, VALVE_CLOSED_TOKENS) : state.valveClosed;
 
     const source: Source | undefined = internal && external ? 'internal+external' : internal ? 'internal' : external ? 'external' : undefined;
-    const detail = () => ({
-      ...(source ? { source } : {}),
-      ...(status ? { tokens: status } : {}),
-      ...(batteryV !== undefined ? { batteryV, lowBatteryV: profile.lowBatteryV } : {}),
-      ...(isController && externalPowerV !== undefined ? { externalPowerV, minExternalPowerV: settings.minExternalPowerV } : {}),
-      valveClosed,
-    });
-    out.report('LOW_BATTERY', level.on, detail);
-    out.report('VALVE_CLOSED_LOW_BATTERY', level.on && valveClosed, detail);
+    const minExternalPowerV = isController && externalPowerV !== undefined ? settings.minExternalPowerV : undefined;
+    out.report('LOW_BATTERY', level.on, () => batteryDetail(source, reading, profile.lowBatteryV, minExternalPowerV, valveClosed));
+    out.report('VALVE_CLOSED_LOW_BATTERY', level.on && valveClosed, () => batteryDetail(source, reading, profile.lowBatteryV, minExternalPowerV, valveClosed));
 
     if (level === state.level && internalLow === state.internalLow && externalLow === state.externalLow && valveClosed === state.valveClosed) return state;
     return { level, internalLow, externalLow, valveClosed };

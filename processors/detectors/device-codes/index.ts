@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { Condition } from '../../../contracts/messages.ts';
+import type { Condition, Reading } from '../../../contracts/messages.ts';
 import { defineDetector } from '../../detector.ts';
 import { VALVE_CLOSED_TOKENS, errCodes, shownTokens, showsAny } from '../common.ts';
 
@@ -7,6 +7,10 @@ const ERR_CONDITIONS = ['ERR-1', 'ERR-2', 'ERR-3', 'ERR-4', 'ERR-5', 'ERR-6', 'E
 const TAMPER_TOKENS = ['开盖', '磁干扰', 'TAMPER'];
 const FAULT_TOKEN = '故障';
 const SAFETY_PROTECTION_TOKEN = '安全保护';
+
+function codesDetail(reading: Reading, valveClosed: boolean): Record<string, unknown> {
+  return { tokens: reading.status ?? [], valveClosed };
+}
 
 type State = Record<string, never>;
 const STATELESS: State = Object.freeze({}) as State;
@@ -30,15 +34,13 @@ export const DeviceCodesDetector = defineDetector({
     const tokens = shownTokens(reading);
     const codes = errCodes(tokens);
     const valveClosed = reading.valve === 'closed' || showsAny(tokens, VALVE_CLOSED_TOKENS);
-    const detail = () => ({ tokens: reading.status ?? [], valveClosed });
-
-    for (let n = 1; n <= 7; n++) out.report(ERR_CONDITIONS[n - 1]!, (codes & (1 << n)) !== 0, detail);
+    for (let n = 1; n <= 7; n++) out.report(ERR_CONDITIONS[n - 1]!, (codes & (1 << n)) !== 0, () => codesDetail(reading, valveClosed));
 
     const fault = (codes === 0 && tokens.includes(FAULT_TOKEN)) || tokens.includes(SAFETY_PROTECTION_TOKEN);
-    out.report('DEVICE_FAULT', fault, detail, fault && valveClosed ? 'high' : undefined);
+    out.report('DEVICE_FAULT', fault, () => codesDetail(reading, valveClosed), fault && valveClosed ? 'high' : undefined);
 
     const tamper = showsAny(tokens, TAMPER_TOKENS) || (reading.kind === 'household_meter' && (codes & (1 << 1)) !== 0);
-    out.report('TAMPER', tamper, detail);
+    out.report('TAMPER', tamper, () => codesDetail(reading, valveClosed));
     return state;
   },
 });

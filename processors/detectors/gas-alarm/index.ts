@@ -17,6 +17,10 @@ function concentration(reading: Reading, profile: DeviceProfile): { lelPct: numb
   return { lelPct: max, channels };
 }
 
+function alarmDetail(lelPct: number | undefined, profile: DeviceProfile, channels: Array<string | number>, deviceAlarm: boolean): Record<string, unknown> {
+  return { lelPct, l1LelPct: profile.l1LelPct, l2LelPct: profile.l2LelPct, ...(channels.length ? { channels } : {}), ...(deviceAlarm ? { deviceAlarm } : {}) };
+}
+
 /**
  * GAS_ALARM_L1 / GAS_ALARM_L2: combustible gas at or above the device's first / second set point
  * (defaults 25 / 50 %LEL, per device in the registry). A home alarm's own red lamp or intermittent
@@ -47,9 +51,8 @@ export const GasAlarmDetector = defineDetector({
     const l1 = advanceLevel(state.l1, wantL1, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
     const l2 = advanceLevel(state.l2, wantL2, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
 
-    const detail = () => ({ lelPct, l1LelPct: profile.l1LelPct, l2LelPct: profile.l2LelPct, ...(channels.length ? { channels } : {}), ...(deviceAlarm ? { deviceAlarm } : {}) });
-    out.report('GAS_ALARM_L1', l1.on, detail);
-    out.report('GAS_ALARM_L2', l2.on, detail);
+    out.report('GAS_ALARM_L1', l1.on, () => alarmDetail(lelPct, profile, channels, deviceAlarm));
+    out.report('GAS_ALARM_L2', l2.on, () => alarmDetail(lelPct, profile, channels, deviceAlarm));
     return l1 === state.l1 && l2 === state.l2 ? state : { l1, l2 };
   },
 });

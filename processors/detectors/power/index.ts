@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { Reading } from '../../../contracts/messages.ts';
 import { defineDetector } from '../../detector.ts';
 import { belowWithHysteresis } from '../../level.ts';
 import { shownTokens } from '../common.ts';
@@ -6,6 +7,11 @@ import { shownTokens } from '../common.ts';
 const MAIN_UNDERVOLTAGE_TOKEN = '主电欠压';
 const BACKUP_UNDERVOLTAGE_TOKEN = '备电欠压';
 const BACKUP_OPEN_TOKEN = '备电断路';
+
+function backupDetail(reading: Reading): Record<string, unknown> {
+  const { backup, backupV, status } = reading;
+  return { ...(backup !== undefined ? { backup } : {}), ...(backupV !== undefined ? { backupV } : {}), ...(status ? { tokens: status } : {}) };
+}
 
 interface State {
   /** Last judgement of `mainPowerV` (with hysteresis), kept while readings omit the voltage. */
@@ -56,9 +62,8 @@ export const PowerDetector = defineDetector({
         backupUndervoltage = backup === 'undervoltage';
         backupOpenCircuit = backup === 'open_circuit';
       }
-      const detail = () => ({ ...(backup !== undefined ? { backup } : {}), ...(reading.backupV !== undefined ? { backupV: reading.backupV } : {}), ...(status ? { tokens: status } : {}) });
-      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), detail);
-      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), detail);
+      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), () => backupDetail(reading));
+      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), () => backupDetail(reading));
     }
 
     if (mainLow === state.mainLow && backupUndervoltage === state.backupUndervoltage && backupOpenCircuit === state.backupOpenCircuit) return state;

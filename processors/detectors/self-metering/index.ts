@@ -4,7 +4,10 @@ import { defineDetector } from '../../detector.ts';
 import { VALVE_CLOSED_TOKENS, shownTokens, showsAny } from '../common.ts';
 
 const SLEEP_TOKEN = 'SLEEP';
-const FLOW_POSSIBLE = () => ({ reason: 'flow_possible' });
+
+function flowPossible(): Record<string, unknown> {
+  return { reason: 'flow_possible' };
+}
 
 interface State {
   /** Volume of the previous reading that carried one; null before the first. */
@@ -50,7 +53,7 @@ export const SelfMeteringDetector = defineDetector({
     const noFlow = noFlowOf(reading, shownTokens(reading));
     const volume = reading.volumeM3;
 
-    if (noFlow === false) out.report('SELF_METERING', false, FLOW_POSSIBLE);
+    if (noFlow === false) out.report('SELF_METERING', false, flowPossible);
 
     let next: State;
     if (volume === undefined) {
