@@ -1,10 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { Type, type Static } from '@sinclair/typebox';
 import uplinkSchema from '../contracts/uplink-v1.schema.json' with { type: 'json' };
 import { DEVICE_KINDS, type DeadLetter, type DeviceKind, type GatewayStatus, type Reading, type RejectReason } from '../contracts/messages.ts';
-
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+import { DateTimeFormat } from './rfc3339.ts';
 
 export const DecoderOptionsSchema = Type.Object({
   maxPayloadBytes: Type.Integer({ default: 2 * 1024 * 1024, minimum: 1024, description: 'largest uplink payload accepted, bytes' }),
@@ -51,11 +49,12 @@ export class UplinkDecoder {
   readonly #envelope: ValidateFunction;
   readonly #status: ValidateFunction;
   readonly #readingByKind: Record<DeviceKind, ValidateFunction>;
+  readonly #dateTime = new DateTimeFormat();
 
   constructor(options: DecoderOptions) {
     this.#options = options;
     const ajv = new Ajv({ allErrors: false, strict: false });
-    addFormats(ajv, ['date-time']);
+    ajv.addFormat('date-time', { type: 'string', validate: this.#dateTime.validate });
     ajv.addSchema(uplinkSchema, 'v1');
     const get = (name: string): ValidateFunction => ajv.getSchema(`v1#/definitions/${name}`)!;
     this.#envelope = get('batchEnvelope');
@@ -116,7 +115,8 @@ export class UplinkDecoder {
         continue;
       }
       const reading = r as unknown as Reading;
-      const atMs = Date.parse(reading.at);
+      // Just checked by the schema's date-time format, which kept the value: no second parse.
+      const atMs = this.#dateTime.parse(reading.at);
       if (!(atMs >= earliest && atMs <= latest)) {
         rejects.push(this.#readingReject('timestamp_out_of_range', `readings[${i}].at ${reading.at} is outside the accepted window around ${new Date(receivedAtMs).toISOString()}`, topic, topicGatewayId, r, receivedAtMs));
         continue;
@@ -126,7 +126,7 @@ export class UplinkDecoder {
       reading.receivedAtMs = receivedAtMs;
       readings.push(reading);
     }
-    return { batch: { gatewayId: topicGatewayId, seq: batch.seq, sentAtMs: Date.parse(batch.sentAt), readings }, rejects };
+    return { batch: { gatewayId: topicGatewayId, seq: batch.seq, sentAtMs: this.#dateTime.parse(batch.sentAt), readings }, rejects };
   }
 
   #truncate(text: string): string {
