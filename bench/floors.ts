@@ -24,7 +24,7 @@ import { Value } from '@sinclair/typebox/value';
 import mqtt from 'mqtt';
 import { DecoderOptionsSchema, UplinkDecoder, type DecoderOptions } from '../ingest/uplink-decoder.ts';
 import { writeResult } from './common.ts';
-import { buildLoad, Publisher, type Load } from './load.ts';
+import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
 
 /** One batch size's figures; the report generator reads this shape (node-red-peer.ts writes it too). */
@@ -69,9 +69,9 @@ function run(batchSize: number, readings: number, messages: number, seconds: num
 
 function decodeFloor(load: Load, batchSize: number): Run {
   const decoder = new UplinkDecoder(Value.Default(DecoderOptionsSchema, {}) as DecoderOptions);
-  const decodeAll = (messages: Load['rounds'][number][]): number => {
+  const decodeAll = (rounds: readonly LoadMessage[][]): number => {
     let accepted = 0;
-    for (const round of messages) {
+    for (const round of rounds) {
       for (const m of round) {
         const result = decoder.decode(m.topic, m.payload, Date.now());
         if (result.rejects.length > 0) throw new Error(`decoder rejected part of ${m.topic}: ${result.rejects[0]!.message}`);
