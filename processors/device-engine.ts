@@ -1,6 +1,6 @@
 import type { TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { CONDITIONS, type AlertEvent, type Condition, type DeviceKind, type Reading } from '../contracts/messages.ts';
+import { CONDITIONS, type AlertEvent, type Condition, type DeviceKind, type Reading, type ValveState } from '../contracts/messages.ts';
 import type { Detail, DetectorDefinition, Findings, LinkedFacts } from './detector.ts';
 import { defaultProfile, type DeviceProfile } from './device-profile.ts';
 import { DEFAULT_SEVERITY } from './severity.ts';
@@ -28,8 +28,15 @@ export interface DeviceState {
   lastHeardAtMs: number;
   /** Bit per condition (index in CONDITIONS) that has an active alert. */
   active: number;
-  /** One state per detector of the device's kind, in `detectorsFor(kind)` order. */
+  /** One state per detector of the device's kind, in `detectorsFor(kind)` order; untouched ones share their initial state. */
   detectorStates: unknown[];
+  /** Last reported valve position, for the gas alarms linked to this device's valve (VALVE_NOT_CUT). */
+  valve?: ValveState;
+  /**
+   * The newest reading, kept only while the device has an active alert: that is when a technician
+   * needs its values, and a city's healthy fleet then costs no reading per device (the readings'
+   * history is in InfluxDB).
+   */
   lastReading?: Reading;
 }
 
@@ -54,6 +61,7 @@ export interface DeviceSnapshot {
   lastHeardAtMs: number;
   active: Condition[];
   detectors: Record<string, unknown>;
+  valve?: ValveState;
   lastReading?: Reading;
 }
 
@@ -65,6 +73,8 @@ export interface DeviceSnapshot {
 export class DeviceEngine {
   readonly devices = new Map<string, DeviceState>();
   readonly #byKind: Record<DeviceKind, ConfiguredDetector[]>;
+  /** Each detector's initial state, made once: detectors never change a state in place, so devices share it until their first change. */
+  readonly #initialStates: Record<DeviceKind, readonly unknown[]>;
   readonly #linked: LinkedFacts = {};
   // The device and reading being judged, so that one findings sink serves every detector call.
   #judged!: DeviceState;
@@ -87,6 +97,9 @@ export class DeviceEngine {
       byKind[kind] = detectors.filter((d) => d.definition.kinds.includes(kind));
     }
     this.#byKind = byKind;
+    const initial = {} as Record<DeviceKind, readonly unknown[]>;
+    for (const kind of Object.keys(byKind) as DeviceKind[]) initial[kind] = byKind[kind].map((d) => d.definition.initialState());
+    this.#initialStates = initial;
   }
 
   detectorsFor(kind: DeviceKind): readonly ConfiguredDetector[] {
@@ -107,9 +120,11 @@ export class DeviceEngine {
       }
       if (!state.profile.registered) unregistered++;
       state.lastAtMs = reading.atMs;
-      state.lastReading = reading;
-      state.gatewayId = reading.gatewayId;
+      // Keep the string the state already holds when it is the same gateway: each batch brings its own copy.
+      if (state.gatewayId !== reading.gatewayId) state.gatewayId = reading.gatewayId;
+      if (reading.valve !== undefined && reading.valve !== state.valve) state.valve = reading.valve === 'closed' ? 'closed' : 'open';
       this.#judge(state, reading, out);
+      state.lastReading = state.active === 0 ? undefined : reading;
     }
     this.observer.onJudged(readings.length - late, late, unregistered);
   }
@@ -117,7 +132,7 @@ export class DeviceEngine {
   #judge(state: DeviceState, reading: Reading, out: AlertEvent[]): void {
     const detectors = this.#byKind[state.kind];
     const linked = this.#linked;
-    linked.linkedValve = state.profile.valveId ? this.devices.get(state.profile.valveId)?.lastReading?.valve : undefined;
+    linked.linkedValve = state.profile.valveId ? this.devices.get(state.profile.valveId)?.valve : undefined;
     this.#judged = state;
     this.#judgedAtMs = reading.atMs;
     this.#edges = out;
@@ -157,11 +172,11 @@ export class DeviceEngine {
     if (state === undefined) {
       const profile = this.profiles.profileOf(reading.deviceId) ?? defaultProfile(reading.deviceId, reading.kind, reading.vendor);
       state = this.#newState(reading.deviceId, reading.kind, reading.gatewayId, profile);
-      this.devices.set(reading.deviceId, state);
+      this.devices.set(state.deviceId, state);
     } else if (state.kind !== reading.kind) {
       // The device now reports as another kind (replaced on site): judge it afresh as that kind.
       state.kind = reading.kind;
-      state.detectorStates = this.#byKind[reading.kind].map((d) => d.definition.initialState());
+      state.detectorStates = [...this.#initialStates[reading.kind]];
       state.lastAtMs = Number.NEGATIVE_INFINITY;
     }
     return state;
@@ -169,14 +184,17 @@ export class DeviceEngine {
 
   #newState(deviceId: string, kind: DeviceKind, gatewayId: string, profile: DeviceProfile): DeviceState {
     return {
-      deviceId,
+      // The registry's copy of the id, not the reading's: one string per device, whatever arrives.
+      deviceId: profile.registered ? profile.deviceId : deviceId,
       kind,
       gatewayId,
       profile,
       lastAtMs: Number.NEGATIVE_INFINITY,
       lastHeardAtMs: Number.NEGATIVE_INFINITY,
       active: 0,
-      detectorStates: this.#byKind[kind].map((d) => d.definition.initialState()),
+      detectorStates: [...this.#initialStates[kind]],
+      valve: undefined,
+      lastReading: undefined,
     };
   }
 
@@ -209,7 +227,7 @@ export class DeviceEngine {
     let state = this.devices.get(deviceId);
     if (!state) {
       state = this.#newState(deviceId, kind, gatewayId, this.profiles.profileOf(deviceId) ?? defaultProfile(deviceId, kind));
-      this.devices.set(deviceId, state);
+      this.devices.set(state.deviceId, state);
     }
     state.active |= CONDITION_BIT[condition];
   }
@@ -225,7 +243,8 @@ export class DeviceEngine {
       lastHeardAtMs: state.lastHeardAtMs,
       active: activeConditions(state.active),
       detectors,
-      lastReading: state.lastReading,
+      ...(state.valve ? { valve: state.valve } : {}),
+      ...(state.lastReading ? { lastReading: state.lastReading } : {}),
     };
   }
 
@@ -240,7 +259,9 @@ export class DeviceEngine {
       const saved = snapshot.detectors[d.definition.name];
       if (saved !== undefined && Value.Check(d.definition.stateSchema, saved)) state.detectorStates[i] = saved;
     });
-    state.lastReading = snapshot.lastReading;
-    this.devices.set(snapshot.deviceId, state);
+    // Snapshots from before the valve was kept on its own carry it in their last reading.
+    state.valve = snapshot.valve ?? snapshot.lastReading?.valve;
+    state.lastReading = state.active === 0 ? undefined : snapshot.lastReading;
+    this.devices.set(state.deviceId, state);
   }
 }
