@@ -43,30 +43,87 @@ export const VENDOR_DEFAULTS: Record<string, Partial<KindDefaults>> = {
   meihua: { lowBatteryV: 3.3 },
 };
 
-export function resolveProfile(record: DeviceRecord): DeviceProfile {
+/**
+ * A device's limits; devices with the same ones share one object, since a city's meters mostly run
+ * on their kind's defaults.
+ */
+type Limits = Readonly<KindDefaults>;
+const sharedLimits = new Map<string, Limits>();
+
+function limitsOf(values: KindDefaults): Limits {
+  const key = `${values.qmaxM3h}|${values.qminM3h}|${values.l1LelPct}|${values.l2LelPct}|${values.reportIntervalS}|${values.lowBatteryV}`;
+  let limits = sharedLimits.get(key);
+  if (limits === undefined) {
+    limits = Object.freeze({ ...values });
+    sharedLimits.set(key, limits);
+  }
+  return limits;
+}
+
+/** The processors hold one profile per device: its own facts in fields, its limits shared. */
+class ResolvedProfile implements DeviceProfile {
+  readonly #limits: Limits;
+
+  constructor(
+    readonly deviceId: string,
+    readonly kind: DeviceKind,
+    readonly registered: boolean,
+    readonly vendor: string | undefined,
+    readonly model: string | undefined,
+    readonly gatewayId: string | undefined,
+    readonly district: string | undefined,
+    readonly valveId: string | undefined,
+    limits: Limits,
+  ) {
+    this.#limits = limits;
+  }
+
+  get qmaxM3h(): number {
+    return this.#limits.qmaxM3h;
+  }
+
+  get qminM3h(): number {
+    return this.#limits.qminM3h;
+  }
+
+  get l1LelPct(): number {
+    return this.#limits.l1LelPct;
+  }
+
+  get l2LelPct(): number {
+    return this.#limits.l2LelPct;
+  }
+
+  get reportIntervalS(): number {
+    return this.#limits.reportIntervalS;
+  }
+
+  get lowBatteryV(): number {
+    return this.#limits.lowBatteryV;
+  }
+}
+
+function resolve(record: DeviceRecord, registered: boolean): DeviceProfile {
   const kind = KIND_DEFAULTS[record.kind];
   const vendor = record.vendor ? VENDOR_DEFAULTS[record.vendor.toLowerCase()] : undefined;
-  return {
-    deviceId: record.deviceId,
-    kind: record.kind,
-    registered: true,
-    vendor: record.vendor,
-    model: record.model,
-    gatewayId: record.gatewayId,
-    district: record.district,
+  const limits = limitsOf({
     qmaxM3h: record.qmaxM3h ?? kind.qmaxM3h,
     qminM3h: record.qminM3h ?? kind.qminM3h,
     l1LelPct: record.l1LelPct ?? kind.l1LelPct,
     l2LelPct: record.l2LelPct ?? kind.l2LelPct,
     reportIntervalS: record.reportIntervalS ?? kind.reportIntervalS,
     lowBatteryV: record.lowBatteryV ?? vendor?.lowBatteryV ?? kind.lowBatteryV,
-    valveId: record.valveId,
-  };
+  });
+  return new ResolvedProfile(record.deviceId, record.kind, registered, record.vendor, record.model, record.gatewayId, record.district, record.valveId, limits);
+}
+
+export function resolveProfile(record: DeviceRecord): DeviceProfile {
+  return resolve(record, true);
 }
 
 /** The profile of a device missing from the registry: its kind's defaults, and the vendor it reports. */
 export function defaultProfile(deviceId: string, kind: DeviceKind, vendor?: string): DeviceProfile {
-  return { ...resolveProfile({ deviceId, kind, vendor }), registered: false };
+  return resolve({ deviceId, kind, vendor }, false);
 }
 
 /** Profiles of registered devices. Resolved when the engine first meets a device or its record changes, never per reading. */
