@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildReport, type Target } from './report.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'gas-bench-report-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const machine = { cpus: 2, cpuModel: 'Test CPU', memGiB: 8, node: 'v20.0.0', platform: 'linux-x64' };
+const p = (p99: number, count = 100) => ({ count, p50: p99 / 2, p90: p99 * 0.8, p99, p999: p99, max: p99 * 1.5, mean: p99 / 2 });
+const rate = (batchSize: number, readingsPerS: number) => ({ batchSize, readings: 100_000, messages: 100_000 / batchSize, seconds: 100_000 / readingsPerS, readingsPerS, messagesPerS: readingsPerS / batchSize, received: 100_000 });
+const level = (loadPct: number, peak: number, pushP99: number) => ({ loadPct, offeredReadingsPerS: (peak * loadPct) / 100, achievedReadingsPerS: (peak * loadPct) / 100, alertLatencyMs: p(pushP99 / 2), pushLatencyMs: p(pushP99) });
+const modern = (benchmark: string, results: unknown, params: Record<string, unknown> = {}) => ({
+  benchmark, at: '2026-01-05T00:00:00.000Z', command: `/usr/bin/node bench/${benchmark}.ts --flag 1`, machine, params, results, summary: [],
+});
+
+function fixtures(files: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(root, 'in-'));
+  for (const [name, json] of Object.entries(files)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(json));
+  return dir;
+}
+
+const byId = (targets: Target[]) => Object.fromEntries(targets.map((t) => [t.id, t]));
+
+const full = {
+  throughput: modern('throughput', {
+    embedded: {
+      influx: false,
+      peak: [{ batchSize: 100, readings: 3e6, seconds: 10, readingsPerS: 300_000, cpu: { pipelinePct: 99 } }, { batchSize: 1, readings: 4e5, seconds: 10, readingsPerS: 40_000, cpu: {} }],
+      levels: [level(10, 300_000, 8), level(50, 300_000, 20), level(100, 300_000, 400)],
+    },
+    kafka: { influx: true, peak: [{ batchSize: 100, readings: 1e6, seconds: 10, readingsPerS: 100_000, cpu: {} }], levels: [level(50, 100_000, 60), level(100, 100_000, 900)] },
+  }, { devices: 100_000 }),
+  'node-red-peer': modern('node-red-peer', { nodeRed: '4.1.0', runs: [rate(1, 50_000), rate(100, 100_000)] }, { devices: 100_000 }),
+  floors: modern('floors', { decode: [rate(1, 60_000), rate(100, 900_000)], mosquitto: [rate(1, 70_000), rate(100, 2_000_000)] }, { devices: 100_000 }),
+  memory: modern('memory', { runs: [{ devices: 100_000, baselineHeapBytes: 1e8, heapBytes: 1.5e8, bytesPerDevice: 500, rssBytes: 3e8 }, { devices: 1_000_000, baselineHeapBytes: 1e9, heapBytes: 1.45e9, bytesPerDevice: 450, rssBytes: 2e9 }] }),
+  burst: modern('burst', { path: 'embedded', meters: 1_000_000, gateways: 10_000, readingsSent: 1e6, readingsJudged: 1e6, drainSeconds: 45, readingsPerS: 22_222, peakLag: 600_000, faultsInjected: 100, faultsFound: 100, lost: { readings: 0, faults: 0 }, pass: true, series: [{ t: 0, published: 0, judged: 0, lag: 0 }] }),
+  api: modern('api', { routes: [{ name: 'alerts-active', method: 'GET', path: '/api/v1/alerts?state=active', connections: 20, seconds: 10, requests: 12_345, requestsPerS: 1235, latencyMs: { p50: 12, p90: 20, p99: 45, max: 80 }, non2xx: 0, errors: 0 }] }),
+  // The older format: figures at the top level, no command.
+  'alarm-to-push': { benchmark: 'alarm-to-push', path: 'embedded', alarms: 300, latencyMs: { p50: 4.2, p90: 6, p99: 9.5, p999: 12, max: 14, mean: 4.5 }, machine: { cpus: 2, node: 'v20.0.0' }, at: '2026-01-01T00:00:00.000Z' },
+  soak: { seconds: 600, devices: 20_000, readingsPerSecondOffered: 20_000, heapGrowthMbPerMin: 0.1, backlogSlopePerMin: 186, maxBacklog: 20_000, limits: { maxHeapGrowthMbPerMin: 1, maxBacklog: 100_000 }, ok: true },
+};
+
+describe('bench/report.ts', () => {
+  it('judges every target with its ratio from a full set of result files', () => {
+    const { targets } = buildReport({ inDir: fixtures(full), chartLink: 'chart.svg' });
+    const t = byId(targets);
+    const expected: Record<string, [Target['status'], number]> = {
+      'embedded-peak-100': ['pass', 300_000 / 250_000],
+      'vs-node-red-1': ['fail', 40_000 / 50_000],
+      'vs-node-red-100': ['pass', 300_000 / 100_000],
+      'vs-decode-floor-1': ['pass', 40_000 / 60_000 / 0.5],
+      'vs-decode-floor-100': ['fail', 300_000 / 900_000 / 0.5],
+      'push-p99-at-50': ['pass', 20 / 50],
+      'memory-1m': ['fail', 450 / 300],
+      'burst-1m': ['pass', 45 / 60],
+    };
+    expect(Object.keys(t).sort()).toEqual(Object.keys(expected).sort());
+    for (const [id, [status, ratio]] of Object.entries(expected)) {
+      expect(t[id]!.status, id).toBe(status);
+      expect(t[id]!.ratio, id).toBeCloseTo(ratio, 6);
+    }
+    expect(t['vs-node-red-1']!.measured).toBe('0.80× (40,000 vs 50,000 readings/s)');
+  });
+
+  it('writes the targets table, every benchmark\'s command and figures, the older files too', () => {
+    const { markdown } = buildReport({ inDir: fixtures(full), chartLink: 'results-chart.svg', bounds: '# What bounds it\n\nThe decoder.\n\n## JSON.parse\n\nMost of it.\n' });
+    expect(markdown).toContain('| Embedded end-to-end, 100-reading batches | ≥ 250,000 readings/s | 300,000 readings/s | 1.20 | **pass** |');
+    expect(markdown).toContain('| Processor state per device at 1M devices | ≤ 300 bytes | 450 bytes/device | 1.50 | **FAIL** |');
+    expect(markdown).toContain('5 of 8 targets pass, 3 fail, 0 not run.');
+    expect(markdown).toContain('![Readings/s achieved and gas-alarm p99 latency against offered load, embedded and Kafka](results-chart.svg)');
+    expect(markdown).toContain('npx tsx bench/throughput.ts --flag 1');
+    expect(markdown).toContain('- 2 CPUs (Test CPU), 8 GiB, Node.js v20.0.0, linux-x64 — `throughput.json`, `floors.json`, `node-red-peer.json`, `burst.json`, `memory.json`, `api.json`');
+    // Older files: their figures, and the script's usage in place of a recorded command.
+    expect(markdown).toContain('| 300 | 4.20 | 6.00 | 9.50 | 12.0 | 14.0 |');
+    expect(markdown).toContain('`soak.json` (older format');
+    expect(markdown).toMatch(/\| 600 \| 20,000 \| 20,000 \| 0\.10 \(limit 1\) \| 186 \| 20,000 \(limit 100,000\) \| pass \|/);
+    expect(markdown).toContain('`kafka-processors.json`: **not run**');
+    expect(markdown).toContain('| alerts-active | `GET /api/v1/alerts?state=active` | 20 | 10.00 | 12,345 | 1,235 | 12.0 | 20.0 | 45.0 | 80.0 | 0 | 0 |');
+    // bounds.md under "What bounds it", its headings a level down.
+    expect(markdown).toMatch(/## What bounds it\n\n### What bounds it\n\nThe decoder\.\n\n#### JSON\.parse/);
+  });
+
+  it('shows what was not run, a burst short of 1M, and a burst that lost faults', () => {
+    const none = buildReport({ inDir: fixtures({}), chartLink: 'c.svg' });
+    expect(none.targets.every((t) => t.status === 'not run')).toBe(true);
+    expect(none.markdown).toContain('0 of 8 targets pass, 0 fail, 8 not run.');
+    expect(none.markdown).toContain('`bench/bounds.md` is not written yet.');
+    expect(none.markdown).toContain('| Embedded end-to-end, 100-reading batches | ≥ 250,000 readings/s | throughput.json not run | — | not run |');
+
+    const burst = full.burst as { results: Record<string, unknown> };
+    const small = byId(buildReport({ inDir: fixtures({ burst: { ...burst, results: { ...burst.results, meters: 20_000 } } }), chartLink: 'c.svg' }).targets);
+    expect(small['burst-1m']!.status).toBe('not run');
+    expect(small['burst-1m']!.note).toBe('run at 20,000 meters, not 1M');
+    const lossy = byId(buildReport({ inDir: fixtures({ burst: { ...burst, results: { ...burst.results, lost: { readings: 0, faults: 2 } } } }), chartLink: 'c.svg' }).targets);
+    expect(lossy['burst-1m']!.status).toBe('fail');
+    const slow = byId(buildReport({ inDir: fixtures({ burst: { ...burst, results: { ...burst.results, drainSeconds: 61 } } }), chartLink: 'c.svg' }).targets);
+    expect(slow['burst-1m']!.status).toBe('fail');
+
+    const memory = byId(buildReport({ inDir: fixtures({ memory: modern('memory', { runs: [{ devices: 100_000, baselineHeapBytes: 1, heapBytes: 2, bytesPerDevice: 280, rssBytes: 3 }] }) }), chartLink: 'c.svg' }).targets);
+    expect(memory['memory-1m']!.status).toBe('not run');
+  });
+
+  it('renders the chart as SVG: both paths\' series, the 50 ms target line; a placeholder without throughput.json', () => {
+    const { svg } = buildReport({ inDir: fixtures(full), chartLink: 'c.svg' });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
+    for (const name of ['embedded: readings/s achieved', 'kafka: readings/s achieved', 'embedded: push p99', 'kafka: alert p99', 'target 50 ms at 50 %']) expect(svg).toContain(name);
+    // One polyline per series and level set: at least the 8 series' paths.
+    expect((svg.match(/<path /g) ?? []).length).toBeGreaterThan(8);
+    expect(svg.match(/<svg/g)).toHaveLength(1);
+
+    const empty = buildReport({ inDir: fixtures({}), chartLink: 'c.svg' }).svg;
+    expect(empty.startsWith('<svg')).toBe(true);
+    expect(empty).toContain('throughput.json: not run');
+  });
+
+  it('as a command writes RESULTS.md linking the SVG beside it', async () => {
+    const inDir = fixtures(full);
+    const outDir = join(root, 'out');
+    mkdirSync(outDir);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/report.ts', '--in', inDir, '--md', join(outDir, 'RESULTS.md'), '--svg', join(outDir, 'img', 'chart.svg'), '--bounds', join(root, 'absent.md')], { timeout: 25_000 });
+    expect(stdout).toContain('pass    Embedded end-to-end, 100-reading batches: 300,000 readings/s (1.20 of goal)');
+    expect(readFileSync(join(outDir, 'RESULTS.md'), 'utf8')).toContain('](img/chart.svg)');
+    expect(readFileSync(join(outDir, 'img', 'chart.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+  });
+});

@@ -1,0 +1,563 @@
+/**
+ * RESULTS.md and its chart from the benchmarks' result files: the method and command of each, the
+ * machine, the figures, the targets with their ratios and pass/fail, and the hand-written
+ * bench/bounds.md on what bounds the figures. A file that is missing shows as "not run". The chart
+ * (echarts, rendered server-side to SVG) is readings/s achieved and alarm p99 latency against
+ * offered load, per path, from throughput.json's levels.
+ *
+ *   npx tsx bench/report.ts [--in bench/out] [--md bench/RESULTS.md] [--svg bench/results-chart.svg]
+ *     [--bounds bench/bounds.md]
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as echarts from 'echarts';
+import type { Machine, Percentiles } from './common.ts';
+
+// --- the shapes of the result files (see each benchmark's header) -------------------------------
+
+interface RateRun {
+  batchSize: number;
+  readings: number;
+  messages: number;
+  seconds: number;
+  readingsPerS: number;
+  messagesPerS: number;
+  received: number;
+}
+interface PeakResult {
+  batchSize: number;
+  readings: number;
+  seconds: number;
+  readingsPerS: number;
+  cpu: { pipelinePct?: number; loadPct?: number };
+}
+interface LevelResult {
+  loadPct: number;
+  offeredReadingsPerS: number;
+  achievedReadingsPerS: number;
+  alertLatencyMs: Percentiles;
+  pushLatencyMs: Percentiles;
+}
+interface PathResult {
+  influx: boolean;
+  peak: PeakResult[];
+  levels: LevelResult[];
+}
+interface Throughput {
+  embedded?: PathResult;
+  kafka?: PathResult;
+}
+interface Floors {
+  decode: RateRun[];
+  mosquitto: RateRun[];
+}
+interface NodeRedPeer {
+  nodeRed: string;
+  runs: RateRun[];
+}
+interface Burst {
+  path: string;
+  meters: number;
+  gateways: number;
+  readingsSent: number;
+  readingsJudged: number;
+  drainSeconds: number;
+  readingsPerS: number;
+  peakLag: number;
+  faultsInjected: number;
+  faultsFound: number;
+  lost: { readings: number; faults: number };
+  pass: boolean;
+  series: Array<{ t: number; published: number; judged: number; lag: number }>;
+}
+interface Memory {
+  runs: Array<{ devices: number; devicesTracked?: number; baselineHeapBytes: number; heapBytes: number; bytesPerDevice: number; rssBytes: number }>;
+}
+interface Api {
+  routes: Array<{ name: string; method: string; path: string; connections: number; seconds: number; requests: number; requestsPerS: number; latencyMs: { p50: number; p90: number; p99: number; max: number }; non2xx: number; errors: number }>;
+}
+/** The older files, written before bench/common.ts: their figures at the top level. */
+interface AlarmToPush {
+  path?: string;
+  alarms: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999?: number; max: number; mean?: number };
+}
+interface KafkaProcessors {
+  devices?: number;
+  rounds?: number;
+  partitions?: number;
+  runs: Array<{ processors: number; readings: number; produceReadingsPerS: number; drainSeconds: number; readingsPerS: number }>;
+}
+interface Soak {
+  seconds: number;
+  devices: number;
+  readingsPerSecondOffered: number;
+  heapGrowthMbPerMin: number;
+  backlogSlopePerMin: number;
+  maxBacklog: number;
+  limits?: { maxHeapGrowthMbPerMin?: number; maxBacklog?: number };
+  ok: boolean;
+}
+
+/** One result file as read: `results` is the figures whichever format wrote them. */
+interface Loaded<R> {
+  file: string;
+  command?: string;
+  machine?: Partial<Machine>;
+  at?: string;
+  params?: Record<string, unknown>;
+  results: R;
+}
+
+const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'memory', 'api', 'alarm-to-push', 'kafka-processors', 'soak'] as const;
+type BenchName = (typeof BENCHMARKS)[number];
+
+/** How each benchmark is run, for the files that do not record their command (the older format). */
+const USAGE: Record<BenchName, string> = {
+  throughput: 'npx tsx bench/throughput.ts',
+  floors: 'npx tsx bench/floors.ts',
+  'node-red-peer': 'npx tsx bench/node-red-peer.ts',
+  burst: 'npx tsx bench/burst.ts',
+  memory: 'npx tsx bench/memory.ts',
+  api: 'npx tsx bench/api.ts',
+  'alarm-to-push': 'npx tsx bench/alarm-to-push.ts',
+  'kafka-processors': 'KAFKA_BROKERS=… npx tsx bench/kafka-processors.ts',
+  soak: 'node --expose-gc --import tsx bench/soak.ts',
+};
+
+const METHOD: Record<BenchName, string> = {
+  throughput:
+    'End-to-end readings/s through the whole pipeline — broker, ingest, every detector, alert book, tickets, pushes — embedded (one process, aedes) and on Kafka (Mosquitto and separate ingest, processor and alerts processes). Peak: the pre-serialised simulator load published at QoS 1 as fast as the publisher can, per batch size, counted from the processors\' own judged-readings counter. Then an open-loop load at a percentage of that peak, while a fresh home gas alarm is published every 100 ms and timed to its alert on the operator stream and to the ticket push on the on-call technician\'s stream.',
+  floors:
+    'The two floors under any MQTT ingest figure on the same load: `UplinkDecoder.decode` alone (edge validation, in process), and a private Mosquitto passing the messages to one QoS 1 subscriber in its own process.',
+  'node-red-peer':
+    'The peer: a Node-RED 4 flow (mqtt in → threshold-checking function → mqtt out) fed the same load through the same private Mosquitto, timed from the first publish to the last reading the flow counted.',
+  burst:
+    'A fleet of meters reporting at once after an outage: the burst published as fast as possible with faults injected, timed until the processors have judged every reading; every reading and every injected fault must be accounted for.',
+  memory:
+    'Processor state per device: in a fresh process per size, the engine built as the pipeline builds it, the heap after gc() with registry and engine loaded, then two readings per device through decode and the engine, gc() again; (heap − baseline) / devices. The simulator fleet is built before the baseline and kept alive, so it is not counted.',
+  api:
+    'The HTTP API under autocannon, the embedded pipeline in its own process, seeded over MQTT with faulty devices so there are active alerts and dispatched tickets. Each route runs for a fixed time after a warm-up; lifecycle actions hit a different ticket with every request and stop early when those tickets are used up. Every non-2xx answer is counted.',
+  'alarm-to-push':
+    'One gas alarm at a time, otherwise idle: from publishing the alarm reading over MQTT to the ticket\'s push arriving on the on-call technician\'s SSE stream, through the embedded pipeline.',
+  'kafka-processors':
+    'Readings/s of 1…N processor processes draining a backlog produced to the Kafka readings topic, measured from the consumer group\'s lag.',
+  soak:
+    'The embedded pipeline under a steady real-time load for minutes: heap after a forced GC and the backlog sampled, their trends must stay under the limits.',
+};
+
+const TITLE: Record<BenchName, string> = {
+  throughput: 'End-to-end throughput and latency against load',
+  floors: 'Floors: decode-and-validate, and Mosquitto pass-through',
+  'node-red-peer': 'Node-RED peer',
+  burst: '1M-meter burst',
+  memory: 'Memory per device',
+  api: 'HTTP API under load',
+  'alarm-to-push': 'Gas alarm → technician push, idle pipeline',
+  'kafka-processors': 'Kafka processors draining a backlog',
+  soak: 'Soak',
+};
+
+function load<R>(dir: string, name: BenchName): Loaded<R> | undefined {
+  const file = join(dir, `${name}.json`);
+  if (!existsSync(file)) return undefined;
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const modern = typeof json.results === 'object' && json.results !== null && typeof json.benchmark === 'string';
+  return {
+    file: `${name}.json`,
+    command: typeof json.command === 'string' ? json.command : undefined,
+    machine: json.machine as Partial<Machine> | undefined,
+    at: typeof json.at === 'string' ? json.at : undefined,
+    params: modern ? (json.params as Record<string, unknown>) : undefined,
+    results: (modern ? json.results : json) as R,
+  };
+}
+
+/** The command as typed: tsx runs the script under node, which is what process.argv records. */
+function shownCommand(command: string): string {
+  return command.replace(/^\S*node(\.exe)? (?=bench\/)/, 'npx tsx ');
+}
+
+// --- formatting -------------------------------------------------------------------------------
+
+const int = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : Math.round(x).toLocaleString('en'));
+const dec = (x: number | undefined, digits = 1) => (x === undefined || !Number.isFinite(x) ? '—' : x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const ms = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : x < 10 ? dec(x, 2) : x < 100 ? dec(x, 1) : int(x));
+const mib = (bytes: number) => dec(bytes / 2 ** 20, 1);
+
+function table(header: string[], rows: Array<Array<string | number>>): string {
+  const line = (cells: Array<string | number>) => `| ${cells.map((c) => String(c).replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+// --- targets ----------------------------------------------------------------------------------
+
+export type TargetStatus = 'pass' | 'fail' | 'not run';
+
+export interface Target {
+  id: string;
+  target: string;
+  goal: string;
+  measured: string;
+  /** Measured ÷ goal: at least 1 passes a "≥" goal, at most 1 a "≤" goal. */
+  ratio?: number;
+  status: TargetStatus;
+  note?: string;
+}
+
+export const GOALS = {
+  embeddedReadingsPerS: 250_000,
+  vsNodeRed: 1.0,
+  vsDecodeFloor: 0.5,
+  pushP99Ms: 50,
+  pushAtLoadPct: 50,
+  bytesPerDevice: 300,
+  memoryDevices: 1_000_000,
+  burstMeters: 1_000_000,
+  burstDrainSeconds: 60,
+} as const;
+
+const RATIO_BATCHES = [1, 100] as const;
+
+interface Inputs {
+  throughput?: Loaded<Throughput>;
+  floors?: Loaded<Floors>;
+  nodeRed?: Loaded<NodeRedPeer>;
+  burst?: Loaded<Burst>;
+  memory?: Loaded<Memory>;
+  api?: Loaded<Api>;
+  alarmToPush?: Loaded<AlarmToPush>;
+  kafkaProcessors?: Loaded<KafkaProcessors>;
+  soak?: Loaded<Soak>;
+}
+
+function readInputs(dir: string): Inputs {
+  return {
+    throughput: load<Throughput>(dir, 'throughput'),
+    floors: load<Floors>(dir, 'floors'),
+    nodeRed: load<NodeRedPeer>(dir, 'node-red-peer'),
+    burst: load<Burst>(dir, 'burst'),
+    memory: load<Memory>(dir, 'memory'),
+    api: load<Api>(dir, 'api'),
+    alarmToPush: load<AlarmToPush>(dir, 'alarm-to-push'),
+    kafkaProcessors: load<KafkaProcessors>(dir, 'kafka-processors'),
+    soak: load<Soak>(dir, 'soak'),
+  };
+}
+
+const atLeast = (ratio: number): TargetStatus => (ratio >= 1 ? 'pass' : 'fail');
+const atMost = (ratio: number): TargetStatus => (ratio <= 1 ? 'pass' : 'fail');
+const notRun = (t: Omit<Target, 'measured' | 'status'>, why: string): Target => ({ ...t, measured: '—', status: 'not run', note: why });
+
+export function evaluateTargets(inputs: Inputs): Target[] {
+  const out: Target[] = [];
+  const embedded = inputs.throughput?.results.embedded;
+  const peakAt = (batch: number) => embedded?.peak.find((p) => p.batchSize === batch);
+
+  {
+    const t = { id: 'embedded-peak-100', target: 'Embedded end-to-end, 100-reading batches', goal: `≥ ${int(GOALS.embeddedReadingsPerS)} readings/s` };
+    const p = peakAt(100);
+    if (!p) out.push(notRun(t, inputs.throughput ? 'no embedded peak at batch 100 in throughput.json' : 'throughput.json not run'));
+    else {
+      const ratio = p.readingsPerS / GOALS.embeddedReadingsPerS;
+      out.push({ ...t, measured: `${int(p.readingsPerS)} readings/s`, ratio, status: atLeast(ratio) });
+    }
+  }
+
+  const sameFleet = (other?: Loaded<unknown>): string | undefined => {
+    const a = inputs.throughput?.params?.devices;
+    const b = other?.params?.devices;
+    return a !== undefined && b !== undefined && a !== b ? `different fleets: ${int(Number(a))} devices embedded, ${int(Number(b))} here` : undefined;
+  };
+  for (const batch of RATIO_BATCHES) {
+    const t = { id: `vs-node-red-${batch}`, target: `Embedded ÷ Node-RED peer, batch ${batch}`, goal: `≥ ${dec(GOALS.vsNodeRed, 1)}×` };
+    const p = peakAt(batch);
+    const peer = inputs.nodeRed?.results.runs.find((r) => r.batchSize === batch);
+    if (!p || !peer) out.push(notRun(t, [!p && `no embedded peak at batch ${batch}`, !peer && (inputs.nodeRed ? `no Node-RED run at batch ${batch}` : 'node-red-peer.json not run')].filter(Boolean).join('; ')));
+    else {
+      const measured = p.readingsPerS / peer.readingsPerS;
+      const ratio = measured / GOALS.vsNodeRed;
+      out.push({ ...t, measured: `${dec(measured, 2)}× (${int(p.readingsPerS)} vs ${int(peer.readingsPerS)} readings/s)`, ratio, status: atLeast(ratio), note: sameFleet(inputs.nodeRed) });
+    }
+  }
+  for (const batch of RATIO_BATCHES) {
+    const t = { id: `vs-decode-floor-${batch}`, target: `Embedded ÷ decode-and-validate floor, batch ${batch}`, goal: `≥ ${dec(GOALS.vsDecodeFloor, 1)}×` };
+    const p = peakAt(batch);
+    const floor = inputs.floors?.results.decode.find((r) => r.batchSize === batch);
+    if (!p || !floor) out.push(notRun(t, [!p && `no embedded peak at batch ${batch}`, !floor && (inputs.floors ? `no decode floor at batch ${batch}` : 'floors.json not run')].filter(Boolean).join('; ')));
+    else {
+      const measured = p.readingsPerS / floor.readingsPerS;
+      const ratio = measured / GOALS.vsDecodeFloor;
+      out.push({ ...t, measured: `${dec(measured, 2)}× (${int(p.readingsPerS)} vs ${int(floor.readingsPerS)} readings/s)`, ratio, status: atLeast(ratio), note: sameFleet(inputs.floors) });
+    }
+  }
+
+  {
+    const t = { id: 'push-p99-at-50', target: `Gas alarm publish → technician push p99, embedded at ${GOALS.pushAtLoadPct} % of peak`, goal: `≤ ${GOALS.pushP99Ms} ms` };
+    const level = embedded?.levels.find((l) => l.loadPct === GOALS.pushAtLoadPct);
+    if (!level) out.push(notRun(t, inputs.throughput ? `no embedded level at ${GOALS.pushAtLoadPct} % in throughput.json` : 'throughput.json not run'));
+    else if (level.pushLatencyMs.count === 0) out.push({ ...t, measured: 'no push arrived', status: 'fail' });
+    else {
+      const ratio = level.pushLatencyMs.p99 / GOALS.pushP99Ms;
+      out.push({ ...t, measured: `${ms(level.pushLatencyMs.p99)} ms (${int(level.pushLatencyMs.count)} alarms)`, ratio, status: atMost(ratio) });
+    }
+  }
+
+  {
+    const t = { id: 'memory-1m', target: 'Processor state per device at 1M devices', goal: `≤ ${GOALS.bytesPerDevice} bytes` };
+    const runs = inputs.memory?.results.runs ?? [];
+    const run = runs.find((r) => r.devices === GOALS.memoryDevices);
+    if (!run) {
+      const largest = runs.reduce<Memory['runs'][number] | undefined>((a, r) => (!a || r.devices > a.devices ? r : a), undefined);
+      out.push(notRun(t, !inputs.memory ? 'memory.json not run' : `not run at 1M${largest ? ` (largest: ${int(largest.devices)} devices, ${int(largest.bytesPerDevice)} bytes/device)` : ''}`));
+    } else {
+      const ratio = run.bytesPerDevice / GOALS.bytesPerDevice;
+      out.push({ ...t, measured: `${int(run.bytesPerDevice)} bytes/device`, ratio, status: atMost(ratio) });
+    }
+  }
+
+  {
+    const t = { id: 'burst-1m', target: '1M-meter burst drained, nothing lost', goal: `≤ ${GOALS.burstDrainSeconds} s, 0 lost` };
+    const b = inputs.burst?.results;
+    if (!b) out.push(notRun(t, 'burst.json not run'));
+    else {
+      const measured = `${dec(b.drainSeconds, 1)} s; lost ${int(b.lost.readings)} readings, ${int(b.lost.faults)} of ${int(b.faultsInjected)} faults`;
+      const ratio = b.drainSeconds / GOALS.burstDrainSeconds;
+      const nothingLost = b.lost.readings === 0 && b.lost.faults === 0;
+      if (b.meters < GOALS.burstMeters) out.push({ ...t, measured, ratio, status: 'not run', note: `run at ${int(b.meters)} meters, not 1M` });
+      else out.push({ ...t, measured, ratio, status: ratio <= 1 && nothingLost ? 'pass' : 'fail', note: nothingLost ? undefined : 'something was lost' });
+    }
+  }
+  return out;
+}
+
+// --- the chart --------------------------------------------------------------------------------
+
+const COLOURS = { embedded: '#1f6fb4', kafka: '#e07b00' } as const;
+
+/** Readings/s achieved (top) and gas-alarm p99 latency (bottom) against offered load, per path. */
+export function renderChart(throughput: Loaded<Throughput> | undefined, width = 900, height = 640): string {
+  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+  try {
+    const paths = (['embedded', 'kafka'] as const).filter((p) => (throughput?.results[p]?.levels.length ?? 0) > 0);
+    const series: echarts.SeriesOption[] = [];
+    for (const path of paths) {
+      const levels = [...throughput!.results[path]!.levels].sort((a, b) => a.loadPct - b.loadPct);
+      const colour = COLOURS[path];
+      series.push(
+        { name: `${path}: readings/s offered`, type: 'line', xAxisIndex: 0, yAxisIndex: 0, color: colour, lineStyle: { type: 'dashed', width: 1 }, symbol: 'none', data: levels.map((l) => [l.loadPct, l.offeredReadingsPerS]) },
+        { name: `${path}: readings/s achieved`, type: 'line', xAxisIndex: 0, yAxisIndex: 0, color: colour, lineStyle: { width: 2 }, symbol: 'circle', data: levels.map((l) => [l.loadPct, l.achievedReadingsPerS]) },
+        { name: `${path}: push p99`, type: 'line', xAxisIndex: 1, yAxisIndex: 1, color: colour, lineStyle: { width: 2 }, symbol: 'diamond', data: levels.map((l) => [l.loadPct, l.pushLatencyMs.count > 0 ? l.pushLatencyMs.p99 : null]) },
+        { name: `${path}: alert p99`, type: 'line', xAxisIndex: 1, yAxisIndex: 1, color: colour, lineStyle: { type: 'dotted', width: 2 }, symbol: 'triangle', data: levels.map((l) => [l.loadPct, l.alertLatencyMs.count > 0 ? l.alertLatencyMs.p99 : null]) },
+      );
+    }
+    if (series.length > 0) {
+      (series[2] as echarts.LineSeriesOption).markLine = {
+        silent: true, symbol: 'none', lineStyle: { color: '#c00', type: 'dashed' },
+        label: { formatter: `target ${GOALS.pushP99Ms} ms at ${GOALS.pushAtLoadPct} %`, position: 'insideEndTop' },
+        data: [{ yAxis: GOALS.pushP99Ms }],
+      };
+    }
+    const axisName = { nameLocation: 'middle' as const, nameGap: 52 };
+    chart.setOption({
+      animation: false,
+      backgroundColor: '#ffffff',
+      title: [
+        { text: 'Readings/s against offered load', left: 'center', top: 8, textStyle: { fontSize: 14 } },
+        { text: 'Gas alarm → alert and technician push, p99', left: 'center', top: height / 2 + 4, textStyle: { fontSize: 14 } },
+        ...(paths.length === 0 ? [{ text: throughput ? 'throughput.json has no load levels' : 'throughput.json: not run', left: 'center', top: 'middle', textStyle: { fontSize: 16, color: '#888' } }] : []),
+      ],
+      legend: { bottom: 4, type: 'plain', textStyle: { fontSize: 11 } },
+      grid: [
+        { left: 90, right: 30, top: 40, height: height / 2 - 90 },
+        { left: 90, right: 30, top: height / 2 + 36, height: height / 2 - 120 },
+      ],
+      xAxis: [
+        { type: 'value', gridIndex: 0, min: 0, max: 100, name: 'offered load, % of the path\'s peak', ...axisName, nameGap: 28, axisLabel: { formatter: '{value} %' } },
+        { type: 'value', gridIndex: 1, min: 0, max: 100, name: 'offered load, % of the path\'s peak', ...axisName, nameGap: 28, axisLabel: { formatter: '{value} %' } },
+      ],
+      yAxis: [
+        { type: 'value', gridIndex: 0, name: 'readings/s', ...axisName, nameGap: 70 },
+        // Log scale: a few milliseconds when idle and seconds when saturated both stay readable.
+        { type: 'log', logBase: 10, gridIndex: 1, name: 'p99, ms (log scale)', ...axisName },
+      ],
+      series,
+    });
+    return chart.renderToSVGString();
+  } finally {
+    chart.dispose();
+  }
+}
+
+// --- RESULTS.md -------------------------------------------------------------------------------
+
+function machineText(m: Partial<Machine>): string {
+  const parts = [
+    m.cpus !== undefined ? `${m.cpus} CPU${m.cpus === 1 ? '' : 's'}${m.cpuModel ? ` (${m.cpuModel})` : ''}` : undefined,
+    m.memGiB !== undefined ? `${m.memGiB} GiB` : undefined,
+    m.node ? `Node.js ${m.node}` : undefined,
+    m.platform,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : 'not recorded';
+}
+
+function figures(name: BenchName, inputs: Inputs): string {
+  switch (name) {
+    case 'throughput': {
+      const r = inputs.throughput!.results;
+      const parts: string[] = [];
+      const peakRows = (['embedded', 'kafka'] as const).flatMap((p) => (r[p]?.peak ?? []).map((x) => [p, x.batchSize, int(x.readings), dec(x.seconds, 2), int(x.readingsPerS), dec(x.cpu.pipelinePct, 0), dec(x.cpu.loadPct, 0)]));
+      if (peakRows.length > 0) parts.push(table(['Path', 'Batch', 'Readings', 'Seconds', 'Readings/s', 'Pipeline CPU %', 'Load generator CPU %'], peakRows));
+      const levelRows = (['embedded', 'kafka'] as const).flatMap((p) => (r[p]?.levels ?? []).map((l) => [
+        p, `${l.loadPct} %`, int(l.offeredReadingsPerS), int(l.achievedReadingsPerS),
+        `${ms(l.alertLatencyMs.p50)} / ${ms(l.alertLatencyMs.p99)} / ${ms(l.alertLatencyMs.max)}`,
+        `${ms(l.pushLatencyMs.p50)} / ${ms(l.pushLatencyMs.p99)} / ${ms(l.pushLatencyMs.max)}`,
+        int(l.pushLatencyMs.count),
+      ]));
+      if (levelRows.length > 0) parts.push(table(['Path', 'Load', 'Offered readings/s', 'Achieved readings/s', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Alarms timed'], levelRows));
+      const influx = (['embedded', 'kafka'] as const).filter((p) => r[p]).map((p) => `${p}: InfluxDB writes ${r[p]!.influx ? 'on' : 'off'}`);
+      if (influx.length > 0) parts.push(influx.join('; ') + '.');
+      return parts.join('\n\n') || 'No figures in the file.';
+    }
+    case 'floors': {
+      const r = inputs.floors!.results;
+      const rows = [...r.decode.map((x) => ['decode-and-validate', x] as const), ...r.mosquitto.map((x) => ['Mosquitto pass-through', x] as const)]
+        .map(([what, x]) => [what, x.batchSize, int(x.readings), int(x.messages), dec(x.seconds, 2), int(x.readingsPerS), int(x.messagesPerS), int(x.received)]);
+      return table(['Floor', 'Batch', 'Readings', 'Messages', 'Seconds', 'Readings/s', 'Messages/s', 'Received'], rows);
+    }
+    case 'node-red-peer': {
+      const r = inputs.nodeRed!.results;
+      return `Node-RED ${r.nodeRed}.\n\n` + table(['Batch', 'Readings', 'Messages', 'Seconds', 'Readings/s', 'Messages/s', 'Counted by the flow'],
+        r.runs.map((x) => [x.batchSize, int(x.readings), int(x.messages), dec(x.seconds, 2), int(x.readingsPerS), int(x.messagesPerS), int(x.received)]));
+    }
+    case 'burst': {
+      const b = inputs.burst!.results;
+      return table(['Path', 'Meters', 'Gateways', 'Readings sent', 'Readings judged', 'Drain, s', 'Readings/s', 'Peak lag', 'Faults found / injected', 'Lost readings', 'Lost faults', 'Burst verdict'], [[
+        b.path, int(b.meters), int(b.gateways), int(b.readingsSent), int(b.readingsJudged), dec(b.drainSeconds, 1), int(b.readingsPerS), int(b.peakLag),
+        `${int(b.faultsFound)} / ${int(b.faultsInjected)}`, int(b.lost.readings), int(b.lost.faults), b.pass ? 'pass' : 'fail',
+      ]]);
+    }
+    case 'memory':
+      return table(['Devices', 'Baseline heap, MiB', 'Heap after, MiB', 'Bytes/device', 'RSS, MiB'],
+        inputs.memory!.results.runs.map((x) => [int(x.devices), mib(x.baselineHeapBytes), mib(x.heapBytes), int(x.bytesPerDevice), mib(x.rssBytes)]));
+    case 'api':
+      return table(['Route', 'Request', 'Connections', 'Seconds', 'Requests', 'Requests/s', 'p50, ms', 'p90, ms', 'p99, ms', 'max, ms', 'Non-2xx', 'Errors'],
+        inputs.api!.results.routes.map((x) => [x.name, `\`${x.method} ${x.path}\``, x.connections, dec(x.seconds, 2), int(x.requests), int(x.requestsPerS), ms(x.latencyMs.p50), ms(x.latencyMs.p90), ms(x.latencyMs.p99), ms(x.latencyMs.max), int(x.non2xx), int(x.errors)]));
+    case 'alarm-to-push': {
+      const r = inputs.alarmToPush!.results;
+      const l = r.latencyMs;
+      return (r.path ? `Path: ${r.path}.\n\n` : '') + table(['Alarms', 'p50, ms', 'p90, ms', 'p99, ms', 'p99.9, ms', 'max, ms'], [[int(r.alarms), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)]]);
+    }
+    case 'kafka-processors': {
+      const r = inputs.kafkaProcessors!.results;
+      const setup = [r.devices !== undefined && `${int(r.devices)} devices`, r.rounds !== undefined && `${r.rounds} rounds`, r.partitions !== undefined && `${r.partitions} partitions`].filter(Boolean).join(', ');
+      return (setup ? `${setup}.\n\n` : '') + table(['Processors', 'Readings', 'Produced, readings/s', 'Drain, s', 'Readings/s'],
+        r.runs.map((x) => [x.processors, int(x.readings), int(x.produceReadingsPerS), dec(x.drainSeconds, 2), int(x.readingsPerS)]));
+    }
+    case 'soak': {
+      const r = inputs.soak!.results;
+      return table(['Seconds', 'Devices', 'Offered readings/s', 'Heap growth, MB/min', 'Backlog slope, readings/min', 'Max backlog', 'Verdict'], [[
+        int(r.seconds), int(r.devices), int(r.readingsPerSecondOffered),
+        `${dec(r.heapGrowthMbPerMin, 2)}${r.limits?.maxHeapGrowthMbPerMin !== undefined ? ` (limit ${r.limits.maxHeapGrowthMbPerMin})` : ''}`,
+        int(r.backlogSlopePerMin), `${int(r.maxBacklog)}${r.limits?.maxBacklog !== undefined ? ` (limit ${int(r.limits.maxBacklog)})` : ''}`, r.ok ? 'pass' : 'fail',
+      ]]);
+    }
+  }
+}
+
+function loadedOf(name: BenchName, inputs: Inputs): Loaded<unknown> | undefined {
+  const by: Record<BenchName, Loaded<unknown> | undefined> = {
+    throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, memory: inputs.memory,
+    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'kafka-processors': inputs.kafkaProcessors, soak: inputs.soak,
+  };
+  return by[name];
+}
+
+/** Headings one level down, so the file sits under "What bounds it". */
+function nested(markdown: string): string {
+  let fenced = false;
+  return markdown.split('\n').map((line) => {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
+    return !fenced && /^#{1,4} /.test(line) ? `##${line}` : line;
+  }).join('\n').trim();
+}
+
+const STATUS_TEXT: Record<TargetStatus, string> = { pass: '**pass**', fail: '**FAIL**', 'not run': 'not run' };
+
+export interface Report {
+  markdown: string;
+  svg: string;
+  targets: Target[];
+}
+
+export function buildReport(options: { inDir: string; chartLink: string; bounds?: string }): Report {
+  const inputs = readInputs(options.inDir);
+  const targets = evaluateTargets(inputs);
+  const svg = renderChart(inputs.throughput);
+  const md: string[] = [];
+  md.push('# Benchmark results', '');
+  md.push(`Generated by \`npx tsx bench/report.ts\` from the result files in \`${options.inDir}\`; do not edit by hand. Each benchmark writes its own file; a file that is missing shows as "not run".`, '');
+
+  md.push('## Targets', '');
+  md.push(table(['Target', 'Goal', 'Measured', 'Measured ÷ goal', 'Result'],
+    targets.map((t) => [t.target, t.goal, t.status === 'not run' && t.measured === '—' ? (t.note ?? '—') : t.measured + (t.note ? ` — ${t.note}` : ''), t.ratio === undefined ? '—' : dec(t.ratio, 2), STATUS_TEXT[t.status]])), '');
+  const passed = targets.filter((t) => t.status === 'pass').length;
+  const failed = targets.filter((t) => t.status === 'fail').length;
+  md.push(`${passed} of ${targets.length} targets pass, ${failed} fail, ${targets.length - passed - failed} not run. "Measured ÷ goal" is at least 1 for a passing "≥" goal and at most 1 for a passing "≤" goal.`, '');
+
+  md.push('## Throughput and latency against load', '');
+  md.push(`![Readings/s achieved and gas-alarm p99 latency against offered load, embedded and Kafka](${options.chartLink})`, '');
+
+  md.push('## Machine', '');
+  const machines = new Map<string, string[]>();
+  for (const name of BENCHMARKS) {
+    const l = loadedOf(name, inputs);
+    if (!l) continue;
+    const text = l.machine ? machineText(l.machine) : 'not recorded';
+    machines.set(text, [...(machines.get(text) ?? []), l.file]);
+  }
+  if (machines.size === 0) md.push('No result files yet.', '');
+  for (const [text, files] of machines) md.push(`- ${text} — ${files.map((f) => `\`${f}\``).join(', ')}`);
+  md.push('');
+
+  md.push('## Method and figures', '');
+  for (const name of BENCHMARKS) {
+    const l = loadedOf(name, inputs);
+    md.push(`### ${TITLE[name]}`, '');
+    md.push(METHOD[name], '');
+    if (!l) {
+      md.push(`\`${name}.json\`: **not run** (\`${USAGE[name]}\`).`, '');
+      continue;
+    }
+    const older = l.command === undefined;
+    md.push(`\`${l.file}\`${l.at ? `, ${l.at}` : ''}${older ? ' (older format, which does not record its command: this is the script\'s usage)' : ''}:`, '', '```sh', older ? USAGE[name] : shownCommand(l.command!), '```', '');
+    md.push(figures(name, inputs), '');
+  }
+
+  md.push('## What bounds it', '');
+  md.push(options.bounds !== undefined ? nested(options.bounds) : '`bench/bounds.md` is not written yet.', '');
+  return { markdown: `${md.join('\n').trimEnd()}\n`, svg, targets };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      in: { type: 'string', default: 'bench/out' },
+      md: { type: 'string', default: 'bench/RESULTS.md' },
+      svg: { type: 'string', default: 'bench/results-chart.svg' },
+      bounds: { type: 'string', default: 'bench/bounds.md' },
+    },
+  });
+  const chartLink = relative(dirname(resolve(values.md)), resolve(values.svg)).split('\\').join('/');
+  const bounds = existsSync(values.bounds) ? readFileSync(values.bounds, 'utf8') : undefined;
+  const report = buildReport({ inDir: values.in, chartLink, bounds });
+  for (const file of [values.md, values.svg]) mkdirSync(dirname(resolve(file)), { recursive: true });
+  writeFileSync(values.md, report.markdown);
+  writeFileSync(values.svg, report.svg);
+  for (const t of report.targets) process.stdout.write(`${t.status.padEnd(7)} ${t.target}: ${t.measured}${t.ratio === undefined ? '' : ` (${dec(t.ratio, 2)} of goal)`}\n`);
+  process.stdout.write(`wrote ${values.md} and ${values.svg}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();
