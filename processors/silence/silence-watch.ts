@@ -18,6 +18,8 @@ export const SilenceSettingsSchema = Type.Object({
 });
 export type SilenceSettings = Static<typeof SilenceSettingsSchema>;
 
+type OfflineReason = 'last_will' | 'silent';
+
 interface GatewayState {
   gatewayId: string;
   /** Pipeline time of its newest batch, or of when the pipeline started expecting it. */
@@ -110,7 +112,7 @@ export class SilenceWatch {
       g.willFired = true;
       g.willAtMs = status.receivedAtMs;
       // Otherwise check() raises it once the grace is over and the gateway is still not back.
-      if (!g.offline && this.settings.lastWillGraceMs === 0) this.#setOffline(g, true, status.receivedAtMs, this.#offlineDetail(g, 'last_will', status.receivedAtMs), out);
+      if (!g.offline && this.settings.lastWillGraceMs === 0) this.#setOffline(g, true, status.receivedAtMs, this.#offlineDetails([{ g, reason: 'last_will' }], status.receivedAtMs)[0], out);
     }
   }
 
@@ -122,16 +124,19 @@ export class SilenceWatch {
   /** Raises and clears silence alerts as of `nowMs`. One pass over the gateways, one over the devices. */
   check(nowMs: number, out: AlertEvent[]): void {
     const { missedReports, gatewayMissedReports, gatewayMinSilenceMs } = this.settings;
+    const goingOffline: Array<{ g: GatewayState; reason: OfflineReason }> = [];
     for (const g of this.gateways.values()) {
       const silentAfterMs = Math.max(gatewayMinSilenceMs, g.minIntervalMs * gatewayMissedReports);
       const silent = nowMs - Math.max(g.lastBatchAtMs, g.onlineSinceMs) > silentAfterMs;
       const willDue = g.willFired && nowMs - g.willAtMs >= this.settings.lastWillGraceMs;
-      if ((silent || willDue) && !g.offline) {
-        // A last will dates the outage from when the broker saw the connection drop.
-        const atMs = willDue ? g.willAtMs : nowMs;
-        this.#setOffline(g, true, atMs, this.#offlineDetail(g, willDue ? 'last_will' : 'silent', nowMs), out);
-      }
+      if ((silent || willDue) && !g.offline) goingOffline.push({ g, reason: willDue ? 'last_will' : 'silent' });
       g.minIntervalMs = this.settings.defaultGatewayIntervalMs;
+    }
+    if (goingOffline.length > 0) {
+      // One pass over the devices for all of them: a city-wide outage must not cost gateways × devices.
+      const details = this.#offlineDetails(goingOffline, nowMs);
+      // A last will dates the outage from when the broker saw the connection drop.
+      goingOffline.forEach(({ g, reason }, i) => this.#setOffline(g, true, reason === 'last_will' ? g.willAtMs : nowMs, details[i], out));
     }
     for (const state of this.engine.devices.values()) {
       const g = state.gatewayId ? this.gateways.get(state.gatewayId) : undefined;
@@ -158,15 +163,16 @@ export class SilenceWatch {
     }, this.#pending);
   }
 
-  #offlineDetail(g: GatewayState, reason: 'last_will' | 'silent', nowMs: number): Record<string, unknown> {
-    const devices: string[] = [];
-    let deviceCount = 0;
+  /** The GATEWAY_OFFLINE detail of each gateway, with the devices behind it, from one pass over the devices. */
+  #offlineDetails(offline: ReadonlyArray<{ g: GatewayState; reason: OfflineReason }>, nowMs: number): Array<Record<string, unknown>> {
+    const behind = new Map<string, { deviceCount: number; devices: string[] }>(offline.map(({ g }) => [g.gatewayId, { deviceCount: 0, devices: [] }]));
     for (const state of this.engine.devices.values()) {
-      if (state.gatewayId !== g.gatewayId) continue;
-      deviceCount++;
-      if (devices.length < this.settings.maxDevicesInDetail) devices.push(state.deviceId);
+      const found = behind.get(state.gatewayId);
+      if (found === undefined) continue;
+      found.deviceCount++;
+      if (found.devices.length < this.settings.maxDevicesInDetail) found.devices.push(state.deviceId);
     }
-    return { reason, lastBatchAt: new Date(g.lastBatchAtMs).toISOString(), silentForS: Math.round((nowMs - g.lastBatchAtMs) / 1000), deviceCount, devices };
+    return offline.map(({ g, reason }) => ({ reason, lastBatchAt: new Date(g.lastBatchAtMs).toISOString(), silentForS: Math.round((nowMs - g.lastBatchAtMs) / 1000), ...behind.get(g.gatewayId)! }));
   }
 
   #setOffline(g: GatewayState, offline: boolean, atMs: number, detail: Record<string, unknown> | undefined, out: AlertEvent[]): void {
