@@ -99,6 +99,9 @@ describe('bench/report.ts', () => {
     expect(lossy['burst-1m']!.status).toBe('fail');
     const slow = byId(buildReport({ inDir: fixtures({ burst: { ...burst, results: { ...burst.results, drainSeconds: 61 } } }), chartLink: 'c.svg' }).targets);
     expect(slow['burst-1m']!.status).toBe('fail');
+    const stuck = byId(buildReport({ inDir: fixtures({ burst: { ...burst, results: { ...burst.results, drainSeconds: null } } }), chartLink: 'c.svg' }).targets);
+    expect(stuck['burst-1m']!.status).toBe('fail');
+    expect(stuck['burst-1m']!.measured).toMatch(/^not drained;/);
 
     const memory = byId(buildReport({ inDir: fixtures({ memory: modern('memory', { runs: [{ devices: 100_000, baselineHeapBytes: 1, heapBytes: 2, bytesPerDevice: 280, rssBytes: 3 }] }) }), chartLink: 'c.svg' }).targets);
     expect(memory['memory-1m']!.status).toBe('not run');

@@ -63,7 +63,8 @@ interface Burst {
   gateways: number;
   readingsSent: number;
   readingsJudged: number;
-  drainSeconds: number;
+  /** Null when the burst was never drained. */
+  drainSeconds: number | null;
   readingsPerS: number;
   peakLag: number;
   faultsInjected: number;
@@ -323,11 +324,12 @@ export function evaluateTargets(inputs: Inputs): Target[] {
     const b = inputs.burst?.results;
     if (!b) out.push(notRun(t, 'burst.json not run'));
     else {
-      const measured = `${dec(b.drainSeconds, 1)} s; lost ${int(b.lost.readings)} readings, ${int(b.lost.faults)} of ${int(b.faultsInjected)} faults`;
-      const ratio = b.drainSeconds / GOALS.burstDrainSeconds;
+      const drained = b.drainSeconds !== null;
+      const measured = `${drained ? `${dec(b.drainSeconds!, 1)} s` : 'not drained'}; lost ${int(b.lost.readings)} readings, ${int(b.lost.faults)} of ${int(b.faultsInjected)} faults`;
+      const ratio = drained ? b.drainSeconds! / GOALS.burstDrainSeconds : undefined;
       const nothingLost = b.lost.readings === 0 && b.lost.faults === 0;
       if (b.meters < GOALS.burstMeters) out.push({ ...t, measured, ratio, status: 'not run', note: `run at ${int(b.meters)} meters, not 1M` });
-      else out.push({ ...t, measured, ratio, status: ratio <= 1 && nothingLost ? 'pass' : 'fail', note: nothingLost ? undefined : 'something was lost' });
+      else out.push({ ...t, measured, ratio, status: ratio !== undefined && ratio <= 1 && nothingLost ? 'pass' : 'fail', note: nothingLost ? undefined : 'something was lost' });
     }
   }
   return out;
@@ -435,7 +437,7 @@ function figures(name: BenchName, inputs: Inputs): string {
     case 'burst': {
       const b = inputs.burst!.results;
       return table(['Path', 'Meters', 'Gateways', 'Readings sent', 'Readings judged', 'Drain, s', 'Readings/s', 'Peak lag', 'Faults found / injected', 'Lost readings', 'Lost faults', 'Burst verdict'], [[
-        b.path, int(b.meters), int(b.gateways), int(b.readingsSent), int(b.readingsJudged), dec(b.drainSeconds, 1), int(b.readingsPerS), int(b.peakLag),
+        b.path, int(b.meters), int(b.gateways), int(b.readingsSent), int(b.readingsJudged), b.drainSeconds === null ? 'not drained' : dec(b.drainSeconds, 1), int(b.readingsPerS), int(b.peakLag),
         `${int(b.faultsFound)} / ${int(b.faultsInjected)}`, int(b.lost.readings), int(b.lost.faults), b.pass ? 'pass' : 'fail',
       ]]);
     }
