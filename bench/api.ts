@@ -329,7 +329,6 @@ async function runScenario(s: Scenario, url: string, token: string, connections:
   // A lifecycle route's tickets, each used once.
   let pool: string[] | undefined;
   let i = 0;
-  const used = () => i;
   if (s.keys) {
     const keys = await s.keys();
     if (keys.length === 0) throw new Error(`${s.name}: nothing to request (run it after the route before it)`);
@@ -349,7 +348,7 @@ async function runScenario(s: Scenario, url: string, token: string, connections:
     // Unmeasured: the route's code is compiled and its caches filled first. A lifecycle route spends at most a tenth of its tickets on it.
     await cannon(warmupSeconds, pool && Math.max(connections, Math.floor(pool.length / 10)));
   }
-  const left = pool && pool.length - used();
+  const left = pool && pool.length - i;
   if (left !== undefined && left < connections) throw new Error(`${s.name}: ${left} tickets left after the warm-up, fewer than ${connections} connections (seed more with --devices)`);
   const r = await cannon(seconds, left);
   const non2xxCodes = Object.entries(r.statusCodeStats).filter(([code]) => !code.startsWith('2'));
