@@ -196,7 +196,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     engine = new DeviceEngine(detectors, profiles, metrics);
     const silence = new SilenceWatch(engine, silenceSettings);
     const partitioned = bus instanceof KafkaBus ? kafkaDeviceState(bus) : undefined;
-    processor = new ProcessorStage(bus, engine, silence, clock, partitioned ? undefined : new SnapshotFile(join(config.dataDir, 'processor-state.json')), {
+    processor = new ProcessorStage(bus, engine, silence, clock, partitioned ? undefined : new SnapshotFile(join(config.dataDir, 'processor-state.jsonl'), join(config.dataDir, 'processor-state.json')), {
       checkIntervalMs: silenceSettings.checkIntervalMs,
       snapshotIntervalMs: settings.snapshotIntervalMs ?? 60_000,
       registered: function* () {

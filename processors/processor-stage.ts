@@ -6,11 +6,15 @@ import type { DeviceEngine, DeviceSnapshot } from './device-engine.ts';
 import type { DeviceProfile } from './device-profile.ts';
 import type { GatewaySnapshot, SilenceWatch } from './silence/silence-watch.ts';
 
-/** The processor's state as one document: what a restart or a rebalance resumes from. */
+/**
+ * The processor's state: what a restart resumes from. On saving, `devices` yields each device's
+ * snapshot as the store writes it, so a large fleet is never copied whole; each device is taken at
+ * one moment, the fleet over the few seconds the save lasts.
+ */
 export interface ProcessorSnapshot {
   version: 1;
   takenAtMs: number;
-  devices: DeviceSnapshot[];
+  devices: Iterable<DeviceSnapshot>;
   gateways: GatewaySnapshot[];
 }
 
@@ -85,9 +89,13 @@ export class ProcessorStage {
     if (this.options.partitioned) return;
     const snapshot = await this.snapshots?.load();
     if (snapshot) {
-      for (const d of snapshot.devices) this.engine.restoreDevice(d);
+      let devices = 0;
+      for (const d of snapshot.devices) {
+        this.engine.restoreDevice(d);
+        devices++;
+      }
       this.silence.restore(snapshot.gateways);
-      this.log.info({ devices: snapshot.devices.length, gateways: snapshot.gateways.length, takenAt: new Date(snapshot.takenAtMs).toISOString() }, 'Processor state restored');
+      this.log.info({ devices, gateways: snapshot.gateways.length, takenAt: new Date(snapshot.takenAtMs).toISOString() }, 'Processor state restored');
     }
     const now = this.clock.now();
     for (const a of active) {
@@ -207,21 +215,34 @@ export class ProcessorStage {
   }
 
   snapshot(): ProcessorSnapshot {
+    const engine = this.engine;
     return {
       version: 1,
       takenAtMs: this.clock.now(),
-      devices: [...this.engine.devices.values()].map((d) => this.engine.snapshotDevice(d)),
+      devices: (function* eachDevice() {
+        for (const d of engine.devices.values()) yield engine.snapshotDevice(d);
+      })(),
       gateways: this.silence.snapshot(),
     };
   }
 
+  #saving: Promise<void> | undefined;
+
+  /** Saves the state; a save still running (a large fleet takes seconds) is waited for, not overlapped. */
   async saveSnapshot(): Promise<void> {
     if (!this.snapshots || this.options.partitioned) return;
-    try {
-      await this.snapshots.save(this.snapshot());
-    } catch (err) {
-      this.log.error({ err }, 'Saving processor state failed');
-    }
+    while (this.#saving) await this.#saving;
+    const store = this.snapshots;
+    this.#saving = (async () => {
+      try {
+        await store.save(this.snapshot());
+      } catch (err) {
+        this.log.error({ err }, 'Saving processor state failed');
+      } finally {
+        this.#saving = undefined;
+      }
+    })();
+    await this.#saving;
   }
 
   async stop(): Promise<void> {
