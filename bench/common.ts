@@ -55,6 +55,18 @@ export function writeResult<R>(out: string, result: Omit<BenchResult<R>, 'at' | 
   return out;
 }
 
+/** One batch size's figures in a throughput run (floors, the Node-RED peer). */
+export interface ThroughputRun {
+  batchSize: number;
+  readings: number;
+  messages: number;
+  seconds: number;
+  readingsPerS: number;
+  messagesPerS: number;
+  /** Readings seen at the far end: accepted by the decoder, counted by the subscriber or the flow. */
+  received: number;
+}
+
 export interface Percentiles {
   count: number;
   p50: number;

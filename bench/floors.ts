@@ -23,21 +23,10 @@ import { parseArgs } from 'node:util';
 import { Value } from '@sinclair/typebox/value';
 import mqtt from 'mqtt';
 import { DecoderOptionsSchema, UplinkDecoder, type DecoderOptions } from '../ingest/uplink-decoder.ts';
-import { writeResult } from './common.ts';
+import { writeResult, type ThroughputRun } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
 
-/** One batch size's figures; the report generator reads this shape (node-red-peer.ts writes it too). */
-interface Run {
-  batchSize: number;
-  readings: number;
-  messages: number;
-  seconds: number;
-  readingsPerS: number;
-  messagesPerS: number;
-  /** Readings seen at the far end: accepted by the decoder, or counted by the subscriber. */
-  received: number;
-}
 
 interface SubscriberCounts {
   messages: number;
@@ -57,7 +46,7 @@ const TOPIC_FILTER = 'gas/v1/+/up';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const epochMs = (): number => performance.timeOrigin + performance.now();
 
-function run(batchSize: number, readings: number, messages: number, seconds: number, received: number): Run {
+function run(batchSize: number, readings: number, messages: number, seconds: number, received: number): ThroughputRun {
   return {
     batchSize, readings, messages,
     seconds: Number(seconds.toPrecision(4)),
@@ -67,7 +56,7 @@ function run(batchSize: number, readings: number, messages: number, seconds: num
   };
 }
 
-function decodeFloor(load: Load, batchSize: number): Run {
+function decodeFloor(load: Load, batchSize: number): ThroughputRun {
   const decoder = new UplinkDecoder(Value.Default(DecoderOptionsSchema, {}) as DecoderOptions);
   const decodeAll = (rounds: readonly LoadMessage[][]): number => {
     let accepted = 0;
@@ -138,7 +127,7 @@ function nextMessage(child: ChildProcess, type: ChildMessage['type'], timeoutMs:
   });
 }
 
-async function mosquittoFloor(broker: Mosquitto, load: Load, batchSize: number): Promise<Run> {
+async function mosquittoFloor(broker: Mosquitto, load: Load, batchSize: number): Promise<ThroughputRun> {
   const child = fork(fileURLToPath(import.meta.url), ['--subscriber', broker.url, '--expect', String(load.messages)], {
     cwd: ROOT,
     execArgv: ['--import', 'tsx'],
@@ -186,8 +175,8 @@ async function main(): Promise<void> {
   const roundsFor = (batchSize: number): number => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5);
   if (!(devices >= 1) || batchSizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError('--devices and --batch must be positive integers');
 
-  const decode: Run[] = [];
-  const passthrough: Run[] = [];
+  const decode: ThroughputRun[] = [];
+  const passthrough: ThroughputRun[] = [];
   const broker = await startMosquitto(BROKER);
   try {
     for (const batchSize of batchSizes) {
@@ -200,7 +189,7 @@ async function main(): Promise<void> {
   }
 
   const n = (x: number) => x.toLocaleString('en-US');
-  const line = (what: string, r: Run) => `${what}, batch ${r.batchSize}: ${n(r.readings)} readings in ${n(r.messages)} messages, ${r.seconds} s: ${n(r.readingsPerS)} readings/s, ${n(r.messagesPerS)} messages/s`;
+  const line = (what: string, r: ThroughputRun) => `${what}, batch ${r.batchSize}: ${n(r.readings)} readings in ${n(r.messages)} messages, ${r.seconds} s: ${n(r.readingsPerS)} readings/s, ${n(r.messagesPerS)} messages/s`;
   writeResult(values.out, {
     benchmark: 'floors',
     params: {

@@ -6,19 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MOSQUITTO_BIN, mosquittoInstalled } from './mosquitto.ts';
+import type { ThroughputRun } from './common.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
 
-interface Run {
-  batchSize: number;
-  readings: number;
-  messages: number;
-  seconds: number;
-  readingsPerS: number;
-  messagesPerS: number;
-  received: number;
-}
 
 const missing = `${MOSQUITTO_BIN} is missing: bash scripts/services.sh start mosquitto installs it`;
 
@@ -35,7 +27,7 @@ if (!mosquittoInstalled() && !process.env.CI) {
       if (!mosquittoInstalled()) throw new Error(`${missing} (CI is set, so this fails instead of skipping)`);
       const out = join(dir, 'node-red-peer.json');
       await run(process.execPath, ['--import', 'tsx', 'bench/node-red-peer.ts', '--devices', '200', '--rounds', '2', '--batch', '1,100', '--out', out], { cwd: ROOT, timeout: 25_000 });
-      const { benchmark, results } = JSON.parse(readFileSync(out, 'utf8')) as { benchmark: string; results: { nodeRed: string; runs: Run[] } };
+      const { benchmark, results } = JSON.parse(readFileSync(out, 'utf8')) as { benchmark: string; results: { nodeRed: string; runs: ThroughputRun[] } };
       expect(benchmark).toBe('node-red-peer');
       expect(results.nodeRed).toMatch(/^4\.\d+\.\d+/);
       expect(results.runs.map((r) => r.batchSize)).toEqual([1, 100]);

@@ -23,21 +23,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from '../tests/support.ts';
-import { writeResult } from './common.ts';
+import { writeResult, type ThroughputRun } from './common.ts';
 import { buildLoad, Publisher, type Load } from './load.ts';
 import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
 
-/** One batch size's figures, the shape bench/floors.ts writes too. */
-interface Run {
-  batchSize: number;
-  readings: number;
-  messages: number;
-  seconds: number;
-  readingsPerS: number;
-  messagesPerS: number;
-  /** Readings the flow counted. */
-  received: number;
-}
 
 interface FlowCounts {
   messages: number;
@@ -142,7 +131,7 @@ async function awaitSubscribed(nodeRed: NodeRed, publisher: Publisher): Promise<
   }
 }
 
-async function runOnce(nodeRed: NodeRed, publisher: Publisher, load: Load, batchSize: number): Promise<{ run: Run; alarms: number }> {
+async function runOnce(nodeRed: NodeRed, publisher: Publisher, load: Load, batchSize: number): Promise<{ run: ThroughputRun; alarms: number }> {
   const base = await nodeRed.counts();
   const target = base.readings + load.readings;
   const startedMs = epochMs();
@@ -197,7 +186,7 @@ async function main(): Promise<void> {
   const roundsFor = (batchSize: number): number => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5);
   if (!(devices >= 1) || batchSizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError('--devices and --batch must be positive integers');
 
-  const runs: Run[] = [];
+  const runs: ThroughputRun[] = [];
   const alarms: number[] = [];
   const broker = await startMosquitto(BROKER);
   let nodeRed: NodeRed | undefined;

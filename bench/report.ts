@@ -13,19 +13,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as echarts from 'echarts';
-import type { Machine, Percentiles } from './common.ts';
+import type { Machine, Percentiles, ThroughputRun } from './common.ts';
 
 // --- the shapes of the result files (see each benchmark's header) -------------------------------
 
-interface RateRun {
-  batchSize: number;
-  readings: number;
-  messages: number;
-  seconds: number;
-  readingsPerS: number;
-  messagesPerS: number;
-  received: number;
-}
 interface PeakResult {
   batchSize: number;
   readings: number;
@@ -50,12 +41,12 @@ interface Throughput {
   kafka?: PathResult;
 }
 interface Floors {
-  decode: RateRun[];
-  mosquitto: RateRun[];
+  decode: ThroughputRun[];
+  mosquitto: ThroughputRun[];
 }
 interface NodeRedPeer {
   nodeRed: string;
-  runs: RateRun[];
+  runs: ThroughputRun[];
 }
 interface Burst {
   path: string;
