@@ -17,8 +17,16 @@ export function normaliseToken(token: string): string {
 export function shownTokens(reading: Reading): readonly string[] {
   const status = reading.status;
   if (status === undefined || status.length === 0) return NO_TOKENS;
-  return status.map(normaliseToken);
+  // Most of a kind's detectors ask in turn about the same reading: normalise (NFKC) once.
+  if (reading !== lastReading) {
+    lastReading = reading;
+    lastTokens = status.map(normaliseToken);
+  }
+  return lastTokens;
 }
+
+let lastReading: Reading | undefined;
+let lastTokens: readonly string[] = NO_TOKENS;
 
 /** Whether any of `wanted` (already in normalised form) is shown. */
 export function showsAny(tokens: readonly string[], wanted: readonly string[]): boolean {
