@@ -37,7 +37,7 @@ export interface CheckResult {
   faultsInjected: number;
   faultsFound: number;
   missingFaults: InjectedFault[];
-  /** Alerts of the injected conditions on devices that were given no such fault: false positives. */
+  /** Alerts of the injected conditions on devices that were given no such fault: false positives (or another run's). */
   unexpectedAlerts: InjectedFault[];
   /** Nothing lost. */
   ok: boolean;
@@ -77,8 +77,10 @@ async function getAlerts(api: string, token: string, query: Record<string, strin
  * conditions on other devices. One query per condition; a condition with more alerts than a page
  * holds is asked device by device for the faults not yet seen.
  */
-async function findFaults(faults: readonly InjectedFault[], api: string, token: string): Promise<{ found: Set<string>; unexpected: InjectedFault[] }> {
+async function findFaults(faults: readonly InjectedFault[], notShown: readonly InjectedFault[], api: string, token: string): Promise<{ found: Set<string>; unexpected: InjectedFault[] }> {
   const wanted = new Set(faults.map((f) => key(f.deviceId, f.condition)));
+  // Injected, but not necessarily shown by this run's readings: neither missing nor unexpected.
+  const known = new Set(notShown.map((f) => key(f.deviceId, f.condition)));
   const found = new Set<string>();
   const unexpected: InjectedFault[] = [];
   for (const condition of new Set(faults.map((f) => f.condition))) {
@@ -86,7 +88,7 @@ async function findFaults(faults: readonly InjectedFault[], api: string, token: 
     for (const a of items) {
       const k = key(a.deviceId, a.condition);
       if (wanted.has(k)) found.add(k);
-      else unexpected.push({ deviceId: a.deviceId, condition: a.condition });
+      else if (!known.has(k)) unexpected.push({ deviceId: a.deviceId, condition: a.condition });
     }
     if (items.length < PAGE) continue;
     for (const f of faults) {
@@ -98,12 +100,12 @@ async function findFaults(faults: readonly InjectedFault[], api: string, token: 
 }
 
 /** Compares a run's report with the pipeline, waiting up to `waitMs` for what is still in flight. */
-export async function checkCity(report: Pick<CityReport, 'readings' | 'faults'>, options: CheckOptions): Promise<CheckResult> {
+export async function checkCity(report: Pick<CityReport, 'readings' | 'faults'> & Partial<Pick<CityReport, 'faultsNotShown'>>, options: CheckOptions): Promise<CheckResult> {
   const metrics = options.metrics?.length ? options.metrics : [`${options.api.replace(/\/$/, '')}/metrics`];
   const deadline = Date.now() + (options.waitMs ?? 0);
   for (;;) {
     const judged = (await readingsJudged(metrics)) - (options.judgedBefore ?? 0);
-    const { found, unexpected } = await findFaults(report.faults, options.api, options.token);
+    const { found, unexpected } = await findFaults(report.faults, report.faultsNotShown ?? [], options.api, options.token);
     const missingFaults = report.faults.filter((f) => !found.has(key(f.deviceId, f.condition)));
     const missingReadings = Math.max(0, report.readings - judged);
     const ok = missingReadings === 0 && missingFaults.length === 0;
