@@ -1,0 +1,793 @@
+/**
+ * End-to-end throughput and gas-alarm latency under load, embedded and on Kafka.
+ *
+ *   npx tsx bench/throughput.ts [--path embedded|kafka|both] [--devices 100000] [--batch 100,1]
+ *     [--rounds N] [--levels 10,25,50,75,100] [--seconds-per-level 10] [--peak-seconds 15]
+ *     [--influx URL] [--out bench/out/throughput.json]
+ *
+ * `--path` defaults to both when KAFKA_BROKERS is set, else embedded. The Kafka path needs
+ * KAFKA_BROKERS (`bash scripts/services.sh start kafka`) and Debian's mosquitto binary.
+ *
+ * What runs: the embedded path is one `startPipeline` process with `role: 'all'` (aedes broker →
+ * ingest → every detector → alert book → tickets → pushes), in a child of its own
+ * (bench/pipeline-under-test.ts) so the load generator never shares its event loop. The Kafka path
+ * is a private anonymous Mosquitto (bench/mosquitto.ts, queue unbounded so no backlog is dropped)
+ * and three `node --import tsx app/main.ts` processes, ROLE=ingest, ROLE=processor and
+ * ROLE=alerts, on topics with a prefix of their own, deleted at the end. Every phase below gets
+ * fresh processes: loads reuse device and gateway ids, and a gateway's repeated seq is a duplicate.
+ * With `--influx URL` or INFLUX_URL in the environment the processors also write every reading and
+ * alert edge to that InfluxDB v2 write endpoint (VictoriaMetrics will do); `influx` in the results
+ * says whether it was on.
+ *
+ * 1. Peak, per batch size: the simulator fleet's readings pre-serialised by buildLoad, published at
+ *    QoS 1 as fast as the Publisher can, one round per publishAll. One warm-up round is published
+ *    and judged first, uncounted. Readings/s = readings judged after it (`gas_processor_readings_total`
+ *    scraped from the processing process's /metrics) over the time from the first publish to the
+ *    scrape that sees the last one judged. CPU% = CPU seconds over that time × 100 (100 = one
+ *    core), from /proc for the pipeline processes (Kafka: ingest, processor, alerts and Mosquitto)
+ *    and process.cpuUsage() for this load generator. Without --rounds, the number of rounds is
+ *    chosen from the warm-up's rate to last about --peak-seconds, and the phase is run again
+ *    with more rounds if the load built was too small for that.
+ * 2. Latency against load: one more fresh pipeline; for each level (percent of the 100-reading
+ *    peak just measured on this path) an open-loop load of 100-reading batches at a steady cadence
+ *    (every 5 ms the messages due by then are published, acknowledged or not) for
+ *    --seconds-per-level, while every 100 ms a gas alarm is published by a home gas alarm that
+ *    has never alarmed before (registered under its own gateway GW-PROBE, on its own MQTT
+ *    connection), so each probe is a new alert and a new ticket, dispatched to the on-call
+ *    technician of bench/alarm-to-push.ts's rota. Measured from just before the publish to the
+ *    alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
+ *    the technician's /api/v1/stream (LatencyHistogram). Offered = readings published in the
+ *    window / its length; achieved = readings judged in the window / its length. Between levels
+ *    the backlog is drained and every probe answered or timed out (30 s, counted as lost).
+ *    Target: technician push p99 ≤ 50 ms at 50 % of peak; reported, not asserted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { PGlite } from '@electric-sql/pglite';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import mqtt, { type MqttClient } from 'mqtt';
+import { KafkaBus } from '../bus/kafka-bus.ts';
+import type { DeviceRecord } from '../contracts/device-record.ts';
+import type { InfluxWriterInput } from '../app/config.ts';
+import { freePort, until } from '../tests/support.ts';
+import { openStream, type StreamClient, type StreamEvent } from '../tests/stream-client.ts';
+import { LatencyHistogram, writeResult, type Percentiles } from './common.ts';
+import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
+import { startMosquitto, type Mosquitto } from './mosquitto.ts';
+import { cpuSecondsOf, startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
+
+export interface PeakResult {
+  batchSize: number;
+  readings: number;
+  seconds: number;
+  readingsPerS: number;
+  cpu: { pipelinePct?: number; loadPct?: number };
+}
+
+export interface LevelResult {
+  loadPct: number;
+  offeredReadingsPerS: number;
+  achievedReadingsPerS: number;
+  alertLatencyMs: Percentiles;
+  pushLatencyMs: Percentiles;
+}
+
+export interface PathResult {
+  influx: boolean;
+  peak: PeakResult[];
+  levels: LevelResult[];
+}
+
+export interface ThroughputResults {
+  embedded?: PathResult;
+  kafka?: PathResult;
+}
+
+type PathName = 'embedded' | 'kafka';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN_TOKEN = 'bench-admin';
+const LEVEL_BATCH = 100;
+const PROBE_INTERVAL_MS = 100;
+const PROBE_TIMEOUT_MS = 30_000;
+const WARM_PROBES = 5;
+const TICK_MS = 5;
+const PACED_CONNECTIONS = 8;
+/** A first guess of the peak, readings/s, before anything was measured on a path. */
+const FIRST_GUESS_PER_S = 40_000;
+/** The most readings one load may hold (≈ 250 bytes each in memory). */
+const MAX_LOAD_READINGS = 4_000_000;
+/** A phase that stops making progress for this long has lost readings: it fails with the counters. */
+const STALL_MS = 60_000;
+
+const { values } = parseArgs({
+  options: {
+    path: { type: 'string' },
+    devices: { type: 'string', default: '100000' },
+    batch: { type: 'string', default: '100,1' },
+    rounds: { type: 'string' },
+    levels: { type: 'string', default: '10,25,50,75,100' },
+    'seconds-per-level': { type: 'string', default: '10' },
+    'peak-seconds': { type: 'string', default: '15' },
+    influx: { type: 'string' },
+    out: { type: 'string', default: 'bench/out/throughput.json' },
+  },
+});
+
+const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+const pathArg = values.path ?? (kafkaBrokers.length > 0 ? 'both' : 'embedded');
+if (!['embedded', 'kafka', 'both'].includes(pathArg)) fail(`--path must be embedded, kafka or both, got ${pathArg}`);
+const paths: PathName[] = pathArg === 'both' ? ['embedded', 'kafka'] : [pathArg as PathName];
+if (paths.includes('kafka') && kafkaBrokers.length === 0) fail('the Kafka path needs KAFKA_BROKERS (bash scripts/services.sh start kafka)');
+const devices = positiveInt('--devices', values.devices);
+const batches = values.batch.split(',').map((b) => positiveInt('--batch', b));
+const fixedRounds = values.rounds === undefined ? undefined : positiveInt('--rounds', values.rounds);
+const levels = values.levels.split(',').filter(Boolean).map((l) => {
+  const n = Number(l);
+  if (!(n > 0)) fail(`--levels must be positive percentages, got ${l}`);
+  return n;
+});
+const secondsPerLevel = Number(values['seconds-per-level']);
+const peakSeconds = Number(values['peak-seconds']);
+if (!(secondsPerLevel > 0) || !(peakSeconds > 0)) fail('--seconds-per-level and --peak-seconds must be positive');
+const influxUrl = values.influx ?? process.env.INFLUX_URL ?? undefined;
+
+function fail(message: string): never {
+  process.stderr.write(`throughput: ${message}\n`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------------------------
+// The system under test: one embedded process, or Mosquitto and three roles on Kafka.
+
+interface System {
+  mqttUrl: string;
+  /** The alerts API: tokens and the two streams. */
+  apiUrl: string;
+  /** /metrics of the process(es) that judge readings. */
+  processorMetrics: string;
+  /** Every process's /metrics, for counters when something goes wrong. */
+  allMetrics: string[];
+  /** The pipeline's processes, for CPU%. */
+  pids: number[];
+  /** Kafka topics to delete when the run ends. */
+  topicPrefix?: string;
+  stop(): Promise<void>;
+}
+
+interface PhaseFiles {
+  dir: string;
+  registryFile: string;
+  oncallFile: string;
+  configFile: string;
+}
+
+/** Silence is not what is measured: devices that report every 30 s of device time must not page NO_SIGNAL. */
+const SETTINGS = { silence: { missedReports: 1_000_000, gatewayMissedReports: 1_000_000, gatewayMinSilenceMs: 86_400_000 } };
+
+function influxTarget(): InfluxWriterInput[] | undefined {
+  if (!influxUrl) return undefined;
+  return [{ url: influxUrl, target: 'v2', token: process.env.INFLUX_TOKEN || undefined, org: process.env.INFLUX_ORG || '', bucket: process.env.INFLUX_BUCKET || 'gas' }];
+}
+
+async function startEmbedded(files: PhaseFiles): Promise<System> {
+  const pipeline = await startPipelineUnderTest({
+    role: 'all',
+    mqttPort: 0,
+    mqttHost: '127.0.0.1',
+    mqttClientId: 'gas-ingest-bench',
+    httpPort: 0,
+    httpHost: '127.0.0.1',
+    dataDir: await dataDir(join(files.dir, 'data')),
+    registryFile: files.registryFile,
+    oncallFile: files.oncallFile,
+    adminToken: ADMIN_TOKEN,
+    logLevel: 'warn',
+    influx: influxTarget(),
+    settings: SETTINGS,
+  });
+  return {
+    mqttUrl: pipeline.mqttUrl!,
+    apiUrl: pipeline.httpUrl,
+    processorMetrics: `${pipeline.httpUrl}/metrics`,
+    allMetrics: [`${pipeline.httpUrl}/metrics`],
+    pids: [pipeline.pid],
+    stop: () => pipeline.stop(),
+  };
+}
+
+interface RoleProcess {
+  name: string;
+  child: ChildProcess;
+  httpUrl: string;
+  exited: Promise<number | string | null>;
+}
+
+/** `npm start` with a role, as a process of its own; resolves once its /healthz answers 200. */
+async function startRole(role: 'ingest' | 'processor' | 'alerts', env: Record<string, string>, started: RoleProcess[]): Promise<RoleProcess> {
+  const httpPort = await freePort();
+  // What the caller does not set is not inherited from this shell: the roles run exactly as configured.
+  const { MQTT_URL, DATABASE_URL, INFLUX_URL, INFLUXQL_URL, CONFIG, REGISTRY, ONCALL, ADMIN_TOKEN: _admin, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    cwd: ROOT,
+    env: { ...inherited, ...env, ROLE: role, HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const p: RoleProcess = { name: role, child, httpUrl: `http://127.0.0.1:${httpPort}`, exited };
+  started.push(p);
+  await until(`${role} role ready`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${role} role exited (${child.exitCode ?? child.signalCode})`);
+    return (await fetch(`${p.httpUrl}/healthz`)).ok;
+  }, 120_000);
+  return p;
+}
+
+async function stopRoles(roles: RoleProcess[]): Promise<void> {
+  await Promise.all(roles.map(async (r) => {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+    r.child.kill('SIGTERM');
+    const timer = setTimeout(() => r.child.kill('SIGKILL'), 30_000);
+    await r.exited;
+    clearTimeout(timer);
+  }));
+}
+
+let phaseCounter = 0;
+const runId = `${Date.now().toString(36)}${process.pid}`;
+
+async function startKafka(files: PhaseFiles): Promise<System> {
+  const topicPrefix = `bench.throughput.${runId}.${++phaseCounter}.`;
+  const kafkaEnv = { KAFKA_BROKERS: kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: topicPrefix };
+  // Topics made once here, so the three roles can start side by side without racing to create them.
+  const bus = await KafkaBus.start({ brokers: kafkaBrokers, topicPrefix, clientId: 'gas-bench-throughput' });
+  await bus.close();
+  let mosquitto: Mosquitto | undefined;
+  const roles: RoleProcess[] = [];
+  try {
+    mosquitto = await startMosquitto();
+    const common = { ...kafkaEnv, REGISTRY: files.registryFile, CONFIG: files.configFile };
+    const influxEnv: Record<string, string> = influxUrl ? { INFLUX_URL: influxUrl } : {};
+    const alertsDir = await dataDir(join(files.dir, 'alerts'));
+    const [alerts, processor, ingest] = await Promise.all([
+      startRole('alerts', { ...common, KAFKA_CLIENT_ID: 'gas-bench-alerts', DATA_DIR: alertsDir, ONCALL: files.oncallFile, ADMIN_TOKEN }, roles),
+      startRole('processor', { ...common, ...influxEnv, KAFKA_CLIENT_ID: 'gas-bench-processor', DATA_DIR: join(files.dir, 'processor') }, roles),
+      startRole('ingest', { ...common, KAFKA_CLIENT_ID: 'gas-bench-ingest', DATA_DIR: join(files.dir, 'ingest'), MQTT_URL: mosquitto.url, MQTT_CLIENT_ID: `gas-ingest-bench-${runId}` }, roles),
+    ]);
+    const broker = mosquitto;
+    return {
+      mqttUrl: broker.url,
+      apiUrl: alerts!.httpUrl,
+      processorMetrics: `${processor!.httpUrl}/metrics`,
+      allMetrics: [ingest!, processor!, alerts!].map((r) => `${r.httpUrl}/metrics`),
+      pids: [...roles.map((r) => r.child.pid!), broker.pid],
+      topicPrefix,
+      async stop() {
+        await stopRoles(roles);
+        await broker.stop();
+      },
+    };
+  } catch (err) {
+    await stopRoles(roles);
+    await mosquitto?.stop();
+    throw err;
+  }
+}
+
+/** Deletes every topic a run created; a failure here only leaves topics behind. */
+async function deleteTopics(prefixes: string[]): Promise<void> {
+  if (prefixes.length === 0) return;
+  const admin = new Kafka({ brokers: kafkaBrokers, clientId: 'gas-bench-throughput-cleanup', logLevel: kafkaLogLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  } catch (err) {
+    process.stderr.write(`throughput: Kafka topics ${prefixes.join(', ')}* not deleted: ${(err as Error).message}\n`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+const topicPrefixes: string[] = [];
+
+async function startSystem(path: PathName, files: PhaseFiles): Promise<System> {
+  progress(`starting the ${path} pipeline for ${files.dir.slice(workDir.length + 1).replace(/-[^-]*$/, '')}`);
+  const system = path === 'embedded' ? await startEmbedded(files) : await startKafka(files);
+  if (system.topicPrefix) topicPrefixes.push(system.topicPrefix);
+  return system;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters from /metrics.
+
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return res.text();
+}
+
+/** The sum of a metric's samples over all label sets. */
+function metricValue(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+const judged = async (system: System) => metricValue(await scrape(system.processorMetrics), 'gas_processor_readings_total');
+
+const WATCHED = ['gas_ingest_readings_total', 'gas_ingest_rejects_total', 'gas_ingest_duplicate_batches_total', 'gas_ingest_missing_batches_total', 'gas_processor_readings_total', 'gas_processor_late_readings_total', 'gas_processor_unregistered_readings_total'];
+
+async function counters(system: System): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const url of system.allMetrics) {
+    const text = await scrape(url).catch(() => '');
+    for (const name of WATCHED) if (text.includes(name)) out[name] = (out[name] ?? 0) + metricValue(text, name);
+  }
+  return out;
+}
+
+/**
+ * Resolves with performance.now() of the scrape that first saw `target` readings judged. Polls
+ * often only near the end, so the scrapes cost the pipeline little; fails with the ingest and
+ * processor counters when nothing moves for STALL_MS.
+ */
+async function untilJudged(system: System, target: number): Promise<number> {
+  let last = await judged(system);
+  let lastAt = performance.now();
+  let progressAt = lastAt;
+  let ratePerMs = 0;
+  while (last < target) {
+    const remaining = target - last;
+    await sleep(ratePerMs > 0 ? Math.min(100, Math.max(5, remaining / ratePerMs / 2)) : 50);
+    const value = await judged(system);
+    const now = performance.now();
+    if (value > last) {
+      ratePerMs = (value - last) / (now - lastAt);
+      progressAt = now;
+    } else if (now - progressAt > STALL_MS) {
+      throw new Error(`stalled at ${value} of ${target} readings judged: ${JSON.stringify(await counters(system))}`);
+    }
+    last = value;
+    lastAt = now;
+  }
+  return lastAt;
+}
+
+/** Lines the InfluxDB sink still holds (queued or in flight), when it is on. */
+async function influxState(system: System): Promise<{ written: number; buffered: number; dropped: number }> {
+  const text = await scrape(system.processorMetrics);
+  return { written: metricValue(text, 'gas_influx_lines_written'), buffered: metricValue(text, 'gas_influx_lines_buffered'), dropped: metricValue(text, 'gas_influx_lines_dropped') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files every phase needs.
+
+const workDir = mkdtempSync(join(tmpdir(), 'gas-bench-throughput-'));
+const oncallFile = join(workDir, 'oncall.json');
+// One team for every district with a technician on site around the clock, so every alarm is dispatched.
+writeFileSync(oncallFile, JSON.stringify({
+  people: [
+    { id: 'tech-bench', name: '值班技术员 / on-call technician', role: 'technician' },
+    { id: 'sup-bench', name: '主管 / supervisor', role: 'supervisor' },
+    { id: 'dir-bench', name: '总监 / director', role: 'director' },
+  ],
+  teams: [{ id: 'team-all', name: 'all districts', districts: ['*'], supervisorId: 'sup-bench', directorId: 'dir-bench' }],
+  rotations: [{ teamId: 'team-all', members: ['tech-bench'], shifts: [{ name: 'day', kind: 'on_site', start: '00:00', end: '00:00' }], periodDays: 7, anchorDate: '2026-01-05', timeZone: 'Asia/Shanghai' }],
+}));
+const configFile = join(workDir, 'settings.json');
+writeFileSync(configFile, JSON.stringify(SETTINGS));
+
+/**
+ * Ticket databases (PGlite, `tickets-db` as alerts/store/open-db.ts names it) for the data
+ * directories: a fresh PGlite spends seconds of CPU initialising its cluster at every start, which
+ * has nothing to do with what is measured, so one is made here, beside the first pipeline's start,
+ * and copied into every later phase's directory. The pipeline runs its migrations on the copy as
+ * on any existing database; were the folder ever renamed, the copy would merely go unused.
+ */
+const ticketsDbTemplate = (async () => {
+  const template = join(workDir, 'tickets-db-template');
+  const db = new PGlite(template);
+  await db.waitReady;
+  await db.close();
+  return template;
+})().catch(() => undefined);
+let firstDataDir = true;
+
+async function dataDir(dir: string): Promise<string> {
+  const template = firstDataDir ? undefined : await ticketsDbTemplate;
+  firstDataDir = false;
+  if (template) cpSync(template, join(dir, 'tickets-db'), { recursive: true });
+  return dir;
+}
+
+function phaseFiles(name: string, registry: DeviceRecord[]): PhaseFiles {
+  const dir = mkdtempSync(join(workDir, `${name}-`));
+  const registryFile = join(dir, 'registry.json');
+  writeFileSync(registryFile, JSON.stringify(registry));
+  return { dir, registryFile, oncallFile, configFile };
+}
+
+const cpuOf = (pids: number[]): number | undefined => {
+  let sum = 0;
+  for (const pid of pids) {
+    const s = cpuSecondsOf(pid);
+    if (s === undefined) return undefined;
+    sum += s;
+  }
+  return sum;
+};
+
+/** Kafka's own JVM, when scripts/services.sh started it here: its CPU is reported beside the pipeline's. */
+function kafkaPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(ROOT, '.services', 'kafka', 'kafka.pid'), 'utf8').trim());
+    return cpuSecondsOf(pid) === undefined ? undefined : pid;
+  } catch {
+    return undefined;
+  }
+}
+
+const began = performance.now();
+/** Progress on stderr, so a long run shows where it is. */
+const progress = (line: string) => process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1)} s] ${line}\n`);
+
+const summary: string[] = [];
+/** A summary line, shown on stderr as soon as it is known; writeResult prints them all at the end. */
+const note = (line: string) => {
+  summary.push(line);
+  process.stderr.write(`${line}\n`);
+};
+
+// ---------------------------------------------------------------------------------------------
+// 1. Peak throughput.
+
+interface PeakRun {
+  result: PeakResult;
+  /** Rounds built beyond the warm-up, and how many were published. */
+  built: number;
+  used: number;
+}
+
+async function peakRun(path: PathName, batchSize: number, rounds: number, chooseRounds: boolean): Promise<PeakRun> {
+  progress(`building ${rounds + 1} rounds of ${fmt(devices)} readings in batches of ${batchSize}`);
+  const load = buildLoad({ devices, batchSize, rounds: rounds + 1 });
+  const files = phaseFiles(`${path}-peak-${batchSize}`, load.registry);
+  const system = await startSystem(path, files);
+  let publisher: Publisher | undefined;
+  try {
+    publisher = await Publisher.connect({ url: system.mqttUrl, clientIdPrefix: `bench-throughput-${batchSize}` });
+    const warm = load.rounds[0]!;
+    const warmReadings = warm.reduce((n, m) => n + m.readings, 0);
+    const warmStart = performance.now();
+    const before = await judged(system);
+    await publisher.publishAll(warm);
+    const warmEnd = await untilJudged(system, before + warmReadings);
+    const warmRate = warmReadings / ((warmEnd - warmStart) / 1000);
+    const readingsPerRound = load.readings / load.rounds.length;
+    // Rounds go out until --peak-seconds have passed, or until what was published would take twice
+    // that at the warm-up's rate: a broker that queues (Mosquitto) acknowledges far ahead of ingest.
+    // The warm-up is slower than steady state (cold code, first state per device), hence twice.
+    const budget = chooseRounds ? 2 * warmRate * peakSeconds : Infinity;
+
+    progress(`warm-up: ${fmt(warmRate)} readings/s; measuring up to ${rounds} rounds`);
+    const base = await judged(system);
+    const kafka = path === 'kafka' ? kafkaPid() : undefined;
+    const cpu0 = cpuOf(system.pids);
+    const kafkaCpu0 = kafka === undefined ? undefined : cpuSecondsOf(kafka);
+    const load0 = process.cpuUsage();
+    const t0 = performance.now();
+    let readings = 0;
+    let used = 0;
+    while (used < rounds && (!chooseRounds || (performance.now() - t0 < peakSeconds * 1000 && readings < budget))) {
+      const round = load.rounds[++used]!;
+      await publisher.publishAll(round);
+      readings += round.reduce((n, m) => n + m.readings, 0);
+    }
+    const published = performance.now();
+    const end = await untilJudged(system, base + readings);
+    const cpu1 = cpuOf(system.pids);
+    const kafkaCpu1 = kafka === undefined ? undefined : cpuSecondsOf(kafka);
+    const loadUsage = process.cpuUsage(load0);
+    const seconds = (end - t0) / 1000;
+    const pct = (cpuSeconds: number) => round1((cpuSeconds / seconds) * 100);
+    const cpu: PeakResult['cpu'] = { loadPct: pct((loadUsage.user + loadUsage.system) / 1e6) };
+    if (cpu0 !== undefined && cpu1 !== undefined) cpu.pipelinePct = pct(cpu1 - cpu0);
+    const result: PeakResult = { batchSize, readings, seconds: Number(seconds.toFixed(3)), readingsPerS: Math.round(readings / seconds), cpu };
+    note(`${path}, batch ${batchSize}: ${fmt(readings)} readings (${used} rounds of ${fmt(readingsPerRound)}) judged in ${seconds.toFixed(2)} s = ${fmt(result.readingsPerS)} readings/s; published in ${((published - t0) / 1000).toFixed(2)} s; CPU pipeline ${cpu.pipelinePct ?? '?'} %, load generator ${cpu.loadPct} %${kafkaCpu0 !== undefined && kafkaCpu1 !== undefined ? `, Kafka broker ${pct(kafkaCpu1 - kafkaCpu0)} %` : ''} (100 % = one core)`);
+    if (influxUrl) {
+      const flushStart = performance.now();
+      let state = await influxState(system);
+      while (state.buffered > 0 && performance.now() - flushStart < 60_000) {
+        await sleep(100);
+        state = await influxState(system);
+      }
+      note(`  InfluxDB: ${fmt(state.written)} lines written, ${fmt(state.dropped)} dropped, ${fmt(state.buffered)} still buffered ${((performance.now() - end) / 1000).toFixed(1)} s after the last reading was judged`);
+    }
+    return { result, built: rounds, used };
+  } finally {
+    await publisher?.close().catch(() => undefined);
+    progress(`stopping the ${path} pipeline`);
+    await system.stop();
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+}
+
+async function measurePeak(path: PathName, batchSize: number, guessPerS: number): Promise<PeakResult> {
+  if (fixedRounds !== undefined) return (await peakRun(path, batchSize, fixedRounds, false)).result;
+  const maxRounds = Math.max(1, Math.floor(MAX_LOAD_READINGS / devices) - 1);
+  const roundsFor = (perS: number) => Math.min(maxRounds, Math.max(1, Math.ceil((1.3 * peakSeconds * perS) / devices)));
+  const first = await peakRun(path, batchSize, roundsFor(guessPerS), true);
+  // Every round built was used and it still took well under the target: the guess was low; once more, sized from the measured rate.
+  if (first.used === first.built && first.result.seconds < peakSeconds / 2 && first.built < maxRounds) {
+    note(`  ${path}, batch ${batchSize}: ${first.result.seconds} s is short of ${peakSeconds} s; measuring again with more rounds`);
+    return (await peakRun(path, batchSize, roundsFor(first.result.readingsPerS), true)).result;
+  }
+  return first.result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Latency against load.
+
+interface Probe {
+  alertMs?: number;
+  pushMs?: number;
+}
+
+/** Each stream event's data as text once, however many probes look at it. */
+const textOfEvent = new WeakMap<StreamEvent, string>();
+function mentions(e: StreamEvent, deviceId: string): boolean {
+  let text = textOfEvent.get(e);
+  if (text === undefined) {
+    text = JSON.stringify(e.data);
+    textOfEvent.set(e, text);
+  }
+  return text.includes(`"${deviceId}"`);
+}
+
+async function token(apiUrl: string, body: Record<string, string>): Promise<string> {
+  const res = await fetch(`${apiUrl}/api/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`POST /api/v1/tokens: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+class Prober {
+  #seq = 0;
+  #next = 0;
+  lost = 0;
+
+  constructor(
+    private readonly client: MqttClient,
+    private readonly alertStream: StreamClient,
+    private readonly pushStream: StreamClient,
+    private readonly deviceIds: string[],
+  ) {}
+
+  /** One gas alarm from a device that never alarmed before; resolves once both streams showed it or timed out. */
+  async probe(): Promise<Probe> {
+    const deviceId = this.deviceIds[this.#next++];
+    if (!deviceId) throw new Error('out of probe devices');
+    const at = new Date().toISOString();
+    const payload = JSON.stringify({
+      gatewayId: 'GW-PROBE',
+      seq: ++this.#seq,
+      sentAt: at,
+      readings: [{ deviceId, kind: 'home_gas_alarm', at, lelPct: 60, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'closed' }],
+    });
+    const alert = this.alertStream.next((e) => e.event === 'alert.raised' && mentions(e, deviceId), PROBE_TIMEOUT_MS);
+    const push = this.pushStream.next((e) => mentions(e, deviceId), PROBE_TIMEOUT_MS);
+    const started = performance.now();
+    await this.client.publishAsync('gas/v1/GW-PROBE/up', payload, { qos: 1 });
+    const [a, p] = await Promise.allSettled([alert, push]);
+    if (a.status === 'rejected' || p.status === 'rejected') this.lost++;
+    return {
+      alertMs: a.status === 'fulfilled' ? a.value.receivedAtMs - started : undefined,
+      pushMs: p.status === 'fulfilled' ? p.value.receivedAtMs - started : undefined,
+    };
+  }
+}
+
+/**
+ * The load's messages in order, round after round from `first` on, each with its place in the
+ * round: every round lists the gateways in the same order, so the place names the gateway and
+ * keeps all its batches on one connection, in seq order.
+ */
+function* messagesOf(load: Load, first: number): Generator<{ message: LoadMessage; slot: number }> {
+  for (let r = first; r < load.rounds.length; r++) {
+    const round = load.rounds[r]!;
+    for (let slot = 0; slot < round.length; slot++) yield { message: round[slot]!, slot };
+  }
+}
+
+interface PacedRun {
+  system: System;
+  /** One connection each; a gateway always publishes on the same one. */
+  publishers: Publisher[];
+  prober: Prober;
+  messages: Generator<{ message: LoadMessage; slot: number }>;
+}
+
+interface PacedWindow {
+  sent: number;
+  windowS: number;
+  judgedInWindow: number;
+  drainS: number;
+  alert: LatencyHistogram;
+  push: LatencyHistogram;
+  lost: number;
+  loopDelayP99Ms: number;
+}
+
+/**
+ * Open loop: every TICK_MS the messages due by then at `ratePerS` are published, whether or not
+ * earlier ones were acknowledged, and a probe goes out every PROBE_INTERVAL_MS. Then the backlog
+ * is drained and every probe answered (or timed out) before it returns.
+ */
+async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Promise<PacedWindow> {
+  const { system, publishers, prober, messages } = run;
+  const alert = new LatencyHistogram();
+  const push = new LatencyHistogram();
+  const lostBefore = prober.lost;
+  const probes: Promise<void>[] = [];
+  const publishes: Promise<unknown>[] = [];
+  let publishError: unknown;
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+
+  const base = await judged(system);
+  let sent = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  let nextProbe = start;
+  for (let now = start; now < end; now = performance.now()) {
+    const due = (ratePerS * (now - start)) / 1000;
+    while (sent < due) {
+      const m = messages.next();
+      if (m.done) throw new Error(`the levels load ran out after ${fmt(sent)} readings at ${fmt(ratePerS)} readings/s`);
+      const { message, slot } = m.value;
+      sent += message.readings;
+      publishes.push(publishers[slot % publishers.length]!.publishOne(message.topic, message.payload).catch((err: unknown) => {
+        publishError ??= err;
+      }));
+    }
+    while (nextProbe <= now) {
+      nextProbe += PROBE_INTERVAL_MS;
+      probes.push(prober.probe().then((p) => {
+        if (p.alertMs !== undefined) alert.recordMs(p.alertMs);
+        if (p.pushMs !== undefined) push.recordMs(p.pushMs);
+      }));
+    }
+    if (publishError) throw publishError;
+    await sleep(TICK_MS);
+  }
+  const windowS = (performance.now() - start) / 1000;
+  const judgedInWindow = (await judged(system)) - base;
+  loopDelay.disable();
+
+  await Promise.all(publishes);
+  if (publishError) throw publishError;
+  const drainStart = performance.now();
+  await untilJudged(system, base + sent);
+  const drainS = (performance.now() - drainStart) / 1000;
+  await Promise.all(probes);
+  return { sent, windowS, judgedInWindow, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+}
+
+async function measureLevels(path: PathName, peakPerS: number): Promise<LevelResult[]> {
+  // Warm-up: two rounds as fast as possible (every device's first and second reading, which take
+  // detector paths later ones do not), then the first level, paced, for up to 5 s, uncounted.
+  const warmPacedS = Math.min(5, secondsPerLevel);
+  const offered = levels.reduce((n, l) => n + (l / 100) * peakPerS * secondsPerLevel, (levels[0]! / 100) * peakPerS * warmPacedS);
+  const rounds = 2 + Math.ceil((offered * 1.05) / devices) + 1;
+  if (rounds * devices > MAX_LOAD_READINGS * 1.5) note(`  ${path}: the levels need ${fmt(rounds * devices)} readings in memory`);
+  progress(`building ${rounds} rounds of ${fmt(devices)} readings in batches of ${LEVEL_BATCH} for the levels`);
+  const load = buildLoad({ devices, batchSize: LEVEL_BATCH, rounds });
+  const probeCount = 2 * WARM_PROBES + Math.ceil(((levels.length * secondsPerLevel + warmPacedS) * 1000) / PROBE_INTERVAL_MS) + 50;
+  const probeIds = Array.from({ length: probeCount }, (_, i) => `HA-PROBE-${String(i).padStart(6, '0')}`);
+  const registry: DeviceRecord[] = [...load.registry, ...probeIds.map((deviceId) => ({ deviceId, kind: 'home_gas_alarm' as const, gatewayId: 'GW-PROBE', district: '城东区', reportIntervalS: 30 }))];
+  const files = phaseFiles(`${path}-levels`, registry);
+  const system = await startSystem(path, files);
+  const publishers: Publisher[] = [];
+  const streams: StreamClient[] = [];
+  let probeClient: MqttClient | undefined;
+  try {
+    const technician = await token(system.apiUrl, { name: 'bench phone', role: 'technician', personId: 'tech-bench' });
+    const operator = await token(system.apiUrl, { name: 'bench control room', role: 'operator' });
+    const alertStream = await openStream(`${system.apiUrl}/api/v1/stream/alerts?access_token=${operator}`);
+    streams.push(alertStream);
+    const pushStream = await openStream(`${system.apiUrl}/api/v1/stream?access_token=${technician}`);
+    streams.push(pushStream);
+    probeClient = await mqtt.connectAsync(system.mqttUrl, { clientId: 'GW-PROBE', reconnectPeriod: 0 });
+    const prober = new Prober(probeClient, alertStream, pushStream, probeIds);
+    for (let i = 0; i < PACED_CONNECTIONS; i++) publishers.push(await Publisher.connect({ url: system.mqttUrl, clients: 1, clientIdPrefix: `bench-throughput-paced-${i}` }));
+
+    for (const warm of load.rounds.slice(0, 2)) {
+      const before = await judged(system);
+      await Promise.all(publishers.map((p, i) => p.publishAll(warm.filter((_, slot) => slot % publishers.length === i))));
+      await untilJudged(system, before + warm.reduce((n, m) => n + m.readings, 0));
+    }
+    for (let i = 0; i < WARM_PROBES; i++) await prober.probe();
+    const run: PacedRun = { system, publishers, prober, messages: messagesOf(load, 2) };
+    await pacedWindow(run, (levels[0]! / 100) * peakPerS, warmPacedS);
+    progress(`warmed up; ${levels.length} levels of ${secondsPerLevel} s against a peak of ${fmt(peakPerS)} readings/s`);
+
+    const results: LevelResult[] = [];
+    for (const level of levels) {
+      const w = await pacedWindow(run, (level / 100) * peakPerS, secondsPerLevel);
+      const result: LevelResult = {
+        loadPct: level,
+        offeredReadingsPerS: Math.round(w.sent / w.windowS),
+        achievedReadingsPerS: Math.round(w.judgedInWindow / w.windowS),
+        alertLatencyMs: w.alert.percentilesMs(),
+        pushLatencyMs: w.push.percentilesMs(),
+      };
+      results.push(result);
+      const a = result.alertLatencyMs;
+      const p = result.pushLatencyMs;
+      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms`);
+    }
+    const atHalf = results.find((r) => r.loadPct === 50);
+    note(atHalf
+      ? `${path}: target push p99 ≤ 50 ms at 50 % of peak ${atHalf.pushLatencyMs.p99 <= 50 && atHalf.pushLatencyMs.count > 0 ? 'MET' : 'NOT MET'} (p99 ${atHalf.pushLatencyMs.p99} ms)`
+      : `${path}: target push p99 ≤ 50 ms at 50 % of peak not measured (no 50 in --levels)`);
+    return results;
+  } finally {
+    for (const s of streams) s.close();
+    await probeClient?.endAsync().catch(() => undefined);
+    await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
+    progress(`stopping the ${path} pipeline`);
+    await system.stop();
+    progress(`stopped`);
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const results: ThroughputResults = {};
+try {
+  for (const path of paths) {
+    const peak: PeakResult[] = [];
+    let guess = FIRST_GUESS_PER_S;
+    for (const batchSize of batches) {
+      const r = await measurePeak(path, batchSize, guess);
+      peak.push(r);
+      guess = r.readingsPerS;
+    }
+    // The levels are 100-reading batches: they are paced against that batch size's peak when it was measured.
+    const reference = peak.find((p) => p.batchSize === LEVEL_BATCH) ?? peak.reduce((a, b) => (b.readingsPerS > a.readingsPerS ? b : a));
+    const levelResults = levels.length > 0 ? await measureLevels(path, reference.readingsPerS) : [];
+    results[path] = { influx: influxUrl !== undefined, peak, levels: levelResults };
+  }
+  writeResult(values.out, {
+    benchmark: 'throughput',
+    params: { paths, devices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
+    results,
+    summary,
+  });
+} finally {
+  if (paths.includes('kafka')) await deleteTopics(topicPrefixes);
+  await ticketsDbTemplate;
+  rmSync(workDir, { recursive: true, force: true });
+}
