@@ -9,8 +9,9 @@
  *
  * Measured: the drain time, from the first publish to the moment the processors had judged every
  * reading (judged + late, polled in the pipeline process every 5 ms); readings/s over it; the lag
- * (readings the broker acknowledged but the processors had not judged yet) sampled every 250 ms
- * into `series`, its peak, and on Kafka the processors' consumer-group lag too; and the loss check
+ * (readings the broker acknowledged but the processors had not judged yet) sampled every 250 ms —
+ * or as soon as the busy pipeline answers — into `series`, its peak, and on Kafka the processors'
+ * consumer-group lag too; and the loss check
  * (simulators/city/check.ts): every acknowledged reading judged, every injected fault an alert.
  * Target: 1,000,000 readings drained in ≤ 60 s with nothing lost (`pass`). Silence detection is
  * switched off: after the burst every device falls silent, which is not what is measured here.
@@ -236,7 +237,10 @@ async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gas-burst-'));
   let host: PipelineHost | undefined;
   let run: CityRun | undefined;
-  const interrupted = () => void Promise.all([run?.kill(), host?.stop()]).finally(() => process.exit(130));
+  const interrupted = () => void Promise.all([run?.kill(), host?.stop()]).finally(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
@@ -313,6 +317,8 @@ async function bench(): Promise<void> {
     const final = await host.sample();
 
     const check: CheckResult = await checkCity(report, { api: pipeline.httpUrl, token: pipeline.adminToken, waitMs: values.kafka ? 30_000 : 5_000 });
+    // The gateways stay connected through the drain and the check, as concentrators do.
+    await run.close();
     const drainSeconds = reachedAtMs !== undefined ? (reachedAtMs - firstPublishAtMs) / 1000 : undefined;
     const lost = { readings: check.missingReadings, faults: check.missingFaults.length };
     const pass = drainSeconds !== undefined && drainSeconds <= TARGET_DRAIN_S && lost.readings === 0 && lost.faults === 0;

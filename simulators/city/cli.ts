@@ -50,6 +50,8 @@ const USAGE = `Usage: npx tsx simulators/city/cli.ts --url mqtt://127.0.0.1:1883
   --retry-max-ms MS      …up to this                                                      default 30000
   --max-attempts N       attempts per batch before the gateway gives it up                    default 20
   --seq-start N          seq of each gateway's first batch                                     default 1
+  --hold-s S             keep the gateways connected S s after the last PUBACK, e.g. until the
+                         pipeline has caught up                                               default 0
   --credentials PATH     \`gatewayId:password\` lines for a broker without anonymous access
   --help
 
@@ -80,6 +82,7 @@ function time(name: string, raw: string | undefined): number | undefined {
 
 interface Cli {
   run: CityRunOptions;
+  holdS: number;
   registryOut?: string;
   registryOnly: boolean;
   reportOut?: string;
@@ -99,7 +102,7 @@ export function parseCli(argv: string[], nowMs = Date.now()): Cli | 'help' {
         'meter-report-at': { type: 'string' }, 'utc-offset-h': { type: 'string' }, 'meter-spread-s': { type: 'string' },
         'upload-s': { type: 'string' }, 'tick-ms': { type: 'string' }, window: { type: 'string' }, 'ack-timeout-ms': { type: 'string' },
         'retry-min-ms': { type: 'string' }, 'retry-max-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'seq-start': { type: 'string' },
-        credentials: { type: 'string' }, help: { type: 'boolean' },
+        credentials: { type: 'string' }, 'hold-s': { type: 'string' }, help: { type: 'boolean' },
       },
     }));
   } catch (err) {
@@ -139,6 +142,7 @@ export function parseCli(argv: string[], nowMs = Date.now()): Cli | 'help' {
     registryOut: values['registry-out'],
     registryOnly,
     reportOut: values['report-out'],
+    holdS: num('hold-s', values['hold-s'], 0, 0, 86_400, false),
     run: {
       city,
       mode,
@@ -210,6 +214,8 @@ async function main(): Promise<number> {
     }
     process.stdout.write(text);
     log.info({ readings: report.readings, readingsPerS: report.readingsPerS, retries: report.retries, faults: report.faults.length }, 'Done');
+    if (cli.holdS > 0) await new Promise((resolve) => setTimeout(resolve, cli.holdS * 1000));
+    await run.close();
     return 0;
   } catch (err) {
     log.error({ err }, 'A publisher failed');

@@ -153,7 +153,8 @@ interface Worker {
 
 /**
  * A city run in progress: `start` forks and readies the publishers, `go` starts them together,
- * `finished` merges their reports. `kill` ends every publisher (for errors and interrupts).
+ * `finished` merges their reports while the gateways stay connected, `close` disconnects them
+ * cleanly and ends the publishers. `kill` ends every publisher at once (errors and interrupts).
  */
 export class CityRun {
   readonly #workers: Worker[];
@@ -250,6 +251,16 @@ export class CityRun {
     return this.#failed;
   }
 
+  /** Disconnects every gateway cleanly (no last will) and waits for the publishers to exit. */
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.send({ type: 'close' } satisfies ToShard);
+      await exited;
+    }));
+  }
+
   /** Ends every publisher still running. */
   async kill(): Promise<void> {
     await Promise.all(this.#workers.map(async ({ child }) => {
@@ -261,12 +272,14 @@ export class CityRun {
   }
 }
 
-/** Forks, starts and finishes a run. */
+/** Forks, starts and finishes a run, and disconnects its gateways. */
 export async function runCity(options: CityRunOptions, onStart?: (atMs: number, run: CityRun) => void): Promise<CityReport> {
   const run = await CityRun.start(options);
   const atMs = run.go();
   onStart?.(atMs, run);
-  return run.finished();
+  const report = await run.finished();
+  await run.close();
+  return report;
 }
 
 /**

@@ -4,10 +4,14 @@
  *
  *   parent → { type: 'start', options }   child → { type: 'ready', devices, prepared }
  *   parent → { type: 'go' }               child → { type: 'progress', progress } … { type: 'done', report }
+ *   parent → { type: 'close' }            child disconnects its gateways cleanly and exits
+ *
+ * The gateways stay connected after `done` until the parent says so: ten thousand gateways leaving
+ * at once are a load of their own on the broker, not part of what a run measures.
  */
 import { Shard, type ShardOptions, type ShardProgress, type ShardReport } from './shard.ts';
 
-export type ToShard = { type: 'start'; options: ShardOptions; progressMs: number } | { type: 'go' };
+export type ToShard = { type: 'start'; options: ShardOptions; progressMs: number } | { type: 'go' } | { type: 'close' };
 export type FromShard =
   | { type: 'ready'; devices: number; prepared: number }
   | { type: 'progress'; progress: ShardProgress }
@@ -19,6 +23,7 @@ const send = (message: FromShard) => new Promise<void>((resolve) => process.send
 async function serve(first: Extract<ToShard, { type: 'start' }>): Promise<void> {
   const shard = new Shard(first.options);
   const go = new Promise<void>((resolve) => process.on('message', (m: ToShard) => m.type === 'go' && resolve()));
+  const close = new Promise<void>((resolve) => process.on('message', (m: ToShard) => m.type === 'close' && resolve()));
   await shard.connect();
   const prepared = shard.prepare();
   await send({ type: 'ready', devices: shard.deviceCount, prepared });
@@ -26,8 +31,10 @@ async function serve(first: Extract<ToShard, { type: 'start' }>): Promise<void> 
   const timer = setInterval(() => void send({ type: 'progress', progress: shard.progress() }), first.progressMs);
   try {
     const report = await shard.run();
+    clearInterval(timer);
     await send({ type: 'progress', progress: shard.progress() });
     await send({ type: 'done', report });
+    await close;
   } finally {
     clearInterval(timer);
     await shard.close();
