@@ -11,13 +11,15 @@
  * reading (judged + late, polled in the pipeline process every 5 ms); readings/s over it; the lag
  * (readings the broker acknowledged but the processors had not judged yet) sampled every 250 ms —
  * or as soon as the busy pipeline answers — into `series`, its peak, and on Kafka the processors'
- * consumer-group lag too; and the loss check
- * (simulators/city/check.ts): every acknowledged reading judged, every injected fault an alert.
- * Target: 1,000,000 readings drained in ≤ 60 s with nothing lost (`pass`). Silence detection is
- * switched off: after the burst every device falls silent, which is not what is measured here.
+ * consumer-group lag too; and the loss check (simulators/city/check.ts): every acknowledged
+ * reading judged, every injected fault an alert. Target: 1,000,000 readings drained in ≤ 60 s
+ * with nothing lost (`pass`). Silence detection is switched off: after the burst every device
+ * falls silent, which is not what is measured here. The gateways stay connected until the check
+ * is done. The pipeline host gets `--max-old-space-size` of 2 GB a million devices.
  *
  *   npx tsx bench/burst.ts [--meters 1000000] [--gateways 10000] [--processes 4] [--batch 100]
- *     [--fault-share 0.001] [--kafka] [--partitions 6] [--pipeline-heap-mb auto] [--out bench/out/burst.json]
+ *     [--fault-share 0.001] [--window 256] [--kafka] [--partitions 6] [--pipeline-heap-mb 2048 a million]
+ *     [--out bench/out/burst.json]
  *   smoke: npx tsx bench/burst.ts --meters 2000 --gateways 20 --processes 2 --fault-share 0.02
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -230,8 +232,9 @@ async function bench(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // Device state, registry and profiles take ~2.5 KB a device; leave room for the burst in flight.
-  const heapMb = Number(values['pipeline-heap-mb'] ?? Math.max(2048, Math.ceil((meters / 1_000_000) * 6144)));
+  // At a million devices the pipeline held 557 MB after start (registry, profiles, device state) and
+  // peaked at 872 MB with the burst in flight: 2 GB a million leaves room.
+  const heapMb = Number(values['pipeline-heap-mb'] ?? Math.max(1024, Math.ceil((meters / 1_000_000) * 2048)));
   const city = { meters, gateways, seed: Number(values.seed), faultShare: Number(values['fault-share']), hourlyMeters: false };
 
   const dir = mkdtempSync(join(tmpdir(), 'gas-burst-'));
@@ -274,7 +277,8 @@ async function bench(): Promise<void> {
     const goAtMs = run.go();
     const finished = run.finished();
     let report: Awaited<typeof finished> | undefined;
-    void finished.then((r) => (report = r), () => undefined);
+    let failure: unknown;
+    void finished.then((r) => (report = r), (err: unknown) => (failure = err));
 
     // Sample until every reading is judged, or nothing moved for --settle-s after the publishers finished.
     const series: SeriesPoint[] = [];
@@ -287,6 +291,7 @@ async function bench(): Promise<void> {
     const deadline = goAtMs + Number(values['timeout-s']) * 1000;
     let targetSent = false;
     for (;;) {
+      if (failure) throw failure;
       const published = run.progress();
       const sample = await host.sample();
       const now = Date.now();
