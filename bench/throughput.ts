@@ -52,6 +52,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { KafkaBus } from '../bus/kafka-bus.ts';
+import { kafkaBusOptionsFromEnv } from '../bus/kafka-options.ts';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { freePort, until } from '../tests/support.ts';
@@ -59,7 +60,7 @@ import { openStream, type StreamClient, type StreamEvent } from '../tests/stream
 import { LatencyHistogram, writeResult, type Percentiles } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
-import { cpuSecondsOf, startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
+import { cpuSecondsOf, startPipelineUnderTest } from './pipeline-under-test.ts';
 
 export interface PeakResult {
   batchSize: number;
@@ -99,7 +100,7 @@ const WARM_PROBES = 5;
 const TICK_MS = 5;
 const PACED_CONNECTIONS = 8;
 /** A first guess of the peak, readings/s, before anything was measured on a path. */
-const FIRST_GUESS_PER_S = 40_000;
+const FIRST_GUESS_PER_S = 60_000;
 /** The most readings one load may hold (≈ 250 bytes each in memory). */
 const MAX_LOAD_READINGS = 4_000_000;
 /** A phase that stops making progress for this long has lost readings: it fails with the counters. */
@@ -165,8 +166,6 @@ interface System {
   allMetrics: string[];
   /** The pipeline's processes, for CPU%. */
   pids: number[];
-  /** Kafka topics to delete when the run ends. */
-  topicPrefix?: string;
   stop(): Promise<void>;
 }
 
@@ -228,7 +227,12 @@ async function startRole(role: 'ingest' | 'processor' | 'alerts', env: Record<st
     env: { ...inherited, ...env, ROLE: role, HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => {
+    process.removeListener('exit', killOnExit);
+    resolve(code ?? signal);
+  }));
   const p: RoleProcess = { name: role, child, httpUrl: `http://127.0.0.1:${httpPort}`, exited };
   started.push(p);
   await until(`${role} role ready`, async () => {
@@ -249,13 +253,16 @@ async function stopRoles(roles: RoleProcess[]): Promise<void> {
 }
 
 let phaseCounter = 0;
+/** Kafka topic prefixes of this run, whose topics are deleted when it ends. */
+const topicPrefixes: string[] = [];
 const runId = `${Date.now().toString(36)}${process.pid}`;
 
 async function startKafka(files: PhaseFiles): Promise<System> {
   const topicPrefix = `bench.throughput.${runId}.${++phaseCounter}.`;
+  topicPrefixes.push(topicPrefix);
   const kafkaEnv = { KAFKA_BROKERS: kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: topicPrefix };
-  // Topics made once here, so the three roles can start side by side without racing to create them.
-  const bus = await KafkaBus.start({ brokers: kafkaBrokers, topicPrefix, clientId: 'gas-bench-throughput' });
+  // Topics made once here, as the roles would (the same KAFKA_* environment), so the three can start side by side.
+  const bus = await KafkaBus.start(kafkaBusOptionsFromEnv({ ...process.env, ...kafkaEnv, KAFKA_CLIENT_ID: 'gas-bench-throughput' }));
   await bus.close();
   let mosquitto: Mosquitto | undefined;
   const roles: RoleProcess[] = [];
@@ -276,7 +283,6 @@ async function startKafka(files: PhaseFiles): Promise<System> {
       processorMetrics: `${processor!.httpUrl}/metrics`,
       allMetrics: [ingest!, processor!, alerts!].map((r) => `${r.httpUrl}/metrics`),
       pids: [...roles.map((r) => r.child.pid!), broker.pid],
-      topicPrefix,
       async stop() {
         await stopRoles(roles);
         await broker.stop();
@@ -304,13 +310,9 @@ async function deleteTopics(prefixes: string[]): Promise<void> {
   }
 }
 
-const topicPrefixes: string[] = [];
-
 async function startSystem(path: PathName, files: PhaseFiles): Promise<System> {
   progress(`starting the ${path} pipeline for ${files.dir.slice(workDir.length + 1).replace(/-[^-]*$/, '')}`);
-  const system = path === 'embedded' ? await startEmbedded(files) : await startKafka(files);
-  if (system.topicPrefix) topicPrefixes.push(system.topicPrefix);
-  return system;
+  return path === 'embedded' ? startEmbedded(files) : startKafka(files);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +356,12 @@ async function untilJudged(system: System, target: number): Promise<number> {
   let lastAt = performance.now();
   let progressAt = lastAt;
   let ratePerMs = 0;
+  let toldAt = lastAt;
   while (last < target) {
+    if (lastAt - toldAt > 10_000) {
+      toldAt = lastAt;
+      progress(`${fmt(last)} of ${fmt(target)} readings judged`);
+    }
     const remaining = target - last;
     await sleep(ratePerMs > 0 ? Math.min(100, Math.max(5, remaining / ratePerMs / 2)) : 50);
     const value = await judged(system);
@@ -435,8 +442,9 @@ const cpuOf = (pids: number[]): number | undefined => {
   return sum;
 };
 
-/** Kafka's own JVM, when scripts/services.sh started it here: its CPU is reported beside the pipeline's. */
+/** Kafka's own JVM, when scripts/services.sh started it on this machine: its CPU is reported beside the pipeline's. */
 function kafkaPid(): number | undefined {
+  if (!kafkaBrokers.every((b) => b.startsWith('127.0.0.1:') || b.startsWith('localhost:'))) return undefined;
   try {
     const pid = Number(readFileSync(join(ROOT, '.services', 'kafka', 'kafka.pid'), 'utf8').trim());
     return cpuSecondsOf(pid) === undefined ? undefined : pid;
@@ -493,6 +501,7 @@ async function peakRun(path: PathName, batchSize: number, rounds: number, choose
     const cpu0 = cpuOf(system.pids);
     const kafkaCpu0 = kafka === undefined ? undefined : cpuSecondsOf(kafka);
     const load0 = process.cpuUsage();
+    const influx0 = influxUrl ? await influxState(system) : undefined;
     const t0 = performance.now();
     let readings = 0;
     let used = 0;
@@ -512,14 +521,14 @@ async function peakRun(path: PathName, batchSize: number, rounds: number, choose
     if (cpu0 !== undefined && cpu1 !== undefined) cpu.pipelinePct = pct(cpu1 - cpu0);
     const result: PeakResult = { batchSize, readings, seconds: Number(seconds.toFixed(3)), readingsPerS: Math.round(readings / seconds), cpu };
     note(`${path}, batch ${batchSize}: ${fmt(readings)} readings (${used} rounds of ${fmt(readingsPerRound)}) judged in ${seconds.toFixed(2)} s = ${fmt(result.readingsPerS)} readings/s; published in ${((published - t0) / 1000).toFixed(2)} s; CPU pipeline ${cpu.pipelinePct ?? '?'} %, load generator ${cpu.loadPct} %${kafkaCpu0 !== undefined && kafkaCpu1 !== undefined ? `, Kafka broker ${pct(kafkaCpu1 - kafkaCpu0)} %` : ''} (100 % = one core)`);
-    if (influxUrl) {
-      const flushStart = performance.now();
+    if (influx0) {
+      // Not part of the rate: how far the sink kept up with the readings judged.
       let state = await influxState(system);
-      while (state.buffered > 0 && performance.now() - flushStart < 60_000) {
+      while (state.buffered > 0 && performance.now() - end < 60_000) {
         await sleep(100);
         state = await influxState(system);
       }
-      note(`  InfluxDB: ${fmt(state.written)} lines written, ${fmt(state.dropped)} dropped, ${fmt(state.buffered)} still buffered ${((performance.now() - end) / 1000).toFixed(1)} s after the last reading was judged`);
+      note(`  InfluxDB, measured rounds: ${fmt(state.written - influx0.written)} lines written, ${fmt(state.dropped - influx0.dropped)} dropped (sink buffer full); ${fmt(state.buffered)} still buffered ${((performance.now() - end) / 1000).toFixed(1)} s after the last reading was judged`);
     }
     return { result, built: rounds, used };
   } finally {
@@ -597,9 +606,10 @@ class Prober {
     });
     const alert = this.alertStream.next((e) => e.event === 'alert.raised' && mentions(e, deviceId), PROBE_TIMEOUT_MS);
     const push = this.pushStream.next((e) => mentions(e, deviceId), PROBE_TIMEOUT_MS);
+    const settled = Promise.allSettled([alert, push]);
     const started = performance.now();
     await this.client.publishAsync('gas/v1/GW-PROBE/up', payload, { qos: 1 });
-    const [a, p] = await Promise.allSettled([alert, push]);
+    const [a, p] = await settled;
     if (a.status === 'rejected' || p.status === 'rejected') this.lost++;
     return {
       alertMs: a.status === 'fulfilled' ? a.value.receivedAtMs - started : undefined,
@@ -764,6 +774,9 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// Interrupted: exit through 'exit', whose handlers kill every child process still running.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 const results: ThroughputResults = {};
 try {
