@@ -3,6 +3,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { createBrokerQueue } from './broker-queue.ts';
 import type { Logger } from 'pino';
 import { FailureLimiter, type FailureLimitOptions } from '../app/failure-limiter.ts';
 import { duplexPair } from './duplex-pair.ts';
@@ -41,6 +42,8 @@ type Principal = { kind: 'in-process' } | { kind: 'gateway'; gatewayId: string }
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
+/** Messages the broker delivers at once (aedes' default); more wait in its queue, holding the publishers' acknowledgements. */
+const BROKER_CONCURRENCY = 100;
 
 function authError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -91,6 +94,7 @@ export class EmbeddedBroker {
 
   async start(): Promise<number> {
     const broker = await Aedes.createBroker({
+      mq: createBrokerQueue(BROKER_CONCURRENCY),
       authenticate: (client, username, password, done) => {
         this.#authenticate(client, username, password).then(
           () => done(null, true),
