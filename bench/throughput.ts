@@ -25,9 +25,10 @@
  *    scraped from the processing process's /metrics) over the time from the first publish to the
  *    scrape that sees the last one judged. CPU% = CPU seconds over that time × 100 (100 = one
  *    core), from /proc for the pipeline processes (Kafka: ingest, processor, alerts and Mosquitto)
- *    and process.cpuUsage() for this load generator. Without --rounds, the number of rounds is
- *    chosen from the warm-up's rate to last about --peak-seconds, and the phase is run again
- *    with more rounds if the load built was too small for that.
+ *    and process.cpuUsage() for this load generator. Without --rounds, rounds for three times the
+ *    warm-up's rate over --peak-seconds are built after the warm-up, and published until
+ *    --peak-seconds have passed or twice the warm-up's rate × --peak-seconds readings are out
+ *    (Mosquitto acknowledges far ahead of ingest, so time alone would not bound the Kafka path).
  * 2. Latency against load: one more fresh pipeline; for each level (percent of the 100-reading
  *    peak just measured on this path) an open-loop load of 100-reading batches at a steady cadence
  *    (every 5 ms the messages due by then are published, acknowledged or not) for
@@ -37,8 +38,10 @@
  *    technician of bench/alarm-to-push.ts's rota. Measured from just before the publish to the
  *    alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
  *    the technician's /api/v1/stream (LatencyHistogram). Offered = readings published in the
- *    window / its length; achieved = readings judged in the window / its length. Between levels
- *    the backlog is drained and every probe answered or timed out (30 s, counted as lost).
+ *    window / its length; achieved = readings judged from the end of the window's first fifth (at
+ *    most 1 s, so readings still in flight at its start are not missed) to its end / that time.
+ *    Before the first level: two rounds as fast as possible and 5 s paced, uncounted. Between
+ *    levels the backlog is drained and every probe answered or timed out (30 s, counted as lost).
  *    Target: technician push p99 ≤ 50 ms at 50 % of peak; reported, not asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -99,8 +102,6 @@ const PROBE_TIMEOUT_MS = 30_000;
 const WARM_PROBES = 5;
 const TICK_MS = 5;
 const PACED_CONNECTIONS = 8;
-/** A first guess of the peak, readings/s, before anything was measured on a path. */
-const FIRST_GUESS_PER_S = 60_000;
 /** The most readings one load may hold (≈ 250 bytes each in memory). */
 const MAX_LOAD_READINGS = 4_000_000;
 /** A phase that stops making progress for this long has lost readings: it fails with the counters. */
@@ -335,6 +336,15 @@ function metricValue(text: string, name: string): number {
 
 const judged = async (system: System) => metricValue(await scrape(system.processorMetrics), 'gas_processor_readings_total');
 
+/**
+ * The count with the time its answer arrived: a busy pipeline may serve a scrape late, and the
+ * count is as of then, so rates are taken between answer times.
+ */
+async function judgedNow(system: System): Promise<{ value: number; atMs: number }> {
+  const value = await judged(system);
+  return { value, atMs: performance.now() };
+}
+
 const WATCHED = ['gas_ingest_readings_total', 'gas_ingest_rejects_total', 'gas_ingest_duplicate_batches_total', 'gas_ingest_missing_batches_total', 'gas_processor_readings_total', 'gas_processor_late_readings_total', 'gas_processor_unregistered_readings_total'];
 
 async function counters(system: System): Promise<Record<string, number>> {
@@ -467,35 +477,38 @@ const note = (line: string) => {
 // ---------------------------------------------------------------------------------------------
 // 1. Peak throughput.
 
-interface PeakRun {
-  result: PeakResult;
-  /** Rounds built beyond the warm-up, and how many were published. */
-  built: number;
-  used: number;
-}
+/** buildLoad's default step between rounds, ms: device time advances this much per round. */
+const STEP_MS = 30_000;
 
-async function peakRun(path: PathName, batchSize: number, rounds: number, chooseRounds: boolean): Promise<PeakRun> {
-  progress(`building ${rounds + 1} rounds of ${fmt(devices)} readings in batches of ${batchSize}`);
-  const load = buildLoad({ devices, batchSize, rounds: rounds + 1 });
-  const files = phaseFiles(`${path}-peak-${batchSize}`, load.registry);
+async function measurePeak(path: PathName, batchSize: number): Promise<PeakResult> {
+  const maxRounds = Math.max(1, Math.min(10_000, Math.floor(MAX_LOAD_READINGS / devices) - 1));
+  // buildLoad is deterministic for a seed and start time, so the warm-up round is built alone
+  // first and the measured rounds after it, sized from its rate: the same rounds 0…n as one load.
+  // Device time starts far enough back that no round is stamped in the future.
+  const startMs = Date.now() - (maxRounds + 1) * STEP_MS;
+  progress(`building the warm-up round of ${fmt(devices)} readings in batches of ${batchSize}`);
+  const warmLoad = buildLoad({ devices, batchSize, rounds: 1, startMs, stepMs: STEP_MS });
+  const files = phaseFiles(`${path}-peak-${batchSize}`, warmLoad.registry);
   const system = await startSystem(path, files);
   let publisher: Publisher | undefined;
   try {
     publisher = await Publisher.connect({ url: system.mqttUrl, clientIdPrefix: `bench-throughput-${batchSize}` });
-    const warm = load.rounds[0]!;
-    const warmReadings = warm.reduce((n, m) => n + m.readings, 0);
+    const warm = warmLoad.rounds[0]!;
+    const readingsPerRound = warmLoad.readings;
     const warmStart = performance.now();
     const before = await judged(system);
     await publisher.publishAll(warm);
-    const warmEnd = await untilJudged(system, before + warmReadings);
-    const warmRate = warmReadings / ((warmEnd - warmStart) / 1000);
-    const readingsPerRound = load.readings / load.rounds.length;
-    // Rounds go out until --peak-seconds have passed, or until what was published would take twice
-    // that at the warm-up's rate: a broker that queues (Mosquitto) acknowledges far ahead of ingest.
-    // The warm-up is slower than steady state (cold code, first state per device), hence twice.
-    const budget = chooseRounds ? 2 * warmRate * peakSeconds : Infinity;
+    const warmEnd = await untilJudged(system, before + readingsPerRound);
+    const warmRate = readingsPerRound / ((warmEnd - warmStart) / 1000);
+    // The warm-up runs slower than steady state (cold code, every device's first state): measured
+    // so far at a third to two thirds of it. Three times its rate is built; rounds then go out until
+    // --peak-seconds have passed, or until what was published would take twice that at the
+    // warm-up's rate, as a broker that queues (Mosquitto) acknowledges far ahead of ingest.
+    const rounds = fixedRounds ?? Math.min(maxRounds, Math.max(1, Math.ceil((3 * warmRate * peakSeconds) / readingsPerRound)));
+    const budget = fixedRounds === undefined ? 2 * warmRate * peakSeconds : Infinity;
+    progress(`warm-up: ${fmt(warmRate)} readings/s; building up to ${rounds} rounds to measure`);
+    const load = buildLoad({ devices, batchSize, rounds: rounds + 1, startMs, stepMs: STEP_MS });
 
-    progress(`warm-up: ${fmt(warmRate)} readings/s; measuring up to ${rounds} rounds`);
     const base = await judged(system);
     const kafka = path === 'kafka' ? kafkaPid() : undefined;
     const cpu0 = cpuOf(system.pids);
@@ -505,7 +518,7 @@ async function peakRun(path: PathName, batchSize: number, rounds: number, choose
     const t0 = performance.now();
     let readings = 0;
     let used = 0;
-    while (used < rounds && (!chooseRounds || (performance.now() - t0 < peakSeconds * 1000 && readings < budget))) {
+    while (used < rounds && (fixedRounds !== undefined || (performance.now() - t0 < peakSeconds * 1000 && readings < budget))) {
       const round = load.rounds[++used]!;
       await publisher.publishAll(round);
       readings += round.reduce((n, m) => n + m.readings, 0);
@@ -521,6 +534,9 @@ async function peakRun(path: PathName, batchSize: number, rounds: number, choose
     if (cpu0 !== undefined && cpu1 !== undefined) cpu.pipelinePct = pct(cpu1 - cpu0);
     const result: PeakResult = { batchSize, readings, seconds: Number(seconds.toFixed(3)), readingsPerS: Math.round(readings / seconds), cpu };
     note(`${path}, batch ${batchSize}: ${fmt(readings)} readings (${used} rounds of ${fmt(readingsPerRound)}) judged in ${seconds.toFixed(2)} s = ${fmt(result.readingsPerS)} readings/s; published in ${((published - t0) / 1000).toFixed(2)} s; CPU pipeline ${cpu.pipelinePct ?? '?'} %, load generator ${cpu.loadPct} %${kafkaCpu0 !== undefined && kafkaCpu1 !== undefined ? `, Kafka broker ${pct(kafkaCpu1 - kafkaCpu0)} %` : ''} (100 % = one core)`);
+    if (fixedRounds === undefined && used === rounds && seconds < peakSeconds / 2) {
+      note(`  ${path}, batch ${batchSize}: all ${rounds} rounds built took only ${seconds.toFixed(1)} s (the warm-up ran at under a sixth of the peak); --rounds sets more`);
+    }
     if (influx0) {
       // Not part of the rate: how far the sink kept up with the readings judged.
       let state = await influxState(system);
@@ -530,26 +546,13 @@ async function peakRun(path: PathName, batchSize: number, rounds: number, choose
       }
       note(`  InfluxDB, measured rounds: ${fmt(state.written - influx0.written)} lines written, ${fmt(state.dropped - influx0.dropped)} dropped (sink buffer full); ${fmt(state.buffered)} still buffered ${((performance.now() - end) / 1000).toFixed(1)} s after the last reading was judged`);
     }
-    return { result, built: rounds, used };
+    return result;
   } finally {
     await publisher?.close().catch(() => undefined);
     progress(`stopping the ${path} pipeline`);
     await system.stop();
     rmSync(files.dir, { recursive: true, force: true });
   }
-}
-
-async function measurePeak(path: PathName, batchSize: number, guessPerS: number): Promise<PeakResult> {
-  if (fixedRounds !== undefined) return (await peakRun(path, batchSize, fixedRounds, false)).result;
-  const maxRounds = Math.max(1, Math.floor(MAX_LOAD_READINGS / devices) - 1);
-  const roundsFor = (perS: number) => Math.min(maxRounds, Math.max(1, Math.ceil((1.3 * peakSeconds * perS) / devices)));
-  const first = await peakRun(path, batchSize, roundsFor(guessPerS), true);
-  // Every round built was used and it still took well under the target: the guess was low; once more, sized from the measured rate.
-  if (first.used === first.built && first.result.seconds < peakSeconds / 2 && first.built < maxRounds) {
-    note(`  ${path}, batch ${batchSize}: ${first.result.seconds} s is short of ${peakSeconds} s; measuring again with more rounds`);
-    return (await peakRun(path, batchSize, roundsFor(first.result.readingsPerS), true)).result;
-  }
-  return first.result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,7 +644,7 @@ interface PacedRun {
 interface PacedWindow {
   sent: number;
   windowS: number;
-  judgedInWindow: number;
+  achievedPerS: number;
   drainS: number;
   alert: LatencyHistogram;
   push: LatencyHistogram;
@@ -669,8 +672,12 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   let sent = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
+  // The achieved rate is counted from here: at the start nothing is in flight yet, at the end some is.
+  const rampEnd = start + Math.min(1000, (seconds * 1000) / 5);
+  let fromRamp: Promise<{ value: number; atMs: number }> | undefined;
   let nextProbe = start;
   for (let now = start; now < end; now = performance.now()) {
+    if (!fromRamp && now >= rampEnd) fromRamp = judgedNow(system);
     const due = (ratePerS * (now - start)) / 1000;
     while (sent < due) {
       const m = messages.next();
@@ -692,7 +699,9 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
     await sleep(TICK_MS);
   }
   const windowS = (performance.now() - start) / 1000;
-  const judgedInWindow = (await judged(system)) - base;
+  const atEnd = await judgedNow(system);
+  const ramp = (await fromRamp) ?? { value: base, atMs: start };
+  const achievedPerS = (atEnd.value - ramp.value) / ((atEnd.atMs - ramp.atMs) / 1000);
   loopDelay.disable();
 
   await Promise.all(publishes);
@@ -701,7 +710,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   await untilJudged(system, base + sent);
   const drainS = (performance.now() - drainStart) / 1000;
   await Promise.all(probes);
-  return { sent, windowS, judgedInWindow, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+  return { sent, windowS, achievedPerS, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
 }
 
 async function measureLevels(path: PathName, peakPerS: number): Promise<LevelResult[]> {
@@ -748,7 +757,7 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
       const result: LevelResult = {
         loadPct: level,
         offeredReadingsPerS: Math.round(w.sent / w.windowS),
-        achievedReadingsPerS: Math.round(w.judgedInWindow / w.windowS),
+        achievedReadingsPerS: Math.round(w.achievedPerS),
         alertLatencyMs: w.alert.percentilesMs(),
         pushLatencyMs: w.push.percentilesMs(),
       };
@@ -782,12 +791,7 @@ const results: ThroughputResults = {};
 try {
   for (const path of paths) {
     const peak: PeakResult[] = [];
-    let guess = FIRST_GUESS_PER_S;
-    for (const batchSize of batches) {
-      const r = await measurePeak(path, batchSize, guess);
-      peak.push(r);
-      guess = r.readingsPerS;
-    }
+    for (const batchSize of batches) peak.push(await measurePeak(path, batchSize));
     // The levels are 100-reading batches: they are paced against that batch size's peak when it was measured.
     const reference = peak.find((p) => p.batchSize === LEVEL_BATCH) ?? peak.reduce((a, b) => (b.readingsPerS > a.readingsPerS ? b : a));
     const levelResults = levels.length > 0 ? await measureLevels(path, reference.readingsPerS) : [];
