@@ -90,14 +90,16 @@ export class LatencyHistogram {
   }
 
   percentilesMs(): Percentiles {
-    const at = (p: number) => Number((this.#h.getValueAtPercentile(p) / 1000).toFixed(3));
+    const max = this.#h.maxValue;
+    // A percentile is the top of its HDR bucket, which can lie just above the largest value recorded.
+    const at = (p: number) => Number((Math.min(max, this.#h.getValueAtPercentile(p)) / 1000).toFixed(3));
     return {
       count: this.#h.totalCount,
       p50: at(50),
       p90: at(90),
       p99: at(99),
       p999: at(99.9),
-      max: Number((this.#h.maxValue / 1000).toFixed(3)),
+      max: Number((max / 1000).toFixed(3)),
       mean: Number((this.#h.mean / 1000).toFixed(3)),
     };
   }

@@ -6,7 +6,7 @@
  * state topic before committing. The rate is taken from the consumer group's lag, sampled every
  * 250 ms, from the first drop to zero, so process start-up and the group join are not counted.
  *
- *   KAFKA_BROKERS=127.0.0.1:59092 npx tsx bench/kafka-processors.ts [--devices 20000] [--rounds 10]
+ *   KAFKA_BROKERS=127.0.0.1:29092 npx tsx bench/kafka-processors.ts [--devices 20000] [--rounds 10]
  *     [--processors 1,2] [--partitions 6] [--out bench/out/kafka-processors.json]
  */
 import { spawn } from 'node:child_process';

@@ -4,7 +4,7 @@ import { kafkaBusOptionsFromEnv, parseKafkaBusOptions, type KafkaBusOptionsInput
 
 describe('Kafka bus options', () => {
   it('fills defaults', () => {
-    expect(parseKafkaBusOptions({ brokers: ['127.0.0.1:59092'] })).toMatchObject({ clientId: 'gas-pipeline', partitions: 6, topicPrefix: '', compression: 'none' });
+    expect(parseKafkaBusOptions({ brokers: ['127.0.0.1:29092'] })).toMatchObject({ clientId: 'gas-pipeline', partitions: 6, topicPrefix: '', compression: 'none' });
   });
 
   it.each<[string, unknown]>([

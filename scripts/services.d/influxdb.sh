@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Sourced by scripts/services.sh: defines influxdb_start, influxdb_stop, influxdb_status.
-# influxdb: Debian's InfluxDB 1.x (InfluxQL) on 127.0.0.1:$SERVICES_INFLUXQL_PORT (default 58086) with
+# influxdb: Debian's InfluxDB 1.x (InfluxQL) on 127.0.0.1:$SERVICES_INFLUXQL_PORT (default 28086) with
 #   database `gas`, no authentication; writes with POST /write?db=gas, queries with /query?db=gas&q=….
 #   Its RPC (backup) port is the HTTP port + 2, also on loopback.
-INFLUXQL_PORT="${SERVICES_INFLUXQL_PORT:-58086}"
+INFLUXQL_PORT="${SERVICES_INFLUXQL_PORT:-28086}"
 INFLUXQL_HOME="$SERVICES_DIR/influxdb"
 INFLUXQL_CONF="$INFLUXQL_HOME/influxdb.conf"
 INFLUXQL_PID="$INFLUXQL_HOME/influxdb.pid"

@@ -3,7 +3,7 @@
 # kafka: Apache Kafka 3.9 in KRaft mode (one combined broker+controller node) on
 # 127.0.0.1:$SERVICES_KAFKA_PORT, controller on the next port. Run from its Maven Central jars,
 # fetched once with Maven into .services/kafka/lib (no tarball mirror is reachable from CI).
-KAFKA_PORT="${SERVICES_KAFKA_PORT:-59092}"
+KAFKA_PORT="${SERVICES_KAFKA_PORT:-29092}"
 KAFKA_CONTROLLER_PORT="$((KAFKA_PORT + 1))"
 KAFKA_HOME="$SERVICES_DIR/kafka"
 KAFKA_LIB="$KAFKA_HOME/lib"

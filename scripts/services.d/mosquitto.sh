@@ -1,12 +1,12 @@
 # shellcheck shell=bash
 # Sourced by scripts/services.sh: defines mosquitto_start, mosquitto_stop, mosquitto_status.
-# mosquitto: Debian's Mosquitto on 127.0.0.1:$SERVICES_MQTT_PORT (default 51883), no anonymous access.
+# mosquitto: Debian's Mosquitto on 127.0.0.1:$SERVICES_MQTT_PORT (default 21883), no anonymous access.
 #   Users: `ingest` (reads gas/v1/# and $share/#; password generated once, kept in ingest.password)
 #   and one user per gateway, named after the gateway id, which may publish only under gas/v1/<id>/#.
 #   Gateway credentials: SERVICES_MQTT_GATEWAYS="GW-1:pw1,GW-2:pw2" on `start`. They accumulate in
 #   gateways.txt, so a test adds one by running `start` again with its own list: when the broker is
 #   already running, the password file is rewritten and the broker reloads it (SIGHUP), no restart.
-MQTT_PORT="${SERVICES_MQTT_PORT:-51883}"
+MQTT_PORT="${SERVICES_MQTT_PORT:-21883}"
 MQTT_HOME="$SERVICES_DIR/mosquitto"
 MQTT_CONF="$MQTT_HOME/mosquitto.conf"
 MQTT_PID="$MQTT_HOME/mosquitto.pid"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by scripts/services.sh: defines postgres_start, postgres_stop, postgres_status.
 # postgres: PostgreSQL on 127.0.0.1:$SERVICES_PG_PORT, database/user/password gas/gas/gas.
-PG_PORT="${SERVICES_PG_PORT:-55432}"
+PG_PORT="${SERVICES_PG_PORT:-25432}"
 PG_HOME="$SERVICES_DIR/postgres"
 # PostgreSQL runs as the `postgres` user, which cannot enter a checkout under a private folder
 # (e.g. /root) or a private SERVICES_DIR (mktemp -d): then its data lives in a folder of its own

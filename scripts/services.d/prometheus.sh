@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/services.sh: defines prometheus_start, prometheus_stop, prometheus_status.
-# prometheus: Debian's Prometheus on 127.0.0.1:$SERVICES_PROMETHEUS_PORT (default 59090), for the
+# prometheus: Debian's Prometheus on 127.0.0.1:$SERVICES_PROMETHEUS_PORT (default 29090), for the
 #   tests that run the dashboards' PromQL against a real engine (dashboards/promql.integration.test.ts).
 #   It scrapes every second whatever targets are listed in file_sd files under its data dir:
 #   $SERVICES_DIR/prometheus/targets/*.json (printed as PROMETHEUS_TARGETS_DIR), re-read every 5 s.
@@ -8,7 +8,7 @@
 #     [{"targets": ["127.0.0.1:PORT"], "labels": {"job": "a-name-unique-to-the-run"}}]
 #   (a `job` label in the file replaces the scrape config's), and removes the file when done.
 #   Not started through systemd: the binary runs in the background with a pid file.
-PROM_PORT="${SERVICES_PROMETHEUS_PORT:-59090}"
+PROM_PORT="${SERVICES_PROMETHEUS_PORT:-29090}"
 PROM_HOME="$SERVICES_DIR/prometheus"
 PROM_CONF="$PROM_HOME/prometheus.yml"
 PROM_TARGETS="$PROM_HOME/targets"

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Sourced by scripts/services.sh: defines victoria-metrics_start, victoria-metrics_stop, victoria-metrics_status.
-# victoria-metrics: Debian's VictoriaMetrics on 127.0.0.1:$SERVICES_VM_PORT (default 58428), the
+# victoria-metrics: Debian's VictoriaMetrics on 127.0.0.1:$SERVICES_VM_PORT (default 28428), the
 #   InfluxDB v2 write API (/api/v2/write) for tests and CI; read back with /api/v1/export or PromQL.
 #   VictoriaMetrics stores numeric and boolean fields as `<measurement>_<field>`; string fields are not kept.
-VM_PORT="${SERVICES_VM_PORT:-58428}"
+VM_PORT="${SERVICES_VM_PORT:-28428}"
 VM_HOME="$SERVICES_DIR/victoria-metrics"
 VM_PID="$VM_HOME/victoria-metrics.pid"
 VM_LOG="$VM_HOME/victoria-metrics.log"
