@@ -1,7 +1,7 @@
 /**
  * End-to-end throughput and gas-alarm latency under load, embedded and on Kafka.
  *
- *   npx tsx bench/throughput.ts [--path embedded|kafka|both] [--devices 100000] [--batch 100,1]
+ *   npx tsx bench/throughput.ts [--path embedded|kafka|both] [--devices 100000] [--kafka-devices N] [--batch 100,1]
  *     [--rounds N] [--levels 10,25,50,75,100] [--seconds-per-level 10] [--peak-seconds 15]
  *     [--influx URL] [--out bench/out/throughput.json]
  *
@@ -111,6 +111,8 @@ const { values } = parseArgs({
   options: {
     path: { type: 'string' },
     devices: { type: 'string', default: '100000' },
+    // The Kafka path takes minutes per round at 1-reading messages: it may run a smaller fleet.
+    'kafka-devices': { type: 'string' },
     batch: { type: 'string', default: '100,1' },
     rounds: { type: 'string' },
     levels: { type: 'string', default: '10,25,50,75,100' },
@@ -127,6 +129,8 @@ if (!['embedded', 'kafka', 'both'].includes(pathArg)) fail(`--path must be embed
 const paths: PathName[] = pathArg === 'both' ? ['embedded', 'kafka'] : [pathArg as PathName];
 if (paths.includes('kafka') && kafkaBrokers.length === 0) fail('the Kafka path needs KAFKA_BROKERS (bash scripts/services.sh start kafka)');
 const devices = positiveInt('--devices', values.devices);
+const kafkaDevices = values['kafka-devices'] === undefined ? devices : positiveInt('--kafka-devices', values['kafka-devices']);
+const devicesOf = (path: PathName): number => (path === 'kafka' ? kafkaDevices : devices);
 const batches = values.batch.split(',').map((b) => positiveInt('--batch', b));
 const fixedRounds = values.rounds === undefined ? undefined : positiveInt('--rounds', values.rounds);
 const levels = values.levels.split(',').filter(Boolean).map((l) => {
@@ -481,6 +485,7 @@ const note = (line: string) => {
 const STEP_MS = 30_000;
 
 async function measurePeak(path: PathName, batchSize: number): Promise<PeakResult> {
+  const devices = devicesOf(path);
   const maxRounds = Math.max(1, Math.min(10_000, Math.floor(MAX_LOAD_READINGS / devices) - 1));
   // buildLoad is deterministic for a seed and start time, so the warm-up round is built alone
   // first and the measured rounds after it, sized from its rate: the same rounds 0…n as one load.
@@ -714,6 +719,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
 }
 
 async function measureLevels(path: PathName, peakPerS: number): Promise<LevelResult[]> {
+  const devices = devicesOf(path);
   // Warm-up: two rounds as fast as possible (every device's first and second reading, which take
   // detector paths later ones do not), then the first level, paced, for up to 5 s, uncounted.
   const warmPacedS = Math.min(5, secondsPerLevel);
@@ -799,7 +805,7 @@ try {
   }
   writeResult(values.out, {
     benchmark: 'throughput',
-    params: { paths, devices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
+    params: { paths, devices, kafkaDevices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
     results,
     summary,
   });
