@@ -38,8 +38,10 @@ interface PathResult {
 }
 interface Throughput {
   embedded?: PathResult;
+  mosquitto?: PathResult;
   kafka?: PathResult;
 }
+const THROUGHPUT_PATHS = ['embedded', 'mosquitto', 'kafka'] as const;
 interface Floors {
   decode: ThroughputRun[];
   mosquitto: ThroughputRun[];
@@ -121,7 +123,7 @@ const USAGE: Record<BenchName, string> = {
 
 const METHOD: Record<BenchName, string> = {
   throughput:
-    'End-to-end readings/s through the whole pipeline — broker, ingest, every detector, alert book, tickets, pushes — embedded (one process, aedes) and on Kafka (Mosquitto and separate ingest, processor and alerts processes). Peak: the pre-serialised simulator load published at QoS 1 as fast as the publisher can, per batch size, counted from the processors\' own judged-readings counter. Then an open-loop load at a percentage of that peak, while a fresh home gas alarm is published every 100 ms and timed to its alert on the operator stream and to the ticket push on the on-call technician\'s stream.',
+    'End-to-end readings/s through the whole pipeline — broker, ingest, every detector, alert book, tickets, pushes — embedded (one process, aedes), the same process reading from Mosquitto (as the compose stack runs it, and as the Node-RED peer reads), and on Kafka (Mosquitto and separate ingest, processor and alerts processes). Peak: the pre-serialised simulator load published at QoS 1 as fast as the publisher can, per batch size, counted from the processors\' own judged-readings counter. Then an open-loop load at a percentage of that peak, while a fresh home gas alarm is published every 100 ms and timed to its alert on the operator stream and to the ticket push on the on-call technician\'s stream.',
   floors:
     'The two floors under any MQTT ingest figure on the same load: `UplinkDecoder.decode` alone (edge validation, in process), and a private Mosquitto passing the messages to one QoS 1 subscriber in its own process.',
   'node-red-peer':
@@ -263,9 +265,13 @@ export function evaluateTargets(inputs: Inputs): Target[] {
     const b = other?.params?.devices;
     return a !== undefined && b !== undefined && a !== b ? `different fleets: ${int(Number(a))} devices embedded, ${int(Number(b))} here` : undefined;
   };
+  // The peer reads from Mosquitto: compare the pipeline reading from the same broker when it was run.
+  const viaMosquitto = inputs.throughput?.results.mosquitto;
+  const peerPeakAt = (batch: number) => (viaMosquitto ?? embedded)?.peak.find((p) => p.batchSize === batch);
+  const peerPath = viaMosquitto ? 'Pipeline reading Mosquitto' : 'Embedded';
   for (const batch of RATIO_BATCHES) {
-    const t = { id: `vs-node-red-${batch}`, target: `Embedded ÷ Node-RED peer, batch ${batch}`, goal: `≥ ${dec(GOALS.vsNodeRed, 1)}×` };
-    const p = peakAt(batch);
+    const t = { id: `vs-node-red-${batch}`, target: `${peerPath} ÷ Node-RED peer, batch ${batch}`, goal: `≥ ${dec(GOALS.vsNodeRed, 1)}×` };
+    const p = peerPeakAt(batch);
     const peer = inputs.nodeRed?.results.runs.find((r) => r.batchSize === batch);
     if (!p || !peer) out.push(notRun(t, [!p && `no embedded peak at batch ${batch}`, !peer && (inputs.nodeRed ? `no Node-RED run at batch ${batch}` : 'node-red-peer.json not run')].filter(Boolean).join('; ')));
     else {
@@ -328,13 +334,13 @@ export function evaluateTargets(inputs: Inputs): Target[] {
 
 // --- the chart --------------------------------------------------------------------------------
 
-const COLOURS = { embedded: '#1f6fb4', kafka: '#e07b00' } as const;
+const COLOURS = { embedded: '#1f6fb4', mosquitto: '#2a9d5c', kafka: '#e07b00' } as const;
 
 /** Readings/s achieved (top) and gas-alarm p99 latency (bottom) against offered load, per path. */
 export function renderChart(throughput: Loaded<Throughput> | undefined, width = 900, height = 640): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
   try {
-    const paths = (['embedded', 'kafka'] as const).filter((p) => (throughput?.results[p]?.levels.length ?? 0) > 0);
+    const paths = THROUGHPUT_PATHS.filter((p) => (throughput?.results[p]?.levels.length ?? 0) > 0);
     const series: echarts.SeriesOption[] = [];
     for (const path of paths) {
       const levels = [...throughput!.results[path]!.levels].sort((a, b) => a.loadPct - b.loadPct);
@@ -401,16 +407,16 @@ function figures(name: BenchName, inputs: Inputs): string {
     case 'throughput': {
       const r = inputs.throughput!.results;
       const parts: string[] = [];
-      const peakRows = (['embedded', 'kafka'] as const).flatMap((p) => (r[p]?.peak ?? []).map((x) => [p, x.batchSize, int(x.readings), dec(x.seconds, 2), int(x.readingsPerS), dec(x.cpu.pipelinePct, 0), dec(x.cpu.loadPct, 0)]));
+      const peakRows = THROUGHPUT_PATHS.flatMap((p) => (r[p]?.peak ?? []).map((x) => [p, x.batchSize, int(x.readings), dec(x.seconds, 2), int(x.readingsPerS), dec(x.cpu.pipelinePct, 0), dec(x.cpu.loadPct, 0)]));
       if (peakRows.length > 0) parts.push(table(['Path', 'Batch', 'Readings', 'Seconds', 'Readings/s', 'Pipeline CPU %', 'Load generator CPU %'], peakRows));
-      const levelRows = (['embedded', 'kafka'] as const).flatMap((p) => (r[p]?.levels ?? []).map((l) => [
+      const levelRows = THROUGHPUT_PATHS.flatMap((p) => (r[p]?.levels ?? []).map((l) => [
         p, `${l.loadPct} %`, int(l.offeredReadingsPerS), int(l.achievedReadingsPerS),
         `${ms(l.alertLatencyMs.p50)} / ${ms(l.alertLatencyMs.p99)} / ${ms(l.alertLatencyMs.max)}`,
         `${ms(l.pushLatencyMs.p50)} / ${ms(l.pushLatencyMs.p99)} / ${ms(l.pushLatencyMs.max)}`,
         int(l.pushLatencyMs.count),
       ]));
       if (levelRows.length > 0) parts.push(table(['Path', 'Load', 'Offered readings/s', 'Achieved readings/s', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Alarms timed'], levelRows));
-      const influx = (['embedded', 'kafka'] as const).filter((p) => r[p]).map((p) => `${p}: InfluxDB writes ${r[p]!.influx ? 'on' : 'off'}`);
+      const influx = THROUGHPUT_PATHS.filter((p) => r[p]).map((p) => `${p}: InfluxDB writes ${r[p]!.influx ? 'on' : 'off'}`);
       if (influx.length > 0) parts.push(influx.join('; ') + '.');
       return parts.join('\n\n') || 'No figures in the file.';
     }

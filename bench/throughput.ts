@@ -5,8 +5,11 @@
  *     [--rounds N] [--levels 10,25,50,75,100] [--seconds-per-level 10] [--peak-seconds 15]
  *     [--influx URL] [--out bench/out/throughput.json]
  *
- * `--path` defaults to both when KAFKA_BROKERS is set, else embedded. The Kafka path needs
- * KAFKA_BROKERS (`bash scripts/services.sh start kafka`) and Debian's mosquitto binary.
+ * `--path` is embedded, mosquitto, kafka, a comma-separated list, both (embedded and kafka) or all;
+ * it defaults to both when KAFKA_BROKERS is set, else embedded. The Kafka path needs KAFKA_BROKERS
+ * (`bash scripts/services.sh start kafka`); it and the mosquitto path need Debian's mosquitto binary.
+ * The mosquitto path is the embedded one reading from a private Mosquitto instead of its own
+ * broker (MQTT_URL): the set-up of the compose stack, and the broker the Node-RED peer reads from.
  *
  * What runs: the embedded path is one `startPipeline` process with `role: 'all'` (aedes broker →
  * ingest → every detector → alert book → tickets → pushes), in a child of its own
@@ -89,10 +92,12 @@ export interface PathResult {
 
 export interface ThroughputResults {
   embedded?: PathResult;
+  mosquitto?: PathResult;
   kafka?: PathResult;
 }
 
-type PathName = 'embedded' | 'kafka';
+type PathName = 'embedded' | 'mosquitto' | 'kafka';
+const PATHS: readonly PathName[] = ['embedded', 'mosquitto', 'kafka'];
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_TOKEN = 'bench-admin';
@@ -125,8 +130,8 @@ const { values } = parseArgs({
 
 const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
 const pathArg = values.path ?? (kafkaBrokers.length > 0 ? 'both' : 'embedded');
-if (!['embedded', 'kafka', 'both'].includes(pathArg)) fail(`--path must be embedded, kafka or both, got ${pathArg}`);
-const paths: PathName[] = pathArg === 'both' ? ['embedded', 'kafka'] : [pathArg as PathName];
+const paths: PathName[] = pathArg === 'both' ? ['embedded', 'kafka'] : pathArg === 'all' ? [...PATHS] : (pathArg.split(',') as PathName[]);
+for (const p of paths) if (!PATHS.includes(p)) fail(`--path takes ${PATHS.join(', ')} (comma-separated), both or all; got ${p}`);
 if (paths.includes('kafka') && kafkaBrokers.length === 0) fail('the Kafka path needs KAFKA_BROKERS (bash scripts/services.sh start kafka)');
 const devices = positiveInt('--devices', values.devices);
 const kafkaDevices = values['kafka-devices'] === undefined ? devices : positiveInt('--kafka-devices', values['kafka-devices']);
@@ -213,6 +218,46 @@ async function startEmbedded(files: PhaseFiles): Promise<System> {
     pids: [pipeline.pid],
     stop: () => pipeline.stop(),
   };
+}
+
+/**
+ * The same one process, reading from Debian's Mosquitto instead of its embedded broker: how the
+ * compose stack runs it, and the broker the Node-RED peer reads from.
+ */
+async function startWithMosquitto(files: PhaseFiles): Promise<System> {
+  const mosquitto = await startMosquitto();
+  try {
+    const pipeline = await startPipelineUnderTest({
+      role: 'all',
+      mqttUrl: mosquitto.url,
+      mqttPort: 0,
+      mqttHost: '127.0.0.1',
+      mqttClientId: `gas-ingest-bench-${runId}`,
+      httpPort: 0,
+      httpHost: '127.0.0.1',
+      dataDir: await dataDir(join(files.dir, 'data')),
+      registryFile: files.registryFile,
+      oncallFile: files.oncallFile,
+      adminToken: ADMIN_TOKEN,
+      logLevel: 'warn',
+      influx: influxTarget(),
+      settings: SETTINGS,
+    });
+    return {
+      mqttUrl: mosquitto.url,
+      apiUrl: pipeline.httpUrl,
+      processorMetrics: `${pipeline.httpUrl}/metrics`,
+      allMetrics: [`${pipeline.httpUrl}/metrics`],
+      pids: [pipeline.pid, mosquitto.pid],
+      async stop() {
+        await pipeline.stop();
+        await mosquitto.stop();
+      },
+    };
+  } catch (err) {
+    await mosquitto.stop();
+    throw err;
+  }
 }
 
 interface RoleProcess {
@@ -317,7 +362,7 @@ async function deleteTopics(prefixes: string[]): Promise<void> {
 
 async function startSystem(path: PathName, files: PhaseFiles): Promise<System> {
   progress(`starting the ${path} pipeline for ${files.dir.slice(workDir.length + 1).replace(/-[^-]*$/, '')}`);
-  return path === 'embedded' ? startEmbedded(files) : startKafka(files);
+  return path === 'embedded' ? startEmbedded(files) : path === 'mosquitto' ? startWithMosquitto(files) : startKafka(files);
 }
 
 // ---------------------------------------------------------------------------------------------
