@@ -15,22 +15,14 @@ import pino from 'pino';
 import { parseSettings } from '../app/config.ts';
 import { startPipeline } from '../app/pipeline.ts';
 import { openStream } from '../tests/stream-client.ts';
+import { BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 
 const { values } = parseArgs({ options: { alarms: { type: 'string', default: '300' }, out: { type: 'string', default: 'bench/out/alarm-to-push.json' } } });
 const alarms = Number(values.alarms);
 
 const dir = mkdtempSync(join(tmpdir(), 'gas-bench-'));
 const oncallFile = join(dir, 'oncall.json');
-// One team for every district with a technician on site around the clock, so every alarm is dispatched.
-writeFileSync(oncallFile, JSON.stringify({
-  people: [
-    { id: 'tech-bench', name: '值班技术员 / on-call technician', role: 'technician' },
-    { id: 'sup-bench', name: '主管 / supervisor', role: 'supervisor' },
-    { id: 'dir-bench', name: '总监 / director', role: 'director' },
-  ],
-  teams: [{ id: 'team-all', name: 'all districts', districts: ['*'], supervisorId: 'sup-bench', directorId: 'dir-bench' }],
-  rotations: [{ teamId: 'team-all', members: ['tech-bench'], shifts: [{ name: 'day', kind: 'on_site', start: '00:00', end: '00:00' }], periodDays: 7, anchorDate: '2026-01-05', timeZone: 'Asia/Shanghai' }],
-}));
+writeBenchOncall(oncallFile);
 const registryFile = join(dir, 'registry.json');
 const devices = Array.from({ length: alarms }, (_, i) => `HA-B${String(i).padStart(6, '0')}`);
 writeFileSync(registryFile, JSON.stringify(devices.map((deviceId) => ({ deviceId, kind: 'home_gas_alarm', gatewayId: 'GW-BENCH', district: '城东区', reportIntervalS: 30 }))));
@@ -44,7 +36,7 @@ const pipeline = await startPipeline({
 const tokenRes = await fetch(`${pipeline.httpUrl}/api/v1/tokens`, {
   method: 'POST',
   headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' },
-  body: JSON.stringify({ name: 'bench phone', role: 'technician', personId: 'tech-bench' }),
+  body: JSON.stringify({ name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN }),
 });
 const { token } = (await tokenRes.json()) as { token: string };
 const stream = await openStream(`${pipeline.httpUrl}/api/v1/stream?access_token=${token}`);

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { writeResult } from './common.ts';
+import { writeResult, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { Publisher, type LoadMessage } from './load.ts';
 import { createFleet, type WireReading } from '../simulators/fleet.ts';
 
@@ -74,7 +74,6 @@ export interface RouteResult {
 }
 
 const ADMIN_TOKEN = 'bench-api-admin';
-const TECHNICIAN = 'tech-bench';
 
 // --- the server: the embedded pipeline in a child process, answering the bench over IPC ---------
 
@@ -217,16 +216,7 @@ async function main(): Promise<void> {
   if (!(connections >= 1 && seconds > 0 && warmupSeconds >= 0 && devices >= 5)) throw new RangeError('--connections ≥ 1, --seconds > 0 and --devices ≥ 5 are needed');
 
   const dir = mkdtempSync(join(tmpdir(), 'gas-bench-api-'));
-  // One team for every district with one technician on site around the clock: every ticket is dispatched to them.
-  writeFileSync(join(dir, 'oncall.json'), JSON.stringify({
-    people: [
-      { id: TECHNICIAN, name: '值班技术员 / on-call technician', role: 'technician' },
-      { id: 'sup-bench', name: '主管 / supervisor', role: 'supervisor' },
-      { id: 'dir-bench', name: '总监 / director', role: 'director' },
-    ],
-    teams: [{ id: 'team-all', name: 'all districts', districts: ['*'], supervisorId: 'sup-bench', directorId: 'dir-bench' }],
-    rotations: [{ teamId: 'team-all', members: [TECHNICIAN], shifts: [{ name: 'day', kind: 'on_site', start: '00:00', end: '00:00' }], periodDays: 7, anchorDate: '2026-01-05', timeZone: 'Asia/Shanghai' }],
-  }));
+  writeBenchOncall(join(dir, 'oncall.json'));
   const fleet = createFleet({ gateways: Math.max(1, Math.ceil(devices / 100)), devices, seed: 1, stepMs: 30_000 });
   writeFileSync(join(dir, 'registry.json'), JSON.stringify(fleet.registry()));
   mkdirSync(join(dir, 'data'));
@@ -259,7 +249,7 @@ async function bench(server: Server, fleet: ReturnType<typeof createFleet>, o: {
   };
   const tokens = {
     operator: await token({ name: 'bench operator', role: 'operator' }),
-    technician: await token({ name: 'bench technician', role: 'technician', personId: TECHNICIAN }),
+    technician: await token({ name: 'bench technician', role: 'technician', personId: BENCH_TECHNICIAN }),
   };
 
   // Seed: every home alarm in alarm, every household meter showing ERR-3, the rest well.

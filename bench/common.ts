@@ -104,3 +104,19 @@ export class LatencyHistogram {
     };
   }
 }
+
+/** The technician every benchmark's alarms are dispatched to. */
+export const BENCH_TECHNICIAN = 'tech-bench';
+
+/** An ONCALL file with one team for every district and a technician on site around the clock, so every alarm is dispatched. */
+export function writeBenchOncall(file: string): void {
+  writeFileSync(file, JSON.stringify({
+    people: [
+      { id: BENCH_TECHNICIAN, name: '值班技术员 / on-call technician', role: 'technician' },
+      { id: 'sup-bench', name: '主管 / supervisor', role: 'supervisor' },
+      { id: 'dir-bench', name: '总监 / director', role: 'director' },
+    ],
+    teams: [{ id: 'team-all', name: 'all districts', districts: ['*'], supervisorId: 'sup-bench', directorId: 'dir-bench' }],
+    rotations: [{ teamId: 'team-all', members: [BENCH_TECHNICIAN], shifts: [{ name: 'day', kind: 'on_site', start: '00:00', end: '00:00' }], periodDays: 7, anchorDate: '2026-01-05', timeZone: 'Asia/Shanghai' }],
+  }));
+}

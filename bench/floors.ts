@@ -24,7 +24,7 @@ import { Value } from '@sinclair/typebox/value';
 import mqtt from 'mqtt';
 import { DecoderOptionsSchema, UplinkDecoder, type DecoderOptions } from '../ingest/uplink-decoder.ts';
 import { writeResult, type ThroughputRun } from './common.ts';
-import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
+import { buildLoad, parseLoadArgs, Publisher, type Load, type LoadMessage } from './load.ts';
 import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
 
 
@@ -162,18 +162,7 @@ async function mosquittoFloor(broker: Mosquitto, load: Load, batchSize: number):
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      devices: { type: 'string', default: '100000' },
-      rounds: { type: 'string' },
-      batch: { type: 'string', default: '1,100' },
-      out: { type: 'string', default: 'bench/out/floors.json' },
-    },
-  });
-  const devices = Number(values.devices);
-  const batchSizes = values.batch.split(',').map(Number);
-  const roundsFor = (batchSize: number): number => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5);
-  if (!(devices >= 1) || batchSizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError('--devices and --batch must be positive integers');
+  const { devices, batchSizes, roundsFor, out } = parseLoadArgs('bench/out/floors.json');
 
   const decode: ThroughputRun[] = [];
   const passthrough: ThroughputRun[] = [];
@@ -190,7 +179,7 @@ async function main(): Promise<void> {
 
   const n = (x: number) => x.toLocaleString('en-US');
   const line = (what: string, r: ThroughputRun) => `${what}, batch ${r.batchSize}: ${n(r.readings)} readings in ${n(r.messages)} messages, ${r.seconds} s: ${n(r.readingsPerS)} readings/s, ${n(r.messagesPerS)} messages/s`;
-  writeResult(values.out, {
+  writeResult(out, {
     benchmark: 'floors',
     params: {
       devices,

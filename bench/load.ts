@@ -4,6 +4,7 @@
  * load generator. `batchSize` readings per message: 1 is a meter that talks on its own, 100 a
  * concentrator. Published at QoS 1 by a pool of MQTT clients with a bounded window in flight.
  */
+import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import { createFleet, type Fleet } from '../simulators/fleet.ts';
@@ -118,4 +119,33 @@ export class Publisher {
   async close(): Promise<void> {
     await Promise.all(this.#clients.map((c) => c.endAsync()));
   }
+}
+
+export interface LoadArgs {
+  devices: number;
+  batchSizes: number[];
+  /** Rounds to run at a batch size: `--rounds`, else 2 for single readings (a message each) and 5 for batches. */
+  roundsFor(batchSize: number): number;
+  out: string;
+}
+
+/** The flags of the benchmarks that push this load through something: `--devices`, `--rounds`, `--batch`, `--out`. */
+export function parseLoadArgs(defaultOut: string): LoadArgs {
+  const { values } = parseArgs({
+    options: {
+      devices: { type: 'string', default: '100000' },
+      rounds: { type: 'string' },
+      batch: { type: 'string', default: '1,100' },
+      out: { type: 'string', default: defaultOut },
+    },
+  });
+  const devices = Number(values.devices);
+  const batchSizes = values.batch.split(',').map(Number);
+  if (!(devices >= 1) || batchSizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError('--devices and --batch must be positive integers');
+  return {
+    devices,
+    batchSizes,
+    roundsFor: (batchSize) => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5),
+    out: values.out,
+  };
 }

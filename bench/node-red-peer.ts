@@ -21,10 +21,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { freePort } from '../tests/support.ts';
 import { writeResult, type ThroughputRun } from './common.ts';
-import { buildLoad, Publisher, type Load } from './load.ts';
+import { buildLoad, parseLoadArgs, Publisher, type Load } from './load.ts';
 import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
 
 
@@ -173,18 +172,7 @@ async function runOnce(nodeRed: NodeRed, publisher: Publisher, load: Load, batch
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      devices: { type: 'string', default: '100000' },
-      rounds: { type: 'string' },
-      batch: { type: 'string', default: '1,100' },
-      out: { type: 'string', default: 'bench/out/node-red-peer.json' },
-    },
-  });
-  const devices = Number(values.devices);
-  const batchSizes = values.batch.split(',').map(Number);
-  const roundsFor = (batchSize: number): number => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5);
-  if (!(devices >= 1) || batchSizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError('--devices and --batch must be positive integers');
+  const { devices, batchSizes, roundsFor, out } = parseLoadArgs('bench/out/node-red-peer.json');
 
   const runs: ThroughputRun[] = [];
   const alarms: number[] = [];
@@ -209,7 +197,7 @@ async function main(): Promise<void> {
 
   const version = nodeRedVersion();
   const n = (x: number) => x.toLocaleString('en-US');
-  writeResult(values.out, {
+  writeResult(out, {
     benchmark: 'node-red-peer',
     params: {
       devices,

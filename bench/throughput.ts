@@ -63,7 +63,7 @@ import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { freePort, until } from '../tests/support.ts';
 import { openStream, type StreamClient, type StreamEvent } from '../tests/stream-client.ts';
-import { LatencyHistogram, writeResult, type Percentiles } from './common.ts';
+import { LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { cpuSecondsOf, startPipelineUnderTest } from './pipeline-under-test.ts';
@@ -194,12 +194,17 @@ function influxTarget(): InfluxWriterInput[] | undefined {
   return [{ url: influxUrl, target: 'v2', token: process.env.INFLUX_TOKEN || undefined, org: process.env.INFLUX_ORG || '', bucket: process.env.INFLUX_BUCKET || 'gas' }];
 }
 
-async function startEmbedded(files: PhaseFiles): Promise<System> {
+/**
+ * The whole pipeline in one process: with its embedded broker, or reading from `mosquitto`
+ * (MQTT_URL) as the compose stack runs it and as the Node-RED peer reads.
+ */
+async function startOneProcess(files: PhaseFiles, mosquitto?: Mosquitto): Promise<System> {
   const pipeline = await startPipelineUnderTest({
     role: 'all',
+    mqttUrl: mosquitto?.url,
     mqttPort: 0,
     mqttHost: '127.0.0.1',
-    mqttClientId: 'gas-ingest-bench',
+    mqttClientId: mosquitto ? `gas-ingest-bench-${runId}` : 'gas-ingest-bench',
     httpPort: 0,
     httpHost: '127.0.0.1',
     dataDir: await dataDir(join(files.dir, 'data')),
@@ -211,49 +216,22 @@ async function startEmbedded(files: PhaseFiles): Promise<System> {
     settings: SETTINGS,
   });
   return {
-    mqttUrl: pipeline.mqttUrl!,
+    mqttUrl: mosquitto?.url ?? pipeline.mqttUrl!,
     apiUrl: pipeline.httpUrl,
     processorMetrics: `${pipeline.httpUrl}/metrics`,
     allMetrics: [`${pipeline.httpUrl}/metrics`],
-    pids: [pipeline.pid],
-    stop: () => pipeline.stop(),
+    pids: mosquitto ? [pipeline.pid, mosquitto.pid] : [pipeline.pid],
+    async stop() {
+      await pipeline.stop();
+      await mosquitto?.stop();
+    },
   };
 }
 
-/**
- * The same one process, reading from Debian's Mosquitto instead of its embedded broker: how the
- * compose stack runs it, and the broker the Node-RED peer reads from.
- */
 async function startWithMosquitto(files: PhaseFiles): Promise<System> {
   const mosquitto = await startMosquitto();
   try {
-    const pipeline = await startPipelineUnderTest({
-      role: 'all',
-      mqttUrl: mosquitto.url,
-      mqttPort: 0,
-      mqttHost: '127.0.0.1',
-      mqttClientId: `gas-ingest-bench-${runId}`,
-      httpPort: 0,
-      httpHost: '127.0.0.1',
-      dataDir: await dataDir(join(files.dir, 'data')),
-      registryFile: files.registryFile,
-      oncallFile: files.oncallFile,
-      adminToken: ADMIN_TOKEN,
-      logLevel: 'warn',
-      influx: influxTarget(),
-      settings: SETTINGS,
-    });
-    return {
-      mqttUrl: mosquitto.url,
-      apiUrl: pipeline.httpUrl,
-      processorMetrics: `${pipeline.httpUrl}/metrics`,
-      allMetrics: [`${pipeline.httpUrl}/metrics`],
-      pids: [pipeline.pid, mosquitto.pid],
-      async stop() {
-        await pipeline.stop();
-        await mosquitto.stop();
-      },
-    };
+    return await startOneProcess(files, mosquitto);
   } catch (err) {
     await mosquitto.stop();
     throw err;
@@ -362,7 +340,7 @@ async function deleteTopics(prefixes: string[]): Promise<void> {
 
 async function startSystem(path: PathName, files: PhaseFiles): Promise<System> {
   progress(`starting the ${path} pipeline for ${files.dir.slice(workDir.length + 1).replace(/-[^-]*$/, '')}`);
-  return path === 'embedded' ? startEmbedded(files) : path === 'mosquitto' ? startWithMosquitto(files) : startKafka(files);
+  return path === 'embedded' ? startOneProcess(files) : path === 'mosquitto' ? startWithMosquitto(files) : startKafka(files);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,16 +426,7 @@ async function influxState(system: System): Promise<{ written: number; buffered:
 
 const workDir = mkdtempSync(join(tmpdir(), 'gas-bench-throughput-'));
 const oncallFile = join(workDir, 'oncall.json');
-// One team for every district with a technician on site around the clock, so every alarm is dispatched.
-writeFileSync(oncallFile, JSON.stringify({
-  people: [
-    { id: 'tech-bench', name: '值班技术员 / on-call technician', role: 'technician' },
-    { id: 'sup-bench', name: '主管 / supervisor', role: 'supervisor' },
-    { id: 'dir-bench', name: '总监 / director', role: 'director' },
-  ],
-  teams: [{ id: 'team-all', name: 'all districts', districts: ['*'], supervisorId: 'sup-bench', directorId: 'dir-bench' }],
-  rotations: [{ teamId: 'team-all', members: ['tech-bench'], shifts: [{ name: 'day', kind: 'on_site', start: '00:00', end: '00:00' }], periodDays: 7, anchorDate: '2026-01-05', timeZone: 'Asia/Shanghai' }],
-}));
+writeBenchOncall(oncallFile);
 const configFile = join(workDir, 'settings.json');
 writeFileSync(configFile, JSON.stringify(SETTINGS));
 
@@ -782,7 +751,7 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
   const streams: StreamClient[] = [];
   let probeClient: MqttClient | undefined;
   try {
-    const technician = await token(system.apiUrl, { name: 'bench phone', role: 'technician', personId: 'tech-bench' });
+    const technician = await token(system.apiUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
     const operator = await token(system.apiUrl, { name: 'bench control room', role: 'operator' });
     const alertStream = await openStream(`${system.apiUrl}/api/v1/stream/alerts?access_token=${operator}`);
     streams.push(alertStream);
