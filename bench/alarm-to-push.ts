@@ -54,7 +54,8 @@ for (const deviceId of devices) {
   histogram.recordValue(Math.max(1, Math.round((event.receivedAtMs - started) * 1000)));
 }
 
-const us = (p: number) => histogram.getValueAtPercentile(p) / 1000;
+// A percentile is the top of its HDR bucket, which can lie just above the largest value recorded.
+const us = (p: number) => Math.min(histogram.maxValue, histogram.getValueAtPercentile(p)) / 1000;
 const result = {
   benchmark: 'alarm-to-push',
   path: 'embedded (aedes → ingest → detectors → alert journal → PGlite tickets → SSE)',

@@ -58,22 +58,23 @@ function expectSanePath(path: PathResult, devices: number, rounds: number, batch
 }
 
 describe('bench/throughput.ts, embedded, at 500 devices', () => {
-  it('measures peak readings/s at batch 100 and 1 and the alarm latencies at two paced levels', async () => {
-    const { stdout, result } = await throughput(['--path', 'embedded', '--devices', '500', '--rounds', '2', '--batch', '100,1', '--levels', '25,50', '--seconds-per-level', '1'], 100_000);
+  it('measures peak readings/s at batch 100 and 1 and the alarm latencies at a paced level', async () => {
+    const { stdout, result } = await throughput(['--path', 'embedded', '--devices', '500', '--rounds', '2', '--batch', '100,1', '--levels', '50', '--seconds-per-level', '1'], 100_000);
     expect(result.benchmark).toBe('throughput');
     expect(result.command).toContain('bench/throughput.ts');
     expect(result.results.kafka).toBeUndefined();
-    expectSanePath(result.results.embedded!, 500, 2, [100, 1], [25, 50]);
+    expectSanePath(result.results.embedded!, 500, 2, [100, 1], [50]);
     expect(stdout).toMatch(/embedded, batch 100: 1,000 readings .* readings\/s/);
     expect(stdout).toMatch(/embedded: target push p99 ≤ 50 ms at 50 % of peak (MET|NOT MET)/);
   }, 120_000);
 });
 
 describeWithServer('KAFKA_BROKERS', 'kafka', 'bench/throughput.ts on Kafka, at 200 devices', () => {
+  // The peak only: the levels' code is the embedded one's, and a second set of roles would double the time.
   it('measures the ingest, processor and alerts roles end to end', async () => {
-    const { stdout, result } = await throughput(['--path', 'kafka', '--devices', '200', '--rounds', '1', '--batch', '100', '--levels', '50', '--seconds-per-level', '1'], 200_000);
+    const { stdout, result } = await throughput(['--path', 'kafka', '--devices', '200', '--rounds', '1', '--batch', '100', '--levels', '', '--seconds-per-level', '1'], 200_000);
     expect(result.results.embedded).toBeUndefined();
-    expectSanePath(result.results.kafka!, 200, 1, [100], [50]);
+    expectSanePath(result.results.kafka!, 200, 1, [100], []);
     expect(stdout).toMatch(/kafka, batch 100: 200 readings .* readings\/s/);
   }, 240_000);
 });
