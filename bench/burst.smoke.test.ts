@@ -6,36 +6,20 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeWithServer } from '../sinks/influx/integration-env.ts';
 import type { BenchResult } from './common.ts';
+import type { Burst } from './report.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'gas-bench-burst-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface BurstResults {
-  path: string;
-  meters: number;
-  gateways: number;
-  readingsSent: number;
-  readingsJudged: number;
-  drainSeconds: number | null;
-  readingsPerS: number;
-  peakLag: number;
-  peakKafkaLag?: number;
-  faultsInjected: number;
-  faultsFound: number;
-  lost: { readings: number; faults: number };
-  pass: boolean;
-  series: Array<{ t: number; published: number; judged: number; lag: number; kafkaLag?: number }>;
-}
-
 /** Runs the burst at 2,000 meters on 20 gateways and checks its figures add up. */
-async function smoke(name: string, extra: string[], env: Record<string, string> = {}): Promise<BurstResults> {
+async function smoke(name: string, extra: string[], env: Record<string, string> = {}): Promise<Burst> {
   const out = join(dir, `${name}.json`);
   const { stdout } = await run(process.execPath, [
     '--import', 'tsx', 'bench/burst.ts', '--meters', '2000', '--gateways', '20', '--processes', '2', '--fault-share', '0.02', '--out', out, ...extra,
   ], { timeout: 50_000, env: { ...process.env, ...env } });
   expect(stdout).toMatch(/burst of 2,0\d\d readings from 20 gateways/);
-  const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult<BurstResults>;
+  const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult<Burst>;
   expect(result.benchmark).toBe('burst');
   expect(result.command).toContain('bench/burst.ts');
   const r = result.results;

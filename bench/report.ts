@@ -50,7 +50,8 @@ interface NodeRedPeer {
   nodeRed: string;
   runs: ThroughputRun[];
 }
-interface Burst {
+/** `burst.json`'s results, as bench/burst.ts writes them. */
+export interface Burst {
   path: string;
   meters: number;
   gateways: number;
@@ -60,11 +61,13 @@ interface Burst {
   drainSeconds: number | null;
   readingsPerS: number;
   peakLag: number;
+  /** On Kafka: the consumer group's own lag at its peak. */
+  peakKafkaLag?: number;
   faultsInjected: number;
   faultsFound: number;
   lost: { readings: number; faults: number };
   pass: boolean;
-  series: Array<{ t: number; published: number; judged: number; lag: number }>;
+  series: Array<{ t: number; published: number; judged: number; lag: number; kafkaLag?: number }>;
 }
 interface Memory {
   runs: Array<{ devices: number; devicesTracked?: number; baselineHeapBytes: number; heapBytes: number; bytesPerDevice: number; rssBytes: number }>;
