@@ -24,8 +24,8 @@ import { Value } from '@sinclair/typebox/value';
 import mqtt from 'mqtt';
 import { DecoderOptionsSchema, UplinkDecoder, type DecoderOptions } from '../ingest/uplink-decoder.ts';
 import { writeResult, type ThroughputRun } from './common.ts';
-import { buildLoad, parseLoadArgs, Publisher, type Load, type LoadMessage } from './load.ts';
-import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
+import { buildLoad, parseLoadArgs, Publisher, PUBLISHER, type Load, type LoadMessage } from './load.ts';
+import { mosquittoVersion, startMosquitto, type Mosquitto, UNBOUNDED_QUEUE } from './mosquitto.ts';
 
 
 interface SubscriberCounts {
@@ -38,10 +38,6 @@ interface SubscriberCounts {
 
 type ChildMessage = { type: 'ready' } | ({ type: 'done' | 'counts' } & SubscriberCounts);
 
-const PUBLISHER_CLIENTS = 8;
-const PUBLISHER_WINDOW = 256;
-/** Stock Mosquitto in flight; no queue limit, so a slow subscriber is measured, not dropped. */
-const BROKER = { maxInflightMessages: 20, maxQueuedMessages: 0 };
 const TOPIC_FILTER = 'gas/v1/+/up';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const epochMs = (): number => performance.timeOrigin + performance.now();
@@ -136,7 +132,7 @@ async function mosquittoFloor(broker: Mosquitto, load: Load, batchSize: number):
   let publisher: Publisher | undefined;
   try {
     await nextMessage(child, 'ready', 20_000);
-    publisher = await Publisher.connect({ url: broker.url, clients: PUBLISHER_CLIENTS, window: PUBLISHER_WINDOW, clientIdPrefix: `floors-pub-${batchSize}` });
+    publisher = await Publisher.connect({ url: broker.url, ...PUBLISHER, clientIdPrefix: `floors-pub-${batchSize}` });
     const done = nextMessage(child, 'done', 24 * 3600_000);
     done.catch(() => undefined);
     const startedMs = epochMs();
@@ -162,11 +158,12 @@ async function mosquittoFloor(broker: Mosquitto, load: Load, batchSize: number):
 }
 
 async function main(): Promise<void> {
-  const { devices, batchSizes, roundsFor, out } = parseLoadArgs('bench/out/floors.json');
+  const args = parseLoadArgs('bench/out/floors.json');
+  const { devices, batchSizes, roundsFor, out } = args;
 
   const decode: ThroughputRun[] = [];
   const passthrough: ThroughputRun[] = [];
-  const broker = await startMosquitto(BROKER);
+  const broker = await startMosquitto(UNBOUNDED_QUEUE);
   try {
     for (const batchSize of batchSizes) {
       const load = buildLoad({ devices, batchSize, rounds: roundsFor(batchSize) });
@@ -182,11 +179,8 @@ async function main(): Promise<void> {
   writeResult(out, {
     benchmark: 'floors',
     params: {
-      devices,
-      batchSizes,
-      rounds: Object.fromEntries(batchSizes.map((b) => [b, roundsFor(b)])),
-      publisher: { clients: PUBLISHER_CLIENTS, window: PUBLISHER_WINDOW, qos: 1 },
-      mosquitto: { version: mosquittoVersion() ?? 'unknown', ...BROKER, persistence: false },
+      ...args.params(),
+      mosquitto: { version: mosquittoVersion() ?? 'unknown', ...UNBOUNDED_QUEUE, persistence: false },
       subscriber: { client: 'mqtt.js, own process', qos: 1, topic: TOPIC_FILTER },
     },
     results: { decode, mosquitto: passthrough },

@@ -121,12 +121,17 @@ export class Publisher {
   }
 }
 
+/** The publisher pool the throughput-shaped benchmarks push with. */
+export const PUBLISHER = { clients: 8, window: 256 } as const;
+
 export interface LoadArgs {
   devices: number;
   batchSizes: number[];
   /** Rounds to run at a batch size: `--rounds`, else 2 for single readings (a message each) and 5 for batches. */
   roundsFor(batchSize: number): number;
   out: string;
+  /** The load and publisher as a result file's `params` records them. */
+  params(): Record<string, unknown>;
 }
 
 /** The flags of the benchmarks that push this load through something: `--devices`, `--rounds`, `--batch`, `--out`. */
@@ -142,10 +147,17 @@ export function parseLoadArgs(defaultOut: string): LoadArgs {
   const devices = Number(values.devices);
   const batchSizes = values.batch.split(',').map(Number);
   if (!(devices >= 1) || batchSizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError('--devices and --batch must be positive integers');
+  const roundsFor = (batchSize: number): number => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5);
   return {
     devices,
     batchSizes,
-    roundsFor: (batchSize) => (values.rounds ? Number(values.rounds) : batchSize === 1 ? 2 : 5),
+    roundsFor,
     out: values.out,
+    params: () => ({
+      devices,
+      batchSizes,
+      rounds: Object.fromEntries(batchSizes.map((b) => [b, roundsFor(b)])),
+      publisher: { ...PUBLISHER, qos: 1 },
+    }),
   };
 }

@@ -24,6 +24,9 @@ export function mosquittoVersion(bin = MOSQUITTO_BIN): string | undefined {
   return /mosquitto version (\S+)/.exec(stdout ?? '')?.[1];
 }
 
+/** Stock Mosquitto in flight and no queue limit: a slow subscriber is measured with its backlog kept, not dropped. */
+export const UNBOUNDED_QUEUE = { maxInflightMessages: 20, maxQueuedMessages: 0 } as const;
+
 export interface MosquittoOptions {
   /** @defaultValue a free loopback port */
   port?: number;

@@ -23,8 +23,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../tests/support.ts';
 import { writeResult, type ThroughputRun } from './common.ts';
-import { buildLoad, parseLoadArgs, Publisher, type Load } from './load.ts';
-import { mosquittoVersion, startMosquitto, type Mosquitto } from './mosquitto.ts';
+import { buildLoad, parseLoadArgs, Publisher, PUBLISHER, type Load } from './load.ts';
+import { mosquittoVersion, startMosquitto, type Mosquitto, UNBOUNDED_QUEUE } from './mosquitto.ts';
 
 
 interface FlowCounts {
@@ -45,10 +45,6 @@ interface NodeRed {
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_RED_HOME = join(ROOT, 'node_modules', 'node-red');
 const FLOW_DIR = join(ROOT, 'bench', 'node-red');
-const PUBLISHER_CLIENTS = 8;
-const PUBLISHER_WINDOW = 256;
-/** As bench/floors.ts: stock Mosquitto in flight, no queue limit so the flow's backlog is kept. */
-const BROKER = { maxInflightMessages: 20, maxQueuedMessages: 0 };
 /** A run fails when the flow's count has not moved for this long. */
 const STALL_MS = 30_000;
 const epochMs = (): number => performance.timeOrigin + performance.now();
@@ -172,16 +168,17 @@ async function runOnce(nodeRed: NodeRed, publisher: Publisher, load: Load, batch
 }
 
 async function main(): Promise<void> {
-  const { devices, batchSizes, roundsFor, out } = parseLoadArgs('bench/out/node-red-peer.json');
+  const args = parseLoadArgs('bench/out/node-red-peer.json');
+  const { devices, batchSizes, roundsFor, out } = args;
 
   const runs: ThroughputRun[] = [];
   const alarms: number[] = [];
-  const broker = await startMosquitto(BROKER);
+  const broker = await startMosquitto(UNBOUNDED_QUEUE);
   let nodeRed: NodeRed | undefined;
   let publisher: Publisher | undefined;
   try {
     nodeRed = await startNodeRed(broker);
-    publisher = await Publisher.connect({ url: broker.url, clients: PUBLISHER_CLIENTS, window: PUBLISHER_WINDOW, clientIdPrefix: 'node-red-peer-pub' });
+    publisher = await Publisher.connect({ url: broker.url, ...PUBLISHER, clientIdPrefix: 'node-red-peer-pub' });
     await awaitSubscribed(nodeRed, publisher);
     for (const batchSize of batchSizes) {
       const load = buildLoad({ devices, batchSize, rounds: roundsFor(batchSize) });
@@ -200,11 +197,8 @@ async function main(): Promise<void> {
   writeResult(out, {
     benchmark: 'node-red-peer',
     params: {
-      devices,
-      batchSizes,
-      rounds: Object.fromEntries(batchSizes.map((b) => [b, roundsFor(b)])),
-      publisher: { clients: PUBLISHER_CLIENTS, window: PUBLISHER_WINDOW, qos: 1 },
-      mosquitto: { version: mosquittoVersion() ?? 'unknown', ...BROKER, persistence: false },
+      ...args.params(),
+      mosquitto: { version: mosquittoVersion() ?? 'unknown', ...UNBOUNDED_QUEUE, persistence: false },
       flow: 'bench/node-red/flows.json: mqtt in (QoS 1, parsed JSON) → function (threshold checks, counts in flow context) → mqtt out (alarms)',
     },
     results: { nodeRed: version, runs },

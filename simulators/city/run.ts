@@ -21,17 +21,7 @@ export interface CityRunOptions extends Omit<ShardOptions, 'shard' | 'shards'> {
 }
 
 /** Readings acknowledged so far, over all processes. */
-export interface CityProgress {
-  readings: number;
-  batches: number;
-  retries: number;
-  reconnects: number;
-  queuedBatches: number;
-  unsentReadings: number;
-  firstPublishAtMs?: number;
-  lastAckAtMs?: number;
-  simAtMs: number;
-}
+export type CityProgress = Omit<ShardProgress, 'unsentBatches'>;
 
 export interface ProcessReport {
   process: number;
