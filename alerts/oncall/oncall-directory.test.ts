@@ -26,6 +26,37 @@ describe('SqlOnCallDirectory over PGlite, seeded with oncall.example.json', () =
     dir = new SqlOnCallDirectory(db);
   });
 
+  it('answers from memory: no query per question, a write through it is seen at once, another writer after maxAgeMs', async () => {
+    let nowMs = 0;
+    const cached = new SqlOnCallDirectory(db, { maxAgeMs: 30_000, now: () => nowMs });
+    expect(cached.whoIsOnCallNow('城东区', at('2026-11-02 10:00'))).toBeUndefined();
+    await cached.load();
+    let queries = 0;
+    const query = db.query.bind(db);
+    db.query = ((sql: string, params?: readonly unknown[]) => {
+      queries++;
+      return query(sql, params);
+    }) as typeof db.query;
+    try {
+      for (let i = 0; i < 100; i++) expect((await cached.whoIsOnCall('城东区', at('2026-11-02 10:00'))).technician?.id).toBe('tech-chen');
+      expect(cached.whoIsOnCallNow('城东区', at('2026-11-02 10:00'))?.technician?.id).toBe('tech-chen');
+      expect(queries).toBe(0);
+
+      const o = await cached.addOverride({ teamId: 'team-east', personId: 'tech-huang', replacesId: 'tech-chen', fromMs: at('2026-11-02 09:00'), toMs: at('2026-11-02 12:00'), reason: '调休' });
+      expect((await cached.whoIsOnCall('城东区', at('2026-11-02 10:00'))).technician?.id).toBe('tech-huang');
+
+      // Another process (here: another directory on the same store) changes the rota.
+      expect(await dir.removeOverride(o.id)).toBe(true);
+      expect((await cached.whoIsOnCall('城东区', at('2026-11-02 10:00'))).technician?.id).toBe('tech-huang');
+      nowMs = 30_001;
+      cached.whoIsOnCallNow('城东区', at('2026-11-02 10:00'));
+      await cached.load();
+      expect(cached.whoIsOnCallNow('城东区', at('2026-11-02 10:00'))?.technician?.id).toBe('tech-chen');
+    } finally {
+      db.query = query;
+    }
+  });
+
   it('answers who is on call in a district, with supervisor and director', async () => {
     const answer = await dir.whoIsOnCall('城东区', at('2026-11-02 10:00'));
     expect(answer).toMatchObject({

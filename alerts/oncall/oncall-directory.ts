@@ -87,46 +87,142 @@ function toOverride(r: OverrideRow): Override {
 }
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The whole directory in memory: a few hundred people and teams at most. */
+interface DirectorySnapshot {
+  people: Map<string, Person>;
+  /** By id. */
+  teams: Team[];
+  rotations: Map<string, Rotation>;
+  overrides: Map<string, Override[]>;
+}
+
+function teamOf(snap: DirectorySnapshot, district: string | undefined): Team | undefined {
+  const wanted = district ?? ANY_DISTRICT;
+  return snap.teams.find((t) => t.districts.includes(wanted)) ?? snap.teams.find((t) => t.districts.includes(ANY_DISTRICT));
+}
+
+function answerFrom(snap: DirectorySnapshot, district: string | undefined, atMs: number): OnCallAnswer {
+  const team = teamOf(snap, district);
+  if (!team) throw new OnCallNotFoundError('team for district', district ?? ANY_DISTRICT);
+  const overrides = (snap.overrides.get(team.id) ?? []).filter((o) => o.toMs > atMs && o.fromMs < atMs + 1);
+  const duty = onShiftAt(snap.rotations.get(team.id), overrides, atMs)[0];
+  const answer: OnCallAnswer = { district: district ?? ANY_DISTRICT, teamId: team.id };
+  if (duty) {
+    answer.technician = snap.people.get(duty.personId);
+    answer.shift = { name: duty.shiftName, kind: duty.kind, startsAt: iso(duty.startMs), endsAt: iso(duty.endMs) };
+  }
+  if (team.supervisorId) answer.supervisor = snap.people.get(team.supervisorId);
+  if (team.directorId) answer.director = snap.people.get(team.directorId);
+  return answer;
+}
+
 /**
  * The on-call directory over SQL (PostgreSQL or PGlite, migration 010): teams by district,
  * one rotation per team, overrides. Writes are validated against the exported schemas.
  */
 export class SqlOnCallDirectory implements OnCallDirectory {
   readonly #db: Db;
+  readonly #now: () => number;
+  readonly #maxAgeMs: number;
+  #loaded: DirectorySnapshot | undefined;
+  #loadedAtMs = 0;
+  #loading: Promise<DirectorySnapshot> | undefined;
+  #generation = 0;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: { maxAgeMs?: number; now?: () => number } = {}) {
     this.#db = db;
+    this.#maxAgeMs = options.maxAgeMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * Who answers now, from the in-memory copy of the directory: the alarm path asks this on every
+   * leak and must not wait for a query (or for a store busy with a storm's tickets). The copy is
+   * replaced after every write made through this directory and reloaded when older than
+   * `maxAgeMs`, which covers writes by another process.
+   */
   async whoIsOnCall(district: string | undefined, atMs: number): Promise<OnCallAnswer> {
-    const team = await this.teamFor(district);
-    if (!team) throw new OnCallNotFoundError('team for district', district ?? ANY_DISTRICT);
-    const [rotation, overrides] = await Promise.all([this.rotation(team.id), this.overrides(team.id, atMs, atMs + 1)]);
-    const duty = onShiftAt(rotation, overrides, atMs)[0];
-    const ids = [duty?.personId, team.supervisorId, team.directorId].filter((id): id is string => id !== undefined);
-    const people = await this.#people(ids);
-    const answer: OnCallAnswer = { district: district ?? ANY_DISTRICT, teamId: team.id };
-    if (duty) {
-      answer.technician = people.get(duty.personId);
-      answer.shift = { name: duty.shiftName, kind: duty.kind, startsAt: iso(duty.startMs), endsAt: iso(duty.endMs) };
-    }
-    if (team.supervisorId) answer.supervisor = people.get(team.supervisorId);
-    if (team.directorId) answer.director = people.get(team.directorId);
-    return answer;
+    return answerFrom(await this.#snapshot(), district, atMs);
+  }
+
+  /** The same answer without waiting, when the copy is loaded; undefined before the first load. */
+  whoIsOnCallNow(district: string | undefined, atMs: number): OnCallAnswer | undefined {
+    if (!this.#loaded) return undefined;
+    this.#refreshIfOld();
+    return answerFrom(this.#loaded, district, atMs);
+  }
+
+  /** Loads the in-memory copy (the service stage does so at start, so the first leak finds it). */
+  async load(): Promise<void> {
+    await this.#snapshot(true);
   }
 
   /** The team answering for a district: its own, else the '*' team; undefined when neither exists. */
   async teamFor(district: string | undefined): Promise<Team | undefined> {
-    const rows = await this.#db.query<TeamRow>(
-      `SELECT ${TEAM_COLS} FROM teams WHERE $1 = ANY(districts) OR $2 = ANY(districts)
-       ORDER BY ($1 = ANY(districts)) DESC, id LIMIT 1`,
-      [district ?? ANY_DISTRICT, ANY_DISTRICT],
-    );
-    return rows[0] ? toTeam(rows[0]) : undefined;
+    return teamOf(await this.#snapshot(), district);
   }
 
   async person(id: string): Promise<Person | undefined> {
-    return (await this.#people([id])).get(id);
+    return (await this.#snapshot()).people.get(id);
+  }
+
+  #refreshIfOld(): void {
+    if (this.#now() - this.#loadedAtMs > this.#maxAgeMs && !this.#loading) void this.#snapshot(true).catch(() => {});
+  }
+
+  #snapshot(force = false): Promise<DirectorySnapshot> {
+    if (!force && this.#loaded) {
+      this.#refreshIfOld();
+      return Promise.resolve(this.#loaded);
+    }
+    if (this.#loading && !force) return this.#loading;
+    const generation = ++this.#generation;
+    const loading = this.#read().then(
+      (snap) => {
+        // A write during the read made it stale: only the newest read is kept.
+        if (generation === this.#generation) {
+          this.#loaded = snap;
+          this.#loadedAtMs = this.#now();
+        }
+        if (this.#loading === loading) this.#loading = undefined;
+        return snap;
+      },
+      (err: unknown) => {
+        if (this.#loading === loading) this.#loading = undefined;
+        throw err;
+      },
+    );
+    this.#loading = loading;
+    return loading;
+  }
+
+  async #read(): Promise<DirectorySnapshot> {
+    const [people, teams, rotations, overrides] = await Promise.all([
+      this.#db.query<PersonRow>(`SELECT ${PERSON_COLS} FROM people`),
+      this.#db.query<TeamRow>(`SELECT ${TEAM_COLS} FROM teams ORDER BY id`),
+      this.#db.query<RotationRow>(`SELECT ${ROTATION_COLS} FROM rotations`),
+      this.#db.query<OverrideRow>(`SELECT ${OVERRIDE_COLS} FROM overrides ORDER BY from_at, id`),
+    ]);
+    const byTeam = new Map<string, Override[]>();
+    for (const r of overrides) {
+      const o = toOverride(r);
+      const list = byTeam.get(o.teamId);
+      if (list) list.push(o);
+      else byTeam.set(o.teamId, [o]);
+    }
+    return {
+      people: new Map(people.map((r) => [r.id, toPerson(r)])),
+      teams: teams.map(toTeam),
+      rotations: new Map(rotations.map((r) => [r.team_id, toRotation(r)])),
+      overrides: byTeam,
+    };
+  }
+
+  /** After a write: the next question reads the directory again. */
+  #changed(): void {
+    this.#generation++;
+    this.#loaded = undefined;
+    this.#loading = undefined;
   }
 
   async listPeople(): Promise<Person[]> {
@@ -141,6 +237,7 @@ export class SqlOnCallDirectory implements OnCallDirectory {
        ON CONFLICT (id) DO UPDATE SET name = $2, role = $3, phone = $4, email = $5, webhooks = $6, updated_at = now()`,
       [p.id, p.name, p.role, p.phone ?? null, p.email ?? null, p.webhooks ?? []],
     );
+    this.#changed();
     return { ...p, webhooks: p.webhooks ?? [] };
   }
 
@@ -170,6 +267,7 @@ export class SqlOnCallDirectory implements OnCallDirectory {
        ON CONFLICT (id) DO UPDATE SET name = $2, districts = $3, supervisor_id = $4, director_id = $5, updated_at = now()`,
       [t.id, t.name, t.districts, t.supervisorId ?? null, t.directorId ?? null],
     );
+    this.#changed();
     return t;
   }
 
@@ -190,6 +288,7 @@ export class SqlOnCallDirectory implements OnCallDirectory {
        ON CONFLICT (team_id) DO UPDATE SET members = $2, shifts = $3::jsonb, period_days = $4, anchor_date = $5, time_zone = $6, updated_at = now()`,
       [r.teamId, r.members, JSON.stringify(r.shifts), r.periodDays, r.anchorDate, r.timeZone],
     );
+    this.#changed();
     return r;
   }
 
@@ -203,12 +302,15 @@ export class SqlOnCallDirectory implements OnCallDirectory {
       'INSERT INTO overrides (id, team_id, person_id, replaces_id, from_at, to_at, reason) VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7)',
       [o.id, o.teamId, o.personId, o.replacesId ?? null, o.fromMs, o.toMs, o.reason],
     );
+    this.#changed();
     return o;
   }
 
   /** Removes a team with its rotation and overrides; false when there was none. */
   async removeTeam(id: string): Promise<boolean> {
-    return (await this.#db.query('DELETE FROM teams WHERE id = $1 RETURNING id', [id])).length > 0;
+    const removed = (await this.#db.query('DELETE FROM teams WHERE id = $1 RETURNING id', [id])).length > 0;
+    this.#changed();
+    return removed;
   }
 
   /** Removes a person no team, rotation or override still names; false when there was none. */
@@ -220,12 +322,16 @@ export class SqlOnCallDirectory implements OnCallDirectory {
       [id],
     );
     if (uses.length > 0) throw new OnCallInvalidError(`person ${id} is still named by a team, rotation or override`);
-    return (await this.#db.query('DELETE FROM people WHERE id = $1 RETURNING id', [id])).length > 0;
+    const removed = (await this.#db.query('DELETE FROM people WHERE id = $1 RETURNING id', [id])).length > 0;
+    this.#changed();
+    return removed;
   }
 
   /** Removes an override; false when there was none with that id. */
   async removeOverride(id: string): Promise<boolean> {
-    return (await this.#db.query('DELETE FROM overrides WHERE id = $1 RETURNING id', [id])).length > 0;
+    const removed = (await this.#db.query('DELETE FROM overrides WHERE id = $1 RETURNING id', [id])).length > 0;
+    this.#changed();
+    return removed;
   }
 
   /** A team's overrides that overlap [fromMs, toMs). */

@@ -3,6 +3,7 @@ import { DbUnavailableError } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { PgDb } from './pg-db.ts';
 import { PgliteDb } from './pglite-db.ts';
+import { WorkerDb } from './worker-db.ts';
 
 export interface OpenDbOptions {
   /** PostgreSQL when set (DATABASE_URL). */
@@ -11,6 +12,12 @@ export interface OpenDbOptions {
   dir?: string;
   /** PostgreSQL schema (search_path); tests use one per file. */
   schema?: string;
+  /**
+   * Embedded only: run PGlite on the calling thread instead of its worker. The worker is the
+   * default because a PGlite statement is a synchronous WebAssembly turn that would otherwise
+   * stall ingest, detection and the alert streams (a ticket storm is tens of thousands of them).
+   */
+  inThread?: boolean;
 }
 
 /** Opens the ticket store and brings its schema up to date before returning it. */
@@ -19,7 +26,9 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   try {
     db = options.databaseUrl
       ? await PgDb.open({ connectionString: options.databaseUrl, ...(options.schema ? { schema: options.schema } : {}) })
-      : await PgliteDb.open(options.dir ? { dir: options.dir } : {});
+      : options.inThread
+        ? await PgliteDb.open(options.dir ? { dir: options.dir } : {})
+        : await WorkerDb.open(options.dir ? { dir: options.dir } : {});
   } catch (err) {
     throw new DbUnavailableError(`Cannot open the ticket store: ${(err as Error).message}`, { cause: err });
   }

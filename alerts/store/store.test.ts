@@ -6,6 +6,7 @@ import { MigrationError } from './errors.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import { openDb } from './open-db.ts';
 import { PgliteDb } from './pglite-db.ts';
+import { WorkerDb } from './worker-db.ts';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -60,5 +61,49 @@ describe('ticket store', () => {
 
   it('reports an unreachable PostgreSQL as GAS_DB_UNAVAILABLE', async () => {
     await expect(openDb({ databaseUrl: 'postgres://nobody:x@127.0.0.1:1/none' })).rejects.toMatchObject({ code: 'GAS_DB_UNAVAILABLE', retryable: true });
+  });
+});
+
+describe('the embedded store in its worker', () => {
+  it('answers rows with their types, keeps SQLSTATE codes, and commits or rolls back a transaction as one', async () => {
+    const db = await openDb({});
+    expect(db).toBeInstanceOf(WorkerDb);
+    await db.query('CREATE TABLE w (id int PRIMARY KEY, at timestamptz, doc jsonb)');
+    await db.query('INSERT INTO w VALUES ($1, $2, $3)', [1, new Date('2026-01-02T03:04:05Z'), JSON.stringify({ a: [1] })]);
+    const [row] = await db.query<{ id: number; at: Date; doc: unknown }>('SELECT * FROM w');
+    expect(row).toEqual({ id: 1, at: new Date('2026-01-02T03:04:05Z'), doc: { a: [1] } });
+    await expect(db.query('INSERT INTO w VALUES (1, now(), null)')).rejects.toMatchObject({ code: '23505' });
+
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO w VALUES (2, now(), null)');
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    // A statement outside waits for the transaction, so it sees either all of it or none.
+    const inside = db.transaction(async (tx) => {
+      await tx.query('INSERT INTO w VALUES (3, now(), null)');
+      await tx.query('INSERT INTO w VALUES (4, now(), null)');
+      return 'done';
+    });
+    const outside = db.query<{ n: number }>('SELECT count(*)::int AS n FROM w');
+    expect(await inside).toBe('done');
+    expect(await outside).toEqual([{ n: 3 }]);
+    expect(await db.query('SELECT id FROM w ORDER BY id')).toEqual([{ id: 1 }, { id: 3 }, { id: 4 }]);
+    await db.close();
+    await expect(db.query('SELECT 1')).rejects.toMatchObject({ code: 'GAS_DB_UNAVAILABLE' });
+  });
+
+  it('a failed statement inside a transaction fails the transaction, not the store', async () => {
+    const db = await openDb({});
+    await db.query('CREATE TABLE v (id int PRIMARY KEY)');
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO v VALUES (1)');
+        await tx.query('INSERT INTO v VALUES (1)');
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await db.query('SELECT count(*)::int AS n FROM v')).toEqual([{ n: 0 }]);
+    await db.close();
   });
 });
