@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceRecords } from '../contracts/device-record.ts';
-import type { AlertBook } from '../alerts/alert-book.ts';
+import type { Alert, AlertBook } from '../alerts/alert-book.ts';
 import { SqlOnCallDirectory } from '../alerts/oncall/oncall-directory.ts';
 import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
 import { closeChannels, createChannels, parsePushConfig, sseHubOf } from '../alerts/push/channels.ts';
@@ -9,6 +9,10 @@ import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
 import type { SseHub } from '../alerts/push/sse/hub.ts';
 import { parseSlaSettings, type SlaSettings } from '../alerts/sla/sla-policy.ts';
 import { SlaWatch } from '../alerts/sla/sla-watch.ts';
+import { AlarmJournal } from '../alerts/safety/alarm-journal.ts';
+import { SafetyLane } from '../alerts/safety/safety-lane.ts';
+import { timerScheduler } from '../alerts/push/scheduler.ts';
+import { StormFolder } from '../alerts/tickets/storm-folder.ts';
 import type { Db } from '../alerts/store/db.ts';
 import { openDb } from '../alerts/store/open-db.ts';
 import type { Notice } from '../alerts/tickets/notice.ts';
@@ -62,45 +66,53 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   const db = await openDb({ databaseUrl: options.databaseUrl, dir: join(options.dataDir, 'tickets-db') });
   const [savedSla] = await db.query<{ value: unknown }>(`SELECT value FROM app_settings WHERE key = 'sla'`);
   if (savedSla) sla = parseSlaSettings(typeof savedSla.value === 'string' ? JSON.parse(savedSla.value) : savedSla.value);
-  const oncall = new SqlOnCallDirectory(db);
+  const oncall = new SqlOnCallDirectory(db, { now: () => clock.now() });
   if (options.oncallFile) {
     await seedOnCall(db, await loadOnCallConfig(options.oncallFile));
   } else if ((await oncall.listTeams()).length === 0) {
     await seedOnCall(db, await loadOnCallConfig(EXAMPLE_ONCALL));
     log.warn({ file: EXAMPLE_ONCALL }, 'No ONCALL file: seeded the example rota from the service manual');
   }
+  // The alarm path answers "who is on call" from memory: loaded before the first alert arrives.
+  await oncall.load();
 
   const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });
+  const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
+  const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now());
+  const lane = new SafetyLane({ journal, directory: oncall, lookupDevice, push, clock, ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}), log: log.child({ component: 'safety-lane' }) });
+  // First listener on the alert book: a leak is pushed before anything else hears of it.
+  alerts.onChange((changes) => lane.onAlertChanges(changes));
   const tickets = new TicketService({
     db,
     clock,
     directory: oncall,
-    lookupDevice: (deviceId) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined,
+    lookupDevice,
     settings: ticketSettings,
+    priorAlarm: (alertIds) => lane.priorPush(alertIds),
     sla,
     log: log.child({ component: 'tickets' }),
   });
   const watch = new SlaWatch({ db, directory: oncall, settings: sla, appUrl: ticketSettings.appUrl, log: log.child({ component: 'sla' }) });
 
+  // Notices made now are sent before their delivery is recorded; notices fed again after a
+  // restart are claimed first, so none is sent twice.
+  const sendFresh = (notice: Notice): void => {
+    push.dispatchFresh(notice).catch((err: unknown) => log.error({ err, noticeId: notice.id }, 'Push dispatch failed'));
+  };
   const send = (notice: Notice): void => {
     push.dispatch(notice).catch((err: unknown) => log.error({ err, noticeId: notice.id }, 'Push dispatch failed'));
   };
-  tickets.onNotice(send);
-  watch.onNotice(send);
+  tickets.onNotice(sendFresh);
+  watch.onNotice(sendFresh);
   push.onOutcome((outcome) => {
     if (outcome.status === 'failed') watch.onDeliveryOutcome(outcome).catch((err: unknown) => log.error({ err }, 'Escalating a failed push failed'));
   });
 
-  // Catch up on what a crash may have cut short: alerts without tickets, notices not yet pushed, retries pending.
-  await tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 }));
-  for (const notice of await tickets.noticesSince(clock.now() - 86_400_000)) send(notice);
-  await push.resume();
-
-  // Ticket updates run one batch after another, in the order the alert book changed. When the
-  // store fails (PostgreSQL restarting), the alert book still has everything: a reconcile of its
-  // active and recently cleared alerts is retried with back-off until the store answers again.
-  let chain = Promise.resolve();
+  // Ticket updates run one batch after another, in the order the alert book changed (the ticket
+  // service chains them), behind the storm folder. When the store fails (PostgreSQL restarting),
+  // the alert book still has everything: a reconcile of its active and recently cleared alerts is
+  // retried with back-off until the store answers again.
   let retryTimer: NodeJS.Timeout | undefined;
   let retryDelayMs = RECONCILE_RETRY_MIN_MS;
   let stopped = false;
@@ -108,28 +120,42 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     if (retryTimer || stopped) return;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
-      chain = chain
-        .then(() => tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 })))
-        .then(
-          (done) => {
-            retryDelayMs = RECONCILE_RETRY_MIN_MS;
-            log.info(done, 'Ticket store answers again: tickets reconciled with the alert book');
-          },
-          (err: unknown) => {
-            retryDelayMs = Math.min(retryDelayMs * 2, RECONCILE_RETRY_MAX_MS);
-            log.warn({ err, retryInMs: retryDelayMs }, 'Ticket store still failing; reconcile retried');
-            reconcileLater();
-          },
-        );
+      tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 }), openMissing).then(
+        (done) => {
+          retryDelayMs = RECONCILE_RETRY_MIN_MS;
+          log.info(done, 'Ticket store answers again: tickets reconciled with the alert book');
+        },
+        (err: unknown) => {
+          retryDelayMs = Math.min(retryDelayMs * 2, RECONCILE_RETRY_MAX_MS);
+          log.warn({ err, retryInMs: retryDelayMs }, 'Ticket store still failing; reconcile retried');
+          reconcileLater();
+        },
+      );
     }, retryDelayMs);
     retryTimer.unref();
   };
-  alerts.onChange((changes) => {
-    chain = chain.then(() => tickets.onAlertChanges(changes)).catch((err: unknown) => {
-      log.error({ err }, 'Ticket update failed; reconciling once the ticket store answers');
-      reconcileLater();
-    });
+  const failed = (err: unknown): void => {
+    log.error({ err }, 'Ticket update failed; reconciling once the ticket store answers');
+    reconcileLater();
+  };
+  const folder = new StormFolder({ groupWaitMs: ticketSettings.stormGroupWaitMs, threshold: ticketSettings.stormFoldThreshold }, timerScheduler, (out) => {
+    if (out.type === 'changes') tickets.onAlertChanges(out.changes).catch(failed);
+    else {
+      log.warn({ gatewayId: out.gatewayId, condition: out.condition, devices: out.alerts.length }, 'Alert storm folded into one incident ticket');
+      tickets.openIncident(out.gatewayId, out.condition, out.alerts).catch(failed);
+      if (out.after.length > 0) tickets.onAlertChanges(out.after).catch(failed);
+    }
   });
+  // Alerts without a ticket go through the folder, so a storm cut short by a crash is still one incident.
+  const openMissing = async (missing: Alert[]): Promise<void> => folder.offer(missing.map((alert) => ({ type: 'raised' as const, alert })));
+
+  // Catch up on what a crash may have cut short: alerts without tickets, notices not yet pushed, retries pending.
+  await tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 }), openMissing);
+  lane.resume(3_600_000, send);
+  for (const notice of await tickets.noticesSince(clock.now() - 86_400_000)) send(notice);
+  await push.resume();
+
+  alerts.onChange((changes) => folder.offer(changes));
 
   let checking = false;
   const checkSla = async (): Promise<void> => {
@@ -169,7 +195,8 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
       clearInterval(timer);
       stopped = true;
       clearTimeout(retryTimer);
-      await chain;
+      folder.flush();
+      await tickets.settled();
       await push.close();
       await closeChannels(channels);
       await db.close();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
 import type { Person } from '../oncall/directory.ts';
 import { oncallTestDb } from '../oncall/testing.ts';
+import type { Db } from '../store/db.ts';
 import type { PgliteDb } from '../store/pglite-db.ts';
 import type { DeliveryOutcome } from '../tickets/notice.ts';
 import type { SendResult } from './channel.ts';
@@ -49,6 +50,32 @@ describe('PushDispatcher', () => {
     d.onOutcome((o) => outcomes.push(o));
     return d;
   }
+
+  it('dispatchFresh sends before writing anything, records behind it, and a later dispatch of the same notice sends nothing', async () => {
+    const ch = scriptedChannel('robot', [OK]);
+    let releaseStore!: () => void;
+    const storeBusy = new Promise<void>((resolve) => (releaseStore = resolve));
+    // A store that is busy (a storm's tickets): every transaction waits until released.
+    const busyDb: Db = { query: db.query.bind(db), close: async () => {}, transaction: async <T>(work: (tx: Db) => Promise<T>) => { await storeBusy; return db.transaction(work); } };
+    const d = dispatcher([ch.instance], { db: busyDb });
+    const fresh = d.dispatchFresh(notice({ id: 'alarm:A1' }), [technician]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(ch.calls).toEqual([{ noticeId: 'alarm:A1', recipientId: 'tech-chen' }]);
+    expect(await db.query('SELECT * FROM delivery_state')).toEqual([]);
+    // The same notice again while its claim is still unwritten: known, not sent.
+    const again = d.dispatch(notice({ id: 'alarm:A1' }));
+    releaseStore();
+    expect((await fresh).started).toEqual([{ recipientId: 'tech-chen', channel: 'robot' }]);
+    expect((await again).alreadyKnown).toEqual([{ recipientId: 'tech-chen', channel: 'robot' }]);
+    await d.idle();
+    expect(ch.calls).toHaveLength(1);
+    expect(await db.query('SELECT status FROM delivery_state')).toEqual([{ status: 'delivered' }]);
+    // After the claim is written, a restart's re-feed of the notice is recognised by the store.
+    const restarted = dispatcher([ch.instance]);
+    expect((await restarted.dispatch(notice({ id: 'alarm:A1' }))).alreadyKnown).toHaveLength(1);
+    expect(ch.calls).toHaveLength(1);
+  });
 
   it('delivers once and logs the attempt', async () => {
     const ch = scriptedChannel('robot', [OK]);

@@ -59,6 +59,14 @@ export interface PushDispatcherOptions {
   random?: () => number;
 }
 
+interface PlanEntry {
+  person?: Person;
+  recipientId: string;
+  instance?: ChannelInstance;
+  reason?: string;
+  customer?: boolean;
+}
+
 interface Job {
   notice: Notice;
   person: Person;
@@ -96,6 +104,9 @@ export class PushDispatcher {
   readonly #inflight = new Set<Promise<void>>();
   /** Keys with an attempt running or scheduled in this process. */
   readonly #active = new Map<string, { cancel(): void } | undefined>();
+  /** Keys sent by `dispatchFresh` whose claims are not yet written; with the promise writing them. */
+  readonly #claimedHere = new Set<string>();
+  readonly #claimWrites = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(options: PushDispatcherOptions) {
@@ -117,20 +128,12 @@ export class PushDispatcher {
 
   /** Claims the deliveries of a notice and starts the first attempts (not awaited: see `idle()`). */
   async dispatch(notice: Notice): Promise<DispatchResult> {
-    const plan: Array<{ person?: Person; recipientId: string; instance?: ChannelInstance; reason?: string; customer?: boolean }> = [];
-    for (const recipientId of [...new Set(notice.recipients)]) {
-      if (recipientId.startsWith(CUSTOMER_PREFIX)) {
-        plan.push({ recipientId, reason: 'customers are not reached by push: no customer channel', customer: true });
-        continue;
-      }
-      const person = await this.#people.person(recipientId);
-      if (!person) {
-        plan.push({ recipientId, reason: `unknown person ${recipientId}` });
-        continue;
-      }
-      const serving = [...this.#channels.values()].filter((c) => c.serves(person));
-      if (serving.length === 0) plan.push({ person, recipientId, reason: 'no push channel serves this person' });
-      for (const instance of serving) plan.push({ person, recipientId, instance });
+    const result: DispatchResult = { started: [], alreadyKnown: [] };
+    const plan: PlanEntry[] = [];
+    for (const p of await this.#plan(notice)) {
+      // Being sent by the fast path right now, its claim not yet written.
+      if (this.#claimedHere.has(keyOf(notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL))) result.alreadyKnown.push({ recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL });
+      else plan.push(p);
     }
     const nowMs = this.#clock.now();
     const claimed = await this.#db.transaction(async (tx) => {
@@ -150,17 +153,89 @@ export class PushDispatcher {
       }
       return won;
     });
+    const won = plan.filter((_, i) => claimed[i]);
+    plan.forEach((p, i) => (claimed[i] ? result.started : result.alreadyKnown).push({ recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL }));
+    this.#launch(notice, won);
+    return result;
+  }
+
+  /** Who gets the notice on which channel; `people` given by the caller saves the look-up. */
+  async #plan(notice: Notice, people?: readonly Person[]): Promise<PlanEntry[]> {
+    const plan: PlanEntry[] = [];
+    const given = people ? new Map(people.map((p) => [p.id, p])) : undefined;
+    for (const recipientId of [...new Set(notice.recipients)]) {
+      if (recipientId.startsWith(CUSTOMER_PREFIX)) {
+        plan.push({ recipientId, reason: 'customers are not reached by push: no customer channel', customer: true });
+        continue;
+      }
+      const person = given?.get(recipientId) ?? (await this.#people.person(recipientId));
+      if (!person) {
+        plan.push({ recipientId, reason: `unknown person ${recipientId}` });
+        continue;
+      }
+      const serving = [...this.#channels.values()].filter((c) => c.serves(person));
+      if (serving.length === 0) plan.push({ person, recipientId, reason: 'no push channel serves this person' });
+      for (const instance of serving) plan.push({ person, recipientId, instance });
+    }
+    return plan;
+  }
+
+  /**
+   * A notice made just now (its id cannot have been claimed by an earlier run): the first
+   * attempts start before anything is written, and the claims follow in one transaction behind
+   * them; attempts record their outcome only after the claims. Alarms and every later push of a
+   * ticket take this path, so a store busy with a storm never holds a push back. Notices fed again
+   * after a restart go through `dispatch`, which claims first.
+   */
+  async dispatchFresh(notice: Notice, people?: readonly Person[]): Promise<DispatchResult> {
+    const plan = await this.#plan(notice, people);
     const result: DispatchResult = { started: [], alreadyKnown: [] };
-    plan.forEach((p, i) => {
+    const won: PlanEntry[] = [];
+    for (const p of plan) {
       const pair = { recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL };
-      if (!claimed[i]) return void result.alreadyKnown.push(pair);
+      const key = keyOf(notice.id, pair.recipientId, pair.channel);
+      if (this.#claimedHere.has(key) || this.#active.has(key)) {
+        result.alreadyKnown.push(pair);
+        continue;
+      }
+      this.#claimedHere.add(key);
+      won.push(p);
       result.started.push(pair);
+    }
+    if (won.length === 0) return result;
+    const nowMs = this.#clock.now();
+    const claims = this.#db
+      .transaction(async (tx) => {
+        await tx.query(`INSERT INTO push_notices (id, notice, received_at) VALUES ($1, $2::jsonb, ${ts(3)}) ON CONFLICT (id) DO NOTHING`, [notice.id, JSON.stringify(notice), nowMs]);
+        for (const p of won) {
+          await tx.query(
+            `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, updated_at)
+             VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, ${ts(4)}) ON CONFLICT DO NOTHING`,
+            [notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL, nowMs],
+          );
+        }
+      })
+      .catch((err: unknown) => this.#log.error({ err, noticeId: notice.id }, 'Could not record the claims of a push already sent'))
+      .finally(() => {
+        for (const p of won) {
+          const key = keyOf(notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL);
+          this.#claimedHere.delete(key);
+          this.#claimWrites.delete(key);
+        }
+      });
+    for (const p of won) this.#claimWrites.set(keyOf(notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL), claims);
+    this.#launch(notice, won);
+    return result;
+  }
+
+  #launch(notice: Notice, plan: readonly PlanEntry[]): void {
+    for (const p of plan) {
       if (p.person && p.instance) this.#start({ notice, person: p.person, instance: p.instance, attempt: 1 }, 0);
       else if (p.customer) this.#track(this.#finish(notice, p.recipientId, NO_CHANNEL, 0, 'not_delivered', p.reason));
       else this.#track(this.#unreachable(notice, p.recipientId, p.reason ?? 'unreachable'));
-    });
-    return result;
+    }
   }
+
 
   /** After a restart: schedules every delivery still pending in the store. Returns how many. */
   async resume(): Promise<number> {
@@ -297,6 +372,8 @@ export class PushDispatcher {
 
   /** State update and log row in one transaction; a store failure is logged, the push goes on. */
   async #record(state: [string, unknown[]], entry: DeliveryLogEntry): Promise<void> {
+    // A fast-path push may finish before its claim row exists: the update waits for it.
+    await this.#claimWrites.get(keyOf(entry.noticeId, entry.recipientId, entry.channel));
     try {
       await this.#db.transaction(async (tx) => {
         await tx.query(state[0], state[1]);

@@ -12,6 +12,8 @@ export const PRIORITY_NAMES: Readonly<Record<Notice['priority'], Text>> = {
 };
 
 const label = (n: Notice) => `【${PRIORITY_NAMES[n.priority]['zh-CN']} ${PRIORITY_NAMES[n.priority].en}】`;
+/** The ticket, or for an alarm pushed ahead of its ticket the alerts it will be opened for. */
+const reference = (n: Notice) => (n.ticketId ? `工单 Ticket: ${n.ticketId}` : `告警 Alert: ${([] as unknown[]).concat(n.data.alertIds ?? []).join(', ')}`);
 const to = (p: Person) => `致 To: ${p.name}${p.phone ? ` (${p.phone})` : ''}`;
 
 /** One line, both languages: the e-mail subject and the card title. */
@@ -30,7 +32,7 @@ export function plainText(n: Notice, recipient: Person): string {
     '',
     n.body.en,
     '',
-    `工单 Ticket: ${n.ticketId}`,
+    reference(n),
     ...(n.url ? [`链接 Link: ${n.url}`] : []),
   ].join('\n');
 }
@@ -47,7 +49,7 @@ export function markdownText(n: Notice, recipient: Person): string {
     '',
     n.body.en,
     '',
-    `工单 Ticket: ${n.ticketId}`,
+    reference(n),
     ...(n.url ? ['', `[打开工单 Open ticket](${n.url})`] : []),
   ].join('\n');
 }

@@ -31,7 +31,7 @@ describe('SLA settings', () => {
   });
 
   it('ticket settings: repeat window 7 days, Asia/Shanghai', () => {
-    expect(parseTicketSettings()).toEqual({ repeatWindowMs: 7 * 24 * HOUR, autoDispatch: true, timeZone: 'Asia/Shanghai' });
+    expect(parseTicketSettings()).toEqual({ stormGroupWaitMs: 3_000, stormFoldThreshold: 10, repeatWindowMs: 7 * 24 * HOUR, autoDispatch: true, timeZone: 'Asia/Shanghai' });
     expect(() => parseTicketSettings({ repeatWindowMs: 'x' })).toThrow(ConfigError);
   });
 });

@@ -2,6 +2,7 @@ import type { Condition } from '../../contracts/messages.ts';
 import type { Text } from '../catalog/manual.ts';
 import { conditionName } from '../catalog/messages.ts';
 import type { Priority } from '../sla/sla-policy.ts';
+import type { Alert } from '../alert-book.ts';
 import type { Notice } from './notice.ts';
 import type { Ticket } from './ticket.ts';
 
@@ -113,6 +114,58 @@ export function dispatchedNotice(id: string, ticket: Ticket, recipient: string, 
     body: ticketBody(ticket, t('请接单并尽快到场。', 'Please acknowledge and go on site.')),
     ...url(ctx.appUrl, ticket.id),
     data: data(ticket),
+    createdAtMs: ctx.nowMs,
+  };
+}
+
+/** What the safety lane knows of a leak before its ticket exists: the alerts and the registry's entry. */
+export interface AlarmFacts {
+  alerts: ReadonlyArray<Pick<Alert, 'id' | 'condition' | 'severity' | 'subjectId' | 'deviceId' | 'gatewayId' | 'raisedAt' | 'manual' | 'detail'>>;
+  priority: Priority;
+  district?: string;
+  address?: string;
+  customer?: string;
+}
+
+/**
+ * The push that goes out the moment a leak is in the alert journal; the ticket follows and takes
+ * this push as its dispatch, so the technician is not called twice.
+ */
+export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[], ctx: NoticeContext): Notice {
+  const first = facts.alerts[0]!;
+  const conditions = facts.alerts.map((a) => a.condition);
+  const p = PRIORITY_NAMES[facts.priority];
+  const cond = conditionsText(conditions);
+  const place = [facts.address, facts.customer].filter(Boolean).join(' · ');
+  const m = first.manual;
+  const lel = typeof first.detail?.lelPct === 'number' ? first.detail.lelPct : undefined;
+  const zh = ['燃气报警，请立即处置：工单随后生成。', `故障：${cond['zh-CN']}`, `设备 ${first.subjectId}${place ? ` ${place}` : ''}${facts.district ? `（${facts.district}）` : ''}`];
+  const en = ['Gas alarm, act now: the ticket follows.', `Fault: ${cond.en}`, `device ${first.subjectId}${place ? ` ${place}` : ''}${facts.district ? ` (${facts.district})` : ''}`];
+  if (lel !== undefined) {
+    zh.push(`浓度：${lel} %LEL`);
+    en.push(`Concentration: ${lel} %LEL`);
+  }
+  zh.push(`排除方法：${m.remedy['zh-CN']}`);
+  en.push(`Remedy: ${m.remedy.en}`);
+  return {
+    id,
+    kind: 'alarm.raised',
+    ticketId: '',
+    recipients,
+    priority: facts.priority,
+    title: t(`【${p['zh-CN']}】燃气报警 ${first.subjectId} ${cond['zh-CN']}`, `[${p.en}] Gas alarm ${first.subjectId} ${cond.en}`),
+    body: t(zh.join('\n'), en.join('\n')),
+    data: {
+      alertIds: facts.alerts.map((a) => a.id),
+      deviceId: first.deviceId,
+      gatewayId: first.gatewayId,
+      conditions,
+      priority: facts.priority,
+      district: facts.district ?? null,
+      address: facts.address ?? null,
+      customer: facts.customer ?? null,
+      raisedAt: first.raisedAt,
+    },
     createdAtMs: ctx.nowMs,
   };
 }

@@ -10,6 +10,13 @@ export const TicketSettingsSchema = Type.Object(
     autoDispatch: Type.Boolean({ default: true }),
     /** Base URL of the technician app, for links in notices. */
     appUrl: Type.Optional(Type.String()),
+    /**
+     * Storm folding, as Alertmanager's group_wait: a device alert that is no safety condition waits
+     * this long for others of the same condition behind the same gateway. @defaultValue 3 s
+     */
+    stormGroupWaitMs: Type.Integer({ minimum: 0, default: 3_000 }),
+    /** That many or more in one group open one incident ticket on the gateway instead of one ticket each. @defaultValue 10 */
+    stormFoldThreshold: Type.Integer({ minimum: 2, default: 10 }),
     /** Time zone of the reports' days, weeks and months. @defaultValue Asia/Shanghai */
     timeZone: Type.String({ default: 'Asia/Shanghai' }),
   },

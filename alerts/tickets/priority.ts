@@ -7,6 +7,14 @@ const EMERGENCY: ReadonlySet<Condition> = new Set(['VALVE_NOT_CUT', 'GAS_ALARM_L
 /** Safety or a customer without gas: a closed valve, a leak the valve did cut, a blind detector, tampering. */
 const URGENT: ReadonlySet<Condition> = new Set(['GAS_ALARM_L1', 'DETECTOR_OFFLINE', 'TAMPER', 'VALVE_CLOSED_LOW_BATTERY']);
 
+/** Conditions that put lives at risk: pushed by the safety lane before any bookkeeping, never folded. */
+export const SAFETY_CONDITIONS: ReadonlySet<Condition> = new Set(['GAS_ALARM_L1', 'GAS_ALARM_L2', 'VALVE_NOT_CUT']);
+
+/** A leak, or any condition the severity settings mark critical. */
+export function isSafetyAlert(input: Pick<PriorityInput, 'condition' | 'severity'>): boolean {
+  return SAFETY_CONDITIONS.has(input.condition) || input.severity === 'critical';
+}
+
 export interface PriorityInput {
   condition: Condition;
   severity: Severity;

@@ -10,6 +10,9 @@ export const Q = {
   ticketByIdForUpdate: `${TICKET_SELECT} WHERE t.id = $1 FOR UPDATE OF t`,
   openTicketForSubject: `${TICKET_SELECT} WHERE t.subject = $1 AND t.subject_id = $2 AND t.status IN ('opened', 'dispatched', 'acknowledged', 'on_site') FOR UPDATE OF t`,
   alertById: 'SELECT alert_id, ticket_id FROM ticket_alerts WHERE alert_id = $1',
+  alertsKnown: 'SELECT alert_id FROM ticket_alerts WHERE alert_id = ANY($1::text[])',
+  alertIdsOf: 'SELECT alert_id FROM ticket_alerts WHERE ticket_id = $1',
+  openDeviceTickets: `SELECT id, subject_id FROM tickets WHERE subject = 'device' AND subject_id = ANY($1::text[]) AND status IN ('opened', 'dispatched', 'acknowledged', 'on_site')`,
   recentResolvedForSubject: `SELECT id FROM tickets WHERE subject = $1 AND subject_id = $2
     AND status IN ('resolved', 'followed_up', 'closed') AND resolved_at >= $3::timestamptz
     ORDER BY resolved_at DESC, id DESC LIMIT 1`,

@@ -45,6 +45,11 @@ export interface TicketServiceOptions {
   settings?: Partial<TicketSettings>;
   sla?: SlaSettings;
   log?: TicketLog;
+  /**
+   * The alarm the safety lane already pushed for any of a ticket's alerts: the ticket's dispatch
+   * to the same person takes that push's notice id and is not sent again.
+   */
+  priorAlarm?: (alertIds: readonly string[]) => { notice: { id: string }; recipients: readonly string[]; atMs: number } | undefined;
 }
 
 export type OpenOutcome =
@@ -72,6 +77,12 @@ export interface TicketListQuery {
   limit?: number;
 }
 
+/** How old an alarm push may be for a ticket's routing to take it as its dispatch. */
+const ALARM_ADOPT_WITHIN_MS = 3_600_000;
+
+/** Changes per transaction when a batch is applied. */
+const BATCH_CHANGES = 200;
+
 const CUSTOMER_CONDITIONS: ReadonlySet<Condition> = new Set(['LOW_BALANCE', 'NO_BALANCE']);
 
 const isoOf = (msValue: number | null): string | null => (msValue === null ? null : new Date(msValue).toISOString());
@@ -94,6 +105,7 @@ export class TicketService {
   readonly #settings: TicketSettings;
   #sla: SlaSettings;
   readonly #log: TicketLog | undefined;
+  readonly #priorAlarm: TicketServiceOptions['priorAlarm'];
   readonly #listeners: Array<(notice: Notice) => void> = [];
   /** Alert changes are applied one batch after another, in arrival order. */
   #chain: Promise<void> = Promise.resolve();
@@ -106,6 +118,7 @@ export class TicketService {
     this.#settings = parseTicketSettings(options.settings ?? {});
     this.#sla = options.sla ?? parseSlaSettings({});
     this.#log = options.log;
+    this.#priorAlarm = options.priorAlarm;
   }
 
   get settings(): TicketSettings {
@@ -132,140 +145,237 @@ export class TicketService {
   // --- alerts → tickets ----------------------------------------------------------------------
 
   /**
-   * Wire to AlertBook.onChange. Batches are applied in order; a failed batch is reported through
-   * the returned promise and repaired by `reconcile` on the next start.
+   * Wire to AlertBook.onChange (behind the storm folder). Batches are applied in order, each in
+   * transactions of up to BATCH_CHANGES changes — not one per alert, so a storm costs a few
+   * hundred statements per commit instead of a commit per alert — and the tickets they open are
+   * routed after the commit. A failed batch is reported through the returned promise and
+   * repaired by `reconcile`.
    */
   onAlertChanges(changes: readonly AlertChange[]): Promise<void> {
-    const next = this.#chain.then(async () => {
-      for (const change of changes) {
-        if (change.type === 'raised') await this.openTicketFor(change.alert);
-        else await this.alertCleared(change.alert);
-      }
+    return this.#enqueue(async () => {
+      for (let i = 0; i < changes.length; i += BATCH_CHANGES) await this.#applyBatch(changes.slice(i, i + BATCH_CHANGES));
     });
+  }
+
+  /**
+   * A storm folded into one incident: the devices' alerts of one condition behind one gateway go
+   * onto the gateway's open ticket, or a new one listing every device, which is routed once. A
+   * device that already has an open ticket of its own keeps its alert there.
+   */
+  openIncident(gatewayId: string, condition: Condition, alerts: readonly Alert[]): Promise<void> {
+    return this.#enqueue(async () => {
+      const nowMs = this.#clock.now();
+      const notices: Notice[] = [];
+      const routes = new Set<string>();
+      await this.#db.transaction(async (tx) => {
+        const ids = alerts.map((a) => a.id);
+        const known = new Set((await tx.query<{ alert_id: string }>(Q.alertsKnown, [ids])).map((r) => r.alert_id));
+        const fresh = alerts.filter((a) => !known.has(a.id));
+        if (fresh.length === 0) return;
+        const own = new Map((await tx.query<{ id: string; subject_id: string }>(Q.openDeviceTickets, [fresh.map((a) => a.subjectId)])).map((r) => [r.subject_id, r.id]));
+        const folded: Alert[] = [];
+        for (const a of fresh) {
+          if (own.has(a.subjectId)) await this.#openIn(tx, a, nowMs, routes, notices);
+          else folded.push(a);
+        }
+        if (folded.length === 0) return;
+        // One alert row stands for the incident, carrying the device list; the rest join it.
+        const lead = folded[0]!;
+        const incident: Alert = {
+          ...lead,
+          subject: 'gateway',
+          subjectId: gatewayId,
+          deviceId: gatewayId,
+          detail: { ...lead.detail, devices: folded.map((a) => a.subjectId), folded: folded.length },
+        };
+        const out = await this.#openIn(tx, incident, nowMs, routes, notices, false);
+        const ticketId = out.id;
+        for (const a of folded) {
+          await tx.query(Q.insertTicketAlert, [a.id, ticketId, a.condition, a.severity, new Date(a.raisedAtMs).toISOString(), a.detail ? JSON.stringify({ ...a.detail, deviceId: a.subjectId }) : JSON.stringify({ deviceId: a.subjectId })]);
+        }
+        await tx.query(Q.insertEvent, [ticketId, new Date(nowMs).toISOString(), 'system', 'incident', null, null, JSON.stringify({ condition, gatewayId, devices: folded.length })]);
+      });
+      this.#emit(notices);
+      for (const id of routes) await this.#route(id);
+    });
+  }
+
+  /** Resolves when every batch handed in so far is applied (or failed). */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.#chain.then(work);
     this.#chain = next.catch(() => {});
     return next;
   }
 
+  async #applyBatch(changes: readonly AlertChange[]): Promise<void> {
+    const nowMs = this.#clock.now();
+    const notices: Notice[] = [];
+    const routes = new Set<string>();
+    await this.#db.transaction(async (tx) => {
+      for (const change of changes) {
+        if (change.type === 'raised') await this.#openIn(tx, change.alert, nowMs, routes, notices);
+        else await this.#clearIn(tx, change.alert);
+      }
+    });
+    this.#emit(notices);
+    for (const id of routes) await this.#route(id);
+  }
+
   /** Opens the subject's ticket or adds the alert to it; a known alert id changes nothing. */
   async openTicketFor(alert: Alert): Promise<OpenOutcome> {
-    if (CUSTOMER_CONDITIONS.has(alert.condition)) return this.#customerNotice(alert);
     const nowMs = this.#clock.now();
+    const notices: Notice[] = [];
+    const routes = new Set<string>();
+    const result = await this.#db.transaction((tx) => this.#openIn(tx, alert, nowMs, routes, notices));
+    this.#emit(notices);
+    for (const id of routes) await this.#route(id);
+    if (result.outcome === 'customer_notice') return { outcome: 'customer_notice', noticeId: result.noticeId };
+    return { outcome: result.outcome, ticket: await this.#mustGet(this.#db, result.id) };
+  }
+
+  /**
+   * The ticket side of one raise, inside the caller's transaction: a new ticket is added to
+   * `routes` (routed after the commit), a customer notice to `notices`.
+   */
+  async #openIn(
+    tx: Db,
+    alert: Alert,
+    nowMs: number,
+    routes: Set<string>,
+    notices: Notice[],
+    recordAlert = true,
+  ): Promise<{ outcome: 'opened' | 'added' | 'duplicate'; id: string } | { outcome: 'customer_notice'; id: string; noticeId: string | null }> {
+    if (CUSTOMER_CONDITIONS.has(alert.condition)) {
+      const n = await this.#customerNoticeIn(tx, alert, nowMs);
+      if (n) notices.push(n);
+      return { outcome: 'customer_notice', id: '', noticeId: n?.id ?? null };
+    }
     const now = new Date(nowMs).toISOString();
     const subjectId = alert.subject === 'gateway' ? alert.gatewayId || alert.subjectId : alert.subjectId;
     const devices = alert.subject === 'gateway' && Array.isArray(alert.detail?.devices) ? (alert.detail.devices as unknown[]).map(String) : [];
     const info = this.#lookup(subjectId) ?? (devices[0] !== undefined ? this.#lookup(devices[0]) : undefined) ?? {};
     const alertPriority = priorityOf(alert);
 
-    const result = await this.#db.transaction(async (tx) => {
-      await tx.query(Q.subjectLock, [`ticket:${alert.subject}:${subjectId}`]);
+    await tx.query(Q.subjectLock, [`ticket:${alert.subject}:${subjectId}`]);
+    if (recordAlert) {
       const known = await tx.query<{ ticket_id: string }>(Q.alertById, [alert.id]);
-      if (known.length > 0) return { outcome: 'duplicate' as const, id: known[0]!.ticket_id };
-      const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), alert.detail ? JSON.stringify(alert.detail) : null];
+      if (known.length > 0) return { outcome: 'duplicate', id: known[0]!.ticket_id };
+    }
+    const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), alert.detail ? JSON.stringify(alert.detail) : null];
 
-      const open = (await tx.query<Row>(Q.openTicketForSubject, [alert.subject, subjectId]))[0];
-      if (open) {
-        const t = toTicket(open);
-        alertRow[1] = t.id;
-        await tx.query(Q.insertTicketAlert, alertRow);
-        const priority = maxPriority(t.priority, alertPriority);
-        const conditions = t.conditions.includes(alert.condition) ? t.conditions : [...t.conditions, alert.condition];
-        const manual = t.manual.some((m) => m.condition === alert.condition) ? t.manual : [...t.manual, manualOf(alert)];
-        // The worst condition's manual entry leads, so the push shows it first.
-        if (priority !== t.priority) manual.sort((a, b) => (a.condition === alert.condition ? -1 : b.condition === alert.condition ? 1 : 0));
-        const allDevices = [...new Set([...t.devices, ...devices])];
-        const due = stageDueMs(this.#sla, t.status, priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt));
-        await this.#update(tx, t.id, {
-          conditions,
-          manual: JSON.stringify(manual),
-          priority,
-          devices: allDevices,
-          device_normal_at: null,
-          sla_due_at: isoOf(due),
-          updated_at: now,
-        });
-        await tx.query(Q.insertEvent, [t.id, now, 'system', 'condition_added', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority })]);
-        return { outcome: 'added' as const, id: t.id };
-      }
+    const open = (await tx.query<Row>(Q.openTicketForSubject, [alert.subject, subjectId]))[0];
+    if (open) {
+      const t = toTicket(open);
+      alertRow[1] = t.id;
+      if (recordAlert) await tx.query(Q.insertTicketAlert, alertRow);
+      const priority = maxPriority(t.priority, alertPriority);
+      const conditions = t.conditions.includes(alert.condition) ? t.conditions : [...t.conditions, alert.condition];
+      const manual = t.manual.some((m) => m.condition === alert.condition) ? t.manual : [...t.manual, manualOf(alert)];
+      // The worst condition's manual entry leads, so the push shows it first.
+      if (priority !== t.priority) manual.sort((a, b) => (a.condition === alert.condition ? -1 : b.condition === alert.condition ? 1 : 0));
+      const allDevices = [...new Set([...t.devices, ...devices])];
+      const due = stageDueMs(this.#sla, t.status, priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt));
+      await this.#update(tx, t.id, {
+        conditions,
+        manual: JSON.stringify(manual),
+        priority,
+        devices: allDevices,
+        device_normal_at: null,
+        sla_due_at: isoOf(due),
+        updated_at: now,
+      });
+      await tx.query(Q.insertEvent, [t.id, now, 'system', 'condition_added', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority })]);
+      return { outcome: 'added', id: t.id };
+    }
 
-      const since = new Date(alert.raisedAtMs - this.#settings.repeatWindowMs).toISOString();
-      const repeatOf = (await tx.query<{ id: string }>(Q.recentResolvedForSubject, [alert.subject, subjectId, since]))[0]?.id ?? null;
-      const due = stageDueMs(this.#sla, 'opened', alertPriority, nowMs, null);
-      const inserted = await tx.query<{ id: string }>(Q.insertTicket, [
-        alert.subject,
-        subjectId,
-        alert.subject === 'device' ? alert.deviceId : null,
-        alert.gatewayId || null,
-        alert.kind ?? null,
-        alert.vendor ?? null,
-        info.district ?? null,
-        info.address ?? null,
-        info.customer ?? null,
-        [alert.condition],
-        devices,
-        alertPriority,
-        now,
-        isoOf(due),
-        repeatOf,
-        JSON.stringify([manualOf(alert)]),
-      ]);
-      const id = inserted[0]!.id;
-      alertRow[1] = id;
-      await tx.query(Q.insertTicketAlert, alertRow);
-      await tx.query(Q.insertEvent, [id, now, 'system', 'open', null, 'opened', JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority: alertPriority, repeatOf })]);
-      return { outcome: 'opened' as const, id };
-    });
-
-    if (result.outcome === 'opened' && this.#settings.autoDispatch) await this.#route(result.id);
-    return { outcome: result.outcome, ticket: await this.#mustGet(this.#db, result.id) };
+    const since = new Date(alert.raisedAtMs - this.#settings.repeatWindowMs).toISOString();
+    const repeatOf = (await tx.query<{ id: string }>(Q.recentResolvedForSubject, [alert.subject, subjectId, since]))[0]?.id ?? null;
+    const due = stageDueMs(this.#sla, 'opened', alertPriority, nowMs, null);
+    const inserted = await tx.query<{ id: string }>(Q.insertTicket, [
+      alert.subject,
+      subjectId,
+      alert.subject === 'device' ? alert.deviceId : null,
+      alert.gatewayId || null,
+      alert.kind ?? null,
+      alert.vendor ?? null,
+      info.district ?? null,
+      info.address ?? null,
+      info.customer ?? null,
+      [alert.condition],
+      devices,
+      alertPriority,
+      now,
+      isoOf(due),
+      repeatOf,
+      JSON.stringify([manualOf(alert)]),
+    ]);
+    const id = inserted[0]!.id;
+    alertRow[1] = id;
+    if (recordAlert) await tx.query(Q.insertTicketAlert, alertRow);
+    await tx.query(Q.insertEvent, [id, now, 'system', 'open', null, 'opened', JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority: alertPriority, repeatOf })]);
+    if (this.#settings.autoDispatch) routes.add(id);
+    return { outcome: 'opened', id };
   }
 
-  async #customerNotice(alert: Alert): Promise<OpenOutcome> {
-    const nowMs = this.#clock.now();
+  async #customerNoticeIn(tx: Db, alert: Alert, nowMs: number): Promise<Notice | undefined> {
     const info = this.#lookup(alert.deviceId) ?? {};
-    const notice = await this.#db.transaction(async (tx) => {
-      const rows = await tx.query<{ id: string }>(Q.insertCustomerNotice, [alert.id, alert.deviceId, info.customer ?? null, info.district ?? null, alert.condition, new Date(nowMs).toISOString()]);
-      if (rows.length === 0) return undefined;
-      const n = customerNotice(`customer:${alert.id}`, alert.condition, alert.deviceId, info.customer ?? null, info.address ?? null, this.#ctx(nowMs));
-      await saveNotice(tx, n, null);
-      return n;
-    });
-    this.#emit([notice]);
-    return { outcome: 'customer_notice', noticeId: notice?.id ?? null };
+    const rows = await tx.query<{ id: string }>(Q.insertCustomerNotice, [alert.id, alert.deviceId, info.customer ?? null, info.district ?? null, alert.condition, new Date(nowMs).toISOString()]);
+    if (rows.length === 0) return undefined;
+    const n = customerNotice(`customer:${alert.id}`, alert.condition, alert.deviceId, info.customer ?? null, info.address ?? null, this.#ctx(nowMs));
+    await saveNotice(tx, n, null);
+    return n;
   }
 
   /** Records the cleared condition and, when none is left, that the device is normal; never resolves. */
-  async alertCleared(alert: Alert): Promise<void> {
+  alertCleared(alert: Alert): Promise<void> {
+    return this.#db.transaction((tx) => this.#clearIn(tx, alert));
+  }
+
+  async #clearIn(tx: Db, alert: Alert): Promise<void> {
     const clearedMs = alert.clearedAtMs ?? this.#clock.now();
     const cleared = new Date(clearedMs).toISOString();
     const now = new Date(this.#clock.now()).toISOString();
     if (CUSTOMER_CONDITIONS.has(alert.condition)) {
-      await this.#db.query(Q.resolveCustomerNotice, [alert.id, cleared]);
+      await tx.query(Q.resolveCustomerNotice, [alert.id, cleared]);
       return;
     }
-    await this.#db.transaction(async (tx) => {
-      const rows = await tx.query<{ ticket_id: string; condition: string }>(Q.clearTicketAlert, [alert.id, cleared]);
-      if (rows.length === 0) return;
-      const ticketId = rows[0]!.ticket_id;
-      const t = await this.#mustGet(tx, ticketId, true);
-      await tx.query(Q.insertEvent, [ticketId, now, 'device', 'condition_cleared', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, clearedAt: cleared })]);
-      if (t.activeConditions.length === 0) {
-        await tx.query(Q.setDeviceNormal, [ticketId, cleared, now]);
-        await tx.query(Q.insertEvent, [ticketId, now, 'device', 'device_normal', t.status, t.status, JSON.stringify({ at: cleared })]);
-      }
-    });
+    const rows = await tx.query<{ ticket_id: string; condition: string }>(Q.clearTicketAlert, [alert.id, cleared]);
+    if (rows.length === 0) return;
+    const ticketId = rows[0]!.ticket_id;
+    const t = await this.#mustGet(tx, ticketId, true);
+    await tx.query(Q.insertEvent, [ticketId, now, 'device', 'condition_cleared', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, clearedAt: cleared })]);
+    if (t.activeConditions.length === 0) {
+      await tx.query(Q.setDeviceNormal, [ticketId, cleared, now]);
+      await tx.query(Q.insertEvent, [ticketId, now, 'device', 'device_normal', t.status, t.status, JSON.stringify({ at: cleared })]);
+    }
   }
 
   /**
    * On start: alerts applied before a crash get their tickets, clears seen while down are
    * recorded, and tickets opened but never routed are routed now.
    */
-  async reconcile(activeAlerts: Iterable<Alert>, clearedAlerts: Iterable<Alert> = []): Promise<{ opened: number; cleared: number; routed: number }> {
+  async reconcile(
+    activeAlerts: Iterable<Alert>,
+    clearedAlerts: Iterable<Alert> = [],
+    /** Where active alerts without a ticket go (the storm folder); applied here in batches otherwise. */
+    openMissing: (missing: Alert[]) => Promise<void> = (missing) => this.onAlertChanges(missing.map((alert) => ({ type: 'raised', alert }))),
+  ): Promise<{ opened: number; cleared: number; routed: number }> {
     let opened = 0;
     let cleared = 0;
-    for (const a of activeAlerts) {
-      const r = await this.openTicketFor(a);
-      if (r.outcome === 'opened' || r.outcome === 'added') opened++;
+    const active = [...activeAlerts];
+    const missing: Alert[] = [];
+    for (let i = 0; i < active.length; i += BATCH_CHANGES * 5) {
+      const chunk = active.slice(i, i + BATCH_CHANGES * 5);
+      const known = new Set((await this.#db.query<{ alert_id: string }>(Q.alertsKnown, [chunk.map((a) => a.id)])).map((r) => r.alert_id));
+      for (const a of chunk) if (!known.has(a.id)) missing.push(a);
     }
+    if (missing.length > 0) await openMissing(missing);
+    // Customer notices have no ticket link and are offered again each time, changing nothing.
+    opened += missing.filter((a) => !CUSTOMER_CONDITIONS.has(a.condition)).length;
     for (const a of clearedAlerts) {
       if (!CUSTOMER_CONDITIONS.has(a.condition)) {
         // Raised and cleared while the store was down: the fault still gets its ticket, marked normal again.
@@ -300,10 +410,14 @@ export class TicketService {
       this.#log?.warn({ err, ticketId }, 'On-call lookup failed; ticket left opened');
       return;
     }
+    const prior = this.#priorAlarm ? this.#priorAlarm((await this.#db.query<{ alert_id: string }>(Q.alertIdsOf, [ticketId])).map((r) => r.alert_id)) : undefined;
+    // Only the first routing of a fresh alarm stands in for it; a ticket reopened later is pushed anew.
+    const adopted = (personId: string | undefined): string | undefined =>
+      personId !== undefined && prior && prior.atMs >= nowMs - ALARM_ADOPT_WITHIN_MS && prior.recipients.includes(personId) ? prior.notice.id : undefined;
     if (answer.technician) {
       try {
         const tech = answer.technician.id;
-        await this.#transition(ticketId, 'dispatch', 'system', () => ({ set: { routed_at: new Date(nowMs).toISOString() }, detail: { assignee: tech, auto: true } }), tech);
+        await this.#transition(ticketId, 'dispatch', 'system', () => ({ set: { routed_at: new Date(nowMs).toISOString() }, detail: { assignee: tech, auto: true } }), tech, adopted(tech));
       } catch (err) {
         // Someone dispatched it by hand meanwhile.
         if (!(err instanceof IllegalTransitionError)) throw err;
@@ -320,7 +434,8 @@ export class TicketService {
       await this.#update(tx, ticketId, { routed_at: now, escalation_step: step, escalated_at: now, updated_at: now });
       return recordEscalation(tx, t, { ticketId, step, level, target: target?.id ?? null, reason: 'nobody_on_call', atMs: nowMs }, this.#ctx(nowMs));
     });
-    this.#emit([out?.notice]);
+    // The alarm already reached this person: the escalation is on record, the phone rings once.
+    if (!adopted(target?.id)) this.#emit([out?.notice]);
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -390,6 +505,8 @@ export class TicketService {
     actor: string,
     step: (t: Ticket) => { set: Partial<Record<TicketColumn, unknown>>; detail?: Record<string, unknown> },
     newAssignee?: string,
+    /** Id of the alarm push this dispatch stands for: saved under that id, not sent again. */
+    adoptNoticeId?: string,
   ): Promise<Ticket> {
     const nowMs = this.#clock.now();
     const now = new Date(nowMs).toISOString();
@@ -459,14 +576,14 @@ export class TicketService {
       const after = await this.#mustGet(tx, id);
       const out: Notice[] = [];
       const ctx = this.#ctx(nowMs);
-      if (action === 'dispatch') out.push(dispatchedNotice(`${id}:dispatch:${ev[0]!.id}`, after, assignee!, ctx));
+      if (action === 'dispatch') out.push(dispatchedNotice(adoptNoticeId ?? `${id}:dispatch:${ev[0]!.id}`, after, assignee!, ctx));
       if ((action === 'reopen' || action === 'follow_up_unsatisfied') && after.assignee) {
         out.push(reopenedNotice(`${id}:reopen:${ev[0]!.id}`, after, [after.assignee], String(detail?.reason ?? detail?.notes ?? 'follow-up unsatisfied'), ctx));
       }
       for (const n of out) await saveNotice(tx, n, action === 'dispatch' ? 0 : null);
       return { out, after };
     });
-    this.#emit(notices.out);
+    this.#emit(adoptNoticeId ? notices.out.filter((n) => n.id !== adoptNoticeId) : notices.out);
     return notices.after;
   }
 

@@ -99,6 +99,54 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(list[0]!.manual[0]!.condition).toBe('GAS_ALARM_L2');
     });
 
+    it('applies a storm of changes in batches: 450 devices, 450 tickets, each alert linked once', async () => {
+      const changes = Array.from({ length: 450 }, (_, i) => raise(book, `HM-S${i}`, 'ERR-1', T0)).flat();
+      await svc.onAlertChanges(changes);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tickets'))[0]!.n).toBe(450);
+      expect((await db.query<{ n: number }>('SELECT count(DISTINCT alert_id)::int AS n FROM ticket_alerts'))[0]!.n).toBe(450);
+      expect(notices.filter((n) => n.kind === 'ticket.dispatched')).toHaveLength(0); // no district: escalated instead
+      expect(notices.filter((n) => n.kind === 'ticket.escalated')).toHaveLength(450);
+    });
+
+    it('folds a storm into one incident on the gateway: devices listed, alerts kept, one push with the count; a device with its own ticket keeps its alert', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const storm = [...raise(book, 'HM-1', 'POWER_LOST', T0 + MIN), ...Array.from({ length: 60 }, (_, i) => raise(book, `HA-S${i}`, 'POWER_LOST', T0 + MIN, { kind: 'home_gas_alarm', severity: 'medium' })).flat()];
+      notices.length = 0;
+      await svc.openIncident('GW-1', 'POWER_LOST', storm.map((c) => c.alert));
+      await svc.openIncident('GW-1', 'POWER_LOST', storm.map((c) => c.alert)); // replayed: nothing new
+      const incident = (await svc.list()).find((t) => t.subject === 'gateway')!;
+      expect(incident).toMatchObject({ subjectId: 'GW-1', district: 'east', conditions: ['POWER_LOST'], status: 'dispatched', assignee: 'tech-wang' });
+      expect(incident.devices).toHaveLength(60);
+      expect(incident.devices).not.toContain('HM-1');
+      const detail = await svc.get(incident.id);
+      expect(detail!.alerts).toHaveLength(60);
+      expect(detail!.history.filter((e) => e.action === 'incident')).toHaveLength(1);
+      const own = (await svc.list({ deviceId: 'HM-1' }))[0]!;
+      expect(own.conditions).toEqual(['ERR-1', 'POWER_LOST']);
+      const pushed = notices.filter((n) => n.kind === 'ticket.dispatched');
+      expect(pushed).toHaveLength(1);
+      expect(pushed[0]!.body['zh-CN']).toContain('网关 GW-1（60 台设备）');
+      // Every folded device clearing marks the incident normal again.
+      for (let i = 0; i < 60; i++) await svc.onAlertChanges(clear(book, `HA-S${i}`, 'POWER_LOST', T0 + 2 * MIN));
+      expect((await svc.get(incident.id))!.deviceNormalAt).toBe(new Date(T0 + 2 * MIN).toISOString());
+    });
+
+    it('a ticket whose leak the safety lane already pushed takes that push as its dispatch: the technician is called once', async () => {
+      const changes = raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' });
+      const lane = new TicketService({ db, clock, directory, lookupDevice, priorAlarm: (ids) => (ids.includes(changes[0]!.alert.id) ? { notice: { id: 'alarm:X' }, recipients: ['tech-li'], atMs: T0 } : undefined) });
+      const seen: Notice[] = [];
+      lane.onNotice((n) => seen.push(n));
+      await lane.onAlertChanges(changes);
+      const [t] = await lane.list();
+      expect(t).toMatchObject({ status: 'dispatched', assignee: 'tech-li', priority: 'emergency' });
+      expect(seen).toEqual([]);
+      expect(await db.query('SELECT id, kind FROM ticket_notices')).toEqual([{ id: 'alarm:X', kind: 'ticket.dispatched' }]);
+      // Another technician on call by now: the ticket's own dispatch goes out to them.
+      directory.technicians.set('west', 'tech-wang');
+      await lane.onAlertChanges(raise(book, 'HA-1', 'VALVE_NOT_CUT', T0, { kind: 'home_gas_alarm', severity: 'critical' }));
+      expect(seen).toEqual([]); // added to the open ticket: no new dispatch
+    });
+
     it('is idempotent by alert id: duplicate changes and a replay give one ticket and one alert link', async () => {
       const changes = raise(book, 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', T0);
       await Promise.all([svc.onAlertChanges(changes), svc.onAlertChanges(changes), svc.openTicketFor(changes[0]!.alert)]);
