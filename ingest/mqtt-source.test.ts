@@ -1,0 +1,174 @@
+import type { Duplex } from 'node:stream';
+import mqtt, { type MqttClient } from 'mqtt';
+// mqtt.js's own packet codec: reads both directions of ingest's in-process connection.
+import { parser as packetParser, type Packet } from 'mqtt-packet';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from './embedded-broker.ts';
+import type { IngestStage } from './ingest-stage.ts';
+import { MqttSource, TurnBudget } from './mqtt-source.ts';
+
+const silent = pino({ level: 'silent' });
+
+type Event =
+  | { kind: 'delivered'; index: number; messageId: number }
+  | { kind: 'handle'; index: number }
+  | { kind: 'taken'; index: number }
+  | { kind: 'puback'; messageId: number };
+
+/** Ingest's in-process connection, with every packet in either direction logged. */
+function tapped(broker: EmbeddedBroker, events: Event[]): () => Duplex {
+  return () => {
+    const stream = broker.connectInProcess();
+    const inbound = packetParser();
+    inbound.on('packet', (p: Packet) => {
+      if (p.cmd === 'publish') events.push({ kind: 'delivered', index: Number(p.payload.toString()), messageId: p.messageId! });
+    });
+    const outbound = packetParser();
+    outbound.on('packet', (p: Packet) => {
+      if (p.cmd === 'puback') events.push({ kind: 'puback', messageId: p.messageId! });
+    });
+    stream.on('data', (chunk: Buffer) => inbound.parse(chunk));
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      outbound.parse(Buffer.from(chunk));
+      return write(chunk, ...rest);
+    }) as Duplex['write'];
+    return stream;
+  };
+}
+
+/** A stand-in for the ingest stage: payloads are message numbers; `hold` decides when the bus "takes" one. */
+function fakeIngest(events: Event[], hold: (index: number) => Promise<void> | void = () => {}) {
+  const handled: number[] = [];
+  const stage = {
+    async handle(_topic: string, payload: Buffer): Promise<void> {
+      const index = Number(payload.toString());
+      events.push({ kind: 'handle', index });
+      handled.push(index);
+      await hold(index);
+      events.push({ kind: 'taken', index });
+    },
+  };
+  return { stage: stage as unknown as IngestStage, handled };
+}
+
+describe('MqttSource', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function setUp(turnBudgetMs: number, hold?: (index: number) => Promise<void> | void) {
+    const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1' }, silent);
+    const url = `mqtt://127.0.0.1:${await broker.start()}`;
+    cleanup.push(() => broker.stop());
+    const events: Event[] = [];
+    const ingest = fakeIngest(events, hold);
+    const source = new MqttSource({ url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 1000, turnBudgetMs }, ingest.stage, silent, tapped(broker, events));
+    await source.start();
+    cleanup.push(() => source.stop());
+    const gateway: MqttClient = await mqtt.connectAsync(url, { clientId: 'GW-1', reconnectPeriod: 0 });
+    cleanup.push(() => gateway.endAsync());
+    const publishAll = (count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => gateway.publishAsync('gas/v1/GW-1/up', String(i), { qos: 1 })));
+    return { events, handled: ingest.handled, publishAll };
+  }
+
+  /** Resolves once every one of `count` messages has been acknowledged by ingest. */
+  const acked = (events: Event[], count: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => (events.filter((e) => e.kind === 'puback').length >= count ? resolve() : setImmediate(check));
+      check();
+    });
+
+  it.each([0, 5])('hands messages over in order and acknowledges each once, after the bus took it (turn budget %i ms)', async (budgetMs) => {
+    const count = 300;
+    const { events, publishAll } = await setUp(budgetMs);
+    await publishAll(count);
+    await acked(events, count);
+
+    const handles = events.filter((e) => e.kind === 'handle').map((e) => (e as { index: number }).index);
+    expect(handles).toEqual(Array.from({ length: count }, (_, i) => i));
+    // The broker's message id of each delivery, then where ingest acknowledged it.
+    const messageIdOf = new Map<number, number>();
+    for (const e of events) if (e.kind === 'delivered') messageIdOf.set(e.index, e.messageId);
+    const at = (pred: (e: Event) => boolean) => events.findIndex(pred);
+    for (let i = 0; i < count; i++) {
+      const id = messageIdOf.get(i)!;
+      const taken = at((e) => e.kind === 'taken' && e.index === i);
+      const delivered = at((e) => e.kind === 'delivered' && e.index === i);
+      // The first PUBACK with this id after the delivery is this message's; none comes before the bus took it.
+      const puback = events.findIndex((e, k) => k > delivered && e.kind === 'puback' && e.messageId === id);
+      expect(taken).toBeGreaterThan(-1);
+      expect(puback).toBeGreaterThan(taken);
+      // One at a time: the next message starts only after this one was taken.
+      if (i + 1 < count) expect(at((e) => e.kind === 'handle' && e.index === i + 1)).toBeGreaterThan(taken);
+    }
+    expect(events.filter((e) => e.kind === 'puback')).toHaveLength(count);
+  });
+
+  it('works through a burst of buffered messages over several turns of the event loop', async () => {
+    const count = 50;
+    let publishing: Promise<unknown> | undefined;
+    // The first message is held until the gateway has every message acknowledged by the broker, so
+    // the other 49 are all waiting on ingest's connection when it is released.
+    const { events, handled, publishAll } = await setUp(0, (index) => (index === 0 ? publishing!.then(() => {}) : undefined));
+    publishing = publishAll(count);
+    await publishing;
+    let handledWhenImmediateRan = -1;
+    setImmediate(() => (handledWhenImmediateRan = handled.length));
+    await acked(events, count);
+    expect(handled).toHaveLength(count);
+    // Without yielding, all 50 were handled in the turn that released the first (measured: 50).
+    expect(handledWhenImmediateRan).toBeGreaterThan(0);
+    expect(handledWhenImmediateRan).toBeLessThan(5);
+  });
+});
+
+describe('TurnBudget', () => {
+  /** Runs `steps` through the budget, each advancing the fake clock by `costMs`; records what ran in which turn. */
+  function drive(budgetMs: number, costMs: number, steps: number) {
+    let now = 0;
+    let turn = 0;
+    const ranInTurn: number[] = [];
+    const budget = new TurnBudget(budgetMs, () => now);
+    return new Promise<number[]>((resolve) => {
+      // Counts turns of the loop while the work runs: one tick in each check phase.
+      let ticking = true;
+      const tick = () => {
+        turn++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const next = (i: number) => {
+        if (i === steps) {
+          ticking = false;
+          return resolve(ranInTurn);
+        }
+        budget.run(() => {
+          ranInTurn.push(turn);
+          now += costMs;
+          // As mqtt.js does: the next message once this one is done, on the same turn.
+          process.nextTick(() => next(i + 1));
+        });
+      };
+      next(0);
+    });
+  }
+
+  it('runs work at once while the turn is under budget', async () => {
+    const turns = await drive(10, 1, 10);
+    expect(new Set(turns).size).toBe(1);
+  });
+
+  it('moves the rest to later turns, in order, once the budget is spent', async () => {
+    const turns = await drive(3, 1, 12);
+    expect(turns).toHaveLength(12);
+    // Slices of three (3 ms of 1 ms work), each on a later turn than the last.
+    for (let i = 3; i < 12; i += 3) {
+      expect(turns[i]).toBeGreaterThan(turns[i - 1]!);
+      expect(turns.slice(i, i + 3).every((t) => t === turns[i])).toBe(true);
+    }
+  });
+});
