@@ -33,6 +33,12 @@ export interface Alert {
 /** What applying an event did: the alert it raised or cleared, or nothing because it was a repeat. */
 export type AlertChange = { type: 'raised' | 'cleared'; alert: Alert };
 
+/** A change with its place in the book's change sequence (1, 2, 3, … over the book's whole life, kept across restarts). */
+export type SequencedAlertChange = AlertChange & { seq: number };
+
+/** Listens to the change feed: `firstSeq` is the sequence number of `changes[0]`, the rest follow it one by one. */
+export type AlertChangeListener = (changes: readonly AlertChange[], firstSeq: number) => void;
+
 export interface AlertQuery {
   state?: 'active' | 'cleared';
   deviceId?: string;
@@ -41,7 +47,11 @@ export interface AlertQuery {
   limit: number;
 }
 
-type JournalLine = { op: 'raise'; alert: Alert } | { op: 'clear'; id: string; key: string; clearedAtMs: number; clearDetail?: Record<string, unknown> };
+/** `seq` is absent in journals written before the change sequence existed. */
+type JournalLine = { seq?: number } & ({ op: 'raise'; alert: Alert } | { op: 'clear'; id: string; key: string; clearedAtMs: number; clearDetail?: Record<string, unknown> });
+
+/** The change log as the snapshot keeps it: sequence, r(aised)|c(leared), alert id. */
+type SnapshotChange = [number, 'r' | 'c', string];
 
 export interface AlertBookOptions {
   /** Folder for the journal and snapshot; omit for memory only (tests). */
@@ -52,6 +62,20 @@ export interface AlertBookOptions {
   compactAfterLines: number;
   /** fsync the journal after each append: survives power loss, not just a killed process. */
   fsync: boolean;
+  /**
+   * Most recent changes kept, in order, for `changesSince` (the alert stream's Last-Event-ID replay).
+   * @defaultValue 20000
+   */
+  changeLogLimit?: number;
+}
+
+const DEFAULT_CHANGE_LOG_LIMIT = 20_000;
+
+/** An alert as its raise showed it, for replaying a raise whose alert has been cleared since. */
+function asRaised(alert: Alert): Alert {
+  if (alert.state === 'active') return alert;
+  const { clearDetail: _cleared, ...rest } = alert;
+  return { ...rest, state: 'active', clearedAt: null, clearedAtMs: null };
 }
 
 const keyOf = (subjectId: string, condition: Condition): string => `${subjectId}/${condition}`;
@@ -78,7 +102,11 @@ export class AlertBook {
   readonly #history: Alert[] = [];
   /** Device time of the last edge per key, so stale replays are recognised after a clear. */
   readonly #lastEdgeAtMs = new Map<string, number>();
-  readonly #listeners: Array<(changes: readonly AlertChange[]) => void> = [];
+  readonly #listeners: AlertChangeListener[] = [];
+  /** Last change sequence number handed out. */
+  #seq = 0;
+  /** The most recent changes, contiguous in `seq`, oldest first. */
+  #changeLog: Array<{ seq: number; type: AlertChange['type']; alert: Alert }> = [];
   #journalLines = 0;
   #ignored = 0;
 
@@ -93,8 +121,41 @@ export class AlertBook {
     return this.#ignored;
   }
 
-  onChange(listener: (changes: readonly AlertChange[]) => void): void {
+  onChange(listener: AlertChangeListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Sequence number of the latest change (0 before the first). */
+  get lastChangeSeq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * The changes after sequence number `afterSeq`, oldest first, at most `limit`; `undefined` when
+   * some of them are no longer kept (older than the change log) or `afterSeq` is ahead of this book.
+   * A replayed raise shows the alert as it was raised, even if it has been cleared since.
+   */
+  changesSince(afterSeq: number, limit = Number.POSITIVE_INFINITY): SequencedAlertChange[] | undefined {
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0 || afterSeq > this.#seq) return undefined;
+    const first = this.#changeLog[0]?.seq ?? this.#seq + 1;
+    if (afterSeq < first - 1) return undefined;
+    const start = afterSeq - first + 1;
+    return this.#changeLog
+      .slice(start, start + Math.min(limit, this.#changeLog.length))
+      .map((e) => ({ seq: e.seq, type: e.type, alert: e.type === 'raised' ? asRaised(e.alert) : e.alert }));
+  }
+
+  #logChange(seq: number, type: AlertChange['type'], alert: Alert): void {
+    const last = this.#changeLog[this.#changeLog.length - 1];
+    // A hole (a journal line that no longer applied) makes everything before it unreplayable.
+    if (last && last.seq !== seq - 1) this.#changeLog = [];
+    this.#changeLog.push({ seq, type, alert });
+  }
+
+  #trimChangeLog(): void {
+    const limit = this.options.changeLogLimit ?? DEFAULT_CHANGE_LOG_LIMIT;
+    // Trimmed in steps of a quarter, so the splice is not paid on every change.
+    if (this.#changeLog.length > limit + Math.ceil(limit / 4)) this.#changeLog.splice(0, this.#changeLog.length - limit);
   }
 
   apply(events: readonly AlertEvent[]): AlertChange[] {
@@ -111,7 +172,9 @@ export class AlertBook {
         }
         const alert = this.#newAlert(event, key);
         this.#raise(alert, key);
-        lines.push({ op: 'raise', alert });
+        const seq = ++this.#seq;
+        this.#logChange(seq, 'raised', alert);
+        lines.push({ op: 'raise', seq, alert });
         changes.push({ type: 'raised', alert });
       } else {
         if (!current || event.atMs < current.raisedAtMs) {
@@ -119,12 +182,18 @@ export class AlertBook {
           continue;
         }
         this.#clear(current, key, event.atMs, event.detail);
-        lines.push({ op: 'clear', id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
+        const seq = ++this.#seq;
+        this.#logChange(seq, 'cleared', current);
+        lines.push({ op: 'clear', seq, id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
         changes.push({ type: 'cleared', alert: current });
       }
     }
-    if (lines.length > 0) this.#journal(lines);
-    if (changes.length > 0) for (const l of this.#listeners) l(changes);
+    if (lines.length > 0) {
+      this.#trimChangeLog();
+      this.#journal(lines);
+    }
+    const firstSeq = this.#seq - changes.length + 1;
+    if (changes.length > 0) for (const l of this.#listeners) l(changes, firstSeq);
     return changes;
   }
 
@@ -232,7 +301,11 @@ export class AlertBook {
   compact(): void {
     if (!this.options.dir) return;
     const snapshotFile = join(this.options.dir, 'alerts.json');
-    writeFileSync(`${snapshotFile}.tmp`, JSON.stringify({ version: 1, active: [...this.#active.values()], history: this.#history, lastEdgeAtMs: [...this.#lastEdgeAtMs] }));
+    const changes: SnapshotChange[] = this.#changeLog.map((e) => [e.seq, e.type === 'raised' ? 'r' : 'c', e.alert.id]);
+    writeFileSync(
+      `${snapshotFile}.tmp`,
+      JSON.stringify({ version: 1, seq: this.#seq, changes, active: [...this.#active.values()], history: this.#history, lastEdgeAtMs: [...this.#lastEdgeAtMs] }),
+    );
     renameSync(`${snapshotFile}.tmp`, snapshotFile);
     writeFileSync(join(this.options.dir, 'alerts.journal'), '');
     this.#journalLines = 0;
@@ -241,13 +314,26 @@ export class AlertBook {
   #load(dir: string): void {
     const snapshotFile = join(dir, 'alerts.json');
     if (existsSync(snapshotFile)) {
-      const snap = JSON.parse(readFileSync(snapshotFile, 'utf8')) as { active: Alert[]; history: Alert[]; lastEdgeAtMs: Array<[string, number]> };
+      const snap = JSON.parse(readFileSync(snapshotFile, 'utf8')) as {
+        active: Alert[];
+        history: Alert[];
+        lastEdgeAtMs: Array<[string, number]>;
+        seq?: number;
+        changes?: SnapshotChange[];
+      };
       for (const a of snap.active) this.#raise(a, keyOf(a.subjectId, a.condition));
       for (const a of snap.history) {
         this.#history.push(a);
         this.#byId.set(a.id, a);
       }
       for (const [k, v] of snap.lastEdgeAtMs) this.#lastEdgeAtMs.set(k, v);
+      this.#seq = snap.seq ?? 0;
+      for (const [seq, type, id] of snap.changes ?? []) {
+        const alert = this.#byId.get(id);
+        // An alert no longer kept (past historyLimit): the changes up to it cannot be replayed.
+        if (alert) this.#logChange(seq, type === 'r' ? 'raised' : 'cleared', alert);
+        else this.#changeLog = [];
+      }
     }
     const journalFile = join(dir, 'alerts.journal');
     if (!existsSync(journalFile)) return;
@@ -261,13 +347,22 @@ export class AlertBook {
         continue;
       }
       this.#journalLines++;
+      const seq = line.seq ?? this.#seq + 1;
+      this.#seq = Math.max(this.#seq, seq);
       if (line.op === 'raise') {
         const key = keyOf(line.alert.subjectId, line.alert.condition);
-        if (!this.#active.has(key)) this.#raise(line.alert, key);
+        if (!this.#active.has(key)) {
+          this.#raise(line.alert, key);
+          this.#logChange(seq, 'raised', line.alert);
+        }
       } else {
         const alert = this.#active.get(line.key);
-        if (alert && alert.id === line.id) this.#clear(alert, line.key, line.clearedAtMs, line.clearDetail);
+        if (alert && alert.id === line.id) {
+          this.#clear(alert, line.key, line.clearedAtMs, line.clearDetail);
+          this.#logChange(seq, 'cleared', alert);
+        }
       }
     }
+    this.#trimChangeLog();
   }
 }

@@ -1,20 +1,22 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { ServerResponse } from 'node:http';
-import type { AlertChange } from '../../alert-book.ts';
+import type { AlertBook, SequencedAlertChange } from '../../alert-book.ts';
 import { ANY_ROLE, principalOf, requireRole } from '../roles.ts';
 import { GuardedErrors } from '../schemas.ts';
 import { alertItem } from './alerts.ts';
-import { everyFifteenSeconds, openEventStream, type HeartbeatTimer } from '../event-stream.ts';
-
-/** A client that stops reading is cut off past this much unsent text; it reconnects and refetches. */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
+import { everyFifteenSeconds, lastEventIdOf, openEventStream, resetFrame, type EventStream, type EventStreamLimits, type HeartbeatTimer } from '../event-stream.ts';
 
 const AlertStreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 200, description: 'for EventSource, which cannot send Authorization' })),
+  lastEventId: Type.Optional(Type.String({ maxLength: 100, description: 'as the Last-Event-ID header, for clients that cannot set it' })),
 }, { additionalProperties: false });
 
-const AlertStreamResponse = Type.String({ description: 'text/event-stream: `event: alert.raised|alert.cleared`, `data: <alert as in GET /alerts>`; `: heartbeat` comments' });
+const AlertStreamResponse = Type.String({
+  description:
+    'text/event-stream: `id: <change sequence>`, `event: alert.raised|alert.cleared`, `data: <alert as in GET /alerts>`; ' +
+    '`event: reset` when the changes after Last-Event-ID are no longer kept (reload GET /alerts); ' +
+    '`event: close` with `{"reason","lastEventId"}` before the server ends the stream; `: heartbeat` comments',
+});
 
 const Me = Type.Object({
   name: Type.String(),
@@ -22,8 +24,78 @@ const Me = Type.Object({
   personId: Type.Union([Type.String(), Type.Null()]),
 });
 
-function frameOf(id: string, change: AlertChange): string {
-  return `id: ${id}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert))}\n\n`;
+export interface AlertStreamOptions {
+  heartbeat?: HeartbeatTimer | undefined;
+  limits?: Partial<EventStreamLimits> | undefined;
+  /**
+   * Changes a client may fall behind, while its socket is full, before it is closed as `slow_client`;
+   * below the alert book's change log (20000), so its reconnect replays them.
+   * @defaultValue 10000
+   */
+  maxBacklogEvents?: number | undefined;
+}
+
+const DEFAULT_MAX_BACKLOG_EVENTS = 10_000;
+/** Changes read from the book per step of a catching-up client. */
+const PUMP_BATCH = 256;
+/** Frames kept ready-made, so clients at the same place share one JSON.stringify. */
+const FRAME_CACHE = 4096;
+
+/** Why a reconnect starts with `event: reset` rather than the missed changes. */
+type ResetReason = 'unknown_id' | 'not_retained';
+
+/**
+ * One console's stream: a cursor into the alert book's change log. It is written while its socket
+ * takes more and waits for `drain` otherwise; what it has not been sent stays in the book, so a
+ * slow client holds no queue here and a busy server cuts nobody off.
+ */
+class AlertStreamClient {
+  #waiting = false;
+
+  constructor(
+    readonly stream: EventStream,
+    public cursor: number,
+    private readonly book: AlertBook,
+    private readonly frameOf: (c: SequencedAlertChange) => string,
+    private readonly maxBacklog: number,
+  ) {}
+
+  pump(): void {
+    if (this.stream.ended) return;
+    if (this.#waiting) {
+      this.#closeIfTooFarBehind();
+      return;
+    }
+    while (this.cursor < this.book.lastChangeSeq) {
+      if (!this.stream.ready) {
+        if (this.#closeIfTooFarBehind()) return;
+        this.#waiting = true;
+        void this.stream.whenReady().then(() => {
+          this.#waiting = false;
+          this.pump();
+        });
+        return;
+      }
+      const batch = this.book.changesSince(this.cursor, PUMP_BATCH);
+      if (!batch || batch.length === 0) {
+        // Only when the change log moved past the cursor: the backlog bound is meant to come first.
+        this.stream.close('slow_client', String(this.cursor), { backlogEvents: this.book.lastChangeSeq - this.cursor });
+        return;
+      }
+      for (const change of batch) {
+        if (!this.stream.ready) break;
+        this.stream.write(this.frameOf(change));
+        this.cursor = change.seq;
+      }
+    }
+  }
+
+  #closeIfTooFarBehind(): boolean {
+    const backlog = this.book.lastChangeSeq - this.cursor;
+    if (backlog <= this.maxBacklog) return false;
+    this.stream.close('slow_client', String(this.cursor), { backlogEvents: backlog });
+    return true;
+  }
 }
 
 /**
@@ -32,31 +104,38 @@ function frameOf(id: string, change: AlertChange): string {
  * (`/stream/alerts`). The person streams (`/stream`) carry ticket notices to their recipients
  * only, and an operator's token names no person, so the control room needs this one.
  *
- * No replay: a (re)connecting console opens the stream first and then reads `GET /alerts`, so
- * nothing falls between the two.
+ * Event ids are the alert book's change sequence, kept across restarts: a reconnect with
+ * Last-Event-ID (header or `?lastEventId=`) gets every change after it from the book's change log,
+ * or `event: reset` when they are no longer kept. The console still reads `GET /alerts` on every
+ * open, so a reset needs nothing more from it.
  */
-export const alertStreamRoutes: FastifyPluginAsync<{ heartbeat?: HeartbeatTimer | undefined }> = async (app, opts) => {
+export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (app, opts) => {
   const heartbeat = opts.heartbeat ?? everyFifteenSeconds;
-  const clients = new Set<ServerResponse>();
-  const epoch = Date.now();
-  let seq = 0;
+  const maxBacklog = opts.maxBacklogEvents ?? DEFAULT_MAX_BACKLOG_EVENTS;
+  const book = app.services.alerts;
+  const clients = new Set<AlertStreamClient>();
+  const frames = new Map<number, string>();
   let closed = false;
 
-  // AlertBook has no way to remove a listener: after close this one only returns.
-  app.services.alerts.onChange((changes) => {
-    if (closed || clients.size === 0) return;
-    for (const change of changes) {
-      const frame = frameOf(`${epoch}-${++seq}`, change);
-      for (const res of clients) {
-        if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
-        else res.write(frame);
-      }
+  const frameOf = (change: SequencedAlertChange): string => {
+    let frame = frames.get(change.seq);
+    if (frame === undefined) {
+      frame = `id: ${change.seq}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert))}\n\n`;
+      frames.set(change.seq, frame);
+      if (frames.size > FRAME_CACHE) frames.delete(frames.keys().next().value!);
     }
+    return frame;
+  };
+
+  // AlertBook has no way to remove a listener: after close this one only returns.
+  book.onChange(() => {
+    if (closed) return;
+    for (const client of clients) client.pump();
   });
   // Hijacked replies are not closed by fastify: end them so close() does not wait on them.
   app.addHook('onClose', async () => {
     closed = true;
-    for (const res of clients) res.end();
+    for (const client of [...clients]) client.stream.close('shutdown', String(client.cursor));
     clients.clear();
   });
 
@@ -73,16 +152,30 @@ export const alertStreamRoutes: FastifyPluginAsync<{ heartbeat?: HeartbeatTimer 
     config: { queryToken: true },
     schema: { querystring: AlertStreamQuery, response: { 200: AlertStreamResponse, ...GuardedErrors } },
   }, async (request, reply) => {
-    const res = openEventStream(request, reply);
-    clients.add(res);
-    const stopBeat = heartbeat(() => res.write(': heartbeat\n\n'));
-    // The response's close is the connection's end; the request's may come as soon as its body is read.
-    const finish = () => {
+    const lastEventId = lastEventIdOf(request);
+    const latest = book.lastChangeSeq;
+    let cursor = latest;
+    let reset: ResetReason | undefined;
+    if (lastEventId !== undefined) {
+      const n = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n > latest) reset = 'unknown_id';
+      else if (book.changesSince(n, 0) === undefined) reset = 'not_retained';
+      else cursor = n;
+    }
+    const stream = openEventStream(request, reply, opts.limits);
+    // A fresh client learns where it stands, so even its first reconnect resumes without a gap.
+    if (reset) stream.write(resetFrame(reset, String(latest)));
+    else if (lastEventId === undefined) stream.write(`id: ${latest}\n\n`);
+    const client = new AlertStreamClient(stream, cursor, book, frameOf, maxBacklog);
+    clients.add(client);
+    const stopBeat = heartbeat(() => stream.heartbeat());
+    stream.onEnd(() => {
       stopBeat();
-      clients.delete(res);
-    };
-    res.on('close', finish);
-    res.on('error', finish);
+      clients.delete(client);
+      request.log.info({ lastEventId: String(client.cursor) }, 'Alert stream ended');
+    });
+    request.log.info({ lastEventId, reset, replay: latest - cursor }, 'Alert stream opened');
+    client.pump();
     return reply;
   });
 };

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { formatSseFrame, type SseSubscription } from '../../push/sse/hub.ts';
 import { ForbiddenError } from '../errors.ts';
 import { ANY_ROLE, MANAGERS, principalOf, requireRole } from '../roles.ts';
-import { everyFifteenSeconds, openEventStream, type HeartbeatTimer } from '../event-stream.ts';
+import { everyFifteenSeconds, lastEventIdOf, openEventStream, resetFrame, type EventStreamLimits, type HeartbeatTimer } from '../event-stream.ts';
 import { GuardedErrors, IdParams } from '../schemas.ts';
 
 export type { HeartbeatTimer };
@@ -13,46 +13,65 @@ const StreamQuery = Type.Object({
   lastEventId: Type.Optional(Type.String({ maxLength: 100, description: 'as the Last-Event-ID header, for clients that cannot set it' })),
 }, { additionalProperties: false });
 
-const StreamResponse = Type.String({ description: 'text/event-stream: `id`/`event`/`data` frames, one per notice; `: heartbeat` comments' });
+const StreamResponse = Type.String({
+  description:
+    'text/event-stream: `id`/`event`/`data` frames, one per notice (ids: the hub sequence, kept across restarts); ' +
+    '`event: reset` when some notices after Last-Event-ID are no longer kept (reload the tickets); ' +
+    '`event: close` with `{"reason","lastEventId"}` before the server ends the stream; `: heartbeat` comments',
+});
+
+export interface StreamOptions {
+  heartbeat?: HeartbeatTimer | undefined;
+  limits?: Partial<EventStreamLimits> | undefined;
+}
 
 /**
- * Live notices for one person over Server-Sent Events: missed events first (Last-Event-ID), then
- * every new one, with a comment line as heartbeat so proxies keep the connection open.
+ * Live notices for one person over Server-Sent Events: missed events first (Last-Event-ID, header
+ * or `?lastEventId=`), then every new one, with a comment line as heartbeat so proxies keep the
+ * connection open. A frame is written only while the socket takes more; a reader that falls
+ * `maxBacklogEvents` behind (see the sse channel) gets `event: close` with reason `slow_client`.
  */
-export const streamRoutes: FastifyPluginAsync<{ heartbeat?: HeartbeatTimer | undefined }> = async (app, opts) => {
+export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts) => {
   const hub = app.services.sse!;
   const heartbeat = opts.heartbeat ?? everyFifteenSeconds;
   const open = new Set<SseSubscription>();
   // Hijacked replies are not closed by fastify: end them so close() does not wait on them.
   app.addHook('onClose', async () => {
-    for (const sub of open) sub.close();
+    for (const sub of [...open]) sub.close();
   });
 
   function serve(request: FastifyRequest<{ Querystring: Static<typeof StreamQuery> }>, reply: FastifyReply, personId: string): void {
-    const header = request.headers['last-event-id'];
-    const lastEventId = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
-    const res = openEventStream(request, reply);
-    const sub = hub.subscribe(personId, lastEventId ? { lastEventId } : {});
+    const lastEventId = lastEventIdOf(request);
+    const sub = hub.subscribe(personId, lastEventId !== undefined ? { lastEventId } : {});
+    const stream = openEventStream(request, reply, opts.limits);
+    if (sub.reset) stream.write(resetFrame(sub.reset, sub.lastEventId));
+    // A fresh client learns where it stands, so even its first reconnect resumes without a gap.
+    else if (lastEventId === undefined) stream.write(`id: ${sub.lastEventId}\n\n`);
     open.add(sub);
-    const stopBeat = heartbeat(() => res.write(': heartbeat\n\n'));
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
+    const stopBeat = heartbeat(() => stream.heartbeat());
+    // The hub ends a subscription that fell too far behind even while this loop waits for a drain.
+    sub.onEnd((reason) => stream.close(reason, sub.lastEventId));
+    stream.onEnd(() => {
       stopBeat();
       open.delete(sub);
       sub.close();
-    };
-    request.raw.on('close', finish);
-    res.on('error', finish);
-    request.log.info({ personId, lastEventId }, 'Live stream opened');
+    });
+    request.log.info({ personId, lastEventId, reset: sub.reset }, 'Live stream opened');
     void (async () => {
       try {
-        for await (const event of sub) res.write(formatSseFrame(event));
+        for await (const event of sub) {
+          stream.write(formatSseFrame(event));
+          if (!stream.ready) await stream.whenReady();
+          if (stream.ended) break;
+        }
+      } catch (err) {
+        request.log.error({ err, personId }, 'Live stream failed');
       } finally {
-        finish();
-        if (!res.writableEnded) res.end();
-        request.log.info({ personId }, 'Live stream closed');
+        open.delete(sub);
+        stopBeat();
+        // Ended by the app's close (not the hub, not the client): tell the client why.
+        if (!stream.ended) stream.close('shutdown', sub.lastEventId);
+        request.log.info({ personId, lastEventId: sub.lastEventId }, 'Live stream closed');
       }
     })();
   }

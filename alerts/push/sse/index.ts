@@ -1,14 +1,27 @@
+import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { Channel, ChannelPlugin } from '../channel.ts';
+import type { Channel, ChannelDeps, ChannelPlugin } from '../channel.ts';
 import { DELIVERED } from '../channel.ts';
 import { SseHub } from './hub.ts';
 
 export const SseConfigSchema = Type.Object(
   {
     bufferSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Events kept per person for Last-Event-ID replay' }),
+    maxBacklogEvents: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 25,
+      description: 'Events a stream may fall behind before it is closed as slow_client (capped at bufferSize, so its reconnect replays them all)',
+    }),
+    dir: Type.Optional(Type.String({ minLength: 1, description: 'Folder for the replay journal; default `<DATA_DIR>/sse` when the service stage passes its data folder, else memory only' })),
   },
   { additionalProperties: false },
 );
+
+/** What the SSE channel may use beyond every channel's deps: the data folder, for the replay journal. */
+export interface SseChannelDeps extends ChannelDeps {
+  dataDir?: string;
+}
 
 export interface SseChannel extends Channel {
   /** The hub the fastify SSE route subscribes to. */
@@ -21,8 +34,9 @@ export const SsePlugin: ChannelPlugin<typeof SseConfigSchema, SseChannel> = {
   description: 'Server-sent events: a live stream per person for the technician app',
   configSchema: SseConfigSchema,
   serves: () => true,
-  create(config, deps) {
-    const hub = new SseHub({ bufferSize: config.bufferSize, startedAtMs: deps.clock.now() });
+  create(config, deps: SseChannelDeps) {
+    const dir = config.dir ?? (deps.dataDir ? join(deps.dataDir, 'sse') : undefined);
+    const hub = new SseHub({ bufferSize: config.bufferSize, maxBacklogEvents: config.maxBacklogEvents, log: deps.log, ...(dir ? { dir } : {}) });
     return {
       hub,
       async send(notice, recipient) {
