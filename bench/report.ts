@@ -69,6 +69,59 @@ export interface Burst {
   pass: boolean;
   series: Array<{ t: number; published: number; judged: number; lag: number; kafkaLag?: number }>;
 }
+/** `storm.json`'s phases, as bench/storm.ts writes them. */
+export type StormPhaseName = 'baseline' | 'fault-storm' | 'silence-storm';
+export interface StormLeaks {
+  sent: number;
+  alertSeen: number;
+  pushSeen: number;
+  /** Leaks whose alert (or push) never arrived on that stream. */
+  alertLost: number;
+  pushLost: number;
+}
+/** A storm's tickets and alerts; seconds from the storm's start, null when never complete. */
+export interface StormTickets {
+  stormDevices: number;
+  covered: number;
+  tickets: number;
+  offlineGateways?: number;
+  devicesListedOnGatewayTickets?: number;
+  /** The earliest a silence alert may fire by the settings: missed reports × report interval. */
+  detectionFloorS?: number;
+  firstTicketS: number | null;
+  ticketsCompleteS: number | null;
+  publishedS?: number;
+  polls: number;
+  pollErrors: number;
+  alertsExpected: number;
+  alertsSeen: number;
+  alertsCompleteS: number | null;
+  startS: number;
+}
+export interface StormPhase {
+  name: StormPhaseName;
+  seconds: number;
+  leaks: StormLeaks;
+  alertLatencyMs: Percentiles;
+  pushLatencyMs: Percentiles;
+  healthz: { latencyMs: Percentiles; non200: number; errors: number };
+  eventLoop: { samples: number; maxMs: number; worstP99Ms: number; medianP99Ms: number };
+  tickets?: StormTickets;
+}
+export interface Storm {
+  path: string;
+  devices: number;
+  gateways: number;
+  leakEveryMs: number;
+  phases: StormPhase[];
+  /** Leak push p99 in the storm ÷ in the baseline. */
+  pushP99Ratio: { faultStorm: number | null; silenceStorm: number | null };
+  lost: { alert: number; push: number };
+  /** Alert raises no storm explains, by "phase: condition". */
+  unexpectedAlerts: Record<string, number>;
+  streams: { alertEvents: number; pushEvents: number; alertLastEventS: number | null; pushLastEventS: number | null; endS: number };
+  method: Record<string, string>;
+}
 interface Memory {
   runs: Array<{ devices: number; devicesTracked?: number; baselineHeapBytes: number; heapBytes: number; bytesPerDevice: number; rssBytes: number }>;
 }
