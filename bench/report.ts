@@ -98,10 +98,21 @@ export interface StormTickets {
   alertsCompleteS: number | null;
   startS: number;
 }
+export interface StormSample {
+  t: number;
+  phase: StormPhaseName;
+  /** The pipeline's event-loop delay over the second before the scrape. */
+  loopMaxMs: number;
+  loopP99Ms: number;
+  /** The slowest /healthz answer over the same second. */
+  healthzMaxMs: number;
+}
 export interface StormPhase {
   name: StormPhaseName;
   seconds: number;
   leaks: StormLeaks;
+  /** The three leaks pushed last after their publish (null: never), `atS` from the phase's start. */
+  slowestLeaks: Array<{ atS: number; alertMs: number | null; pushMs: number | null }>;
   alertLatencyMs: Percentiles;
   pushLatencyMs: Percentiles;
   healthz: { latencyMs: Percentiles; non200: number; errors: number };
@@ -119,6 +130,8 @@ export interface Storm {
   lost: { alert: number; push: number };
   /** Alert raises no storm explains, by "phase: condition". */
   unexpectedAlerts: Record<string, number>;
+  /** Every /metrics scrape (about a second apart), `t` from the baseline's start. */
+  series: StormSample[];
   streams: { alertEvents: number; pushEvents: number; alertLastEventS: number | null; pushLastEventS: number | null; endS: number };
   method: Record<string, string>;
 }
@@ -161,7 +174,7 @@ interface Loaded<R> {
   results: R;
 }
 
-const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'memory', 'api', 'alarm-to-push', 'kafka-processors', 'soak'] as const;
+const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'kafka-processors', 'soak'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 /** How each benchmark is run, for the files that do not record their command (the older format). */
@@ -170,6 +183,7 @@ const USAGE: Record<BenchName, string> = {
   floors: 'npx tsx bench/floors.ts',
   'node-red-peer': 'npx tsx bench/node-red-peer.ts',
   burst: 'npx tsx bench/burst.ts',
+  storm: 'npx tsx bench/storm.ts',
   memory: 'npx tsx bench/memory.ts',
   api: 'npx tsx bench/api.ts',
   'alarm-to-push': 'npx tsx bench/alarm-to-push.ts',
@@ -186,6 +200,8 @@ const METHOD: Record<BenchName, string> = {
     'The peer: a Node-RED 4 flow (mqtt in → threshold-checking function → mqtt out) fed the same load through the same private Mosquitto, timed from the first publish to the last reading the flow counted.',
   burst:
     'A fleet of meters reporting at once after an outage: the burst published as fast as possible with faults injected, timed until the processors have judged every reading; every reading and every injected fault must be accounted for.',
+  storm:
+    'A leak in the middle of alert storms: one home gas alarm raises a leak every 500 ms (60 %LEL, valve open, then a normal reading that clears it) while a fleet behind its own gateways first all report POWER_LOST at once (fault storm), then a second fleet stops reporting, some gateways silent altogether (GATEWAY_OFFLINE) and the rest alive with silent devices (NO_SIGNAL). Each leak is timed from its publish to its alert on the operator stream and to the safety lane\'s push on the technician\'s stream; a leak never seen is lost. Per phase also `/healthz` latency (polled every 100 ms) and the pipeline\'s event-loop delay (from /metrics every second); per storm the time until every storm device is covered by a ticket (incident tickets on the gateways, polled every second) and until every storm alert was on the operator stream. Embedded pipeline in its own process.',
   memory:
     'Processor state per device: in a fresh process per size, the engine built as the pipeline builds it, the heap after gc() with registry and engine loaded, then two readings per device through decode and the engine, gc() again; (heap − baseline) / devices. The simulator fleet is built before the baseline and kept alive, so it is not counted.',
   api:
@@ -203,6 +219,7 @@ const TITLE: Record<BenchName, string> = {
   floors: 'Floors: decode-and-validate, and Mosquitto pass-through',
   'node-red-peer': 'Node-RED peer',
   burst: '1M-meter burst',
+  storm: 'Leak push through fault and silence storms',
   memory: 'Memory per device',
   api: 'HTTP API under load',
   'alarm-to-push': 'Gas alarm → technician push, idle pipeline',
@@ -276,6 +293,7 @@ interface Inputs {
   floors?: Loaded<Floors>;
   nodeRed?: Loaded<NodeRedPeer>;
   burst?: Loaded<Burst>;
+  storm?: Loaded<Storm>;
   memory?: Loaded<Memory>;
   api?: Loaded<Api>;
   alarmToPush?: Loaded<AlarmToPush>;
@@ -289,6 +307,7 @@ function readInputs(dir: string): Inputs {
     floors: load<Floors>(dir, 'floors'),
     nodeRed: load<NodeRedPeer>(dir, 'node-red-peer'),
     burst: load<Burst>(dir, 'burst'),
+    storm: load<Storm>(dir, 'storm'),
     memory: load<Memory>(dir, 'memory'),
     api: load<Api>(dir, 'api'),
     alarmToPush: load<AlarmToPush>(dir, 'alarm-to-push'),
@@ -494,6 +513,8 @@ function figures(name: BenchName, inputs: Inputs): string {
         `${int(b.faultsFound)} / ${int(b.faultsInjected)}`, int(b.lost.readings), int(b.lost.faults), b.pass ? 'pass' : 'fail',
       ]]);
     }
+    case 'storm':
+      return stormFigures(inputs.storm!.results);
     case 'memory':
       return table(['Devices', 'Baseline heap, MiB', 'Heap after, MiB', 'Bytes/device', 'RSS, MiB'],
         inputs.memory!.results.runs.map((x) => [int(x.devices), mib(x.baselineHeapBytes), mib(x.heapBytes), int(x.bytesPerDevice), mib(x.rssBytes)]));
@@ -522,9 +543,41 @@ function figures(name: BenchName, inputs: Inputs): string {
   }
 }
 
+const STORM_NAMES: Record<StormPhaseName, string> = { baseline: 'baseline', 'fault-storm': 'fault storm', 'silence-storm': 'silence storm' };
+
+function stormFigures(r: Storm): string {
+  const three = (p: Percentiles) => (p.count === 0 ? '—' : `${ms(p.p50)} / ${ms(p.p99)} / ${ms(p.max)}`);
+  const secondsOr = (x: number | null, what: string) => (x === null ? what : dec(x, 1));
+  const parts = [
+    `${int(r.devices)} devices on ${int(r.gateways)} gateways per storm; a leak every ${int(r.leakEveryMs)} ms.`,
+    table(['Phase', 'Seconds', 'Leaks', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Lost: alert / push', '/healthz p50 / p99 / max, ms', '/healthz failed', 'Event loop max / worst p99, ms'],
+      r.phases.map((p) => [
+        STORM_NAMES[p.name], dec(p.seconds, 1), int(p.leaks.sent), three(p.alertLatencyMs), three(p.pushLatencyMs), `${int(p.leaks.alertLost)} / ${int(p.leaks.pushLost)}`,
+        three(p.healthz.latencyMs), int(p.healthz.non200 + p.healthz.errors), `${ms(p.eventLoop.maxMs)} / ${ms(p.eventLoop.worstP99Ms)}`,
+      ])),
+  ];
+  const storms = r.phases.filter((p) => p.tickets);
+  if (storms.length > 0) {
+    parts.push(table(['Storm', 'Storm alerts on the stream', 'All alerts after, s', 'Devices ticketed', 'Tickets', 'All ticketed after, s', 'Earliest the settings allow, s'],
+      storms.map((p) => {
+        const t = p.tickets!;
+        return [
+          STORM_NAMES[p.name], `${int(t.alertsSeen)} / ${int(t.alertsExpected)}`, secondsOr(t.alertsCompleteS, 'not all'), `${int(t.covered)} / ${int(t.stormDevices)}`, int(t.tickets),
+          secondsOr(t.ticketsCompleteS, 'not all'), t.detectionFloorS === undefined ? '0' : dec(t.detectionFloorS, 1),
+        ];
+      })));
+  }
+  const ratio = (x: number | null) => (x === null ? '—' : `${dec(x, 2)}×`);
+  const unexpected = Object.entries(r.unexpectedAlerts);
+  parts.push(`Leak push p99, storm ÷ baseline: fault storm ${ratio(r.pushP99Ratio.faultStorm)}, silence storm ${ratio(r.pushP99Ratio.silenceStorm)}. ` +
+    `Leaks lost: ${int(r.lost.alert)} on the operator stream, ${int(r.lost.push)} on the technician's. ` +
+    (unexpected.length === 0 ? 'No unexpected alerts.' : `Unexpected alerts: ${unexpected.map(([k, v]) => `${k} × ${int(v)}`).join(', ')}.`));
+  return parts.join('\n\n');
+}
+
 function loadedOf(name: BenchName, inputs: Inputs): Loaded<unknown> | undefined {
   const by: Record<BenchName, Loaded<unknown> | undefined> = {
-    throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, memory: inputs.memory,
+    throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, storm: inputs.storm, memory: inputs.memory,
     api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'kafka-processors': inputs.kafkaProcessors, soak: inputs.soak,
   };
   return by[name];

@@ -34,6 +34,8 @@ function expectLeaksAnswered(p: StormPhase): void {
   expect(p.eventLoop.samples).toBeGreaterThan(0);
   expect(p.eventLoop.maxMs).toBeGreaterThan(0);
   expect(p.eventLoop.maxMs).toBeGreaterThanOrEqual(p.eventLoop.worstP99Ms);
+  expect(p.slowestLeaks).toHaveLength(3);
+  expect(p.slowestLeaks[0]!.pushMs).toBe(Number(p.pushLatencyMs.max.toFixed(1)));
 }
 
 describe('bench/storm.ts at 200 devices on 2 gateways', () => {
@@ -84,6 +86,9 @@ describe('bench/storm.ts at 200 devices on 2 gateways', () => {
 
     const ratio = (p: StormPhase) => Number((p.pushLatencyMs.p99 / baseline.pushLatencyMs.p99).toFixed(2));
     expect(r.pushP99Ratio).toEqual({ faultStorm: ratio(fault), silenceStorm: ratio(silence) });
+    // One sample a second from the baseline on, each in its phase.
+    expect(r.series.length).toBeGreaterThanOrEqual(r.phases.reduce((n, p) => n + Math.floor(p.seconds), 0) - 3);
+    expect(new Set(r.series.map((x) => x.phase))).toEqual(new Set(['baseline', 'fault-storm', 'silence-storm']));
     expect(r.streams.alertEvents).toBeGreaterThan(300);
     expect(r.streams.pushEvents).toBeGreaterThan(r.phases.reduce((n, p) => n + p.leaks.sent, 0));
   }, 60_000);

@@ -62,7 +62,7 @@ import { openStream, type StreamClient } from '../tests/stream-client.ts';
 import { BENCH_TECHNICIAN, LatencyHistogram, writeBenchOncall, writeResult } from './common.ts';
 import { Publisher, PUBLISHER, type LoadMessage } from './load.ts';
 import { startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
-import type { Storm, StormLeaks, StormPhase, StormPhaseName, StormTickets } from './report.ts';
+import type { Storm, StormLeaks, StormPhase, StormPhaseName, StormSample, StormTickets } from './report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -482,6 +482,7 @@ try {
     pushP99Ratio: { faultStorm: ratio('fault-storm'), silenceStorm: ratio('silence-storm') },
     lost,
     unexpectedAlerts: unexpectedAlerts(alertStream),
+    series: series(baselineSpan.startMs, endMs),
     streams: {
       alertEvents: alertStream.events.length,
       pushEvents: pushStream.events.length,
@@ -657,6 +658,19 @@ function unexpectedAlerts(alertStream: StreamClient): Record<string, number> {
   return out;
 }
 
+/** Each /metrics scrape from the baseline on, with the slowest /healthz answer since the one before. */
+function series(fromMs: number, toMs: number): StormSample[] {
+  const out: StormSample[] = [];
+  let prevMs = fromMs;
+  for (const s of loopSamples) {
+    if (s.atMs < fromMs || s.atMs >= toMs) continue;
+    const h = healthz.filter((x) => x.atMs >= prevMs && x.atMs < s.atMs).reduce((m, x) => Math.max(m, x.value), 0);
+    out.push({ t: round((s.atMs - fromMs) / 1000, 1), phase: phaseAt(s.atMs) as StormPhaseName, loopMaxMs: round(s.maxMs, 1), loopP99Ms: round(s.p99Ms, 1), healthzMaxMs: round(h, 1) });
+    prevMs = s.atMs;
+  }
+  return out;
+}
+
 function phaseResult(name: StormPhaseName, tickets: StormTickets | undefined, alertStream: StreamClient): StormPhase {
   const span = spans.find((s) => s.name === name)!;
   const inPhase = <T extends { atMs: number }>(xs: T[]) => xs.filter((x) => x.atMs >= span.startMs && x.atMs < span.endMs);
@@ -679,10 +693,15 @@ function phaseResult(name: StormPhaseName, tickets: StormTickets | undefined, al
   for (const s of hs) if (s.status !== 0) h.recordMs(s.value);
   const loops = inPhase(loopSamples).filter((s) => Number.isFinite(s.maxMs));
   const p99s = loops.map((s) => s.p99Ms).sort((a, b) => a - b);
+  const slowest = [...mine]
+    .sort((a, b) => (b.pushMs ?? Infinity) - b.publishedMs - ((a.pushMs ?? Infinity) - a.publishedMs))
+    .slice(0, 3)
+    .map((l) => ({ atS: round((l.publishedMs - span.startMs) / 1000), alertMs: l.alertMs === undefined ? null : round(l.alertMs - l.publishedMs, 1), pushMs: l.pushMs === undefined ? null : round(l.pushMs - l.publishedMs, 1) }));
   return {
     name,
     seconds: round((span.endMs - span.startMs) / 1000, 1),
     leaks: counts,
+    slowestLeaks: slowest,
     alertLatencyMs: alert.percentilesMs(),
     pushLatencyMs: push.percentilesMs(),
     healthz: { latencyMs: h.percentilesMs(), non200: hs.filter((s) => s.status !== 200 && s.status !== 0).length, errors: hs.filter((s) => s.status === 0).length },
