@@ -35,7 +35,8 @@ function expectLeaksAnswered(p: StormPhase): void {
   expect(p.eventLoop.maxMs).toBeGreaterThan(0);
   expect(p.eventLoop.maxMs).toBeGreaterThanOrEqual(p.eventLoop.worstP99Ms);
   expect(p.slowestLeaks).toHaveLength(3);
-  expect(p.slowestLeaks[0]!.pushMs).toBe(Number(p.pushLatencyMs.max.toFixed(1)));
+  // The slowest leak is the push histogram's max (one rounded to 0.1 ms, the other to 1 µs).
+  expect(Math.abs(p.slowestLeaks[0]!.pushMs! - p.pushLatencyMs.max)).toBeLessThanOrEqual(0.06);
 }
 
 describe('bench/storm.ts at 200 devices on 2 gateways', () => {
