@@ -93,6 +93,8 @@ export interface StormTickets {
   publishedS?: number;
   polls: number;
   pollErrors: number;
+  /** A poll got the API's 1,000-ticket maximum: devices on older tickets were not seen. */
+  listFull?: boolean;
   alertsExpected: number;
   alertsSeen: number;
   alertsCompleteS: number | null;

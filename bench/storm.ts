@@ -572,6 +572,7 @@ async function watchTickets(storm: 'fault-storm' | 'silence-storm', stormStartMs
   let last = { covered: 0, tickets: 0, listed: 0 };
   let polls = 0;
   let pollErrors = 0;
+  let listFull = false;
   let next = performance.now();
   for (;;) {
     if (publishFailure) throw publishFailure;
@@ -582,6 +583,8 @@ async function watchTickets(storm: 'fault-storm' | 'silence-storm', stormStartMs
         // The list is as of the request's answer.
         const now = performance.now();
         last = coverage(storm, tickets);
+        // The API answers at most 1,000 tickets, newest first: beyond that coverage is undercounted.
+        listFull ||= tickets.length >= 1000;
         if (last.tickets > 0) firstTicketMs ??= now;
         if (last.covered === devices) completeMs = now;
       } catch {
@@ -606,6 +609,7 @@ async function watchTickets(storm: 'fault-storm' | 'silence-storm', stormStartMs
     ...(publishedAtMs !== undefined ? { publishedS: round((publishedAtMs - stormStartMs) / 1000) } : {}),
     polls,
     pollErrors,
+    ...(listFull ? { listFull } : {}),
     alertsExpected: expected,
     alertsSeen: 0,
     alertsCompleteS: null,
