@@ -136,7 +136,9 @@ export class EventStream {
     const log = { reason, lastEventId, bufferedBytes, ...fields };
     if (reason === 'slow_client') this.#log.warn(log, 'Event stream closed: client too slow, it reconnects with Last-Event-ID');
     else this.#log.info(log, 'Event stream closed');
-    this.res.end();
+    // The client reconnects on a new connection: this one closes once the last frame is out.
+    const socket = this.res.socket;
+    this.res.end(() => socket?.end());
     if (this.res.writableLength === 0) return;
     if (reason === 'shutdown') {
       this.res.destroy();

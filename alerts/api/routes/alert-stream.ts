@@ -132,8 +132,8 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
     if (closed) return;
     for (const client of clients) client.pump();
   });
-  // Hijacked replies are not closed by fastify: end them so close() does not wait on them.
-  app.addHook('onClose', async () => {
+  // Hijacked replies are not closed by fastify: end them before the server waits for its connections (preClose).
+  app.addHook('preClose', async () => {
     closed = true;
     for (const client of [...clients]) client.stream.close('shutdown', String(client.cursor));
     clients.clear();

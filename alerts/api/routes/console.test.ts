@@ -111,4 +111,23 @@ describe('web console', () => {
     expect(raised.cause).toContain(' / ');
     controller.abort();
   });
+
+  it('replays the alert changes after ?lastEventId= on the alert stream, ids being the alert book sequence', async () => {
+    const from = alerts.lastChangeSeq;
+    alerts.apply([{ type: 'raise', subject: 'device', subjectId: 'HA-2', gatewayId: 'GW-1', kind: 'home_gas_alarm', condition: 'GAS_ALARM_L2', severity: 'critical', atMs: AT }]);
+    const controller = new AbortController();
+    const res = await fetch(`${base()}/api/v1/stream/alerts?access_token=${TECH}&lastEventId=${from}`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('HA-2')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).toContain(`id: ${from + 1}\nevent: alert.raised\n`);
+    controller.abort();
+    expect((await fetch(`${base()}/api/v1/stream/alerts?access_token=${TECH}&lastEventId=${'9'.repeat(101)}`)).status).toBe(400);
+  });
 });

@@ -35,8 +35,8 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
   const hub = app.services.sse!;
   const heartbeat = opts.heartbeat ?? everyFifteenSeconds;
   const open = new Set<SseSubscription>();
-  // Hijacked replies are not closed by fastify: end them so close() does not wait on them.
-  app.addHook('onClose', async () => {
+  // Hijacked replies are not closed by fastify: end them before the server waits for its connections (preClose).
+  app.addHook('preClose', async () => {
     for (const sub of [...open]) sub.close();
   });
 
