@@ -76,7 +76,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   // The alarm path answers "who is on call" from memory: loaded before the first alert arrives.
   await oncall.load();
 
-  const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock });
+  const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
   const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now());

@@ -17,6 +17,8 @@ export interface Channel {
 export interface ChannelDeps {
   log: Logger;
   clock: Clock;
+  /** The process's data folder, for a channel that keeps state across restarts (absent: memory only). */
+  dataDir?: string;
 }
 
 /** A channel plugin: declared alike, config parsed against `configSchema` before `create`. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { Channel, ChannelDeps, ChannelPlugin } from '../channel.ts';
+import type { Channel, ChannelPlugin } from '../channel.ts';
 import { DELIVERED } from '../channel.ts';
 import { SseHub } from './hub.ts';
 
@@ -18,11 +18,6 @@ export const SseConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** What the SSE channel may use beyond every channel's deps: the data folder, for the replay journal. */
-export interface SseChannelDeps extends ChannelDeps {
-  dataDir?: string;
-}
-
 export interface SseChannel extends Channel {
   /** The hub the fastify SSE route subscribes to. */
   readonly hub: SseHub;
@@ -34,7 +29,7 @@ export const SsePlugin: ChannelPlugin<typeof SseConfigSchema, SseChannel> = {
   description: 'Server-sent events: a live stream per person for the technician app',
   configSchema: SseConfigSchema,
   serves: () => true,
-  create(config, deps: SseChannelDeps) {
+  create(config, deps) {
     const dir = config.dir ?? (deps.dataDir ? join(deps.dataDir, 'sse') : undefined);
     const hub = new SseHub({ bufferSize: config.bufferSize, maxBacklogEvents: config.maxBacklogEvents, log: deps.log, ...(dir ? { dir } : {}) });
     return {

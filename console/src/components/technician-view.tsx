@@ -7,14 +7,21 @@ import { NotificationToggle, notify } from './notifications.tsx';
 import { TechTicketCard } from './tech-ticket-card.tsx';
 
 /** The notice kinds the person stream sends (alerts/tickets/notice.ts). */
-const NOTICE_KINDS = ['ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
+const NOTICE_KINDS = ['alarm.raised', 'ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
 
 interface PushedNotice {
   id: string;
+  kind: string;
+  /** Empty on a leak pushed ahead of its ticket. */
   ticketId: string;
   title: Text;
   body: Text;
+  data: { deviceId?: string };
 }
+
+/** A leak's ticket follows its push by moments: the list is read again until it shows, this often. */
+const TICKET_FOLLOWS_MS = 1_000;
+const TICKET_FOLLOWS_TRIES = 10;
 
 /**
  * The technician's phone view: their open tickets, reloaded whenever a notice arrives on their
@@ -25,18 +32,28 @@ export function TechnicianView({ api, me }: { api: ApiClient; me: Me }) {
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const reload = () =>
+  const reload = (): Promise<Ticket[] | undefined> =>
     api.tickets().then(
       (items) => {
         setTickets(items);
         setError(null);
+        return items;
       },
-      (err: unknown) => setError(String(err)),
+      (err: unknown) => {
+        setError(String(err));
+        return undefined;
+      },
     );
   const onNotice = (data: unknown) => {
     const n = data as PushedNotice;
     notify(n.title[lang], n.body[lang], n.id);
-    void reload();
+    const deviceId = n.kind === 'alarm.raised' ? n.data.deviceId : undefined;
+    const awaitTicket = (tries: number): void => {
+      void reload().then((items) => {
+        if (deviceId && tries > 1 && !items?.some((tk) => tk.deviceId === deviceId || tk.devices.includes(deviceId))) setTimeout(() => awaitTicket(tries - 1), TICKET_FOLLOWS_MS);
+      });
+    };
+    awaitTicket(TICKET_FOLLOWS_TRIES);
   };
   const live = useEventStream(me.personId ? api.streamUrl('/stream') : null, {
     onOpen: () => void reload(),
