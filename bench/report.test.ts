@@ -109,7 +109,7 @@ describe('bench/report.ts', () => {
 
   it('writes the storm\'s phases, its tickets and the push ratio; storm.json not run otherwise', () => {
     const phase = (name: string, pushP99: number, extra: Record<string, unknown> = {}) => ({
-      name, seconds: 30, leaks: { sent: 60, alertSeen: 60, pushSeen: 59, alertLost: 0, pushLost: 1 },
+      name, seconds: 30, pipelineCpuPct: 85, loadAvg1: 3.04, leaks: { sent: 60, alertSeen: 60, pushSeen: 59, alertLost: 0, pushLost: 1 },
       alertLatencyMs: p(pushP99 / 2, 60), pushLatencyMs: p(pushP99, 59), healthz: { latencyMs: p(4, 300), non200: 0, errors: 2 },
       eventLoop: { samples: 30, maxMs: 120, worstP99Ms: 80, medianP99Ms: 12 }, ...extra,
     });
@@ -119,7 +119,11 @@ describe('bench/report.ts', () => {
     });
     const storm = modern('storm', {
       path: 'embedded', devices: 5000, gateways: 10, leakEveryMs: 500,
-      phases: [phase('baseline', 10), phase('fault-storm', 40, { tickets: tickets(4.5) }), phase('silence-storm', 20, { tickets: tickets(null, { detectionFloorS: 10, offlineGateways: 5 }) })],
+      phases: [
+        phase('baseline', 10),
+        phase('fault-storm', 40, { tickets: tickets(4.5), whileStorming: { seconds: 4.5, leaks: 9, alertLatencyMs: p(100, 9), pushLatencyMs: p(200, 9) } }),
+        phase('silence-storm', 20, { tickets: tickets(null, { detectionFloorS: 10, offlineGateways: 5 }) }),
+      ],
       pushP99Ratio: { faultStorm: 4, silenceStorm: 2 }, lost: { alert: 0, push: 3 }, unexpectedAlerts: { 'fault-storm: NO_SIGNAL': 12 },
       streams: { alertEvents: 1, pushEvents: 1, alertLastEventS: 1, pushLastEventS: 1, endS: 1 }, method: {},
     });
@@ -127,9 +131,9 @@ describe('bench/report.ts', () => {
     expect(markdown).toContain('### Leak push through fault and silence storms');
     expect(markdown).toContain('npx tsx bench/storm.ts --flag 1');
     expect(markdown).toContain('5,000 devices on 10 gateways per storm; a leak every 500 ms.');
-    expect(markdown).toContain('| fault storm | 30.0 | 60 | 10.0 / 20.0 / 30.0 | 20.0 / 40.0 / 60.0 | 0 / 1 | 2.00 / 4.00 / 6.00 | 2 | 120 / 80.0 |');
-    expect(markdown).toContain('| fault storm | 5,000 / 5,000 | 1.3 | 5,000 / 5,000 | 10 | 4.5 | 0 |');
-    expect(markdown).toContain('| silence storm | 5,000 / 5,000 | 1.3 | 4,500 / 5,000 | 10 | not all | 10.0 |');
+    expect(markdown).toContain('| fault storm | 30.0 | 60 | 10.0 / 20.0 / 30.0 | 20.0 / 40.0 / 60.0 | 0 / 1 | 2.00 / 4.00 / 6.00 | 2 | 120 / 80.0 | 85 | 3.0 |');
+    expect(markdown).toContain('| fault storm | 5,000 / 5,000 | 1.3 | 5,000 / 5,000 | 10 | 4.5 | 0 | 9 | 100 / 200 / 300 |');
+    expect(markdown).toContain('| silence storm | 5,000 / 5,000 | 1.3 | 4,500 / 5,000 | 10 | not all | 10.0 | — | — |');
     expect(markdown).toContain('Leak push p99, storm ÷ baseline: fault storm 4.00×, silence storm 2.00×. Leaks lost: 0 on the operator stream, 3 on the technician\'s. Unexpected alerts: fault-storm: NO_SIGNAL × 12.');
     // Not a target: the storm has no goal yet.
     expect(markdown).toContain('0 of 8 targets pass, 0 fail, 8 not run.');

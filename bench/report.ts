@@ -112,6 +112,10 @@ export interface StormSample {
 export interface StormPhase {
   name: StormPhaseName;
   seconds: number;
+  /** The pipeline process's CPU over the phase, 100 = one core. */
+  pipelineCpuPct?: number;
+  /** The machine's 1-minute load average at the phase's end. */
+  loadAvg1?: number;
   leaks: StormLeaks;
   /** The three leaks pushed last after their publish (null: never), `atS` from the phase's start. */
   slowestLeaks: Array<{ atS: number; alertMs: number | null; pushMs: number | null }>;
@@ -120,6 +124,8 @@ export interface StormPhase {
   healthz: { latencyMs: Percentiles; non200: number; errors: number };
   eventLoop: { samples: number; maxMs: number; worstP99Ms: number; medianP99Ms: number };
   tickets?: StormTickets;
+  /** The leaks published from the storm's start until every storm ticket existed (the whole phase when they never did). */
+  whileStorming?: { seconds: number; leaks: number; alertLatencyMs: Percentiles; pushLatencyMs: Percentiles };
 }
 export interface Storm {
   path: string;
@@ -203,7 +209,7 @@ const METHOD: Record<BenchName, string> = {
   burst:
     'A fleet of meters reporting at once after an outage: the burst published as fast as possible with faults injected, timed until the processors have judged every reading; every reading and every injected fault must be accounted for.',
   storm:
-    'A leak in the middle of alert storms: one home gas alarm raises a leak every 500 ms (60 %LEL, valve open, then a normal reading that clears it) while a fleet behind its own gateways first all report POWER_LOST at once (fault storm), then a second fleet stops reporting, some gateways silent altogether (GATEWAY_OFFLINE) and the rest alive with silent devices (NO_SIGNAL). Each leak is timed from its publish to its alert on the operator stream and to the safety lane\'s push on the technician\'s stream; a leak never seen is lost. Per phase also `/healthz` latency (polled every 100 ms) and the pipeline\'s event-loop delay (from /metrics every second); per storm the time until every storm device is covered by a ticket (incident tickets on the gateways, polled every second) and until every storm alert was on the operator stream. Embedded pipeline in its own process.',
+    'A leak in the middle of alert storms (the load average column says what else the machine ran): one home gas alarm raises a leak every 500 ms (60 %LEL, valve open, then a normal reading that clears it) while a fleet behind its own gateways first all report POWER_LOST at once (fault storm), then a second fleet stops reporting, some gateways silent altogether (GATEWAY_OFFLINE) and the rest alive with silent devices (NO_SIGNAL). Each leak is timed from its publish to its alert on the operator stream and to the safety lane\'s push on the technician\'s stream; a leak never seen is lost. Per phase also `/healthz` latency (polled every 100 ms) and the pipeline\'s event-loop delay (from /metrics every second); per storm the time until every storm device is covered by a ticket (incident tickets on the gateways, polled every second) and until every storm alert was on the operator stream. Embedded pipeline in its own process.',
   memory:
     'Processor state per device: in a fresh process per size, the engine built as the pipeline builds it, the heap after gc() with registry and engine loaded, then two readings per device through decode and the engine, gc() again; (heap − baseline) / devices. The simulator fleet is built before the baseline and kept alive, so it is not counted.',
   api:
@@ -552,20 +558,22 @@ function stormFigures(r: Storm): string {
   const secondsOr = (x: number | null, what: string) => (x === null ? what : dec(x, 1));
   const parts = [
     `${int(r.devices)} devices on ${int(r.gateways)} gateways per storm; a leak every ${int(r.leakEveryMs)} ms.`,
-    table(['Phase', 'Seconds', 'Leaks', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Lost: alert / push', '/healthz p50 / p99 / max, ms', '/healthz failed', 'Event loop max / worst p99, ms'],
+    table(['Phase', 'Seconds', 'Leaks', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Lost: alert / push', '/healthz p50 / p99 / max, ms', '/healthz failed', 'Event loop max / worst p99, ms', 'Pipeline CPU %', 'Load average'],
       r.phases.map((p) => [
         STORM_NAMES[p.name], dec(p.seconds, 1), int(p.leaks.sent), three(p.alertLatencyMs), three(p.pushLatencyMs), `${int(p.leaks.alertLost)} / ${int(p.leaks.pushLost)}`,
         three(p.healthz.latencyMs), int(p.healthz.non200 + p.healthz.errors), `${ms(p.eventLoop.maxMs)} / ${ms(p.eventLoop.worstP99Ms)}`,
+        int(p.pipelineCpuPct), dec(p.loadAvg1, 1),
       ])),
   ];
   const storms = r.phases.filter((p) => p.tickets);
   if (storms.length > 0) {
-    parts.push(table(['Storm', 'Storm alerts on the stream', 'All alerts after, s', 'Devices ticketed', 'Tickets', 'All ticketed after, s', 'Earliest the settings allow, s'],
+    parts.push(table(['Storm', 'Storm alerts on the stream', 'All alerts after, s', 'Devices ticketed', 'Tickets', 'All ticketed after, s', 'Earliest the settings allow, s', 'Leaks until then', 'Their push p50 / p99 / max, ms'],
       storms.map((p) => {
         const t = p.tickets!;
         return [
           STORM_NAMES[p.name], `${int(t.alertsSeen)} / ${int(t.alertsExpected)}`, secondsOr(t.alertsCompleteS, 'not all'), `${int(t.covered)} / ${int(t.stormDevices)}`, int(t.tickets),
           secondsOr(t.ticketsCompleteS, 'not all'), t.detectionFloorS === undefined ? '0' : dec(t.detectionFloorS, 1),
+          int(p.whileStorming?.leaks), p.whileStorming ? three(p.whileStorming.pushLatencyMs) : '—',
         ];
       })));
   }

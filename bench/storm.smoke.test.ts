@@ -32,6 +32,9 @@ function expectLeaksAnswered(p: StormPhase): void {
   expect(p.healthz.non200, p.name).toBe(0);
   expect(p.healthz.latencyMs.count).toBeGreaterThanOrEqual(Math.floor(p.seconds * 3));
   expect(p.eventLoop.samples).toBeGreaterThan(0);
+  // /proc is there on Linux: the pipeline's CPU over the phase, and the machine's load.
+  if (process.platform === 'linux') expect(p.pipelineCpuPct).toBeGreaterThan(0);
+  expect(p.loadAvg1).toBeGreaterThanOrEqual(0);
   expect(p.eventLoop.maxMs).toBeGreaterThan(0);
   expect(p.eventLoop.maxMs).toBeGreaterThanOrEqual(p.eventLoop.worstP99Ms);
   expect(p.slowestLeaks).toHaveLength(3);
@@ -81,6 +84,14 @@ describe('bench/storm.ts at 200 devices on 2 gateways', () => {
     // Nothing can fire before the settings allow it.
     expect(s.alertsCompleteS!).toBeGreaterThanOrEqual(s.detectionFloorS! - 0.5);
     expect(s.ticketsCompleteS!).toBeGreaterThanOrEqual(s.alertsCompleteS!);
+    // The leaks until the storm was ticketed: a part of the phase's.
+    for (const p of [fault, silence]) {
+      expect(p.whileStorming!.seconds).toBeCloseTo(p.tickets!.ticketsCompleteS!, 1);
+      expect(p.whileStorming!.leaks).toBeGreaterThanOrEqual(Math.floor(p.whileStorming!.seconds * 2) - 1);
+      expect(p.whileStorming!.leaks).toBeLessThanOrEqual(p.leaks.sent);
+      expect(p.whileStorming!.pushLatencyMs.count).toBe(p.whileStorming!.leaks);
+      expect(p.whileStorming!.pushLatencyMs.max).toBeLessThanOrEqual(p.pushLatencyMs.max);
+    }
     // Each storm phase lasted until its tickets existed.
     expect(fault.seconds).toBeGreaterThanOrEqual(Math.floor(f.ticketsCompleteS!));
     expect(silence.seconds).toBeGreaterThanOrEqual(Math.floor(s.ticketsCompleteS!));

@@ -52,7 +52,7 @@
  * counted too, from the operator stream (`alertsCompleteS`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -61,7 +61,7 @@ import type { DeviceRecord } from '../contracts/device-record.ts';
 import { openStream, type StreamClient } from '../tests/stream-client.ts';
 import { BENCH_TECHNICIAN, LatencyHistogram, writeBenchOncall, writeResult } from './common.ts';
 import { Publisher, PUBLISHER, type LoadMessage } from './load.ts';
-import { startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
+import { cpuSecondsOf, startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
 import type { Storm, StormLeaks, StormPhase, StormPhaseName, StormSample, StormTickets } from './report.ts';
 
 const { values } = parseArgs({
@@ -178,13 +178,25 @@ interface PhaseSpan {
   name: PhaseKey;
   startMs: number;
   endMs: number;
+  /** The pipeline process's CPU seconds when the phase began and ended. */
+  cpuStart?: number;
+  cpuEnd?: number;
+  /** The machine's 1-minute load average as the phase ended: the benchmark shares the CPU with whatever else runs. */
+  loadAvg1?: number;
 }
 const spans: PhaseSpan[] = [];
+const pipelineCpu = () => (pipeline ? cpuSecondsOf(pipeline.pid) : undefined);
+/** Ends the current phase now. */
+function endPhase(span: PhaseSpan | undefined, atMs: number): void {
+  if (!span) return;
+  span.endMs = atMs;
+  span.cpuEnd = pipelineCpu();
+  span.loadAvg1 = loadavg()[0];
+}
 function enterPhase(name: PhaseKey): PhaseSpan {
   const now = performance.now();
-  const last = spans[spans.length - 1];
-  if (last) last.endMs = now;
-  const span = { name, startMs: now, endMs: Infinity };
+  endPhase(spans[spans.length - 1], now);
+  const span: PhaseSpan = { name, startMs: now, endMs: Infinity, cpuStart: pipelineCpu() };
   spans.push(span);
   progress(`phase ${name}`);
   return span;
@@ -455,7 +467,7 @@ try {
 
   // Stop the leak and wait for the stragglers.
   const endMs = performance.now();
-  silenceSpan.endMs = endMs;
+  endPhase(silenceSpan, endMs);
   stopping = true;
   stop.abort();
   await Promise.all(background);
@@ -504,8 +516,9 @@ try {
     const q = p.pushLatencyMs;
     const h = p.healthz.latencyMs;
     const t = p.tickets;
-    return `${p.name.padEnd(13)} ${p.seconds.toFixed(0)} s: leaks ${p.leaks.sent} sent, alert p50 ${a.p50} / p99 ${a.p99} / max ${a.max} ms (${p.leaks.alertLost} lost), push p50 ${q.p50} / p99 ${q.p99} / max ${q.max} ms (${p.leaks.pushLost} lost); ` +
+    return `${p.name.padEnd(13)} ${p.seconds.toFixed(0)} s (pipeline CPU ${p.pipelineCpuPct ?? '?'} %, load average ${p.loadAvg1 ?? '?'}): leaks ${p.leaks.sent} sent, alert p50 ${a.p50} / p99 ${a.p99} / max ${a.max} ms (${p.leaks.alertLost} lost), push p50 ${q.p50} / p99 ${q.p99} / max ${q.max} ms (${p.leaks.pushLost} lost); ` +
       `healthz p99 ${h.p99} / max ${h.max} ms; event loop max ${p.eventLoop.maxMs} ms` +
+      (p.whileStorming ? `; until the storm was ticketed (${p.whileStorming.seconds} s, ${p.whileStorming.leaks} leaks) push p50 ${p.whileStorming.pushLatencyMs.p50} / max ${p.whileStorming.pushLatencyMs.max} ms` : '') +
       (t ? `; ${fmt(t.covered)} of ${fmt(t.stormDevices)} storm devices ticketed ${t.ticketsCompleteS === null ? 'NOT ALL' : `after ${t.ticketsCompleteS} s`} in ${t.tickets} tickets, alerts on the stream ${t.alertsCompleteS === null ? `${fmt(t.alertsSeen)} of ${fmt(t.alertsExpected)}` : `all after ${t.alertsCompleteS} s`}` : '');
   };
   const unexpected = Object.entries(results.unexpectedAlerts);
@@ -701,9 +714,26 @@ function phaseResult(name: StormPhaseName, tickets: StormTickets | undefined, al
     .sort((a, b) => (b.pushMs ?? Infinity) - b.publishedMs - ((a.pushMs ?? Infinity) - a.publishedMs))
     .slice(0, 3)
     .map((l) => ({ atS: round((l.publishedMs - span.startMs) / 1000), alertMs: l.alertMs === undefined ? null : round(l.alertMs - l.publishedMs, 1), pushMs: l.pushMs === undefined ? null : round(l.pushMs - l.publishedMs, 1) }));
+  const seconds = (span.endMs - span.startMs) / 1000;
+  // While the storm is being worked through: from its start until every storm ticket exists.
+  const t = tickets ? countStormAlerts(name as 'fault-storm' | 'silence-storm', tickets, span.startMs, alertStream) : undefined;
+  let whileStorming: StormPhase['whileStorming'];
+  if (t) {
+    const activeEndMs = t.ticketsCompleteS === null ? span.endMs : span.startMs + t.ticketsCompleteS * 1000;
+    const active = mine.filter((l) => l.publishedMs <= activeEndMs);
+    const a = new LatencyHistogram();
+    const q = new LatencyHistogram();
+    for (const l of active) {
+      if (l.alertMs !== undefined) a.recordMs(l.alertMs - l.publishedMs);
+      if (l.pushMs !== undefined) q.recordMs(l.pushMs - l.publishedMs);
+    }
+    whileStorming = { seconds: round((activeEndMs - span.startMs) / 1000, 1), leaks: active.length, alertLatencyMs: a.percentilesMs(), pushLatencyMs: q.percentilesMs() };
+  }
   return {
     name,
-    seconds: round((span.endMs - span.startMs) / 1000, 1),
+    seconds: round(seconds, 1),
+    ...(span.cpuStart !== undefined && span.cpuEnd !== undefined ? { pipelineCpuPct: round(((span.cpuEnd - span.cpuStart) / seconds) * 100, 0) } : {}),
+    ...(span.loadAvg1 !== undefined ? { loadAvg1: round(span.loadAvg1, 2) } : {}),
     leaks: counts,
     slowestLeaks: slowest,
     alertLatencyMs: alert.percentilesMs(),
@@ -715,6 +745,6 @@ function phaseResult(name: StormPhaseName, tickets: StormTickets | undefined, al
       worstP99Ms: round(p99s[p99s.length - 1] ?? 0, 1),
       medianP99Ms: round(p99s[Math.floor(p99s.length / 2)] ?? 0, 1),
     },
-    ...(tickets ? { tickets: countStormAlerts(name as 'fault-storm' | 'silence-storm', tickets, span.startMs, alertStream) } : {}),
+    ...(t ? { tickets: t, whileStorming } : {}),
   };
 }
