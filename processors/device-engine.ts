@@ -38,10 +38,30 @@ export interface DeviceState {
    * history is in InfluxDB).
    */
   lastReading?: Reading;
+  /**
+   * Kept by the silence watch, not the engine: the deadline bucket the device is queued in for its
+   * silence check (NaN: none). Not part of a snapshot.
+   */
+  silenceBucket: number;
 }
 
 export interface EngineObserver {
   onJudged(judged: number, late: number, unregistered: number): void;
+}
+
+/**
+ * Told of what changes the device set besides readings, for indexes kept beside it (the silence
+ * watch's deadlines and devices per gateway). Never called per ordinary reading.
+ */
+export interface DeviceSetListener {
+  /** A state entered the engine: first reading, registry, restore or seeded alert. */
+  added(state: DeviceState): void;
+  /** A state left it: rebalance, or replaced by a restored one. */
+  removed(state: DeviceState): void;
+  /** Its profile or gateway changed (`previousGatewayId` is the gateway it had). */
+  changed(state: DeviceState, previousGatewayId: string): void;
+  /** A reading cleared its NO_SIGNAL. */
+  heardAgain(state: DeviceState): void;
 }
 
 export const CONDITION_BIT = Object.fromEntries(CONDITIONS.map((c, i) => [c, 1 << i])) as Record<Condition, number>;
@@ -76,6 +96,7 @@ export class DeviceEngine {
   /** Each detector's initial state, made once: detectors never change a state in place, so devices share it until their first change. */
   readonly #initialStates: Record<DeviceKind, readonly unknown[]>;
   readonly #linked: LinkedFacts = {};
+  #listener: DeviceSetListener | undefined;
   // The device and reading being judged, so that one findings sink serves every detector call.
   #judged!: DeviceState;
   #judgedAtMs = 0;
@@ -102,6 +123,11 @@ export class DeviceEngine {
     this.#initialStates = initial;
   }
 
+  /** Sets the one listener to the device set (the silence watch). */
+  listen(listener: DeviceSetListener): void {
+    this.#listener = listener;
+  }
+
   detectorsFor(kind: DeviceKind): readonly ConfiguredDetector[] {
     return this.#byKind[kind];
   }
@@ -113,7 +139,10 @@ export class DeviceEngine {
     for (const reading of readings) {
       const state = this.#stateFor(reading);
       if (reading.receivedAtMs > state.lastHeardAtMs) state.lastHeardAtMs = reading.receivedAtMs;
-      if (state.active & CONDITION_BIT.NO_SIGNAL) this.#edge(state, 'NO_SIGNAL', false, reading.receivedAtMs, undefined, undefined, out);
+      if (state.active & CONDITION_BIT.NO_SIGNAL) {
+        this.#edge(state, 'NO_SIGNAL', false, reading.receivedAtMs, undefined, undefined, out);
+        this.#listener?.heardAgain(state);
+      }
       if (!(reading.atMs > state.lastAtMs)) {
         late++;
         continue;
@@ -121,7 +150,11 @@ export class DeviceEngine {
       if (!state.profile.registered) unregistered++;
       state.lastAtMs = reading.atMs;
       // Keep the string the state already holds when it is the same gateway: each batch brings its own copy.
-      if (state.gatewayId !== reading.gatewayId) state.gatewayId = reading.gatewayId;
+      if (state.gatewayId !== reading.gatewayId) {
+        const previous = state.gatewayId;
+        state.gatewayId = reading.gatewayId;
+        this.#listener?.changed(state, previous);
+      }
       if (reading.valve !== undefined && reading.valve !== state.valve) state.valve = reading.valve === 'closed' ? 'closed' : 'open';
       this.#judge(state, reading, out);
       state.lastReading = state.active === 0 ? undefined : reading;
@@ -172,7 +205,7 @@ export class DeviceEngine {
     if (state === undefined) {
       const profile = this.profiles.profileOf(reading.deviceId) ?? defaultProfile(reading.deviceId, reading.kind, reading.vendor);
       state = this.#newState(reading.deviceId, reading.kind, reading.gatewayId, profile);
-      this.devices.set(state.deviceId, state);
+      this.#add(state);
     } else if (state.kind !== reading.kind) {
       // The device now reports as another kind (replaced on site): judge it afresh as that kind.
       state.kind = reading.kind;
@@ -195,7 +228,15 @@ export class DeviceEngine {
       detectorStates: [...this.#initialStates[kind]],
       valve: undefined,
       lastReading: undefined,
+      silenceBucket: Number.NaN,
     };
+  }
+
+  #add(state: DeviceState): void {
+    const previous = this.devices.get(state.deviceId);
+    this.devices.set(state.deviceId, state);
+    if (previous !== undefined) this.#listener?.removed(previous);
+    this.#listener?.added(state);
   }
 
   /** Registers a device known from the registry before it has reported, so its silence is noticed. */
@@ -203,16 +244,20 @@ export class DeviceEngine {
     const existing = this.devices.get(profile.deviceId);
     if (existing) {
       existing.profile = profile;
+      this.#listener?.changed(existing, existing.gatewayId);
       return;
     }
     const state = this.#newState(profile.deviceId, profile.kind, profile.gatewayId ?? '', profile);
     state.lastHeardAtMs = sinceMs;
-    this.devices.set(profile.deviceId, state);
+    this.#add(state);
   }
 
   /** Another processor instance owns the device now (rebalance): its state leaves this one. */
   forget(deviceId: string): void {
+    const state = this.devices.get(deviceId);
+    if (state === undefined) return;
     this.devices.delete(deviceId);
+    this.#listener?.removed(state);
   }
 
   /** A registry edit: the device is judged with its new profile from its next reading on. */
@@ -220,6 +265,7 @@ export class DeviceEngine {
     const state = this.devices.get(deviceId);
     if (!state) return;
     state.profile = this.profiles.profileOf(deviceId) ?? defaultProfile(deviceId, state.kind, state.lastReading?.vendor);
+    this.#listener?.changed(state, state.gatewayId);
   }
 
   /** Marks conditions that the alert store holds active, so a restart neither re-fires nor forgets them. */
@@ -227,7 +273,9 @@ export class DeviceEngine {
     let state = this.devices.get(deviceId);
     if (!state) {
       state = this.#newState(deviceId, kind, gatewayId, this.profiles.profileOf(deviceId) ?? defaultProfile(deviceId, kind));
-      this.devices.set(state.deviceId, state);
+      state.active |= CONDITION_BIT[condition];
+      this.#add(state);
+      return;
     }
     state.active |= CONDITION_BIT[condition];
   }
@@ -262,6 +310,6 @@ export class DeviceEngine {
     // Snapshots from before the valve was kept on its own carry it in their last reading.
     state.valve = snapshot.valve ?? snapshot.lastReading?.valve;
     state.lastReading = state.active === 0 ? undefined : snapshot.lastReading;
-    this.devices.set(state.deviceId, state);
+    this.#add(state);
   }
 }

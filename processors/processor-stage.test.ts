@@ -116,3 +116,44 @@ describe('ProcessorStage on a partitioned bus', () => {
     expect(bus.alertEvents.published.map((e) => `${e.type} ${e.subjectId} ${e.condition}`)).toEqual(['raise GW-A GATEWAY_OFFLINE']);
   });
 });
+
+describe('ProcessorStage silence check (issue 11)', () => {
+  it('judges a silence storm in turns, yielding to the event loop between them, every alert published once', async () => {
+    const bus = {
+      readings: new RecordingChannel<Reading>(),
+      gatewayStatus: new RecordingChannel<GatewayStatus>(),
+      alertEvents: new RecordingChannel<AlertEvent>(),
+      deadLetters: new RecordingChannel<never>(),
+      close: async () => undefined,
+    };
+    const engine = new DeviceEngine([], { profileOf: (id) => resolveProfile({ deviceId: id, kind: 'home_gas_alarm', reportIntervalS: 30 }) }, { onJudged() {} });
+    const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, { maxDevicesPerTurn: 500 }) as never);
+    const clock = new ManualClock(Date.parse('2026-11-22T08:00:00.000Z'));
+    const stage = new ProcessorStage(bus as Bus, engine, silence, clock, undefined, { checkIntervalMs: 1_000_000, snapshotIntervalMs: 0, registered: () => [] }, pino({ level: 'silent' }));
+    const batch = (gatewayId: string, ids: string[], atS: number) => ids.map((deviceId) => reading({ kind: 'home_gas_alarm', deviceId, gatewayId, atS, lelPct: 0 }));
+    const silent = Array.from({ length: 2_000 }, (_, i) => `HA-${i}`);
+    await stage.onReadings([...batch('GW-1', ['KEEP-1', ...silent.slice(0, 1_000)], 0), ...batch('GW-2', ['KEEP-2', ...silent.slice(1_000)], 0)]);
+    for (let t = 30; t <= 90; t += 30) await stage.onReadings([...batch('GW-1', ['KEEP-1'], t), ...batch('GW-2', ['KEEP-2'], t)]);
+    clock.set(Date.parse('2026-11-22T08:01:31.000Z'));
+    const publishes: number[] = [];
+    const publish = bus.alertEvents.publish.bind(bus.alertEvents);
+    bus.alertEvents.publish = async (messages) => {
+      publishes.push(messages.length);
+      await publish(messages);
+    };
+    let otherWork = 0;
+    const ticker = setImmediate(function tick() {
+      otherWork++;
+    });
+    await stage.checkSilence();
+    clearImmediate(ticker);
+    // 500 devices judged per turn (a keeper queued again counts too), each turn published on its own.
+    expect(publishes.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...publishes)).toBeLessThanOrEqual(500);
+    expect(publishes.reduce((a, b) => a + b, 0)).toBe(2_000);
+    expect(otherWork).toBe(1);
+    const ids = bus.alertEvents.published.map((e) => `${e.type} ${e.condition} ${e.subjectId}`);
+    expect(new Set(ids).size).toBe(2_000);
+    expect(ids.every((e) => e.startsWith('raise NO_SIGNAL HA-'))).toBe(true);
+  });
+});

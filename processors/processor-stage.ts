@@ -196,17 +196,25 @@ export class ProcessorStage {
     this.log.info({ partitions, released }, 'Partitions revoked: device state released');
   }
 
-  /** Judges silence as of the clock's now; the timer calls it, tests may too. */
+  /**
+   * Judges silence as of the clock's now; the timer calls it, tests may too. A storm is judged in
+   * turns of `maxDevicesPerTurn` devices, each published before the event loop gets a turn
+   * (`setImmediate`), so readings and leak pushes are never held up behind it.
+   */
   async checkSilence(): Promise<void> {
     if (this.#checking) return;
     this.#checking = true;
     try {
-      const out: AlertEvent[] = [];
-      this.silence.check(this.clock.now(), out);
-      if (out.length > 0) await this.bus.alertEvents.publish(out);
-      // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
-      const { partitioned } = this.options;
-      if (partitioned && out.length > 0) await this.#save(out.filter((e) => e.subject === 'device').map((e) => e.subjectId), partitioned);
+      for (;;) {
+        const out: AlertEvent[] = [];
+        const done = this.silence.check(this.clock.now(), out, this.silence.maxDevicesPerTurn);
+        if (out.length > 0) await this.bus.alertEvents.publish(out);
+        // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
+        const { partitioned } = this.options;
+        if (partitioned && out.length > 0) await this.#save(out.filter((e) => e.subject === 'device').map((e) => e.subjectId), partitioned);
+        if (done) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     } catch (err) {
       this.log.error({ err }, 'Silence check failed');
     } finally {
