@@ -88,7 +88,8 @@ async function serve(dir: string): Promise<void> {
     mqttPort: 0, mqttHost: '127.0.0.1', mqttClientId: 'gas-ingest-bench', httpPort: 0, httpHost: '127.0.0.1',
     dataDir: join(dir, 'data'), registryFile: join(dir, 'registry.json'), oncallFile: join(dir, 'oncall.json'),
     adminToken: ADMIN_TOKEN, logLevel: 'warn',
-    settings: parseSettings({ silence: { missedReports: 1_000_000, gatewayMissedReports: 1_000_000, gatewayMinSilenceMs: 86_400_000 } }, 'bench'),
+    // One ticket per faulty device to load the routes with: the storm folder would make a few incidents of them.
+    settings: parseSettings({ silence: { missedReports: 1_000_000, gatewayMissedReports: 1_000_000, gatewayMinSilenceMs: 86_400_000 }, tickets: { stormGroupWaitMs: 0 } }, 'bench'),
   }, pino({ level: 'warn' }));
   const db = pipeline.services!.db;
   let stopped: Promise<void> | undefined;
