@@ -120,3 +120,17 @@ export function writeBenchOncall(file: string): void {
     rotations: [{ teamId: 'team-all', members: [BENCH_TECHNICIAN], shifts: [{ name: 'day', kind: 'on_site', start: '00:00', end: '00:00' }], periodDays: 7, anchorDate: '2026-01-05', timeZone: 'Asia/Shanghai' }],
   }));
 }
+
+/** A benchmark CLI's argument errors: the message on stderr under the bench's name, exit 2. */
+export function cliArgs(bench: string): { fail(message: string): never; positiveInt(name: string, text: string): number } {
+  const fail = (message: string): never => {
+    process.stderr.write(`${bench}: ${message}\n`);
+    process.exit(2);
+  };
+  const positiveInt = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer, got ${text}`);
+    return n;
+  };
+  return { fail, positiveInt };
+}

@@ -59,10 +59,12 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import { openStream, type StreamClient } from '../tests/stream-client.ts';
-import { BENCH_TECHNICIAN, LatencyHistogram, writeBenchOncall, writeResult } from './common.ts';
+import { cliArgs, BENCH_TECHNICIAN, LatencyHistogram, writeBenchOncall, writeResult } from './common.ts';
 import { Publisher, PUBLISHER, type LoadMessage } from './load.ts';
 import { cpuSecondsOf, startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
 import type { Storm, StormLeaks, StormPhase, StormPhaseName, StormSample, StormTickets } from './report.ts';
+
+const { fail, positiveInt } = cliArgs('storm');
 
 const { values } = parseArgs({
   options: {
@@ -79,16 +81,6 @@ const { values } = parseArgs({
   },
 });
 
-function fail(message: string): never {
-  process.stderr.write(`storm: ${message}\n`);
-  process.exit(2);
-}
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer, got ${text}`);
-  return n;
-}
 
 const devices = positiveInt('--devices', values.devices);
 const gateways = positiveInt('--gateways', values.gateways);

@@ -63,10 +63,12 @@ import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { freePort, until } from '../tests/support.ts';
 import { openStream, type StreamClient, type StreamEvent } from '../tests/stream-client.ts';
-import { LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
+import { cliArgs, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { cpuSecondsOf, startPipelineUnderTest } from './pipeline-under-test.ts';
+
+const { fail, positiveInt } = cliArgs('throughput');
 
 export interface PeakResult {
   batchSize: number;
@@ -148,16 +150,6 @@ const peakSeconds = Number(values['peak-seconds']);
 if (!(secondsPerLevel > 0) || !(peakSeconds > 0)) fail('--seconds-per-level and --peak-seconds must be positive');
 const influxUrl = values.influx ?? process.env.INFLUX_URL ?? undefined;
 
-function fail(message: string): never {
-  process.stderr.write(`throughput: ${message}\n`);
-  process.exit(2);
-}
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer, got ${text}`);
-  return n;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round1 = (x: number) => Math.round(x * 10) / 10;
