@@ -138,11 +138,15 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     log.error({ err }, 'Ticket update failed; reconciling once the ticket store answers');
     reconcileLater();
   };
-  const folder = new StormFolder({ groupWaitMs: ticketSettings.stormGroupWaitMs, threshold: ticketSettings.stormFoldThreshold }, timerScheduler, (out) => {
+  const folder = new StormFolder({
+    groupWaitMs: ticketSettings.stormGroupWaitMs,
+    threshold: ticketSettings.stormFoldThreshold,
+    districtOf: (deviceId) => lookupDevice(deviceId)?.district,
+  }, timerScheduler, (out) => {
     if (out.type === 'changes') tickets.onAlertChanges(out.changes).catch(failed);
     else {
-      log.warn({ gatewayId: out.gatewayId, condition: out.condition, devices: out.alerts.length }, 'Alert storm folded into one incident ticket');
-      tickets.openIncident(out.gatewayId, out.condition, out.alerts).catch(failed);
+      log.warn({ [out.scope.subject]: out.scope.id, condition: out.condition, devices: out.alerts.length }, 'Alert storm folded into one incident ticket');
+      tickets.openIncident(out.scope, out.condition, out.alerts).catch(failed);
       if (out.after.length > 0) tickets.onAlertChanges(out.after).catch(failed);
     }
   });

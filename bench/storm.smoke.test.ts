@@ -62,17 +62,17 @@ describe('bench/storm.ts at 200 devices on 2 gateways', () => {
 
     const [baseline, fault, silence] = r.phases as [StormPhase, StormPhase, StormPhase];
     expect(baseline.tickets).toBeUndefined();
-    // Fault storm: POWER_LOST on all 200, folded into an incident ticket per gateway.
+    // Fault storm: POWER_LOST on all 200 in one district, folded into one district incident.
     const f = fault.tickets!;
     expect(f.stormDevices).toBe(200);
     expect(f.covered).toBe(200);
-    expect(f.tickets).toBe(2);
+    expect(f.tickets).toBe(1);
     expect(f.alertsExpected).toBe(200);
     expect(f.alertsSeen).toBe(200);
     expect(f.ticketsCompleteS).toBeGreaterThan(0);
     expect(f.alertsCompleteS).not.toBeNull();
     expect(f.alertsCompleteS!).toBeLessThanOrEqual(f.ticketsCompleteS!);
-    // Silence storm: one gateway silent (GATEWAY_OFFLINE listing its 100 devices), 100 NO_SIGNAL behind the live one.
+    // Silence storm: one gateway silent (GATEWAY_OFFLINE listing its 100 devices), 100 NO_SIGNAL behind the live one (a district incident).
     const s = silence.tickets!;
     expect(s.covered).toBe(200);
     expect(s.offlineGateways).toBe(1);

@@ -44,7 +44,7 @@
  *
  * Storm tickets: `GET /api/v1/tickets?limit=1000` with the admin token, polled every second from the
  * storm's start. A fault-storm device counts as covered once a ticket whose `conditions` hold
- * POWER_LOST lists it (`devices` or `deviceId`): an incident ticket on its gateway or a ticket of
+ * POWER_LOST lists it (`devices` or `deviceId`): an incident ticket on its district or gateway or a ticket of
  * its own, whichever the storm folder made. A silent device behind a live gateway counts once a
  * ticket with NO_SIGNAL lists it; one behind a silent gateway once its gateway has a ticket with
  * GATEWAY_OFFLINE. `ticketsCompleteS` is the first poll that saw every storm device covered, from

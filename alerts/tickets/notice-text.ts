@@ -43,6 +43,10 @@ function subjectText(ticket: Ticket): Text {
     const n = ticket.devices.length;
     return t(`网关 ${ticket.subjectId}（${n} 台设备）${place ? ` ${place}` : ''}`, `gateway ${ticket.subjectId} (${n} devices)${place ? ` ${place}` : ''}`);
   }
+  if (ticket.subject === 'district') {
+    const n = ticket.devices.length;
+    return t(`片区 ${ticket.subjectId}（${n} 台设备）`, `district ${ticket.subjectId} (${n} devices)`);
+  }
   return t(`设备 ${ticket.subjectId}${place ? ` ${place}` : ''}`, `device ${ticket.subjectId}${place ? ` ${place}` : ''}`);
 }
 

@@ -5,11 +5,11 @@ import { ManualScheduler } from '../push/scheduler.ts';
 import { type FolderOutput, StormFolder } from './storm-folder.ts';
 import { T0, clear, newBook, raise } from './test-support.ts';
 
-function setup(threshold = 10) {
+function setup(threshold = 10, districtOf?: (deviceId: string) => string | undefined) {
   const clock = new ManualClock(T0);
   const scheduler = new ManualScheduler(clock);
   const out: FolderOutput[] = [];
-  const folder = new StormFolder({ groupWaitMs: 3_000, threshold }, scheduler, (o) => out.push(o));
+  const folder = new StormFolder({ groupWaitMs: 3_000, threshold, ...(districtOf ? { districtOf } : {}) }, scheduler, (o) => out.push(o));
   return { clock, scheduler, out, folder, book: newBook() };
 }
 
@@ -27,7 +27,7 @@ describe('StormFolder', () => {
     await scheduler.advance(2_989);
     expect(out).toEqual([]);
     await scheduler.advance(1);
-    expect(out.map((o) => (o.type === 'incident' ? [o.condition, o.gatewayId, o.alerts.length] : o.type))).toEqual([['POWER_LOST', 'GW-1', 400]]);
+    expect(out.map((o) => (o.type === 'incident' ? [o.condition, o.scope.id, o.alerts.length] : o.type))).toEqual([['POWER_LOST', 'GW-1', 400]]);
     await scheduler.advance(10);
     expect(out.map((o) => (o.type === 'incident' ? [o.condition, o.alerts.length] : o.type))).toEqual([
       ['POWER_LOST', 400],
@@ -70,5 +70,22 @@ describe('StormFolder', () => {
     const o = out[0]!;
     expect(o.type).toBe('incident');
     expect(o.type === 'incident' && o.after.map((c) => `${c.type} ${c.alert.subjectId}`)).toEqual(['cleared HA-0']);
+  });
+
+  it('folds a district power cut into one district incident however few devices each gateway has; devices without a district group by gateway', async () => {
+    // 30 alarms in 城东区 behind 15 gateways, two each; 20 more behind two gateways, no district.
+    const { scheduler, out, folder, book } = setup(10, (id) => (id.startsWith('HA-E') ? '城东区' : undefined));
+    const storm = (prefix: string, n: number, gateways: number) =>
+      book.apply(Array.from({ length: n }, (_, i) => ({ type: 'raise' as const, subject: 'device' as const, subjectId: `${prefix}${i}`, gatewayId: `GW-${prefix}${i % gateways}`, kind: 'home_gas_alarm' as const, condition: 'POWER_LOST' as const, severity: 'medium' as const, atMs: T0 })));
+    folder.offer(storm('HA-E', 30, 15));
+    folder.offer(storm('HA-X', 20, 2));
+    await scheduler.advance(3_000);
+    const incidents = out.flatMap((o) => (o.type === 'incident' ? [[o.scope.subject, o.scope.id, o.alerts.length]] : []));
+    expect(incidents).toEqual([
+      ['district', '城东区', 30],
+      ['gateway', 'GW-HA-X0', 10],
+      ['gateway', 'GW-HA-X1', 10],
+    ]);
+    expect(out.filter((o) => o.type === 'changes')).toEqual([]);
   });
 });

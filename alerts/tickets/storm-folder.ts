@@ -2,17 +2,26 @@ import type { Alert, AlertChange } from '../alert-book.ts';
 import type { Scheduler } from '../push/scheduler.ts';
 import { isSafetyAlert } from './priority.ts';
 
+/** Where a storm's incident ticket stands: the district when the registry names one, else the gateway. */
+export interface IncidentScope {
+  subject: 'district' | 'gateway';
+  id: string;
+}
+
 /** What leaves the folder: changes to apply one by one, or one group folded into an incident. */
 export type FolderOutput =
   | { type: 'changes'; changes: AlertChange[] }
-  | { type: 'incident'; gatewayId: string; condition: Alert['condition']; alerts: Alert[]; after: AlertChange[] };
+  | { type: 'incident'; scope: IncidentScope; condition: Alert['condition']; alerts: Alert[]; after: AlertChange[] };
 
 export interface StormFolderSettings {
   groupWaitMs: number;
   threshold: number;
+  /** The device's district from the registry; devices without one group by their gateway. */
+  districtOf?: (deviceId: string) => string | undefined;
 }
 
 interface Group {
+  scope: IncidentScope;
   raises: Alert[];
   /** Clears of alerts still waiting here: applied after their raises. */
   after: AlertChange[];
@@ -23,9 +32,11 @@ interface Group {
 const NOT_FOLDED: ReadonlySet<string> = new Set(['LOW_BALANCE', 'NO_BALANCE']);
 
 /**
- * Alertmanager-style grouping in front of the ticket writer: device alerts of one condition behind
- * one gateway wait `groupWaitMs`; if `threshold` or more arrived they become one incident ticket
- * on the gateway listing every device, otherwise each gets its own ticket as usual. Safety alerts
+ * Alertmanager-style grouping in front of the ticket writer: device alerts of one condition in one
+ * district (or, for devices the registry gives no district, behind one gateway) wait `groupWaitMs`;
+ * if `threshold` or more arrived they become one incident ticket on the district or gateway listing
+ * every device — a district power cut is one incident however many gateways it spans, and however
+ * few devices each has behind it — otherwise each gets its own ticket as usual. Safety alerts
  * (leaks), gateway alerts, customer notices and clears of alerts not waiting pass straight on.
  */
 export class StormFolder {
@@ -54,14 +65,16 @@ export class StormFolder {
         else pass(c);
         continue;
       }
-      if (this.settings.groupWaitMs === 0 || a.subject !== 'device' || !a.gatewayId || isSafetyAlert(a) || NOT_FOLDED.has(a.condition)) {
+      const district = this.settings.groupWaitMs > 0 && a.subject === 'device' ? this.settings.districtOf?.(a.subjectId) : undefined;
+      if (this.settings.groupWaitMs === 0 || a.subject !== 'device' || (!district && !a.gatewayId) || isSafetyAlert(a) || NOT_FOLDED.has(a.condition)) {
         pass(c);
         continue;
       }
-      const key = `${a.gatewayId}\u0000${a.condition}`;
+      const scope: IncidentScope = district ? { subject: 'district', id: district } : { subject: 'gateway', id: a.gatewayId };
+      const key = `${scope.subject}\u0000${scope.id}\u0000${a.condition}`;
       let g = this.#groups.get(key);
       if (!g) {
-        g = { raises: [], after: [], ids: new Set() };
+        g = { scope, raises: [], after: [], ids: new Set() };
         this.#groups.set(key, g);
         this.scheduler.schedule(this.settings.groupWaitMs, () => this.#close(key));
       }
@@ -83,8 +96,7 @@ export class StormFolder {
     this.#groups.delete(key);
     for (const id of g.ids) this.#heldIds.delete(id);
     if (g.raises.length >= this.settings.threshold) {
-      const first = g.raises[0]!;
-      this.out({ type: 'incident', gatewayId: first.gatewayId, condition: first.condition, alerts: g.raises, after: g.after });
+      this.out({ type: 'incident', scope: g.scope, condition: g.raises[0]!.condition, alerts: g.raises, after: g.after });
     } else {
       this.out({ type: 'changes', changes: [...g.raises.map((alert) => ({ type: 'raised' as const, alert })), ...g.after] });
     }

@@ -18,7 +18,9 @@ import {
   type Ticket,
   type TicketDetail,
   type TicketManualEntry,
+  type TicketSubject,
 } from './ticket.ts';
+import type { IncidentScope } from './storm-folder.ts';
 import { nextStatus, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
 import { listTicketsSql, Q, updateTicketSql, type TicketColumn } from './ticket-queries.ts';
 import { parseTicketSettings, type TicketSettings } from './options.ts';
@@ -158,11 +160,12 @@ export class TicketService {
   }
 
   /**
-   * A storm folded into one incident: the devices' alerts of one condition behind one gateway go
-   * onto the gateway's open ticket, or a new one listing every device, which is routed once. A
-   * device that already has an open ticket of its own keeps its alert there.
+   * A storm folded into one incident: the devices' alerts of one condition in one district (or
+   * behind one gateway) go onto that district's or gateway's open ticket, or a new one listing
+   * every device, which is routed once. A device that already has an open ticket of its own keeps
+   * its alert there.
    */
-  openIncident(gatewayId: string, condition: Condition, alerts: readonly Alert[]): Promise<void> {
+  openIncident(scope: IncidentScope, condition: Condition, alerts: readonly Alert[]): Promise<void> {
     return this.#enqueue(async () => {
       const nowMs = this.#clock.now();
       const notices: Notice[] = [];
@@ -181,19 +184,21 @@ export class TicketService {
         if (folded.length === 0) return;
         // One alert row stands for the incident, carrying the device list; the rest join it.
         const lead = folded[0]!;
+        const gateways = [...new Set(folded.map((a) => a.gatewayId).filter(Boolean))];
         const incident: Alert = {
           ...lead,
           subject: 'gateway',
-          subjectId: gatewayId,
-          deviceId: gatewayId,
-          detail: { ...lead.detail, devices: folded.map((a) => a.subjectId), folded: folded.length },
+          subjectId: scope.id,
+          deviceId: scope.id,
+          gatewayId: scope.subject === 'gateway' ? scope.id : gateways.length === 1 ? gateways[0]! : '',
+          detail: { ...lead.detail, devices: folded.map((a) => a.subjectId), folded: folded.length, gateways },
         };
-        const out = await this.#openIn(tx, incident, nowMs, routes, notices, false);
+        const out = await this.#openIn(tx, incident, nowMs, routes, notices, { recordAlert: false, subject: scope.subject });
         const ticketId = out.id;
         for (const a of folded) {
           await tx.query(Q.insertTicketAlert, [a.id, ticketId, a.condition, a.severity, new Date(a.raisedAtMs).toISOString(), a.detail ? JSON.stringify({ ...a.detail, deviceId: a.subjectId }) : JSON.stringify({ deviceId: a.subjectId })]);
         }
-        await tx.query(Q.insertEvent, [ticketId, new Date(nowMs).toISOString(), 'system', 'incident', null, null, JSON.stringify({ condition, gatewayId, devices: folded.length })]);
+        await tx.query(Q.insertEvent, [ticketId, new Date(nowMs).toISOString(), 'system', 'incident', null, null, JSON.stringify({ condition, [scope.subject]: scope.id, gateways, devices: folded.length })]);
       });
       this.#emit(notices);
       for (const id of routes) await this.#route(id);
@@ -247,7 +252,8 @@ export class TicketService {
     nowMs: number,
     routes: Set<string>,
     notices: Notice[],
-    recordAlert = true,
+    /** An incident's ticket: its alerts are recorded by the caller, its subject may be a district. */
+    incident?: { recordAlert: false; subject: TicketSubject },
   ): Promise<{ outcome: 'opened' | 'added' | 'duplicate'; id: string } | { outcome: 'customer_notice'; id: string; noticeId: string | null }> {
     if (CUSTOMER_CONDITIONS.has(alert.condition)) {
       const n = await this.#customerNoticeIn(tx, alert, nowMs);
@@ -255,19 +261,22 @@ export class TicketService {
       return { outcome: 'customer_notice', id: '', noticeId: n?.id ?? null };
     }
     const now = new Date(nowMs).toISOString();
-    const subjectId = alert.subject === 'gateway' ? alert.gatewayId || alert.subjectId : alert.subjectId;
-    const devices = alert.subject === 'gateway' && Array.isArray(alert.detail?.devices) ? (alert.detail.devices as unknown[]).map(String) : [];
-    const info = this.#lookup(subjectId) ?? (devices[0] !== undefined ? this.#lookup(devices[0]) : undefined) ?? {};
+    const subject: TicketSubject = incident?.subject ?? alert.subject;
+    const recordAlert = incident === undefined;
+    const subjectId = subject === 'gateway' && !incident ? alert.gatewayId || alert.subjectId : alert.subjectId;
+    const devices = subject !== 'device' && Array.isArray(alert.detail?.devices) ? (alert.detail.devices as unknown[]).map(String) : [];
+    // A district's incident is the district's: no one device's address or customer stands for it.
+    const info = subject === 'district' ? { district: subjectId } : (this.#lookup(subjectId) ?? (devices[0] !== undefined ? this.#lookup(devices[0]) : undefined) ?? {});
     const alertPriority = priorityOf(alert);
 
-    await tx.query(Q.subjectLock, [`ticket:${alert.subject}:${subjectId}`]);
+    await tx.query(Q.subjectLock, [`ticket:${subject}:${subjectId}`]);
     if (recordAlert) {
       const known = await tx.query<{ ticket_id: string }>(Q.alertById, [alert.id]);
       if (known.length > 0) return { outcome: 'duplicate', id: known[0]!.ticket_id };
     }
     const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), alert.detail ? JSON.stringify(alert.detail) : null];
 
-    const open = (await tx.query<Row>(Q.openTicketForSubject, [alert.subject, subjectId]))[0];
+    const open = (await tx.query<Row>(Q.openTicketForSubject, [subject, subjectId]))[0];
     if (open) {
       const t = toTicket(open);
       alertRow[1] = t.id;
@@ -293,12 +302,12 @@ export class TicketService {
     }
 
     const since = new Date(alert.raisedAtMs - this.#settings.repeatWindowMs).toISOString();
-    const repeatOf = (await tx.query<{ id: string }>(Q.recentResolvedForSubject, [alert.subject, subjectId, since]))[0]?.id ?? null;
+    const repeatOf = (await tx.query<{ id: string }>(Q.recentResolvedForSubject, [subject, subjectId, since]))[0]?.id ?? null;
     const due = stageDueMs(this.#sla, 'opened', alertPriority, nowMs, null);
     const inserted = await tx.query<{ id: string }>(Q.insertTicket, [
-      alert.subject,
+      subject,
       subjectId,
-      alert.subject === 'device' ? alert.deviceId : null,
+      subject === 'device' ? alert.deviceId : null,
       alert.gatewayId || null,
       alert.kind ?? null,
       alert.vendor ?? null,

@@ -112,8 +112,8 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
       const storm = [...raise(book, 'HM-1', 'POWER_LOST', T0 + MIN), ...Array.from({ length: 60 }, (_, i) => raise(book, `HA-S${i}`, 'POWER_LOST', T0 + MIN, { kind: 'home_gas_alarm', severity: 'medium' })).flat()];
       notices.length = 0;
-      await svc.openIncident('GW-1', 'POWER_LOST', storm.map((c) => c.alert));
-      await svc.openIncident('GW-1', 'POWER_LOST', storm.map((c) => c.alert)); // replayed: nothing new
+      await svc.openIncident({ subject: 'gateway', id: 'GW-1' }, 'POWER_LOST', storm.map((c) => c.alert));
+      await svc.openIncident({ subject: 'gateway', id: 'GW-1' }, 'POWER_LOST', storm.map((c) => c.alert)); // replayed: nothing new
       const incident = (await svc.list()).find((t) => t.subject === 'gateway')!;
       expect(incident).toMatchObject({ subjectId: 'GW-1', district: 'east', conditions: ['POWER_LOST'], status: 'dispatched', assignee: 'tech-wang' });
       expect(incident.devices).toHaveLength(60);
@@ -129,6 +129,20 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       // Every folded device clearing marks the incident normal again.
       for (let i = 0; i < 60; i++) await svc.onAlertChanges(clear(book, `HA-S${i}`, 'POWER_LOST', T0 + 2 * MIN));
       expect((await svc.get(incident.id))!.deviceNormalAt).toBe(new Date(T0 + 2 * MIN).toISOString());
+    });
+
+    it('folds a district storm across gateways into one district incident: no single device address, routed to the district technician on call', async () => {
+      const storm = book.apply(Array.from({ length: 30 }, (_, i) => ({ type: 'raise' as const, subject: 'device' as const, subjectId: `HA-D${i}`, gatewayId: `GW-D${i % 15}`, kind: 'home_gas_alarm' as const, condition: 'POWER_LOST' as const, severity: 'medium' as const, atMs: T0 })));
+      notices.length = 0;
+      await svc.openIncident({ subject: 'district', id: 'east' }, 'POWER_LOST', storm.map((c) => c.alert));
+      const [incident] = await svc.list();
+      expect(incident).toMatchObject({ subject: 'district', subjectId: 'east', district: 'east', deviceId: null, gatewayId: null, address: null, customer: null, status: 'dispatched', assignee: 'tech-wang' });
+      expect(incident!.devices).toHaveLength(30);
+      expect((await svc.get(incident!.id))!.alerts).toHaveLength(30);
+      expect((await svc.list({ deviceId: 'HA-D7' })).map((t) => t.id)).toEqual([incident!.id]);
+      const pushed = notices.filter((n) => n.kind === 'ticket.dispatched');
+      expect(pushed).toHaveLength(1);
+      expect(pushed[0]!.body['zh-CN']).toContain('片区 east（30 台设备）');
     });
 
     it('a ticket whose leak the safety lane already pushed takes that push as its dispatch: the technician is called once', async () => {

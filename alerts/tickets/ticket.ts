@@ -14,10 +14,13 @@ export interface TicketManualEntry {
   source: string;
 }
 
+/** What a ticket is about: a device, a gateway, or a district whose storm it folds. */
+export type TicketSubject = AlertSubject | 'district';
+
 /** A service ticket. Times are ISO-8601 strings, null until they happen. */
 export interface Ticket {
   id: string;
-  subject: AlertSubject;
+  subject: TicketSubject;
   subjectId: string;
   deviceId: string | null;
   gatewayId: string | null;
@@ -130,7 +133,7 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
 export function toTicket(r: Row): Ticket {
   return {
     id: String(r.id),
-    subject: r.subject as AlertSubject,
+    subject: r.subject as TicketSubject,
     subjectId: String(r.subject_id),
     deviceId: str(r.device_id),
     gatewayId: str(r.gateway_id),

@@ -51,7 +51,8 @@ export interface ManualEntry {
 
 export interface Ticket {
   id: string;
-  subject: 'device' | 'gateway';
+  /** district: a storm folded into one incident listing its devices. */
+  subject: 'device' | 'gateway' | 'district';
   subjectId: string;
   deviceId: string | null;
   gatewayId: string | null;

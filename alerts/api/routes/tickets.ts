@@ -18,7 +18,7 @@ const ConditionSchema = Type.Union(CONDITIONS.map((c) => Type.Literal(c)));
 
 export const TicketView = Type.Object({
   id: Type.String(),
-  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway')]),
+  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway'), Type.Literal('district')], { description: 'district: a storm folded into one incident' }),
   subjectId: Type.String(),
   deviceId: NullableString,
   gatewayId: NullableString,

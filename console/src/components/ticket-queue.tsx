@@ -67,7 +67,13 @@ export function TicketQueue({ api, reloadKey }: { api: ApiClient; reloadKey: num
                   {tk.escalationStep > 0 && <span class="badge escalated">{t('escalated')}</span>}
                 </td>
                 <td><StatusBadge status={tk.status} /></td>
-                <td><a href={`#/device/${encodeURIComponent(tk.subjectId)}`}>{tk.subjectId}</a></td>
+                <td>
+                  {tk.subject === 'device' ? (
+                    <a href={`#/device/${encodeURIComponent(tk.subjectId)}`}>{tk.subjectId}</a>
+                  ) : (
+                    <span data-testid="incident">{tk.subjectId} ×{tk.devices.length}</span>
+                  )}
+                </td>
                 <td class="mono">{tk.conditions.join(' ')}</td>
                 <td class="wide-only">{tk.district ?? '—'}</td>
                 <td class="wide-only">{tk.address ?? '—'}</td>
