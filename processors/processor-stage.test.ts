@@ -157,3 +157,41 @@ describe('ProcessorStage silence check (issue 11)', () => {
     expect(ids.every((e) => e.startsWith('raise NO_SIGNAL HA-'))).toBe(true);
   });
 });
+
+describe('ProcessorStage alert publishing (issue 11)', () => {
+  it('hands a storm from one batch to the bus in slices with a turn between, never splitting one device’s conditions', async () => {
+    const bus = {
+      readings: new RecordingChannel<Reading>(),
+      gatewayStatus: new RecordingChannel<GatewayStatus>(),
+      alertEvents: new RecordingChannel<AlertEvent>(),
+      deadLetters: new RecordingChannel<never>(),
+      close: async () => undefined,
+    };
+    const engine = new DeviceEngine(
+      [{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never,
+      { profileOf: (id) => resolveProfile({ deviceId: id, kind: 'home_gas_alarm', reportIntervalS: 30 }) },
+      { onJudged() {} },
+    );
+    const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, {}) as never);
+    const stage = new ProcessorStage(bus as Bus, engine, silence, new ManualClock(), undefined, { checkIntervalMs: 1_000_000, snapshotIntervalMs: 0, registered: () => [] }, pino({ level: 'silent' }));
+    const slices: AlertEvent[][] = [];
+    bus.alertEvents.publish = async (messages) => void slices.push([...messages]);
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      if (turns < 100) setImmediate(tick);
+    };
+    setImmediate(tick);
+    // 333 alarms at 60 %LEL in one batch: L1 and L2 each, 666 events.
+    await stage.onReadings(Array.from({ length: 333 }, (_, i) => reading({ kind: 'home_gas_alarm', deviceId: `HA-${i}`, gatewayId: 'GW-1', atS: 0, lelPct: 60 })));
+    expect(slices.flat()).toHaveLength(666);
+    expect(slices.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...slices.map((s) => s.length))).toBeLessThanOrEqual(201);
+    // Each device's two conditions in one slice.
+    const sliceOf = new Map<string, Set<number>>();
+    slices.forEach((s, i) => s.forEach((e) => sliceOf.set(e.subjectId, (sliceOf.get(e.subjectId) ?? new Set()).add(i))));
+    expect([...sliceOf.values()].every((set) => set.size === 1)).toBe(true);
+    // The event loop turned between the slices.
+    expect(turns).toBeGreaterThanOrEqual(slices.length - 1);
+  });
+});

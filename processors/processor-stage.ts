@@ -56,6 +56,16 @@ export interface ProcessorStageOptions {
 }
 
 /**
+ * Alert events handed to the bus per turn of the event loop. On the in-process bus the alert book,
+ * its journal, the streams and the ticket folder work through each slice before the publish
+ * returns: a storm of thousands of alerts from one batch or one silence check is cut so that a
+ * leak in another batch is never behind more than one slice.
+ */
+const ALERT_SLICE = 200;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
  * The processor stage: readings and gateway status in from the bus, raise/clear edges out.
  * Readings are acknowledged only after their alert events are on the bus (and, on a partitioned
  * bus, after the state of their devices is saved).
@@ -136,7 +146,7 @@ export class ProcessorStage {
     const out: AlertEvent[] = [];
     this.silence.onReadings(readings, out);
     this.engine.process(readings, out);
-    if (out.length > 0) await this.bus.alertEvents.publish(out);
+    if (out.length > 0) await this.#publishAlerts(out);
     if (this.options.partitioned) await this.#save(readings.map((r) => r.deviceId), this.options.partitioned);
   }
 
@@ -145,6 +155,23 @@ export class ProcessorStage {
     const tracksAll = !this.options.partitioned;
     for (const s of statuses) if (tracksAll || this.silence.gateways.has(s.gatewayId)) this.silence.onStatus(s, out);
     if (out.length > 0) await this.bus.alertEvents.publish(out);
+  }
+
+  /**
+   * Publishes in slices of about ALERT_SLICE with a turn of the event loop between them, in order.
+   * A slice ends only where the subject changes, so the conditions one reading raised on one device
+   * (a leak's L1, L2 and VALVE_NOT_CUT) arrive together and go out as one push.
+   */
+  async #publishAlerts(out: AlertEvent[]): Promise<void> {
+    if (out.length <= ALERT_SLICE) return this.bus.alertEvents.publish(out);
+    let start = 0;
+    while (start < out.length) {
+      let end = Math.min(start + ALERT_SLICE, out.length);
+      while (end < out.length && out[end]!.subjectId === out[end - 1]!.subjectId) end++;
+      if (start > 0) await nextTurn();
+      await this.bus.alertEvents.publish(out.slice(start, end));
+      start = end;
+    }
   }
 
   /** Saves the current state of these devices (once each) to the partitioned store. */
@@ -208,12 +235,12 @@ export class ProcessorStage {
       for (;;) {
         const out: AlertEvent[] = [];
         const done = this.silence.check(this.clock.now(), out, this.silence.maxDevicesPerTurn);
-        if (out.length > 0) await this.bus.alertEvents.publish(out);
+        if (out.length > 0) await this.#publishAlerts(out);
         // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
         const { partitioned } = this.options;
         if (partitioned && out.length > 0) await this.#save(out.filter((e) => e.subject === 'device').map((e) => e.subjectId), partitioned);
         if (done) break;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     } catch (err) {
       this.log.error({ err }, 'Silence check failed');
