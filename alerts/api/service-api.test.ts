@@ -184,7 +184,13 @@ describe('tickets', () => {
     expect((await post('wang', 'acknowledge')).json()).toMatchObject({ status: 'acknowledged' });
     expect((await post('wang', 'on-site', {})).json()).toMatchObject({ status: 'on_site' });
     expect((await post('wang', 'comments', { body: '阀门已关闭 / valve closed' })).statusCode).toBe(201);
-    const resolved = await post('wang', 'resolve', { remedyDone: '更换密封圈 / seal replaced', partsUsed: [{ part: 'seal', qty: 1 }], notes: 'ok' });
+    // Its GAS_ALARM_L2 is still active: not resolvable by the technician, nor overridable by one.
+    const refused = await post('wang', 'resolve', { remedyDone: '更换密封圈 / seal replaced' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ error: 'GAS_TICKET_SAFETY_ACTIVE' });
+    expect(refused.json().message).toContain('GAS_ALARM_L2 is still active');
+    expect((await post('wang', 'resolve', { remedyDone: 'x', overrideReason: 'sure' })).statusCode).toBe(403);
+    const resolved = await post('supervisor', 'resolve', { remedyDone: '更换密封圈 / seal replaced', partsUsed: [{ part: 'seal', qty: 1 }], notes: 'ok', overrideReason: '现场复测无泄漏，探测器待换 / no leak on site, detector to be replaced' });
     expect(resolved.json()).toMatchObject({ status: 'resolved', remedyDone: '更换密封圈 / seal replaced', partsUsed: [{ part: 'seal', qty: 1 }] });
     expect((await post('operator', 'follow-up', { satisfied: true, notes: '客户满意' })).json()).toMatchObject({ status: 'closed', satisfaction: 'satisfied' });
 
@@ -206,7 +212,7 @@ describe('tickets', () => {
       'acknowledge:tech-wang',
       'arrive_on_site:tech-wang',
       'comment:tech-wang',
-      'resolve:tech-wang',
+      'resolve:sup-zhao',
       'follow_up_satisfied:call centre',
       'close:call centre',
       'reopen:call centre',

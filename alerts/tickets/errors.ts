@@ -34,3 +34,20 @@ export class TicketInputError extends PipelineError {
     super('GAS_TICKET_INVALID_INPUT', message);
   }
 }
+
+/**
+ * 确认故障已消除: a ticket whose leak is still active cannot be resolved, or the alarm would be left
+ * with no open ticket. A supervisor may override with a reason, which is recorded.
+ */
+export class SafetyConditionsActiveError extends PipelineError {
+  constructor(
+    readonly ticketId: string,
+    readonly conditions: readonly string[],
+  ) {
+    super('GAS_TICKET_SAFETY_ACTIVE', `Ticket ${ticketId} cannot be resolved while ${conditions.join(', ')} ${conditions.length > 1 ? 'are' : 'is'} still active: confirm the fault is gone (the device must report normal), or a supervisor resolves it with overrideReason`);
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ticketId: this.ticketId, conditions: this.conditions };
+  }
+}

@@ -4,11 +4,11 @@ import type { Alert, AlertChange } from '../alert-book.ts';
 import type { OnCallDirectory } from '../oncall/directory.ts';
 import type { Db } from '../store/db.ts';
 import { parseSlaSettings, type Priority, type SlaSettings } from '../sla/sla-policy.ts';
-import { IllegalTransitionError, TicketConflictError, TicketInputError, TicketNotFoundError } from './errors.ts';
+import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError, TicketInputError, TicketNotFoundError } from './errors.ts';
 import { recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from './escalation.ts';
 import type { Notice } from './notice.ts';
 import { customerNotice, dispatchedNotice, reopenedNotice, type NoticeContext } from './notice-text.ts';
-import { maxPriority, priorityOf } from './priority.ts';
+import { maxPriority, priorityOf, SAFETY_CONDITIONS } from './priority.ts';
 import {
   iso,
   ms,
@@ -62,6 +62,8 @@ export interface ResolveInput {
   remedyDone: string;
   partsUsed?: unknown[];
   notes?: string;
+  /** Resolve although a leak is still active: a supervisor's decision, with why. */
+  overrideReason?: string;
 }
 
 export interface FollowUpInput {
@@ -462,12 +464,27 @@ export class TicketService {
     return this.#transition(id, 'arrive_on_site', actor, () => ({ set: {} }));
   }
 
+  /**
+   * Resolves once the remedy is recorded. While a safety condition of the ticket is still active the
+   * resolve is refused (SafetyConditionsActiveError), unless `overrideReason` is given — the API
+   * lets only a supervisor or an admin give one — and the override is kept in the history.
+   */
   resolve(id: string, input: ResolveInput, actor: string): Promise<Ticket> {
     if (!input.remedyDone?.trim()) throw new TicketInputError('resolve needs remedyDone: what was done');
-    return this.#transition(id, 'resolve', actor, () => ({
-      set: { remedy_done: input.remedyDone, parts_used: JSON.stringify(input.partsUsed ?? []), notes: input.notes ?? null },
-      detail: { remedyDone: input.remedyDone, partsUsed: input.partsUsed ?? [], notes: input.notes ?? null },
-    }));
+    const overrideReason = input.overrideReason?.trim() || undefined;
+    return this.#transition(id, 'resolve', actor, (t) => {
+      const live = t.activeConditions.filter((c) => SAFETY_CONDITIONS.has(c)).sort();
+      if (live.length > 0 && !overrideReason) throw new SafetyConditionsActiveError(id, live);
+      return {
+        set: { remedy_done: input.remedyDone, parts_used: JSON.stringify(input.partsUsed ?? []), notes: input.notes ?? null },
+        detail: {
+          remedyDone: input.remedyDone,
+          partsUsed: input.partsUsed ?? [],
+          notes: input.notes ?? null,
+          ...(live.length > 0 ? { safetyOverride: { by: actor, reason: overrideReason, activeConditions: live } } : {}),
+        },
+      };
+    });
   }
 
   /** 回访: satisfied closes the ticket; unsatisfied sends it back to the same technician. */

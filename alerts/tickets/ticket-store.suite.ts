@@ -9,7 +9,7 @@ import { parseSlaSettings } from '../sla/sla-policy.ts';
 import { SlaWatch } from '../sla/sla-watch.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
-import { IllegalTransitionError, TicketConflictError } from './errors.ts';
+import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError } from './errors.ts';
 import type { Notice } from './notice.ts';
 import { TicketReports } from './reports.ts';
 import { TicketService } from './ticket-service.ts';
@@ -300,6 +300,36 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
       return (await svc.list())[0]!.id;
     }
+
+    it('refuses to resolve a ticket while its leak is active (a closed ticket with a live gas alarm); a supervisor override with a reason is recorded', async () => {
+      const leak = [
+        ...raise(book, 'HA-1', 'GAS_ALARM_L1', T0, { kind: 'home_gas_alarm', severity: 'high' }),
+        ...raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' }),
+        ...raise(book, 'HA-1', 'ERR-1', T0, { kind: 'home_gas_alarm' }),
+      ];
+      await svc.onAlertChanges(leak);
+      const [t] = await svc.list();
+      await svc.acknowledge(t!.id, 'tech-li');
+      await svc.arriveOnSite(t!.id, 'tech-li');
+      const refused = svc.resolve(t!.id, { remedyDone: '关闭阀门' }, 'tech-li');
+      await expect(refused).rejects.toBeInstanceOf(SafetyConditionsActiveError);
+      await expect(refused).rejects.toMatchObject({ code: 'GAS_TICKET_SAFETY_ACTIVE', conditions: ['GAS_ALARM_L1', 'GAS_ALARM_L2'] });
+      expect((await svc.get(t!.id))!.status).toBe('on_site');
+      // L2 clears, L1 still active: still refused.
+      await svc.onAlertChanges(clear(book, 'HA-1', 'GAS_ALARM_L2', T0 + MIN));
+      await expect(svc.resolve(t!.id, { remedyDone: '关闭阀门' }, 'tech-li')).rejects.toMatchObject({ conditions: ['GAS_ALARM_L1'] });
+      // A supervisor decides: recorded with who, why and what was still active.
+      const over = await svc.resolve(t!.id, { remedyDone: '关闭阀门', overrideReason: '探测器损坏，现场复测无泄漏' }, 'sup-zhao');
+      expect(over.status).toBe('resolved');
+      const resolveEvent = (await svc.get(t!.id))!.history.find((e) => e.action === 'resolve')!;
+      expect(resolveEvent.detail).toMatchObject({ safetyOverride: { by: 'sup-zhao', reason: '探测器损坏，现场复测无泄漏', activeConditions: ['GAS_ALARM_L1'] } });
+      // Once the leak is gone a technician resolves as usual; a non-safety condition never blocks.
+      await svc.onAlertChanges([...raise(book, 'HM-2', 'GAS_ALARM_L1', T0, { severity: 'high' }), ...raise(book, 'HM-2', 'ERR-1', T0)]);
+      const second = (await svc.list({ deviceId: 'HM-2' }))[0]!;
+      await svc.acknowledge(second.id, 'tech-wang');
+      await svc.onAlertChanges(clear(book, 'HM-2', 'GAS_ALARM_L1', T0 + MIN));
+      expect((await svc.resolve(second.id, { remedyDone: '通风，复测正常' }, 'tech-wang')).status).toBe('resolved');
+    });
 
     it('walks opened → dispatched → acknowledged → on site → resolved → followed up → closed, with an audit trail', async () => {
       svc = makeService(db, { autoDispatch: false });

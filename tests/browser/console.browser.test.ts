@@ -26,6 +26,7 @@ const MIN = 60_000;
 interface TicketDetail {
   id: string;
   status: string;
+  deviceNormalAt: string | null;
   assignee: string | null;
   subject: string;
   escalations: Array<{ level: string; reason: string; at: string }>;
@@ -201,6 +202,12 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     const card = phone.locator(`[data-testid=my-ticket][data-ticket="${id}"]`);
     await card.locator('[data-testid=on-site]').click();
     await card.locator('[data-testid=ticket-status]', { hasText: '已到场' }).waitFor();
+    // A leak's ticket resolves only once the device reports normal again (确认故障已消除).
+    for (let i = 0; i < 4; i++) {
+      clock.advance(30_000);
+      await publish({ deviceId: 'HA-B1', kind: 'home_gas_alarm', lelPct: 0, lamps: { power: true, fault: false, alarm: false }, buzzer: 'off', valve: 'closed' });
+    }
+    await pipeline.until('the device back to normal', async () => (await leakTicket()).deviceNormalAt !== null);
     await card.locator('[data-testid=resolve]').click();
     await card.locator('textarea[name=text]').fill('更换电磁阀 / replaced the solenoid valve');
     await shot(phone, 'technician-resolve');

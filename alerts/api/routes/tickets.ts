@@ -6,6 +6,7 @@ import type { Ticket, TicketDetail } from '../../tickets/ticket.ts';
 import { TICKET_STATUSES, type TicketStatus } from '../../tickets/ticket-lifecycle.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { actorOf, ANY_ROLE, principalOf, requireRole, STAFF } from '../roles.ts';
+import type { Role } from '../tokens.ts';
 import { GuardedErrors, IdParams, LimitQuery, parseLimit } from '../schemas.ts';
 
 const DateTime = Type.String({ format: 'date-time' });
@@ -103,6 +104,7 @@ const ResolveBody = Type.Object({
   remedyDone: Type.String({ minLength: 1, maxLength: 4000, description: 'what was done' }),
   partsUsed: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 200 })),
   notes: Type.Optional(Type.String({ maxLength: 4000 })),
+  overrideReason: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'supervisor or admin only: resolve although a leak (GAS_ALARM_L1/L2, VALVE_NOT_CUT) is still active, and why; recorded in the history' })),
 }, { additionalProperties: false });
 const FollowUpBody = Type.Object({ satisfied: Type.Boolean(), notes: Type.Optional(Type.String({ maxLength: 4000 })) }, { additionalProperties: false });
 const ReasonBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false });
@@ -173,13 +175,13 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
   });
 
   /** One lifecycle action: visibility first, then the service checks the transition (409 when illegal). */
-  function action<B>(path: string, roles: typeof anyone, body: typeof EmptyBody | typeof DispatchBody | typeof ResolveBody | typeof FollowUpBody | typeof ReasonBody, run: (id: string, body: B, actor: string) => Promise<Ticket>): void {
+  function action<B>(path: string, roles: typeof anyone, body: typeof EmptyBody | typeof DispatchBody | typeof ResolveBody | typeof FollowUpBody | typeof ReasonBody, run: (id: string, body: B, actor: string, role: Role) => Promise<Ticket>): void {
     app.post<{ Params: Static<typeof IdParams>; Body: B }>(`/tickets/:id/${path}`, {
       preHandler: roles,
       schema: { params: IdParams, body, response: { 200: TicketView, 409: GuardedErrors[400], ...GuardedErrors } },
     }, async (request) => {
       await visible(request, request.params.id);
-      const ticket = await run(request.params.id, request.body as B, actorOf(request));
+      const ticket = await run(request.params.id, request.body as B, actorOf(request), principalOf(request).role);
       request.log.info({ ticketId: ticket.id, action: path, status: ticket.status, actor: actorOf(request) }, 'Ticket action');
       return ticket;
     });
@@ -188,7 +190,10 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
   action<Static<typeof DispatchBody>>('dispatch', staff, DispatchBody, (id, b, actor) => tickets.dispatch(id, b.assignee, actor));
   action<unknown>('acknowledge', anyone, EmptyBody, (id, _b, actor) => tickets.acknowledge(id, actor));
   action<unknown>('on-site', anyone, EmptyBody, (id, _b, actor) => tickets.arriveOnSite(id, actor));
-  action<Static<typeof ResolveBody>>('resolve', anyone, ResolveBody, (id, b, actor) => tickets.resolve(id, b, actor));
+  action<Static<typeof ResolveBody>>('resolve', anyone, ResolveBody, (id, b, actor, role) => {
+    if (b.overrideReason !== undefined && role !== 'supervisor' && role !== 'admin') throw new ForbiddenError('Only a supervisor or an admin may resolve a ticket whose leak is still active (overrideReason)');
+    return tickets.resolve(id, b, actor);
+  });
   action<Static<typeof FollowUpBody>>('follow-up', staff, FollowUpBody, (id, b, actor) => tickets.followUp(id, b, actor));
   action<Static<typeof ReasonBody>>('cancel', staff, ReasonBody, (id, b, actor) => tickets.cancel(id, b.reason, actor));
   action<Static<typeof ReasonBody>>('reopen', staff, ReasonBody, (id, b, actor) => tickets.reopen(id, b.reason, actor));
