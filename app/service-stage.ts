@@ -166,6 +166,9 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     if (checking) return;
     checking = true;
     try {
+      // A shift that just began takes the tickets nobody was on call for, before they escalate further.
+      const dispatched = await tickets.dispatchWaiting();
+      if (dispatched.length > 0) log.info({ tickets: dispatched }, 'Tickets opened while nobody was on call dispatched to the technician on call now');
       await watch.check(clock.now());
     } catch (err) {
       log.error({ err }, 'SLA check failed');

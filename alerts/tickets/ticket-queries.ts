@@ -38,6 +38,8 @@ export const Q = {
   noticesSince: 'SELECT notice FROM ticket_notices WHERE created_at >= $1::timestamptz ORDER BY created_at, id',
   customerNotices: 'SELECT * FROM customer_notices WHERE ($1::text IS NULL OR device_id = $1) ORDER BY id DESC LIMIT $2',
   unroutedOpenTickets: `${TICKET_SELECT} WHERE t.status = 'opened' AND t.routed_at IS NULL ORDER BY t.opened_at`,
+  /** Routed while nobody was on call: escalated, but no technician has it yet. */
+  waitingForTechnician: `SELECT id, district FROM tickets WHERE status = 'opened' AND assignee IS NULL AND routed_at IS NOT NULL ORDER BY opened_at`,
   eventsOf: 'SELECT id::text AS id, at, actor, action, from_status, to_status, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY ticket_events.id',
   alertsOf: 'SELECT alert_id, condition, severity, raised_at, cleared_at, detail FROM ticket_alerts WHERE ticket_id = $1 ORDER BY raised_at, alert_id',
   commentsOf: 'SELECT id::text AS id, at, author, body FROM ticket_comments WHERE ticket_id = $1 ORDER BY ticket_comments.id',

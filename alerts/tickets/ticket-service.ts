@@ -409,6 +409,30 @@ export class TicketService {
     return { opened, cleared, routed };
   }
 
+  /**
+   * Tickets opened while nobody was on call for their district (escalated, unassigned) go to the
+   * technician who is on call now — at the next shift's start at the latest, since the service
+   * stage calls this with every SLA check. Returns the tickets dispatched.
+   */
+  async dispatchWaiting(): Promise<string[]> {
+    if (!this.#settings.autoDispatch) return [];
+    const nowMs = this.#clock.now();
+    const dispatched: string[] = [];
+    for (const row of await this.#db.query<{ id: string; district: string | null }>(Q.waitingForTechnician)) {
+      const answer = await this.#directory.whoIsOnCall(row.district ?? undefined, nowMs);
+      const tech = answer.technician?.id;
+      if (!tech) continue;
+      try {
+        await this.#transition(row.id, 'dispatch', 'system', () => ({ set: {}, detail: { assignee: tech, auto: true, waited: 'nobody_on_call' } }), tech);
+        dispatched.push(row.id);
+      } catch (err) {
+        // Dispatched or closed by hand meanwhile.
+        if (!(err instanceof IllegalTransitionError)) throw err;
+      }
+    }
+    return dispatched;
+  }
+
   /** Dispatches to the district's on-call technician, or escalates to the supervisor when nobody is. */
   async #route(ticketId: string): Promise<void> {
     const nowMs = this.#clock.now();

@@ -293,6 +293,22 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       const r2 = await watch.check(clock.now());
       expect(r2.breaches.map((b) => b.clock)).toEqual(['dispatch']);
     });
+
+    it('dispatches a ticket opened while nobody was on call at the next shift start (tickets opened with nobody on call were never dispatched later)', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-9', 'VALVE_CLOSED_LOW_BATTERY', T0));
+      expect(await svc.dispatchWaiting()).toEqual([]); // still nobody on call in the north
+      const [waiting] = await svc.list();
+      expect(waiting).toMatchObject({ status: 'opened', assignee: null });
+      notices.length = 0;
+      // 09:00: the day shift covers the north.
+      clock.advance(4 * HOUR);
+      directory.technicians.set('north', 'tech-li');
+      expect(await svc.dispatchWaiting()).toEqual([waiting!.id]);
+      expect(await svc.get(waiting!.id)).toMatchObject({ status: 'dispatched', assignee: 'tech-li' });
+      expect(notices.filter((n) => n.kind === 'ticket.dispatched').map((n) => n.recipients)).toEqual([['tech-li']]);
+      // Once dispatched it is not taken again.
+      expect(await svc.dispatchWaiting()).toEqual([]);
+    });
   });
 
   describe('lifecycle', () => {
