@@ -75,6 +75,16 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   }
   // The alarm path answers "who is on call" from memory: loaded before the first alert arrives.
   await oncall.load();
+  const gaps = await oncall.coverageGaps(clock.now(), clock.now() + 7 * 86_400_000);
+  if (gaps.length > 0) {
+    const byTeam = new Map<string, { teamId: string; districts: string[]; gaps: number; first: { from: string; to: string } }>();
+    for (const g of gaps) {
+      const team = byTeam.get(g.teamId);
+      if (team) team.gaps++;
+      else byTeam.set(g.teamId, { teamId: g.teamId, districts: g.districts, gaps: 1, first: { from: g.from, to: g.to } });
+    }
+    log.warn({ teams: [...byTeam.values()] }, 'The rota leaves districts with no technician on duty in the next 7 days: tickets there wait for the next shift with the supervisor paged (GET /api/v1/oncall?district= lists the gaps)');
+  }
 
   const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });

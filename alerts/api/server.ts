@@ -67,6 +67,7 @@ export type TicketApi = Pick<
 export type OnCallApi = Pick<
   SqlOnCallDirectory,
   | 'whoIsOnCall'
+  | 'coverageGaps'
   | 'person'
   | 'listPeople'
   | 'savePerson'

@@ -256,11 +256,20 @@ describe('on-call', () => {
 
   it('says who is on call now and at an instant, with shift kind and the chain above', async () => {
     const now = (await app.inject({ url: '/api/v1/oncall?district=east', headers: as('wang') })).json();
-    expect(now).toMatchObject({ teamId: 'east', at: new Date(clock.now()).toISOString(), technician: { id: 'tech-a' }, shift: { name: 'day', kind: 'on_site' }, supervisor: { id: 'sup-1' }, director: { id: 'dir-1' } });
+    expect(now).toMatchObject({ teamId: 'east', at: new Date(clock.now()).toISOString(), technician: { id: 'tech-a' }, shift: { name: 'day', kind: 'on_site' }, supervisor: { id: 'sup-1' }, director: { id: 'dir-1' }, gaps: [] });
     const night = (await app.inject({ url: '/api/v1/oncall?district=east&at=2026-11-22T21:00:00Z', headers: as('operator') })).json();
     expect(night).toMatchObject({ technician: { id: 'tech-b' }, shift: { name: 'night', kind: 'home' } });
     expect((await app.inject({ url: '/api/v1/oncall?district=east&at=yesterday', headers: as('operator') })).statusCode).toBe(400);
     expect((await app.inject({ url: '/api/v1/oncall?district=nowhere', headers: as('operator') })).statusCode).toBe(404);
+  });
+
+  it('reports a gap in the rota for a district (the seeded example rota left 22:00–09:00 uncovered and nothing warned)', async () => {
+    const put = (url: string, payload: object) => app.inject({ method: 'PUT', url, headers: as('supervisor'), payload });
+    await put('/api/v1/oncall/teams/south', { name: 'South', districts: ['south'], supervisorId: 'sup-1', directorId: 'dir-1' });
+    await put('/api/v1/oncall/teams/south/rotation', { members: ['tech-a'], shifts: [{ name: 'day', kind: 'on_site', start: '09:00', end: '22:00' }], periodDays: 1, anchorDate: '2026-11-22', timeZone: 'UTC' });
+    const south = (await app.inject({ url: '/api/v1/oncall?district=south&at=2026-11-22T10:00:00Z', headers: as('operator') })).json();
+    expect(south.gaps).toHaveLength(7);
+    expect(south.gaps[0]).toEqual({ from: '2026-11-22T22:00:00.000Z', to: '2026-11-23T09:00:00.000Z' });
   });
 
   it('shows a schedule, and an override changes who answers', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import type { OnCallAnswer, OnCallDirectory, Person } from './directory.ts';
 import { OnCallInvalidError, OnCallNotFoundError } from './errors.ts';
-import { onShiftAt, rotaSchedule, type ShiftAssignment } from './rota.ts';
+import { coverageGaps, onShiftAt, rotaSchedule, type ShiftAssignment } from './rota.ts';
 import {
   checkRotation,
   type Override,
@@ -116,6 +116,14 @@ function answerFrom(snap: DirectorySnapshot, district: string | undefined, atMs:
   return answer;
 }
 
+/** A stretch in which a team has nobody on duty. */
+export interface CoverageGap {
+  teamId: string;
+  districts: string[];
+  from: string;
+  to: string;
+}
+
 /**
  * The on-call directory over SQL (PostgreSQL or PGlite, migration 010): teams by district,
  * one rotation per team, overrides. Writes are validated against the exported schemas.
@@ -150,6 +158,18 @@ export class SqlOnCallDirectory implements OnCallDirectory {
     if (!this.#loaded) return undefined;
     this.#refreshIfOld();
     return answerFrom(this.#loaded, district, atMs);
+  }
+
+  /**
+   * Where the rota leaves no technician on duty within [fromMs, toMs), per team and its districts;
+   * `district` narrows it to the team answering for that district.
+   */
+  async coverageGaps(fromMs: number, toMs: number, district?: string): Promise<CoverageGap[]> {
+    const snap = await this.#snapshot();
+    const teams = district === undefined ? snap.teams : [teamOf(snap, district)].filter((t): t is Team => t !== undefined);
+    return teams.flatMap((team) =>
+      coverageGaps(snap.rotations.get(team.id), snap.overrides.get(team.id) ?? [], fromMs, toMs).map((g) => ({ teamId: team.id, districts: team.districts, from: iso(g.fromMs), to: iso(g.toMs) })),
+    );
   }
 
   /** Loads the in-memory copy (the service stage does so at start, so the first leak finds it). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localDate, localToUtcMs, onShiftAt, rotaSchedule } from './rota.ts';
+import { coverageGaps, localDate, localToUtcMs, onShiftAt, rotaSchedule } from './rota.ts';
 import { checkRotation, type Override, parseWith, type Rotation, RotationSchema } from './schemas.ts';
 
 const rotation = (raw: unknown): Rotation => checkRotation(parseWith(RotationSchema, raw, 'rotation'));
@@ -161,5 +161,25 @@ describe('time zones', () => {
   it('refuses unknown zones and too few members', () => {
     expect(() => rotation({ ...manual, timeZone: 'Mars/Olympus' })).toThrow(/time zone/);
     expect(() => rotation({ ...manual, members: ['p1', 'p2'] })).toThrow(/at least as many members/);
+  });
+});
+
+describe('coverage gaps (the seeded rota leaves 22:00–09:00 uncovered and nothing warned)', () => {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  it('finds every night nobody is on duty, and none where an override covers it', () => {
+    const gaps = coverageGaps(manual, [], at('2026-11-02 00:00'), at('2026-11-04 00:00'));
+    expect(gaps.map((g) => [iso(g.fromMs), iso(g.toMs)])).toEqual([
+      [iso(at('2026-11-02 00:00')), iso(at('2026-11-02 09:00'))],
+      [iso(at('2026-11-02 22:00')), iso(at('2026-11-03 09:00'))],
+      [iso(at('2026-11-03 22:00')), iso(at('2026-11-04 00:00'))],
+    ]);
+    const night: Override = { id: 'o1', teamId: 'north', personId: 'p9', fromMs: at('2026-11-02 22:00'), toMs: at('2026-11-03 09:00'), reason: 'night cover' };
+    expect(coverageGaps(manual, [night], at('2026-11-02 12:00'), at('2026-11-03 12:00'))).toEqual([]);
+  });
+
+  it('a round-the-clock rota has no gap; a team with no rotation is one gap', () => {
+    const allDay = rotation({ teamId: 'x', members: ['p1', 'p2'], shifts: [{ name: 'day', kind: 'on_site', start: '09:00', end: '21:00' }, { name: 'night', kind: 'home', start: '21:00', end: '09:00' }], periodDays: 1, anchorDate: '2026-11-02' });
+    expect(coverageGaps(allDay, [], at('2026-11-02 00:00'), at('2026-11-09 00:00'))).toEqual([]);
+    expect(coverageGaps(undefined, [], 0, 86_400_000)).toEqual([{ fromMs: 0, toMs: 86_400_000 }]);
   });
 });

@@ -171,3 +171,19 @@ function callOrder(a: ShiftAssignment, b: ShiftAssignment): number {
   const rank = (s: ShiftAssignment) => (s.shiftIndex === -1 ? 0 : s.kind === 'on_site' ? 1 : 2);
   return rank(a) - rank(b) || a.shiftIndex - b.shiftIndex || b.startMs - a.startMs;
 }
+
+/**
+ * The stretches of [fromMs, toMs) in which nobody of the team is on duty (no rotation shift, no
+ * override): a district then has no technician to dispatch to, and its tickets wait for the next
+ * shift with the supervisor paged. Gaps shorter than `minMs` (hand-over seams) are left out.
+ */
+export function coverageGaps(rotation: Rotation | undefined, overrides: readonly Override[], fromMs: number, toMs: number, minMs = 60_000): Array<{ fromMs: number; toMs: number }> {
+  const gaps: Array<{ fromMs: number; toMs: number }> = [];
+  let coveredTo = fromMs;
+  for (const duty of rotaSchedule(rotation, overrides, fromMs, toMs)) {
+    if (duty.startMs - coveredTo >= minMs) gaps.push({ fromMs: coveredTo, toMs: Math.min(duty.startMs, toMs) });
+    if (duty.endMs > coveredTo) coveredTo = duty.endMs;
+  }
+  if (toMs - coveredTo >= minMs) gaps.push({ fromMs: coveredTo, toMs });
+  return gaps;
+}

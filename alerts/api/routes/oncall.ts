@@ -20,7 +20,11 @@ const OnCallView = Type.Object({
   shift: Type.Union([Shift, Type.Null()]),
   supervisor: Type.Union([PersonView, Type.Null()]),
   director: Type.Union([PersonView, Type.Null()]),
+  gaps: Type.Array(Type.Object({ from: DateTime, to: DateTime }), { description: 'the next 7 days from `at` in which nobody of this district\'s team is on duty: its tickets wait for the next shift, the supervisor paged' }),
 });
+
+/** How far ahead GET /oncall looks for stretches nobody covers. */
+const GAP_HORIZON_MS = 7 * 86_400_000;
 
 const ScheduleEntry = Type.Object({
   teamId: Type.String(),
@@ -81,6 +85,7 @@ export const oncallRoutes: FastifyPluginAsync = async (app) => {
       shift: a.shift ?? null,
       supervisor: a.supervisor ?? null,
       director: a.director ?? null,
+      gaps: (await directory.coverageGaps(atMs, atMs + GAP_HORIZON_MS, request.query.district)).map(({ from, to }) => ({ from, to })),
     };
   });
 
