@@ -166,6 +166,11 @@ describe('tickets', () => {
   it('shows a technician only their own tickets, whatever the query', async () => {
     const mine = await app.inject({ url: '/api/v1/tickets?assignee=tech-li', headers: as('wang') });
     expect(mine.json().items.map((t: { deviceId: string }) => t.deviceId).sort()).toEqual(['HM-1', 'HM-2']);
+    // A technician's list comes by urgency (the emergency first), unless newest is asked for.
+    const ids = async (query: string) => (await app.inject({ url: `/api/v1/tickets${query}`, headers: as('wang') })).json().items.map((t: { deviceId: string }) => t.deviceId);
+    expect(await ids('')).toEqual(['HM-1', 'HM-2']);
+    expect(await ids('?order=newest')).toEqual(['HM-2', 'HM-1']);
+    expect((await app.inject({ url: '/api/v1/tickets?order=random', headers: as('wang') })).statusCode).toBe(400);
     expect((await app.inject({ url: `/api/v1/tickets/${ticketOf['HA-1']}`, headers: as('wang') })).statusCode).toBe(404);
     expect((await app.inject({ method: 'POST', url: `/api/v1/tickets/${ticketOf['HA-1']}/acknowledge`, headers: as('wang') })).statusCode).toBe(404);
     expect((await app.inject({ method: 'POST', url: `/api/v1/tickets/${ticketOf['HA-1']}/comments`, headers: as('wang'), payload: { body: 'hi' } })).statusCode).toBe(404);

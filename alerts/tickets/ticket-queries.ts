@@ -73,8 +73,18 @@ export interface ListFilter {
   assignee?: string;
   district?: string;
   priority?: readonly string[];
+  /** `newest` first (the queue's history), or by `urgency`: priority, then the SLA due time. */
+  order?: TicketOrder;
   limit: number;
 }
+
+export type TicketOrder = 'newest' | 'urgency';
+
+const ORDER_BY: Readonly<Record<TicketOrder, string>> = {
+  newest: 't.opened_at DESC, t.id DESC',
+  // An older emergency above nine routine tickets: what a technician must do first comes first.
+  urgency: `CASE t.priority WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, t.sla_due_at ASC NULLS LAST, t.opened_at ASC, t.id ASC`,
+};
 
 /** The list query: each filter is a fixed fragment with its own parameter. */
 export function listTicketsSql(f: ListFilter): { sql: string; params: unknown[] } {
@@ -90,6 +100,6 @@ export function listTicketsSql(f: ListFilter): { sql: string; params: unknown[] 
   if (f.assignee !== undefined) add((n) => `t.assignee = $${n}`, f.assignee);
   if (f.district !== undefined) add((n) => `t.district = $${n}`, f.district);
   params.push(f.limit);
-  const sql = `${TICKET_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY t.opened_at DESC, t.id DESC LIMIT $${params.length}`;
+  const sql = `${TICKET_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${ORDER_BY[f.order ?? 'newest']} LIMIT $${params.length}`;
   return { sql, params };
 }

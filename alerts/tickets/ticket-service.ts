@@ -22,7 +22,7 @@ import {
 } from './ticket.ts';
 import type { IncidentScope } from './storm-folder.ts';
 import { nextStatus, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
-import { listTicketsSql, Q, updateTicketSql, type TicketColumn } from './ticket-queries.ts';
+import { listTicketsSql, Q, updateTicketSql, type TicketColumn, type TicketOrder } from './ticket-queries.ts';
 import { parseTicketSettings, type TicketSettings } from './options.ts';
 
 /** What the registry knows about a device (or gateway): where it is and whose it is. */
@@ -77,6 +77,8 @@ export interface TicketListQuery {
   assignee?: string;
   district?: string;
   priority?: Priority | readonly Priority[];
+  /** @defaultValue 'newest' */
+  order?: TicketOrder;
   /** @defaultValue 100, at most 1000 */
   limit?: number;
 }
@@ -658,6 +660,7 @@ export class TicketService {
       ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
       ...(q.assignee !== undefined ? { assignee: q.assignee } : {}),
       ...(q.district !== undefined ? { district: q.district } : {}),
+      ...(q.order !== undefined ? { order: q.order } : {}),
       limit,
     });
     return (await this.#db.query<Row>(sql, params)).map(toTicket);

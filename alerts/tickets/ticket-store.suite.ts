@@ -438,6 +438,26 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(await svc.list({ status: 'closed' })).toEqual([]);
       expect(await svc.list({ limit: 1 })).toHaveLength(1);
     });
+
+    it('orders by urgency, then SLA due time (the technician list sorted by newest hid an older emergency below nine routine tickets)', async () => {
+      await svc.onAlertChanges([...raise(book, 'HM-1', 'GAS_ALARM_L2', T0, { severity: 'critical' })]);
+      for (let i = 0; i < 9; i++) {
+        clock.advance(MIN);
+        book.apply([{ type: 'raise', subject: 'device', subjectId: `HM-R${i}`, gatewayId: 'GW-1', kind: 'household_meter', condition: 'ERR-1', severity: 'medium', atMs: clock.now() }]);
+      }
+      await svc.reconcile(book.active());
+      for (const t of await svc.list({ priority: 'normal' })) await svc.dispatch(t.id, 'tech-wang', 'op');
+      await svc.onAlertChanges(raise(book, 'HM-2', 'VALVE_CLOSED_LOW_BATTERY', clock.now()));
+      const newest = (await svc.list({ assignee: 'tech-wang' })).map((t) => t.deviceId);
+      expect(newest[0]).toBe('HM-2');
+      expect(newest.at(-1)).toBe('HM-1');
+      const urgent = await svc.list({ assignee: 'tech-wang', order: 'urgency' });
+      expect(urgent.map((t) => t.priority)).toEqual(['emergency', 'urgent', ...Array(9).fill('normal')]);
+      expect(urgent[0]!.deviceId).toBe('HM-1');
+      // Within one priority, the earliest SLA due first.
+      const dues = urgent.slice(2).map((t) => Date.parse(t.slaDueAt!));
+      expect(dues).toEqual([...dues].sort((a, b) => a - b));
+    });
   });
 
   describe('SLA and escalation', () => {

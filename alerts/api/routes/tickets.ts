@@ -96,6 +96,7 @@ const ListQuery = Type.Object({
   deviceId: Type.Optional(ShortText),
   assignee: Type.Optional(ShortText),
   district: Type.Optional(ShortText),
+  order: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('urgency')], { description: 'newest first, or by urgency: priority, then SLA due time; default urgency for a technician, newest otherwise' })),
   limit: Type.Optional(LimitQuery),
 }, { additionalProperties: false });
 
@@ -162,6 +163,7 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
       ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
       ...(assignee !== undefined ? { assignee } : {}),
       ...(q.district !== undefined ? { district: q.district } : {}),
+      order: q.order ?? (p.role === 'technician' ? 'urgency' : 'newest'),
       limit: Math.min(parseLimit(q.limit), 1000),
     });
     return { items };
