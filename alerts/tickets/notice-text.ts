@@ -100,7 +100,8 @@ function data(ticket: Ticket, extra: Record<string, unknown> = {}): Record<strin
   };
 }
 
-const url = (baseUrl: string | undefined, ticketId: string): { url?: string } => (baseUrl ? { url: `${baseUrl.replace(/\/$/, '')}/tickets/${ticketId}` } : {});
+/** The console's hash route of the ticket under `appUrl` (the console's address, e.g. https://host/console/). */
+const url = (baseUrl: string | undefined, ticketId: string): { url?: string } => (baseUrl ? { url: `${baseUrl.replace(/\/$/, '')}/#/tickets/${encodeURIComponent(ticketId)}` } : {});
 
 export interface NoticeContext {
   nowMs: number;

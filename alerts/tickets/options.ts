@@ -8,7 +8,7 @@ export const TicketSettingsSchema = Type.Object(
     repeatWindowMs: Type.Integer({ minimum: 0, default: 7 * 24 * 3_600_000 }),
     /** Dispatch a new ticket at once to the district's on-call technician. @defaultValue true */
     autoDispatch: Type.Boolean({ default: true }),
-    /** Base URL of the technician app, for links in notices. */
+    /** The console's address (e.g. https://gas.example.cn/console/): every notice links to its ticket there (#/tickets/:id). */
     appUrl: Type.Optional(Type.String()),
     /**
      * Storm folding, as Alertmanager's group_wait: a device alert that is no safety condition waits

@@ -439,6 +439,13 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(await svc.list({ limit: 1 })).toHaveLength(1);
     });
 
+    it('links every push to its ticket on the console hash route (the "打开工单 Open ticket" link was a 404)', async () => {
+      svc = makeService(db, { appUrl: 'https://gas.example.cn/console/' });
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const [t] = await svc.list();
+      expect(notices.find((n) => n.kind === 'ticket.dispatched')?.url).toBe(`https://gas.example.cn/console/#/tickets/${t!.id}`);
+    });
+
     it('orders by urgency, then SLA due time (the technician list sorted by newest hid an older emergency below nine routine tickets)', async () => {
       await svc.onAlertChanges([...raise(book, 'HM-1', 'GAS_ALARM_L2', T0, { severity: 'critical' })]);
       for (let i = 0; i < 9; i++) {

@@ -152,6 +152,9 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     const card = phone.locator(`[data-testid=my-ticket][data-ticket="${id}"]`);
     await card.waitFor({ timeout: 10_000 });
     await expect.poll(() => phone.evaluate(() => (window as unknown as { shownNotifications: string[] }).shownNotifications.length)).toBeGreaterThan(0);
+    // The push's link (#/tickets/:id) opens the list on that ticket.
+    await phone.evaluate((ticketId) => (location.hash = `#/tickets/${ticketId}`), id);
+    await phone.locator(`[data-testid=my-ticket][data-ticket="${id}"].focused`).waitFor();
     await shot(phone, 'technician-ticket');
 
     // Nobody acknowledges for 6 minutes: the chase starts.

@@ -57,6 +57,10 @@ describe('web console', () => {
     expect(asset.statusCode).toBe(200);
     expect(asset.headers['cache-control']).toContain('immutable');
     expect((await app.inject({ url: '/console' })).headers.location).toBe('/console/');
+    // The "打开工单 Open ticket" link of pushes sent before hash links (it answered 404) opens the ticket.
+    const link = await app.inject({ url: '/console/tickets/T000042' });
+    expect(link.statusCode).toBe(302);
+    expect(link.headers.location).toBe('/console/#/tickets/T000042');
     // The notification worker must be re-read after a new build, like the page.
     const worker = await app.inject({ url: '/console/sw.js' });
     expect(worker.statusCode).toBe(200);

@@ -34,6 +34,9 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   app.get('/', toConsole, async (_request, reply) => reply.redirect('/console/', 302));
   // Relative asset URLs need the trailing slash.
   app.get('/console', toConsole, async (_request, reply) => reply.redirect('/console/', 302));
+  // Ticket links pushed before the console's hash routes were used in them still open the ticket.
+  const toTicket = { schema: { hide: true, params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$' }) }), response: { 302: Type.Null() } } };
+  app.get<{ Params: { id: string } }>('/console/tickets/:id', toTicket, async (request, reply) => reply.redirect(`/console/#/tickets/${request.params.id}`, 302));
 
   await app.register(fastifyStatic, {
     root: rootDir,

@@ -8,11 +8,13 @@ import { LiveIndicator } from './live-indicator.tsx';
 import { OnCallPanel } from './oncall-panel.tsx';
 import { TicketQueue } from './ticket-queue.tsx';
 
-type Route = { tab: 'alarms' } | { tab: 'tickets' } | { tab: 'oncall' } | { tab: 'device'; deviceId: string };
+type Route = { tab: 'alarms' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string };
 
 function parseHash(hash: string): Route {
   const [tab, id] = hash.replace(/^#\/?/, '').split('/');
-  if (tab === 'tickets' || tab === 'oncall') return { tab };
+  // #/tickets/T000042: the link every push carries opens the queue on that ticket.
+  if (tab === 'tickets') return id ? { tab, ticketId: decodeURIComponent(id) } : { tab };
+  if (tab === 'oncall') return { tab };
   if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
   return { tab: 'alarms' };
 }
@@ -87,7 +89,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
       </nav>
       {error && <p class="error">{t('failed')}: {error}</p>}
       {route.tab === 'alarms' && <AlarmList alerts={[...alerts.values()]} fresh={fresh} />}
-      {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} />}
+      {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} {...(route.ticketId ? { focus: route.ticketId } : {})} />}
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
     </div>

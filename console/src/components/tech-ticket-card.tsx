@@ -3,9 +3,10 @@ import type { ApiClient, Ticket } from '../api.ts';
 import { formatTime, useI18n } from '../i18n.ts';
 import { ActionForm } from './action-form.tsx';
 import { PriorityBadge, StatusBadge } from './badges.tsx';
+import { scrollIntoView } from './ticket-queue.tsx';
 
 /** One of the technician's tickets: where, what the manual says to do, and the next step. */
-export function TechTicketCard({ api, ticket, onChanged }: { api: ApiClient; ticket: Ticket; onChanged: () => void }) {
+export function TechTicketCard({ api, ticket, onChanged, focused = false }: { api: ApiClient; ticket: Ticket; onChanged: () => void; focused?: boolean }) {
   const { t, lang } = useI18n();
   const [resolving, setResolving] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -25,7 +26,7 @@ export function TechTicketCard({ api, ticket, onChanged }: { api: ApiClient; tic
   };
 
   return (
-    <article class={`card ticket-card prio-edge-${ticket.priority}`} data-testid="my-ticket" data-ticket={ticket.id}>
+    <article class={`card ticket-card prio-edge-${ticket.priority}${focused ? ' focused' : ''}`} data-testid="my-ticket" data-ticket={ticket.id} ref={focused ? scrollIntoView : undefined}>
       <header class="ticket-head">
         <PriorityBadge priority={ticket.priority} />
         <StatusBadge status={ticket.status} />

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient, Me, Text, Ticket } from '../api.ts';
 import { useI18n } from '../i18n.ts';
 import { useEventStream } from '../live.ts';
@@ -19,6 +19,8 @@ interface PushedNotice {
   data: { deviceId?: string };
 }
 
+const linkedTicket = (hash: string): string | undefined => /^#\/tickets\/([^/]+)$/.exec(hash)?.[1];
+
 /** A leak's ticket follows its push by moments: the list is read again until it shows, this often. */
 const TICKET_FOLLOWS_MS = 1_000;
 const TICKET_FOLLOWS_TRIES = 10;
@@ -31,6 +33,13 @@ export function TechnicianView({ api, me }: { api: ApiClient; me: Me }) {
   const { t, lang } = useI18n();
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // A push's link (#/tickets/T000042) opens the list on that ticket.
+  const [linked, setLinked] = useState(() => linkedTicket(location.hash));
+  useEffect(() => {
+    const onChange = () => setLinked(linkedTicket(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
 
   const reload = (): Promise<Ticket[] | undefined> =>
     api.tickets().then(
@@ -72,7 +81,7 @@ export function TechnicianView({ api, me }: { api: ApiClient; me: Me }) {
       {error && <p class="error">{t('failed')}: {error}</p>}
       {tickets === null && <p class="muted">{t('loading')}</p>}
       {tickets?.length === 0 && <p class="muted card" data-testid="my-tickets-empty">{t('myTicketsEmpty')}</p>}
-      {tickets?.map((tk) => <TechTicketCard key={tk.id} api={api} ticket={tk} onChanged={reload} />)}
+      {tickets?.map((tk) => <TechTicketCard key={tk.id} api={api} ticket={tk} onChanged={reload} focused={tk.id === linked} />)}
     </div>
   );
 }

@@ -11,7 +11,11 @@ const DONE_STATUSES: readonly TicketStatus[] = ['resolved', 'followed_up', 'clos
  * or cleared, which opens or updates tickets), after an action, and on demand: technicians'
  * actions are not pushed to the control room.
  */
-export function TicketQueue({ api, reloadKey }: { api: ApiClient; reloadKey: number }) {
+/** Brings the ticket a link pointed at into view. */
+export const scrollIntoView = (el: HTMLElement | null): void => el?.scrollIntoView({ block: 'center' });
+
+/** The queue; `focus` (from a ticket link) marks that ticket's row and scrolls to it. */
+export function TicketQueue({ api, reloadKey, focus }: { api: ApiClient; reloadKey: number; focus?: string }) {
   const { t, lang } = useI18n();
   const [showDone, setShowDone] = useState(false);
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
@@ -61,7 +65,7 @@ export function TicketQueue({ api, reloadKey }: { api: ApiClient; reloadKey: num
           </thead>
           <tbody>
             {tickets.map((tk) => (
-              <tr key={tk.id} data-testid="ticket" data-ticket={tk.id}>
+              <tr key={tk.id} data-testid="ticket" data-ticket={tk.id} class={tk.id === focus ? 'focused' : undefined} ref={tk.id === focus ? scrollIntoView : undefined}>
                 <td>
                   <PriorityBadge priority={tk.priority} />
                   {tk.escalationStep > 0 && <span class="badge escalated">{t('escalated')}</span>}
