@@ -103,7 +103,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     sla,
     log: log.child({ component: 'tickets' }),
   });
-  const watch = new SlaWatch({ db, directory: oncall, settings: sla, appUrl: ticketSettings.appUrl, log: log.child({ component: 'sla' }) });
+  const watch = new SlaWatch({ db, directory: oncall, settings: sla, appUrl: ticketSettings.appUrl, timeZone: ticketSettings.timeZone, log: log.child({ component: 'sla' }) });
 
   // Notices made now are sent before their delivery is recorded; notices fed again after a
   // restart are claimed first, so none is sent twice.

@@ -20,6 +20,8 @@ export interface SlaWatchOptions {
   directory: OnCallDirectory;
   settings: SlaSettings;
   appUrl?: string;
+  /** Zone of the times in notice texts. @defaultValue Asia/Shanghai */
+  timeZone?: string;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
@@ -49,6 +51,7 @@ export class SlaWatch {
   readonly #directory: OnCallDirectory;
   #settings: SlaSettings;
   readonly #appUrl: string | undefined;
+  readonly #timeZone: string | undefined;
   readonly #log: SlaWatchOptions['log'];
   readonly #listeners: Array<(notice: Notice) => void> = [];
 
@@ -57,6 +60,7 @@ export class SlaWatch {
     this.#directory = options.directory;
     this.#settings = options.settings;
     this.#appUrl = options.appUrl;
+    this.#timeZone = options.timeZone;
     this.#log = options.log;
   }
 
@@ -74,7 +78,7 @@ export class SlaWatch {
   }
 
   #ctx(nowMs: number): NoticeContext {
-    return { nowMs, ...(this.#appUrl ? { appUrl: this.#appUrl } : {}) };
+    return { nowMs, ...(this.#timeZone ? { timeZone: this.#timeZone } : {}), ...(this.#appUrl ? { appUrl: this.#appUrl } : {}) };
   }
 
   async check(nowMs: number): Promise<{ breaches: SlaBreach[]; escalations: EscalationRecord[] }> {

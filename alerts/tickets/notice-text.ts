@@ -51,7 +51,7 @@ function subjectText(ticket: Ticket): Text {
 }
 
 /** Title line and the manual's first entry (cause, remedy, card, parts) for the worst condition. */
-function ticketBody(ticket: Ticket, lead: Text): Text {
+function ticketBody(ticket: Ticket, lead: Text, ctx: NoticeContext): Text {
   const cond = conditionsText(ticket.activeConditions.length ? ticket.activeConditions : ticket.conditions);
   const subject = subjectText(ticket);
   const m = ticket.manual[0];
@@ -66,8 +66,9 @@ function ticketBody(ticket: Ticket, lead: Text): Text {
     }
   }
   if (ticket.slaDueAt) {
-    zh.push(`时限：${ticket.slaDueAt}`);
-    en.push(`Due: ${ticket.slaDueAt}`);
+    const due = localTime(ticket.slaDueAt, ctx.timeZone);
+    zh.push(`时限：${due}`);
+    en.push(`Due: ${due}`);
   }
   return t(zh.join('\n'), en.join('\n'));
 }
@@ -106,6 +107,20 @@ const url = (baseUrl: string | undefined, ticketId: string): { url?: string } =>
 export interface NoticeContext {
   nowMs: number;
   appUrl?: string;
+  /** Times in texts are read on a phone in this zone. @defaultValue Asia/Shanghai */
+  timeZone?: string;
+}
+
+const LOCAL_FORMATS = new Map<string, Intl.DateTimeFormat>();
+
+/** `2026-12-05 05:16 (Asia/Shanghai)`: a time as the technician reads it, not UTC ISO. */
+export function localTime(iso: string, timeZone = 'Asia/Shanghai'): string {
+  let f = LOCAL_FORMATS.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    LOCAL_FORMATS.set(timeZone, f);
+  }
+  return `${f.format(new Date(iso))} (${timeZone})`;
 }
 
 export function dispatchedNotice(id: string, ticket: Ticket, recipient: string, ctx: NoticeContext): Notice {
@@ -116,7 +131,7 @@ export function dispatchedNotice(id: string, ticket: Ticket, recipient: string, 
     recipients: [recipient],
     priority: ticket.priority,
     title: title(ticket, t('派工单', 'Work order')),
-    body: ticketBody(ticket, t('请接单并尽快到场。', 'Please acknowledge and go on site.')),
+    body: ticketBody(ticket, t('请接单并尽快到场。', 'Please acknowledge and go on site.'), ctx),
     ...url(ctx.appUrl, ticket.id),
     data: data(ticket),
     createdAtMs: ctx.nowMs,
@@ -183,7 +198,7 @@ export function reopenedNotice(id: string, ticket: Ticket, recipients: string[],
     recipients,
     priority: ticket.priority,
     title: title(ticket, t('工单重开', 'Ticket reopened')),
-    body: ticketBody(ticket, t(`工单已重开：${reason}`, `The ticket was reopened: ${reason}`)),
+    body: ticketBody(ticket, t(`工单已重开：${reason}`, `The ticket was reopened: ${reason}`), ctx),
     ...url(ctx.appUrl, ticket.id),
     data: data(ticket, { reason }),
     createdAtMs: ctx.nowMs,
@@ -205,7 +220,7 @@ export function escalatedNotice(id: string, ticket: Ticket, recipient: string, l
     recipients: [recipient],
     priority: ticket.priority,
     title: title(ticket, t(`工单升级（${lvl['zh-CN']}）`, `Escalated (${lvl.en})`)),
-    body: ticketBody(ticket, t(`升级原因：${r['zh-CN']}。`, `Escalated because ${r.en}.`)),
+    body: ticketBody(ticket, t(`升级原因：${r['zh-CN']}。`, `Escalated because ${r.en}.`), ctx),
     ...url(ctx.appUrl, ticket.id),
     data: data(ticket, { level, reason }),
     createdAtMs: ctx.nowMs,
@@ -221,7 +236,7 @@ export function breachNotice(id: string, ticket: Ticket, recipients: string[], c
     recipients,
     priority: ticket.priority,
     title: title(ticket, t(`${c['zh-CN']}超时`, `${c.en} SLA breached`)),
-    body: ticketBody(ticket, t(`${c['zh-CN']}时限 ${dueAtIso} 已过。`, `The ${c.en} limit ${dueAtIso} has passed.`)),
+    body: ticketBody(ticket, t(`${c['zh-CN']}时限 ${localTime(dueAtIso, ctx.timeZone)} 已过。`, `The ${c.en} limit ${localTime(dueAtIso, ctx.timeZone)} has passed.`), ctx),
     ...url(ctx.appUrl, ticket.id),
     data: data(ticket, { clock, dueAt: dueAtIso }),
     createdAtMs: ctx.nowMs,

@@ -145,7 +145,7 @@ export class TicketService {
   }
 
   #ctx(nowMs: number): NoticeContext {
-    return { nowMs, ...(this.#settings.appUrl ? { appUrl: this.#settings.appUrl } : {}) };
+    return { nowMs, timeZone: this.#settings.timeZone, ...(this.#settings.appUrl ? { appUrl: this.#settings.appUrl } : {}) };
   }
 
   // --- alerts → tickets ----------------------------------------------------------------------

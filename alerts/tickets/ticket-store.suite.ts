@@ -11,6 +11,7 @@ import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError } from './errors.ts';
 import type { Notice } from './notice.ts';
+import { localTime } from './notice-text.ts';
 import { TicketReports } from './reports.ts';
 import { TicketService } from './ticket-service.ts';
 import { DAY, FakeDirectory, HOUR, MIN, T0, clear, lookupDevice, newBook, raise, type TestStore, type TestStoreFactory } from './test-support.ts';
@@ -444,6 +445,17 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
       const [t] = await svc.list();
       expect(notices.find((n) => n.kind === 'ticket.dispatched')?.url).toBe(`https://gas.example.cn/console/#/tickets/${t!.id}`);
+    });
+
+    it('writes times in pushes in local time, Asia/Shanghai by default (times in pushes were UTC ISO)', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const [t] = await svc.list();
+      const body = notices.find((n) => n.kind === 'ticket.dispatched')!.body;
+      expect(body['zh-CN']).toContain(`时限：${localTime(t!.slaDueAt!)}`);
+      expect(body['zh-CN']).not.toContain(t!.slaDueAt!);
+      // The defect's own example: 21:16 UTC is 05:16 the next morning in Shanghai.
+      expect(localTime('2026-12-04T21:16:08Z')).toBe('2026-12-05 05:16 (Asia/Shanghai)');
+      expect(localTime('2026-12-04T21:16:08Z', 'UTC')).toBe('2026-12-04 21:16 (UTC)');
     });
 
     it('orders by urgency, then SLA due time (the technician list sorted by newest hid an older emergency below nine routine tickets)', async () => {
