@@ -1,30 +1,23 @@
-import type { Text } from '../catalog/manual.ts';
 import type { Person } from '../oncall/directory.ts';
 import type { Notice } from '../tickets/notice.ts';
 
 /** Push texts: the Notice already carries zh-CN and English; these put them in each channel's shape. */
 
-export const PRIORITY_NAMES: Readonly<Record<Notice['priority'], Text>> = {
-  emergency: { 'zh-CN': '紧急', en: 'Emergency' },
-  urgent: { 'zh-CN': '加急', en: 'Urgent' },
-  normal: { 'zh-CN': '一般', en: 'Normal' },
-  low: { 'zh-CN': '低', en: 'Low' },
-};
-
-const label = (n: Notice) => `【${PRIORITY_NAMES[n.priority]['zh-CN']} ${PRIORITY_NAMES[n.priority].en}】`;
 /** The ticket, or for an alarm pushed ahead of its ticket the alerts it will be opened for. */
 const reference = (n: Notice) => (n.ticketId ? `工单 Ticket: ${n.ticketId}` : `告警 Alert: ${([] as unknown[]).concat(n.data.alertIds ?? []).join(', ')}`);
 const to = (p: Person) => `致 To: ${p.name}${p.phone ? ` (${p.phone})` : ''}`;
 
-/** One line, both languages: the e-mail subject and the card title. */
+/**
+ * One line, both languages: the e-mail subject and the card title. A notice's title already
+ * leads with its one priority word (【紧急】 / [EMERGENCY]); nothing is added here.
+ */
 export function subjectLine(n: Notice): string {
-  const p = PRIORITY_NAMES[n.priority];
-  return `[${p['zh-CN']}] ${n.title['zh-CN']} / [${p.en}] ${n.title.en}`;
+  return `${n.title['zh-CN']} / ${n.title.en}`;
 }
 
 export function plainText(n: Notice, recipient: Person): string {
   return [
-    `${label(n)}${n.title['zh-CN']}`,
+    n.title['zh-CN'],
     n.title.en,
     to(recipient),
     '',
@@ -40,7 +33,7 @@ export function plainText(n: Notice, recipient: Person): string {
 /** Markdown as the WeCom, DingTalk and Feishu robots render it (headings, bold, quotes, links). */
 export function markdownText(n: Notice, recipient: Person): string {
   return [
-    `### ${label(n)}${n.title['zh-CN']}`,
+    `### ${n.title['zh-CN']}`,
     `**${n.title.en}**`,
     '',
     `> ${to(recipient)}`,

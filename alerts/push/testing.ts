@@ -12,7 +12,7 @@ export function notice(overrides: Partial<Notice> = {}): Notice {
     ticketId: 'T000001',
     recipients: [technician.id],
     priority: 'emergency',
-    title: { 'zh-CN': '二级燃气报警：城东区幸福路12号', en: 'Gas alarm, level 2: 12 Xingfu Rd, East' },
+    title: { 'zh-CN': '【紧急】二级燃气报警：城东区幸福路12号', en: '[EMERGENCY] Gas alarm, level 2: 12 Xingfu Rd, East' },
     body: { 'zh-CN': '请立即到场，关闭总阀并通风。', en: 'Go on site now, shut the main valve and ventilate.' },
     url: 'https://ops.example.com/tickets/T000001',
     data: { deviceId: 'M-1', district: '城东区' },

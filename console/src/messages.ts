@@ -22,7 +22,7 @@ const MESSAGES = {
   signedInAs: { 'zh-CN': '当前用户', en: 'Signed in as' },
 
   'role.admin': { 'zh-CN': '管理员', en: 'Administrator' },
-  'role.supervisor': { 'zh-CN': '班长', en: 'Supervisor' },
+  'role.supervisor': { 'zh-CN': '主管', en: 'Supervisor' },
   'role.operator': { 'zh-CN': '调度员', en: 'Operator' },
   'role.technician': { 'zh-CN': '维修员', en: 'Technician' },
 
@@ -92,8 +92,8 @@ const MESSAGES = {
   oncallTeam: { 'zh-CN': '班组', en: 'Team' },
   oncallTechnician: { 'zh-CN': '值班维修员', en: 'Technician' },
   oncallShift: { 'zh-CN': '班次', en: 'Shift' },
-  oncallSupervisor: { 'zh-CN': '班长', en: 'Supervisor' },
-  oncallDirector: { 'zh-CN': '主管', en: 'Director' },
+  oncallSupervisor: { 'zh-CN': '主管', en: 'Supervisor' },
+  oncallDirector: { 'zh-CN': '经理', en: 'Director' },
   'shift.on_site': { 'zh-CN': '驻场', en: 'On site' },
   'shift.home': { 'zh-CN': '在家待命', en: 'At home' },
   nobody: { 'zh-CN': '无人', en: 'Nobody' },

@@ -86,7 +86,8 @@ describe('email channel against a real smtp-server', () => {
     expect(mails[0]!.to).toEqual(['chen@example.com']);
     expect(mails[0]!.from).toBe('noreply@example.com');
     const m = parseMail(mails[0]!.raw);
-    expect(m.subject).toBe('[紧急] 二级燃气报警：城东区幸福路12号 / [Emergency] Gas alarm, level 2: 12 Xingfu Rd, East');
+    // One priority word (titles carried two: 【一般 Normal】【普通】).
+    expect(m.subject).toBe('【紧急】二级燃气报警：城东区幸福路12号 / [EMERGENCY] Gas alarm, level 2: 12 Xingfu Rd, East');
     expect(m.text).toContain('请立即到场，关闭总阀并通风。');
     expect(m.text).toContain('Go on site now, shut the main valve and ventilate.');
     expect(m.text).toContain('工单 Ticket: T000001');

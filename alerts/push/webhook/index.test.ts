@@ -54,7 +54,7 @@ const bothLanguages = (text: string) => {
   expect(text).toContain('二级燃气报警');
   expect(text).toContain('Gas alarm, level 2');
   expect(text).toContain('紧急');
-  expect(text).toContain('Emergency');
+  expect(text).toContain('EMERGENCY');
 };
 
 describe('webhook channel against a real HTTP receiver', () => {
