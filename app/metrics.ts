@@ -19,6 +19,7 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
   readonly #duplicates = new Counter({ name: 'gas_ingest_duplicate_batches_total', help: 'Batches dropped as repeats of an already received (gatewayId, seq)', registers: [this.registry] });
   readonly #gaps = new Counter({ name: 'gas_ingest_missing_batches_total', help: 'Batches never received, counted from gaps in gateway seq', registers: [this.registry] });
   readonly #restarts = new Counter({ name: 'gas_ingest_seq_restarts_total', help: 'Gateways that restarted their seq counter', registers: [this.registry] });
+  readonly #seqOutliers = new Counter({ name: 'gas_ingest_seq_outliers_total', help: 'Batches whose seq jumped too far ahead to be believed (ingest.maxSeqJump): judged, no high-water mark moved', registers: [this.registry] });
   readonly #busRetries = new Counter({ name: 'gas_ingest_bus_retries_total', help: 'Publishes to the bus between stages that failed and were tried again', registers: [this.registry] });
   readonly #judged = new Counter({ name: 'gas_processor_readings_total', help: 'Readings judged by the detectors', registers: [this.registry] });
   readonly #late = new Counter({ name: 'gas_processor_late_readings_total', help: 'Readings older than the newest already judged for their device (kept out of detection)', registers: [this.registry] });
@@ -74,6 +75,7 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
     if (outcome.verdict === 'duplicate') this.#duplicates.inc();
     if (outcome.missing > 0) this.#gaps.inc(outcome.missing);
     if (outcome.restarted) this.#restarts.inc();
+    if (outcome.outlier) this.#seqOutliers.inc();
   }
 
   onBusRetry(): void {

@@ -280,7 +280,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
 
   if (runs('ingest')) {
-    const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics);
+    const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics, { maxSeqJump: decoderOptions.maxSeqJump });
     source = new MqttSource({
       url: mqttUrl!,
       clientId: config.mqttClientId,

@@ -25,14 +25,17 @@ const RETRY_MAX_MS = 5_000;
  * message holds the gateway's later ones back at the broker.
  */
 export class IngestStage {
-  readonly #sequence = new BatchSequence();
+  readonly #sequence: BatchSequence;
 
   constructor(
     private readonly decoder: UplinkDecoder,
     private readonly bus: Bus,
     private readonly clock: Clock,
     private readonly observer: IngestObserver,
-  ) {}
+    options: { maxSeqJump?: number } = {},
+  ) {
+    this.#sequence = new BatchSequence(options.maxSeqJump !== undefined ? { maxJump: options.maxSeqJump } : {});
+  }
 
   async handle(topic: string, payload: Buffer): Promise<void> {
     const result = this.decoder.decode(topic, payload, this.clock.now());

@@ -8,6 +8,7 @@ export const DecoderOptionsSchema = Type.Object({
   maxPayloadBytes: Type.Integer({ default: 2 * 1024 * 1024, minimum: 1024, description: 'largest uplink payload accepted, bytes' }),
   maxFutureSkewMs: Type.Integer({ default: 60 * 60 * 1000, minimum: 0, description: 'how far ahead of the pipeline clock a reading may be stamped, ms' }),
   maxAgeMs: Type.Integer({ default: 30 * 86_400_000, minimum: 0, description: 'how old a reading may be when it arrives (gateways buffer through outages), ms' }),
+  maxSeqJump: Type.Integer({ default: 100_000, minimum: 1, description: 'how far a batch seq may jump ahead of its gateway\'s highest and still be believed; a larger jump is judged but moves no high-water mark until a second batch confirms it' }),
   deadLetterPayloadChars: Type.Integer({ default: 2048, minimum: 64, description: 'how much of a rejected payload the dead-letter log keeps, characters' }),
 });
 export type DecoderOptions = Static<typeof DecoderOptionsSchema>;
