@@ -16,6 +16,25 @@ describe('UplinkDecoder', () => {
     expect(result.batch?.readings[0]).toMatchObject({ deviceId: 'HM-1', gatewayId: 'GW-1', atMs: Date.parse('2026-11-22T07:59:58.000Z'), receivedAtMs: NOW, status: ['ERR-3'] });
   });
 
+  it('null in an optional field rejects the whole reading — no more: null means not reported, and the 55 %LEL channel beside it is kept', () => {
+    const controller = {
+      deviceId: 'AC-1', kind: 'alarm_controller', at: '2026-11-22T07:59:59.000Z', vendor: null, status: null,
+      detectors: [{ channel: 1, lelPct: 55, status: null }, { channel: 2, lelPct: null }],
+    };
+    const result = decode(batch([controller, meter('HM-1', { batteryV: null, status: null })]));
+    expect(result.rejects).toEqual([]);
+    const [ac, hm] = result.batch!.readings as unknown as Array<Record<string, unknown>>;
+    expect(ac).not.toHaveProperty('status');
+    expect(ac).not.toHaveProperty('vendor');
+    // Channel 1 reports 55 %LEL; channel 2's null keeps its meaning: the detector is offline (--F).
+    expect(ac!.detectors).toEqual([{ channel: 1, lelPct: 55 }, { channel: 2, lelPct: null }]);
+    expect(hm).not.toHaveProperty('batteryV');
+    // A required field sent as null is missing, and said so.
+    const missing = decode(batch([meter('HM-2', { deviceId: null })]));
+    expect(missing.rejects[0]).toMatchObject({ reason: 'bad_reading' });
+    expect(missing.rejects[0]!.message).toContain('deviceId');
+  });
+
   it('decodes the retained gateway status', () => {
     expect(decode({ online: false }, 'gas/v1/GW-1/status')).toEqual({ status: { gatewayId: 'GW-1', online: false, receivedAtMs: NOW }, rejects: [] });
   });

@@ -45,6 +45,24 @@ function describe(errors: ErrorObject[] | null | undefined): string {
  * compiled once here; per message the work is one JSON.parse, one envelope check and one
  * compiled check per reading. A bad reading is rejected alone and the rest of its batch goes on.
  */
+/**
+ * `null` in an optional field means "not reported", as many gateways send it: the field is
+ * dropped before validation, so `"status": null` on one channel no longer rejects the whole
+ * reading with its 55 %LEL beside it. A detector channel's `lelPct: null` keeps its meaning (the
+ * controller shows --F: the detector is offline). A required field sent as null is then missing,
+ * and the reading is refused saying so.
+ */
+function dropNotReported(reading: Record<string, unknown>): void {
+  for (const key in reading) if (reading[key] === null) delete reading[key];
+  const channels = reading.detectors;
+  if (!Array.isArray(channels)) return;
+  for (const channel of channels) {
+    if (channel === null || typeof channel !== 'object') continue;
+    const c = channel as Record<string, unknown>;
+    for (const key in c) if (c[key] === null && key !== 'lelPct') delete c[key];
+  }
+}
+
 export class UplinkDecoder {
   readonly #options: DecoderOptions;
   readonly #envelope: ValidateFunction;
@@ -111,6 +129,7 @@ export class UplinkDecoder {
         continue;
       }
       const validate = this.#readingByKind[kind as DeviceKind];
+      dropNotReported(r as Record<string, unknown>);
       if (!validate(r)) {
         rejects.push(this.#readingReject('bad_reading', `readings[${i}]${describe(validate.errors)}`, topic, topicGatewayId, r, receivedAtMs));
         continue;
