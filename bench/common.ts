@@ -134,3 +134,17 @@ export function cliArgs(bench: string): { fail(message: string): never; positive
   };
   return { fail, positiveInt };
 }
+
+/** The admin token the benchmarks start their pipelines with. */
+export const BENCH_ADMIN_TOKEN = 'bench-admin';
+
+/** Issues an API token (`POST /api/v1/tokens` as the bench admin): an operator's or a technician's. */
+export async function issueToken(apiUrl: string, body: Record<string, string>): Promise<string> {
+  const res = await fetch(`${apiUrl}/api/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`POST /api/v1/tokens: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}

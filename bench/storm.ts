@@ -59,7 +59,7 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import { openStream, type StreamClient } from '../tests/stream-client.ts';
-import { cliArgs, BENCH_TECHNICIAN, LatencyHistogram, writeBenchOncall, writeResult } from './common.ts';
+import { BENCH_ADMIN_TOKEN, cliArgs, issueToken, BENCH_TECHNICIAN, LatencyHistogram, writeBenchOncall, writeResult } from './common.ts';
 import { Publisher, PUBLISHER, type LoadMessage } from './load.ts';
 import { cpuSecondsOf, startPipelineUnderTest, type PipelineUnderTest } from './pipeline-under-test.ts';
 import type { Storm, StormLeaks, StormPhase, StormPhaseName, StormSample, StormTickets } from './report.ts';
@@ -97,7 +97,7 @@ if (!Number.isInteger(offlineGateways) || offlineGateways < 0 || offlineGateways
 const ticketTimeoutS = Number(values['ticket-timeout-s']);
 if (!(ticketTimeoutS > 0)) fail('--ticket-timeout-s must be positive');
 
-const ADMIN_TOKEN = 'bench-admin';
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const DISTRICT = '城东区';
 const LEAK_DEVICE = 'HA-LEAK-000001';
 const LEAK_GATEWAY = 'GW-LEAK';
@@ -216,15 +216,6 @@ const loopSamples: Array<{ atMs: number; p50Ms: number; p99Ms: number; maxMs: nu
 
 // --- HTTP helpers ----------------------------------------------------------------------------------
 
-async function token(apiUrl: string, body: Record<string, string>): Promise<string> {
-  const res = await fetch(`${apiUrl}/api/v1/tokens`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`POST /api/v1/tokens: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { token: string }).token;
-}
 
 /** One gauge's value from Prometheus text, or undefined. */
 function gauge(text: string, name: string): number | undefined {
@@ -305,8 +296,8 @@ try {
     dataDir: join(dir, 'data'), registryFile, oncallFile, adminToken: ADMIN_TOKEN, logLevel: 'warn', settings,
   });
   const { httpUrl } = pipeline;
-  const technician = await token(httpUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
-  const operator = await token(httpUrl, { name: 'bench control room', role: 'operator' });
+  const technician = await issueToken(httpUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
+  const operator = await issueToken(httpUrl, { name: 'bench control room', role: 'operator' });
   const alertStream = await openStream(`${httpUrl}/api/v1/stream/alerts?access_token=${operator}`);
   streams.push(alertStream);
   const pushStream = await openStream(`${httpUrl}/api/v1/stream?access_token=${technician}`);

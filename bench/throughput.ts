@@ -63,7 +63,7 @@ import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { freePort, until } from '../tests/support.ts';
 import { openStream, type StreamClient, type StreamEvent } from '../tests/stream-client.ts';
-import { cliArgs, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
+import { BENCH_ADMIN_TOKEN, cliArgs, issueToken, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { cpuSecondsOf, startPipelineUnderTest } from './pipeline-under-test.ts';
@@ -102,7 +102,7 @@ type PathName = 'embedded' | 'mosquitto' | 'kafka';
 const PATHS: readonly PathName[] = ['embedded', 'mosquitto', 'kafka'];
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_TOKEN = 'bench-admin';
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const LEVEL_BATCH = 100;
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 30_000;
@@ -585,15 +585,6 @@ function mentions(e: StreamEvent, deviceId: string): boolean {
   return text.includes(`"${deviceId}"`);
 }
 
-async function token(apiUrl: string, body: Record<string, string>): Promise<string> {
-  const res = await fetch(`${apiUrl}/api/v1/tokens`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`POST /api/v1/tokens: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { token: string }).token;
-}
 
 class Prober {
   #seq = 0;
@@ -743,8 +734,8 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
   const streams: StreamClient[] = [];
   let probeClient: MqttClient | undefined;
   try {
-    const technician = await token(system.apiUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
-    const operator = await token(system.apiUrl, { name: 'bench control room', role: 'operator' });
+    const technician = await issueToken(system.apiUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
+    const operator = await issueToken(system.apiUrl, { name: 'bench control room', role: 'operator' });
     const alertStream = await openStream(`${system.apiUrl}/api/v1/stream/alerts?access_token=${operator}`);
     streams.push(alertStream);
     const pushStream = await openStream(`${system.apiUrl}/api/v1/stream?access_token=${technician}`);

@@ -25,14 +25,19 @@ class RecordingChannel<T> implements Channel<T> {
   }
 }
 
-function setup() {
-  const bus = {
+/** A bus whose channels keep what was published and who consumes. */
+function recordingBus() {
+  return {
     readings: new RecordingChannel<Reading>(),
     gatewayStatus: new RecordingChannel<GatewayStatus>(),
     alertEvents: new RecordingChannel<AlertEvent>(),
     deadLetters: new RecordingChannel<never>(),
     close: async () => undefined,
   };
+}
+
+function setup() {
+  const bus = recordingBus();
   // Two partitions: devices ending in an even digit live in 0, odd in 1.
   const partitionOf = (deviceId: string) => Number(deviceId.at(-1)) % 2;
   const saved = new Map<string, DeviceSnapshot>();
@@ -119,13 +124,7 @@ describe('ProcessorStage on a partitioned bus', () => {
 
 describe('ProcessorStage silence check (issue 11)', () => {
   it('judges a silence storm in turns, yielding to the event loop between them, every alert published once', async () => {
-    const bus = {
-      readings: new RecordingChannel<Reading>(),
-      gatewayStatus: new RecordingChannel<GatewayStatus>(),
-      alertEvents: new RecordingChannel<AlertEvent>(),
-      deadLetters: new RecordingChannel<never>(),
-      close: async () => undefined,
-    };
+    const bus = recordingBus();
     const engine = new DeviceEngine([], { profileOf: (id) => resolveProfile({ deviceId: id, kind: 'home_gas_alarm', reportIntervalS: 30 }) }, { onJudged() {} });
     const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, { maxDevicesPerTurn: 500 }) as never);
     const clock = new ManualClock(Date.parse('2026-11-22T08:00:00.000Z'));
@@ -160,13 +159,7 @@ describe('ProcessorStage silence check (issue 11)', () => {
 
 describe('ProcessorStage alert publishing (issue 11)', () => {
   it('hands a storm from one batch to the bus in slices with a turn between, never splitting one device’s conditions', async () => {
-    const bus = {
-      readings: new RecordingChannel<Reading>(),
-      gatewayStatus: new RecordingChannel<GatewayStatus>(),
-      alertEvents: new RecordingChannel<AlertEvent>(),
-      deadLetters: new RecordingChannel<never>(),
-      close: async () => undefined,
-    };
+    const bus = recordingBus();
     const engine = new DeviceEngine(
       [{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never,
       { profileOf: (id) => resolveProfile({ deviceId: id, kind: 'home_gas_alarm', reportIntervalS: 30 }) },
