@@ -386,38 +386,35 @@ try {
     }
   })());
 
+  // Runs `tick` every `everyMs` from now until the run stops, one at a time, on a fixed schedule.
+  const every = (everyMs: number, tick: (t0: number) => Promise<void>): Promise<void> => (async () => {
+    let next = performance.now();
+    while (!stopping) {
+      await tick(performance.now());
+      next += everyMs;
+      await pause(Math.max(0, next - performance.now()));
+    }
+  })();
   // /healthz one request at a time every 100 ms; /metrics every second.
-  background.push((async () => {
-    let next = performance.now();
-    while (!stopping) {
-      const t0 = performance.now();
-      try {
-        const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(60_000) });
-        await res.arrayBuffer();
-        healthz.push({ atMs: t0, value: performance.now() - t0, status: res.status });
-      } catch {
-        healthz.push({ atMs: t0, value: performance.now() - t0, status: 0 });
-      }
-      next += HEALTHZ_EVERY_MS;
-      await pause(Math.max(0, next - performance.now()));
+  background.push(every(HEALTHZ_EVERY_MS, async (t0) => {
+    try {
+      const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(60_000) });
+      await res.arrayBuffer();
+      healthz.push({ atMs: t0, value: performance.now() - t0, status: res.status });
+    } catch {
+      healthz.push({ atMs: t0, value: performance.now() - t0, status: 0 });
     }
-  })());
-  background.push((async () => {
-    let next = performance.now();
-    while (!stopping) {
-      const t0 = performance.now();
-      try {
-        const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(60_000) })).text();
-        const s = (name: string) => (gauge(text, `gas_process_nodejs_eventloop_lag_${name}_seconds`) ?? NaN) * 1000;
-        // The histogram behind these is reset at every scrape: each sample is the second before it.
-        loopSamples.push({ atMs: t0, p50Ms: s('p50'), p99Ms: s('p99'), maxMs: s('max') });
-      } catch {
-        // a missed scrape is a missing sample
-      }
-      next += METRICS_EVERY_MS;
-      await pause(Math.max(0, next - performance.now()));
+  }));
+  background.push(every(METRICS_EVERY_MS, async (t0) => {
+    try {
+      const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(60_000) })).text();
+      const s = (name: string) => (gauge(text, `gas_process_nodejs_eventloop_lag_${name}_seconds`) ?? NaN) * 1000;
+      // The histogram behind these is reset at every scrape: each sample is the second before it.
+      loopSamples.push({ atMs: t0, p50Ms: s('p50'), p99Ms: s('p99'), maxMs: s('max') });
+    } catch {
+      // a missed scrape is a missing sample
     }
-  })());
+  }));
 
   // A few leaks before the baseline, so the leak device's ticket exists and nothing is cold.
   const warmUntil = performance.now() + 60_000;
