@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DeadLetter } from '../contracts/messages.ts';
+import { REJECT_REASONS, type DeadLetter } from '../contracts/messages.ts';
 import type { IngestObserver } from '../ingest/ingest-stage.ts';
 import type { SeqOutcome } from '../ingest/batch-sequence.ts';
 import type { EngineObserver } from '../processors/device-engine.ts';
@@ -32,9 +32,7 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
 
   constructor(private readonly clock: Clock) {
     collectDefaultMetrics({ register: this.registry, prefix: 'gas_process_' });
-    for (const reason of ['not_json', 'bad_shape', 'gateway_mismatch', 'oversize', 'too_many_readings', 'bad_topic', 'bad_reading', 'unknown_kind', 'timestamp_out_of_range']) {
-      this.#rejects.inc({ reason }, 0);
-    }
+    for (const reason of REJECT_REASONS) this.#rejects.inc({ reason }, 0);
   }
 
   /** Gauges computed from the rest of the system at scrape time. */

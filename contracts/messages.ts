@@ -132,16 +132,26 @@ export interface AlertEvent {
   unregistered?: boolean;
 }
 
-export type RejectReason =
-  | 'not_json'
-  | 'bad_shape'
-  | 'gateway_mismatch'
-  | 'oversize'
-  | 'too_many_readings'
-  | 'bad_topic'
-  | 'bad_reading'
-  | 'unknown_kind'
-  | 'timestamp_out_of_range';
+/**
+ * Why ingest refused a message or one reading; the `reason` of `gas_ingest_rejects_total`.
+ * `too_deep` and `unsafe_text` are the edge's text and structure rules (see safe-json.ts): a
+ * reading nested too deep, or holding NUL, a lone surrogate or a control character, is refused
+ * alone and the rest of its batch goes on.
+ */
+export const REJECT_REASONS = [
+  'not_json',
+  'bad_shape',
+  'gateway_mismatch',
+  'oversize',
+  'too_many_readings',
+  'bad_topic',
+  'bad_reading',
+  'unknown_kind',
+  'timestamp_out_of_range',
+  'too_deep',
+  'unsafe_text',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** A message or reading refused at the edge, kept with its reason in the bounded dead-letter log. */
 export interface DeadLetter {

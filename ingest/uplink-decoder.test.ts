@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
+import { textProblem } from '../contracts/safe-json.ts';
 import { DecoderOptionsSchema, UplinkDecoder } from './uplink-decoder.ts';
 
 const NOW = Date.parse('2026-11-22T08:00:00.000Z');
@@ -86,5 +87,89 @@ describe('UplinkDecoder', () => {
   it('names the offending field in the reason text', () => {
     const result = decode(batch([meter('HM-2', { batteryV: 'low' })]));
     expect(result.rejects[0]!.message).toContain('batteryV');
+  });
+});
+
+describe('issue 13: text and depth are made safe at the edge', () => {
+  /** `{"a":{"a":…}}` as JSON text, `depth` objects deep: built as text, JSON.stringify would overflow. */
+  const deepJson = (depth: number, open = '{"a":', close = '}') => `${open.repeat(depth)}1${close.repeat(depth)}`;
+  const withReading = (readingJson: string) => `{"gatewayId":"GW-1","seq":1,"sentAt":"2026-11-22T08:00:00.000Z","readings":[${JSON.stringify(meter('HM-A'))},${readingJson},${JSON.stringify(meter('HM-B'))}]}`;
+
+  it('issue 13 #1: a NUL in vendor is refused at the edge (unsafe_text) and the other readings of the batch go on', () => {
+    const result = decode(batch([meter('HM-A'), meter('HM-X', { vendor: 'mei\u0000hua' }), meter('HM-B')]));
+    expect(result.batch?.readings.map((r) => r.deviceId)).toEqual(['HM-A', 'HM-B']);
+    expect(result.rejects).toHaveLength(1);
+    expect(result.rejects[0]).toMatchObject({ reason: 'unsafe_text', deviceId: 'HM-X', message: 'readings[1]/vendor contains NUL (U+0000) at 3' });
+    // The dead letter keeps the evidence escaped, never the NUL itself.
+    expect(result.rejects[0]!.payload).not.toContain('\u0000');
+    expect(result.rejects[0]!.payload).toContain('mei\\u0000hua');
+  });
+
+  it('issue 13 #1: a lone UTF-16 surrogate in a status token is refused alone', () => {
+    // As a gateway sends it: a JSON escape that decodes to half a surrogate pair.
+    const result = decode(withReading('{"deviceId":"HM-X","kind":"household_meter","at":"2026-11-22T07:59:58.000Z","status":["ERR-3","\\ud800"]}'));
+    expect(result.batch?.readings.map((r) => r.deviceId)).toEqual(['HM-A', 'HM-B']);
+    expect(result.rejects[0]).toMatchObject({ reason: 'unsafe_text', message: 'readings[1]/status/1 contains a lone surrogate (U+D800) at 0' });
+    expect(textProblem(result.rejects[0]!.payload)).toBeUndefined();
+  });
+
+  it.each([
+    { name: 'a control character in an unknown field', extra: { note: 'a\u001B[2Jb' }, reason: 'unsafe_text', says: '/note contains a control character (U+001B)' },
+    { name: 'NUL in a key', extra: { 'x\u0000': 1 }, reason: 'unsafe_text', says: 'has a key that contains NUL' },
+    { name: 'an unknown field longer than maxStringChars', extra: { note: 'x'.repeat(1025) }, reason: 'bad_reading', says: '/note is longer than 1024 characters' },
+    { name: 'NUL in the device id', extra: { deviceId: 'HM\u0000' }, reason: 'unsafe_text', says: '/deviceId' },
+  ])('refuses $name alone ($reason)', ({ extra, reason, says }) => {
+    const result = decode(batch([meter('HM-A'), meter('HM-X', extra), meter('HM-B')]));
+    expect(result.batch?.readings.map((r) => r.deviceId)).toEqual(['HM-A', 'HM-B']);
+    expect(result.rejects[0]).toMatchObject({ reason });
+    expect(result.rejects[0]!.message).toContain(says);
+    expect(result.rejects[0]!.deviceId === undefined || result.rejects[0]!.deviceId === 'HM-X').toBe(true);
+  });
+
+  it('lets tabs and line breaks, Chinese tokens and surrogate pairs through', () => {
+    const result = decode(batch([meter('HM-A', { status: ['故障', '关阀', 'ERR-4'], note: 'line\none\ttab 😀' })]));
+    expect(result.rejects).toEqual([]);
+  });
+
+  it('issue 13 #4: a reading nested 5,000 levels deep is refused as too_deep (not thrown), counted alone, and its batch goes on', () => {
+    for (const readingJson of [
+      `{"deviceId":"HM-X","kind":"household_meter","at":"2026-11-22T07:59:58.000Z","extra":${deepJson(5000)}}`,
+      // The schema check recursed into this one and overflowed the stack.
+      `{"deviceId":"HM-X","kind":"household_meter","at":"2026-11-22T07:59:58.000Z","status":${deepJson(5000, '[', ']')}}`,
+      deepJson(5000),
+    ]) {
+      const result = decode(withReading(readingJson));
+      expect(result.batch?.readings.map((r) => r.deviceId)).toEqual(['HM-A', 'HM-B']);
+      expect(result.rejects).toHaveLength(1);
+      expect(result.rejects[0]).toMatchObject({ reason: 'too_deep', gatewayId: 'GW-1' });
+      expect(result.rejects[0]!.message).toMatch(/^readings\[1\]\/\S* is nested deeper than 16 levels$/);
+      expect(result.rejects[0]!.payload.length).toBeLessThan(2100);
+    }
+  });
+
+  it('keeps a reading at the depth bound: 16 levels from the batch down', () => {
+    // batch (1) → readings (2) → reading (3) → extra: 13 more levels.
+    const result = decode(withReading(`{"deviceId":"HM-X","kind":"household_meter","at":"2026-11-22T07:59:58.000Z","extra":${deepJson(13)}}`));
+    expect(result.rejects).toEqual([]);
+    const over = decode(withReading(`{"deviceId":"HM-X","kind":"household_meter","at":"2026-11-22T07:59:58.000Z","extra":${deepJson(14)}}`));
+    expect(over.rejects[0]).toMatchObject({ reason: 'too_deep' });
+  });
+
+  it.each([
+    { name: 'a deep field beside the readings', topic: 'gas/v1/GW-1/up', body: `{"gatewayId":"GW-1","seq":1,"sentAt":"2026-11-22T08:00:00.000Z","readings":[${JSON.stringify(meter('HM-A'))}],"x":${deepJson(5000)}}`, reason: 'too_deep' },
+    { name: 'a whole message nested 100,000 deep', topic: 'gas/v1/GW-1/up', body: deepJson(100_000, '[', ']'), reason: 'too_deep' },
+    { name: 'a deep gateway status', topic: 'gas/v1/GW-1/status', body: `{"online":true,"x":${deepJson(5000)}}`, reason: 'too_deep' },
+    { name: 'NUL beside the readings', topic: 'gas/v1/GW-1/up', body: JSON.stringify(batch([meter('HM-A')], { firmware: 'v1\u0000' })), reason: 'unsafe_text' },
+  ])('refuses a message with $name as $reason', ({ topic, body, reason }) => {
+    const result = decoder.decode(topic, Buffer.from(body), NOW);
+    expect(result.batch).toBeUndefined();
+    expect(result.status).toBeUndefined();
+    expect(result.rejects).toEqual([expect.objectContaining({ reason, gatewayId: 'GW-1' })]);
+  });
+
+  it('keeps a raw NUL of a refused message escaped in its dead letter', () => {
+    const result = decoder.decode('gas/v1/GW-1/up', Buffer.from('{"gatewayId":\u0000'), NOW);
+    expect(result.rejects[0]).toMatchObject({ reason: 'not_json' });
+    expect(result.rejects[0]!.payload).toBe('{"gatewayId":\\u0000');
   });
 });
