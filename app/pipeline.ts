@@ -133,7 +133,7 @@ function createBroker(config: PipelineConfig, metrics: PipelineMetrics, log: Log
   const refused = new Counter({ name: 'gas_mqtt_refused_total', help: 'MQTT connections, publishes and subscriptions the embedded broker refused, by reason', labelNames: ['reason'], registers: [metrics.registry] });
   for (const reason of MQTT_REFUSALS) refused.inc({ reason }, 0);
   return new EmbeddedBroker(
-    { port: config.mqttPort, host: config.mqttHost, credentials, tls: readTls(config.mqttTls, 'MQTT_TLS_CERT/MQTT_TLS_KEY') },
+    { port: config.mqttPort, host: config.mqttHost, credentials, tls: readTls(config.mqttTls, 'MQTT_TLS_CERT/MQTT_TLS_KEY'), ingestClientId: config.mqttClientId },
     log,
     { onRefused: (reason) => refused.inc({ reason }) },
   );

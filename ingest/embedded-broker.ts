@@ -29,6 +29,11 @@ export interface EmbeddedBrokerOptions {
    * window ends (CONNACK 5, `rate_limited`); 20 per 60 s when omitted.
    */
   loginFailures?: FailureLimitOptions;
+  /**
+   * Ingest's MQTT client id (`MQTT_CLIENT_ID`): no network client may use it, open broker or not,
+   * or it would take over ingest's persistent session and its queued messages.
+   */
+  ingestClientId?: string;
 }
 
 /** The runner counts refusals; the broker only reports them. */
@@ -122,7 +127,7 @@ export class EmbeddedBroker {
     const port = typeof address === 'object' && address ? address.port : this.options.port;
     this.log.info({ port, host: this.options.host, tls: Boolean(this.options.tls), gateways: this.#credentials?.size ?? 'anonymous' }, 'Embedded MQTT broker listening');
     if (!this.#credentials) {
-      this.log.warn('Embedded MQTT broker is OPEN: any client may connect and publish for any gateway. Set GATEWAY_CREDENTIALS for per-gateway logins (see SECURITY.md)');
+      this.log.warn('Embedded MQTT broker is OPEN, for development only: any client may connect and publish for any gateway (ingest\'s client id and $-prefixed ids stay reserved). Set GATEWAY_CREDENTIALS for per-gateway logins before gateways connect over a real network (see SECURITY.md)');
     }
     return port;
   }
@@ -153,9 +158,15 @@ export class EmbeddedBroker {
       this.#principals.set(client, { kind: 'in-process' });
       return;
     }
+    const remote = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    // Checked before the session is taken over (aedes authenticates first), and even when the broker is open.
+    if (client.id === this.options.ingestClientId || client.id.startsWith('$')) {
+      this.#loginFailures.fail(remote);
+      this.#refuse('client_id', "MQTT connection refused: client id reserved for the pipeline's own ingest", { gatewayId: username, clientId: client.id, remote });
+      throw authError(IDENTIFIER_REJECTED, 'client id reserved');
+    }
     const credentials = this.#credentials;
     if (!credentials) return;
-    const remote = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
     // Logged at debug: a guesser hammering away must not flood the log; the counter shows it.
     if (this.#loginFailures.blockedForMs(remote) > 0) {
       this.#refuse('rate_limited', 'MQTT connection refused: too many failed logins from this address', { gatewayId: username, clientId: client.id, remote }, 'debug');
