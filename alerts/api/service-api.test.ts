@@ -294,7 +294,7 @@ describe('SLA settings', () => {
   it('round-trips the limits and names a bad field in the 400', async () => {
     const current = (await app.inject({ url: '/api/v1/settings/sla', headers: as('operator') })).json();
     expect(current.dispatchWithinMs.emergency).toBe(5 * MIN);
-    const next = { ...current, acknowledgeWithinMs: { ...current.acknowledgeWithinMs, emergency: 3 * MIN }, escalation: { repeatNotifyMs: 2 * MIN, repeats: 2 } };
+    const next = { ...current, acknowledgeWithinMs: { ...current.acknowledgeWithinMs, emergency: 3 * MIN }, escalation: { ...current.escalation, repeatNotifyMs: { ...current.escalation.repeatNotifyMs, emergency: 2 * MIN }, repeats: 2 } };
     const put = await app.inject({ method: 'PUT', url: '/api/v1/settings/sla', headers: as('supervisor'), payload: next });
     expect(put.statusCode).toBe(200);
     expect(sla.acknowledgeWithinMs.emergency).toBe(3 * MIN);

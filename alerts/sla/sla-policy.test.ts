@@ -14,14 +14,25 @@ describe('SLA settings', () => {
     expect(s.onSiteWithinMs).toEqual({ emergency: 30 * MIN, urgent: 2 * HOUR, normal: 24 * HOUR, low: 72 * HOUR });
     expect(s.resolveWithinMs).toEqual({ emergency: 4 * HOUR, urgent: 24 * HOUR, normal: 48 * HOUR, low: 168 * HOUR });
     expect(s.followUpWithinMs.normal).toBe(72 * HOUR);
-    expect(s.escalation).toEqual({ repeatNotifyMs: 5 * MIN, repeats: 1 });
+    expect(s.escalation).toEqual({
+      repeatNotifyMs: { emergency: 5 * MIN, urgent: 5 * MIN, normal: 30 * MIN, low: 2 * HOUR },
+      repeats: 1,
+      topLevel: { emergency: 'director', urgent: 'director', normal: 'director', low: 'director' },
+      topRepeats: 6,
+    });
     expect(limitMs(s, 'on_site', 'urgent')).toBe(2 * HOUR);
   });
 
   it('keeps given limits and fills the rest', () => {
     const s = parseSlaSettings({ acknowledgeWithinMs: { emergency: 60_000 }, escalation: { repeats: 2 } });
     expect(s.acknowledgeWithinMs).toEqual({ emergency: 60_000, urgent: 15 * MIN, normal: 2 * HOUR, low: 24 * HOUR });
-    expect(s.escalation).toEqual({ repeatNotifyMs: 5 * MIN, repeats: 2 });
+    expect(s.escalation).toMatchObject({ repeatNotifyMs: { emergency: 5 * MIN, low: 2 * HOUR }, repeats: 2, topRepeats: 6 });
+  });
+
+  it('reads a single escalation gap saved by an earlier version as the gap of every priority', () => {
+    const s = parseSlaSettings({ escalation: { repeatNotifyMs: 2 * MIN, repeats: 2 } });
+    expect(s.escalation.repeatNotifyMs).toEqual({ emergency: 2 * MIN, urgent: 2 * MIN, normal: 2 * MIN, low: 2 * MIN });
+    expect(() => parseSlaSettings({ escalation: { topLevel: { low: 'ceo' } } })).toThrow(/topLevel/);
   });
 
   it('refuses bad settings at start', () => {

@@ -20,6 +20,8 @@ const perPriority = (description: string, d: Record<Priority, number>) =>
     { description, default: {}, additionalProperties: false },
   );
 
+const EscalationTop = (d: 'supervisor' | 'director') => Type.Union([Type.Literal('supervisor'), Type.Literal('director')], { default: d });
+
 /**
  * SLA limits per priority, in milliseconds, counted from the ticket's opening (or its last reopen);
  * follow-up is counted from the resolve. Defaults from the service manuals: work order and
@@ -35,8 +37,18 @@ export const SlaSettingsSchema = Type.Object(
     followUpWithinMs: perPriority('Resolved → followed up (回访)', { emergency: 3 * DAY, urgent: 3 * DAY, normal: 3 * DAY, low: 3 * DAY }),
     escalation: Type.Object(
       {
-        repeatNotifyMs: Type.Integer({ minimum: 1, default: 5 * MIN, description: 'Gap between escalation steps while nobody acknowledges' }),
+        repeatNotifyMs: perPriority('Gap between escalation steps while nobody acknowledges', { emergency: 5 * MIN, urgent: 5 * MIN, normal: 30 * MIN, low: 2 * HOUR }),
         repeats: Type.Integer({ minimum: 0, default: 1, description: 'Repeat notices to the technician before the supervisor' }),
+        topLevel: Type.Object(
+          {
+            emergency: EscalationTop('director'),
+            urgent: EscalationTop('director'),
+            normal: EscalationTop('director'),
+            low: EscalationTop('director'),
+          },
+          { description: 'Highest level the chain reaches per priority; the director is paged only once the acknowledge limit has passed', default: {}, additionalProperties: false },
+        ),
+        topRepeats: Type.Integer({ minimum: 0, default: 6, description: 'Further notices at the top level, one per gap, while still nobody acknowledges' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -54,8 +66,17 @@ function parseWith<T extends TSchema>(schema: T, input: unknown, what: string): 
   return value as Static<T>;
 }
 
-/** Parses SLA settings, filling every missing limit with its default; refuses bad ones at start. */
+/**
+ * Parses SLA settings, filling every missing limit with its default; refuses bad ones at start.
+ * A single `escalation.repeatNotifyMs` (the form saved before the gap was per priority) applies to
+ * every priority, so settings saved by an earlier version still start.
+ */
 export function parseSlaSettings(input: unknown = {}): SlaSettings {
+  const esc = (input as { escalation?: { repeatNotifyMs?: unknown } } | null)?.escalation;
+  if (typeof esc?.repeatNotifyMs === 'number') {
+    const gap = esc.repeatNotifyMs;
+    input = { ...(input as object), escalation: { ...esc, repeatNotifyMs: { emergency: gap, urgent: gap, normal: gap, low: gap } } };
+  }
   return parseWith(SlaSettingsSchema, input, 'SLA settings');
 }
 

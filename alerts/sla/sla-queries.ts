@@ -14,5 +14,7 @@ export const SQ = {
     WHERE id = $1 AND escalation_step = $2 AND status IN ('opened', 'dispatched') RETURNING id`,
   raiseStep: `UPDATE tickets SET escalation_step = GREATEST(escalation_step, $2), escalated_at = $3::timestamptz, updated_at = $3::timestamptz
     WHERE id = $1 AND status IN ('opened', 'dispatched')`,
+  /** Where one notice stands with one person, per channel. */
+  deliveryStatesOf: 'SELECT channel, status FROM delivery_state WHERE notice_id = $1 AND recipient_id = $2',
   noticeById: 'SELECT id, ticket_id, kind, step FROM ticket_notices WHERE id = $1',
 } as const;

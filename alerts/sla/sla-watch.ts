@@ -1,6 +1,6 @@
 import type { OnCallAnswer, OnCallDirectory } from '../oncall/directory.ts';
 import type { Db } from '../store/db.ts';
-import { levelOfStep, recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from '../tickets/escalation.ts';
+import { chainFor, levelOfStep, recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from '../tickets/escalation.ts';
 import type { DeliveryOutcome, Notice } from '../tickets/notice.ts';
 import { breachNotice, type NoticeContext } from '../tickets/notice-text.ts';
 import { breachKey, clockDueMs, ms, toTicket, type Row, type Ticket } from '../tickets/ticket.ts';
@@ -149,22 +149,28 @@ export class SlaWatch {
     return out;
   }
 
-  /** One step per check and ticket, `repeatNotifyMs` after the previous one, until acknowledged. */
+  /**
+   * One step per check and ticket, the priority's gap after the previous one, until acknowledged or
+   * the chain's top level has been repeated `topRepeats` times. The director is not paged before
+   * the ticket's own acknowledge limit: a low ticket with a day to be acknowledged stays with the
+   * technician and the supervisor until then.
+   */
   async #escalate(tickets: Ticket[], nowMs: number, onCall: (d: string | null) => Promise<OnCallAnswer | undefined>): Promise<EscalationRecord[]> {
-    const { repeatNotifyMs, repeats } = this.#settings.escalation;
     const out: EscalationRecord[] = [];
     for (const t of tickets) {
       if (t.status !== 'opened' && t.status !== 'dispatched') continue;
       const lastMs = ms(t.escalatedAt) ?? ms(t.dispatchedAt) ?? Date.parse(t.openedAt);
-      if (nowMs - lastMs < repeatNotifyMs) continue;
+      if (nowMs - lastMs < this.#settings.escalation.repeatNotifyMs[t.priority]) continue;
+      const chain = chainFor(this.#settings, t.priority);
       let next = t.escalationStep + 1;
-      let level = levelOfStep(next, repeats);
+      let level = levelOfStep(next, chain);
       // Nobody to repeat to: straight to the supervisor.
       if (level === 'repeat' && !t.assignee) {
-        next = stepOfLevel('supervisor', repeats);
+        next = stepOfLevel('supervisor', chain.repeats);
         level = 'supervisor';
       }
       if (level === undefined || level === 'technician') continue;
+      if (level === 'director' && nowMs <= (clockDueMs(this.#settings, 'acknowledge', t.priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt)) ?? 0)) continue;
       const answer = level === 'repeat' ? undefined : await onCall(t.district);
       const target = level === 'repeat' ? t.assignee : level === 'supervisor' ? (answer?.supervisor?.id ?? null) : (answer?.director?.id ?? null);
       const result = await this.#db.transaction(async (tx) => {
@@ -180,11 +186,15 @@ export class SlaWatch {
   }
 
   /**
-   * A delivery whose retries are exhausted escalates to the next level above the person it failed
-   * to reach (technician → supervisor → director), once per notice and recipient.
+   * A person the notice could not reach on any channel escalates to the next level above them
+   * (technician → supervisor → director), once per notice and recipient. Judged per person, when
+   * their last channel finishes: one failing channel is no escalation when another reached them.
    */
   async onDeliveryOutcome(outcome: DeliveryOutcome): Promise<EscalationRecord | undefined> {
     if (outcome.status !== 'failed') return undefined;
+    const channels = await this.#db.query<{ status: string }>(SQ.deliveryStatesOf, [outcome.noticeId, outcome.recipientId]);
+    if (channels.some((c) => c.status === 'delivered' || c.status === 'pending')) return undefined;
+    if (!channels.some((c) => c.status === 'failed')) return undefined;
     const noticeRow = (await this.#db.query<{ ticket_id: string; kind: string }>(SQ.noticeById, [outcome.noticeId]))[0];
     if (!noticeRow || noticeRow.kind === 'customer.notice') return undefined;
     const ticketRow = (await this.#db.query<Row>(SQ.ticketById, [noticeRow.ticket_id]))[0];

@@ -1,3 +1,4 @@
+import type { Priority, SlaSettings } from '../sla/sla-policy.ts';
 import type { Db } from '../store/db.ts';
 import type { Notice } from './notice.ts';
 import { escalatedNotice, type NoticeContext } from './notice-text.ts';
@@ -6,16 +7,30 @@ import { Q } from './ticket-queries.ts';
 
 export type EscalationLevel = 'technician' | 'repeat' | 'supervisor' | 'director';
 
+/** The shape of one priority's chain, from the SLA settings. */
+export interface EscalationChain {
+  repeats: number;
+  top: 'supervisor' | 'director';
+  topRepeats: number;
+}
+
+export function chainFor(settings: SlaSettings, priority: Priority): EscalationChain {
+  const e = settings.escalation;
+  return { repeats: e.repeats, top: e.topLevel[priority], topRepeats: e.topRepeats };
+}
+
 /**
  * Steps of the chain while nobody acknowledges: 0 the technician's dispatch notice, 1…repeats the
- * repeats, then the supervisor, then the director; undefined past the end.
+ * repeats, then the supervisor, then the director (when the chain goes that high), then the top
+ * level again `topRepeats` times; undefined past the end.
  */
-export function levelOfStep(step: number, repeats: number): EscalationLevel | undefined {
+export function levelOfStep(step: number, chain: EscalationChain): EscalationLevel | undefined {
   if (step === 0) return 'technician';
-  if (step <= repeats) return 'repeat';
-  if (step === repeats + 1) return 'supervisor';
-  if (step === repeats + 2) return 'director';
-  return undefined;
+  if (step <= chain.repeats) return 'repeat';
+  const topStep = stepOfLevel(chain.top, chain.repeats);
+  if (step > topStep + chain.topRepeats) return undefined;
+  if (step >= topStep) return chain.top;
+  return 'supervisor';
 }
 
 export function stepOfLevel(level: 'supervisor' | 'director', repeats: number): number {

@@ -27,6 +27,18 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
   let notices: Notice[];
   const sla = parseSlaSettings({});
 
+  /** Delivery states as the push dispatcher leaves them, per channel, for one notice and person. */
+  const recordDeliveries = async (noticeId: string, recipientId: string, states: Record<string, string>) => {
+    await db.query(`INSERT INTO push_notices (id, notice) VALUES ($1, '{}'::jsonb) ON CONFLICT (id) DO NOTHING`, [noticeId]);
+    for (const [channel, status] of Object.entries(states)) {
+      await db.query(
+        `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, updated_at) VALUES ($1, $2, $3, $4, now())
+         ON CONFLICT (notice_id, recipient_id, channel) DO UPDATE SET status = EXCLUDED.status`,
+        [noticeId, recipientId, channel, status],
+      );
+    }
+  };
+
   const makeService = (database: Db, settings = {}) => {
     const s = new TicketService({ db: database, clock, directory, lookupDevice, settings });
     s.onNotice((n) => notices.push(n));
@@ -288,11 +300,16 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(esc.map((n) => n.recipients)).toEqual([['sup-zhao']]);
       clock.advance(5 * MIN);
       const r = await watch.check(clock.now());
-      expect(r.escalations.map((e) => [e.level, e.target])).toEqual([['director', 'dir-qian']]);
+      expect(r.escalations).toEqual([]);
       expect(r.breaches).toEqual([]);
       clock.advance(MIN);
       const r2 = await watch.check(clock.now());
       expect(r2.breaches.map((b) => b.clock)).toEqual(['dispatch']);
+      // A normal ticket reaches the director only once its 2 h acknowledge limit has passed.
+      clock.set(T0 + 2 * HOUR);
+      expect((await watch.check(clock.now())).escalations).toEqual([]);
+      clock.advance(MIN);
+      expect((await watch.check(clock.now())).escalations.map((e) => [e.level, e.target])).toEqual([['director', 'dir-qian']]);
     });
 
     it('dispatches a ticket opened while nobody was on call at the next shift start (tickets opened with nobody on call were never dispatched later)', async () => {
@@ -489,25 +506,27 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(await svc.reopen(id, 'needed after all', 'op')).toMatchObject({ status: 'dispatched', assignee: 'tech-wang', round: 1 });
     });
 
-    it('records each breach once and escalates technician → repeat → supervisor → director, stopping on acknowledge', async () => {
+    it('records each breach once and escalates technician → repeat → supervisor → director, then keeps paging the director up to the cap (issue 12 #4: after the director nothing repeated, so an unacknowledged emergency fell silent)', async () => {
       await svc.onAlertChanges(raise(book, 'HA-1', 'GAS_ALARM_L2', T0, { kind: 'home_gas_alarm', severity: 'critical' }));
       const id = (await svc.list())[0]!.id;
       notices.length = 0;
       const steps: string[] = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 12; i++) {
         clock.advance(5 * MIN);
         const r = await watch.check(clock.now());
         steps.push(...r.escalations.map((e) => `${e.level}:${e.target}`));
         // Due at exactly 5 min is not yet late; at 10 min it is, and it is recorded once.
         if (i === 0) expect(r.breaches).toEqual([]);
         if (i === 1) expect(r.breaches.map((b) => b.clock)).toEqual(['acknowledge']);
-        if (i > 1) expect(r.breaches).toEqual([]);
+        if (i > 1) expect(r.breaches.filter((b) => b.clock === 'acknowledge')).toEqual([]);
       }
-      expect(steps).toEqual(['repeat:tech-li', 'supervisor:sup-zhao', 'director:dir-qian']);
-      expect(await watch.check(clock.now())).toEqual({ breaches: [], escalations: [] });
+      const cap = sla.escalation.topRepeats;
+      expect(steps).toEqual(['repeat:tech-li', 'supervisor:sup-zhao', ...Array<string>(1 + cap).fill('director:dir-qian')]);
+      clock.advance(HOUR);
+      expect((await watch.check(clock.now())).escalations).toEqual([]);
       const d = (await svc.get(id))!;
-      expect(d.breaches.map((b) => b.clock)).toEqual(['acknowledge']);
-      expect(d.escalations.map((e) => [e.level, e.reason])).toEqual([
+      expect(d.breaches.map((b) => b.clock)).toContain('acknowledge');
+      expect(d.escalations.map((e) => [e.level, e.reason]).slice(0, 4)).toEqual([
         ['repeat', 'no_ack'],
         ['supervisor', 'sla_breach:acknowledge'],
         ['supervisor', 'no_ack'],
@@ -516,7 +535,49 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       const breach = notices.find((n) => n.kind === 'ticket.sla_breached')!;
       expect(breach.recipients).toEqual(['tech-li', 'sup-zhao']);
       expect(breach.title['zh-CN']).toContain('接单超时');
-      expect(notices.filter((n) => n.kind === 'ticket.escalated').map((n) => n.recipients[0])).toEqual(['tech-li', 'sup-zhao', 'dir-qian']);
+      expect(notices.filter((n) => n.kind === 'ticket.escalated').map((n) => n.recipients[0])).toEqual(['tech-li', 'sup-zhao', ...Array<string>(1 + cap).fill('dir-qian')]);
+    });
+
+    it('escalates by the priority\'s own gap and never pages the director for a low ticket inside its 24 h acknowledge limit (issue 12 #4: every unacknowledged ticket paged the director after 15 minutes)', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0, { severity: 'low' }));
+      const t = (await svc.list())[0]!;
+      expect(t.priority).toBe('low');
+      const at: Array<[number, string]> = [];
+      for (let m = 0; m <= 30 * 60; m += 15) {
+        clock.set(T0 + m * MIN);
+        for (const e of (await watch.check(clock.now())).escalations) at.push([m / 60, e.level]);
+      }
+      // Low: a 2 h gap; the supervisor at 4 h; the director only once the 24 h limit has passed.
+      expect(at.slice(0, 3)).toEqual([
+        [2, 'repeat'],
+        [4, 'supervisor'],
+        [24.25, 'director'],
+      ]);
+      expect(at.slice(3).every(([, level]) => level === 'director')).toBe(true);
+      // A normal ticket with the same settings: a 30 min gap, the director after its 2 h limit.
+      await svc.onAlertChanges(raise(book, 'HM-2', 'ERR-1', clock.now()));
+      const start = clock.now();
+      const normal: Array<[number, string]> = [];
+      for (let m = 15; m <= 180; m += 15) {
+        clock.set(start + m * MIN);
+        for (const e of (await watch.check(clock.now())).escalations) if (e.ticketId !== t.id) normal.push([m, e.level]);
+      }
+      expect(normal.slice(0, 3)).toEqual([
+        [30, 'repeat'],
+        [60, 'supervisor'],
+        [135, 'director'],
+      ]);
+    });
+
+    it('stops at the supervisor for a priority whose top level is the supervisor, repeating there', async () => {
+      watch.updateSettings(parseSlaSettings({ escalation: { topLevel: { normal: 'supervisor' }, topRepeats: 2 } }));
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const levels: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        clock.advance(30 * MIN);
+        levels.push(...(await watch.check(clock.now())).escalations.map((e) => `${e.level}:${e.target}`));
+      }
+      expect(levels).toEqual(['repeat:tech-wang', 'supervisor:sup-zhao', 'supervisor:sup-zhao', 'supervisor:sup-zhao']);
     });
 
     it('stops escalating once acknowledged', async () => {
@@ -547,21 +608,39 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect((await watch.check(clock.now())).breaches).toEqual([]);
     });
 
-    it('escalates a delivery that finally failed to the next level, once', async () => {
+    it('escalates a person the notice reached on no channel to the next level, once', async () => {
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
       const dispatched = notices.find((n) => n.kind === 'ticket.dispatched')!;
       const failed = { noticeId: dispatched.id, recipientId: 'tech-wang', channel: 'webhook', status: 'failed' as const, attempts: 5, atMs: T0 + MIN };
+      await recordDeliveries(dispatched.id, 'tech-wang', { webhook: 'failed', email: 'failed' });
       const e = await watch.onDeliveryOutcome(failed);
       expect(e).toMatchObject({ level: 'supervisor', target: 'sup-zhao', reason: 'delivery_failed' });
       expect(await watch.onDeliveryOutcome({ ...failed, channel: 'email' })).toBeUndefined();
       expect(await watch.onDeliveryOutcome({ ...failed, status: 'delivered' })).toBeUndefined();
       const toSup = notices.filter((n) => n.kind === 'ticket.escalated').at(-1)!;
       expect(toSup.recipients).toEqual(['sup-zhao']);
+      await recordDeliveries(toSup.id, 'sup-zhao', { webhook: 'failed' });
       const e2 = await watch.onDeliveryOutcome({ ...failed, noticeId: toSup.id, recipientId: 'sup-zhao' });
       expect(e2).toMatchObject({ level: 'director', target: 'dir-qian' });
-      // The chain goes on from the director: nothing further.
-      clock.advance(HOUR);
+      // The chain goes on from the director, once the normal ticket's 2 h acknowledge limit has passed.
+      clock.set(T0 + HOUR);
       expect((await watch.check(clock.now())).escalations).toEqual([]);
+      clock.set(T0 + 2 * HOUR + MIN);
+      expect((await watch.check(clock.now())).escalations.map((e) => e.level)).toEqual(['director']);
+    });
+
+    it('does not escalate when one channel failed but another reached the same person (issue 12 #9: one failing channel escalated although the technician was reached on two others)', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const dispatched = notices.find((n) => n.kind === 'ticket.dispatched')!;
+      const failed = { noticeId: dispatched.id, recipientId: 'tech-wang', channel: 'webhook', status: 'failed' as const, attempts: 5, atMs: T0 + MIN };
+      await recordDeliveries(dispatched.id, 'tech-wang', { webhook: 'failed', sse: 'delivered', email: 'delivered' });
+      expect(await watch.onDeliveryOutcome(failed)).toBeUndefined();
+      // Another channel still trying: not judged yet; its own outcome decides.
+      await recordDeliveries(dispatched.id, 'tech-wang', { sse: 'pending', email: 'not_delivered' });
+      expect(await watch.onDeliveryOutcome(failed)).toBeUndefined();
+      await recordDeliveries(dispatched.id, 'tech-wang', { sse: 'failed' });
+      expect(await watch.onDeliveryOutcome({ ...failed, channel: 'sse' })).toMatchObject({ level: 'supervisor', reason: 'delivery_failed' });
+      expect((await svc.get((await svc.list())[0]!.id))!.escalations.filter((e) => e.reason === 'delivery_failed')).toHaveLength(1);
     });
   });
 
