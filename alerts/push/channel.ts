@@ -7,10 +7,35 @@ import type { Notice } from '../tickets/notice.ts';
 /** What a channel says about one push when it did not throw. */
 export type SendResult = { delivered: true } | { delivered: false; reason: string };
 
+/**
+ * Whom a channel reaches: `staff`, the people of the on-call directory; `customer`, the utility's
+ * customers. Customer notices go only to customer channels and staff notices never do, so no
+ * ticket detail meant for technicians reaches a customer system.
+ */
+export type Audience = 'staff' | 'customer';
+
+/** Recipient ids of customers (the ticket side's customer notices); every other recipient is a person. */
+export const CUSTOMER_PREFIX = 'customer:';
+
+/**
+ * A customer as a customer notice names it: the recipient id `customer:<account>` (the device id
+ * stands in when the registry names no customer). Only the id, so that a person is one too and
+ * code holding either kind of channel can call it with a person.
+ */
+export interface CustomerRecipient {
+  id: string;
+}
+
 /** A configured push channel: throws a PushError (see errors.ts) when the push failed. */
 export interface Channel {
   /** `{ delivered: false }` is not a failure: nobody to reach here now (e.g. no open stream). */
   send(notice: Notice, recipient: Person): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+/** A configured customer channel: sends only customer notices, to customers; fails as a Channel does. */
+export interface CustomerChannel {
+  send(notice: Notice, customer: CustomerRecipient): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -24,11 +49,24 @@ export interface ChannelDeps {
 /** A channel plugin: declared alike, config parsed against `configSchema` before `create`. */
 export interface ChannelPlugin<S extends TSchema = TSchema, C extends Channel = Channel> {
   name: string;
+  /** Staff channels may leave it out. */
+  audience?: 'staff';
   description: string;
   configSchema: S;
   create(config: Static<S>, deps: ChannelDeps): C;
   /** Whether an instance called `instanceName` serves this person (e.g. e-mail needs an address). */
   serves(person: Person, instanceName: string, config: Static<S>): boolean;
+}
+
+/** A plugin whose instances reach customers (a CRM webhook; later SMS to customers' phones). */
+export interface CustomerChannelPlugin<S extends TSchema = TSchema, C extends CustomerChannel = CustomerChannel> {
+  name: string;
+  audience: 'customer';
+  description: string;
+  configSchema: S;
+  create(config: Static<S>, deps: ChannelDeps): C;
+  /** Whether an instance called `instanceName` serves this customer. */
+  serves(customer: CustomerRecipient, instanceName: string, config: Static<S>): boolean;
 }
 
 export const DELIVERED: SendResult = { delivered: true };

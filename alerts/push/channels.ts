@@ -2,7 +2,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
-import type { Channel, ChannelDeps, ChannelPlugin } from './channel.ts';
+import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient } from './channel.ts';
+import { CustomerWebhookPlugin } from './customer-webhook/index.ts';
 import { EmailPlugin } from './email/index.ts';
 import type { SseHub } from './sse/hub.ts';
 import { type SseChannel, SsePlugin } from './sse/index.ts';
@@ -13,7 +14,8 @@ export const CHANNELS = {
   sse: SsePlugin,
   webhook: WebhookPlugin,
   email: EmailPlugin,
-} as const satisfies Record<string, ChannelPlugin<any, any>>;
+  'customer-webhook': CustomerWebhookPlugin,
+} as const satisfies Record<string, ChannelPlugin<any, any> | CustomerChannelPlugin<any, any>>;
 
 export type ChannelType = keyof typeof CHANNELS;
 
@@ -28,13 +30,26 @@ export const ChannelInstanceSchema = Type.Object(
 );
 export type ChannelInstanceConfig = Static<typeof ChannelInstanceSchema>;
 
-export interface ChannelInstance {
+/** An instance reaching staff: people of the on-call directory. */
+export interface StaffChannelInstance {
   name: string;
   type: ChannelType;
+  audience?: 'staff';
   channel: Channel;
   /** Whether this instance pushes to that person. */
   serves(person: Person): boolean;
 }
+
+/** An instance reaching customers: sent customer notices only. */
+export interface CustomerChannelInstance {
+  name: string;
+  type: ChannelType;
+  audience: 'customer';
+  channel: CustomerChannel;
+  serves(customer: CustomerRecipient): boolean;
+}
+
+export type ChannelInstance = StaffChannelInstance | CustomerChannelInstance;
 
 /** Parses every instance's config against its plugin schema (refused at start) and creates them. */
 export function createChannels(instances: readonly unknown[], deps: ChannelDeps): Map<string, ChannelInstance> {
@@ -44,12 +59,17 @@ export function createChannels(instances: readonly unknown[], deps: ChannelDeps)
     const bad = Value.Errors(ChannelInstanceSchema, inst).First();
     if (bad) throw new ConfigError(`push.channels[${i}]${bad.path.replaceAll('/', '.')}: ${bad.message}`);
     if (out.has(inst.name)) throw new ConfigError(`push.channels: two channels named ${inst.name}`);
-    const plugin = CHANNELS[inst.type as ChannelType] as ChannelPlugin;
+    const plugin = CHANNELS[inst.type as ChannelType] as ChannelPlugin | CustomerChannelPlugin;
     const config = Value.Default(plugin.configSchema, Value.Clone(inst.config));
     const err = Value.Errors(plugin.configSchema, config).First();
     if (err) throw new ConfigError(`push.channels.${inst.name}.config${err.path.replaceAll('/', '.')}: ${err.message}`);
-    const channel = plugin.create(config, { ...deps, log: deps.log.child({ channel: inst.name }) });
-    out.set(inst.name, { name: inst.name, type: inst.type as ChannelType, channel, serves: (person) => plugin.serves(person, inst.name, config) });
+    const channelDeps = { ...deps, log: deps.log.child({ channel: inst.name }) };
+    const type = inst.type as ChannelType;
+    if (plugin.audience === 'customer') {
+      out.set(inst.name, { name: inst.name, type, audience: 'customer', channel: plugin.create(config, channelDeps), serves: (customer) => plugin.serves(customer, inst.name, config) });
+    } else {
+      out.set(inst.name, { name: inst.name, type, channel: plugin.create(config, channelDeps), serves: (person) => plugin.serves(person, inst.name, config) });
+    }
   });
   return out;
 }

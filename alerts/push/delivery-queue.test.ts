@@ -7,13 +7,34 @@ import type { Db } from '../store/db.ts';
 import type { PgliteDb } from '../store/pglite-db.ts';
 import type { DeliveryOutcome } from '../tickets/notice.ts';
 import type { SendResult } from './channel.ts';
-import type { ChannelInstance } from './channels.ts';
+import type { ChannelInstance, CustomerChannelInstance } from './channels.ts';
 import { backoffDelayMs, DEFAULT_RETRY, PushDispatcher, type PushDispatcherOptions } from './delivery-queue.ts';
 import { httpStatusError, PushThrottledError, PushTimeoutError } from './errors.ts';
 import { ManualScheduler } from './scheduler.ts';
 import { notice, scriptedChannel, technician } from './testing.ts';
 
 const OK: SendResult = { delivered: true };
+
+/** A customer channel answering from a script (the last entry repeats); records its calls. */
+function customerChannel(name: string, script: Array<SendResult | Error>) {
+  const calls: Array<{ noticeId: string; recipientId: string }> = [];
+  const instance: CustomerChannelInstance = {
+    name,
+    type: 'customer-webhook',
+    audience: 'customer',
+    serves: () => true,
+    channel: {
+      async send(n, c) {
+        const step = script[Math.min(calls.length, script.length - 1)]!;
+        calls.push({ noticeId: n.id, recipientId: c.id });
+        if (step instanceof Error) throw step;
+        return step;
+      },
+      async close() {},
+    },
+  };
+  return { instance, calls };
+}
 const log = pino({ level: 'silent' });
 
 describe('PushDispatcher', () => {
@@ -217,14 +238,62 @@ describe('PushDispatcher', () => {
     ]);
   });
 
-  it('logs customer recipients as not delivered instead of failing them (no customer channel)', async () => {
+  it('logs customer recipients as not delivered when no customer channel is configured, never on a staff channel', async () => {
     const ch = scriptedChannel('robot', [OK]);
     const d = dispatcher([ch.instance]);
     await d.dispatch(notice({ id: 'C-1', kind: 'customer.notice', recipients: ['customer:王女士'] }));
     await d.idle();
     expect(ch.calls).toEqual([]);
     expect(outcomes).toEqual([]);
-    expect(await d.log('C-1')).toMatchObject([{ recipientId: 'customer:王女士', channel: 'none', status: 'not_delivered' }]);
+    expect(await d.log('C-1')).toMatchObject([{ recipientId: 'customer:王女士', channel: 'none', status: 'not_delivered', error: 'no customer channel configured' }]);
+  });
+
+  it('regression issue 12 #8: customer notices never reach the customer — delivered through the customer channel, staff notices never', async () => {
+    const crm = customerChannel('crm', [OK]);
+    const robot = scriptedChannel('robot', [OK]);
+    const d = dispatcher([robot.instance, crm.instance]);
+    const r = await d.dispatchFresh(notice({ id: 'customer:A-1', kind: 'customer.notice', recipients: ['customer:王女士'] }));
+    await d.dispatch(notice({ id: 'N-staff', recipients: ['tech-chen', 'customer:王女士'] }));
+    await d.idle();
+    expect(r.started).toEqual([{ recipientId: 'customer:王女士', channel: 'crm' }]);
+    expect(crm.calls).toEqual([{ noticeId: 'customer:A-1', recipientId: 'customer:王女士' }]);
+    expect(robot.calls).toEqual([{ noticeId: 'N-staff', recipientId: 'tech-chen' }]);
+    expect(await d.log('customer:A-1')).toMatchObject([{ recipientId: 'customer:王女士', channel: 'crm', attempt: 1, status: 'delivered' }]);
+    // A staff notice that names a customer is not sent there, and does not escalate either.
+    expect((await d.log('N-staff')).find((e) => e.recipientId === 'customer:王女士')).toMatchObject({ channel: 'none', status: 'not_delivered', error: 'a ticket.dispatched notice is not sent to customers' });
+    expect(outcomes.map((o) => [o.noticeId, o.channel, o.status])).toEqual(expect.arrayContaining([['customer:A-1', 'crm', 'delivered'], ['N-staff', 'robot', 'delivered']]));
+    expect(outcomes).toHaveLength(2);
+  });
+
+  it('retries a customer channel with the same back-off, drops a 4xx as failed with its reason, and resumes it after a restart', async () => {
+    const crm = customerChannel('crm', [httpStatusError(503, 'down'), httpStatusError(422, 'unknown account')]);
+    const before = dispatcher([crm.instance]);
+    await before.dispatch(notice({ id: 'customer:A-2', kind: 'customer.notice', recipients: ['customer:HM-9'] }));
+    await before.idle();
+    await before.close(); // the process dies with the retry pending
+    const afterScheduler = new ManualScheduler(clock);
+    const after = dispatcher([crm.instance], { scheduler: afterScheduler });
+    expect(await after.resume()).toBe(1);
+    expect(await afterScheduler.runNext()).toBe(1000);
+    expect(crm.calls).toHaveLength(2);
+    expect((await after.log('customer:A-2')).map((e) => [e.attempt, e.status, e.error])).toEqual([
+      [1, 'retry', 'HTTP 503: down'],
+      [2, 'failed', 'HTTP 422: unknown account'],
+    ]);
+    expect(outcomes).toMatchObject([{ noticeId: 'customer:A-2', channel: 'crm', status: 'failed', attempts: 2 }]);
+  });
+
+  it('fails a pending customer delivery at resume when its customer channel is gone, never moving it to a staff channel', async () => {
+    const crm = customerChannel('crm', [httpStatusError(503, '')]);
+    const before = dispatcher([crm.instance]);
+    await before.dispatch(notice({ id: 'customer:A-3', kind: 'customer.notice', recipients: ['customer:HM-9'] }));
+    await before.idle();
+    await before.close();
+    const robot = scriptedChannel('crm', [OK]); // a staff channel now carries the old name
+    const after = dispatcher([robot.instance], { scheduler: new ManualScheduler(clock) });
+    expect(await after.resume()).toBe(0);
+    expect(robot.calls).toEqual([]);
+    expect(outcomes).toMatchObject([{ noticeId: 'customer:A-3', status: 'failed', error: 'customer channel crm no longer configured' }]);
   });
 
   it('logs a live stream with nobody connected as not delivered, without an outcome', async () => {

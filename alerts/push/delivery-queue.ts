@@ -4,7 +4,8 @@ import { type Clock, systemClock } from '../../app/clock.ts';
 import type { OnCallDirectory, Person } from '../oncall/directory.ts';
 import type { Db } from '../store/db.ts';
 import type { DeliveryOutcome, Notice } from '../tickets/notice.ts';
-import type { ChannelInstance } from './channels.ts';
+import { CUSTOMER_PREFIX, type CustomerRecipient } from './channel.ts';
+import type { ChannelInstance, CustomerChannelInstance, StaffChannelInstance } from './channels.ts';
 import { asPushError, type PushError } from './errors.ts';
 import { type Scheduler, timerScheduler } from './scheduler.ts';
 
@@ -59,18 +60,21 @@ export interface PushDispatcherOptions {
   random?: () => number;
 }
 
+/** A recipient on one channel of their audience. */
+type Target = { audience: 'staff'; recipient: Person; instance: StaffChannelInstance } | { audience: 'customer'; recipient: CustomerRecipient; instance: CustomerChannelInstance };
+
 interface PlanEntry {
-  person?: Person;
   recipientId: string;
-  instance?: ChannelInstance;
+  /** Absent: nobody to push to, for `reason`. */
+  target?: Target;
   reason?: string;
-  customer?: boolean;
+  /** Logged not delivered rather than failed: a customer no customer channel reaches (nobody to escalate to). */
+  notDelivered?: boolean;
 }
 
 interface Job {
   notice: Notice;
-  person: Person;
-  instance: ChannelInstance;
+  target: Target;
   /** Number of the attempt about to run. */
   attempt: number;
 }
@@ -78,18 +82,19 @@ interface Job {
 /** Pseudo-channel of a recipient nobody can reach: unknown person, or no channel serves them. */
 export const NO_CHANNEL = 'none';
 
-/** Recipient ids of customers (the ticket side's customer notices): logged, never pushed, never "failed". */
-export const CUSTOMER_PREFIX = 'customer:';
-
 const keyOf = (noticeId: string, recipientId: string, channel: string) => `${noticeId}\u0000${recipientId}\u0000${channel}`;
 const ts = (n: number) => `to_timestamp($${n}::float8 / 1000.0)`;
+const channelOf = (p: PlanEntry) => p.target?.instance.name ?? NO_CHANNEL;
+const send = (notice: Notice, t: Target) => (t.audience === 'customer' ? t.instance.channel.send(notice, t.recipient) : t.instance.channel.send(notice, t.recipient));
 
 /**
  * Pushes each notice to each recipient on every channel that serves them, with retries and jittered
  * exponential back-off (Retry-After honoured), every attempt logged in `deliveries`. Idempotent per
  * (notice id, recipient, channel) through `delivery_state`, which also lets `resume()` pick up
  * retries pending at a crash. Final outcomes (`delivered`, `failed`) go to the outcome listeners;
- * a live stream with nobody connected is logged `not_delivered` and reported to no one.
+ * a live stream with nobody connected is logged `not_delivered` and reported to no one. Customer
+ * notices go to customer channels only (staff notices never do); with none configured they are
+ * logged `not_delivered`.
  */
 export class PushDispatcher {
   readonly #db: Db;
@@ -132,7 +137,7 @@ export class PushDispatcher {
     const plan: PlanEntry[] = [];
     for (const p of await this.#plan(notice)) {
       // Being sent by the fast path right now, its claim not yet written.
-      if (this.#claimedHere.has(keyOf(notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL))) result.alreadyKnown.push({ recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL });
+      if (this.#claimedHere.has(keyOf(notice.id, p.recipientId, channelOf(p)))) result.alreadyKnown.push({ recipientId: p.recipientId, channel: channelOf(p) });
       else plan.push(p);
     }
     const nowMs = this.#clock.now();
@@ -147,14 +152,14 @@ export class PushDispatcher {
         const rows = await tx.query(
           `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, updated_at)
            VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, ${ts(4)}) ON CONFLICT DO NOTHING RETURNING notice_id`,
-          [notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL, nowMs],
+          [notice.id, p.recipientId, channelOf(p), nowMs],
         );
         won.push(rows.length > 0);
       }
       return won;
     });
     const won = plan.filter((_, i) => claimed[i]);
-    plan.forEach((p, i) => (claimed[i] ? result.started : result.alreadyKnown).push({ recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL }));
+    plan.forEach((p, i) => (claimed[i] ? result.started : result.alreadyKnown).push({ recipientId: p.recipientId, channel: channelOf(p) }));
     this.#launch(notice, won);
     return result;
   }
@@ -165,7 +170,7 @@ export class PushDispatcher {
     const given = people ? new Map(people.map((p) => [p.id, p])) : undefined;
     for (const recipientId of [...new Set(notice.recipients)]) {
       if (recipientId.startsWith(CUSTOMER_PREFIX)) {
-        plan.push({ recipientId, reason: 'customers are not reached by push: no customer channel', customer: true });
+        plan.push(...this.#customerPlan(notice, recipientId));
         continue;
       }
       const person = given?.get(recipientId) ?? (await this.#people.person(recipientId));
@@ -173,11 +178,39 @@ export class PushDispatcher {
         plan.push({ recipientId, reason: `unknown person ${recipientId}` });
         continue;
       }
-      const serving = [...this.#channels.values()].filter((c) => c.serves(person));
-      if (serving.length === 0) plan.push({ person, recipientId, reason: 'no push channel serves this person' });
-      for (const instance of serving) plan.push({ person, recipientId, instance });
+      const serving = this.#staffChannels().filter((c) => c.serves(person));
+      if (serving.length === 0) plan.push({ recipientId, reason: 'no push channel serves this person' });
+      for (const instance of serving) plan.push({ recipientId, target: { audience: 'staff', recipient: person, instance } });
     }
     return plan;
+  }
+
+  #customerPlan(notice: Notice, recipientId: string): PlanEntry[] {
+    // A staff notice names technicians, tickets and internal links: it never leaves for a customer system.
+    if (notice.kind !== 'customer.notice') return [{ recipientId, reason: `a ${notice.kind} notice is not sent to customers`, notDelivered: true }];
+    const customer: CustomerRecipient = { id: recipientId };
+    const serving = this.#customerChannels().filter((c) => c.serves(customer));
+    if (serving.length === 0) return [{ recipientId, reason: 'no customer channel configured', notDelivered: true }];
+    return serving.map((instance) => ({ recipientId, target: { audience: 'customer', recipient: customer, instance } }));
+  }
+
+  #staffChannels(): StaffChannelInstance[] {
+    return [...this.#channels.values()].filter((c): c is StaffChannelInstance => c.audience !== 'customer');
+  }
+
+  #customerChannels(): CustomerChannelInstance[] {
+    return [...this.#channels.values()].filter((c): c is CustomerChannelInstance => c.audience === 'customer');
+  }
+
+  /** Whom a stored delivery goes to, on its channel if still configured for that audience; else why not. */
+  async #targetOf(recipientId: string, channel: string): Promise<Target | string> {
+    const instance = this.#channels.get(channel);
+    if (recipientId.startsWith(CUSTOMER_PREFIX)) {
+      return instance?.audience === 'customer' ? { audience: 'customer', recipient: { id: recipientId }, instance } : `customer channel ${channel} no longer configured`;
+    }
+    const person = await this.#people.person(recipientId);
+    if (!person) return `unknown person ${recipientId}`;
+    return instance && instance.audience !== 'customer' ? { audience: 'staff', recipient: person, instance } : `channel ${channel} no longer configured`;
   }
 
   /**
@@ -192,7 +225,7 @@ export class PushDispatcher {
     const result: DispatchResult = { started: [], alreadyKnown: [] };
     const won: PlanEntry[] = [];
     for (const p of plan) {
-      const pair = { recipientId: p.recipientId, channel: p.instance?.name ?? NO_CHANNEL };
+      const pair = { recipientId: p.recipientId, channel: channelOf(p) };
       const key = keyOf(notice.id, pair.recipientId, pair.channel);
       if (this.#claimedHere.has(key) || this.#active.has(key)) {
         result.alreadyKnown.push(pair);
@@ -211,31 +244,30 @@ export class PushDispatcher {
           await tx.query(
             `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, updated_at)
              VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, ${ts(4)}) ON CONFLICT DO NOTHING`,
-            [notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL, nowMs],
+            [notice.id, p.recipientId, channelOf(p), nowMs],
           );
         }
       })
       .catch((err: unknown) => this.#log.error({ err, noticeId: notice.id }, 'Could not record the claims of a push already sent'))
       .finally(() => {
         for (const p of won) {
-          const key = keyOf(notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL);
+          const key = keyOf(notice.id, p.recipientId, channelOf(p));
           this.#claimedHere.delete(key);
           this.#claimWrites.delete(key);
         }
       });
-    for (const p of won) this.#claimWrites.set(keyOf(notice.id, p.recipientId, p.instance?.name ?? NO_CHANNEL), claims);
+    for (const p of won) this.#claimWrites.set(keyOf(notice.id, p.recipientId, channelOf(p)), claims);
     this.#launch(notice, won);
     return result;
   }
 
   #launch(notice: Notice, plan: readonly PlanEntry[]): void {
     for (const p of plan) {
-      if (p.person && p.instance) this.#start({ notice, person: p.person, instance: p.instance, attempt: 1 }, 0);
-      else if (p.customer) this.#track(this.#finish(notice, p.recipientId, NO_CHANNEL, 0, 'not_delivered', p.reason));
+      if (p.target) this.#start({ notice, target: p.target, attempt: 1 }, 0);
+      else if (p.notDelivered) this.#track(this.#finish(notice, p.recipientId, NO_CHANNEL, 0, 'not_delivered', p.reason));
       else this.#track(this.#unreachable(notice, p.recipientId, p.reason ?? 'unreachable'));
     }
   }
-
 
   /** After a restart: schedules every delivery still pending in the store. Returns how many. */
   async resume(): Promise<number> {
@@ -246,14 +278,13 @@ export class PushDispatcher {
     let count = 0;
     for (const r of rows) {
       if (this.#active.has(keyOf(r.notice.id, r.recipient_id, r.channel))) continue;
-      const person = await this.#people.person(r.recipient_id);
-      const instance = this.#channels.get(r.channel);
-      if (!person || !instance) {
-        await this.#finish(r.notice, r.recipient_id, r.channel, r.attempts, 'failed', person ? `channel ${r.channel} no longer configured` : `unknown person ${r.recipient_id}`);
+      const target = await this.#targetOf(r.recipient_id, r.channel);
+      if (typeof target === 'string') {
+        await this.#finish(r.notice, r.recipient_id, r.channel, r.attempts, 'failed', target);
         continue;
       }
       const delay = Math.max(0, (r.next_ms ?? 0) - this.#clock.now());
-      this.#start({ notice: r.notice, person, instance, attempt: r.attempts + 1 }, delay);
+      this.#start({ notice: r.notice, target, attempt: r.attempts + 1 }, delay);
       count++;
     }
     return count;
@@ -290,7 +321,7 @@ export class PushDispatcher {
   }
 
   #start(job: Job, delayMs: number): void {
-    const key = keyOf(job.notice.id, job.person.id, job.instance.name);
+    const key = keyOf(job.notice.id, job.target.recipient.id, job.target.instance.name);
     if (delayMs <= 0) {
       this.#active.set(key, undefined);
       this.#track(this.#attempt(job));
@@ -307,28 +338,29 @@ export class PushDispatcher {
   }
 
   async #attempt(job: Job): Promise<void> {
-    const { notice, person, instance, attempt } = job;
-    const key = keyOf(notice.id, person.id, instance.name);
+    const { notice, target, attempt } = job;
+    const { recipient, instance } = target;
+    const key = keyOf(notice.id, recipient.id, instance.name);
     if (this.#closed) return;
     let error: PushError | undefined;
     let result;
     try {
-      result = await instance.channel.send(notice, person);
+      result = await send(notice, target);
     } catch (err) {
       error = asPushError(err);
     }
-    const log = this.#log.child({ noticeId: notice.id, recipientId: person.id, channel: instance.name, attempt });
+    const log = this.#log.child({ noticeId: notice.id, recipientId: recipient.id, channel: instance.name, attempt });
     if (!error && result) {
       this.#active.delete(key);
-      if (result.delivered) await this.#finish(notice, person.id, instance.name, attempt, 'delivered');
-      else await this.#finish(notice, person.id, instance.name, attempt, 'not_delivered', result.reason);
+      if (result.delivered) await this.#finish(notice, recipient.id, instance.name, attempt, 'delivered');
+      else await this.#finish(notice, recipient.id, instance.name, attempt, 'not_delivered', result.reason);
       return;
     }
     const err = error!;
     if (!err.retryable || attempt >= this.settings.maxAttempts) {
       this.#active.delete(key);
       log.warn({ err }, err.retryable ? 'Push failed, attempts exhausted' : 'Push refused, not retried');
-      await this.#finish(notice, person.id, instance.name, attempt, 'failed', err.message);
+      await this.#finish(notice, recipient.id, instance.name, attempt, 'failed', err.message);
       return;
     }
     const delayMs =
@@ -338,9 +370,9 @@ export class PushDispatcher {
     await this.#record(
       [
         `UPDATE delivery_state SET attempts = $4, next_attempt_at = ${ts(5)}, last_error = $6, updated_at = ${ts(7)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3`,
-        [notice.id, person.id, instance.name, attempt, nowMs + delayMs, err.message, nowMs],
+        [notice.id, recipient.id, instance.name, attempt, nowMs + delayMs, err.message, nowMs],
       ],
-      { noticeId: notice.id, recipientId: person.id, channel: instance.name, attempt, status: 'retry', error: err.message, atMs: nowMs },
+      { noticeId: notice.id, recipientId: recipient.id, channel: instance.name, attempt, status: 'retry', error: err.message, atMs: nowMs },
     );
     if (!this.#closed) this.#start({ ...job, attempt: attempt + 1 }, delayMs);
   }
