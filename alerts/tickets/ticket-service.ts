@@ -3,6 +3,8 @@ import type { Clock } from '../../app/clock.ts';
 import type { Alert, AlertChange } from '../alert-book.ts';
 import type { OnCallDirectory } from '../oncall/directory.ts';
 import type { Db } from '../store/db.ts';
+import { isDataError, safeText, safeValue } from '../store/data-errors.ts';
+import { payloadText, type StoreDeadLetterReason, type StoreDeadLetterSink } from '../store/dead-letters.ts';
 import { parseSlaSettings, type Priority, type SlaSettings } from '../sla/sla-policy.ts';
 import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError, TicketInputError, TicketNotFoundError } from './errors.ts';
 import { recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from './escalation.ts';
@@ -52,6 +54,8 @@ export interface TicketServiceOptions {
    * to the same person takes that push's notice id and is not sent again.
    */
   priorAlarm?: (alertIds: readonly string[]) => { notice: { id: string }; recipients: readonly string[]; atMs: number } | undefined;
+  /** Alert changes the store refused as they were (see `#quarantine`): the runner logs, counts and keeps them. */
+  onDeadLetter?: StoreDeadLetterSink;
 }
 
 export type OpenOutcome =
@@ -89,6 +93,9 @@ const ALARM_ADOPT_WITHIN_MS = 3_600_000;
 /** Changes per transaction when a batch is applied. */
 const BATCH_CHANGES = 200;
 
+/** Alert ids refused outright that reconcile no longer offers again (the oldest are forgotten first). */
+const REJECTED_KEPT = 10_000;
+
 const CUSTOMER_CONDITIONS: ReadonlySet<Condition> = new Set(['LOW_BALANCE', 'NO_BALANCE']);
 
 const isoOf = (msValue: number | null): string | null => (msValue === null ? null : new Date(msValue).toISOString());
@@ -112,6 +119,9 @@ export class TicketService {
   #sla: SlaSettings;
   readonly #log: TicketLog | undefined;
   readonly #priorAlarm: TicketServiceOptions['priorAlarm'];
+  readonly #onDeadLetter: StoreDeadLetterSink | undefined;
+  /** Alerts the store refused even made safe: offering them again would fail the same way. */
+  readonly #rejected = new Set<string>();
   readonly #listeners: Array<(notice: Notice) => void> = [];
   /** Alert changes are applied one batch after another, in arrival order. */
   #chain: Promise<void> = Promise.resolve();
@@ -125,6 +135,7 @@ export class TicketService {
     this.#sla = options.sla ?? parseSlaSettings({});
     this.#log = options.log;
     this.#priorAlarm = options.priorAlarm;
+    this.#onDeadLetter = options.onDeadLetter;
   }
 
   get settings(): TicketSettings {
@@ -171,42 +182,53 @@ export class TicketService {
    */
   openIncident(scope: IncidentScope, condition: Condition, alerts: readonly Alert[]): Promise<void> {
     return this.#enqueue(async () => {
-      const nowMs = this.#clock.now();
-      const notices: Notice[] = [];
-      const routes = new Set<string>();
-      await this.#db.transaction(async (tx) => {
-        const ids = alerts.map((a) => a.id);
-        const known = new Set((await tx.query<{ alert_id: string }>(Q.alertsKnown, [ids])).map((r) => r.alert_id));
-        const fresh = alerts.filter((a) => !known.has(a.id));
-        if (fresh.length === 0) return;
-        const own = new Map((await tx.query<{ id: string; subject_id: string }>(Q.openDeviceTickets, [fresh.map((a) => a.subjectId)])).map((r) => [r.subject_id, r.id]));
-        const folded: Alert[] = [];
-        for (const a of fresh) {
-          if (own.has(a.subjectId)) await this.#openIn(tx, a, nowMs, routes, notices);
-          else folded.push(a);
-        }
-        if (folded.length === 0) return;
-        // One alert row stands for the incident, carrying the device list; the rest join it.
-        const lead = folded[0]!;
-        const gateways = [...new Set(folded.map((a) => a.gatewayId).filter(Boolean))];
-        const incident: Alert = {
-          ...lead,
-          subject: 'gateway',
-          subjectId: scope.id,
-          deviceId: scope.id,
-          gatewayId: scope.subject === 'gateway' ? scope.id : gateways.length === 1 ? gateways[0]! : '',
-          detail: { ...lead.detail, devices: folded.map((a) => a.subjectId), folded: folded.length, gateways },
-        };
-        const out = await this.#openIn(tx, incident, nowMs, routes, notices, { recordAlert: false, subject: scope.subject });
-        const ticketId = out.id;
-        for (const a of folded) {
-          await tx.query(Q.insertTicketAlert, [a.id, ticketId, a.condition, a.severity, new Date(a.raisedAtMs).toISOString(), a.detail ? JSON.stringify({ ...a.detail, deviceId: a.subjectId }) : JSON.stringify({ deviceId: a.subjectId })]);
-        }
-        await tx.query(Q.insertEvent, [ticketId, new Date(nowMs).toISOString(), 'system', 'incident', null, null, JSON.stringify({ condition, [scope.subject]: scope.id, gateways, devices: folded.length })]);
-      });
-      this.#emit(notices);
-      for (const id of routes) await this.#route(id);
+      try {
+        await this.#openIncidentNow(scope, condition, alerts);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        // One poisoned alert fails the incident's transaction: the alerts go one by one instead, each its own ticket.
+        this.#log?.warn({ err, [scope.subject]: scope.id, condition, alerts: alerts.length }, 'Incident refused by the ticket store; its alerts are applied one by one');
+        await this.#applyBatch(alerts.map((alert) => ({ type: 'raised', alert })));
+      }
     });
+  }
+
+  async #openIncidentNow(scope: IncidentScope, condition: Condition, alerts: readonly Alert[]): Promise<void> {
+    const nowMs = this.#clock.now();
+    const notices: Notice[] = [];
+    const routes = new Set<string>();
+    await this.#db.transaction(async (tx) => {
+      const ids = alerts.map((a) => a.id);
+      const known = new Set((await tx.query<{ alert_id: string }>(Q.alertsKnown, [ids])).map((r) => r.alert_id));
+      const fresh = alerts.filter((a) => !known.has(a.id));
+      if (fresh.length === 0) return;
+      const own = new Map((await tx.query<{ id: string; subject_id: string }>(Q.openDeviceTickets, [fresh.map((a) => a.subjectId)])).map((r) => [r.subject_id, r.id]));
+      const folded: Alert[] = [];
+      for (const a of fresh) {
+        if (own.has(a.subjectId)) await this.#openIn(tx, a, nowMs, routes, notices);
+        else folded.push(a);
+      }
+      if (folded.length === 0) return;
+      // One alert row stands for the incident, carrying the device list; the rest join it.
+      const lead = folded[0]!;
+      const gateways = [...new Set(folded.map((a) => a.gatewayId).filter(Boolean))];
+      const incident: Alert = {
+        ...lead,
+        subject: 'gateway',
+        subjectId: scope.id,
+        deviceId: scope.id,
+        gatewayId: scope.subject === 'gateway' ? scope.id : gateways.length === 1 ? gateways[0]! : '',
+        detail: { ...lead.detail, devices: folded.map((a) => a.subjectId), folded: folded.length, gateways },
+      };
+      const out = await this.#openIn(tx, incident, nowMs, routes, notices, { recordAlert: false, subject: scope.subject });
+      const ticketId = out.id;
+      for (const a of folded) {
+        await tx.query(Q.insertTicketAlert, [a.id, ticketId, a.condition, a.severity, new Date(a.raisedAtMs).toISOString(), a.detail ? JSON.stringify({ ...a.detail, deviceId: a.subjectId }) : JSON.stringify({ deviceId: a.subjectId })]);
+      }
+      await tx.query(Q.insertEvent, [ticketId, new Date(nowMs).toISOString(), 'system', 'incident', null, null, JSON.stringify({ condition, [scope.subject]: scope.id, gateways, devices: folded.length })]);
+    });
+    this.#emit(notices);
+    for (const id of routes) await this.#route(id);
   }
 
   /** Resolves when every batch handed in so far is applied (or failed). */
@@ -220,7 +242,76 @@ export class TicketService {
     return next;
   }
 
+  /**
+   * One transaction for the batch; when the store refuses it for what a change holds (see
+   * `isDataError`), each change goes alone so only the poisoned one is lost, and that one is
+   * quarantined. A store failure (down, restarting) is thrown for `reconcile` to repair.
+   */
   async #applyBatch(changes: readonly AlertChange[]): Promise<void> {
+    try {
+      await this.#applyTogether(changes);
+      return;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      if (changes.length === 1) return this.#quarantine(changes[0]!, err);
+      this.#log?.warn({ err, changes: changes.length }, 'Ticket batch refused by the store; its changes are applied one by one');
+    }
+    for (const change of changes) {
+      try {
+        await this.#applyTogether([change]);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        await this.#quarantine(change, err);
+      }
+    }
+  }
+
+  /**
+   * A change the store refused as it is. Its text is made safe (NUL, lone surrogates, control
+   * characters, depth) and it is applied again flagged with the fields changed, so a leak keeps its
+   * ticket; only when that is refused too is it left without a ticket, and reconcile stops offering
+   * it. Either way it is dead-lettered as it arrived.
+   */
+  async #quarantine(change: AlertChange, cause: unknown): Promise<void> {
+    const fields: string[] = [];
+    const safe = safeValue(change.alert, fields) as Alert;
+    const nowMs = this.#clock.now();
+    // A time the store cannot hold (not finite, out of Date's range) becomes now.
+    const validMs = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(new Date(v).getTime());
+    if (!validMs(safe.raisedAtMs)) {
+      safe.raisedAtMs = nowMs;
+      fields.push('raisedAtMs');
+    }
+    if (safe.clearedAtMs !== null && safe.clearedAtMs !== undefined && !validMs(safe.clearedAtMs)) {
+      safe.clearedAtMs = nowMs;
+      fields.push('clearedAtMs');
+    }
+    let err = cause;
+    if (fields.length > 0) {
+      const flagged: Alert = { ...safe, detail: { ...safe.detail, sanitised: fields } };
+      try {
+        await this.#applyTogether([{ type: change.type, alert: flagged }]);
+        this.#deadLetter('ticket_sanitised', change.alert, cause, fields);
+        return;
+      } catch (again) {
+        if (!isDataError(again)) throw again;
+        err = again;
+      }
+    }
+    this.#rejected.add(change.alert.id);
+    if (this.#rejected.size > REJECTED_KEPT) this.#rejected.delete(this.#rejected.values().next().value!);
+    this.#deadLetter('ticket_rejected', change.alert, err, fields);
+  }
+
+  #deadLetter(reason: StoreDeadLetterReason, alert: Alert, err: unknown, fields: readonly string[]): void {
+    const message = `${(err as Error | undefined)?.message ?? 'refused by the ticket store'}${fields.length > 0 ? ` (made safe: ${fields.slice(0, 20).join(', ')})` : ''}`;
+    this.#log?.warn({ err, alertId: payloadText(alert.id), deviceId: payloadText(alert.deviceId), condition: payloadText(alert.condition), reason, fields: fields.slice(0, 20) }, reason === 'ticket_sanitised'
+      ? 'Alert refused by the ticket store as it was; stored with its text made safe and flagged'
+      : 'Alert refused by the ticket store; dead-lettered without a ticket');
+    this.#onDeadLetter?.({ reason, message, source: 'tickets', alertId: payloadText(alert.id), deviceId: payloadText(alert.deviceId), payload: payloadText(alert), atMs: this.#clock.now() });
+  }
+
+  async #applyTogether(changes: readonly AlertChange[]): Promise<void> {
     const nowMs = this.#clock.now();
     const notices: Notice[] = [];
     const routes = new Set<string>();
@@ -369,7 +460,9 @@ export class TicketService {
 
   /**
    * On start: alerts applied before a crash get their tickets, clears seen while down are
-   * recorded, and tickets opened but never routed are routed now.
+   * recorded, and tickets opened but never routed are routed now. A record the store refuses is
+   * quarantined (see `#applyBatch`) and one refused outright is not offered again, so neither a
+   * start nor the retries after a store outage fail on it.
    */
   async reconcile(
     activeAlerts: Iterable<Alert>,
@@ -379,33 +472,46 @@ export class TicketService {
   ): Promise<{ opened: number; cleared: number; routed: number }> {
     let opened = 0;
     let cleared = 0;
-    const active = [...activeAlerts];
+    const active = [...activeAlerts].filter((a) => !this.#rejected.has(a.id));
     const missing: Alert[] = [];
     for (let i = 0; i < active.length; i += BATCH_CHANGES * 5) {
       const chunk = active.slice(i, i + BATCH_CHANGES * 5);
-      const known = new Set((await this.#db.query<{ alert_id: string }>(Q.alertsKnown, [chunk.map((a) => a.id)])).map((r) => r.alert_id));
-      for (const a of chunk) if (!known.has(a.id)) missing.push(a);
+      // An alert quarantined for its id is stored under the id made safe (text cannot hold a NUL).
+      const known = new Set((await this.#db.query<{ alert_id: string }>(Q.alertsKnown, [chunk.map((a) => safeText(a.id))])).map((r) => r.alert_id));
+      for (const a of chunk) if (!known.has(safeText(a.id))) missing.push(a);
     }
     if (missing.length > 0) await openMissing(missing);
     // Customer notices have no ticket link and are offered again each time, changing nothing.
     opened += missing.filter((a) => !CUSTOMER_CONDITIONS.has(a.condition)).length;
     for (const a of clearedAlerts) {
-      if (!CUSTOMER_CONDITIONS.has(a.condition)) {
-        // Raised and cleared while the store was down: the fault still gets its ticket, marked normal again.
-        const known = await this.#db.query(Q.alertById, [a.id]);
-        if (known.length === 0) {
-          const r = await this.openTicketFor(a);
-          if (r.outcome === 'opened' || r.outcome === 'added') opened++;
+      if (this.#rejected.has(a.id)) continue;
+      try {
+        if (!CUSTOMER_CONDITIONS.has(a.condition)) {
+          // Raised and cleared while the store was down: the fault still gets its ticket, marked normal again.
+          const known = await this.#db.query(Q.alertById, [a.id]);
+          if (known.length === 0) {
+            const r = await this.openTicketFor(a);
+            if (r.outcome === 'opened' || r.outcome === 'added') opened++;
+          }
         }
+        await this.alertCleared(a);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        await this.#applyBatch(CUSTOMER_CONDITIONS.has(a.condition) ? [{ type: 'cleared', alert: a }] : [{ type: 'raised', alert: a }, { type: 'cleared', alert: a }]);
       }
-      await this.alertCleared(a);
       cleared++;
     }
     let routed = 0;
     if (this.#settings.autoDispatch) {
       for (const row of await this.#db.query<Row>(Q.unroutedOpenTickets)) {
-        await this.#route(String(row.id));
-        routed++;
+        try {
+          await this.#route(String(row.id));
+          routed++;
+        } catch (err) {
+          // A stored ticket routing cannot read: left for the dispatch SLA rather than failing the start.
+          if (!isDataError(err)) throw err;
+          this.#log?.warn({ err, ticketId: String(row.id) }, 'Unrouted ticket could not be routed; left for the dispatch SLA');
+        }
       }
     }
     return { opened, cleared, routed };
