@@ -43,6 +43,27 @@ export class ConflictError extends HttpError {
   }
 }
 
+/** A query, path or body string holding NUL, a lone surrogate or a control character (see contracts/safe-json.ts). */
+export class UnsafeTextError extends HttpError {
+  constructor(message: string) {
+    super(400, 'GAS_HTTP_UNSAFE_TEXT', message);
+  }
+}
+
+/** A JSON body nested deeper than the API takes. */
+export class TooDeepError extends HttpError {
+  constructor(message: string) {
+    super(400, 'GAS_HTTP_TOO_DEEP', message);
+  }
+}
+
+/** One token or one address already holds as many live streams as it may. */
+export class TooManyStreamsError extends HttpError {
+  constructor(message: string) {
+    super(429, 'GAS_HTTP_TOO_MANY_STREAMS', message);
+  }
+}
+
 /**
  * Domain errors from the services behind the API, by their stable code: the client gets the
  * domain's code with the matching status; anything else stays a 500.

@@ -202,3 +202,70 @@ describe('audit log', () => {
   });
 });
 
+
+describe('issue 13: hostile text, depth and tokens at the HTTP edge', () => {
+  const admin = h(ADMIN);
+  /** A JSON text nested `depth` objects deep: JSON.stringify of such a value would overflow. */
+  const deepJson = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+
+  it.each([
+    { url: '/api/v1/tickets?assignee=%00', field: 'querystring/assignee' },
+    { url: '/api/v1/audit?actor=%00', field: 'querystring/actor' },
+    { url: '/api/v1/oncall?district=%00', field: 'querystring/district' },
+    { url: '/api/v1/customer-notices?deviceId=%00', field: 'querystring/deviceId' },
+    { url: '/api/v1/alerts?deviceId=HM%1B%5B2J', field: 'querystring/deviceId' },
+    { url: '/api/v1/dead-letters?reason=x%C2%9B', field: 'querystring/reason' },
+    { url: '/api/v1/tickets?assignee=a&assignee=b%00', field: 'querystring/assignee' },
+    { url: '/api/v1/oncall/people/a%00b', field: 'params/id' },
+  ])('issue 13 #5: a NUL or control character in $field answers 400 naming the field, not 500 ($url)', async ({ url, field }) => {
+    const res = await app.inject({ url, headers: admin });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'GAS_HTTP_UNSAFE_TEXT', requestId: expect.any(String) });
+    expect(res.json().message).toContain(field);
+    expect(res.body).not.toMatch(/\\u0000|\u0000/);
+  });
+
+  it('issue 13 #5: a NUL in a parameter name is refused too, and clean queries still answer', async () => {
+    const res = await app.inject({ url: '/api/v1/tickets?assign%00ee=x', headers: admin });
+    expect(res.json()).toMatchObject({ error: 'GAS_HTTP_UNSAFE_TEXT', message: expect.stringContaining('parameter name that contains NUL') });
+    expect((await app.inject({ url: '/api/v1/tickets?assignee=%E5%BC%A0%E4%B8%89', headers: admin })).statusCode).toBe(200);
+  });
+
+  it('issue 13 #4: a registry record with a field 5,000 levels deep is refused with 400 GAS_HTTP_TOO_DEEP, and later registry edits still work', async () => {
+    const json = { ...admin, 'content-type': 'application/json' };
+    const deep = await app.inject({ method: 'PUT', url: '/api/v1/devices/HM-DEEP', headers: json, payload: `{"kind":"flow_meter","extra":${deepJson(5000)}}` });
+    expect(deep.statusCode).toBe(400);
+    expect(deep.json()).toMatchObject({ error: 'GAS_HTTP_TOO_DEEP', message: expect.stringContaining('body/extra/a/a') });
+    expect((await app.inject({ url: '/api/v1/devices/HM-DEEP', headers: admin })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'PUT', url: '/api/v1/devices/HM-AFTER', headers: admin, payload: { kind: 'flow_meter', qmaxM3h: 16 } })).statusCode).toBe(200);
+    // Every JSON body, not only the registry's.
+    const token = await app.inject({ method: 'POST', url: '/api/v1/tokens', headers: json, payload: `{"name":"x","role":"operator","x":${deepJson(10_000)}}` });
+    expect(token.json()).toMatchObject({ error: 'GAS_HTTP_TOO_DEEP' });
+  });
+
+  it('issue 13 #1: a NUL or lone surrogate in a JSON body is refused with 400 naming the field', async () => {
+    const json = { ...admin, 'content-type': 'application/json' };
+    const address = await app.inject({ method: 'PUT', url: '/api/v1/devices/HM-NUL', headers: json, payload: '{"kind":"household_meter","address":"No. 5\\u0000"}' });
+    expect(address.statusCode).toBe(400);
+    expect(address.json()).toMatchObject({ error: 'GAS_HTTP_UNSAFE_TEXT', message: 'body/address contains NUL (U+0000) at 5' });
+    const comment = await app.inject({ method: 'POST', url: `/api/v1/tickets/${ticketId}/comments`, headers: json, payload: '{"body":"called \\ud800"}' });
+    expect(comment.json()).toMatchObject({ error: 'GAS_HTTP_UNSAFE_TEXT', message: expect.stringContaining('body/body contains a lone surrogate') });
+    // Line breaks in a comment are fine.
+    expect((await app.inject({ method: 'POST', url: `/api/v1/tickets/${ticketId}/comments`, headers: json, payload: '{"body":"line one\\nline two"}' })).statusCode).toBe(201);
+  });
+
+  it('issue 13 #6: a token is taken only as ?access_token= on the stream routes, and redacted in the logs however it is spelled', async () => {
+    const before = logLines.length;
+    for (const [i, name] of ['access%5Ftoken', 'ACCESS_TOKEN', 'acc%65ss_token', 'access_token%00'].entries()) {
+      // One address each: the failures would otherwise earn a 429 before the last spelling.
+      const res = await app.inject({ url: `/api/v1/stream/alerts?${name}=${ADMIN}`, remoteAddress: `10.6.6.${i}` });
+      expect(res.statusCode, name).toBe(401);
+    }
+    // Not a stream route: the query token does not count there at all.
+    expect((await app.inject({ url: `/api/v1/alerts?access_token=${ADMIN}`, remoteAddress: '10.6.7.1' })).statusCode).toBe(401);
+    const written = logLines.slice(before).join('');
+    expect(written).toContain('Authentication failed');
+    expect(written).toContain('access%5Ftoken=[redacted]');
+    expect(written).not.toContain(ADMIN);
+  });
+});

@@ -12,6 +12,8 @@ import type { SqlAuditLog } from '../audit/audit-log.ts';
 import { auditTrail } from './audit-trail.ts';
 import { AuthFailureLimiter, TooManyAuthFailuresError, type AuthFailureLimitOptions } from './auth-limiter.ts';
 import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
+import { inputGuard } from './input-guard.ts';
+import { accessTokenOf, urlForLog } from './query-secrets.ts';
 import { formatValidationErrors, frameworkHttpError } from './request-errors.ts';
 import { hasRoleGuard } from './roles.ts';
 import type { SqlTokenStore } from './token-store.ts';
@@ -61,7 +63,7 @@ export interface ApiServices {
 
 export type TicketApi = Pick<
   TicketService,
-  'list' | 'get' | 'dispatch' | 'acknowledge' | 'arriveOnSite' | 'resolve' | 'followUp' | 'cancel' | 'reopen' | 'comment' | 'customerNotices'
+  'list' | 'get' | 'dispatch' | 'acknowledge' | 'arriveOnSite' | 'resolve' | 'followUp' | 'cancel' | 'reopen' | 'comment' | 'customerNotices' | 'openByPerson' | 'recordCustomerContact'
 >;
 
 export type OnCallApi = Pick<
@@ -110,11 +112,11 @@ declare module 'fastify' {
   }
 }
 
-/** Fastify's request log fields, with any access token in the query string masked. */
+/** Fastify's request log fields, with any token in the query string masked however its name is spelled. */
 function requestForLog(req: FastifyRequest): Record<string, unknown> {
   return {
     method: req.method,
-    url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
+    url: urlForLog(req.url),
     host: req.host,
     remoteAddress: req.ip,
     remotePort: req.socket?.remotePort,
@@ -124,11 +126,8 @@ function requestForLog(req: FastifyRequest): Record<string, unknown> {
 function bearerOf(request: FastifyRequest): string | undefined {
   const match = BEARER.exec(request.headers.authorization ?? '');
   if (match) return match[1]!;
-  if (request.routeOptions.config?.queryToken) {
-    const q = request.query as Record<string, unknown> | undefined;
-    // onRequest runs before the query is validated: take only a plain string.
-    if (typeof q?.access_token === 'string' && q.access_token) return q.access_token;
-  }
+  // Read from the raw URL, not the parsed query: only the exact name `access_token` counts.
+  if (request.routeOptions.config?.queryToken) return accessTokenOf(request.url);
   return undefined;
 }
 
@@ -189,7 +188,8 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
     }
     return reply.code(status).send({ error: err.code ?? 'GAS_HTTP_BAD_REQUEST', message: err.message, requestId: request.id });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'GAS_HTTP_NOT_FOUND', message: `No route ${request.method} ${request.url}`, requestId: request.id }));
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'GAS_HTTP_NOT_FOUND', message: `No route ${request.method} ${urlForLog(request.url)}`, requestId: request.id }));
+  inputGuard(app, bodyLimit);
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
