@@ -1,9 +1,21 @@
-import type { Alert } from '../api.ts';
+import type { Alert, Lang } from '../api.ts';
+import { conditionLabel } from '../conditions.ts';
 import { formatTime, useI18n } from '../i18n.ts';
 import { pickLang } from '../messages.ts';
 import { SeverityBadge } from './badges.tsx';
 
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'];
+
+/** The condition's name, with its code beside it, small, for those who search by code. */
+function ConditionName({ condition, lang }: { condition: string; lang: Lang }) {
+  const label = conditionLabel(condition, lang);
+  return (
+    <>
+      {label.name}
+      {label.code && <span class="mono muted small"> {label.code}</span>}
+    </>
+  );
+}
 
 /** Active alarms, most severe first, newest first within a severity; pushed ones are marked new. */
 export function AlarmList({ alerts, fresh }: { alerts: Alert[]; fresh: ReadonlySet<string> }) {
@@ -29,7 +41,9 @@ export function AlarmList({ alerts, fresh }: { alerts: Alert[]; fresh: ReadonlyS
               <SeverityBadge severity={a.severity} />
               {fresh.has(a.id) && <span class="badge new">{t('newAlarm')}</span>}
             </td>
-            <td class="mono">{a.condition}</td>
+            <td>
+              <ConditionName condition={a.condition} lang={lang} />
+            </td>
             <td>
               <a href={`#/device/${encodeURIComponent(a.deviceId)}`}>{a.deviceId}</a>
             </td>
