@@ -1,8 +1,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
 import type { AlertEvent, AlertSubject, Condition, DeviceKind, Severity } from '../contracts/messages.ts';
 import { manualEntryFor, type ManualEntry } from './catalog/manual.ts';
 import { bilingual } from './catalog/messages.ts';
+import { payloadText, type StoreDeadLetterSink } from './store/dead-letters.ts';
+import { journalLineCheck, replayJournalLines } from './store/journal-lines.ts';
 
 /** One condition on one device or gateway, from its raise to its clear. */
 export interface Alert {
@@ -50,6 +53,29 @@ export interface AlertQuery {
 /** `seq` is absent in journals written before the change sequence existed. */
 type JournalLine = { seq?: number } & ({ op: 'raise'; alert: Alert } | { op: 'clear'; id: string; key: string; clearedAtMs: number; clearDetail?: Record<string, unknown> });
 
+/** What replay needs of a stored alert; one that lacks it is skipped and dead-lettered, never replayed. */
+const StoredAlert = Type.Object({
+  id: Type.String(),
+  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway')]),
+  subjectId: Type.String(),
+  deviceId: Type.String(),
+  gatewayId: Type.String(),
+  condition: Type.String(),
+  severity: Type.String(),
+  state: Type.Union([Type.Literal('active'), Type.Literal('cleared')]),
+  raisedAtMs: Type.Number(),
+  clearedAtMs: Type.Union([Type.Number(), Type.Null()]),
+  manual: Type.Object({}),
+});
+const StoredAlertCheck = journalLineCheck(StoredAlert);
+const Seq = Type.Optional(Type.Integer({ minimum: 1 }));
+const JournalLineCheck = journalLineCheck(
+  Type.Union([
+    Type.Object({ seq: Seq, op: Type.Literal('raise'), alert: StoredAlert }),
+    Type.Object({ seq: Seq, op: Type.Literal('clear'), id: Type.String(), key: Type.String(), clearedAtMs: Type.Number(), clearDetail: Type.Optional(Type.Object({})) }),
+  ]),
+);
+
 /** The change log as the snapshot keeps it: sequence, r(aised)|c(leared), alert id. */
 type SnapshotChange = [number, 'r' | 'c', string];
 
@@ -67,6 +93,8 @@ export interface AlertBookOptions {
    * @defaultValue 20000
    */
   changeLogLimit?: number;
+  /** Stored records that cannot be replayed at start (skipped): the runner logs, counts and keeps them. */
+  onDeadLetter?: StoreDeadLetterSink;
 }
 
 const DEFAULT_CHANGE_LOG_LIMIT = 20_000;
@@ -313,39 +341,12 @@ export class AlertBook {
 
   #load(dir: string): void {
     const snapshotFile = join(dir, 'alerts.json');
-    if (existsSync(snapshotFile)) {
-      const snap = JSON.parse(readFileSync(snapshotFile, 'utf8')) as {
-        active: Alert[];
-        history: Alert[];
-        lastEdgeAtMs: Array<[string, number]>;
-        seq?: number;
-        changes?: SnapshotChange[];
-      };
-      for (const a of snap.active) this.#raise(a, keyOf(a.subjectId, a.condition));
-      for (const a of snap.history) {
-        this.#history.push(a);
-        this.#byId.set(a.id, a);
-      }
-      for (const [k, v] of snap.lastEdgeAtMs) this.#lastEdgeAtMs.set(k, v);
-      this.#seq = snap.seq ?? 0;
-      for (const [seq, type, id] of snap.changes ?? []) {
-        const alert = this.#byId.get(id);
-        // An alert no longer kept (past historyLimit): the changes up to it cannot be replayed.
-        if (alert) this.#logChange(seq, type === 'r' ? 'raised' : 'cleared', alert);
-        else this.#changeLog = [];
-      }
-    }
+    if (existsSync(snapshotFile)) this.#loadSnapshot(snapshotFile);
     const journalFile = join(dir, 'alerts.journal');
     if (!existsSync(journalFile)) return;
-    for (const text of readFileSync(journalFile, 'utf8').split('\n')) {
-      if (text === '') continue;
-      let line: JournalLine;
-      try {
-        line = JSON.parse(text) as JournalLine;
-      } catch {
-        // A line cut short by a crash mid-write: everything before it is intact.
-        continue;
-      }
+    // A line cut short by a crash mid-write, or corrupted, is skipped: the lines around it are intact.
+    replayJournalLines(readFileSync(journalFile, 'utf8'), JournalLineCheck, { source: 'alerts.journal', nowMs: Date.now(), onDeadLetter: this.options.onDeadLetter }, (parsed) => {
+      const line = parsed as JournalLine;
       this.#journalLines++;
       const seq = line.seq ?? this.#seq + 1;
       this.#seq = Math.max(this.#seq, seq);
@@ -362,7 +363,49 @@ export class AlertBook {
           this.#logChange(seq, 'cleared', alert);
         }
       }
-    }
+    });
     this.#trimChangeLog();
+  }
+
+  /**
+   * The snapshot's alerts that can be replayed; a stored alert that cannot is skipped and
+   * dead-lettered. A snapshot that is not one at all is set aside as `alerts.json.corrupt` and the
+   * book starts from the journal alone, rather than not at all.
+   */
+  #loadSnapshot(file: string): void {
+    const letter = (message: string, record: unknown): void =>
+      this.options.onDeadLetter?.({ reason: 'journal_record_corrupt', message, source: 'alerts.json', payload: payloadText(record), atMs: Date.now() });
+    const text = readFileSync(file, 'utf8');
+    let snap: { active?: unknown; history?: unknown; lastEdgeAtMs?: unknown; seq?: unknown; changes?: unknown };
+    try {
+      snap = JSON.parse(text) as typeof snap;
+      if (typeof snap !== 'object' || snap === null || !Array.isArray(snap.active) || !Array.isArray(snap.history)) throw new Error('no active and history lists');
+    } catch (err) {
+      renameSync(file, `${file}.corrupt`);
+      letter(`snapshot unreadable (${(err as Error).message}); kept as alerts.json.corrupt, started from the journal`, text);
+      return;
+    }
+    const replayable = (a: unknown, where: string): a is Alert => {
+      if (StoredAlertCheck.Check(a)) return true;
+      const first = StoredAlertCheck.Errors(a).First();
+      letter(`${where}: ${first ? `${first.path || '/'} ${first.message}` : 'not an alert'}`, a);
+      return false;
+    };
+    for (const a of snap.active as unknown[]) if (replayable(a, 'active alert')) this.#raise(a, keyOf(a.subjectId, a.condition));
+    for (const a of snap.history as unknown[]) {
+      if (!replayable(a, 'cleared alert')) continue;
+      this.#history.push(a);
+      this.#byId.set(a.id, a);
+    }
+    for (const entry of Array.isArray(snap.lastEdgeAtMs) ? (snap.lastEdgeAtMs as unknown[]) : []) {
+      if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'number') this.#lastEdgeAtMs.set(entry[0], entry[1]);
+    }
+    this.#seq = Number.isSafeInteger(snap.seq) ? (snap.seq as number) : 0;
+    for (const change of Array.isArray(snap.changes) ? (snap.changes as SnapshotChange[]) : []) {
+      const alert = Array.isArray(change) && Number.isSafeInteger(change[0]) ? this.#byId.get(change[2]) : undefined;
+      // An alert no longer kept (past historyLimit): the changes up to it cannot be replayed.
+      if (alert) this.#logChange(change[0], change[1] === 'r' ? 'raised' : 'cleared', alert);
+      else this.#changeLog = [];
+    }
   }
 }

@@ -1,5 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
+import { journalLineCheck, replayJournalLines } from '../store/journal-lines.ts';
 import type { Notice } from '../tickets/notice.ts';
 
 /** One alarm pushed ahead of its ticket: which alerts, to whom, and the notice itself. */
@@ -12,6 +15,16 @@ export interface AlarmPush {
 
 const FILE = 'alarm-pushes.jsonl';
 
+/** What replay needs of a line; anything else is skipped and dead-lettered. */
+const AlarmPushLine = journalLineCheck(
+  Type.Object({
+    notice: Type.Object({ id: Type.String(), kind: Type.String(), recipients: Type.Array(Type.String()) }),
+    alertIds: Type.Array(Type.String()),
+    recipients: Type.Array(Type.String()),
+    atMs: Type.Number(),
+  }),
+);
+
 /**
  * The safety lane's own journal, appended synchronously before an alarm is sent: after a crash
  * the ticket opened for the same alerts takes that push as its dispatch instead of calling the
@@ -21,25 +34,23 @@ export class AlarmJournal {
   readonly #byAlert = new Map<string, AlarmPush>();
   readonly #file: string | undefined;
 
-  /** `dir` omitted: memory only (tests). Entries older than `keepMs` are dropped on open. */
-  constructor(dir: string | undefined, nowMs: number, keepMs = 7 * 86_400_000) {
+  /**
+   * `dir` omitted: memory only (tests). Entries older than `keepMs` are dropped on open; lines that
+   * are not alarm pushes (torn by a crash, corrupted) go to `onDeadLetter` and are dropped too.
+   */
+  constructor(dir: string | undefined, nowMs: number, keepMs = 7 * 86_400_000, onDeadLetter?: StoreDeadLetterSink) {
     if (!dir) return;
     mkdirSync(dir, { recursive: true });
     this.#file = join(dir, FILE);
     const kept: AlarmPush[] = [];
     if (existsSync(this.#file)) {
-      for (const line of readFileSync(this.#file, 'utf8').split('\n')) {
-        if (!line) continue;
-        let entry: AlarmPush;
-        try {
-          entry = JSON.parse(line) as AlarmPush;
-        } catch {
-          continue; // a line torn by a crash mid-append: its push was never sent
-        }
-        if (entry.atMs < nowMs - keepMs) continue;
+      // A line torn by a crash mid-append is a push that was never sent.
+      replayJournalLines(readFileSync(this.#file, 'utf8'), AlarmPushLine, { source: FILE, nowMs, onDeadLetter }, (line) => {
+        const entry = line as AlarmPush;
+        if (entry.atMs < nowMs - keepMs) return;
         kept.push(entry);
         this.#index(entry);
-      }
+      });
     }
     const tmp = `${this.#file}.tmp`;
     writeFileSync(tmp, kept.map((e) => `${JSON.stringify(e)}\n`).join(''));

@@ -1,6 +1,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { StoreDeadLetterSink } from '../../store/dead-letters.ts';
+import { journalLineCheck, replayJournalLines } from '../../store/journal-lines.ts';
 import type { Notice } from '../../tickets/notice.ts';
 
 /** One event on a technician's live stream, in the shape of an SSE frame. */
@@ -48,6 +51,8 @@ export interface SseHubOptions {
   /** Folder for the replay journal (`sse-events.jsonl`); omit to keep events in memory only. */
   dir?: string;
   log?: Logger;
+  /** Journal lines that cannot be replayed at start (skipped): the runner logs, counts and keeps them. */
+  onDeadLetter?: StoreDeadLetterSink;
   /** Unused since ids are a persisted sequence; accepted so existing callers keep compiling. */
   startedAtMs?: number;
 }
@@ -72,6 +77,14 @@ type JournalLine = { t: 'e'; seq: number; personId: string; notice: Notice } | {
 
 const JOURNAL = 'sse-events.jsonl';
 
+/** What replay needs of a line; anything else is skipped and dead-lettered. */
+const JournalLineCheck = journalLineCheck(
+  Type.Union([
+    Type.Object({ t: Type.Literal('e'), seq: Type.Integer({ minimum: 1 }), personId: Type.String(), notice: Type.Object({ id: Type.String(), kind: Type.String() }) }),
+    Type.Object({ t: Type.Literal('floor'), personId: Type.String(), seq: Type.Integer({ minimum: 0 }) }),
+  ]),
+);
+
 const toEvent = (seq: number, notice: Notice): SseEvent => ({ id: String(seq), event: notice.kind, data: JSON.stringify(notice), noticeId: notice.id });
 
 /**
@@ -88,6 +101,7 @@ export class SseHub {
   readonly #maxBacklog: number;
   readonly #dir: string | undefined;
   readonly #log: Logger | undefined;
+  readonly #onDeadLetter: StoreDeadLetterSink | undefined;
   #seq = 0;
   #journalLines = 0;
   readonly #listeners = new Map<string, Set<SseListener>>();
@@ -100,6 +114,7 @@ export class SseHub {
     this.#maxBacklog = Math.max(1, Math.min(options.maxBacklogEvents ?? 25, this.#bufferSize));
     this.#dir = options.dir;
     this.#log = options.log;
+    this.#onDeadLetter = options.onDeadLetter;
     if (this.#dir) {
       mkdirSync(this.#dir, { recursive: true });
       this.#load(this.#dir);
@@ -289,14 +304,9 @@ export class SseHub {
   #load(dir: string): void {
     const file = join(dir, JOURNAL);
     if (!existsSync(file)) return;
-    for (const text of readFileSync(file, 'utf8').split('\n')) {
-      if (text === '') continue;
-      let line: JournalLine;
-      try {
-        line = JSON.parse(text) as JournalLine;
-      } catch {
-        continue; // a line cut short by a crash mid-write
-      }
+    // A line cut short by a crash mid-write, or corrupted, is skipped; the rest replay.
+    const { skipped } = replayJournalLines(readFileSync(file, 'utf8'), JournalLineCheck, { source: JOURNAL, nowMs: Date.now(), onDeadLetter: this.#onDeadLetter }, (parsed) => {
+      const line = parsed as JournalLine;
       this.#journalLines++;
       if (line.t === 'floor') {
         const p = this.#people.get(line.personId) ?? { events: [], droppedThrough: 0 };
@@ -306,6 +316,7 @@ export class SseHub {
         this.#seq = Math.max(this.#seq, line.seq);
         this.#keep(line.personId, line.seq, toEvent(line.seq, line.notice));
       }
-    }
+    });
+    if (skipped > 0) this.#log?.warn({ skipped, file }, 'SSE replay journal lines skipped: not events of this journal');
   }
 }
