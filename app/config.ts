@@ -19,6 +19,7 @@ export interface InfluxWriterInput {
 }
 import { DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { SilenceSettingsSchema } from '../processors/silence/silence-watch.ts';
+import { StreamLimitsSchema } from '../alerts/api/stream-slots.ts';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -37,6 +38,9 @@ export const SettingsFileSchema = Type.Object({
   sla: Type.Optional(Type.Unknown({ description: 'SLA limits and escalation, see alerts/sla/sla-policy.ts' })),
   slaCheckIntervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'how often SLA clocks are checked, ms' })),
   push: Type.Optional(Type.Unknown({ description: 'push channels and retry settings, see alerts/push/README.md' })),
+  api: Type.Optional(Type.Object({
+    streams: Type.Optional(Type.Partial(StreamLimitsSchema, { description: 'bounds on open live streams (SSE), see alerts/api/stream-slots.ts' })),
+  }, { additionalProperties: false })),
 }, { additionalProperties: false });
 export type SettingsFile = Static<typeof SettingsFileSchema>;
 

@@ -78,6 +78,9 @@ export class EventStream {
       wakeAll();
     });
     this.write(': connected\n\n');
+    // A client gone while the request was authenticated: its 'close' came before the listener above,
+    // and without this the stream (and its slot, see stream-slots.ts) would never end.
+    if (res.destroyed || res.socket?.destroyed) this.#finish();
   }
 
   /** Whether the stream is open and its socket takes more without queueing past the bound. */

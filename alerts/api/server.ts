@@ -14,6 +14,7 @@ import { AuthFailureLimiter, TooManyAuthFailuresError, type AuthFailureLimitOpti
 import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
 import { inputGuard } from './input-guard.ts';
 import { accessTokenOf, urlForLog } from './query-secrets.ts';
+import { StreamSlots, type StreamLimits } from './stream-slots.ts';
 import { formatValidationErrors, frameworkHttpError } from './request-errors.ts';
 import { hasRoleGuard } from './roles.ts';
 import type { SqlTokenStore } from './token-store.ts';
@@ -92,6 +93,8 @@ export interface HttpApiOptions {
   authFailures?: AuthFailureLimitOptions;
   /** Serve HTTPS with this PEM certificate and key (HTTP_TLS_CERT / HTTP_TLS_KEY). */
   https?: { cert: Buffer; key: Buffer };
+  /** Open live streams per token holder and per address (settings `api.streams`); 10 and 20 when omitted. */
+  streams?: Partial<StreamLimits>;
 }
 
 declare module 'fastify' {
@@ -228,8 +231,10 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
       if (services.reports) await api.register(reportRoutes);
       if (services.oncall) await api.register(oncallRoutes);
       if (services.getSlaSettings) await api.register(settingsRoutes);
-      if (services.sse) await api.register(streamRoutes, { heartbeat: options.sseHeartbeat });
-      await api.register(alertStreamRoutes, { heartbeat: options.sseHeartbeat });
+      // One set of slots for every stream route: the bounds hold across them.
+      const slots = new StreamSlots(options.streams);
+      if (services.sse) await api.register(streamRoutes, { heartbeat: options.sseHeartbeat, slots });
+      await api.register(alertStreamRoutes, { heartbeat: options.sseHeartbeat, slots });
     },
     { prefix: '/api/v1' },
   );

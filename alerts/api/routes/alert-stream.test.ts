@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../../contracts/messages.ts';
 import { openStream } from '../../../tests/stream-client.ts';
 import { AlertBook, type AlertBookOptions } from '../../alert-book.ts';
+import { StreamSlots } from '../stream-slots.ts';
 import { alertStreamRoutes, type AlertStreamOptions } from './alert-stream.ts';
 import { parseFrames, readUntil, stalledClient, streamHarness, turn, type StreamHarness } from './stream-harness.ts';
 
@@ -166,5 +167,30 @@ describe('alert stream: slow and busy', () => {
     expect(parseFrames(await readUntil(res, (t) => t.includes('event: close')))).toEqual([{ event: 'close', data: { reason: 'shutdown', lastEventId: '0' } }]);
     await closing;
     expect(beats).toHaveLength(0);
+  });
+});
+
+describe('alert stream: bounded streams', () => {
+  it('issue 13 #8: the 11th stream of one token answers 429 (200 used to be accepted), and a closed stream frees its slot', async () => {
+    const alerts = book();
+    const { base } = await serve(alerts, { slots: new StreamSlots() });
+    const streams = [];
+    for (let i = 0; i < 10; i++) streams.push(await openStream(`${base}/stream/alerts`));
+    const refused = await fetch(`${base}/stream/alerts`);
+    expect(refused.status).toBe(429);
+    expect((await refused.json()).message).toContain('10 live streams');
+
+    streams.shift()!.close();
+    // The server frees the slot once it sees the connection close.
+    let reopened: Response | undefined;
+    await expect.poll(async () => {
+      const res = await fetch(`${base}/stream/alerts`);
+      if (res.ok) reopened = res;
+      else await res.body?.cancel();
+      return res.status;
+    }).toBe(200);
+    expect(await readUntil(reopened!, (t) => t.includes(': connected'))).toContain(': connected');
+    await reopened!.body!.cancel();
+    for (const s of streams) s.close();
   });
 });

@@ -2,7 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AlertBook, SequencedAlertChange } from '../../alert-book.ts';
 import { ANY_ROLE, principalOf, requireRole } from '../roles.ts';
-import { GuardedErrors } from '../schemas.ts';
+import { ErrorResponse, GuardedErrors } from '../schemas.ts';
+import { StreamSlots, streamHolder } from '../stream-slots.ts';
 import { alertItem } from './alerts.ts';
 import { everyFifteenSeconds, lastEventIdOf, openEventStream, resetFrame, type EventStream, type EventStreamLimits, type HeartbeatTimer } from '../event-stream.ts';
 
@@ -33,6 +34,8 @@ export interface AlertStreamOptions {
    * @defaultValue 10000
    */
   maxBacklogEvents?: number | undefined;
+  /** Bounds open streams per token and per address, shared with the other stream routes; defaults when omitted. */
+  slots?: StreamSlots | undefined;
 }
 
 const DEFAULT_MAX_BACKLOG_EVENTS = 10_000;
@@ -112,6 +115,7 @@ class AlertStreamClient {
 export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (app, opts) => {
   const heartbeat = opts.heartbeat ?? everyFifteenSeconds;
   const maxBacklog = opts.maxBacklogEvents ?? DEFAULT_MAX_BACKLOG_EVENTS;
+  const slots = opts.slots ?? new StreamSlots();
   const book = app.services.alerts;
   const clients = new Set<AlertStreamClient>();
   const frames = new Map<number, string>();
@@ -150,8 +154,9 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
   app.get<{ Querystring: Static<typeof AlertStreamQuery> }>('/stream/alerts', {
     preHandler: requireRole(...ANY_ROLE),
     config: { queryToken: true },
-    schema: { querystring: AlertStreamQuery, response: { 200: AlertStreamResponse, ...GuardedErrors } },
+    schema: { querystring: AlertStreamQuery, response: { 200: AlertStreamResponse, ...GuardedErrors, 429: ErrorResponse } },
   }, async (request, reply) => {
+    const release = slots.acquire(streamHolder(principalOf(request)), request.ip);
     const lastEventId = lastEventIdOf(request);
     const latest = book.lastChangeSeq;
     let cursor = latest;
@@ -171,6 +176,7 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
     const stopBeat = heartbeat(() => stream.heartbeat());
     stream.onEnd(() => {
       stopBeat();
+      release();
       clients.delete(client);
       request.log.info({ lastEventId: String(client.cursor) }, 'Alert stream ended');
     });

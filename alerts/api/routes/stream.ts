@@ -4,7 +4,8 @@ import { formatSseFrame, type SseSubscription } from '../../push/sse/hub.ts';
 import { ForbiddenError } from '../errors.ts';
 import { ANY_ROLE, MANAGERS, principalOf, requireRole } from '../roles.ts';
 import { everyFifteenSeconds, lastEventIdOf, openEventStream, resetFrame, type EventStreamLimits, type HeartbeatTimer } from '../event-stream.ts';
-import { GuardedErrors, IdParams } from '../schemas.ts';
+import { ErrorResponse, GuardedErrors, IdParams } from '../schemas.ts';
+import { StreamSlots, streamHolder } from '../stream-slots.ts';
 
 export type { HeartbeatTimer };
 
@@ -23,6 +24,8 @@ const StreamResponse = Type.String({
 export interface StreamOptions {
   heartbeat?: HeartbeatTimer | undefined;
   limits?: Partial<EventStreamLimits> | undefined;
+  /** Bounds open streams per token and per address, shared with the other stream routes; defaults when omitted. */
+  slots?: StreamSlots | undefined;
 }
 
 /**
@@ -34,6 +37,7 @@ export interface StreamOptions {
 export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts) => {
   const hub = app.services.sse!;
   const heartbeat = opts.heartbeat ?? everyFifteenSeconds;
+  const slots = opts.slots ?? new StreamSlots();
   const open = new Set<SseSubscription>();
   // Hijacked replies are not closed by fastify: end them before the server waits for its connections (preClose).
   app.addHook('preClose', async () => {
@@ -41,6 +45,7 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
   });
 
   function serve(request: FastifyRequest<{ Querystring: Static<typeof StreamQuery> }>, reply: FastifyReply, personId: string): void {
+    const release = slots.acquire(streamHolder(principalOf(request)), request.ip);
     const lastEventId = lastEventIdOf(request);
     const sub = hub.subscribe(personId, lastEventId !== undefined ? { lastEventId } : {});
     const stream = openEventStream(request, reply, opts.limits);
@@ -53,6 +58,7 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
     sub.onEnd((reason) => stream.close(reason, sub.lastEventId));
     stream.onEnd(() => {
       stopBeat();
+      release();
       open.delete(sub);
       sub.close();
     });
@@ -79,7 +85,7 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/stream', {
     preHandler: requireRole(...ANY_ROLE),
     config: { queryToken: true },
-    schema: { querystring: StreamQuery, response: { 200: StreamResponse, ...GuardedErrors } },
+    schema: { querystring: StreamQuery, response: { 200: StreamResponse, ...GuardedErrors, 429: ErrorResponse } },
   }, async (request, reply) => {
     const p = principalOf(request);
     if (p.personId === undefined) throw new ForbiddenError('This token names no person (personId), so it has no stream; use /people/:id/stream');
@@ -90,7 +96,7 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
   app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof StreamQuery> }>('/people/:id/stream', {
     preHandler: requireRole(...MANAGERS),
     config: { queryToken: true },
-    schema: { params: IdParams, querystring: StreamQuery, response: { 200: StreamResponse, ...GuardedErrors } },
+    schema: { params: IdParams, querystring: StreamQuery, response: { 200: StreamResponse, ...GuardedErrors, 429: ErrorResponse } },
   }, async (request, reply) => {
     serve(request, reply, request.params.id);
     return reply;
