@@ -83,3 +83,50 @@ export function vendorName(vendor: string): Text | undefined {
 export function bilingual(text: Text): string {
   return `${text['zh-CN']} / ${text.en}`;
 }
+
+/** Who opened a ticket: an alert, or a person's 报修 or 投诉. */
+export const TICKET_ORIGIN_NAMES: Readonly<Record<'alert' | 'report' | 'complaint', Text>> = {
+  alert: t('设备告警', 'Device alert'),
+  report: t('报修', 'Repair report'),
+  complaint: t('投诉', 'Complaint'),
+};
+
+/** Complaint classes of the service manual (000:702). */
+export const COMPLAINT_CLASS_NAMES: Readonly<Record<'justified' | 'communication', Text>> = {
+  justified: t('有效投诉', 'Justified complaint'),
+  communication: t('沟通性投诉', 'Communication complaint'),
+};
+
+export const COMPLAINT_KIND_NAMES: Readonly<Record<'help' | 'enquiry' | 'venting', Text>> = {
+  help: t('求助', 'Help'),
+  enquiry: t('咨询', 'Enquiry'),
+  venting: t('发泄', 'Venting'),
+};
+
+/** The customer clocks of person-opened tickets (service-rules.md, time limits). */
+export const CUSTOMER_CLOCK_NAMES: Readonly<Record<'reply' | 'complete' | 'customer_update', Text>> = {
+  reply: t('答复客户', 'reply to the customer'),
+  complete: t('投诉办结', 'complaint completed'),
+  customer_update: t('向客户通报进度', 'update to the waiting customer'),
+};
+
+export const CONTACT_CHANNEL_NAMES: Readonly<Record<'phone' | 'sms' | 'visit' | 'other', Text>> = {
+  phone: t('电话', 'phone'),
+  sms: t('短信', 'SMS'),
+  visit: t('上门', 'visit'),
+  other: t('其他', 'other'),
+};
+
+/** Fixed lines of the pushes about person-opened tickets. */
+export const PERSON_TICKET_TEXTS = {
+  dispatched: t('请接单并尽快联系客户。', 'Please acknowledge and contact the customer.'),
+  complaintToSupervisor: t('重大或紧急投诉，直接报主管。', 'Major or urgent complaint: straight to the supervisor.'),
+  escalatedTitle: t('投诉报主管', 'Complaint to supervisor'),
+  breachedTitle: t('客户时限超时', 'Customer limit breached'),
+  description: t('内容', 'Details'),
+  address: t('地址', 'Address'),
+  contact: t('联系人', 'Contact'),
+  device: t('设备', 'Device'),
+  due: t('时限', 'Due'),
+  limitPassed: t('时限已过', 'limit has passed'),
+} as const;

@@ -8,18 +8,30 @@ export const Q = {
   subjectLock: 'SELECT pg_advisory_xact_lock(hashtext($1))',
   ticketById: `${TICKET_SELECT} WHERE t.id = $1`,
   ticketByIdForUpdate: `${TICKET_SELECT} WHERE t.id = $1 FOR UPDATE OF t`,
-  openTicketForSubject: `${TICKET_SELECT} WHERE t.subject = $1 AND t.subject_id = $2 AND t.status IN ('opened', 'dispatched', 'acknowledged', 'on_site') FOR UPDATE OF t`,
+  // Alert tickets only: a person's 报修/投诉 about the same device never takes in its alerts.
+  openTicketForSubject: `${TICKET_SELECT} WHERE t.subject = $1 AND t.subject_id = $2 AND t.origin = 'alert' AND t.status IN ('opened', 'dispatched', 'acknowledged', 'on_site') FOR UPDATE OF t`,
+  activeAlertsOfTicket: 'SELECT alert_id, condition, severity, detail FROM ticket_alerts WHERE ticket_id = $1 AND cleared_at IS NULL ORDER BY raised_at, alert_id',
+  moveActiveAlerts: 'UPDATE ticket_alerts SET ticket_id = $2 WHERE ticket_id = $1 AND cleared_at IS NULL',
   alertById: 'SELECT alert_id, ticket_id FROM ticket_alerts WHERE alert_id = $1',
   alertsKnown: 'SELECT alert_id FROM ticket_alerts WHERE alert_id = ANY($1::text[])',
   alertIdsOf: 'SELECT alert_id FROM ticket_alerts WHERE ticket_id = $1',
-  openDeviceTickets: `SELECT id, subject_id FROM tickets WHERE subject = 'device' AND subject_id = ANY($1::text[]) AND status IN ('opened', 'dispatched', 'acknowledged', 'on_site')`,
-  recentResolvedForSubject: `SELECT id FROM tickets WHERE subject = $1 AND subject_id = $2
+  openDeviceTickets: `SELECT id, subject_id FROM tickets WHERE subject = 'device' AND subject_id = ANY($1::text[]) AND origin = 'alert' AND status IN ('opened', 'dispatched', 'acknowledged', 'on_site')`,
+  recentResolvedForSubject: `SELECT id FROM tickets WHERE subject = $1 AND subject_id = $2 AND origin = 'alert'
     AND status IN ('resolved', 'followed_up', 'closed') AND resolved_at >= $3::timestamptz
     ORDER BY resolved_at DESC, id DESC LIMIT 1`,
   insertTicket: `INSERT INTO tickets (subject, subject_id, device_id, gateway_id, kind, vendor, district, address, customer,
       conditions, devices, priority, status, opened_at, sla_started_at, sla_due_at, repeat_of, manual, updated_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12, 'opened', $13::timestamptz, $13::timestamptz, $14::timestamptz, $15, $16::jsonb, $13::timestamptz)
     RETURNING id`,
+  /** A person's ticket takes its own id as its subject id, so the id is drawn before the insert. */
+  nextTicketId: `SELECT 'T' || lpad(nextval('ticket_seq')::text, 6, '0') AS id`,
+  insertPersonTicket: `INSERT INTO tickets (id, subject, subject_id, device_id, district, address, customer, priority, status,
+      opened_at, sla_started_at, sla_due_at, updated_at, origin, contact_name, contact_phone, description, complaint_class, complaint_kind, request_id)
+    VALUES ($1, 'customer', $1, $2, $3, $4, $5, $6, 'opened', $7::timestamptz, $7::timestamptz, $8::timestamptz, $7::timestamptz, $9, $10, $11, $12, $13, $14, $15)`,
+  ticketByRequestId: `${TICKET_SELECT} WHERE t.request_id = $1`,
+  insertCustomerContact: `INSERT INTO customer_contacts (ticket_id, at, actor, channel, message) VALUES ($1, $2::timestamptz, $3, $4, $5)
+    RETURNING id::text AS id`,
+  customerContactsOf: 'SELECT id::text AS id, at, actor, channel, message FROM customer_contacts WHERE ticket_id = $1 ORDER BY customer_contacts.id',
   insertTicketAlert: `INSERT INTO ticket_alerts (alert_id, ticket_id, condition, severity, raised_at, detail)
     VALUES ($1, $2, $3, $4, $5::timestamptz, $6::jsonb)`,
   clearTicketAlert: `UPDATE ticket_alerts SET cleared_at = $2::timestamptz WHERE alert_id = $1 AND cleared_at IS NULL RETURNING ticket_id, condition`,
@@ -52,7 +64,7 @@ export type TicketColumn =
   | 'status' | 'assignee' | 'priority' | 'conditions' | 'devices' | 'manual' | 'round' | 'sla_started_at' | 'dispatched_at'
   | 'acknowledged_at' | 'on_site_at' | 'resolved_at' | 'followed_up_at' | 'closed_at' | 'cancelled_at' | 'sla_due_at'
   | 'follow_up_due_at' | 'device_normal_at' | 'remedy_done' | 'parts_used' | 'notes' | 'satisfaction' | 'follow_up_notes'
-  | 'escalation_step' | 'escalated_at' | 'routed_at' | 'updated_at';
+  | 'escalation_step' | 'escalated_at' | 'routed_at' | 'updated_at' | 'complaint_class';
 
 const CASTS: Partial<Record<TicketColumn, string>> = {
   conditions: '::text[]', devices: '::text[]', manual: '::jsonb', parts_used: '::jsonb',
@@ -73,6 +85,7 @@ export interface ListFilter {
   assignee?: string;
   district?: string;
   priority?: readonly string[];
+  origin?: readonly string[];
   /** `newest` first (the queue's history), or by `urgency`: priority, then the SLA due time. */
   order?: TicketOrder;
   limit: number;
@@ -96,6 +109,7 @@ export function listTicketsSql(f: ListFilter): { sql: string; params: unknown[] 
   };
   if (f.status?.length) add((n) => `t.status = ANY($${n}::text[])`, f.status);
   if (f.priority?.length) add((n) => `t.priority = ANY($${n}::text[])`, f.priority);
+  if (f.origin?.length) add((n) => `t.origin = ANY($${n}::text[])`, f.origin);
   if (f.deviceId !== undefined) add((n) => `(t.device_id = $${n} OR $${n} = ANY(t.devices))`, f.deviceId);
   if (f.assignee !== undefined) add((n) => `t.assignee = $${n}`, f.assignee);
   if (f.district !== undefined) add((n) => `t.district = $${n}`, f.district);

@@ -12,14 +12,26 @@ import type { Notice } from './notice.ts';
 import { customerNotice, dispatchedNotice, reopenedNotice, type NoticeContext } from './notice-text.ts';
 import { maxPriority, priorityOf, SAFETY_CONDITIONS } from './priority.ts';
 import {
+  complaintToSupervisorNotice,
+  personDispatchedNotice,
+  PersonTicketInputError,
+  planPersonTicket,
+  reclassifyAsJustified,
+  sameForm,
+  type CustomerContactInput,
+  type PersonTicketInput,
+} from './person-tickets.ts';
+import {
   iso,
   ms,
   stageDueMs,
   toTicket,
   type Row,
   type Ticket,
+  type TicketCustomerContact,
   type TicketDetail,
   type TicketManualEntry,
+  type TicketOrigin,
   type TicketSubject,
 } from './ticket.ts';
 import type { IncidentScope } from './storm-folder.ts';
@@ -81,6 +93,7 @@ export interface TicketListQuery {
   assignee?: string;
   district?: string;
   priority?: Priority | readonly Priority[];
+  origin?: TicketOrigin | readonly TicketOrigin[];
   /** @defaultValue 'newest' */
   order?: TicketOrder;
   /** @defaultValue 100, at most 1000 */
@@ -581,6 +594,103 @@ export class TicketService {
     if (!adopted(target?.id)) this.#emit([out?.notice]);
   }
 
+  // --- tickets opened by people ---------------------------------------------------------------
+
+  /**
+   * 受理/登记: a fault phoned in (报修) or a complaint (投诉), routed like a device ticket. It never
+   * takes in device alerts (its subject is its own case). A form sent again under its requestId
+   * returns the first ticket (`created: false`); an urgent or major complaint goes straight to the
+   * supervisor (001:197).
+   */
+  async openByPerson(input: PersonTicketInput, actor: string): Promise<{ ticket: Ticket; created: boolean }> {
+    const device = input.deviceId !== undefined ? this.#lookup(input.deviceId) : undefined;
+    const plan = planPersonTicket(input, device);
+    const nowMs = this.#clock.now();
+    const now = new Date(nowMs).toISOString();
+    const out = await this.#db.transaction(async (tx) => {
+      if (input.requestId !== undefined) {
+        await tx.query(Q.subjectLock, [`ticket:request:${input.requestId}`]);
+        const prior = (await tx.query<Row>(Q.ticketByRequestId, [input.requestId]))[0];
+        if (prior) {
+          const t = toTicket(prior);
+          if (!sameForm(t, input)) throw new TicketConflictError(`requestId ${input.requestId} already opened ticket ${t.id} for another form`);
+          return { id: t.id, created: false };
+        }
+      }
+      const id = (await tx.query<{ id: string }>(Q.nextTicketId))[0]!.id;
+      await tx.query(Q.insertPersonTicket, [
+        id,
+        input.deviceId ?? null,
+        plan.district,
+        input.address,
+        device?.customer || input.contact.name,
+        plan.priority,
+        now,
+        isoOf(stageDueMs(this.#sla, 'opened', plan.priority, nowMs, null)),
+        input.origin,
+        input.contact.name,
+        input.contact.phone,
+        input.description,
+        plan.complaintClass,
+        plan.complaintKind,
+        input.requestId ?? null,
+      ]);
+      await tx.query(Q.insertEvent, [id, now, actor, 'open', null, 'opened', JSON.stringify({
+        origin: input.origin,
+        priority: plan.priority,
+        complaintClass: plan.complaintClass,
+        complaintKind: plan.complaintKind,
+        major: input.major ?? false,
+        deviceId: input.deviceId ?? null,
+        requestId: input.requestId ?? null,
+      })]);
+      return { id, created: true };
+    });
+    if (out.created) {
+      if (plan.toSupervisor) await this.#complaintToSupervisor(out.id, input.major ? 'major_complaint' : 'urgent_complaint');
+      if (this.#settings.autoDispatch) await this.#route(out.id);
+    }
+    return { ticket: await this.#mustGet(this.#db, out.id), created: out.created };
+  }
+
+  /** Tells the district's supervisor of a complaint at once, once per round, with its escalation on record. */
+  async #complaintToSupervisor(ticketId: string, reason: string): Promise<void> {
+    const nowMs = this.#clock.now();
+    const ticket = await this.#mustGet(this.#db, ticketId);
+    let supervisor: string | undefined;
+    try {
+      supervisor = (await this.#directory.whoIsOnCall(ticket.district ?? undefined, nowMs)).supervisor?.id;
+    } catch (err) {
+      // The breach of its clocks reaches the supervisor later through the watches.
+      this.#log?.warn({ err, ticketId }, 'On-call lookup failed; complaint not escalated to the supervisor');
+      return;
+    }
+    const ctx = this.#ctx(nowMs);
+    const notice = await this.#db.transaction(async (tx) => {
+      const t = await this.#mustGet(tx, ticketId, true);
+      const step = stepOfLevel('supervisor', this.#sla.escalation.repeats);
+      const r = await recordEscalation(tx, t, { ticketId, step, level: 'supervisor', target: supervisor ?? null, reason, atMs: nowMs, causeKey: `complaint:${ticketId}:${t.round}`, notify: false }, ctx);
+      if (!r || !supervisor) return undefined;
+      const n = complaintToSupervisorNotice(`${ticketId}:complaint:${t.round}`, t, supervisor, reason, ctx);
+      await saveNotice(tx, n, step);
+      return n;
+    });
+    this.#emit([notice]);
+  }
+
+  /** What the waiting customer was told, by `actor`: stops the reply clocks, restarts the update-gap clock. */
+  async recordCustomerContact(id: string, input: CustomerContactInput, actor: string): Promise<TicketCustomerContact> {
+    if (!input.message.trim()) throw new PersonTicketInputError('message', 'say what the customer was told');
+    const now = new Date(this.#clock.now()).toISOString();
+    const channel = input.channel ?? 'phone';
+    return this.#db.transaction(async (tx) => {
+      const t = await this.#mustGet(tx, id, true);
+      const rows = await tx.query<{ id: string }>(Q.insertCustomerContact, [id, now, actor, channel, input.message]);
+      await tx.query(Q.insertEvent, [id, now, actor, 'customer_contact', t.status, t.status, JSON.stringify({ contactId: rows[0]!.id, channel, message: input.message })]);
+      return { id: rows[0]!.id, at: now, actor, channel, message: input.message };
+    });
+  }
+
   // --- lifecycle -----------------------------------------------------------------------------
 
   dispatch(id: string, assignee: string, actor: string): Promise<Ticket> {
@@ -619,13 +729,23 @@ export class TicketService {
     });
   }
 
-  /** 回访: satisfied closes the ticket; unsatisfied sends it back to the same technician. */
-  followUp(id: string, input: FollowUpInput, actor: string): Promise<Ticket> {
+  /**
+   * 回访: satisfied closes the ticket; unsatisfied sends it back to the same technician, and a
+   * communication complaint whose customer is still unhappy is justified now (000:702).
+   */
+  async followUp(id: string, input: FollowUpInput, actor: string): Promise<Ticket> {
     const action: TicketAction = input.satisfied ? 'follow_up_satisfied' : 'follow_up_unsatisfied';
-    return this.#transition(id, action, actor, () => ({
+    let reclassified = false;
+    const t = await this.#transition(id, action, actor, (before) => ({
       set: { satisfaction: input.satisfied ? 'satisfied' : 'unsatisfied', follow_up_notes: input.notes ?? null },
       detail: { satisfied: input.satisfied, notes: input.notes ?? null },
+      ...(input.satisfied || before.complaintClass !== 'communication'
+        ? {}
+        : { then: async (tx: Db) => void (reclassified = await reclassifyAsJustified(tx, id, 'follow_up_unsatisfied', actor, this.#clock.now(), this.#sla)) }),
     }));
+    if (!reclassified) return t;
+    await this.#complaintToSupervisor(id, 'follow_up_unsatisfied');
+    return this.#mustGet(this.#db, id);
   }
 
   cancel(id: string, reason: string, actor: string): Promise<Ticket> {
@@ -661,7 +781,8 @@ export class TicketService {
     id: string,
     action: TicketAction,
     actor: string,
-    step: (t: Ticket) => { set: Partial<Record<TicketColumn, unknown>>; detail?: Record<string, unknown> },
+    /** `then` runs in the same transaction after the step is written. */
+    step: (t: Ticket) => { set: Partial<Record<TicketColumn, unknown>>; detail?: Record<string, unknown>; then?: (tx: Db) => Promise<void> },
     newAssignee?: string,
     /** Id of the alarm push this dispatch stands for: saved under that id, not sent again. */
     adoptNoticeId?: string,
@@ -673,7 +794,7 @@ export class TicketService {
       const assignee = newAssignee ?? t.assignee;
       const to = nextStatus(action, t.status, assignee !== null);
       if (to === undefined) throw new IllegalTransitionError(id, action, t.status);
-      const { set, detail } = step(t);
+      const { set, detail, then } = step(t);
       const cols: Partial<Record<TicketColumn, unknown>> = { ...set, status: to, updated_at: now };
       let round = t.round;
       let slaStartedMs = Date.parse(t.slaStartedAt);
@@ -731,10 +852,11 @@ export class TicketService {
         // The satisfied follow-up passes through followed_up on its way to closed; both are audited.
         await tx.query(Q.insertEvent, [id, now, actor, 'close', 'followed_up', 'closed', null]);
       }
+      await then?.(tx);
       const after = await this.#mustGet(tx, id);
       const out: Notice[] = [];
       const ctx = this.#ctx(nowMs);
-      if (action === 'dispatch') out.push(dispatchedNotice(adoptNoticeId ?? `${id}:dispatch:${ev[0]!.id}`, after, assignee!, ctx));
+      if (action === 'dispatch') out.push((after.origin === 'alert' ? dispatchedNotice : personDispatchedNotice)(adoptNoticeId ?? `${id}:dispatch:${ev[0]!.id}`, after, assignee!, ctx));
       if ((action === 'reopen' || action === 'follow_up_unsatisfied') && after.assignee) {
         out.push(reopenedNotice(`${id}:reopen:${ev[0]!.id}`, after, [after.assignee], String(detail?.reason ?? detail?.notes ?? 'follow-up unsatisfied'), ctx));
       }
@@ -763,6 +885,7 @@ export class TicketService {
     const { sql, params } = listTicketsSql({
       ...(q.status !== undefined ? { status: asArray(q.status) } : {}),
       ...(q.priority !== undefined ? { priority: asArray(q.priority) } : {}),
+      ...(q.origin !== undefined ? { origin: asArray(q.origin) } : {}),
       ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
       ...(q.assignee !== undefined ? { assignee: q.assignee } : {}),
       ...(q.district !== undefined ? { district: q.district } : {}),
@@ -776,12 +899,13 @@ export class TicketService {
   async get(id: string): Promise<TicketDetail | undefined> {
     const row = (await this.#db.query<Row>(Q.ticketById, [id]))[0];
     if (!row) return undefined;
-    const [events, alerts, comments, breaches, escalations] = await Promise.all([
+    const [events, alerts, comments, breaches, escalations, contacts] = await Promise.all([
       this.#db.query<Row>(Q.eventsOf, [id]),
       this.#db.query<Row>(Q.alertsOf, [id]),
       this.#db.query<Row>(Q.commentsOf, [id]),
       this.#db.query<Row>(Q.breachesOf, [id]),
       this.#db.query<Row>(Q.escalationsOf, [id]),
+      this.#db.query<Row>(Q.customerContactsOf, [id]),
     ]);
     return {
       ...toTicket(row),
@@ -805,6 +929,7 @@ export class TicketService {
       comments: comments.map((c) => ({ id: String(c.id), at: iso(c.at)!, author: String(c.author), body: String(c.body) })),
       breaches: breaches.map((b) => ({ clock: String(b.clock), priority: b.priority as Priority, dueAt: iso(b.due_at)!, breachedAt: iso(b.breached_at)! })),
       escalations: escalations.map((e) => ({ id: String(e.id), step: Number(e.step), level: String(e.level), target: (e.target ?? null) as string | null, at: iso(e.at)!, reason: String(e.reason) })),
+      customerContacts: contacts.map((c) => ({ id: String(c.id), at: iso(c.at)!, actor: String(c.actor), channel: c.channel as TicketCustomerContact['channel'], message: String(c.message) })),
     };
   }
 

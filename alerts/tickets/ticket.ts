@@ -14,8 +14,18 @@ export interface TicketManualEntry {
   source: string;
 }
 
-/** What a ticket is about: a device, a gateway, or a district whose storm it folds. */
-export type TicketSubject = AlertSubject | 'district';
+/** What a ticket is about: a device, a gateway, a district whose storm it folds, or a customer's own case. */
+export type TicketSubject = AlertSubject | 'district' | 'customer';
+
+/** Who opened it: an alert, or a person — 报修 a fault phoned in, 投诉 a complaint. */
+export const TICKET_ORIGINS = ['alert', 'report', 'complaint'] as const;
+export type TicketOrigin = (typeof TICKET_ORIGINS)[number];
+/** 有效投诉 justified, 沟通性投诉 communication (service-rules.md, complaint classes). */
+export const COMPLAINT_CLASSES = ['justified', 'communication'] as const;
+export type ComplaintClass = (typeof COMPLAINT_CLASSES)[number];
+/** A communication complaint's kind: 求助 help, 咨询 enquiry, 发泄 venting. */
+export const COMPLAINT_KINDS = ['help', 'enquiry', 'venting'] as const;
+export type ComplaintKind = (typeof COMPLAINT_KINDS)[number];
 
 /** A service ticket. Times are ISO-8601 strings, null until they happen. */
 export interface Ticket {
@@ -62,6 +72,13 @@ export interface Ticket {
   escalationStep: number;
   escalatedAt: string | null;
   updatedAt: string;
+  origin: TicketOrigin;
+  /** The person who reported or complained; null on alert tickets. */
+  contact: { name: string; phone: string } | null;
+  /** What the person said, as taken down. */
+  description: string | null;
+  complaintClass: ComplaintClass | null;
+  complaintKind: ComplaintKind | null;
 }
 
 export interface TicketEvent {
@@ -106,8 +123,18 @@ export interface TicketEscalation {
   reason: string;
 }
 
+/** What a waiting customer was told, and by whom. */
+export interface TicketCustomerContact {
+  id: string;
+  at: string;
+  actor: string;
+  channel: 'phone' | 'sms' | 'visit' | 'other';
+  message: string;
+}
+
 export interface TicketDetail extends Ticket {
   history: TicketEvent[];
+  customerContacts: TicketCustomerContact[];
   alerts: TicketAlertLink[];
   comments: TicketComment[];
   breaches: TicketBreach[];
@@ -171,6 +198,11 @@ export function toTicket(r: Row): Ticket {
     escalationStep: Number(r.escalation_step ?? 0),
     escalatedAt: iso(r.escalated_at),
     updatedAt: iso(r.updated_at)!,
+    origin: (r.origin ?? 'alert') as TicketOrigin,
+    contact: r.contact_name === null || r.contact_name === undefined ? null : { name: String(r.contact_name), phone: String(r.contact_phone ?? '') },
+    description: str(r.description),
+    complaintClass: (r.complaint_class ?? null) as ComplaintClass | null,
+    complaintKind: (r.complaint_kind ?? null) as ComplaintKind | null,
   };
 }
 
