@@ -30,6 +30,7 @@ import { buildHttpApi, buildOpsApi } from '../alerts/api/server.ts';
 import { TokenBook, TokenChain, loadAdminToken } from '../alerts/api/tokens.ts';
 import { SqlTokenStore } from '../alerts/api/token-store.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
+import { CustomerNoticeLog } from '../alerts/push/customer-notice-log.ts';
 import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
@@ -263,6 +264,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       tokens: new TokenChain(tokens, apiTokens),
       apiTokens,
       tickets: services.tickets,
+      customerNotices: new CustomerNoticeLog(services.db),
       reports: services.reports,
       oncall: services.oncall,
       sse: services.sse,
@@ -271,7 +273,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       clock,
       health,
       audit: new SqlAuditLog(services.db),
-    }, log.child({ stage: 'api' }), { https, streams: settings.api?.streams });
+    }, log.child({ stage: 'api' }), { https });
   } else {
     api = await buildOpsApi({ metrics, health }, log.child({ stage: 'api' }), { https });
   }

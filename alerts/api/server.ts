@@ -4,6 +4,7 @@ import type { DeviceRecord, DeviceRecords, DeviceStatusView } from '../../contra
 import type { DeadLetter, RejectReason } from '../../contracts/messages.ts';
 import type { AlertBook } from '../alert-book.ts';
 import type { SqlOnCallDirectory } from '../oncall/oncall-directory.ts';
+import type { CustomerNoticeLog } from '../push/customer-notice-log.ts';
 import type { SseHub } from '../push/sse/hub.ts';
 import type { SlaSettings } from '../sla/sla-policy.ts';
 import type { TicketReports } from '../tickets/reports.ts';
@@ -23,6 +24,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { alertStreamRoutes } from './routes/alert-stream.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { customerNoticeRoutes } from './routes/customer-notices.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -48,6 +50,8 @@ export interface ApiServices {
   /** Issued tokens: enables /tokens (admin). Add it to `tokens` too so its tokens verify. */
   apiTokens?: Pick<SqlTokenStore, 'create' | 'list' | 'revoke'>;
   tickets?: TicketApi;
+  /** Customer notices with their delivery state: enables /customer-notices (staff). */
+  customerNotices?: Pick<CustomerNoticeLog, 'list'>;
   reports?: Pick<TicketReports, 'daily' | 'weekly' | 'monthly'>;
   oncall?: OnCallApi;
   /** Live streams per person: enables /stream and /people/:id/stream. */
@@ -228,6 +232,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
       await api.register(deadLetterRoutes);
       if (services.apiTokens) await api.register(tokenRoutes);
       if (services.tickets) await api.register(ticketRoutes);
+      if (services.customerNotices) await api.register(customerNoticeRoutes);
       if (services.reports) await api.register(reportRoutes);
       if (services.oncall) await api.register(oncallRoutes);
       if (services.getSlaSettings) await api.register(settingsRoutes);

@@ -9,6 +9,7 @@ import { ManualClock } from '../../app/clock.ts';
 import { DeadLetterLog } from '../../ingest/dead-letter-log.ts';
 import { DeviceRegistry } from '../../registry/device-registry.ts';
 import { SqlOnCallDirectory } from '../oncall/oncall-directory.ts';
+import { CustomerNoticeLog } from '../push/customer-notice-log.ts';
 import { SseHub } from '../push/sse/hub.ts';
 import { parseSlaSettings, type SlaSettings } from '../sla/sla-policy.ts';
 import type { Db } from '../store/db.ts';
@@ -59,6 +60,7 @@ beforeAll(async () => {
     health: () => ({ status: 'ok', checks: {} }),
     apiTokens: store,
     tickets: svc,
+    customerNotices: new CustomerNoticeLog(db),
     reports: new TicketReports(db, 'UTC'),
     oncall: new SqlOnCallDirectory(db),
     sse: hub,

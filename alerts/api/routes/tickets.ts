@@ -2,8 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { CONDITIONS, SEVERITIES } from '../../../contracts/messages.ts';
 import { PRIORITIES, type Priority } from '../../sla/sla-policy.ts';
-import { CustomerContactBody, PersonTicketBody } from '../../tickets/person-tickets.ts';
-import { COMPLAINT_CLASSES, COMPLAINT_KINDS, TICKET_ORIGINS, type Ticket, type TicketDetail, type TicketOrigin } from '../../tickets/ticket.ts';
+import type { Ticket, TicketDetail } from '../../tickets/ticket.ts';
 import { TICKET_STATUSES, type TicketStatus } from '../../tickets/ticket-lifecycle.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { actorOf, ANY_ROLE, principalOf, requireRole, STAFF } from '../roles.ts';
@@ -20,7 +19,7 @@ const ConditionSchema = Type.Union(CONDITIONS.map((c) => Type.Literal(c)));
 
 export const TicketView = Type.Object({
   id: Type.String(),
-  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway'), Type.Literal('district'), Type.Literal('customer')], { description: 'district: a storm folded into one incident; customer: a person’s 报修 or 投诉, subjectId its own id' }),
+  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway'), Type.Literal('district')], { description: 'district: a storm folded into one incident' }),
   subjectId: Type.String(),
   deviceId: NullableString,
   gatewayId: NullableString,
@@ -58,15 +57,9 @@ export const TicketView = Type.Object({
   escalationStep: Type.Integer(),
   escalatedAt: NullableDateTime,
   updatedAt: DateTime,
-  origin: Type.Union(TICKET_ORIGINS.map((o) => Type.Literal(o)), { description: 'alert, or opened by a person: report (报修), complaint (投诉)' }),
-  contact: Type.Union([Type.Object({ name: Type.String(), phone: Type.String() }), Type.Null()]),
-  description: NullableString,
-  complaintClass: Type.Union([...COMPLAINT_CLASSES.map((c) => Type.Literal(c)), Type.Null()]),
-  complaintKind: Type.Union([...COMPLAINT_KINDS.map((k) => Type.Literal(k)), Type.Null()]),
 });
 
 const Comment = Type.Object({ id: Type.String(), at: DateTime, author: Type.String(), body: Type.String() });
-const CustomerContact = Type.Object({ id: Type.String(), at: DateTime, actor: Type.String(), channel: Type.String(), message: Type.String() });
 
 const TicketDetailView = Type.Composite([
   TicketView,
@@ -91,7 +84,6 @@ const TicketDetailView = Type.Composite([
     comments: Type.Array(Comment),
     breaches: Type.Array(Type.Object({ clock: Type.String(), priority: PrioritySchema, dueAt: DateTime, breachedAt: DateTime })),
     escalations: Type.Array(Type.Object({ id: Type.String(), step: Type.Integer(), level: Type.String(), target: NullableString, at: DateTime, reason: Type.String() })),
-    customerContacts: Type.Array(CustomerContact),
   }),
 ]);
 
@@ -101,7 +93,6 @@ const ShortText = Type.String({ maxLength: 100 });
 const ListQuery = Type.Object({
   status: Type.Optional(csvOf(TICKET_STATUSES)),
   priority: Type.Optional(csvOf(PRIORITIES)),
-  origin: Type.Optional(csvOf(TICKET_ORIGINS)),
   deviceId: Type.Optional(ShortText),
   assignee: Type.Optional(ShortText),
   district: Type.Optional(ShortText),
@@ -120,21 +111,6 @@ const FollowUpBody = Type.Object({ satisfied: Type.Boolean(), notes: Type.Option
 const ReasonBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false });
 const CommentBody = Type.Object({ body: Type.String({ minLength: 1, maxLength: 4000 }) }, { additionalProperties: false });
 const EmptyBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
-
-const CustomerNoticeQuery = Type.Object({ deviceId: Type.Optional(ShortText), limit: Type.Optional(LimitQuery) }, { additionalProperties: false });
-const CustomerNotice = Type.Object({
-  id: Type.String(),
-  alertId: Type.String(),
-  deviceId: Type.String(),
-  customer: NullableString,
-  district: NullableString,
-  condition: Type.String(),
-  openedAt: DateTime,
-  resolvedAt: NullableDateTime,
-});
-
-const isoOf = (v: unknown): string | null => (v === null || v === undefined ? null : (v instanceof Date ? v : new Date(String(v))).toISOString());
-const strOf = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 /**
  * Service tickets. Staff (admin, supervisor, operator) work every ticket; a technician sees and
@@ -169,7 +145,6 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
     const items = await tickets.list({
       ...(q.status ? { status: q.status.split(',') as TicketStatus[] } : {}),
       ...(q.priority ? { priority: q.priority.split(',') as Priority[] } : {}),
-      ...(q.origin ? { origin: q.origin.split(',') as TicketOrigin[] } : {}),
       ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
       ...(assignee !== undefined ? { assignee } : {}),
       ...(q.district !== undefined ? { district: q.district } : {}),
@@ -177,17 +152,6 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
       limit: Math.min(parseLimit(q.limit), 1000),
     });
     return { items };
-  });
-
-  // 受理/登记: the call centre opens a ticket for a fault phoned in or a complaint; a form sent
-  // twice under one requestId answers 200 with the ticket the first one opened.
-  app.post<{ Body: Static<typeof PersonTicketBody> }>('/tickets', {
-    preHandler: staff,
-    schema: { body: PersonTicketBody, response: { 201: TicketView, 200: TicketView, 409: GuardedErrors[400], ...GuardedErrors } },
-  }, async (request, reply) => {
-    const { ticket, created } = await tickets.openByPerson(request.body, actorOf(request));
-    request.log.info({ ticketId: ticket.id, origin: ticket.origin, created, actor: actorOf(request) }, created ? 'Ticket opened by a person' : 'Ticket form sent again: first ticket returned');
-    return reply.code(created ? 201 : 200).send(ticket);
   });
 
   app.get<{ Params: Static<typeof IdParams> }>('/tickets/:id', {
@@ -227,32 +191,5 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
   }, async (request, reply) => {
     await visible(request, request.params.id);
     return reply.code(201).send(await tickets.comment(request.params.id, request.body.body, actorOf(request)));
-  });
-
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof CustomerContactBody> }>('/tickets/:id/customer-contacts', {
-    preHandler: anyone,
-    schema: { params: IdParams, body: CustomerContactBody, response: { 201: CustomerContact, ...GuardedErrors } },
-  }, async (request, reply) => {
-    await visible(request, request.params.id);
-    return reply.code(201).send(await tickets.recordCustomerContact(request.params.id, request.body, actorOf(request)));
-  });
-
-  app.get<{ Querystring: Static<typeof CustomerNoticeQuery> }>('/customer-notices', {
-    preHandler: staff,
-    schema: { querystring: CustomerNoticeQuery, response: { 200: Type.Object({ items: Type.Array(CustomerNotice) }), ...GuardedErrors } },
-  }, async (request) => {
-    const rows = await tickets.customerNotices(request.query.deviceId, Math.min(parseLimit(request.query.limit), 1000));
-    return {
-      items: rows.map((r) => ({
-        id: String(r.id),
-        alertId: String(r.alert_id),
-        deviceId: String(r.device_id),
-        customer: strOf(r.customer),
-        district: strOf(r.district),
-        condition: String(r.condition),
-        openedAt: isoOf(r.opened_at)!,
-        resolvedAt: isoOf(r.resolved_at),
-      })),
-    };
   });
 };
