@@ -273,7 +273,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       clock,
       health,
       audit: new SqlAuditLog(services.db),
-    }, log.child({ stage: 'api' }), { https });
+    }, log.child({ stage: 'api' }), { https, streams: settings.api?.streams });
   } else {
     api = await buildOpsApi({ metrics, health }, log.child({ stage: 'api' }), { https });
   }

@@ -2,7 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { CONDITIONS, SEVERITIES } from '../../../contracts/messages.ts';
 import { PRIORITIES, type Priority } from '../../sla/sla-policy.ts';
-import type { Ticket, TicketDetail } from '../../tickets/ticket.ts';
+import { CustomerContactBody, PersonTicketBody } from '../../tickets/person-tickets.ts';
+import { COMPLAINT_CLASSES, COMPLAINT_KINDS, TICKET_ORIGINS, type Ticket, type TicketDetail, type TicketOrigin } from '../../tickets/ticket.ts';
 import { TICKET_STATUSES, type TicketStatus } from '../../tickets/ticket-lifecycle.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { actorOf, ANY_ROLE, principalOf, requireRole, STAFF } from '../roles.ts';
@@ -19,7 +20,7 @@ const ConditionSchema = Type.Union(CONDITIONS.map((c) => Type.Literal(c)));
 
 export const TicketView = Type.Object({
   id: Type.String(),
-  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway'), Type.Literal('district')], { description: 'district: a storm folded into one incident' }),
+  subject: Type.Union([Type.Literal('device'), Type.Literal('gateway'), Type.Literal('district'), Type.Literal('customer')], { description: 'district: a storm folded into one incident; customer: a person’s 报修 or 投诉, subjectId its own id' }),
   subjectId: Type.String(),
   deviceId: NullableString,
   gatewayId: NullableString,
@@ -57,9 +58,15 @@ export const TicketView = Type.Object({
   escalationStep: Type.Integer(),
   escalatedAt: NullableDateTime,
   updatedAt: DateTime,
+  origin: Type.Union(TICKET_ORIGINS.map((o) => Type.Literal(o)), { description: 'alert, or opened by a person: report (报修), complaint (投诉)' }),
+  contact: Type.Union([Type.Object({ name: Type.String(), phone: Type.String() }), Type.Null()]),
+  description: NullableString,
+  complaintClass: Type.Union([...COMPLAINT_CLASSES.map((c) => Type.Literal(c)), Type.Null()]),
+  complaintKind: Type.Union([...COMPLAINT_KINDS.map((k) => Type.Literal(k)), Type.Null()]),
 });
 
 const Comment = Type.Object({ id: Type.String(), at: DateTime, author: Type.String(), body: Type.String() });
+const CustomerContact = Type.Object({ id: Type.String(), at: DateTime, actor: Type.String(), channel: Type.String(), message: Type.String() });
 
 const TicketDetailView = Type.Composite([
   TicketView,
@@ -84,6 +91,7 @@ const TicketDetailView = Type.Composite([
     comments: Type.Array(Comment),
     breaches: Type.Array(Type.Object({ clock: Type.String(), priority: PrioritySchema, dueAt: DateTime, breachedAt: DateTime })),
     escalations: Type.Array(Type.Object({ id: Type.String(), step: Type.Integer(), level: Type.String(), target: NullableString, at: DateTime, reason: Type.String() })),
+    customerContacts: Type.Array(CustomerContact),
   }),
 ]);
 
@@ -93,6 +101,7 @@ const ShortText = Type.String({ maxLength: 100 });
 const ListQuery = Type.Object({
   status: Type.Optional(csvOf(TICKET_STATUSES)),
   priority: Type.Optional(csvOf(PRIORITIES)),
+  origin: Type.Optional(csvOf(TICKET_ORIGINS)),
   deviceId: Type.Optional(ShortText),
   assignee: Type.Optional(ShortText),
   district: Type.Optional(ShortText),
@@ -145,6 +154,7 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
     const items = await tickets.list({
       ...(q.status ? { status: q.status.split(',') as TicketStatus[] } : {}),
       ...(q.priority ? { priority: q.priority.split(',') as Priority[] } : {}),
+      ...(q.origin ? { origin: q.origin.split(',') as TicketOrigin[] } : {}),
       ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
       ...(assignee !== undefined ? { assignee } : {}),
       ...(q.district !== undefined ? { district: q.district } : {}),
@@ -152,6 +162,17 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
       limit: Math.min(parseLimit(q.limit), 1000),
     });
     return { items };
+  });
+
+  // 受理/登记: the call centre opens a ticket for a fault phoned in or a complaint; a form sent
+  // twice under one requestId answers 200 with the ticket the first one opened.
+  app.post<{ Body: Static<typeof PersonTicketBody> }>('/tickets', {
+    preHandler: staff,
+    schema: { body: PersonTicketBody, response: { 201: TicketView, 200: TicketView, 409: GuardedErrors[400], ...GuardedErrors } },
+  }, async (request, reply) => {
+    const { ticket, created } = await tickets.openByPerson(request.body, actorOf(request));
+    request.log.info({ ticketId: ticket.id, origin: ticket.origin, created, actor: actorOf(request) }, created ? 'Ticket opened by a person' : 'Ticket form sent again: first ticket returned');
+    return reply.code(created ? 201 : 200).send(ticket);
   });
 
   app.get<{ Params: Static<typeof IdParams> }>('/tickets/:id', {
@@ -191,5 +212,13 @@ export const ticketRoutes: FastifyPluginAsync = async (app) => {
   }, async (request, reply) => {
     await visible(request, request.params.id);
     return reply.code(201).send(await tickets.comment(request.params.id, request.body.body, actorOf(request)));
+  });
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof CustomerContactBody> }>('/tickets/:id/customer-contacts', {
+    preHandler: anyone,
+    schema: { params: IdParams, body: CustomerContactBody, response: { 201: CustomerContact, ...GuardedErrors } },
+  }, async (request, reply) => {
+    await visible(request, request.params.id);
+    return reply.code(201).send(await tickets.recordCustomerContact(request.params.id, request.body, actorOf(request)));
   });
 };
