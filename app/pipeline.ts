@@ -38,6 +38,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { InfluxWriterInput, PipelineConfig, PipelineRole, TlsFiles } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { PipelineMetrics } from './metrics.ts';
+import { asDeadLetter, storeDeadLetterSink } from './store-dead-letters.ts';
 import { startServiceStage, type ServiceStage } from './service-stage.ts';
 
 /** A running process: all stages (`ROLE=all`) or one role; the parts of other roles are absent. */
@@ -170,7 +171,9 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     });
     bus.deadLetters.consume('dead-letter-log', (batch) => letters.append(batch));
     deadLetters = letters;
-    const book = new AlertBook({ dir: join(config.dataDir, 'alerts'), historyLimit: settings.alerts?.historyLimit ?? 100_000, compactAfterLines: 50_000, fsync: settings.alerts?.fsync ?? false });
+    // Records the stores refuse or cannot replay: logged, counted, and listed with the edge's dead letters.
+    const storeLetters = storeDeadLetterSink(metrics.registry, log.child({ stage: 'store' }), (l) => letters.append([asDeadLetter(l)]));
+    const book = new AlertBook({ dir: join(config.dataDir, 'alerts'), historyLimit: settings.alerts?.historyLimit ?? 100_000, compactAfterLines: 50_000, fsync: settings.alerts?.fsync ?? false, onDeadLetter: storeLetters });
     bus.alertEvents.consume('alerts', (events) => {
       for (const change of book.apply(events)) metrics.onAlertEdge(change.alert.condition, change.type === 'raised' ? 'raise' : 'clear');
     });
@@ -186,6 +189,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       sla: settings.sla,
       tickets: settings.tickets,
       slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
+      onDeadLetter: storeLetters,
     }, book, registry, clock, log.child({ stage: 'services' }));
   }
 

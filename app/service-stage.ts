@@ -14,6 +14,7 @@ import { SafetyLane } from '../alerts/safety/safety-lane.ts';
 import { timerScheduler } from '../alerts/push/scheduler.ts';
 import { StormFolder } from '../alerts/tickets/storm-folder.ts';
 import type { Db } from '../alerts/store/db.ts';
+import type { StoreDeadLetterSink } from '../alerts/store/dead-letters.ts';
 import { openDb } from '../alerts/store/open-db.ts';
 import type { Notice } from '../alerts/tickets/notice.ts';
 import { TicketReports } from '../alerts/tickets/reports.ts';
@@ -32,6 +33,8 @@ export interface ServiceStageOptions {
   sla?: unknown;
   tickets?: unknown;
   slaCheckIntervalMs: number;
+  /** Alert changes the ticket store refused and alarm-journal lines that cannot be replayed. */
+  onDeadLetter?: StoreDeadLetterSink;
 }
 
 export interface ServiceStage {
@@ -89,7 +92,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
-  const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now());
+  const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now(), undefined, options.onDeadLetter);
   const lane = new SafetyLane({ journal, directory: oncall, lookupDevice, push, clock, ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}), log: log.child({ component: 'safety-lane' }) });
   // First listener on the alert book: a leak is pushed before anything else hears of it.
   alerts.onChange((changes) => lane.onAlertChanges(changes));
@@ -100,6 +103,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     lookupDevice,
     settings: ticketSettings,
     priorAlarm: (alertIds) => lane.priorPush(alertIds),
+    onDeadLetter: options.onDeadLetter,
     sla,
     log: log.child({ component: 'tickets' }),
   });

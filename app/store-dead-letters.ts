@@ -1,5 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import type { DeadLetter } from '../contracts/messages.ts';
 import { STORE_DEAD_LETTER_REASONS, type StoreDeadLetter, type StoreDeadLetterSink } from '../alerts/store/dead-letters.ts';
 
 /**
@@ -19,5 +20,17 @@ export function storeDeadLetterSink(registry: Registry, log: Pick<Logger, 'warn'
       tickets.inc({ reason: letter.reason });
     }
     keep?.(letter);
+  };
+}
+
+/** A store's dead letter in the dead-letter log's shape: the journal or `tickets` as its topic. */
+export function asDeadLetter(letter: StoreDeadLetter): DeadLetter {
+  return {
+    reason: letter.reason,
+    message: letter.message,
+    topic: letter.source,
+    ...(letter.deviceId !== undefined ? { deviceId: letter.deviceId } : {}),
+    payload: letter.payload,
+    receivedAtMs: letter.atMs,
   };
 }

@@ -153,9 +153,15 @@ export const REJECT_REASONS = [
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/**
+ * Why a store set a record aside rather than let it stop the rest (alerts/store/dead-letters.ts):
+ * listed with the edge's dead letters.
+ */
+export type StoreRejectReason = 'ticket_sanitised' | 'ticket_rejected' | 'journal_record_corrupt';
+
 /** A message or reading refused at the edge, kept with its reason in the bounded dead-letter log. */
 export interface DeadLetter {
-  reason: RejectReason;
+  reason: RejectReason | StoreRejectReason;
   /** Human-readable detail: which field, which rule. */
   message: string;
   topic: string;

@@ -1,15 +1,16 @@
+import type { StoreRejectReason } from '../../contracts/messages.ts';
+
 /**
  * Records the stores set aside instead of letting one stop the rest: an alert change the ticket
  * store refused, or a journal line that cannot be replayed at start. The component hands each to
  * its sink; the runner logs, counts and keeps them with the edge's dead letters.
  */
-export type StoreDeadLetterReason =
-  /** Refused by the ticket store as it was; stored with its text made safe and flagged. */
-  | 'ticket_sanitised'
-  /** Refused by the ticket store even with its text made safe: no ticket. */
-  | 'ticket_rejected'
-  /** A journal line that is not a record of its journal: skipped at start. */
-  | 'journal_record_corrupt';
+/**
+ * `ticket_sanitised`: refused by the ticket store as it was, stored with its text made safe and
+ * flagged; `ticket_rejected`: refused even made safe, no ticket; `journal_record_corrupt`: a
+ * stored line that is not a record of its journal, skipped at start.
+ */
+export type StoreDeadLetterReason = StoreRejectReason;
 
 export const STORE_DEAD_LETTER_REASONS: readonly StoreDeadLetterReason[] = ['ticket_sanitised', 'ticket_rejected', 'journal_record_corrupt'];
 
