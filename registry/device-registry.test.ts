@@ -45,4 +45,27 @@ describe('device registry', () => {
     const second = new DeviceRegistry([{ deviceId: 'HM-1', kind: 'household_meter', qmaxM3h: 4 }], edits);
     expect(second.get('HM-1')?.qmaxM3h).toBe(6);
   });
+
+  it('issue 13 #4: a record with a field 5,000 levels deep is refused (file, kept edits), so it can never break a later edit', () => {
+    const d = dir();
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    writeFileSync(join(d, 'deep.json'), `[{"deviceId":"HM-1","kind":"household_meter","extra":${deep}}]`);
+    expect(() => readRegistryFile(join(d, 'deep.json'))).toThrow(/record 1: extra\/a\/a.* is nested deeper than 8 levels/);
+    // An edits file written before records were bounded: refused at start, naming the record.
+    const edits = join(d, 'edits.json');
+    writeFileSync(edits, `[{"deviceId":"HM-1","kind":"household_meter"},{"deviceId":"HM-2","kind":"household_meter","extra":${deep}}]`);
+    expect(() => new DeviceRegistry([], edits)).toThrow(/record 2 \(HM-2\): extra\/a/);
+    writeFileSync(edits, '[]');
+    const registry = new DeviceRegistry([], edits);
+    registry.put({ deviceId: 'HM-3', kind: 'household_meter', extra: { a: { b: 1 } } });
+    expect(new DeviceRegistry([], edits).get('HM-3')).toMatchObject({ extra: { a: { b: 1 } } });
+  });
+
+  it('issue 13 #1: a record with NUL or a lone surrogate is refused, naming the field', () => {
+    const d = dir();
+    writeFileSync(join(d, 'nul.json'), '[{"deviceId":"HM-1","kind":"household_meter","address":"No. 5\\u0000"}]');
+    expect(() => readRegistryFile(join(d, 'nul.json'))).toThrow(/record 1: address: contains NUL \(U\+0000\) at 5/);
+    writeFileSync(join(d, 'half.csv'), 'deviceId,kind,customer\nHM-1,household_meter,\u001B[31m张\n');
+    expect(() => readRegistryFile(join(d, 'half.csv'))).toThrow(/record 1: customer: contains a control character/);
+  });
 });

@@ -4,11 +4,21 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { DeviceRecordSchema, type DeviceRecord, type DeviceRecords } from '../contracts/device-record.ts';
 import { ConfigError } from '../app/errors.ts';
+import { jsonProblem, type JsonBounds } from '../contracts/safe-json.ts';
 
 const checkRecord = TypeCompiler.Compile(DeviceRecordSchema);
 
+/**
+ * Registry records are flat facts; unknown fields are kept, but nested at most this deep and with
+ * no unsafe text (contracts/safe-json.ts), so writing the edits file or answering GET never overflows.
+ */
+export const RECORD_BOUNDS: JsonBounds = { maxDepth: 8, maxStringChars: 4096 };
+
 /** The first problem with a record, naming the field, or undefined when it is valid. */
 export function recordProblem(record: unknown): string | undefined {
+  // Before the schema check, which recurses.
+  const unsafe = jsonProblem(record, RECORD_BOUNDS);
+  if (unsafe) return `${unsafe.path === '' ? 'record' : unsafe.path.slice(1)}: ${unsafe.message}`;
   if (checkRecord.Check(record)) return undefined;
   const e = checkRecord.Errors(record).First();
   return e ? `${e.path === '' ? 'record' : e.path.slice(1)}: ${e.message}` : 'invalid record';
@@ -56,7 +66,10 @@ export class DeviceRegistry implements DeviceRecords {
   constructor(records: readonly DeviceRecord[], private readonly editsFile?: string) {
     for (const r of records) this.#set(r);
     if (editsFile && existsSync(editsFile)) {
-      for (const r of JSON.parse(readFileSync(editsFile, 'utf8')) as DeviceRecord[]) {
+      for (const [i, r] of (JSON.parse(readFileSync(editsFile, 'utf8')) as DeviceRecord[]).entries()) {
+        // An edit kept before records were bounded would break every later edit: refused at start, by name.
+        const problem = recordProblem(r);
+        if (problem) throw new ConfigError(`registry edits ${editsFile}, record ${i + 1} (${String(r?.deviceId)}): ${problem}; remove or fix it`);
         this.#edits.set(r.deviceId, r);
         this.#set(r);
       }
@@ -83,7 +96,7 @@ export class DeviceRegistry implements DeviceRecords {
     this.#listeners.push(listener);
   }
 
-  /** Creates or replaces a record (already validated at the edge) and keeps the edit. */
+  /** Creates or replaces a record (already checked with `recordProblem` at the edge) and keeps the edit. */
   put(record: DeviceRecord): DeviceRecord {
     this.#set(record);
     this.#edits.set(record.deviceId, record);

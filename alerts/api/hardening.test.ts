@@ -238,6 +238,9 @@ describe('issue 13: hostile text, depth and tokens at the HTTP edge', () => {
     expect(deep.json()).toMatchObject({ error: 'GAS_HTTP_TOO_DEEP', message: expect.stringContaining('body/extra/a/a') });
     expect((await app.inject({ url: '/api/v1/devices/HM-DEEP', headers: admin })).statusCode).toBe(404);
     expect((await app.inject({ method: 'PUT', url: '/api/v1/devices/HM-AFTER', headers: admin, payload: { kind: 'flow_meter', qmaxM3h: 16 } })).statusCode).toBe(200);
+    // Within the API's bound but over the registry's own (8), as for the registry file.
+    const ten = await app.inject({ method: 'PUT', url: '/api/v1/devices/HM-TEN', headers: json, payload: `{"kind":"flow_meter","extra":${deepJson(10)}}` });
+    expect(ten.json()).toMatchObject({ error: 'GAS_HTTP_BAD_REQUEST', message: expect.stringContaining('body/extra/a/a') });
     // Every JSON body, not only the registry's.
     const token = await app.inject({ method: 'POST', url: '/api/v1/tokens', headers: json, payload: `{"name":"x","role":"operator","x":${deepJson(10_000)}}` });
     expect(token.json()).toMatchObject({ error: 'GAS_HTTP_TOO_DEEP' });

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { DeviceRecordSchema, type DeviceRecord } from '../../../contracts/device-record.ts';
+import { recordProblem } from '../../../registry/device-registry.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 import { ANY_ROLE, MANAGERS, requireRole } from '../roles.ts';
 import { ErrorResponse } from '../schemas.ts';
@@ -53,6 +54,9 @@ export const deviceRoutes: FastifyPluginAsync = async (app) => {
       throw new BadRequestError(`body deviceId ${request.body.deviceId} does not match the path's ${id}`);
     }
     const record = { ...request.body, deviceId: id } as DeviceRecord;
+    // The registry's own bounds (depth, text), the same as for its file.
+    const problem = recordProblem(record);
+    if (problem) throw new BadRequestError(`body/${problem}`);
     request.log.info({ deviceId: id, by: request.principal?.name }, 'Device record updated');
     return app.services.registry.put(record);
   });
