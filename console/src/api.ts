@@ -121,6 +121,36 @@ export interface Device {
   activeConditions: string[];
 }
 
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'not_delivered'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface CustomerNoticeDelivery {
+  /** `none`: no customer channel reached it. */
+  channel: string;
+  status: DeliveryStatus;
+  reason: string | null;
+  attempts: number;
+  lastAttemptAt: string | null;
+  nextAttemptAt: string | null;
+}
+
+/** A LOW_BALANCE / NO_BALANCE notice to a customer and whether it reached them. */
+export interface CustomerNotice {
+  id: string;
+  alertId: string;
+  deviceId: string;
+  customer: string | null;
+  district: string | null;
+  condition: string;
+  title: Text | null;
+  body: Text | null;
+  createdAt: string;
+  resolvedAt: string | null;
+  /** Where it stands; channel null before its first send. */
+  delivery: Omit<CustomerNoticeDelivery, 'channel'> & { channel: string | null };
+  deliveries: CustomerNoticeDelivery[];
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
@@ -183,6 +213,12 @@ export class ApiClient {
 
   async teams(): Promise<Team[]> {
     return (await this.#call<{ items: Team[] }>('GET', '/oncall/teams')).items;
+  }
+
+  /** Newest first; staff only. */
+  async customerNotices(filter: { status?: DeliveryStatus; deviceId?: string } = {}): Promise<CustomerNotice[]> {
+    const query = new URLSearchParams({ limit: '500', ...filter });
+    return (await this.#call<{ items: CustomerNotice[] }>('GET', `/customer-notices?${query}`)).items;
   }
 
   device(id: string): Promise<Device> {

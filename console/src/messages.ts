@@ -30,6 +30,7 @@ const MESSAGES = {
   'tab.tickets': { 'zh-CN': '工单', en: 'Tickets' },
   'tab.oncall': { 'zh-CN': '值班', en: 'On call' },
   'tab.device': { 'zh-CN': '设备', en: 'Device' },
+  'tab.customer-notices': { 'zh-CN': '客户通知', en: 'Customer notices' },
 
   alarmsEmpty: { 'zh-CN': '当前没有报警', en: 'No active alarms' },
   alarmsCount: { 'zh-CN': '条活动报警', en: 'active alarms' },
@@ -123,6 +124,25 @@ const MESSAGES = {
   remedy: { 'zh-CN': '处理方法', en: 'Remedy' },
   toolCard: { 'zh-CN': '工具卡', en: 'Tool card' },
   dueBy: { 'zh-CN': '截止', en: 'Due' },
+
+  customerNoticesEmpty: { 'zh-CN': '没有客户通知', en: 'No customer notices' },
+  customerNoticesHint: {
+    'zh-CN': '余额不足、余额用完的通知经客户渠道（客户系统接口）发给客户；未配置客户渠道时不发送。',
+    en: 'Low and zero balance notices go to customers through the customer channel (the customer system); with none configured they are not sent.',
+  },
+  deliveryAll: { 'zh-CN': '全部', en: 'All' },
+  'delivery.pending': { 'zh-CN': '发送中', en: 'Sending' },
+  'delivery.delivered': { 'zh-CN': '已送达', en: 'Delivered' },
+  'delivery.failed': { 'zh-CN': '发送失败', en: 'Failed' },
+  'delivery.not_delivered': { 'zh-CN': '未发送', en: 'Not sent' },
+  'col.created': { 'zh-CN': '通知时间', en: 'Created' },
+  'col.notice': { 'zh-CN': '通知内容', en: 'Notice' },
+  'col.delivery': { 'zh-CN': '送达状态', en: 'Delivery' },
+  'col.channel': { 'zh-CN': '渠道', en: 'Channel' },
+  'col.attempts': { 'zh-CN': '发送次数', en: 'Attempts' },
+  'col.lastAttempt': { 'zh-CN': '最近发送', en: 'Last attempt' },
+  nextAttempt: { 'zh-CN': '下次重试', en: 'Next retry' },
+  noCustomerChannel: { 'zh-CN': '无', en: 'None' },
 } as const satisfies Record<string, Record<Lang, string>>;
 
 export type MessageKey = keyof typeof MESSAGES;

@@ -3,18 +3,20 @@ import type { Alert, ApiClient } from '../api.ts';
 import { useI18n } from '../i18n.ts';
 import { useEventStream } from '../live.ts';
 import { AlarmList } from './alarm-list.tsx';
+import { CustomerNotices } from './customer-notices.tsx';
 import { DevicePage } from './device-page.tsx';
 import { LiveIndicator } from './live-indicator.tsx';
 import { OnCallPanel } from './oncall-panel.tsx';
 import { TicketQueue } from './ticket-queue.tsx';
 
-type Route = { tab: 'alarms' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string };
+type Route = { tab: 'alarms' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' };
 
 function parseHash(hash: string): Route {
   const [tab, id] = hash.replace(/^#\/?/, '').split('/');
   // #/tickets/T000042: the link every push carries opens the queue on that ticket.
   if (tab === 'tickets') return id ? { tab, ticketId: decodeURIComponent(id) } : { tab };
   if (tab === 'oncall') return { tab };
+  if (tab === 'customer-notices') return { tab };
   if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
   return { tab: 'alarms' };
 }
@@ -85,6 +87,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
         {tab('tickets', t('tab.tickets'))}
         {tab('oncall', t('tab.oncall'))}
         {tab('device', t('tab.device'))}
+        {tab('customer-notices', t('tab.customer-notices'))}
         <LiveIndicator state={live} />
       </nav>
       {error && <p class="error">{t('failed')}: {error}</p>}
@@ -92,6 +95,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
       {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} {...(route.ticketId ? { focus: route.ticketId } : {})} />}
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
+      {route.tab === 'customer-notices' && <CustomerNotices api={api} />}
     </div>
   );
 }
