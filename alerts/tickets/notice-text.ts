@@ -38,11 +38,13 @@ function conditionsText(conditions: readonly Condition[]): Text {
 }
 
 function subjectText(ticket: Ticket): Text {
-  const place = [ticket.address, ticket.customer].filter(Boolean).join(' · ');
   if (ticket.subject === 'gateway') {
+    // The gateway's site: its devices' customers are many, none of them is the gateway's.
     const n = ticket.devices.length;
-    return t(`网关 ${ticket.subjectId}（${n} 台设备）${place ? ` ${place}` : ''}`, `gateway ${ticket.subjectId} (${n} devices)${place ? ` ${place}` : ''}`);
+    const site = ticket.address;
+    return t(`网关 ${ticket.subjectId}（${n} 台设备）${site ? ` 站点：${site}` : ''}`, `gateway ${ticket.subjectId} (${n} devices)${site ? ` site: ${site}` : ''}`);
   }
+  const place = [ticket.address, ticket.customer].filter(Boolean).join(' · ');
   if (ticket.subject === 'district') {
     const n = ticket.devices.length;
     return t(`片区 ${ticket.subjectId}（${n} 台设备）`, `district ${ticket.subjectId} (${n} devices)`);

@@ -17,6 +17,10 @@ describe('priorityOf', () => {
     ['MAINTENANCE_DUE', 'low', undefined, 'low'],
     ['LOW_BALANCE', 'info', undefined, 'low'],
     ['SENSOR_FAULT', 'critical', undefined, 'emergency'],
+    // Issue 12 item 11: GATEWAY_OFFLINE is 'normal' even with home gas alarms behind it.
+    ['GATEWAY_OFFLINE', 'high', { deviceCount: 3, gasAlarms: 1 }, 'urgent'],
+    ['GATEWAY_OFFLINE', 'high', { deviceCount: 3, gasAlarms: 0 }, 'normal'],
+    ['GATEWAY_OFFLINE', 'high', undefined, 'normal'],
   ];
   it.each(cases)('%s (%s, %j) → %s', (condition, severity, detail, expected) => {
     expect(priorityOf({ condition, severity, detail })).toBe(expected);

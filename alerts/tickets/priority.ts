@@ -25,6 +25,8 @@ export interface PriorityInput {
 export function priorityOf(input: PriorityInput): Priority {
   if (EMERGENCY.has(input.condition) || input.severity === 'critical') return 'emergency';
   if (URGENT.has(input.condition) || input.detail?.valveClosed === true) return 'urgent';
+  // The gas alarms behind a gateway that is down are blind: nobody would hear of a leak there.
+  if (input.condition === 'GATEWAY_OFFLINE' && Number(input.detail?.gasAlarms) > 0) return 'urgent';
   if (input.severity === 'info' || input.severity === 'low') return 'low';
   return 'normal';
 }

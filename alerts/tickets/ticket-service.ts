@@ -34,6 +34,7 @@ import {
   type TicketOrigin,
   type TicketSubject,
 } from './ticket.ts';
+import { gatewaySite } from './gateway-site.ts';
 import type { IncidentScope } from './storm-folder.ts';
 import { nextStatus, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
 import { listTicketsSql, Q, updateTicketSql, type TicketColumn, type TicketOrder } from './ticket-queries.ts';
@@ -373,8 +374,8 @@ export class TicketService {
     const recordAlert = incident === undefined;
     const subjectId = subject === 'gateway' && !incident ? alert.gatewayId || alert.subjectId : alert.subjectId;
     const devices = subject !== 'device' && Array.isArray(alert.detail?.devices) ? (alert.detail.devices as unknown[]).map(String) : [];
-    // A district's incident is the district's: no one device's address or customer stands for it.
-    const info = subject === 'district' ? { district: subjectId } : (this.#lookup(subjectId) ?? (devices[0] !== undefined ? this.#lookup(devices[0]) : undefined) ?? {});
+    // A district's incident is the district's, a gateway's ticket its site's: no one device's address or customer stands for either.
+    const info = subject === 'district' ? { district: subjectId } : subject === 'gateway' ? gatewaySite(subjectId, devices, this.#lookup) : (this.#lookup(subjectId) ?? {});
     const alertPriority = priorityOf(alert);
 
     await tx.query(Q.subjectLock, [`ticket:${subject}:${subjectId}`]);

@@ -286,3 +286,24 @@ describe('SilenceWatch', () => {
     });
   });
 });
+
+describe('issue 12 item 11: GATEWAY_OFFLINE is normal even with home gas alarms behind it', () => {
+  it('counts the gas alarms and alarm controllers behind the gateway on its GATEWAY_OFFLINE (blind while it is down), beyond the devices listed', () => {
+    const kindOf = (id: string) => (id.startsWith('HA') ? 'home_gas_alarm' : id.startsWith('AC') ? 'alarm_controller' : 'household_meter') as const;
+    const engine = new DeviceEngine([], { profileOf: (id) => resolveProfile({ deviceId: id, kind: kindOf(id), reportIntervalS: 30 }) }, { onJudged() {} });
+    const watch = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, { maxDevicesInDetail: 1 }) as never);
+    const feed = (gatewayId: string, ...deviceIds: string[]) => {
+      const readings = deviceIds.map((deviceId) => ({ deviceId, kind: kindOf(deviceId), gatewayId, at: new Date(T0).toISOString(), atMs: T0, receivedAtMs: T0, ...(kindOf(deviceId) === 'household_meter' ? { volumeM3: 1, batteryV: 3.6 } : kindOf(deviceId) === 'home_gas_alarm' ? { lelPct: 0 } : { detectors: [] }) })) as Reading[];
+      const out: AlertEvent[] = [];
+      watch.onReadings(readings, out);
+      engine.process(readings, out);
+    };
+    feed('GW-M', 'HM-1', 'HM-2');
+    feed('GW-A', 'HM-3', 'HA-1', 'AC-1');
+    const out: AlertEvent[] = [];
+    watch.check(T0 + 3_600 * S, out);
+    const detailOf = (gw: string) => out.find((e) => e.condition === 'GATEWAY_OFFLINE' && e.subjectId === gw)!.detail;
+    expect(detailOf('GW-M')).toMatchObject({ deviceCount: 2, gasAlarms: 0 });
+    expect(detailOf('GW-A')).toMatchObject({ deviceCount: 3, gasAlarms: 2, devices: ['HM-3'] });
+  });
+});

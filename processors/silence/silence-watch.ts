@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { AlertEvent, GatewayStatus, Reading } from '../../contracts/messages.ts';
+import type { AlertEvent, DeviceKind, GatewayStatus, Reading } from '../../contracts/messages.ts';
 import { DEFAULT_SEVERITY } from '../severity.ts';
 import { CONDITION_BIT, type DeviceEngine, type DeviceSetListener, type DeviceState } from '../device-engine.ts';
 
@@ -25,6 +25,9 @@ export type SilenceSettings = Static<typeof SilenceSettingsSchema>;
 
 
 type OfflineReason = 'last_will' | 'silent';
+
+/** Gas alarms behind a gateway are blind while it is down: GATEWAY_OFFLINE says how many (`gasAlarms`), the ticket's priority follows. */
+const GAS_ALARM_KINDS: ReadonlySet<DeviceKind> = new Set(['home_gas_alarm', 'alarm_controller']);
 
 /** `DeviceState.silenceBucket` of a device whose NO_SIGNAL waits for its gateway's verdict. */
 const DEFERRED = Number.POSITIVE_INFINITY;
@@ -448,11 +451,12 @@ export class SilenceWatch {
     const max = this.settings.maxDevicesInDetail;
     return offline.map(({ g, reason }) => {
       const devices: string[] = [];
+      let gasAlarms = 0;
       for (const state of g.fleet.devices) {
-        if (devices.length >= max) break;
-        devices.push(state.deviceId);
+        if (GAS_ALARM_KINDS.has(state.kind)) gasAlarms++;
+        if (devices.length < max) devices.push(state.deviceId);
       }
-      return { reason, lastBatchAt: new Date(g.lastBatchAtMs).toISOString(), silentForS: Math.round((nowMs - g.lastBatchAtMs) / 1000), deviceCount: g.fleet.devices.size, devices };
+      return { reason, lastBatchAt: new Date(g.lastBatchAtMs).toISOString(), silentForS: Math.round((nowMs - g.lastBatchAtMs) / 1000), deviceCount: g.fleet.devices.size, gasAlarms, devices };
     });
   }
 
