@@ -89,6 +89,7 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     const registryFile = join(dir, 'registry.json');
     writeFileSync(registryFile, JSON.stringify([
       { deviceId: 'HA-B1', kind: 'home_gas_alarm', gatewayId: 'GW-B', district: '城东区', address: '人民路 1 号 3 单元 201', customer: '王芳', reportIntervalS: 3600 },
+      { deviceId: 'HM-B2', kind: 'household_meter', gatewayId: 'GW-B', district: '城东区', address: '人民路 1 号 3 单元 202', customer: '李强', reportIntervalS: 3600 },
     ]));
     pipeline = await startTestPipeline({ clock, registryFile, settings: { slaCheckIntervalMs: 3_600_000 } });
     rmSync(dir, { recursive: true, force: true });
@@ -218,5 +219,19 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     // A resolved ticket leaves the technician's open list.
     await card.waitFor({ state: 'detached' });
     expect((await leakTicket()).status).toBe('resolved');
+  });
+
+  it('shows the operator a low-balance customer notice with its delivery state (issue 12 #8)', async () => {
+    // The test pipeline configures no customer channel: the notice is listed as not sent, with why.
+    await publish({ deviceId: 'HM-B2', kind: 'household_meter', volumeM3: 120.5, balanceM3: 2, batteryV: 3.6, valve: 'open' });
+    await operator.locator('[data-testid=tab-customer-notices]').click();
+    const row = operator.locator('[data-testid=customer-notice][data-device=HM-B2][data-status=not_delivered]');
+    await pipeline.until('the customer notice listed', async () => {
+      await operator.getByRole('button', { name: '刷新' }).click();
+      return (await row.count()) > 0;
+    });
+    await row.getByText('未发送').waitFor();
+    await row.getByText('no customer channel configured').waitFor();
+    await shot(operator, 'operator-customer-notices');
   });
 });
