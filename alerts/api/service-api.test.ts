@@ -205,11 +205,19 @@ describe('tickets', () => {
     expect(illegal.statusCode).toBe(409);
     expect(illegal.json()).toMatchObject({ error: 'GAS_TICKET_ILLEGAL_TRANSITION' });
 
-    expect((await post('operator', 'reopen', { reason: 'leak again' })).json()).toMatchObject({ status: 'dispatched', assignee: 'tech-wang' });
-    expect((await post('supervisor', 'dispatch', { assignee: 'tech-li' })).json()).toMatchObject({ status: 'dispatched', assignee: 'tech-li' });
+    // The leak is still active: closing moved it to a new ticket, linked to this one and dispatched again.
+    const carried = (await app.inject({ url: '/api/v1/tickets?deviceId=HM-1&status=dispatched', headers: as('supervisor') })).json().items;
+    expect(carried).toMatchObject([{ repeatOf: id, assignee: 'tech-wang', priority: 'emergency', activeConditions: ['GAS_ALARM_L2'] }]);
+    const next = carried[0].id as string;
+    const reopen = await post('operator', 'reopen', { reason: 'leak again' });
+    expect(reopen.statusCode).toBe(409);
+    expect(reopen.json().message).toContain(next);
+    const onNext = (who: string, action: string, payload?: object) =>
+      app.inject({ method: 'POST', url: `/api/v1/tickets/${next}/${action}`, headers: as(who), ...(payload ? { payload } : {}) });
+    expect((await onNext('supervisor', 'dispatch', { assignee: 'tech-li' })).json()).toMatchObject({ status: 'dispatched', assignee: 'tech-li' });
     // Reassigned away: the ticket is no longer tech-wang's to see.
-    expect((await app.inject({ url: `/api/v1/tickets/${id}`, headers: as('wang') })).statusCode).toBe(404);
-    expect((await post('operator', 'cancel', { reason: 'duplicate report' })).json()).toMatchObject({ status: 'cancelled' });
+    expect((await app.inject({ url: `/api/v1/tickets/${next}`, headers: as('wang') })).statusCode).toBe(404);
+    expect((await onNext('operator', 'cancel', { reason: 'duplicate report' })).json()).toMatchObject({ status: 'cancelled' });
 
     const detail = (await app.inject({ url: `/api/v1/tickets/${id}`, headers: as('supervisor') })).json();
     const trail = detail.history.map((e: { action: string; actor: string }) => `${e.action}:${e.actor}`);
@@ -222,12 +230,12 @@ describe('tickets', () => {
       'resolve:sup-zhao',
       'follow_up_satisfied:call centre',
       'close:call centre',
-      'reopen:call centre',
-      'dispatch:sup-zhao',
-      'cancel:call centre',
+      'carried_over:system',
     ]);
     expect(detail.comments).toMatchObject([{ author: 'tech-wang', body: '阀门已关闭 / valve closed' }]);
-    expect(detail.alerts).toMatchObject([{ condition: 'GAS_ALARM_L2' }]);
+    expect(detail.conditions).toEqual(['GAS_ALARM_L2']);
+    const nextTrail = (await app.inject({ url: `/api/v1/tickets/${next}`, headers: as('supervisor') })).json().history.map((e: { action: string; actor: string }) => `${e.action}:${e.actor}`);
+    expect(nextTrail).toEqual(['open:system', 'dispatch:system', 'dispatch:sup-zhao', 'cancel:call centre', 'carried_over:system']);
     expect(detail).toHaveProperty('breaches');
     expect(detail).toHaveProperty('escalations');
   });
@@ -292,6 +300,17 @@ describe('on-call', () => {
   });
 });
 
+describe('hand-over', () => {
+  it('lists the district\'s open tickets for the shift, most urgent first, and needs a district', async () => {
+    const res = await app.inject({ url: '/api/v1/oncall/handover?district=east', headers: as('wang') });
+    expect(res.statusCode).toBe(200);
+    const note = res.json();
+    expect(note.open.map((i: { ticket: { deviceId: string } }) => i.ticket.deviceId).slice(0, 2)).toEqual(['HM-1', 'HM-2']);
+    expect(note.open[0]).toMatchObject({ ticket: { priority: 'emergency' }, passedOn: false });
+    expect((await app.inject({ url: '/api/v1/oncall/handover', headers: as('wang') })).statusCode).toBe(400);
+  });
+});
+
 describe('SLA settings', () => {
   it('round-trips the limits and names a bad field in the 400', async () => {
     const current = (await app.inject({ url: '/api/v1/settings/sla', headers: as('operator') })).json();
@@ -312,10 +331,11 @@ describe('reports', () => {
   it('gives the daily duty report, weekly counts and the monthly fault classification', async () => {
     const daily = await app.inject({ url: '/api/v1/reports/daily?date=2026-11-22', headers: as('operator') });
     expect(daily.statusCode).toBe(200);
-    expect(daily.json()).toMatchObject({ date: '2026-11-22', counts: { opened: 3, resolved: 1 } });
+    // Three faults, and twice the still-active leak carried to a new ticket (at the close and at the cancel).
+    expect(daily.json()).toMatchObject({ date: '2026-11-22', counts: { opened: 5, resolved: 1 } });
     // 2026-11-22 is a Sunday: its week starts on Monday the 16th.
     const weekly = (await app.inject({ url: '/api/v1/reports/weekly?week=2026-11-22', headers: as('supervisor') })).json();
-    expect(weekly).toMatchObject({ weekStart: '2026-11-16', taken: 3, resolved: 1, followedUp: 1 });
+    expect(weekly).toMatchObject({ weekStart: '2026-11-16', taken: 5, resolved: 1, followedUp: 1 });
     const monthly = (await app.inject({ url: '/api/v1/reports/monthly?month=2026-11', headers: as('admin') })).json();
     expect(monthly.byConditionAndDistrict).toEqual(expect.arrayContaining([
       expect.objectContaining({ condition: 'GAS_ALARM_L2', district: 'east', alerts: 1, tickets: 1 }),

@@ -1,4 +1,4 @@
-import type { Condition } from '../../contracts/messages.ts';
+import type { Condition, Severity } from '../../contracts/messages.ts';
 import type { Clock } from '../../app/clock.ts';
 import type { Alert, AlertChange } from '../alert-book.ts';
 import type { OnCallDirectory } from '../oncall/directory.ts';
@@ -10,7 +10,7 @@ import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictErro
 import { recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from './escalation.ts';
 import type { Notice } from './notice.ts';
 import { customerNotice, dispatchedNotice, reopenedNotice, type NoticeContext } from './notice-text.ts';
-import { maxPriority, priorityOf, SAFETY_CONDITIONS } from './priority.ts';
+import { maxPriority, priorityOf, SAFETY_CONDITIONS, worstPriority } from './priority.ts';
 import {
   complaintToSupervisorNotice,
   personDispatchedNotice,
@@ -790,6 +790,7 @@ export class TicketService {
   ): Promise<Ticket> {
     const nowMs = this.#clock.now();
     const now = new Date(nowMs).toISOString();
+    let carried: string | undefined;
     const notices = await this.#db.transaction(async (tx) => {
       const t = await this.#mustGet(tx, id, true);
       const assignee = newAssignee ?? t.assignee;
@@ -854,6 +855,7 @@ export class TicketService {
         await tx.query(Q.insertEvent, [id, now, actor, 'close', 'followed_up', 'closed', null]);
       }
       await then?.(tx);
+      if (to === 'closed' || to === 'cancelled') carried = await this.#carryOver(tx, t, nowMs);
       const after = await this.#mustGet(tx, id);
       const out: Notice[] = [];
       const ctx = this.#ctx(nowMs);
@@ -865,7 +867,29 @@ export class TicketService {
       return { out, after };
     });
     this.#emit(adoptNoticeId ? notices.out.filter((n) => n.id !== adoptNoticeId) : notices.out);
+    if (carried !== undefined && this.#settings.autoDispatch) await this.#route(carried);
     return notices.after;
+  }
+
+  /**
+   * Conditions still active when their ticket is closed or cancelled move to a new ticket linked to
+   * it (`repeatOf`), so an active condition always has a live ticket: a closed leak that still
+   * reads 70 %LEL is worked again, not forgotten. Returns the new ticket's id.
+   */
+  async #carryOver(tx: Db, t: Ticket, nowMs: number): Promise<string | undefined> {
+    const still = await tx.query<{ alert_id: string; condition: Condition; severity: Severity; detail: Record<string, unknown> | null }>(Q.activeAlertsOfTicket, [t.id]);
+    if (still.length === 0) return undefined;
+    const now = new Date(nowMs).toISOString();
+    const conditions = [...new Set(still.map((a) => a.condition))];
+    const priority = worstPriority(still.map((a) => ({ condition: a.condition, severity: a.severity, detail: a.detail ?? undefined })));
+    const manual = t.manual.filter((m) => conditions.includes(m.condition));
+    const due = stageDueMs(this.#sla, 'opened', priority, nowMs, null);
+    const [row] = await tx.query<{ id: string }>(Q.insertTicket, [t.subject, t.subjectId, t.deviceId, t.gatewayId, t.kind, t.vendor, t.district, t.address, t.customer, conditions, t.devices, priority, now, isoOf(due), t.id, JSON.stringify(manual)]);
+    const id = row!.id;
+    await tx.query(Q.moveActiveAlerts, [t.id, id]);
+    await tx.query(Q.insertEvent, [t.id, now, 'system', 'carried_over', t.status, t.status, JSON.stringify({ to: id, conditions })]);
+    await tx.query(Q.insertEvent, [id, now, 'system', 'open', null, 'opened', JSON.stringify({ carriedFrom: t.id, conditions, priority, repeatOf: t.id })]);
+    return id;
   }
 
   async #update(tx: Db, id: string, cols: Partial<Record<TicketColumn, unknown>>): Promise<void> {

@@ -365,6 +365,29 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect((await svc.resolve(second.id, { remedyDone: '通风，复测正常' }, 'tech-wang')).status).toBe('resolved');
     });
 
+    it('moves a condition still active at close to a new ticket linked to it (issue 12 #1: a closed ticket kept its live gas alarm and publishing 70 %LEL again opened nothing)', async () => {
+      await svc.onAlertChanges([...raise(book, 'HA-1', 'GAS_ALARM_L1', T0, { kind: 'home_gas_alarm', severity: 'high' }), ...raise(book, 'HA-1', 'ERR-1', T0, { kind: 'home_gas_alarm' })]);
+      const [t] = await svc.list();
+      await svc.acknowledge(t!.id, 'tech-li');
+      await svc.resolve(t!.id, { remedyDone: '更换探测器', overrideReason: '探测器损坏' }, 'sup-zhao');
+      clock.advance(HOUR);
+      await svc.followUp(t!.id, { satisfied: true }, 'cs-sun');
+      const closed = (await svc.get(t!.id))!;
+      expect(closed).toMatchObject({ status: 'closed', activeConditions: [] });
+      expect(closed.history.map((e) => e.action)).toContain('carried_over');
+      const [next] = await svc.list({ deviceId: 'HA-1', status: 'dispatched' });
+      expect(next).toMatchObject({ repeatOf: t!.id, assignee: 'tech-li', priority: 'urgent' });
+      expect(next!.activeConditions.sort()).toEqual(['ERR-1', 'GAS_ALARM_L1']);
+      expect(notices.filter((n) => n.kind === 'ticket.dispatched' && n.ticketId === next!.id)).toHaveLength(1);
+      // A cancel moves them the same way; once cleared, nothing is carried.
+      await svc.cancel(next!.id, '重复工单', 'op-zhou');
+      const [third] = await svc.list({ deviceId: 'HA-1', status: 'dispatched' });
+      expect(third!.repeatOf).toBe(next!.id);
+      await svc.onAlertChanges([...clear(book, 'HA-1', 'GAS_ALARM_L1', clock.now()), ...clear(book, 'HA-1', 'ERR-1', clock.now())]);
+      await svc.cancel(third!.id, '已恢复', 'op-zhou');
+      expect(await svc.list({ deviceId: 'HA-1', status: 'dispatched' })).toEqual([]);
+    });
+
     it('walks opened → dispatched → acknowledged → on site → resolved → followed up → closed, with an audit trail', async () => {
       svc = makeService(db, { autoDispatch: false });
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));

@@ -5,7 +5,9 @@ import { OverrideInputSchema, PersonSchema, RotationSchema, TeamSchema } from '.
 import { SlaSettingsSchema, type SlaSettings } from '../../sla/sla-policy.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 import { ANY_ROLE, MANAGERS, requireRole } from '../roles.ts';
+import { handOverNote } from '../../tickets/handover.ts';
 import { GuardedErrors, IdParams } from '../schemas.ts';
+import { TicketView } from './tickets.ts';
 
 const DateTime = Type.String({ format: 'date-time' });
 const Instant = Type.String({ maxLength: 40, description: 'ISO-8601 instant, e.g. 2026-11-22T08:00:00Z' });
@@ -48,6 +50,24 @@ const TeamBody = withOptionalId(TeamSchema);
 const PersonBody = withOptionalId(PersonSchema);
 const RotationBody = Type.Composite([Type.Omit(RotationSchema, ['teamId']), Type.Object({ teamId: Type.Optional(RotationSchema.properties.teamId) })], { additionalProperties: false });
 
+const HandOverView = Type.Object({
+  district: Type.String(),
+  at: DateTime,
+  shift: Type.Union([Type.Object({ technicianId: Type.Union([Type.String(), Type.Null()]), ...Shift.properties }), Type.Null()]),
+  previousTechnicianId: Type.Union([Type.String(), Type.Null()]),
+  open: Type.Array(
+    Type.Object({
+      ticket: TicketView,
+      passedOn: Type.Boolean({ description: 'opened before this shift began' }),
+      waitedForShift: Type.Boolean({ description: 'opened while nobody was on duty; dispatched at this shift\'s start or still waiting' }),
+      overdue: Type.Boolean(),
+    }),
+    { description: 'open tickets of the district, what to do first first: priority, overdue, SLA due time' },
+  ),
+  followUpsDue: Type.Array(TicketView),
+});
+const HandOverQuery = Type.Object({ district: Type.String({ minLength: 1, maxLength: 100 }), at: Type.Optional(Instant) }, { additionalProperties: false });
+
 const OnCallQuery = Type.Object({ district: Type.Optional(Type.String({ maxLength: 100 })), at: Type.Optional(Instant) }, { additionalProperties: false });
 const RangeQuery = Type.Object({ from: Type.Optional(Instant), to: Type.Optional(Instant) }, { additionalProperties: false });
 
@@ -88,6 +108,14 @@ export const oncallRoutes: FastifyPluginAsync = async (app) => {
       gaps: (await directory.coverageGaps(atMs, atMs + GAP_HORIZON_MS, request.query.district)).map(({ from, to }) => ({ from, to })),
     };
   });
+
+  const tickets = app.services.tickets;
+  if (tickets) {
+    app.get<{ Querystring: Static<typeof HandOverQuery> }>('/oncall/handover', {
+      preHandler: read,
+      schema: { querystring: HandOverQuery, response: { 200: HandOverView, ...GuardedErrors } },
+    }, async (request) => handOverNote(tickets, directory, request.query.district, instant(request.query.at, now(), 'at')));
+  }
 
   app.get('/oncall/teams', {
     preHandler: read,
