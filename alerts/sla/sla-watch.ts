@@ -54,6 +54,8 @@ export class SlaWatch {
   readonly #timeZone: string | undefined;
   readonly #log: SlaWatchOptions['log'];
   readonly #listeners: Array<(notice: Notice) => void> = [];
+  /** Failed deliveries to people whose other channels were still trying, by notice and person. */
+  readonly #undecided = new Map<string, DeliveryOutcome>();
 
   constructor(options: SlaWatchOptions) {
     this.#db = options.db;
@@ -98,6 +100,10 @@ export class SlaWatch {
     };
     const breaches = await this.#breaches(tickets, nowMs, onCall);
     const escalations = await this.#escalate(tickets, nowMs, onCall);
+    for (const outcome of [...this.#undecided.values()]) {
+      const e = await this.onDeliveryOutcome(outcome);
+      if (e) escalations.push(e);
+    }
     return { breaches, escalations };
   }
 
@@ -192,8 +198,15 @@ export class SlaWatch {
    */
   async onDeliveryOutcome(outcome: DeliveryOutcome): Promise<EscalationRecord | undefined> {
     if (outcome.status !== 'failed') return undefined;
+    const key = `${outcome.noticeId}\u0000${outcome.recipientId}`;
     const channels = await this.#db.query<{ status: string }>(SQ.deliveryStatesOf, [outcome.noticeId, outcome.recipientId]);
-    if (channels.some((c) => c.status === 'delivered' || c.status === 'pending')) return undefined;
+    if (channels.some((c) => c.status === 'delivered')) return undefined;
+    if (channels.some((c) => c.status === 'pending')) {
+      // Judged again when that channel finishes, or at the next check if it ends without an outcome (no open stream).
+      this.#undecided.set(key, outcome);
+      return undefined;
+    }
+    this.#undecided.delete(key);
     if (!channels.some((c) => c.status === 'failed')) return undefined;
     const noticeRow = (await this.#db.query<{ ticket_id: string; kind: string }>(SQ.noticeById, [outcome.noticeId]))[0];
     if (!noticeRow || noticeRow.kind === 'customer.notice') return undefined;

@@ -664,6 +664,14 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       await recordDeliveries(dispatched.id, 'tech-wang', { sse: 'failed' });
       expect(await watch.onDeliveryOutcome({ ...failed, channel: 'sse' })).toMatchObject({ level: 'supervisor', reason: 'delivery_failed' });
       expect((await svc.get((await svc.list())[0]!.id))!.escalations.filter((e) => e.reason === 'delivery_failed')).toHaveLength(1);
+      // The channel still trying ends without an outcome (no open stream): the next check decides.
+      await svc.onAlertChanges(raise(book, 'HM-2', 'ERR-1', T0));
+      const second = notices.find((n) => n.kind === 'ticket.dispatched' && n.data.deviceId === 'HM-2')!;
+      await recordDeliveries(second.id, 'tech-wang', { webhook: 'failed', sse: 'pending' });
+      expect(await watch.onDeliveryOutcome({ ...failed, noticeId: second.id })).toBeUndefined();
+      await recordDeliveries(second.id, 'tech-wang', { sse: 'not_delivered' });
+      expect((await watch.check(clock.now())).escalations).toMatchObject([{ level: 'supervisor', reason: 'delivery_failed' }]);
+      expect((await watch.check(clock.now())).escalations).toEqual([]);
     });
   });
 
