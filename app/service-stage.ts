@@ -89,7 +89,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     log.warn({ teams: [...byTeam.values()] }, 'The rota leaves districts with no technician on duty in the next 7 days: tickets there wait for the next shift with the supervisor paged (GET /api/v1/oncall?district= lists the gaps)');
   }
 
-  const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir });
+  const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
   const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now(), undefined, options.onDeadLetter);

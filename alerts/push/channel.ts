@@ -2,6 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Clock } from '../../app/clock.ts';
 import type { Person } from '../oncall/directory.ts';
+import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
 import type { Notice } from '../tickets/notice.ts';
 
 /** What a channel says about one push when it did not throw. */
@@ -44,6 +45,8 @@ export interface ChannelDeps {
   clock: Clock;
   /** The process's data folder, for a channel that keeps state across restarts (absent: memory only). */
   dataDir?: string;
+  /** Stored records a channel cannot replay at start (skipped): the runner logs, counts and keeps them. */
+  onDeadLetter?: StoreDeadLetterSink;
 }
 
 /** A channel plugin: declared alike, config parsed against `configSchema` before `create`. */

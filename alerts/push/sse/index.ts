@@ -31,7 +31,7 @@ export const SsePlugin: ChannelPlugin<typeof SseConfigSchema, SseChannel> = {
   serves: () => true,
   create(config, deps) {
     const dir = config.dir ?? (deps.dataDir ? join(deps.dataDir, 'sse') : undefined);
-    const hub = new SseHub({ bufferSize: config.bufferSize, maxBacklogEvents: config.maxBacklogEvents, log: deps.log, ...(dir ? { dir } : {}) });
+    const hub = new SseHub({ bufferSize: config.bufferSize, maxBacklogEvents: config.maxBacklogEvents, log: deps.log, onDeadLetter: deps.onDeadLetter, ...(dir ? { dir } : {}) });
     return {
       hub,
       async send(notice, recipient) {
