@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import type { AlertEvent, Reading } from '../../contracts/messages.ts';
+import type { AlertEvent, DeviceKind, Reading } from '../../contracts/messages.ts';
 import { DeviceEngine } from '../device-engine.ts';
 import { resolveProfile } from '../device-profile.ts';
 import { type SilenceSettings, SilenceSettingsSchema, SilenceWatch } from './silence-watch.ts';
@@ -289,7 +289,7 @@ describe('SilenceWatch', () => {
 
 describe('issue 12 item 11: GATEWAY_OFFLINE is normal even with home gas alarms behind it', () => {
   it('counts the gas alarms and alarm controllers behind the gateway on its GATEWAY_OFFLINE (blind while it is down), beyond the devices listed', () => {
-    const kindOf = (id: string) => (id.startsWith('HA') ? 'home_gas_alarm' : id.startsWith('AC') ? 'alarm_controller' : 'household_meter') as const;
+    const kindOf = (id: string): DeviceKind => (id.startsWith('HA') ? 'home_gas_alarm' : id.startsWith('AC') ? 'alarm_controller' : 'household_meter');
     const engine = new DeviceEngine([], { profileOf: (id) => resolveProfile({ deviceId: id, kind: kindOf(id), reportIntervalS: 30 }) }, { onJudged() {} });
     const watch = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, { maxDevicesInDetail: 1 }) as never);
     const feed = (gatewayId: string, ...deviceIds: string[]) => {
