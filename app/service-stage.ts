@@ -9,6 +9,7 @@ import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
 import type { SseHub } from '../alerts/push/sse/hub.ts';
 import { parseSlaSettings, type SlaSettings } from '../alerts/sla/sla-policy.ts';
 import { SlaWatch } from '../alerts/sla/sla-watch.ts';
+import { CustomerClockWatch, parseCustomerClockSettings } from '../alerts/sla/customer-clocks.ts';
 import { AlarmJournal } from '../alerts/safety/alarm-journal.ts';
 import { SafetyLane } from '../alerts/safety/safety-lane.ts';
 import { timerScheduler } from '../alerts/push/scheduler.ts';
@@ -32,6 +33,8 @@ export interface ServiceStageOptions {
   push?: unknown;
   sla?: unknown;
   tickets?: unknown;
+  /** Reply, completion and update-gap limits of 报修/投诉 tickets, see alerts/sla/customer-clocks.ts. */
+  customerClocks?: unknown;
   slaCheckIntervalMs: number;
   /** Alert changes the ticket store refused and alarm-journal lines that cannot be replayed. */
   onDeadLetter?: StoreDeadLetterSink;
@@ -108,6 +111,8 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     log: log.child({ component: 'tickets' }),
   });
   const watch = new SlaWatch({ db, directory: oncall, settings: sla, appUrl: ticketSettings.appUrl, timeZone: ticketSettings.timeZone, log: log.child({ component: 'sla' }) });
+  // The customer's own clocks on tickets opened by people, checked with the SLA clocks.
+  const customerWatch = new CustomerClockWatch({ db, directory: oncall, settings: parseCustomerClockSettings(options.customerClocks), sla: () => sla, appUrl: ticketSettings.appUrl, timeZone: ticketSettings.timeZone, log: log.child({ component: 'customer-clocks' }) });
 
   // Notices made now are sent before their delivery is recorded; notices fed again after a
   // restart are claimed first, so none is sent twice.
@@ -119,6 +124,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   };
   tickets.onNotice(sendFresh);
   watch.onNotice(sendFresh);
+  customerWatch.onNotice(sendFresh);
   push.onOutcome((outcome) => {
     if (outcome.status === 'failed') watch.onDeliveryOutcome(outcome).catch((err: unknown) => log.error({ err }, 'Escalating a failed push failed'));
   });
@@ -184,6 +190,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
       const dispatched = await tickets.dispatchWaiting();
       if (dispatched.length > 0) log.info({ tickets: dispatched }, 'Tickets opened while nobody was on call dispatched to the technician on call now');
       await watch.check(clock.now());
+      await customerWatch.check(clock.now());
     } catch (err) {
       log.error({ err }, 'SLA check failed');
     } finally {
