@@ -6,10 +6,11 @@ import { AlarmList } from './alarm-list.tsx';
 import { CustomerNotices } from './customer-notices.tsx';
 import { DevicePage } from './device-page.tsx';
 import { LiveIndicator } from './live-indicator.tsx';
+import { NewTicketForm, newTicketLabel } from './new-ticket-form.tsx';
 import { OnCallPanel } from './oncall-panel.tsx';
 import { TicketQueue } from './ticket-queue.tsx';
 
-type Route = { tab: 'alarms' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' };
+type Route = { tab: 'alarms' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' } | { tab: 'new-ticket' };
 
 function parseHash(hash: string): Route {
   const [tab, id] = hash.replace(/^#\/?/, '').split('/');
@@ -17,6 +18,7 @@ function parseHash(hash: string): Route {
   if (tab === 'tickets') return id ? { tab, ticketId: decodeURIComponent(id) } : { tab };
   if (tab === 'oncall') return { tab };
   if (tab === 'customer-notices') return { tab };
+  if (tab === 'new-ticket') return { tab };
   if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
   return { tab: 'alarms' };
 }
@@ -38,7 +40,7 @@ function useHashRoute(): Route {
  * opens or changes a ticket.
  */
 export function OperatorView({ api }: { api: ApiClient }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const route = useHashRoute();
   const [alerts, setAlerts] = useState<Map<string, Alert>>(new Map());
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
@@ -88,6 +90,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
         {tab('oncall', t('tab.oncall'))}
         {tab('device', t('tab.device'))}
         {tab('customer-notices', t('tab.customer-notices'))}
+        {tab('new-ticket', newTicketLabel(lang))}
         <LiveIndicator state={live} />
       </nav>
       {error && <p class="error">{t('failed')}: {error}</p>}
@@ -96,6 +99,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
       {route.tab === 'customer-notices' && <CustomerNotices api={api} />}
+      {route.tab === 'new-ticket' && <NewTicketForm />}
     </div>
   );
 }
