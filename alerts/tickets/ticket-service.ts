@@ -110,6 +110,12 @@ const BATCH_CHANGES = 200;
 /** Alert ids refused outright that reconcile no longer offers again (the oldest are forgotten first). */
 const REJECTED_KEPT = 10_000;
 
+/** What committed transactions hand on: notices to send, new tickets to route. */
+interface Committed {
+  notices: Notice[];
+  routes: Set<string>;
+}
+
 const CUSTOMER_CONDITIONS: ReadonlySet<Condition> = new Set(['LOW_BALANCE', 'NO_BALANCE']);
 
 const isoOf = (msValue: number | null): string | null => (msValue === null ? null : new Date(msValue).toISOString());
@@ -196,18 +202,20 @@ export class TicketService {
    */
   openIncident(scope: IncidentScope, condition: Condition, alerts: readonly Alert[]): Promise<void> {
     return this.#enqueue(async () => {
+      let done: Committed;
       try {
-        await this.#openIncidentNow(scope, condition, alerts);
+        done = await this.#storeIncident(scope, condition, alerts);
       } catch (err) {
         if (!isDataError(err)) throw err;
         // One poisoned alert fails the incident's transaction: the alerts go one by one instead, each its own ticket.
         this.#log?.warn({ err, [scope.subject]: scope.id, condition, alerts: alerts.length }, 'Incident refused by the ticket store; its alerts are applied one by one');
-        await this.#applyBatch(alerts.map((alert) => ({ type: 'raised', alert })));
+        return this.#applyBatch(alerts.map((alert) => ({ type: 'raised', alert })));
       }
+      await this.#handOn(done);
     });
   }
 
-  async #openIncidentNow(scope: IncidentScope, condition: Condition, alerts: readonly Alert[]): Promise<void> {
+  async #storeIncident(scope: IncidentScope, condition: Condition, alerts: readonly Alert[]): Promise<Committed> {
     const nowMs = this.#clock.now();
     const notices: Notice[] = [];
     const routes = new Set<string>();
@@ -241,8 +249,13 @@ export class TicketService {
       }
       await tx.query(Q.insertEvent, [ticketId, new Date(nowMs).toISOString(), 'system', 'incident', null, null, JSON.stringify({ condition, [scope.subject]: scope.id, gateways, devices: folded.length })]);
     });
-    this.#emit(notices);
-    for (const id of routes) await this.#route(id);
+    return { notices, routes };
+  }
+
+  /** Sends what committed and routes the tickets it opened. */
+  async #handOn(done: Committed): Promise<void> {
+    this.#emit(done.notices);
+    for (const id of done.routes) await this.#route(id);
   }
 
   /** Resolves when every batch handed in so far is applied (or failed). */
@@ -259,23 +272,34 @@ export class TicketService {
   /**
    * One transaction for the batch; when the store refuses it for what a change holds (see
    * `isDataError`), each change goes alone so only the poisoned one is lost, and that one is
-   * quarantined. A store failure (down, restarting) is thrown for `reconcile` to repair.
+   * quarantined. A store failure (down, restarting) is thrown for `reconcile` to repair. Only the
+   * transactions fall back: routing runs after them, so its errors are never taken for bad data.
    */
   async #applyBatch(changes: readonly AlertChange[]): Promise<void> {
+    const done: Committed = { notices: [], routes: new Set() };
     try {
-      await this.#applyTogether(changes);
+      await this.#storeIsolated(changes, done);
+    } finally {
+      // What committed is handed on even when a later change met a store outage.
+      await this.#handOn(done);
+    }
+  }
+
+  async #storeIsolated(changes: readonly AlertChange[], done: Committed): Promise<void> {
+    try {
+      await this.#storeTogether(changes, done);
       return;
     } catch (err) {
       if (!isDataError(err)) throw err;
-      if (changes.length === 1) return this.#quarantine(changes[0]!, err);
+      if (changes.length === 1) return this.#quarantine(changes[0]!, err, done);
       this.#log?.warn({ err, changes: changes.length }, 'Ticket batch refused by the store; its changes are applied one by one');
     }
     for (const change of changes) {
       try {
-        await this.#applyTogether([change]);
+        await this.#storeTogether([change], done);
       } catch (err) {
         if (!isDataError(err)) throw err;
-        await this.#quarantine(change, err);
+        await this.#quarantine(change, err, done);
       }
     }
   }
@@ -286,7 +310,7 @@ export class TicketService {
    * ticket; only when that is refused too is it left without a ticket, and reconcile stops offering
    * it. Either way it is dead-lettered as it arrived.
    */
-  async #quarantine(change: AlertChange, cause: unknown): Promise<void> {
+  async #quarantine(change: AlertChange, cause: unknown, done: Committed): Promise<void> {
     const fields: string[] = [];
     const safe = safeValue(change.alert, fields) as Alert;
     const nowMs = this.#clock.now();
@@ -304,7 +328,7 @@ export class TicketService {
     if (fields.length > 0) {
       const flagged: Alert = { ...safe, detail: { ...safe.detail, sanitised: fields } };
       try {
-        await this.#applyTogether([{ type: change.type, alert: flagged }]);
+        await this.#storeTogether([{ type: change.type, alert: flagged }], done);
         this.#deadLetter('ticket_sanitised', change.alert, cause, fields);
         return;
       } catch (again) {
@@ -325,7 +349,8 @@ export class TicketService {
     this.#onDeadLetter?.({ reason, message, source: 'tickets', alertId: payloadText(alert.id), deviceId: payloadText(alert.deviceId), payload: payloadText(alert), atMs: this.#clock.now() });
   }
 
-  async #applyTogether(changes: readonly AlertChange[]): Promise<void> {
+  /** One transaction; what it would hand on joins `done` only once it committed. */
+  async #storeTogether(changes: readonly AlertChange[], done: Committed): Promise<void> {
     const nowMs = this.#clock.now();
     const notices: Notice[] = [];
     const routes = new Set<string>();
@@ -335,8 +360,8 @@ export class TicketService {
         else await this.#clearIn(tx, change.alert);
       }
     });
-    this.#emit(notices);
-    for (const id of routes) await this.#route(id);
+    done.notices.push(...notices);
+    for (const id of routes) done.routes.add(id);
   }
 
   /** Opens the subject's ticket or adds the alert to it; a known alert id changes nothing. */
