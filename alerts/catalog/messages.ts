@@ -129,4 +129,5 @@ export const PERSON_TICKET_TEXTS = {
   device: t('设备', 'Device'),
   due: t('时限', 'Due'),
   limitPassed: t('时限已过', 'limit has passed'),
+  reopened: t('重开', 'reopened'),
 } as const;

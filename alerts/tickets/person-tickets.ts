@@ -215,6 +215,22 @@ export function personDispatchedNotice(id: string, t: Ticket, recipient: string,
   };
 }
 
+/** The case sent back to its technician: the reason, then the case as taken down. */
+export function personReopenedNotice(id: string, t: Ticket, recipients: string[], reason: string, ctx: NoticeContext): Notice {
+  return {
+    id,
+    kind: 'ticket.reopened',
+    ticketId: t.id,
+    recipients,
+    priority: t.priority,
+    title: title(t, t2(`${caseName(t)['zh-CN']}${PERSON_TICKET_TEXTS.reopened['zh-CN']}`, `${caseName(t).en} ${PERSON_TICKET_TEXTS.reopened.en}`)),
+    body: body(t, t2(`${PERSON_TICKET_TEXTS.reopened['zh-CN']}：${reason}`, `${PERSON_TICKET_TEXTS.reopened.en}: ${reason}`), ctx),
+    ...appLink(ctx, t.id),
+    data: data(t, { reason }),
+    createdAtMs: ctx.nowMs,
+  };
+}
+
 /** An urgent or major complaint, straight to the supervisor (001:197). */
 export function complaintToSupervisorNotice(id: string, t: Ticket, supervisor: string, reason: string, ctx: NoticeContext): Notice {
   return {

@@ -14,6 +14,7 @@ import { maxPriority, priorityOf, SAFETY_CONDITIONS, worstPriority } from './pri
 import {
   complaintToSupervisorNotice,
   personDispatchedNotice,
+  personReopenedNotice,
   PersonTicketInputError,
   planPersonTicket,
   reclassifyAsJustified,
@@ -886,7 +887,7 @@ export class TicketService {
       const ctx = this.#ctx(nowMs);
       if (action === 'dispatch') out.push((after.origin === 'alert' ? dispatchedNotice : personDispatchedNotice)(adoptNoticeId ?? `${id}:dispatch:${ev[0]!.id}`, after, assignee!, ctx));
       if ((action === 'reopen' || action === 'follow_up_unsatisfied') && after.assignee) {
-        out.push(reopenedNotice(`${id}:reopen:${ev[0]!.id}`, after, [after.assignee], String(detail?.reason ?? detail?.notes ?? 'follow-up unsatisfied'), ctx));
+        out.push((after.origin === 'alert' ? reopenedNotice : personReopenedNotice)(`${id}:reopen:${ev[0]!.id}`, after, [after.assignee], String(detail?.reason ?? detail?.notes ?? 'follow-up unsatisfied'), ctx));
       }
       for (const n of out) await saveNotice(tx, n, action === 'dispatch' ? 0 : null);
       return { out, after };

@@ -185,6 +185,11 @@ describe('complaints', () => {
     expect((await act(t.id, 'resolve', 'wang', { remedyDone: '更换表箱密封 / meter box resealed' })).json()).toMatchObject({ status: 'resolved' });
     const back = (await act(t.id, 'follow-up', 'op', { satisfied: false, notes: '仍漏水 / still leaking' })).json();
     expect(back).toMatchObject({ status: 'dispatched', round: 1, assignee: 'tech-wang', complaintClass: 'justified', priority: 'urgent' });
+    const sentBack = notices.find((n) => n.ticketId === t.id && n.kind === 'ticket.reopened')!;
+    expect(sentBack.recipients).toEqual(['tech-wang']);
+    expect(sentBack.title['zh-CN']).toContain('有效投诉（求助）重开');
+    expect(sentBack.body['zh-CN']).toContain('仍漏水');
+    expect(sentBack.body['zh-CN']).toContain('表箱漏水');
     const d = await detail(t.id);
     expect(d.history.find((e: { action: string }) => e.action === 'reclassify')).toMatchObject({
       actor: 'op-zhou',
