@@ -51,3 +51,20 @@ export class SafetyConditionsActiveError extends PipelineError {
     return { ...super.toJSON(), ticketId: this.ticketId, conditions: this.conditions };
   }
 }
+
+/**
+ * A device ticket is not cancelled while its device still reports a fault: the condition would be
+ * left with no live ticket. It is resolved once the work is done, or cancelled after the fault cleared.
+ */
+export class ConditionsActiveError extends PipelineError {
+  constructor(
+    readonly ticketId: string,
+    readonly conditions: readonly string[],
+  ) {
+    super('GAS_TICKET_CONDITIONS_ACTIVE', `Ticket ${ticketId} cannot be cancelled while ${conditions.join(', ')} ${conditions.length > 1 ? 'are' : 'is'} still active: resolve it when the work is done, or cancel once the device reports normal`);
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ticketId: this.ticketId, conditions: this.conditions };
+  }
+}

@@ -1,9 +1,10 @@
 import type { Condition } from '../../contracts/messages.ts';
 import type { Text } from '../catalog/manual.ts';
 import { conditionName } from '../catalog/messages.ts';
-import type { Priority } from '../sla/sla-policy.ts';
+import { PRIORITY_RANK, type Priority } from '../sla/sla-policy.ts';
 import type { Alert } from '../alert-book.ts';
 import type { Notice } from './notice.ts';
+import { priorityOf } from './priority.ts';
 import type { Ticket } from './ticket.ts';
 
 /** Push texts, zh-CN first with English beside, built from the alert catalog. */
@@ -75,9 +76,15 @@ function ticketBody(ticket: Ticket, lead: Text, ctx: NoticeContext): Text {
   return t(zh.join('\n'), en.join('\n'));
 }
 
+/** A ticket's conditions, the one that sets its priority first (stable for equals). */
+function worstFirst(conditions: readonly Condition[]): Condition[] {
+  const rank = (c: Condition) => PRIORITY_RANK[priorityOf({ condition: c, severity: 'medium' })];
+  return [...conditions].sort((a, b) => rank(b) - rank(a));
+}
+
 function title(ticket: Ticket, what: Text): Text {
   const p = PRIORITY_NAMES[ticket.priority];
-  const cond = conditionsText(ticket.conditions.slice(0, 3));
+  const cond = conditionsText(worstFirst(ticket.conditions).slice(0, 3));
   return t(`【${p['zh-CN']}】${what['zh-CN']} ${ticket.id} ${cond['zh-CN']}`, `[${p.en}] ${what.en} ${ticket.id} ${cond.en}`);
 }
 
@@ -188,6 +195,24 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
       customer: facts.customer ?? null,
       raisedAt: first.raisedAt,
     },
+    createdAtMs: ctx.nowMs,
+  };
+}
+
+/** The ticket became more urgent (a worse condition joined it): the assignee hears it at once. */
+export function priorityRaisedNotice(id: string, ticket: Ticket, recipients: string[], from: Priority, condition: Condition, ctx: NoticeContext): Notice {
+  const was = PRIORITY_NAMES[from];
+  const added = conditionName(condition);
+  return {
+    id,
+    kind: 'ticket.priority_raised',
+    ticketId: ticket.id,
+    recipients,
+    priority: ticket.priority,
+    title: title(ticket, t('工单升级为更高优先级', 'Ticket now more urgent')),
+    body: ticketBody(ticket, t(`新增故障：${added['zh-CN']}，优先级由「${was['zh-CN']}」提高。`, `New fault: ${added.en}; priority raised from ${was.en}.`), ctx),
+    ...url(ctx.appUrl, ticket.id),
+    data: data(ticket, { previousPriority: from, condition }),
     createdAtMs: ctx.nowMs,
   };
 }

@@ -7,7 +7,7 @@ import type { Text } from '../catalog/manual.ts';
 export interface Notice {
   /** Stable id: a redelivered notice is not pushed twice. */
   id: string;
-  kind: 'alarm.raised' | 'ticket.opened' | 'ticket.dispatched' | 'ticket.escalated' | 'ticket.sla_breached' | 'ticket.reopened' | 'ticket.follow_up_due' | 'customer.notice';
+  kind: 'alarm.raised' | 'ticket.opened' | 'ticket.dispatched' | 'ticket.escalated' | 'ticket.priority_raised' | 'ticket.sla_breached' | 'ticket.reopened' | 'ticket.follow_up_due' | 'customer.notice';
   /** Empty on an alarm pushed before its ticket exists (`data.alertIds` names the alerts). */
   ticketId: string;
   /** Person ids to reach. */

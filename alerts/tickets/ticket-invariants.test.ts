@@ -7,7 +7,7 @@
  * - a live, unresolved ticket is assigned or escalating (its chain has reached the supervisor);
  * - a subject has at most one open ticket;
  * - resolving while a safety condition is active is refused unless a supervisor overrides with a
- *   reason;
+ *   reason, and cancelling while any condition is active is refused;
  * - a condition raised on a device whose last ticket is closed opens a new ticket linked to it.
  */
 import fc from 'fast-check';
@@ -18,7 +18,7 @@ import type { AlertBook } from '../alert-book.ts';
 import { parseSlaSettings } from '../sla/sla-policy.ts';
 import { SlaWatch } from '../sla/sla-watch.ts';
 import type { Db } from '../store/db.ts';
-import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError } from './errors.ts';
+import { ConditionsActiveError, IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError } from './errors.ts';
 import { SAFETY_CONDITIONS } from './priority.ts';
 import { TicketService } from './ticket-service.ts';
 import { FakeDirectory, MIN, T0, clear, devices, newBook, pgliteStores, raise, type TestStore } from './test-support.ts';
@@ -50,7 +50,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 /** Refusals the lifecycle is allowed to answer with; anything else is a defect. */
-const expectedRefusal = (err: unknown) => err instanceof IllegalTransitionError || err instanceof SafetyConditionsActiveError || err instanceof TicketConflictError;
+const expectedRefusal = (err: unknown) => err instanceof IllegalTransitionError || err instanceof SafetyConditionsActiveError || err instanceof ConditionsActiveError || err instanceof TicketConflictError;
 
 describe('ticket invariants over random lifecycle paths', () => {
   let store: TestStore;

@@ -6,11 +6,11 @@ import type { Db } from '../store/db.ts';
 import { isDataError, safeText, safeValue } from '../store/data-errors.ts';
 import { payloadText, type StoreDeadLetterReason, type StoreDeadLetterSink } from '../store/dead-letters.ts';
 import { parseSlaSettings, type Priority, type SlaSettings } from '../sla/sla-policy.ts';
-import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError, TicketInputError, TicketNotFoundError } from './errors.ts';
+import { ConditionsActiveError, IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError, TicketInputError, TicketNotFoundError } from './errors.ts';
 import { recordEscalation, saveNotice, stepOfLevel, type EscalationRecord } from './escalation.ts';
 import type { Notice } from './notice.ts';
-import { customerNotice, dispatchedNotice, reopenedNotice, type NoticeContext } from './notice-text.ts';
-import { maxPriority, priorityOf, SAFETY_CONDITIONS, worstPriority } from './priority.ts';
+import { customerNotice, dispatchedNotice, priorityRaisedNotice, reopenedNotice, type NoticeContext } from './notice-text.ts';
+import { isSafetyAlert, maxPriority, priorityOf, SAFETY_CONDITIONS, worstPriority } from './priority.ts';
 import {
   complaintToSupervisorNotice,
   personDispatchedNotice,
@@ -37,7 +37,7 @@ import {
 } from './ticket.ts';
 import { gatewaySite } from './gateway-site.ts';
 import type { IncidentScope } from './storm-folder.ts';
-import { nextStatus, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
+import { nextStatus, OPEN_STATUSES, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
 import { listTicketsSql, Q, updateTicketSql, type TicketColumn, type TicketOrder } from './ticket-queries.ts';
 import { parseTicketSettings, type TicketSettings } from './options.ts';
 
@@ -433,6 +433,13 @@ export class TicketService {
         updated_at: now,
       });
       await tx.query(Q.insertEvent, [t.id, now, 'system', 'condition_added', t.status, t.status, JSON.stringify({ alertId: alert.id, condition: alert.condition, severity: alert.severity, priority })]);
+      // A worse fault on a ticket already out: the assignee hears it now, not at the next repeat (a leak the safety lane pushed already).
+      if (priority !== t.priority && t.assignee && OPEN_STATUSES.includes(t.status) && !isSafetyAlert(alert)) {
+        const after = { ...t, conditions, priority, manual, devices: allDevices, slaDueAt: isoOf(due) };
+        const n = priorityRaisedNotice(`${t.id}:priority:${alert.id}`, after, [t.assignee], t.priority, alert.condition, this.#ctx(nowMs));
+        await saveNotice(tx, n, null);
+        notices.push(n);
+      }
       return { outcome: 'added', id: t.id };
     }
 
@@ -775,8 +782,12 @@ export class TicketService {
     return this.#mustGet(this.#db, id);
   }
 
+  /** Refused while the ticket's conditions are active (a cancelled ticket would leave them with none). */
   cancel(id: string, reason: string, actor: string): Promise<Ticket> {
-    return this.#transition(id, 'cancel', actor, () => ({ set: {}, detail: { reason } }));
+    return this.#transition(id, 'cancel', actor, (t) => {
+      if (t.activeConditions.length > 0) throw new ConditionsActiveError(id, [...t.activeConditions].sort());
+      return { set: {}, detail: { reason } };
+    });
   }
 
   async reopen(id: string, reason: string, actor: string): Promise<Ticket> {
@@ -881,7 +892,7 @@ export class TicketService {
         await tx.query(Q.insertEvent, [id, now, actor, 'close', 'followed_up', 'closed', null]);
       }
       await then?.(tx);
-      if (to === 'closed' || to === 'cancelled') carried = await this.#carryOver(tx, t, nowMs);
+      if (to === 'closed') carried = await this.#carryOver(tx, t, nowMs);
       const after = await this.#mustGet(tx, id);
       const out: Notice[] = [];
       const ctx = this.#ctx(nowMs);
@@ -898,9 +909,10 @@ export class TicketService {
   }
 
   /**
-   * Conditions still active when their ticket is closed or cancelled move to a new ticket linked to
-   * it (`repeatOf`), so an active condition always has a live ticket: a closed leak that still
-   * reads 70 %LEL is worked again, not forgotten. Returns the new ticket's id.
+   * Conditions still active when their ticket is closed (the customer satisfied, the device still
+   * reporting) move to a new ticket linked to it (`repeatOf`), so an active condition always has a
+   * live ticket: a closed leak that still reads 70 %LEL is worked again, not forgotten. Returns the
+   * new ticket's id.
    */
   async #carryOver(tx: Db, t: Ticket, nowMs: number): Promise<string | undefined> {
     const still = await tx.query<{ alert_id: string; condition: Condition; severity: Severity; detail: Record<string, unknown> | null }>(Q.activeAlertsOfTicket, [t.id]);

@@ -7,6 +7,7 @@ import { ManualClock } from '../../app/clock.ts';
 import type { AlertBook } from '../alert-book.ts';
 import { parseSlaSettings } from '../sla/sla-policy.ts';
 import { SlaWatch } from '../sla/sla-watch.ts';
+import { conditionName } from '../catalog/messages.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { IllegalTransitionError, SafetyConditionsActiveError, TicketConflictError } from './errors.ts';
@@ -330,8 +331,10 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
   });
 
   describe('lifecycle', () => {
+    /** A ticket whose fault the device has reported cleared (so it may be cancelled). */
     async function openOne(): Promise<string> {
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-1', T0));
       return (await svc.list())[0]!.id;
     }
 
@@ -379,13 +382,31 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(next).toMatchObject({ repeatOf: t!.id, assignee: 'tech-li', priority: 'urgent' });
       expect(next!.activeConditions.sort()).toEqual(['ERR-1', 'GAS_ALARM_L1']);
       expect(notices.filter((n) => n.kind === 'ticket.dispatched' && n.ticketId === next!.id)).toHaveLength(1);
-      // A cancel moves them the same way; once cleared, nothing is carried.
-      await svc.cancel(next!.id, '重复工单', 'op-zhou');
-      const [third] = await svc.list({ deviceId: 'HA-1', status: 'dispatched' });
-      expect(third!.repeatOf).toBe(next!.id);
+      // Nor can it be cancelled while the device still reports them; once cleared it can.
+      await expect(svc.cancel(next!.id, '重复工单', 'op-zhou')).rejects.toMatchObject({ code: 'GAS_TICKET_CONDITIONS_ACTIVE', conditions: ['ERR-1', 'GAS_ALARM_L1'] });
       await svc.onAlertChanges([...clear(book, 'HA-1', 'GAS_ALARM_L1', clock.now()), ...clear(book, 'HA-1', 'ERR-1', clock.now())]);
-      await svc.cancel(third!.id, '已恢复', 'op-zhou');
-      expect(await svc.list({ deviceId: 'HA-1', status: 'dispatched' })).toEqual([]);
+      await svc.cancel(next!.id, '已恢复', 'op-zhou');
+      expect(await svc.list({ deviceId: 'HA-1', status: ['opened', 'dispatched'] })).toEqual([]);
+    });
+
+    it('pushes again at once when a worse fault raises the priority, the worst condition first (every push carries the ticket\'s current worst condition and priority)', async () => {
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
+      const [t] = await svc.list();
+      await svc.acknowledge(t!.id, 'tech-wang');
+      notices.length = 0;
+      clock.advance(MIN);
+      await svc.onAlertChanges(raise(book, 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', clock.now()));
+      expect(notices.map((n) => [n.kind, n.recipients, n.priority])).toEqual([['ticket.priority_raised', ['tech-wang'], 'urgent']]);
+      expect(notices[0]!.title['zh-CN']).toMatch(/^【加急】/);
+      const title = notices[0]!.title['zh-CN'];
+      expect(title.indexOf(conditionName('VALVE_CLOSED_LOW_BATTERY')['zh-CN'])).toBeGreaterThan(-1);
+      expect(title.indexOf(conditionName('VALVE_CLOSED_LOW_BATTERY')['zh-CN'])).toBeLessThan(title.indexOf(conditionName('ERR-1')['zh-CN']));
+      // No second push for a fault that raises nothing, nor for a leak (the safety lane pushed it already).
+      notices.length = 0;
+      await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-4', clock.now()));
+      await svc.onAlertChanges(raise(book, 'HM-1', 'GAS_ALARM_L2', clock.now(), { severity: 'critical' }));
+      expect(notices).toEqual([]);
+      expect((await svc.get(t!.id))!.priority).toBe('emergency');
     });
 
     it('walks opened → dispatched → acknowledged → on site → resolved → followed up → closed, with an audit trail', async () => {
@@ -406,6 +427,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(resolved).toMatchObject({ status: 'resolved', remedyDone: '更换防磁干簧管，维修卡清除', partsUsed: [{ part: '防磁干簧管', qty: 1 }] });
       expect(resolved.followUpDueAt).toBe(new Date(clock.now() + 3 * DAY).toISOString());
       expect(resolved.slaDueAt).toBe(resolved.followUpDueAt);
+      await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-1', clock.now()));
       clock.advance(DAY);
       const closed = await svc.followUp(id, { satisfied: true, notes: '满意' }, 'cs-1');
       expect(closed).toMatchObject({ status: 'closed', satisfaction: 'satisfied', slaDueAt: null });
@@ -418,6 +440,8 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
         ['arrive_on_site', 'tech-wang', 'on_site'],
         ['comment', 'tech-wang', 'on_site'],
         ['resolve', 'tech-wang', 'resolved'],
+        ['condition_cleared', 'device', 'resolved'],
+        ['device_normal', 'device', 'resolved'],
         ['follow_up_satisfied', 'cs-1', 'closed'],
         ['close', 'cs-1', 'closed'],
       ]);
@@ -443,7 +467,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       await expect(svc.acknowledge('T999999', 'x')).rejects.toMatchObject({ code: 'GAS_TICKET_NOT_FOUND' });
       const d = (await svc.get(id))!;
       expect(d.status).toBe('cancelled');
-      expect(d.history.map((e) => e.action)).toEqual(['open', 'dispatch', 'cancel']);
+      expect(d.history.map((e) => e.action)).toEqual(['open', 'dispatch', 'condition_cleared', 'device_normal', 'cancel']);
     });
 
     it('unsatisfied follow-up sends it back to the same technician with fresh clocks', async () => {
@@ -524,6 +548,8 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       svc = makeService(db, { autoDispatch: false });
       await svc.onAlertChanges(raise(book, 'HM-2', 'ERR-1', T0));
       const id = (await svc.list())[0]!.id;
+      await expect(svc.cancel(id, 'x', 'op')).rejects.toMatchObject({ code: 'GAS_TICKET_CONDITIONS_ACTIVE', conditions: ['ERR-1'] });
+      await svc.onAlertChanges(clear(book, 'HM-2', 'ERR-1', T0));
       await svc.cancel(id, 'x', 'op');
       svc = makeService(db);
       expect(await svc.reopen(id, 'needed after all', 'op')).toMatchObject({ status: 'dispatched', assignee: 'tech-wang', round: 1 });
@@ -686,6 +712,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       await svc.acknowledge(id, 'tech-wang');
       await svc.arriveOnSite(id, 'tech-wang');
       await svc.resolve(id, { remedyDone: 'x' }, 'tech-wang');
+      await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-1', clock.now()));
       clock.advance(10 * MIN);
       await watch.check(clock.now());
       clock.set(T0 + 9 * HOUR); // 01:00 next day in Shanghai

@@ -7,7 +7,7 @@ import { NotificationToggle, notify } from './notifications.tsx';
 import { TechTicketCard } from './tech-ticket-card.tsx';
 
 /** The notice kinds the person stream sends (alerts/tickets/notice.ts). */
-const NOTICE_KINDS = ['alarm.raised', 'ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
+const NOTICE_KINDS = ['alarm.raised', 'ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.priority_raised', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
 
 interface PushedNotice {
   id: string;
