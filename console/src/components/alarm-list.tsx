@@ -1,21 +1,10 @@
 import type { Alert, Lang } from '../api.ts';
-import { conditionLabel } from '../conditions.ts';
 import { formatTime, useI18n } from '../i18n.ts';
 import { pickLang } from '../messages.ts';
 import { SeverityBadge } from './badges.tsx';
+import { ConditionName } from './condition-name.tsx';
 
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'];
-
-/** The condition's name, with its code beside it, small, for those who search by code. */
-function ConditionName({ condition, lang }: { condition: string; lang: Lang }) {
-  const label = conditionLabel(condition, lang);
-  return (
-    <>
-      {label.name}
-      {label.code && <span class="mono muted small"> {label.code}</span>}
-    </>
-  );
-}
 
 /** Active alarms, most severe first, newest first within a severity; pushed ones are marked new. */
 export function AlarmList({ alerts, fresh }: { alerts: Alert[]; fresh: ReadonlySet<string> }) {

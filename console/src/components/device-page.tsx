@@ -3,6 +3,7 @@ import { ApiError, type Alert, type ApiClient, type Device } from '../api.ts';
 import { formatTime, useI18n } from '../i18n.ts';
 import { pickLang } from '../messages.ts';
 import { SeverityBadge } from './badges.tsx';
+import { ConditionName } from './condition-name.tsx';
 import { ReadingsChart, type ReadingPoint } from './readings-chart.tsx';
 
 /** How often the device page asks for the latest reading; the API keeps no history to ask for. */
@@ -100,7 +101,7 @@ function DeviceDetail({ api, deviceId }: { api: ApiClient; deviceId: string }) {
         <ul class="plain">
           {alerts.map((a) => (
             <li key={a.id}>
-              <SeverityBadge severity={a.severity} /> <span class="mono">{a.condition}</span> · {formatTime(a.raisedAt, lang)}
+              <SeverityBadge severity={a.severity} /> <ConditionName condition={a.condition} lang={lang} /> · {formatTime(a.raisedAt, lang)}
               {a.clearedAt && ` → ${formatTime(a.clearedAt, lang)}`} · {pickLang(a.cause, lang)}
             </li>
           ))}

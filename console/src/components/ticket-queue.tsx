@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { OPEN_STATUSES, type ApiClient, type Ticket, type TicketStatus } from '../api.ts';
 import { formatTime, useI18n } from '../i18n.ts';
 import { PriorityBadge, StatusBadge } from './badges.tsx';
+import { ConditionName } from './condition-name.tsx';
 import { StaffActions } from './staff-actions.tsx';
 
 const DONE_STATUSES: readonly TicketStatus[] = ['resolved', 'followed_up', 'closed', 'cancelled'];
@@ -78,7 +79,14 @@ export function TicketQueue({ api, reloadKey, focus }: { api: ApiClient; reloadK
                     <span data-testid="incident">{tk.subjectId} ×{tk.devices.length}</span>
                   )}
                 </td>
-                <td class="mono">{tk.conditions.join(' ')}</td>
+                <td>
+                  {tk.conditions.map((c, i) => (
+                    <span key={c}>
+                      {i > 0 && '、'}
+                      <ConditionName condition={c} lang={lang} />
+                    </span>
+                  ))}
+                </td>
                 <td class="wide-only">{tk.district ?? '—'}</td>
                 <td class="wide-only">{tk.address ?? '—'}</td>
                 <td>{tk.assignee ?? '—'}</td>
