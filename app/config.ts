@@ -36,6 +36,8 @@ export const SettingsFileSchema = Type.Object({
   snapshotIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'how often processor state is saved, ms' })),
   tickets: Type.Optional(Type.Unknown({ description: 'ticket settings, see alerts/tickets/options.ts' })),
   sla: Type.Optional(Type.Unknown({ description: 'SLA limits and escalation, see alerts/sla/sla-policy.ts' })),
+  customerClocks: Type.Optional(Type.Unknown({ description: 'reply, completion and update-gap limits of 报修/投诉 tickets, see alerts/sla/customer-clocks.ts' })),
+  reports: Type.Optional(Type.Unknown({ description: 'follow-up limit, recurring-fault threshold and monthly snapshot day, see alerts/tickets/reports.ts' })),
   slaCheckIntervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'how often SLA clocks are checked, ms' })),
   push: Type.Optional(Type.Unknown({ description: 'push channels and retry settings, see alerts/push/README.md' })),
   api: Type.Optional(Type.Object({

@@ -188,6 +188,8 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       push: settings.push,
       sla: settings.sla,
       tickets: settings.tickets,
+      customerClocks: settings.customerClocks,
+      reports: settings.reports,
       slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
       onDeadLetter: storeLetters,
     }, book, registry, clock, log.child({ stage: 'services' }));

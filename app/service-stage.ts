@@ -18,7 +18,7 @@ import type { Db } from '../alerts/store/db.ts';
 import type { StoreDeadLetterSink } from '../alerts/store/dead-letters.ts';
 import { openDb } from '../alerts/store/open-db.ts';
 import type { Notice } from '../alerts/tickets/notice.ts';
-import { TicketReports } from '../alerts/tickets/reports.ts';
+import { parseReportSettings, TicketReports } from '../alerts/tickets/reports.ts';
 import { TicketService } from '../alerts/tickets/ticket-service.ts';
 import { parseTicketSettings } from '../alerts/tickets/options.ts';
 import type { Clock } from './clock.ts';
@@ -35,6 +35,8 @@ export interface ServiceStageOptions {
   tickets?: unknown;
   /** Reply, completion and update-gap limits of 报修/投诉 tickets, see alerts/sla/customer-clocks.ts. */
   customerClocks?: unknown;
+  /** Follow-up limit, recurring-fault threshold and monthly snapshot day, see alerts/tickets/reports.ts. */
+  reports?: unknown;
   slaCheckIntervalMs: number;
   /** Alert changes the ticket store refused and alarm-journal lines that cannot be replayed. */
   onDeadLetter?: StoreDeadLetterSink;
@@ -203,7 +205,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   return {
     db,
     tickets,
-    reports: new TicketReports(db, ticketSettings.timeZone),
+    reports: new TicketReports(db, ticketSettings.timeZone, parseReportSettings(options.reports)),
     oncall,
     push,
     sse: sseHubOf(channels),
