@@ -179,7 +179,7 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
     expect((await tickets('HA-P1')).length).toBe(1);
   }, 180_000);
 
-  it('InfluxDB down for 2 minutes while readings flow: the sink buffers, then drains every line; nothing dropped, nothing held up', async () => {
+  it('InfluxDB down while readings flow (20 s of server time, several retry rounds): the sink buffers, then drains every line; nothing dropped, nothing held up', async () => {
     const influx = { SERVICES_DIR: mkdtempSync(join(tmpdir(), 'gas-fault-influx-')), SERVICES_INFLUXQL_PORT: String(await freePort()) };
     const { INFLUXQL_URL: url } = await services('start', 'influxdb', influx);
     cleanup.push(() => services('stop', 'influxdb', influx));
@@ -209,7 +209,8 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
     await pipeline.until('the first readings in InfluxDB', async () => (await count()) === sent, 30_000);
 
     await services('stop', 'influxdb', influx);
-    const outageEnds = Date.now() + 120_000;
+    // Long enough for several of the sink's retries to fail; the buffer, not the length, is what is tested.
+    const outageEnds = Date.now() + 20_000;
     // The outage is real time on the server: readings keep coming and keep being judged.
     while (Date.now() < outageEnds) {
       await send();

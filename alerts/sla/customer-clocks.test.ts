@@ -12,6 +12,8 @@ import { DAY, FakeDirectory, HOUR, lookupDevice, MIN, newBook, raise, T0 } from 
 import type { Ticket } from '../tickets/ticket.ts';
 import { TicketService } from '../tickets/ticket-service.ts';
 import { CustomerClockWatch, customerClocks, parseCustomerClockSettings } from './customer-clocks.ts';
+import { parseSlaSettings } from './sla-policy.ts';
+import { SlaWatch } from './sla-watch.ts';
 
 const settings = parseCustomerClockSettings({});
 let db: Db;
@@ -41,6 +43,21 @@ describe('CustomerClockWatch', () => {
     await db.close();
   });
 
+
+  it('writes the SLA chain\'s pushes about a person\'s case as that case: what was said, whom to call, where (they read 设备 T000123 … 故障：—)', async () => {
+    const t = await open(report);
+    const sla = new SlaWatch({ db, directory: new FakeDirectory(), settings: parseSlaSettings({}) });
+    const pushed: Notice[] = [];
+    sla.onNotice((n) => pushed.push(n));
+    clock.set(T0 + 31 * MIN);
+    await sla.check(clock.now());
+    const repeat = pushed.find((n) => n.kind === 'ticket.escalated' && n.ticketId === t.id)!;
+    expect(repeat.title['zh-CN']).toContain('报修');
+    expect(repeat.body['zh-CN']).toContain('报修：燃气表不走字');
+    expect(repeat.body['zh-CN']).toContain('张三 13800000001 地址：东区幸福路 1 号 101');
+    expect(repeat.body['zh-CN']).not.toMatch(/设备 T|故障：/);
+    expect(repeat.body.en).toContain('Repair report: 燃气表不走字');
+  });
   it('issue 12 #14: no 12 h hotline-reply clock — a 报修 nobody answers breaches `reply` at 12 h, once, to the assignee and the supervisor', async () => {
     const t = await open(report);
     const t0 = clock.now();

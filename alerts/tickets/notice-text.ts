@@ -1,6 +1,6 @@
 import type { Condition } from '../../contracts/messages.ts';
 import type { Text } from '../catalog/manual.ts';
-import { conditionName } from '../catalog/messages.ts';
+import { conditionName, TICKET_ORIGIN_NAMES } from '../catalog/messages.ts';
 import { PRIORITY_RANK, type Priority } from '../sla/sla-policy.ts';
 import type { Alert } from '../alert-book.ts';
 import type { Notice } from './notice.ts';
@@ -39,6 +39,12 @@ function conditionsText(conditions: readonly Condition[]): Text {
 }
 
 function subjectText(ticket: Ticket): Text {
+  if (ticket.subject === 'customer') {
+    // A person's case: who to call and where, not a device.
+    const who = ticket.contact ? `${ticket.contact.name} ${ticket.contact.phone}` : (ticket.customer ?? '');
+    const dev = ticket.deviceId ? ` · ${ticket.deviceId}` : '';
+    return t(`${who} 地址：${ticket.address ?? '—'}${dev}`, `${who} address: ${ticket.address ?? '—'}${dev}`);
+  }
   if (ticket.subject === 'gateway') {
     // The gateway's site: its devices' customers are many, none of them is the gateway's.
     const n = ticket.devices.length;
@@ -55,11 +61,13 @@ function subjectText(ticket: Ticket): Text {
 
 /** Title line and the manual's first entry (cause, remedy, card, parts) for the worst condition. */
 function ticketBody(ticket: Ticket, lead: Text, ctx: NoticeContext): Text {
-  const cond = conditionsText(ticket.activeConditions.length ? ticket.activeConditions : ticket.conditions);
   const subject = subjectText(ticket);
   const m = ticket.manual[0];
-  const zh = [lead['zh-CN'], `故障：${cond['zh-CN']}`, subject['zh-CN']];
-  const en = [lead.en, `Fault: ${cond.en}`, subject.en];
+  const origin = TICKET_ORIGIN_NAMES[ticket.origin];
+  const cond = ticket.origin === 'alert' ? conditionsText(ticket.activeConditions.length ? ticket.activeConditions : ticket.conditions) : undefined;
+  const what = cond ? t(`故障：${cond['zh-CN']}`, `Fault: ${cond.en}`) : t(`${origin['zh-CN']}：${ticket.description ?? '—'}`, `${origin.en}: ${ticket.description ?? '—'}`);
+  const zh = [lead['zh-CN'], what['zh-CN'], subject['zh-CN']];
+  const en = [lead.en, what.en, subject.en];
   if (m) {
     zh.push(`原因：${m.cause['zh-CN']}`, `排除方法：${m.remedy['zh-CN']}`, `工具卡：${m.toolCard['zh-CN']}`);
     en.push(`Cause: ${m.cause.en}`, `Remedy: ${m.remedy.en}`, `Tool card: ${m.toolCard.en}`);
@@ -84,7 +92,7 @@ function worstFirst(conditions: readonly Condition[]): Condition[] {
 
 function title(ticket: Ticket, what: Text): Text {
   const p = PRIORITY_NAMES[ticket.priority];
-  const cond = conditionsText(worstFirst(ticket.conditions).slice(0, 3));
+  const cond = ticket.origin === 'alert' ? conditionsText(worstFirst(ticket.conditions).slice(0, 3)) : TICKET_ORIGIN_NAMES[ticket.origin];
   return t(`【${p['zh-CN']}】${what['zh-CN']} ${ticket.id} ${cond['zh-CN']}`, `[${p.en}] ${what.en} ${ticket.id} ${cond.en}`);
 }
 

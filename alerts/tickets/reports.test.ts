@@ -62,6 +62,8 @@ describe('issue 12 item 10: reports', () => {
     await resolve(id);
     await svc.followUp(id, { satisfied: false }, 'cs');
     await resolve(id);
+    // The device reports normal, so the close carries nothing to a new ticket and the reopen is this ticket's.
+    await svc.onAlertChanges(clear(book, 'HM-1', 'ERR-4', clock.now()));
     await svc.followUp(id, { satisfied: true }, 'cs');
     await svc.reopen(id, 'customer called again', 'cs');
     expect((await reports.daily('2026-11-22')).counts).toMatchObject({ reopened: 1, followedUp: 1, closed: 1 });
