@@ -51,8 +51,15 @@ export interface ManualEntry {
 
 export interface Ticket {
   id: string;
-  /** district: a storm folded into one incident listing its devices. */
-  subject: 'device' | 'gateway' | 'district';
+  /** district: a storm folded into one incident listing its devices; customer: a person's 报修 or 投诉. */
+  subject: 'device' | 'gateway' | 'district' | 'customer';
+  origin: 'alert' | 'report' | 'complaint';
+  /** Who reported or complained; null on alert tickets. */
+  contact: { name: string; phone: string } | null;
+  /** What the person said. */
+  description: string | null;
+  complaintClass: 'justified' | 'communication' | null;
+  complaintKind: 'help' | 'enquiry' | 'venting' | null;
   subjectId: string;
   deviceId: string | null;
   gatewayId: string | null;

@@ -4,6 +4,7 @@ import { formatTime, useI18n } from '../i18n.ts';
 import { ActionForm } from './action-form.tsx';
 import { PriorityBadge, StatusBadge } from './badges.tsx';
 import { scrollIntoView } from './ticket-queue.tsx';
+import { caseLabel } from '../cases.ts';
 
 /** One of the technician's tickets: where, what the manual says to do, and the next step. */
 export function TechTicketCard({ api, ticket, onChanged, focused = false }: { api: ApiClient; ticket: Ticket; onChanged: () => void; focused?: boolean }) {
@@ -30,8 +31,14 @@ export function TechTicketCard({ api, ticket, onChanged, focused = false }: { ap
       <header class="ticket-head">
         <PriorityBadge priority={ticket.priority} />
         <StatusBadge status={ticket.status} />
-        <span class="mono">{ticket.subjectId}</span>
+        {ticket.subject === 'customer' ? <span>{caseLabel(ticket, lang)} <span class="mono">{ticket.id}</span></span> : <span class="mono">{ticket.subjectId}</span>}
       </header>
+      {ticket.description && <p data-testid="case-description">{ticket.description}</p>}
+      {ticket.contact && (
+        <p>
+          {ticket.contact.name} <a href={`tel:${ticket.contact.phone.replace(/[^0-9+]/g, '')}`}>{ticket.contact.phone}</a>
+        </p>
+      )}
       {ticket.address && (
         <p class="address">
           {ticket.district && `${ticket.district} · `}

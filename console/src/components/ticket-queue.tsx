@@ -3,6 +3,7 @@ import { OPEN_STATUSES, type ApiClient, type Ticket, type TicketStatus } from '.
 import { formatTime, useI18n } from '../i18n.ts';
 import { PriorityBadge, StatusBadge } from './badges.tsx';
 import { ConditionName } from './condition-name.tsx';
+import { caseLabel } from '../cases.ts';
 import { StaffActions } from './staff-actions.tsx';
 
 const DONE_STATUSES: readonly TicketStatus[] = ['resolved', 'followed_up', 'closed', 'cancelled'];
@@ -75,11 +76,17 @@ export function TicketQueue({ api, reloadKey, focus }: { api: ApiClient; reloadK
                 <td>
                   {tk.subject === 'device' ? (
                     <a href={`#/device/${encodeURIComponent(tk.subjectId)}`}>{tk.subjectId}</a>
+                  ) : tk.subject === 'customer' ? (
+                    <span data-testid="case">
+                      {caseLabel(tk, lang)} {tk.id}
+                      {tk.contact && <span class="muted small"> · {tk.contact.name}</span>}
+                    </span>
                   ) : (
                     <span data-testid="incident">{tk.subjectId} ×{tk.devices.length}</span>
                   )}
                 </td>
                 <td>
+                  {tk.subject === 'customer' && <span class="small">{tk.description}</span>}
                   {tk.conditions.map((c, i) => (
                     <span key={c}>
                       {i > 0 && '、'}
