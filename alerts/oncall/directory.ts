@@ -7,6 +7,14 @@ export interface Person {
   email?: string;
   /** Webhook targets (group robots) this person's notices also go to, by channel name. */
   webhooks?: string[];
+  /** User ids at the enterprise messengers, for app messages to this person. */
+  accounts?: PersonAccounts;
+}
+
+export interface PersonAccounts {
+  wecom?: string;
+  dingtalk?: string;
+  feishu?: string;
 }
 
 /** Who answers for a district at one instant, and how (on site or on call at home). */

@@ -32,6 +32,7 @@ interface PersonRow {
   phone: string | null;
   email: string | null;
   webhooks: string[];
+  accounts: Person['accounts'] | null;
 }
 interface TeamRow {
   id: string;
@@ -58,7 +59,7 @@ interface OverrideRow {
   reason: string;
 }
 
-const PERSON_COLS = 'id, name, role, phone, email, webhooks';
+const PERSON_COLS = 'id, name, role, phone, email, webhooks, accounts';
 const TEAM_COLS = 'id, name, districts, supervisor_id, director_id';
 const ROTATION_COLS = 'team_id, members, shifts, period_days, anchor_date, time_zone';
 // float8 reads back as a number on both node-postgres and PGlite (timestamptz would be a Date, bigint a string).
@@ -69,6 +70,7 @@ function toPerson(r: PersonRow): Person {
   const p: Person = { id: r.id, name: r.name, role: r.role, webhooks: r.webhooks ?? [] };
   if (r.phone !== null) p.phone = r.phone;
   if (r.email !== null) p.email = r.email;
+  if (r.accounts && Object.keys(r.accounts).length > 0) p.accounts = r.accounts;
   return p;
 }
 function toTeam(r: TeamRow): Team {
@@ -253,9 +255,9 @@ export class SqlOnCallDirectory implements OnCallDirectory {
   async savePerson(raw: unknown): Promise<Person> {
     const p = parseWith(PersonSchema, raw, 'person');
     await this.#db.query(
-      `INSERT INTO people (id, name, role, phone, email, webhooks, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
-       ON CONFLICT (id) DO UPDATE SET name = $2, role = $3, phone = $4, email = $5, webhooks = $6, updated_at = now()`,
-      [p.id, p.name, p.role, p.phone ?? null, p.email ?? null, p.webhooks ?? []],
+      `INSERT INTO people (id, name, role, phone, email, webhooks, accounts, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+       ON CONFLICT (id) DO UPDATE SET name = $2, role = $3, phone = $4, email = $5, webhooks = $6, accounts = $7, updated_at = now()`,
+      [p.id, p.name, p.role, p.phone ?? null, p.email ?? null, p.webhooks ?? [], p.accounts ? JSON.stringify(p.accounts) : null],
     );
     this.#changed();
     return { ...p, webhooks: p.webhooks ?? [] };

@@ -16,6 +16,16 @@ export const PersonSchema = Type.Object(
     phone: Type.Optional(Type.String({ maxLength: 40 })),
     email: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^@\\s]+@[^@\\s]+$' })),
     webhooks: Type.Optional(Type.Array(Id, { description: 'Webhook channel names this person’s notices also go to' })),
+    accounts: Type.Optional(
+      Type.Object(
+        {
+          wecom: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'WeCom userid (application messages)' })),
+          dingtalk: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'DingTalk userid (work notices)' })),
+          feishu: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Feishu open_id / user_id (message cards)' })),
+        },
+        { additionalProperties: false, description: 'This person’s user ids at the enterprise messengers' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -1,9 +1,11 @@
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../../app/clock.ts';
 import type { Person } from '../oncall/directory.ts';
 import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
 import type { Notice } from '../tickets/notice.ts';
+import type { ActionApplier, ActionTokenIssuer } from './actions.ts';
 
 /** What a channel says about one push when it did not throw. */
 export type SendResult = { delivered: true } | { delivered: false; reason: string };
@@ -47,7 +49,18 @@ export interface ChannelDeps {
   dataDir?: string;
   /** Stored records a channel cannot replay at start (skipped): the runner logs, counts and keeps them. */
   onDeadLetter?: StoreDeadLetterSink;
+  /** Issues the action tokens a channel puts into its buttons and links (absent: no buttons). */
+  actions?: ActionTokenIssuer;
+  /** Applies an action a provider's callback reports (e.g. a WeCom card button click). */
+  applyAction?: ActionApplier;
 }
+
+/**
+ * Routes a provider calls back (button clicks, delivery reports), mounted under
+ * `/hooks/v1/push/<instance name>/` outside the bearer-token API: each route checks the
+ * provider's own signature and answers in the provider's documented shape.
+ */
+export type ChannelCallbacks<S extends TSchema = TSchema, C = unknown> = (config: Static<S>, channel: C, deps: ChannelDeps) => FastifyPluginAsync;
 
 /** A channel plugin: declared alike, config parsed against `configSchema` before `create`. */
 export interface ChannelPlugin<S extends TSchema = TSchema, C extends Channel = Channel> {
@@ -59,6 +72,8 @@ export interface ChannelPlugin<S extends TSchema = TSchema, C extends Channel = 
   create(config: Static<S>, deps: ChannelDeps): C;
   /** Whether an instance called `instanceName` serves this person (e.g. e-mail needs an address). */
   serves(person: Person, instanceName: string, config: Static<S>): boolean;
+  /** Provider callback routes for an instance, if the provider calls back. */
+  callbacks?: ChannelCallbacks<S, C>;
 }
 
 /** A plugin whose instances reach customers (a CRM webhook; later SMS to customers' phones). */
