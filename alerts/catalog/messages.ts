@@ -131,3 +131,9 @@ export const PERSON_TICKET_TEXTS = {
   limitPassed: t('时限已过', 'limit has passed'),
   reopened: t('重开', 'reopened'),
 } as const;
+
+/** The buttons a phone notification carries (WeCom card, Feishu card, Web Push): what the action token does. */
+export const PHONE_ACTION_NAMES: Readonly<Record<'acknowledge' | 'on_site', Text>> = {
+  acknowledge: t('接单', 'Acknowledge'),
+  on_site: t('到场', 'On site'),
+};
