@@ -1,0 +1,209 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../app/clock.ts';
+import type { Person } from '../../oncall/directory.ts';
+import type { ActionClaim, ActionTokenIssuer } from '../actions.ts';
+import { createChannels, type StaffChannelInstance } from '../channels.ts';
+import { PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { notice, technician } from '../testing.ts';
+
+/**
+ * A stand-in for DingTalk's open API as documented: `GET /gettoken?appkey&appsecret` answers
+ * `{errcode:0, access_token, expires_in:7200}`; `POST /topapi/message/corpconversation/asyncsend_v2
+ * ?access_token=` takes `{agent_id, userid_list: "a,b", msg}` and answers `{errcode:0, task_id}`.
+ * It checks what DingTalk checks (token, agent, msg shape) and, like DingTalk, drops a notice whose
+ * content the user already got from the app that day: `phone` holds only what would reach a phone.
+ */
+const APP = { appKey: 'dingappkey01', appSecret: 'app-secret-01', agentId: 2_718_281_828 };
+let server: Server;
+let base: string;
+let validTokens: Set<string>;
+let tokenCalls: number;
+let sendCalls: Array<{ token: string; body: any }>;
+let phone: Array<{ userid: string; msg: any }>;
+let seenToday: Set<string>;
+/** Replaces the stand-in's answer to the next sends, one per call (then back to normal). */
+let sendScript: Array<{ status: number; body: unknown } | 'hang'>;
+
+function reply(res: import('node:http').ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json;charset=utf-8' }).end(JSON.stringify(body));
+}
+
+function checkMsg(msg: any): string | undefined {
+  if (msg?.msgtype === 'markdown') return typeof msg.markdown?.title === 'string' && typeof msg.markdown?.text === 'string' ? undefined : 'markdown needs title and text';
+  if (msg?.msgtype === 'action_card') {
+    const c = msg.action_card;
+    if (typeof c?.title !== 'string' || typeof c?.markdown !== 'string') return 'action_card needs title and markdown';
+    const single = typeof c.single_title === 'string' && typeof c.single_url === 'string';
+    const list = Array.isArray(c.btn_json_list) && c.btn_json_list.length > 0 && c.btn_json_list.every((b: any) => typeof b.title === 'string' && /^https?:\/\//.test(b.action_url));
+    if (!single && !list) return 'action_card needs single_title/single_url or btn_json_list';
+    if (c.btn_orientation !== undefined && !['0', '1'].includes(c.btn_orientation)) return 'btn_orientation is "0" or "1"';
+    return undefined;
+  }
+  return `unsupported msgtype ${msg?.msgtype}`;
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url!, base);
+      if (req.method === 'GET' && url.pathname === '/gettoken') {
+        tokenCalls++;
+        if (url.searchParams.get('appkey') !== APP.appKey || url.searchParams.get('appsecret') !== APP.appSecret) return reply(res, 200, { errcode: 40089, errmsg: '不合法的corpid或corpsecret' });
+        const token = randomBytes(16).toString('hex');
+        validTokens.add(token);
+        return reply(res, 200, { errcode: 0, errmsg: 'ok', access_token: token, expires_in: 7200 });
+      }
+      if (req.method === 'POST' && url.pathname === '/topapi/message/corpconversation/asyncsend_v2') {
+        const token = url.searchParams.get('access_token') ?? '';
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        sendCalls.push({ token, body });
+        const scripted = sendScript.shift();
+        if (scripted === 'hang') return;
+        if (scripted) return reply(res, scripted.status, scripted.body);
+        if (!validTokens.has(token)) return reply(res, 200, { errcode: 88, sub_code: '40014', sub_msg: '不合法的access_token', errmsg: 'ding talk error[subcode=40014,submsg=不合法的access_token]' });
+        if (body.agent_id !== APP.agentId) return reply(res, 200, { errcode: 88, sub_code: '60020', errmsg: '访问ip不在白名单之中或agent_id错误' });
+        if (typeof body.userid_list !== 'string' || !body.userid_list) return reply(res, 200, { errcode: 40035, errmsg: 'userid_list 不能为空' });
+        const bad = checkMsg(body.msg);
+        if (bad) return reply(res, 200, { errcode: 40035, errmsg: `不合法的参数: ${bad}` });
+        for (const userid of body.userid_list.split(',')) {
+          const key = `${userid}\u0000${JSON.stringify(body.msg)}`;
+          if (seenToday.has(key)) continue; // same content to the same person within a day: dropped
+          seenToday.add(key);
+          phone.push({ userid, msg: body.msg });
+        }
+        return reply(res, 200, { errcode: 0, errmsg: 'ok', task_id: 256_271_667_526, request_id: 'req-1' });
+      }
+      reply(res, 404, { errcode: 404, errmsg: '请求的URI地址不存在' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+beforeEach(() => {
+  validTokens = new Set();
+  tokenCalls = 0;
+  sendCalls = [];
+  phone = [];
+  seenToday = new Set();
+  sendScript = [];
+});
+
+/** Issues HMAC-signed tokens as the shared design describes, and reads them back to check the links. */
+class TestIssuer implements ActionTokenIssuer {
+  readonly issued: Array<ActionClaim & { ttlMs?: number }> = [];
+  issue(claim: ActionClaim, ttlMs?: number): string {
+    this.issued.push({ ...claim, ttlMs });
+    const payload = Buffer.from(JSON.stringify({ ...claim, n: this.issued.length })).toString('base64url');
+    return `${payload}.${createHmac('sha256', 'k').update(payload).digest('base64url')}`;
+  }
+  read(token: string): ActionClaim {
+    return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as ActionClaim;
+  }
+}
+
+const chen: Person = { ...technician, accounts: { dingtalk: 'manager4711' } };
+const clock = new ManualClock(Date.parse('2026-11-22T08:00:00Z'));
+function dingtalk(config: Record<string, unknown> = {}, actions: ActionTokenIssuer | undefined = new TestIssuer()) {
+  const channels = createChannels(
+    [{ name: 'dingtalk', type: 'dingtalk-work', config: { ...APP, appUrl: 'https://ops.example.com/console/', baseUrl: base, ...config } }],
+    { log: pino({ level: 'silent' }), clock, actions },
+  );
+  return channels.get('dingtalk') as StaffChannelInstance;
+}
+
+describe('dingtalk-work channel against a local DingTalk stand-in', () => {
+  it('sends an action card to the person’s userid with one-tap 接单/到场 links carrying signed tokens', async () => {
+    const issuer = new TestIssuer();
+    await expect(dingtalk({ actionTtlMs: 3_600_000 }, issuer).channel.send(notice(), chen)).resolves.toEqual({ delivered: true });
+    expect(phone).toHaveLength(1);
+    const { userid, msg } = phone[0]!;
+    expect(userid).toBe('manager4711');
+    expect(msg.msgtype).toBe('action_card');
+    expect(msg.action_card.title).toContain('二级燃气报警');
+    expect(msg.action_card.markdown).toContain('Gas alarm, level 2');
+    expect(msg.action_card.markdown).toContain('T000001');
+    const [ack, onSite, open] = msg.action_card.btn_json_list;
+    expect(ack.title).toBe('接单 Acknowledge');
+    expect(onSite.title).toBe('到场 On site');
+    expect(open).toEqual({ title: '打开工单 Open ticket', action_url: 'https://ops.example.com/tickets/T000001' });
+    // `<appUrl>/#/act/<token>`, the token naming this person, ticket and action.
+    const tokenOf = (u: string) => decodeURIComponent(u.match(/^https:\/\/ops\.example\.com\/console\/#\/act\/(.+)$/)![1]!);
+    expect(issuer.read(tokenOf(ack.action_url))).toMatchObject({ personId: 'tech-chen', ticketId: 'T000001', action: 'acknowledge' });
+    expect(issuer.read(tokenOf(onSite.action_url))).toMatchObject({ personId: 'tech-chen', ticketId: 'T000001', action: 'on_site' });
+    expect(issuer.issued.map((i) => i.ttlMs)).toEqual([3_600_000, 3_600_000]);
+  });
+
+  it('names the notice in the text, so a repeat about the same ticket is not dropped as a duplicate', async () => {
+    const ch = dingtalk({}, undefined);
+    await ch.channel.send(notice({ id: 'N-1' }), chen);
+    await ch.channel.send(notice({ id: 'N-2', kind: 'ticket.sla_breached', createdAtMs: clock.now() + 600_000 }), chen);
+    expect(sendCalls).toHaveLength(2);
+    expect(phone).toHaveLength(2);
+    expect(phone[0]!.msg.action_card.markdown).toContain('N-1');
+    expect(phone[1]!.msg.action_card.markdown).toContain('N-2');
+  });
+
+  it('sends markdown when there is nothing to tap (an alarm ahead of its ticket, no link)', async () => {
+    await dingtalk().channel.send(notice({ ticketId: '', url: undefined, data: { alertIds: ['A-9'] } }), chen);
+    expect(phone[0]!.msg.msgtype).toBe('markdown');
+    expect(phone[0]!.msg.markdown.text).toContain('A-9');
+  });
+
+  it('fetches the access token once, reuses it, and refreshes it when DingTalk says it expired', async () => {
+    const ch = dingtalk();
+    await ch.channel.send(notice({ id: 'N-1' }), chen);
+    await ch.channel.send(notice({ id: 'N-2' }), chen);
+    expect(tokenCalls).toBe(1);
+    validTokens.clear(); // revoked at DingTalk's side before its time
+    await expect(ch.channel.send(notice({ id: 'N-3' }), chen)).resolves.toEqual({ delivered: true });
+    expect(tokenCalls).toBe(2);
+    expect(sendCalls).toHaveLength(4);
+    expect(sendCalls[2]!.token).not.toBe(sendCalls[3]!.token);
+    // And ahead of its expiry (7200 s) without being told.
+    clock.advance(7_000_000);
+    await ch.channel.send(notice({ id: 'N-4' }), chen);
+    expect(tokenCalls).toBe(3);
+  });
+
+  it('refuses for good on a wrong app secret, a bad parameter or an unknown userid', async () => {
+    await expect(dingtalk({ appSecret: 'wrong' }).channel.send(notice(), chen)).rejects.toMatchObject({ code: 'GAS_PUSH_REJECTED', message: expect.stringMatching(/40089/) });
+    sendScript = [{ status: 200, body: { errcode: 40035, errmsg: '不合法的参数' } }];
+    await expect(dingtalk().channel.send(notice(), chen)).rejects.toBeInstanceOf(PushRejectedError);
+    await expect(dingtalk().channel.send(notice(), technician)).rejects.toBeInstanceOf(PushRejectedError);
+  });
+
+  it('waits on flow control, retries when busy, on 5xx and on no answer', async () => {
+    const ch = dingtalk({ throttleMs: 30_000, timeoutMs: 200 });
+    sendScript = [{ status: 200, body: { errcode: 90018, errmsg: '您的企业调用钉钉开放平台当前接口的所有请求都被暂时禁用了' } }];
+    const throttled = await ch.channel.send(notice(), chen).catch((e) => e);
+    expect(throttled).toBeInstanceOf(PushThrottledError);
+    expect(throttled.retryAfterMs).toBe(30_000);
+    sendScript = [{ status: 200, body: { errcode: -1, errmsg: '系统繁忙' } }];
+    await expect(ch.channel.send(notice(), chen)).rejects.toBeInstanceOf(PushUnavailableError);
+    sendScript = [{ status: 502, body: {} }];
+    await expect(ch.channel.send(notice(), chen)).rejects.toMatchObject({ code: 'GAS_PUSH_UNAVAILABLE', statusCode: 502 });
+    sendScript = [{ status: 429, body: {} }];
+    await expect(ch.channel.send(notice(), chen)).rejects.toBeInstanceOf(PushThrottledError);
+    sendScript = ['hang'];
+    await expect(ch.channel.send(notice(), chen)).rejects.toBeInstanceOf(PushTimeoutError);
+  });
+
+  it('serves only people with a DingTalk userid, and refuses a config without the app’s keys at start', () => {
+    const ch = dingtalk();
+    expect(ch.serves(chen)).toBe(true);
+    expect(ch.serves(technician)).toBe(false);
+    expect(() => createChannels([{ name: 'd', type: 'dingtalk-work', config: { appKey: 'k', appSecret: 's', appUrl: 'https://x' } }], { log: pino({ level: 'silent' }), clock })).toThrow(
+      /push.channels.d.config/,
+    );
+  });
+});

@@ -1,0 +1,159 @@
+import { type Static, Type } from '@sinclair/typebox';
+import type { Text } from '../../catalog/manual.ts';
+import type { Person } from '../../oncall/directory.ts';
+import type { Notice } from '../../tickets/notice.ts';
+import type { PhoneAction } from '../actions.ts';
+import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
+import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { markdownText, subjectLine } from '../format.ts';
+import { AccessTokenCache } from './access-token.ts';
+
+export const DingtalkWorkConfigSchema = Type.Object(
+  {
+    appKey: Type.String({ minLength: 1, description: 'AppKey of the internal app (企业内部应用) that sends work notices' }),
+    appSecret: Type.String({ minLength: 1, description: 'AppSecret of that app, for gettoken' }),
+    agentId: Type.Integer({ minimum: 1, description: 'AgentId of the app: work notices come from it' }),
+    appUrl: Type.String({ pattern: '^https?://', description: 'The console’s public URL: one-tap links are `<appUrl>/#/act/<token>`' }),
+    baseUrl: Type.String({ pattern: '^https?://', default: 'https://oapi.dingtalk.com', description: 'DingTalk open API (a stand-in in tests)' }),
+    timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Wait for an answer per request; then the attempt is retried' }),
+    throttleMs: Type.Integer({ minimum: 0, default: 60_000, description: 'DingTalk’s flow-control errcodes carry no delay: wait this long' }),
+    actionTtlMs: Type.Optional(Type.Integer({ minimum: 60_000, description: 'Life of the 接单/到场 links (absent: the action tokens’ default)' })),
+  },
+  { additionalProperties: false },
+);
+export type DingtalkWorkConfig = Static<typeof DingtalkWorkConfigSchema>;
+
+/** errcodes (top level, or `sub_code` under errcode 88) meaning the access token is invalid or expired. */
+const TOKEN_ERRCODES = new Set([40001, 40014, 42001]);
+/** Flow control: this server / corp / API temporarily barred for calling too often (retried after throttleMs). */
+const FLOW_CONTROL_ERRCODES = new Set([90002, 90005, 90006, 90018]);
+/** System busy: DingTalk asks for a retry. */
+const BUSY_ERRCODE = -1;
+
+/** The buttons of a work notice, in the order shown. */
+export const DINGTALK_ACTIONS: ReadonlyArray<{ action: PhoneAction; label: Text }> = [
+  { action: 'acknowledge', label: { 'zh-CN': '接单', en: 'Acknowledge' } },
+  { action: 'on_site', label: { 'zh-CN': '到场', en: 'On site' } },
+];
+
+interface DingtalkAnswer {
+  errcode?: number;
+  errmsg?: string;
+  sub_code?: string;
+  sub_msg?: string;
+  access_token?: string;
+  expires_in?: number;
+  task_id?: number;
+}
+
+/**
+ * The text of a notice as a work notice. DingTalk silently drops a work notice whose content is the
+ * same as one the person got from the app that day, so the text names the notice and its time: a
+ * repeat push about the same ticket still arrives.
+ */
+export function workNoticeMarkdown(notice: Notice, recipient: Person): string {
+  const at = new Date(notice.createdAtMs).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
+  return `${markdownText(notice, recipient)}\n\n通知 Notice: ${notice.id} · ${at}`;
+}
+
+/** The one-tap link a button opens: the console's acknowledge screen for this token. */
+export function actionLink(appUrl: string, token: string): string {
+  return `${appUrl.replace(/\/+$/, '')}/#/act/${encodeURIComponent(token)}`;
+}
+
+/** The `msg` of asyncsend_v2: an action card with 接单/到场 links when the notice is about a ticket, else markdown. */
+export function workNoticeMessage(config: DingtalkWorkConfig, notice: Notice, recipient: Person, deps: Pick<ChannelDeps, 'actions'>): unknown {
+  const title = subjectLine(notice);
+  const markdown = workNoticeMarkdown(notice, recipient);
+  const buttons: Array<{ title: string; action_url: string }> = [];
+  if (notice.ticketId && deps.actions) {
+    for (const { action, label } of DINGTALK_ACTIONS) {
+      const token = deps.actions.issue({ personId: recipient.id, ticketId: notice.ticketId, action }, config.actionTtlMs);
+      buttons.push({ title: `${label['zh-CN']} ${label.en}`, action_url: actionLink(config.appUrl, token) });
+    }
+  }
+  if (notice.url) buttons.push({ title: '打开工单 Open ticket', action_url: notice.url });
+  if (buttons.length === 0) return { msgtype: 'markdown', markdown: { title, text: markdown } };
+  // Side by side: two or three short buttons fit one row on a phone.
+  return { msgtype: 'action_card', action_card: { title, markdown, btn_orientation: '1', btn_json_list: buttons } };
+}
+
+/** Sorts a DingTalk errcode the way the delivery queue acts on it. */
+function dingtalkError(what: string, answer: DingtalkAnswer, throttleMs: number): PushError {
+  const code = answer.errcode ?? 0;
+  const sub = answer.sub_code ? ` (sub_code ${answer.sub_code}: ${answer.sub_msg ?? ''})` : '';
+  const message = `DingTalk ${what} errcode ${code}: ${answer.errmsg ?? ''}${sub}`;
+  if (FLOW_CONTROL_ERRCODES.has(code)) return new PushThrottledError(message, { retryAfterMs: throttleMs });
+  if (code === BUSY_ERRCODE) return new PushUnavailableError(message);
+  return new PushRejectedError(message);
+}
+
+const isTokenError = (a: DingtalkAnswer) => TOKEN_ERRCODES.has(a.errcode ?? 0) || (a.errcode === 88 && TOKEN_ERRCODES.has(Number(a.sub_code)));
+
+export interface DingtalkWorkChannel extends Channel {
+  /** The access token cache (shared by every push of this instance). */
+  readonly tokens: AccessTokenCache;
+}
+
+/** DingTalk work notices (工作通知) from an internal app to each person's DingTalk userid. */
+export const DingtalkWorkPlugin: ChannelPlugin<typeof DingtalkWorkConfigSchema, DingtalkWorkChannel> = {
+  name: 'dingtalk-work',
+  description: 'DingTalk work notices (asyncsend_v2) to a person’s DingTalk userid, with one-tap 接单/到场 links',
+  configSchema: DingtalkWorkConfigSchema,
+  serves: (person) => Boolean(person.accounts?.dingtalk),
+  create(config, deps): DingtalkWorkChannel {
+    const base = config.baseUrl.replace(/\/+$/, '');
+
+    async function call(what: string, url: string, init: RequestInit): Promise<DingtalkAnswer> {
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetch(url, { ...init, signal: AbortSignal.timeout(config.timeoutMs) });
+        text = await res.text();
+      } catch (err) {
+        const e = asPushError(err);
+        if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from DingTalk ${what} within ${config.timeoutMs} ms`, { cause: err });
+        throw e;
+      }
+      if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, text, parseRetryAfterMs(res.headers.get('retry-after'), deps.clock.now()));
+      try {
+        return JSON.parse(text) as DingtalkAnswer;
+      } catch (err) {
+        throw new PushUnavailableError(`DingTalk ${what} answered no JSON: ${text.slice(0, 200)}`, { cause: err });
+      }
+    }
+
+    const tokens = new AccessTokenCache(async () => {
+      const q = new URLSearchParams({ appkey: config.appKey, appsecret: config.appSecret });
+      const answer = await call('gettoken', `${base}/gettoken?${q}`, { method: 'GET' });
+      if (answer.errcode !== 0 || !answer.access_token) throw dingtalkError('gettoken', answer, config.throttleMs);
+      return { token: answer.access_token, expiresInMs: (answer.expires_in ?? 7200) * 1000 };
+    }, deps.clock);
+
+    async function send(token: string, body: string): Promise<DingtalkAnswer> {
+      const url = `${base}/topapi/message/corpconversation/asyncsend_v2?access_token=${encodeURIComponent(token)}`;
+      return call('asyncsend_v2', url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body });
+    }
+
+    return {
+      tokens,
+      async send(notice, recipient) {
+        const userid = recipient.accounts?.dingtalk;
+        if (!userid) throw new PushRejectedError(`${recipient.id} has no DingTalk userid (accounts.dingtalk)`);
+        const body = JSON.stringify({ agent_id: config.agentId, userid_list: userid, msg: workNoticeMessage(config, notice, recipient, deps) });
+        let token = await tokens.get();
+        let answer = await send(token, body);
+        if (isTokenError(answer)) {
+          // Expired before its time (another process fetched a new one, or the secret changed): once more with a fresh token.
+          tokens.invalidate(token);
+          token = await tokens.get();
+          answer = await send(token, body);
+        }
+        if (answer.errcode !== 0) throw dingtalkError('asyncsend_v2', answer, config.throttleMs);
+        deps.log.debug({ noticeId: notice.id, recipientId: recipient.id, taskId: answer.task_id }, 'DingTalk work notice accepted');
+        return DELIVERED;
+      },
+      async close() {},
+    };
+  },
+};
