@@ -3,9 +3,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../../app/clock.ts';
 import type { Person } from '../oncall/directory.ts';
+import type { Db } from '../store/db.ts';
 import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
 import type { Notice } from '../tickets/notice.ts';
-import type { ActionApplier, ActionTokenIssuer } from './actions.ts';
+import type { ActionApplier, ActionTokenIssuer, ActionTokenRedeemer } from './actions.ts';
 
 /** What a channel says about one push when it did not throw. */
 export type SendResult = { delivered: true } | { delivered: false; reason: string };
@@ -49,10 +50,14 @@ export interface ChannelDeps {
   dataDir?: string;
   /** Stored records a channel cannot replay at start (skipped): the runner logs, counts and keeps them. */
   onDeadLetter?: StoreDeadLetterSink;
+  /** The ticket store, for a channel that keeps per-person records (Web Push subscriptions); absent outside the service stage. */
+  db?: Db;
   /** Issues the action tokens a channel puts into its buttons and links (absent: no buttons). */
   actions?: ActionTokenIssuer;
   /** Applies an action a provider's callback reports (e.g. a WeCom card button click). */
   applyAction?: ActionApplier;
+  /** Checks and spends a token a provider's callback carries back (refusals are audited). */
+  redeemAction?: ActionTokenRedeemer;
 }
 
 /**

@@ -1,0 +1,236 @@
+/**
+ * The web-push channel against a local push service built here (node:http): it checks the VAPID
+ * JWT (RFC 8292, ES256 over the endpoint's origin) and decrypts the aes128gcm payload (RFC 8291)
+ * with the browser's private key and auth secret, as a real push service's browser would.
+ * Subscriptions live in PGlite with every migration.
+ */
+import { createECDH, createPublicKey, hkdfSync, createDecipheriv, randomBytes, verify, type ECDH } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../app/clock.ts';
+import type { Db } from '../../store/db.ts';
+import { openDb } from '../../store/open-db.ts';
+import type { ActionClaim, ActionTokenIssuer } from '../actions.ts';
+import { createChannels } from '../channels.ts';
+import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
+import { notice, technician } from '../testing.ts';
+import { type WebPushChannel, type WebPushPayload, webPushOf } from './index.ts';
+
+const b64u = (b: Buffer) => b.toString('base64url');
+
+/** A browser's side of a subscription: its P-256 key pair and auth secret. */
+interface Browser {
+  id: string;
+  ecdh: ECDH;
+  auth: Buffer;
+}
+
+function newBrowser(id: string): Browser {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return { id, ecdh, auth: randomBytes(16) };
+}
+
+/** RFC 8291 §3.4 and RFC 8188: decrypts one aes128gcm record as the browser would. */
+function decrypt(browser: Browser, body: Buffer): string {
+  const salt = body.subarray(0, 16);
+  const idLen = body[20]!;
+  const asPublic = body.subarray(21, 21 + idLen);
+  const record = body.subarray(21 + idLen);
+  const uaPublic = browser.ecdh.getPublicKey();
+  const secret = browser.ecdh.computeSecret(asPublic);
+  const keyInfo = Buffer.concat([Buffer.from('WebPush: info\0'), uaPublic, asPublic]);
+  const ikm = Buffer.from(hkdfSync('sha256', secret, browser.auth, keyInfo, 32));
+  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+  const decipher = createDecipheriv('aes-128-gcm', cek, nonce);
+  decipher.setAuthTag(record.subarray(record.length - 16));
+  const padded = Buffer.concat([decipher.update(record.subarray(0, record.length - 16)), decipher.final()]);
+  // The last record ends with the 0x02 delimiter, then zero padding.
+  let end = padded.length - 1;
+  while (padded[end] === 0) end--;
+  expect(padded[end]).toBe(2);
+  return padded.subarray(0, end).toString('utf8');
+}
+
+/** RFC 8292: `vapid t=<ES256 JWT>, k=<public key>`; the JWT's aud must be the push service's origin. */
+function checkVapid(header: string | undefined, origin: string): { sub: string; k: string } {
+  const m = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(header ?? '');
+  if (!m) throw new Error(`bad Authorization: ${header}`);
+  const [head, claims, sig] = m[1]!.split('.');
+  const k = Buffer.from(m[2]!, 'base64url');
+  const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64u(k.subarray(1, 33)), y: b64u(k.subarray(33, 65)) }, format: 'jwk' });
+  const ok = verify('sha256', Buffer.from(`${head}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url'));
+  if (!ok) throw new Error('VAPID signature does not verify');
+  const h = JSON.parse(Buffer.from(head!, 'base64url').toString());
+  const c = JSON.parse(Buffer.from(claims!, 'base64url').toString());
+  if (h.alg !== 'ES256') throw new Error(`alg ${h.alg}`);
+  if (c.aud !== origin) throw new Error(`aud ${c.aud} is not ${origin}`);
+  const nowS = Date.now() / 1000;
+  if (!(c.exp > nowS && c.exp <= nowS + 86_400)) throw new Error(`exp ${c.exp} not within 24 h`);
+  return { sub: c.sub, k: m[2]! };
+}
+
+interface Delivered {
+  browser: string;
+  ttl: string | undefined;
+  urgency: string | undefined;
+  topic: string | undefined;
+  vapidKey: string;
+  payload: WebPushPayload;
+}
+
+let server: Server;
+let base: string;
+const browsers = new Map<string, Browser>();
+let delivered: Delivered[];
+/** The push service's answer per browser id (201 when not listed). */
+let answers: Map<string, { status: number; headers?: Record<string, string> }>;
+
+beforeAll(async () => {
+  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const id = req.url!.replace('/push/', '');
+      const browser = browsers.get(id);
+      if (!browser) return res.writeHead(404).end();
+      const answer = answers.get(id) ?? { status: 201 };
+      if (answer.status !== 201) return res.writeHead(answer.status, answer.headers).end('no');
+      try {
+        const { k } = checkVapid(req.headers.authorization, base);
+        if (req.headers['content-encoding'] !== 'aes128gcm') throw new Error(`content-encoding ${req.headers['content-encoding']}`);
+        const payload = JSON.parse(decrypt(browser, Buffer.concat(chunks))) as WebPushPayload;
+        delivered.push({ browser: id, ttl: req.headers.ttl as string, urgency: req.headers.urgency as string, topic: req.headers.topic as string, vapidKey: k, payload });
+        res.writeHead(201, { location: `${base}/message/${delivered.length}` }).end();
+      } catch (err) {
+        res.writeHead(400).end((err as Error).message);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+let db: Db;
+beforeAll(async () => {
+  db = await openDb({ inThread: true });
+});
+afterAll(async () => db.close());
+
+beforeEach(async () => {
+  delivered = [];
+  answers = new Map();
+  await db.query('DELETE FROM push_subscriptions');
+});
+
+const clock = new ManualClock(Date.parse('2026-11-22T08:00:00Z'));
+const log = pino({ level: 'silent' });
+/** Records the claims it signs; the tokens themselves are H1's concern. */
+const issued: ActionClaim[] = [];
+const actions: ActionTokenIssuer = { issue: (claim) => `tok${issued.push(claim)}.${claim.action}` };
+
+function channel(config: Record<string, unknown> = {}, dataDir?: string): WebPushChannel {
+  const channels = createChannels([{ name: 'phones', type: 'web-push', config: { subject: 'mailto:ops@example.com', ...config } }], { log, clock, db, actions, ...(dataDir ? { dataDir } : {}) });
+  return webPushOf(channels)!;
+}
+
+async function subscribe(ch: WebPushChannel, browser: Browser, personId = technician.id) {
+  browsers.set(browser.id, browser);
+  await ch.subscriptions.save(personId, { endpoint: `${base}/push/${browser.id}`, keys: { p256dh: b64u(browser.ecdh.getPublicKey()), auth: b64u(browser.auth) } }, 'test', clock.now());
+}
+
+describe('web-push channel against a local push service', () => {
+  it('delivers an emergency that decrypts with the browser’s keys, signed by VAPID, high urgency, short TTL, one topic per ticket, 接单/到场 buttons', async () => {
+    const ch = channel();
+    const phone = newBrowser('phone-1');
+    await subscribe(ch, phone);
+    await expect(ch.send(notice({ id: 'N-1' }), technician)).resolves.toEqual({ delivered: true });
+    await expect(ch.send(notice({ id: 'N-2', priority: 'normal' }), technician)).resolves.toEqual({ delivered: true });
+
+    expect(delivered).toHaveLength(2);
+    const [first, second] = delivered as [Delivered, Delivered];
+    expect(first.vapidKey).toBe(ch.publicKey);
+    expect(first).toMatchObject({ ttl: '300', urgency: 'high' });
+    expect(second).toMatchObject({ ttl: '3600', urgency: 'normal' });
+    expect(first.topic).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
+    expect(second.topic).toBe(first.topic);
+    expect(first.payload).toMatchObject({
+      noticeId: 'N-1',
+      ticketId: 'T000001',
+      title: '【紧急】二级燃气报警：城东区幸福路12号',
+      tag: 'T000001',
+      requireInteraction: true,
+      url: 'https://ops.example.com/tickets/T000001',
+      actions: [
+        { action: 'acknowledge', title: '接单 Acknowledge', token: expect.stringMatching(/\.acknowledge$/) },
+        { action: 'on_site', title: '到场 On site', token: expect.stringMatching(/\.on_site$/) },
+      ],
+    });
+    expect(first.payload.body).toContain('请立即到场');
+    expect(first.payload.body).toContain('Gas alarm, level 2');
+    expect(issued.slice(0, 2)).toEqual([
+      { personId: technician.id, ticketId: 'T000001', action: 'acknowledge' },
+      { personId: technician.id, ticketId: 'T000001', action: 'on_site' },
+    ]);
+  });
+
+  it('gives a notice about another ticket another topic, and an alarm without ticket no buttons', async () => {
+    const ch = channel();
+    await subscribe(ch, newBrowser('phone-2'));
+    await ch.send(notice({ id: 'N-3', ticketId: 'T000002' }), technician);
+    await ch.send(notice({ id: 'N-4', ticketId: '', kind: 'alarm.raised', data: { alertIds: ['A-9'] } }), technician);
+    expect(delivered[0]!.topic).not.toBe(delivered[1]!.topic);
+    expect(delivered[1]!.payload.actions).toEqual([]);
+  });
+
+  it('removes a subscription the push service answers 410 or 404 for, and still delivers to the person’s other phone', async () => {
+    const ch = channel();
+    await subscribe(ch, newBrowser('old-phone'));
+    await subscribe(ch, newBrowser('new-phone'));
+    answers.set('old-phone', { status: 410 });
+    await expect(ch.send(notice(), technician)).resolves.toEqual({ delivered: true });
+    expect((await ch.subscriptions.forPerson(technician.id)).map((s) => s.endpoint)).toEqual([`${base}/push/new-phone`]);
+
+    answers.set('new-phone', { status: 404 });
+    await expect(ch.send(notice(), technician)).resolves.toEqual({ delivered: false, reason: expect.stringContaining('expired') });
+    expect(await ch.subscriptions.forPerson(technician.id)).toEqual([]);
+  });
+
+  it('answers not delivered for a person who never subscribed', async () => {
+    await expect(channel().send(notice(), technician)).resolves.toEqual({ delivered: false, reason: 'no Web Push subscription' });
+  });
+
+  it('sorts the push service’s refusals: 429 waits Retry-After, 5xx retries, other 4xx is permanent; the subscription is kept', async () => {
+    const ch = channel();
+    await subscribe(ch, newBrowser('busy'));
+    answers.set('busy', { status: 429, headers: { 'retry-after': '30' } });
+    const throttled = await ch.send(notice(), technician).catch((e: unknown) => e);
+    expect(throttled).toBeInstanceOf(PushThrottledError);
+    expect((throttled as PushThrottledError).retryAfterMs).toBe(30_000);
+    answers.set('busy', { status: 503 });
+    await expect(ch.send(notice(), technician)).rejects.toBeInstanceOf(PushUnavailableError);
+    answers.set('busy', { status: 413 });
+    await expect(ch.send(notice(), technician)).rejects.toBeInstanceOf(PushRejectedError);
+    expect(await ch.subscriptions.forPerson(technician.id)).toHaveLength(1);
+  });
+
+  it('generates the VAPID keys once and keeps them in DATA_DIR (owner-only), so browsers stay subscribed across restarts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vapid-'));
+    const first = channel({}, dir);
+    const again = channel({}, dir);
+    expect(again.publicKey).toBe(first.publicKey);
+    const file = join(dir, 'web-push-vapid.json');
+    expect(JSON.parse(readFileSync(file, 'utf8')).publicKey).toBe(first.publicKey);
+    expect(statSync(file).mode & 0o077).toBe(0);
+  });
+});
