@@ -4,11 +4,9 @@ import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
 import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient } from './channel.ts';
 import { CustomerWebhookPlugin } from './customer-webhook/index.ts';
-import { DingtalkWorkPlugin } from './dingtalk-work/index.ts';
 import { EmailPlugin } from './email/index.ts';
 import type { SseHub } from './sse/hub.ts';
 import { type SseChannel, SsePlugin } from './sse/index.ts';
-import { CustomerSmsPlugin, SmsPlugin } from './sms/index.ts';
 import { WebhookPlugin } from './webhook/index.ts';
 import { WebPushPlugin } from './web-push/index.ts';
 
@@ -18,10 +16,7 @@ export const CHANNELS = {
   webhook: WebhookPlugin,
   email: EmailPlugin,
   'customer-webhook': CustomerWebhookPlugin,
-  'dingtalk-work': DingtalkWorkPlugin,
   'web-push': WebPushPlugin,
-  sms: SmsPlugin,
-  'customer-sms': CustomerSmsPlugin,
 } as const satisfies Record<string, ChannelPlugin<any, any> | CustomerChannelPlugin<any, any>>;
 
 export type ChannelType = keyof typeof CHANNELS;
