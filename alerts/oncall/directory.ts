@@ -9,6 +9,12 @@ export interface Person {
   webhooks?: string[];
   /** User ids at the enterprise messengers, for app messages to this person. */
   accounts?: PersonAccounts;
+  /** Channel instance names, first tried first; absent: every serving channel at once (see PushDispatcher). */
+  channelOrder?: string[];
+  /** How long the next channel in `channelOrder` waits for one still retrying; absent: until it has finished. */
+  fallbackAfterMs?: number;
+  /** Local 'HH:MM' (the tickets' time zone) between which normal and low pushes wait; never emergency or urgent. */
+  quietHours?: { start: string; end: string };
 }
 
 export interface PersonAccounts {

@@ -8,7 +8,7 @@ import type { PgliteDb } from '../store/pglite-db.ts';
 import type { DeliveryOutcome } from '../tickets/notice.ts';
 import type { SendResult } from './channel.ts';
 import type { ChannelInstance, CustomerChannelInstance } from './channels.ts';
-import { backoffDelayMs, DEFAULT_RETRY, PushDispatcher, type PushDispatcherOptions } from './delivery-queue.ts';
+import { backoffDelayMs, DEFAULT_RETRY, PushDispatcher, type PushDispatcherOptions, quietUntilMs } from './delivery-queue.ts';
 import { httpStatusError, PushThrottledError, PushTimeoutError } from './errors.ts';
 import { ManualScheduler } from './scheduler.ts';
 import { notice, scriptedChannel, technician } from './testing.ts';
@@ -303,5 +303,201 @@ describe('PushDispatcher', () => {
     await d.idle();
     expect(outcomes).toEqual([]);
     expect(await d.log('N-1')).toMatchObject([{ channel: 'sse', status: 'not_delivered', error: 'no open stream' }]);
+  });
+});
+
+describe('PushDispatcher: a person’s channel order, fallback and quiet hours (issue 14 #6)', () => {
+  let db: PgliteDb;
+  let clock: ManualClock;
+  let scheduler: ManualScheduler;
+  let outcomes: DeliveryOutcome[];
+  let people: Map<string, Person>;
+  /** 02:00 in Shanghai (UTC+8), inside quiet hours 22:00–07:00. */
+  const TWO_AM = Date.parse('2026-11-22T18:00:00Z');
+  const SEVEN_AM = Date.parse('2026-11-22T23:00:00Z');
+
+  beforeAll(async () => {
+    db = await oncallTestDb();
+  });
+  afterAll(() => db.close());
+
+  beforeEach(async () => {
+    await db.query('TRUNCATE push_notices, delivery_state, deliveries');
+    clock = new ManualClock();
+    scheduler = new ManualScheduler(clock);
+    outcomes = [];
+    people = new Map([[technician.id, { ...technician, channelOrder: ['sse', 'wecom', 'sms'] }]]);
+  });
+
+  function dispatcher(channels: ChannelInstance[], extra: Partial<PushDispatcherOptions> = {}): PushDispatcher {
+    const d = new PushDispatcher({ db, people: { person: async (id) => people.get(id) }, channels: new Map(channels.map((c) => [c.name, c])), log, clock, scheduler, random: () => 1, ...extra });
+    d.onOutcome((o) => outcomes.push(o));
+    return d;
+  }
+  const states = async () =>
+    Object.fromEntries(
+      (await db.query<{ channel: string; status: string; last_error: string | null }>('SELECT channel, status, last_error FROM delivery_state ORDER BY channel')).map((r) => [r.channel, [r.status, r.last_error]]),
+    );
+  const closedConsole = () => scriptedChannel('sse', [{ delivered: false, reason: 'no open stream' }], { type: 'sse' });
+
+  it('tries the next channel only when the one before did not reach the person, and skips the rest once one did', async () => {
+    const sse = closedConsole();
+    const wecom = scriptedChannel('wecom', [OK]);
+    const sms = scriptedChannel('sms', [OK]);
+    const d = dispatcher([sse.instance, wecom.instance, sms.instance]);
+    await d.dispatch(notice({ priority: 'urgent' }));
+    for (let i = 0; i < 5; i++) await d.idle();
+    expect([sse.calls.length, wecom.calls.length, sms.calls.length]).toEqual([1, 1, 0]);
+    expect(await states()).toEqual({ sse: ['not_delivered', 'no open stream'], wecom: ['delivered', null], sms: ['not_delivered', 'not needed: reached on wecom'] });
+    expect(outcomes.map((o) => [o.channel, o.status])).toEqual([['wecom', 'delivered']]);
+  });
+
+  it('falls back past a refused channel, the next one pending when the failure is reported so escalation waits for it', async () => {
+    const sse = closedConsole();
+    const wecom = scriptedChannel('wecom', [httpStatusError(400, 'bad userid')]);
+    const sms = scriptedChannel('sms', [OK]);
+    const d = dispatcher([sse.instance, wecom.instance, sms.instance]);
+    const smsStateAtFailure: string[] = [];
+    d.onOutcome((o) => {
+      if (o.status === 'failed') void db.query<{ status: string }>(`SELECT status FROM delivery_state WHERE channel = 'sms'`).then((r) => smsStateAtFailure.push(r[0]!.status));
+    });
+    await d.dispatch(notice({ priority: 'normal' }));
+    for (let i = 0; i < 5; i++) await d.idle();
+    expect(outcomes.map((o) => [o.channel, o.status])).toEqual([['wecom', 'failed'], ['sms', 'delivered']]);
+    expect(smsStateAtFailure[0]).toBe('pending');
+  });
+
+  it('starts the next channel after fallbackAfterMs while the one before still retries', async () => {
+    people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms'], fallbackAfterMs: 1500 });
+    const wecom = scriptedChannel('wecom', [httpStatusError(503, 'busy'), httpStatusError(503, 'busy'), OK]);
+    const sms = scriptedChannel('sms', [OK]);
+    const d = dispatcher([wecom.instance, sms.instance]);
+    await d.dispatch(notice({ priority: 'urgent' }));
+    await d.idle();
+    await scheduler.advance(1499);
+    await d.idle();
+    expect(sms.calls).toHaveLength(0);
+    await scheduler.advance(1);
+    await d.idle();
+    expect(sms.calls).toHaveLength(1);
+    await scheduler.advance(10_000);
+    await d.idle();
+    expect(outcomes.map((o) => [o.channel, o.status, o.attempts])).toEqual([['sms', 'delivered', 1], ['wecom', 'delivered', 3]]);
+  });
+
+  it('sends an emergency on every channel at once, whatever the order', async () => {
+    const sse = closedConsole();
+    const wecom = scriptedChannel('wecom', [OK]);
+    const sms = scriptedChannel('sms', [OK]);
+    const d = dispatcher([sse.instance, wecom.instance, sms.instance]);
+    await d.dispatch(notice({ priority: 'emergency' }));
+    await d.idle();
+    expect([sse.calls.length, wecom.calls.length, sms.calls.length]).toEqual([1, 1, 1]);
+  });
+
+  it('sends serving channels the order does not name at once beside the first', async () => {
+    people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms'] });
+    const sse = closedConsole();
+    const wecom = scriptedChannel('wecom', [OK]);
+    const sms = scriptedChannel('sms', [OK]);
+    const d = dispatcher([sse.instance, wecom.instance, sms.instance]);
+    const r = await d.dispatchFresh(notice({ priority: 'low' }));
+    for (let i = 0; i < 5; i++) await d.idle();
+    expect(r.started.map((s) => s.channel)).toEqual(['sse', 'wecom', 'sms']);
+    expect([sse.calls.length, wecom.calls.length, sms.calls.length]).toEqual([1, 1, 0]);
+  });
+
+  it('keeps waiting for the channel before after a restart, and falls back when it finally fails', async () => {
+    people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms'] });
+    const wecom = scriptedChannel('wecom', [httpStatusError(503, 'busy'), httpStatusError(403, 'no')]);
+    const sms = scriptedChannel('sms', [OK]);
+    const before = dispatcher([wecom.instance, sms.instance]);
+    await before.dispatch(notice({ priority: 'urgent' }));
+    await before.idle();
+    await before.close(); // dies with wecom's retry pending
+    const afterScheduler = new ManualScheduler(clock);
+    const after = dispatcher([wecom.instance, sms.instance], { scheduler: afterScheduler });
+    expect(await after.resume()).toBe(1);
+    await after.idle();
+    expect(sms.calls).toHaveLength(0);
+    await afterScheduler.runNext();
+    for (let i = 0; i < 5; i++) await after.idle();
+    expect(outcomes.map((o) => [o.channel, o.status])).toEqual([['wecom', 'failed'], ['sms', 'delivered']]);
+  });
+
+  describe('quiet hours 22:00–07:00 (Asia/Shanghai)', () => {
+    beforeEach(() => {
+      clock.set(TWO_AM);
+      people.set(technician.id, { ...technician, quietHours: { start: '22:00', end: '07:00' } });
+    });
+
+    it('never holds an emergency at 02:00 (nor an urgent notice)', async () => {
+      const wecom = scriptedChannel('wecom', [OK]);
+      const d = dispatcher([wecom.instance]);
+      await d.dispatchFresh(notice({ id: 'E-1', priority: 'emergency' }));
+      await d.dispatch(notice({ id: 'U-1', priority: 'urgent' }));
+      await d.idle();
+      expect(wecom.calls.map((c) => c.noticeId)).toEqual(['E-1', 'U-1']);
+      expect(scheduler.pendingDelaysMs()).toEqual([]);
+    });
+
+    it('holds a normal notice until 07:00 and then sends it', async () => {
+      const wecom = scriptedChannel('wecom', [OK]);
+      const d = dispatcher([wecom.instance]);
+      await d.dispatch(notice({ priority: 'normal' }));
+      await d.idle();
+      expect(wecom.calls).toEqual([]);
+      expect(scheduler.pendingDelaysMs()).toEqual([SEVEN_AM - TWO_AM]);
+      await scheduler.advance(SEVEN_AM - TWO_AM - 1);
+      expect(wecom.calls).toEqual([]);
+      await scheduler.advance(1);
+      await d.idle();
+      expect(wecom.calls).toHaveLength(1);
+      expect(outcomes).toMatchObject([{ status: 'delivered', atMs: SEVEN_AM }]);
+    });
+
+    it('keeps a held notice held across a restart during the quiet hours', async () => {
+      const wecom = scriptedChannel('wecom', [OK]);
+      const before = dispatcher([wecom.instance]);
+      await before.dispatchFresh(notice({ priority: 'low' }));
+      await before.idle();
+      await before.close();
+      clock.advance(3 * 3_600_000); // back at 05:00
+      const afterScheduler = new ManualScheduler(clock);
+      const after = dispatcher([wecom.instance], { scheduler: afterScheduler });
+      expect(await after.resume()).toBe(1);
+      await after.idle();
+      expect(wecom.calls).toEqual([]);
+      expect(afterScheduler.pendingDelaysMs()).toEqual([2 * 3_600_000]);
+      await afterScheduler.runNext();
+      await after.idle();
+      expect(wecom.calls).toHaveLength(1);
+      expect(outcomes).toMatchObject([{ status: 'delivered', atMs: SEVEN_AM }]);
+    });
+
+    it('reads the quiet window in the tickets’ time zone, across midnight', () => {
+      const q = { start: '22:00', end: '07:00' };
+      expect(quietUntilMs(q, TWO_AM, 'Asia/Shanghai')).toBe(SEVEN_AM);
+      expect(quietUntilMs(q, Date.parse('2026-11-22T14:30:00Z'), 'Asia/Shanghai')).toBe(SEVEN_AM); // 22:30
+      expect(quietUntilMs(q, Date.parse('2026-11-22T13:59:00Z'), 'Asia/Shanghai')).toBeUndefined(); // 21:59
+      expect(quietUntilMs(q, SEVEN_AM, 'Asia/Shanghai')).toBeUndefined();
+      expect(quietUntilMs({ start: '12:00', end: '13:30' }, Date.parse('2026-11-22T04:15:00Z'), 'Asia/Shanghai')).toBe(Date.parse('2026-11-22T05:30:00Z'));
+      expect(quietUntilMs({ start: '07:00', end: '07:00' }, TWO_AM, 'Asia/Shanghai')).toBeUndefined();
+    });
+  });
+
+  it('records a provider’s delivered and read receipts on the delivery, read implying delivered', async () => {
+    people.set(technician.id, technician);
+    const wecom = scriptedChannel('wecom', [OK]);
+    const d = dispatcher([wecom.instance]);
+    await d.dispatch(notice());
+    await d.idle();
+    expect(await d.recordReceipt('N-1', 'tech-chen', 'wecom', 'read', clock.now() + 5000)).toBe(true);
+    expect(await d.recordReceipt('N-1', 'tech-chen', 'wecom', 'delivered', clock.now() + 9000)).toBe(true);
+    expect(await d.recordReceipt('N-404', 'tech-chen', 'wecom', 'read', clock.now())).toBe(false);
+    const [row] = await db.query<{ sent: number; delivered: number; read: number }>(
+      `SELECT (extract(epoch from sent_at) * 1000)::float8 AS sent, (extract(epoch from delivered_at) * 1000)::float8 AS delivered, (extract(epoch from read_at) * 1000)::float8 AS read FROM delivery_state`,
+    );
+    expect(row).toEqual({ sent: clock.now(), delivered: clock.now() + 5000, read: clock.now() + 5000 });
   });
 });

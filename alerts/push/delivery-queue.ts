@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../../app/clock.ts';
 import type { OnCallDirectory, Person } from '../oncall/directory.ts';
+import { addDays, localDate, localToUtcMs } from '../oncall/rota.ts';
 import type { Db } from '../store/db.ts';
 import type { DeliveryOutcome, Notice } from '../tickets/notice.ts';
 import { CUSTOMER_PREFIX, type CustomerRecipient } from './channel.ts';
@@ -58,7 +59,35 @@ export interface PushDispatcherOptions {
   settings?: Partial<RetrySettings>;
   /** For the jitter; tests pass a constant. */
   random?: () => number;
+  /** The tickets' time zone, in which people's quiet hours are read (default Asia/Shanghai). */
+  timeZone?: string;
 }
+
+/**
+ * Priorities sent on every serving channel of a person at once, whatever their channel order: a
+ * leak cannot wait for one channel to fail before the next is tried. Urgent and lower follow the order.
+ */
+export const ALL_CHANNELS_AT_ONCE: ReadonlySet<Notice['priority']> = new Set(['emergency']);
+/** Priorities never held by quiet hours. */
+export const NEVER_QUIET: ReadonlySet<Notice['priority']> = new Set(['emergency', 'urgent']);
+
+/**
+ * When the quiet hours around `atMs` end, or undefined when `atMs` is outside them. `end` at or
+ * before `start` crosses midnight; equal times mean no quiet hours.
+ */
+export function quietUntilMs(quiet: { start: string; end: string }, atMs: number, timeZone: string): number | undefined {
+  if (quiet.start === quiet.end) return undefined;
+  const today = localDate(atMs, timeZone);
+  for (const day of [addDays(today, -1), today]) {
+    const startMs = localToUtcMs(day, quiet.start, timeZone);
+    const endMs = localToUtcMs(quiet.end < quiet.start ? addDays(day, 1) : day, quiet.end, timeZone);
+    if (atMs >= startMs && atMs < endMs) return endMs;
+  }
+  return undefined;
+}
+
+/** What a provider said later about a push it accepted (a channel callback reports it). */
+export type Receipt = 'delivered' | 'read';
 
 /** A recipient on one channel of their audience. */
 type Target = { audience: 'staff'; recipient: Person; instance: StaffChannelInstance } | { audience: 'customer'; recipient: CustomerRecipient; instance: CustomerChannelInstance };
@@ -70,6 +99,18 @@ interface PlanEntry {
   reason?: string;
   /** Logged not delivered rather than failed: a customer no customer channel reaches (nobody to escalate to). */
   notDelivered?: boolean;
+  /** Held by the person's quiet hours until then. */
+  notBeforeMs?: number;
+  /** The channel before this one in the person's order: tried when that one did not reach them. */
+  waitsFor?: string;
+}
+
+/** A delivery queued behind another channel of the same person. */
+interface Follower {
+  notice: Notice;
+  target: Target;
+  /** The fallback deadline's timer, once the channel before has started. */
+  timer?: { cancel(): void };
 }
 
 interface Job {
@@ -85,6 +126,11 @@ export const NO_CHANNEL = 'none';
 const keyOf = (noticeId: string, recipientId: string, channel: string) => `${noticeId}\u0000${recipientId}\u0000${channel}`;
 const ts = (n: number) => `to_timestamp($${n}::float8 / 1000.0)`;
 const channelOf = (p: PlanEntry) => p.target?.instance.name ?? NO_CHANNEL;
+/** The claim's first due time: a queued channel has none until the one before it starts. */
+const dueMs = (p: PlanEntry, nowMs: number) => (p.waitsFor !== undefined ? null : (p.notBeforeMs ?? nowMs));
+const CLAIM = `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, waits_for, updated_at)
+  VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, $5, ${ts(6)}) ON CONFLICT DO NOTHING RETURNING notice_id`;
+const claimParams = (notice: Notice, p: PlanEntry, nowMs: number) => [notice.id, p.recipientId, channelOf(p), dueMs(p, nowMs), p.waitsFor ?? null, nowMs];
 const send = (notice: Notice, t: Target) => (t.audience === 'customer' ? t.instance.channel.send(notice, t.recipient) : t.instance.channel.send(notice, t.recipient));
 
 /**
@@ -112,6 +158,9 @@ export class PushDispatcher {
   /** Keys sent by `dispatchFresh` whose claims are not yet written; with the promise writing them. */
   readonly #claimedHere = new Set<string>();
   readonly #claimWrites = new Map<string, Promise<void>>();
+  /** Deliveries queued behind another channel of the same person, by the key of that channel's delivery. */
+  readonly #followers = new Map<string, Follower>();
+  readonly #timeZone: string;
   #closed = false;
 
   constructor(options: PushDispatcherOptions) {
@@ -123,6 +172,7 @@ export class PushDispatcher {
     this.#scheduler = options.scheduler ?? timerScheduler;
     this.#random = options.random ?? Math.random;
     this.settings = { ...DEFAULT_RETRY, ...options.settings };
+    this.#timeZone = options.timeZone ?? 'Asia/Shanghai';
   }
 
   /** Registers a listener for final outcomes; returns the unsubscribe function. */
@@ -149,11 +199,7 @@ export class PushDispatcher {
       ]);
       const won: boolean[] = [];
       for (const p of plan) {
-        const rows = await tx.query(
-          `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, updated_at)
-           VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, ${ts(4)}) ON CONFLICT DO NOTHING RETURNING notice_id`,
-          [notice.id, p.recipientId, channelOf(p), nowMs],
-        );
+        const rows = await tx.query(CLAIM, claimParams(notice, p, nowMs));
         won.push(rows.length > 0);
       }
       return won;
@@ -180,9 +226,29 @@ export class PushDispatcher {
       }
       const serving = this.#staffChannels().filter((c) => c.serves(person));
       if (serving.length === 0) plan.push({ recipientId, reason: 'no push channel serves this person' });
-      for (const instance of serving) plan.push({ recipientId, target: { audience: 'staff', recipient: person, instance } });
+      plan.push(...this.#personPlan(notice, person, serving));
     }
     return plan;
+  }
+
+  /**
+   * A person's channels: those named in their `channelOrder` one after another (each waits for the
+   * one before it to end without reaching them, or for `fallbackAfterMs` while it still retries),
+   * the serving channels the order does not name at once beside the first. Emergencies go to all at
+   * once. A normal or low notice inside the person's quiet hours is held until they end.
+   */
+  #personPlan(notice: Notice, person: Person, serving: readonly StaffChannelInstance[]): PlanEntry[] {
+    const quiet = person.quietHours && !NEVER_QUIET.has(notice.priority) ? quietUntilMs(person.quietHours, this.#clock.now(), this.#timeZone) : undefined;
+    const entry = (instance: StaffChannelInstance, waitsFor?: string): PlanEntry => ({
+      recipientId: person.id,
+      target: { audience: 'staff', recipient: person, instance },
+      ...(quiet === undefined ? {} : { notBeforeMs: quiet }),
+      ...(waitsFor === undefined ? {} : { waitsFor }),
+    });
+    const order = ALL_CHANNELS_AT_ONCE.has(notice.priority) ? [] : (person.channelOrder ?? []);
+    const chain = order.map((name) => serving.find((c) => c.name === name)).filter((c): c is StaffChannelInstance => c !== undefined);
+    const chained = new Set(chain.map((c) => c.name));
+    return [...serving.filter((c) => !chained.has(c.name)).map((c) => entry(c)), ...chain.map((c, i) => entry(c, chain[i - 1]?.name))];
   }
 
   #customerPlan(notice: Notice, recipientId: string): PlanEntry[] {
@@ -240,13 +306,7 @@ export class PushDispatcher {
     const claims = this.#db
       .transaction(async (tx) => {
         await tx.query(`INSERT INTO push_notices (id, notice, received_at) VALUES ($1, $2::jsonb, ${ts(3)}) ON CONFLICT (id) DO NOTHING`, [notice.id, JSON.stringify(notice), nowMs]);
-        for (const p of won) {
-          await tx.query(
-            `INSERT INTO delivery_state (notice_id, recipient_id, channel, status, attempts, next_attempt_at, updated_at)
-             VALUES ($1, $2, $3, 'pending', 0, ${ts(4)}, ${ts(4)}) ON CONFLICT DO NOTHING`,
-            [notice.id, p.recipientId, channelOf(p), nowMs],
-          );
-        }
+        for (const p of won) await tx.query(CLAIM, claimParams(notice, p, nowMs));
       })
       .catch((err: unknown) => this.#log.error({ err, noticeId: notice.id }, 'Could not record the claims of a push already sent'))
       .finally(() => {
@@ -262,32 +322,78 @@ export class PushDispatcher {
   }
 
   #launch(notice: Notice, plan: readonly PlanEntry[]): void {
+    // Queued channels first, so that the channel before them finds them when it ends.
+    for (const p of plan) if (p.target && p.waitsFor !== undefined) this.#followers.set(keyOf(notice.id, p.recipientId, p.waitsFor), { notice, target: p.target });
+    const nowMs = this.#clock.now();
     for (const p of plan) {
-      if (p.target) this.#start({ notice, target: p.target, attempt: 1 }, 0);
-      else if (p.notDelivered) this.#track(this.#finish(notice, p.recipientId, NO_CHANNEL, 0, 'not_delivered', p.reason));
+      if (p.target) {
+        if (p.waitsFor === undefined) this.#start({ notice, target: p.target, attempt: 1 }, (p.notBeforeMs ?? nowMs) - nowMs);
+      } else if (p.notDelivered) this.#track(this.#finish(notice, p.recipientId, NO_CHANNEL, 0, 'not_delivered', p.reason));
       else this.#track(this.#unreachable(notice, p.recipientId, p.reason ?? 'unreachable'));
     }
   }
 
-  /** After a restart: schedules every delivery still pending in the store. Returns how many. */
+  /**
+   * After a restart: schedules every delivery still pending in the store (held ones at the end of
+   * their quiet hours). A channel queued behind another waits for it again, or goes now when that
+   * one ended without reaching the person, or is skipped when it did. Returns how many were scheduled.
+   */
   async resume(): Promise<number> {
-    const rows = await this.#db.query<{ notice: Notice; recipient_id: string; channel: string; attempts: number; next_ms: number | null }>(
-      `SELECT n.notice, s.recipient_id, s.channel, s.attempts, (extract(epoch from s.next_attempt_at) * 1000)::float8 AS next_ms
-       FROM delivery_state s JOIN push_notices n ON n.id = s.notice_id WHERE s.status = 'pending' ORDER BY s.next_attempt_at`,
+    const rows = await this.#db.query<{ notice: Notice; recipient_id: string; channel: string; attempts: number; next_ms: number | null; waits_for: string | null; before: string | null }>(
+      `SELECT n.notice, s.recipient_id, s.channel, s.attempts, (extract(epoch from s.next_attempt_at) * 1000)::float8 AS next_ms, s.waits_for, b.status AS before
+       FROM delivery_state s JOIN push_notices n ON n.id = s.notice_id
+       LEFT JOIN delivery_state b ON b.notice_id = s.notice_id AND b.recipient_id = s.recipient_id AND b.channel = s.waits_for
+       WHERE s.status = 'pending' ORDER BY s.next_attempt_at`,
     );
-    let count = 0;
-    for (const r of rows) {
-      if (this.#active.has(keyOf(r.notice.id, r.recipient_id, r.channel))) continue;
-      const target = await this.#targetOf(r.recipient_id, r.channel);
-      if (typeof target === 'string') {
-        await this.#finish(r.notice, r.recipient_id, r.channel, r.attempts, 'failed', target);
-        continue;
+    const fresh = rows.filter((r) => !this.#active.has(keyOf(r.notice.id, r.recipient_id, r.channel)));
+    const targets = await Promise.all(fresh.map((r) => this.#targetOf(r.recipient_id, r.channel)));
+    const gone: number[] = [];
+    const ended: number[] = [];
+    // Every queued channel is registered before anything runs, so a chain resolves in order.
+    fresh.forEach((r, i) => {
+      const target = targets[i]!;
+      if (typeof target === 'string') gone.push(i);
+      else if (r.waits_for !== null) {
+        const follower: Follower = { notice: r.notice, target };
+        this.#followers.set(keyOf(r.notice.id, r.recipient_id, r.waits_for), follower);
+        if (r.before !== 'pending') ended.push(i);
+        else if (r.next_ms !== null) this.#armAt(r.notice.id, r.recipient_id, r.waits_for, Math.max(0, r.next_ms - this.#clock.now()));
       }
-      const delay = Math.max(0, (r.next_ms ?? 0) - this.#clock.now());
-      this.#start({ notice: r.notice, target, attempt: r.attempts + 1 }, delay);
+    });
+    let count = 0;
+    for (const i of gone) {
+      const r = fresh[i]!;
+      await this.#finish(r.notice, r.recipient_id, r.channel, r.attempts, 'failed', targets[i] as string);
+    }
+    fresh.forEach((r, i) => {
+      const target = targets[i]!;
+      if (typeof target === 'string' || r.waits_for !== null) return;
+      this.#start({ notice: r.notice, target, attempt: r.attempts + 1 }, Math.max(0, (r.next_ms ?? 0) - this.#clock.now()));
       count++;
+    });
+    for (const i of ended) {
+      const r = fresh[i]!;
+      const before = keyOf(r.notice.id, r.recipient_id, r.waits_for!);
+      if (r.before === 'delivered') await this.#skipAfter(before, r.waits_for!);
+      else if (await this.#release(before)) count++;
     }
     return count;
+  }
+
+  /**
+   * A provider's later word on a push its channel accepted (a channel callback calls this):
+   * delivered to the device, or read. Read implies delivered; the first time of each is kept.
+   * False when no such delivery is known.
+   */
+  async recordReceipt(noticeId: string, recipientId: string, channel: string, receipt: Receipt, atMs: number): Promise<boolean> {
+    const rows = await this.#db.query(
+      `UPDATE delivery_state SET delivered_at = COALESCE(delivered_at, ${ts(4)}),
+         read_at = CASE WHEN $5 = 'read' THEN COALESCE(read_at, ${ts(4)}) ELSE read_at END
+       WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3 RETURNING notice_id`,
+      [noticeId, recipientId, channel, atMs, receipt],
+    );
+    if (rows.length === 0) this.#log.warn({ noticeId, recipientId, channel, receipt }, 'Receipt for a delivery not known here, ignored');
+    return rows.length > 0;
   }
 
   /** The delivery log of a notice, oldest first. */
@@ -317,6 +423,7 @@ export class PushDispatcher {
   async close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#active.values()) t?.cancel();
+    for (const f of this.#followers.values()) f.timer?.cancel();
     await this.idle();
   }
 
@@ -342,6 +449,7 @@ export class PushDispatcher {
     const { recipient, instance } = target;
     const key = keyOf(notice.id, recipient.id, instance.name);
     if (this.#closed) return;
+    if (attempt === 1) this.#arm(notice.id, recipient.id, instance.name);
     let error: PushError | undefined;
     let result;
     try {
@@ -382,15 +490,24 @@ export class PushDispatcher {
     await this.#finish(notice, recipientId, NO_CHANNEL, 0, 'failed', reason);
   }
 
-  async #finish(notice: Notice, recipientId: string, channel: string, attempt: number, status: 'delivered' | 'failed' | 'not_delivered', error?: string): Promise<void> {
+  /** `reachedOn`: skipped because that channel before it in the person's order reached them. */
+  async #finish(notice: Notice, recipientId: string, channel: string, attempt: number, status: 'delivered' | 'failed' | 'not_delivered', error?: string, reachedOn?: string): Promise<void> {
     const nowMs = this.#clock.now();
     await this.#record(
       [
-        `UPDATE delivery_state SET status = $4, attempts = $5, next_attempt_at = NULL, last_error = $6, updated_at = ${ts(7)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3`,
+        `UPDATE delivery_state SET status = $4, attempts = $5, next_attempt_at = NULL, last_error = $6, updated_at = ${ts(7)},
+           sent_at = CASE WHEN $4 = 'delivered' THEN ${ts(7)} ELSE sent_at END
+         WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3`,
         [notice.id, recipientId, channel, status, attempt, error ?? null, nowMs],
       ],
       { noticeId: notice.id, recipientId, channel, attempt, status, atMs: nowMs, ...(error === undefined ? {} : { error }) },
     );
+    // The next channel of the person's order, before the outcome is heard: escalation then finds it pending.
+    const next = keyOf(notice.id, recipientId, channel);
+    if (this.#followers.has(next)) {
+      if (status === 'delivered' || reachedOn !== undefined) await this.#skipAfter(next, reachedOn ?? channel);
+      else await this.#release(next);
+    }
     if (status === 'not_delivered') return;
     const outcome: DeliveryOutcome = { noticeId: notice.id, recipientId, channel, status, attempts: attempt, atMs: nowMs, ...(error === undefined ? {} : { error }) };
     for (const l of this.#listeners) {
@@ -400,6 +517,62 @@ export class PushDispatcher {
         this.#log.error({ err, noticeId: notice.id }, 'Delivery outcome listener threw');
       }
     }
+  }
+
+  /** Starts the fallback deadline of the channel queued behind this delivery, if the person set one. */
+  #arm(noticeId: string, recipientId: string, channel: string): void {
+    const f = this.#followers.get(keyOf(noticeId, recipientId, channel));
+    const afterMs = f?.target.audience === 'staff' ? f.target.recipient.fallbackAfterMs : undefined;
+    if (!f || f.timer || afterMs === undefined) return;
+    this.#armAt(noticeId, recipientId, channel, afterMs);
+    const dueMs = this.#clock.now() + afterMs;
+    const followerKey = keyOf(noticeId, recipientId, f.target.instance.name);
+    this.#track(
+      (async () => {
+        await this.#claimWrites.get(followerKey);
+        await this.#db.query(`UPDATE delivery_state SET next_attempt_at = ${ts(4)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3 AND status = 'pending'`, [
+          noticeId,
+          recipientId,
+          f.target.instance.name,
+          dueMs,
+        ]);
+      })(),
+    );
+  }
+
+  #armAt(noticeId: string, recipientId: string, channel: string, delayMs: number): void {
+    const key = keyOf(noticeId, recipientId, channel);
+    const f = this.#followers.get(key);
+    if (f) f.timer = this.#scheduler.schedule(delayMs, () => this.#track(this.#release(key).then(() => undefined)));
+  }
+
+  /** Starts the channel queued behind `before` (that one failed, was not delivered, or took too long). */
+  async #release(before: string): Promise<boolean> {
+    const f = this.#followers.get(before);
+    if (!f || this.#closed) return false;
+    this.#followers.delete(before);
+    f.timer?.cancel();
+    const { notice, target } = f;
+    await this.#claimWrites.get(keyOf(notice.id, target.recipient.id, target.instance.name));
+    try {
+      await this.#db.query(
+        `UPDATE delivery_state SET waits_for = NULL, next_attempt_at = ${ts(4)}, updated_at = ${ts(4)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3 AND status = 'pending'`,
+        [notice.id, target.recipient.id, target.instance.name, this.#clock.now()],
+      );
+    } catch (err) {
+      this.#log.error({ err, noticeId: notice.id, channel: target.instance.name }, 'Could not record the fallback to the next channel');
+    }
+    this.#start({ notice, target, attempt: 1 }, 0);
+    return true;
+  }
+
+  /** The channel queued behind `before` is not needed: `reachedOn` reached the person. */
+  async #skipAfter(before: string, reachedOn: string): Promise<void> {
+    const f = this.#followers.get(before);
+    if (!f) return;
+    this.#followers.delete(before);
+    f.timer?.cancel();
+    await this.#finish(f.notice, f.target.recipient.id, f.target.instance.name, 0, 'not_delivered', `not needed: reached on ${reachedOn}`, reachedOn);
   }
 
   /** State update and log row in one transaction; a store failure is logged, the push goes on. */
