@@ -78,6 +78,10 @@ const DOMAIN_STATUS: Readonly<Record<string, number>> = {
   GAS_ONCALL_NOT_FOUND: 404,
   GAS_ONCALL_INVALID: 400,
   GAS_CONFIG_INVALID: 400,
+  GAS_ACTION_TOKEN_FORGED: 401,
+  GAS_ACTION_TOKEN_WRONG_PERSON: 403,
+  GAS_ACTION_TOKEN_REPLAYED: 409,
+  GAS_ACTION_TOKEN_EXPIRED: 410,
 };
 
 export function domainHttpError(err: unknown): HttpError | undefined {

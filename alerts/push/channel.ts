@@ -6,7 +6,7 @@ import type { Person } from '../oncall/directory.ts';
 import type { Db } from '../store/db.ts';
 import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
 import type { Notice } from '../tickets/notice.ts';
-import type { ActionApplier, ActionTokenIssuer } from './actions.ts';
+import type { ActionApplier, ActionTokenIssuer, ActionTokenRedeemer } from './actions.ts';
 
 /** What a channel says about one push when it did not throw. */
 export type SendResult = { delivered: true } | { delivered: false; reason: string };
@@ -56,6 +56,8 @@ export interface ChannelDeps {
   actions?: ActionTokenIssuer;
   /** Applies an action a provider's callback reports (e.g. a WeCom card button click). */
   applyAction?: ActionApplier;
+  /** Checks and spends a token a provider's callback carries back (refusals are audited). */
+  redeemAction?: ActionTokenRedeemer;
 }
 
 /**
