@@ -26,6 +26,18 @@ describe('SqlOnCallDirectory over PGlite, seeded with oncall.example.json', () =
     dir = new SqlOnCallDirectory(db);
   });
 
+  it('keeps a person’s push preferences (channel order, fallback, quiet hours), drops them when saved without, and refuses bad ones', async () => {
+    const base = { id: 'tech-chen', name: '陈工', role: 'technician', phone: '13900000100' };
+    await dir.savePerson({ ...base, channelOrder: ['sse', 'wecom-app', 'sms'], fallbackAfterMs: 120_000, quietHours: { start: '22:00', end: '07:00' } });
+    expect(await dir.person('tech-chen')).toMatchObject({ channelOrder: ['sse', 'wecom-app', 'sms'], fallbackAfterMs: 120_000, quietHours: { start: '22:00', end: '07:00' } });
+    expect((await dir.listPeople()).find((p) => p.id === 'tech-chen')?.quietHours).toEqual({ start: '22:00', end: '07:00' });
+    await dir.savePerson(base);
+    const plain = await dir.person('tech-chen');
+    expect([plain?.channelOrder, plain?.fallbackAfterMs, plain?.quietHours]).toEqual([undefined, undefined, undefined]);
+    await expect(dir.savePerson({ ...base, quietHours: { start: '25:00', end: '07:00' } })).rejects.toBeInstanceOf(OnCallInvalidError);
+    await expect(dir.savePerson({ ...base, channelOrder: ['sms', 'sms'] })).rejects.toBeInstanceOf(OnCallInvalidError);
+  });
+
   it('answers from memory: no query per question, a write through it is seen at once, another writer after maxAgeMs', async () => {
     let nowMs = 0;
     const cached = new SqlOnCallDirectory(db, { maxAgeMs: 30_000, now: () => nowMs });

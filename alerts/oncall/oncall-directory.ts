@@ -9,6 +9,7 @@ import {
   type OverrideInput,
   OverrideInputSchema,
   parseWith,
+  type PersonInput,
   PersonSchema,
   type Rotation,
   RotationSchema,
@@ -33,6 +34,9 @@ interface PersonRow {
   email: string | null;
   webhooks: string[];
   accounts: Person['accounts'] | null;
+  channel_order: string[] | null;
+  fallback_after_ms: number | null;
+  quiet_hours: Person['quietHours'] | null;
 }
 interface TeamRow {
   id: string;
@@ -60,6 +64,9 @@ interface OverrideRow {
 }
 
 const PERSON_COLS = 'id, name, role, phone, email, webhooks, accounts';
+// Push preferences live beside people (migration 092): a person without any has no row there.
+const PEOPLE = 'people LEFT JOIN person_push_prefs pp ON pp.person_id = people.id';
+const PREF_COLS = 'pp.channel_order, pp.fallback_after_ms, pp.quiet_hours';
 const TEAM_COLS = 'id, name, districts, supervisor_id, director_id';
 const ROTATION_COLS = 'team_id, members, shifts, period_days, anchor_date, time_zone';
 // float8 reads back as a number on both node-postgres and PGlite (timestamptz would be a Date, bigint a string).
@@ -71,6 +78,9 @@ function toPerson(r: PersonRow): Person {
   if (r.phone !== null) p.phone = r.phone;
   if (r.email !== null) p.email = r.email;
   if (r.accounts && Object.keys(r.accounts).length > 0) p.accounts = r.accounts;
+  if (r.channel_order !== null) p.channelOrder = r.channel_order;
+  if (r.fallback_after_ms !== null) p.fallbackAfterMs = r.fallback_after_ms;
+  if (r.quiet_hours !== null) p.quietHours = r.quiet_hours;
   return p;
 }
 function toTeam(r: TeamRow): Team {
@@ -220,7 +230,7 @@ export class SqlOnCallDirectory implements OnCallDirectory {
 
   async #read(): Promise<DirectorySnapshot> {
     const [people, teams, rotations, overrides] = await Promise.all([
-      this.#db.query<PersonRow>(`SELECT ${PERSON_COLS} FROM people`),
+      this.#db.query<PersonRow>(`SELECT ${PERSON_COLS}, ${PREF_COLS} FROM ${PEOPLE}`),
       this.#db.query<TeamRow>(`SELECT ${TEAM_COLS} FROM teams ORDER BY id`),
       this.#db.query<RotationRow>(`SELECT ${ROTATION_COLS} FROM rotations`),
       this.#db.query<OverrideRow>(`SELECT ${OVERRIDE_COLS} FROM overrides ORDER BY from_at, id`),
@@ -248,7 +258,7 @@ export class SqlOnCallDirectory implements OnCallDirectory {
   }
 
   async listPeople(): Promise<Person[]> {
-    return (await this.#db.query<PersonRow>(`SELECT ${PERSON_COLS} FROM people ORDER BY id`)).map(toPerson);
+    return (await this.#db.query<PersonRow>(`SELECT ${PERSON_COLS}, ${PREF_COLS} FROM ${PEOPLE} ORDER BY id`)).map(toPerson);
   }
 
   /** Creates or replaces a person. */
@@ -259,8 +269,22 @@ export class SqlOnCallDirectory implements OnCallDirectory {
        ON CONFLICT (id) DO UPDATE SET name = $2, role = $3, phone = $4, email = $5, webhooks = $6, accounts = $7, updated_at = now()`,
       [p.id, p.name, p.role, p.phone ?? null, p.email ?? null, p.webhooks ?? [], p.accounts ? JSON.stringify(p.accounts) : null],
     );
+    await this.#savePushPrefs(p);
     this.#changed();
     return { ...p, webhooks: p.webhooks ?? [] };
+  }
+
+  /** A saved person replaces their push preferences too: none given, none kept. */
+  async #savePushPrefs(p: PersonInput): Promise<void> {
+    if (p.channelOrder === undefined && p.fallbackAfterMs === undefined && p.quietHours === undefined) {
+      await this.#db.query('DELETE FROM person_push_prefs WHERE person_id = $1', [p.id]);
+      return;
+    }
+    await this.#db.query(
+      `INSERT INTO person_push_prefs (person_id, channel_order, fallback_after_ms, quiet_hours) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (person_id) DO UPDATE SET channel_order = $2, fallback_after_ms = $3, quiet_hours = $4::jsonb`,
+      [p.id, p.channelOrder ?? null, p.fallbackAfterMs ?? null, p.quietHours ? JSON.stringify(p.quietHours) : null],
+    );
   }
 
   async team(id: string): Promise<Team | undefined> {
@@ -377,7 +401,7 @@ export class SqlOnCallDirectory implements OnCallDirectory {
 
   async #people(ids: readonly string[]): Promise<Map<string, Person>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.#db.query<PersonRow>(`SELECT ${PERSON_COLS} FROM people WHERE id = ANY($1)`, [ids]);
+    const rows = await this.#db.query<PersonRow>(`SELECT ${PERSON_COLS}, ${PREF_COLS} FROM ${PEOPLE} WHERE id = ANY($1)`, [ids]);
     return new Map(rows.map((r) => [r.id, toPerson(r)]));
   }
 }

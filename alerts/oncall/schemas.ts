@@ -26,6 +26,16 @@ export const PersonSchema = Type.Object(
         { additionalProperties: false, description: 'This person’s user ids at the enterprise messengers' },
       ),
     ),
+    channelOrder: Type.Optional(
+      Type.Array(Id, { uniqueItems: true, maxItems: 20, description: 'Push channel names, first tried first; the next when the one before did not reach this person. Omitted: all at once. Emergencies always go to all at once' }),
+    ),
+    fallbackAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, description: 'How long the next channel of channelOrder waits for one still retrying; omitted: until it has finished' })),
+    quietHours: Type.Optional(
+      Type.Object(
+        { start: HhMm, end: Type.String({ ...HhMm, description: "Local end 'HH:MM'; before start means the next day" }) },
+        { additionalProperties: false, description: 'In the tickets’ time zone: normal and low pushes wait until the end; emergency and urgent never do' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
