@@ -95,7 +95,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   }
 
   const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter });
-  const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry });
+  const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry, timeZone: ticketSettings.timeZone });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
   const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now(), undefined, options.onDeadLetter);
   const lane = new SafetyLane({ journal, directory: oncall, lookupDevice, push, clock, ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}), log: log.child({ component: 'safety-lane' }) });
