@@ -25,6 +25,10 @@ export const DeviceRecordSchema = Type.Object(
     reportIntervalS: Type.Optional(Type.Integer({ minimum: 1, maximum: 31 * 86400, description: 'expected reporting interval, s' })),
     valveId: Type.Optional(Id),
     lowBatteryV: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 60, description: 'battery threshold under which LOW_BATTERY is raised, V' })),
+    reportAt: Type.Optional(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: "daily report slot, local HH:MM (NB-IoT meters); NO_SIGNAL allows the slot plus the window" })),
+    reportWindowMin: Type.Optional(Type.Integer({ minimum: 0, maximum: 1439, description: 'randomised report window and retries after the slot, minutes' })),
+    reportTz: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$', description: 'IANA time zone of the slot (default Asia/Shanghai)' })),
+    alarmConfirmRule: Type.Optional(Type.Union([Type.Literal('single'), Type.Literal('two-detector')], { description: "alarm controller: 'two-detector' raises the controller alarm only when two channels exceed the set point (GB 16808-2025)" })),
   },
   { additionalProperties: true },
 );

@@ -1,5 +1,9 @@
 import type { DeviceRecord, DeviceRecords } from '../contracts/device-record.ts';
 import type { DeviceKind } from '../contracts/messages.ts';
+import { modelDefaults, type CodeMeaning, type ErrCodeName, type ReportSchedule } from './models/index.ts';
+
+/** How an alarm controller confirms an alarm: any one channel, or two channels (GB 16808-2025). */
+export type AlarmConfirmRule = 'single' | 'two-detector';
 
 /**
  * What a detector knows about a device: its registry record resolved against the defaults of its
@@ -21,6 +25,12 @@ export interface DeviceProfile {
   readonly reportIntervalS: number;
   readonly lowBatteryV: number;
   readonly valveId?: string;
+  /** A daily slot and its report window (NB-IoT meters), from the record or the model: NO_SIGNAL follows it. */
+  readonly schedule?: ReportSchedule;
+  /** What the model's ERR codes mean (models/index.ts). */
+  readonly codes?: Partial<Record<ErrCodeName, CodeMeaning>>;
+  /** The alarm controller's own confirmation rule from its record; the gas-alarm settings decide otherwise. */
+  readonly alarmConfirmRule?: AlarmConfirmRule;
 }
 
 type KindDefaults = Pick<DeviceProfile, 'qmaxM3h' | 'qminM3h' | 'l1LelPct' | 'l2LelPct' | 'reportIntervalS' | 'lowBatteryV'>;
@@ -74,6 +84,9 @@ class ResolvedProfile implements DeviceProfile {
     readonly district: string | undefined,
     readonly valveId: string | undefined,
     limits: Limits,
+    readonly schedule: ReportSchedule | undefined,
+    readonly codes: Partial<Record<ErrCodeName, CodeMeaning>> | undefined,
+    readonly alarmConfirmRule: AlarmConfirmRule | undefined,
   ) {
     this.#limits = limits;
   }
@@ -103,18 +116,35 @@ class ResolvedProfile implements DeviceProfile {
   }
 }
 
+/** A slot the record sets (`reportAt`, with `reportWindowMin` and `reportTz` beside it) wins over the model's. */
+function scheduleOf(record: DeviceRecord, model: ReportSchedule | undefined): ReportSchedule | undefined {
+  if (record.reportAt === undefined) {
+    if (model === undefined || (record.reportWindowMin === undefined && record.reportTz === undefined)) return model;
+    return { ...model, ...(record.reportWindowMin !== undefined ? { reportWindowMin: record.reportWindowMin } : {}), ...(record.reportTz ? { reportTz: record.reportTz } : {}) };
+  }
+  return { reportAt: record.reportAt, reportWindowMin: record.reportWindowMin ?? model?.reportWindowMin ?? 0, reportTz: record.reportTz ?? model?.reportTz ?? DEFAULT_REPORT_TZ };
+}
+
+/** The utility's local time: a slot without a zone is Beijing time. */
+export const DEFAULT_REPORT_TZ = 'Asia/Shanghai';
+
+/** Registry record, then the model's defaults, then the vendor's, then the kind's. */
 function resolve(record: DeviceRecord, registered: boolean): DeviceProfile {
   const kind = KIND_DEFAULTS[record.kind];
   const vendor = record.vendor ? VENDOR_DEFAULTS[record.vendor.toLowerCase()] : undefined;
+  const model = modelDefaults(record.model, record.kind);
   const limits = limitsOf({
-    qmaxM3h: record.qmaxM3h ?? kind.qmaxM3h,
-    qminM3h: record.qminM3h ?? kind.qminM3h,
+    qmaxM3h: record.qmaxM3h ?? model.qmaxM3h ?? kind.qmaxM3h,
+    qminM3h: record.qminM3h ?? model.qminM3h ?? kind.qminM3h,
     l1LelPct: record.l1LelPct ?? kind.l1LelPct,
     l2LelPct: record.l2LelPct ?? kind.l2LelPct,
-    reportIntervalS: record.reportIntervalS ?? kind.reportIntervalS,
-    lowBatteryV: record.lowBatteryV ?? vendor?.lowBatteryV ?? kind.lowBatteryV,
+    reportIntervalS: record.reportIntervalS ?? model.reportIntervalS ?? kind.reportIntervalS,
+    lowBatteryV: record.lowBatteryV ?? model.lowBatteryV ?? vendor?.lowBatteryV ?? kind.lowBatteryV,
   });
-  return new ResolvedProfile(record.deviceId, record.kind, registered, record.vendor, record.model, record.gatewayId, record.district, record.valveId, limits);
+  return new ResolvedProfile(
+    record.deviceId, record.kind, registered, record.vendor, record.model, record.gatewayId, record.district, record.valveId, limits,
+    scheduleOf(record, model.schedule), model.codes, record.alarmConfirmRule,
+  );
 }
 
 export function resolveProfile(record: DeviceRecord): DeviceProfile {

@@ -92,3 +92,21 @@ describe('BatteryDetector', () => {
     expect(resumed.steps.map(lowBattery)).toEqual([true, false]);
   });
 });
+
+describe('BatteryDetector with model profiles (issue 15 #5)', () => {
+  it("judges the voltage against the model's threshold: a Qianfeng QF-G2.5 at 3.8 V is low, a Meihua MH-G2.5 is not", () => {
+    expect(lowBattery(runDetector(BatteryDetector, [meter(0, { batteryV: 3.8 })], { record: { model: 'QF-G2.5' } }).steps[0]!)).toBe(true);
+    expect(lowBattery(runDetector(BatteryDetector, [meter(0, { batteryV: 3.8 })], { record: { model: 'MH-G2.5' } }).steps[0]!)).toBe(false);
+  });
+
+  it("lets the registry's lowBatteryV win over the model's", () => {
+    expect(lowBattery(runDetector(BatteryDetector, [meter(0, { batteryV: 3.8 })], { record: { model: 'QF-G2.5', lowBatteryV: 3.5 } }).steps[0]!)).toBe(false);
+  });
+
+  it('reports the threshold it judged with, and keeps the judgement across a duplicated reading and a backfill of a thousand', () => {
+    const readings = [meter(0, { batteryV: 3.9 }), meter(0, { batteryV: 3.9 }), ...Array.from({ length: 1000 }, (_, i) => meter(60 + i * 60, { batteryV: 3.9 }))];
+    const { steps } = runDetector(BatteryDetector, readings, { record: { model: 'QF-NB-G2.5' } });
+    expect(steps.every((s) => lowBattery(s) === true)).toBe(true);
+    expect(steps[0]!.findings.find((f) => f.condition === 'LOW_BATTERY')!.detail).toMatchObject({ batteryV: 3.9, lowBatteryV: 4 });
+  });
+});

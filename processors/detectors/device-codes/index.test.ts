@@ -55,3 +55,24 @@ describe('DeviceCodesDetector', () => {
     expect(resumed.state).toEqual({});
   });
 });
+
+describe('DeviceCodesDetector with model code tables (issue 15 #5)', () => {
+  const meter = (atS: number, status: string[]) => reading({ kind: 'household_meter', atS, status });
+  const controller = (atS: number, status: string[]) => reading({ kind: 'industrial_controller', atS, status });
+
+  it("names the model's meaning of a code in the detail", () => {
+    const { steps } = runDetector(DeviceCodesDetector, [controller(0, ['关阀', '故障', 'ERR-3'])], { record: { model: 'MHCG-DN' } });
+    expect(steps[0]!.findings.find((f) => f.condition === 'ERR-3')!.detail).toMatchObject({ meaning: expect.stringContaining('流量计电池') });
+  });
+
+  it("takes a household meter's ERR-1 as tamper, but not an MHCG controller's (its internal battery)", () => {
+    expect(runDetector(DeviceCodesDetector, [meter(0, ['ERR-1'])], { record: { model: 'MH-G2.5' } }).steps[0]!.present).toEqual(['ERR-1', 'TAMPER']);
+    expect(runDetector(DeviceCodesDetector, [controller(0, ['关阀', '故障', 'ERR-1'])], { record: { model: 'MHCG-G' } }).steps[0]!.present).toEqual(['ERR-1']);
+  });
+
+  it('judges a duplicated reading exactly as the first (stateless: every reading is evidence)', () => {
+    const r = meter(0, ['ERR-1']);
+    const { steps } = runDetector(DeviceCodesDetector, [r, r, meter(60, ['ERR-1'])], { record: { model: 'MH-G2.5' } });
+    expect(steps.map((s) => s.present)).toEqual([['ERR-1', 'TAMPER'], ['ERR-1', 'TAMPER'], ['ERR-1', 'TAMPER']]);
+  });
+});

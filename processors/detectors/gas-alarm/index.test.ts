@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { AlertEvent, Reading } from '../../../contracts/messages.ts';
+import { DeviceEngine } from '../../device-engine.ts';
+import { resolveProfile } from '../../device-profile.ts';
+import { parseSettings } from '../../settings.ts';
 import { reading, runDetector } from '../testing.ts';
 import { GasAlarmDetector } from './index.ts';
 
@@ -67,5 +71,87 @@ describe('GasAlarmDetector', () => {
     const first = runDetector(GasAlarmDetector, [alarm(0, 30), alarm(30, 10)]);
     const resumed = runDetector(GasAlarmDetector, [alarm(60, 10), alarm(90, 10)], { state: JSON.parse(JSON.stringify(first.state)) });
     expect(resumed.steps.map((s) => s.present.includes('GAS_ALARM_L1'))).toEqual([true, false]);
+  });
+});
+
+describe('GasAlarmDetector: GB 16808-2025 two-detector confirmation (issue 15 #6)', () => {
+  const controller = (atS: number, ...lel: Array<number | null>) =>
+    reading({ kind: 'alarm_controller', atS, detectors: lel.map((lelPct, i) => ({ channel: i + 1, lelPct })) });
+  const twoDetector = { record: { alarmConfirmRule: 'two-detector' as const } };
+  const detailOf = (s: { findings: Array<{ condition: string; detail?: Record<string, unknown> }> }, c: string) => s.findings.find((f) => f.condition === c)!.detail;
+
+  it("raises a single channel's alarm (L1) but no controller alarm (L2) when one channel is over L2", () => {
+    const { steps } = runDetector(GasAlarmDetector, [controller(0, 60, 0, 3)], twoDetector);
+    expect(steps[0]!.present).toEqual(['GAS_ALARM_L1']);
+    expect(detailOf(steps[0]!, 'GAS_ALARM_L1')).toMatchObject({ rule: 'two-detector', scope: 'channel', channels: [1], channelsOverL2: [1] });
+  });
+
+  it('raises the confirmed controller alarm once a second channel exceeds the set point, naming both', () => {
+    const { steps } = runDetector(GasAlarmDetector, [controller(0, 60, 0), controller(30, 60, 55)], twoDetector);
+    expect(steps.map((s) => s.present)).toEqual([['GAS_ALARM_L1'], ['GAS_ALARM_L1', 'GAS_ALARM_L2']]);
+    expect(detailOf(steps[1]!, 'GAS_ALARM_L2')).toMatchObject({ rule: 'two-detector', scope: 'controller', confirmedBy: [1, 2], lelPct: 60 });
+  });
+
+  it("says rule 'single' where one channel is enough (the default), and a registry rule wins over the setting", () => {
+    const single = runDetector(GasAlarmDetector, [controller(0, 60, 0)]);
+    expect(single.steps[0]!.present).toEqual(['GAS_ALARM_L1', 'GAS_ALARM_L2']);
+    expect(detailOf(single.steps[0]!, 'GAS_ALARM_L2')).toMatchObject({ rule: 'single', channels: [1] });
+    const bySetting = runDetector(GasAlarmDetector, [controller(0, 60, 0)], { settings: { confirmRule: 'two-detector' } });
+    expect(bySetting.steps[0]!.present).toEqual(['GAS_ALARM_L1']);
+    const recordWins = runDetector(GasAlarmDetector, [controller(0, 60, 0)], { settings: { confirmRule: 'two-detector' }, record: { alarmConfirmRule: 'single' } });
+    expect(recordWins.steps[0]!.present).toEqual(['GAS_ALARM_L1', 'GAS_ALARM_L2']);
+  });
+
+  it('counts neither an offline (--F) channel nor a missing one as a confirmation', () => {
+    const { steps } = runDetector(GasAlarmDetector, [controller(0, 60, null), controller(30, 60)], twoDetector);
+    expect(steps.map((s) => s.present)).toEqual([['GAS_ALARM_L1'], ['GAS_ALARM_L1']]);
+  });
+
+  it('keeps the confirmed alarm while the second channel hovers inside the hysteresis, clears after clearAfterMs below', () => {
+    const { steps } = runDetector(GasAlarmDetector, [controller(0, 60, 55), controller(30, 60, 47), controller(60, 60, 40), controller(90, 60, 40), controller(120, 60, 40)], twoDetector);
+    expect(steps.map((s) => s.present.includes('GAS_ALARM_L2'))).toEqual([true, true, true, true, false]);
+  });
+
+  it('asks for more channels when confirmMinChannels says so', () => {
+    const { steps } = runDetector(GasAlarmDetector, [controller(0, 60, 60, 0), controller(30, 60, 60, 70)], { ...twoDetector, settings: { confirmMinChannels: 3 } });
+    expect(steps.map((s) => s.present.includes('GAS_ALARM_L2'))).toEqual([false, true]);
+  });
+
+  it('judges a duplicated reading as the first, and a backfill of 2,000 readings as it comes (one state, no flapping)', () => {
+    const r = controller(0, 60, 55);
+    const backfill = Array.from({ length: 2000 }, (_, i) => controller(30 + i * 30, 60, 55));
+    const { steps } = runDetector(GasAlarmDetector, [r, r, ...backfill], twoDetector);
+    expect(steps.every((s) => s.present.join() === 'GAS_ALARM_L1,GAS_ALARM_L2')).toBe(true);
+  });
+});
+
+describe('DeviceEngine with a two-detector controller (issue 15 #6, event time)', () => {
+  const controller = (atS: number, ...lel: number[]) =>
+    reading({ kind: 'alarm_controller', deviceId: 'AC-1', atS, detectors: lel.map((lelPct, i) => ({ channel: i + 1, lelPct })) });
+  const engine = () =>
+    new DeviceEngine(
+      [{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never,
+      { profileOf: (id) => resolveProfile({ deviceId: id, kind: 'alarm_controller', alarmConfirmRule: 'two-detector' }) },
+      { onJudged() {} },
+    );
+  const run = (e: DeviceEngine, readings: Reading[]) => {
+    const out: AlertEvent[] = [];
+    e.process(readings, out);
+    return out;
+  };
+  const current = (events: AlertEvent[]) => events.filter((x) => x.detail?.late !== true).map((x) => `${x.type} ${x.condition}`);
+
+  it('raises each edge once for a duplicated batch, and an older reading delivered late does not clear the confirmed alarm', () => {
+    const e = engine();
+    expect(current(run(e, [controller(0, 60, 55)]))).toEqual(['raise GAS_ALARM_L1', 'raise GAS_ALARM_L2']);
+    expect(current(run(e, [controller(0, 60, 55)]))).toEqual([]);
+    expect(current(run(e, [controller(-300, 0, 0), controller(-200, 0, 0), controller(-100, 0, 0)]))).toEqual([]);
+  });
+
+  it('raises the confirmed alarm once for readings out of order in one batch and for a backfill of 3,000', () => {
+    const e = engine();
+    const backfill = Array.from({ length: 3000 }, (_, i) => controller(i * 30, 60, i % 2 === 0 ? 55 : 52));
+    const events = run(e, [controller(60, 60, 55), controller(30, 60, 55), ...backfill]);
+    expect(current(events)).toEqual(['raise GAS_ALARM_L1', 'raise GAS_ALARM_L2']);
   });
 });

@@ -91,3 +91,25 @@ describe('OverloadDetector', () => {
     expect(resumed.steps.map(overloaded)).toEqual([true]);
   });
 });
+
+describe('OverloadDetector with model sizes (issue 15 #5)', () => {
+  const meterFlow = (atS: number, volumeM3: number) => at('household_meter', atS, { volumeM3 });
+
+  it('judges a G4 meter against its Qmax of 6 m³/h: 5 m³/h is in range (the kind default of 4 would call it overload), 7 is over', () => {
+    const ok = runDetector(OverloadDetector, [meterFlow(0, 100), meterFlow(3600, 105)], { record: { model: 'MH-NB-G4' } });
+    expect(ok.steps.map(overloaded)).toEqual([false, false]);
+    const over = runDetector(OverloadDetector, [meterFlow(0, 100), meterFlow(3600, 107)], { record: { model: 'MH-NB-G4' } });
+    expect(over.steps.map(overloaded)).toEqual([false, true]);
+    expect(over.steps[1]!.findings[0]!.detail).toMatchObject({ source: 'volume_delta', qmaxM3h: 6 });
+  });
+
+  it('sizes a turbine flow meter from its G designation: TBQM-G65 overloads over 100 m³/h, a registry qmaxM3h still wins', () => {
+    expect(runDetector(OverloadDetector, [flowMeter(0, 120)], { record: { model: 'TBQM-G65' } }).steps.map(overloaded)).toEqual([true]);
+    expect(runDetector(OverloadDetector, [flowMeter(0, 120)], { record: { model: 'TBQM-G65', qmaxM3h: 160 } }).steps.map(overloaded)).toEqual([false]);
+  });
+
+  it('computes no rate from a duplicated reading (same time, same volume)', () => {
+    const r = meterFlow(0, 100);
+    expect(runDetector(OverloadDetector, [r, r, meterFlow(3600, 105)], { record: { model: 'MH-NB-G4' } }).steps.map(overloaded)).toEqual([false, false, false]);
+  });
+});
