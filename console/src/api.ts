@@ -180,7 +180,7 @@ export type TicketAction = keyof TicketActionBodies;
 export class ApiClient {
   constructor(private readonly token: string, private readonly base = '/api/v1') {}
 
-  async #call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async #call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -191,6 +191,20 @@ export class ApiClient {
 
   me(): Promise<Me> {
     return this.#call('GET', '/me');
+  }
+
+  /** The server's VAPID key for pushManager.subscribe; 404 when no web-push channel is configured. */
+  async vapidPublicKey(): Promise<string> {
+    return (await this.#call<{ publicKey: string }>('GET', '/push/vapid-public-key')).publicKey;
+  }
+
+  /** Phone notifications for the token's person: the browser's PushSubscription.toJSON(). */
+  async subscribePush(subscription: PushSubscriptionJSON): Promise<void> {
+    await this.#call('POST', '/push/subscriptions', { endpoint: subscription.endpoint, keys: subscription.keys });
+  }
+
+  async unsubscribePush(endpoint: string): Promise<void> {
+    await this.#call('DELETE', '/push/subscriptions', { endpoint });
   }
 
   async activeAlerts(): Promise<Alert[]> {
@@ -236,4 +250,21 @@ export class ApiClient {
   streamUrl(path: '/stream' | '/stream/alerts'): string {
     return `${this.base}${path}?access_token=${encodeURIComponent(this.token)}`;
   }
+}
+
+export interface ActionDone {
+  ticketId: string;
+  action: 'acknowledge' | 'on_site';
+  status: TicketStatus;
+}
+
+/**
+ * Redeems a one-tap action token from a phone notification or link: the token is the credential
+ * (no bearer token, no log-in), good for one use by the person it was issued to.
+ */
+export async function redeemActionToken(token: string): Promise<ActionDone> {
+  const res = await fetch('/hooks/v1/actions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  const json = (await res.json().catch(() => ({}))) as ActionDone & { error?: string; message?: string };
+  if (!res.ok) throw new ApiError(res.status, json.error ?? `HTTP_${res.status}`, json.message ?? res.statusText);
+  return json;
 }

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiClient, ApiError, type Lang, type Me } from './api.ts';
+import { ActScreen, actTokenOf } from './components/act-screen.tsx';
 import { Login } from './components/login.tsx';
 import { OperatorView } from './components/operator-view.tsx';
 import { TechnicianView } from './components/technician-view.tsx';
@@ -18,6 +19,13 @@ export function App() {
     return token ? { state: 'checking', token } : { state: 'out' };
   });
   const [loginError, setLoginError] = useState<string | null>(null);
+  // A one-tap link from a phone notification (#/act/<token>) needs no log-in: the token is the credential.
+  const [actToken, setActToken] = useState(() => actTokenOf(location.hash));
+  useEffect(() => {
+    const onChange = () => setActToken(actTokenOf(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
 
   useEffect(() => {
     document.documentElement.lang = lang;
@@ -64,9 +72,10 @@ export function App() {
     <LangContext.Provider value={lang}>
       <TopBar me={me} onSwitchLang={switchLang} onLogOut={logOut} />
       <main>
-        {session.state === 'out' && <Login error={loginError} onLogIn={logIn} />}
-        {session.state === 'checking' && <p class="muted">{message(lang, 'loading')}</p>}
-        {me && api && (me.role === 'technician' ? <TechnicianView api={api} me={me} /> : <OperatorView api={api} />)}
+        {actToken && <ActScreen token={actToken} />}
+        {!actToken && session.state === 'out' && <Login error={loginError} onLogIn={logIn} />}
+        {!actToken && session.state === 'checking' && <p class="muted">{message(lang, 'loading')}</p>}
+        {!actToken && me && api && (me.role === 'technician' ? <TechnicianView api={api} me={me} /> : <OperatorView api={api} />)}
       </main>
     </LangContext.Provider>
   );

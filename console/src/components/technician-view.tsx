@@ -4,6 +4,7 @@ import { useI18n } from '../i18n.ts';
 import { useEventStream } from '../live.ts';
 import { LiveIndicator } from './live-indicator.tsx';
 import { NotificationToggle, notify } from './notifications.tsx';
+import { PhonePushToggle } from './phone-push.tsx';
 import { TechTicketCard } from './tech-ticket-card.tsx';
 
 /** The notice kinds the person stream sends (alerts/tickets/notice.ts). */
@@ -77,6 +78,7 @@ export function TechnicianView({ api, me }: { api: ApiClient; me: Me }) {
         <h2>{t('myTickets')}</h2>
         <LiveIndicator state={live} />
         <NotificationToggle />
+        <PhonePushToggle api={api} />
       </div>
       {error && <p class="error">{t('failed')}: {error}</p>}
       {tickets === null && <p class="muted">{t('loading')}</p>}
