@@ -1,11 +1,13 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../app/clock.ts';
 import type { Person } from '../../oncall/directory.ts';
-import type { ActionClaim, ActionTokenIssuer } from '../actions.ts';
+import type { Db } from '../../store/db.ts';
+import { openDb } from '../../store/open-db.ts';
+import { ActionTokens, type ActionTokenIssuer } from '../actions.ts';
 import { createChannels, type StaffChannelInstance } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { notice, technician } from '../testing.ts';
@@ -98,22 +100,19 @@ beforeEach(() => {
   sendScript = [];
 });
 
-/** Issues HMAC-signed tokens as the shared design describes, and reads them back to check the links. */
-class TestIssuer implements ActionTokenIssuer {
-  readonly issued: Array<ActionClaim & { ttlMs?: number }> = [];
-  issue(claim: ActionClaim, ttlMs?: number): string {
-    this.issued.push({ ...claim, ttlMs });
-    const payload = Buffer.from(JSON.stringify({ ...claim, n: this.issued.length })).toString('base64url');
-    return `${payload}.${createHmac('sha256', 'k').update(payload).digest('base64url')}`;
-  }
-  read(token: string): ActionClaim {
-    return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as ActionClaim;
-  }
-}
-
 const chen: Person = { ...technician, accounts: { dingtalk: 'manager4711' } };
 const clock = new ManualClock(Date.parse('2026-11-22T08:00:00Z'));
-function dingtalk(config: Record<string, unknown> = {}, actions: ActionTokenIssuer | undefined = new TestIssuer()) {
+let db: Db;
+let tokens: ActionTokens;
+beforeAll(async () => {
+  db = await openDb({});
+  tokens = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 1_800_000 });
+});
+afterAll(async () => {
+  await db.close();
+});
+
+function dingtalk(config: Record<string, unknown> = {}, actions: ActionTokenIssuer | undefined = tokens) {
   const channels = createChannels(
     [{ name: 'dingtalk', type: 'dingtalk-work', config: { ...APP, appUrl: 'https://ops.example.com/console/', baseUrl: base, ...config } }],
     { log: pino({ level: 'silent' }), clock, actions },
@@ -122,9 +121,8 @@ function dingtalk(config: Record<string, unknown> = {}, actions: ActionTokenIssu
 }
 
 describe('dingtalk-work channel against a local DingTalk stand-in', () => {
-  it('sends an action card to the person’s userid with one-tap 接单/到场 links carrying signed tokens', async () => {
-    const issuer = new TestIssuer();
-    await expect(dingtalk({ actionTtlMs: 3_600_000 }, issuer).channel.send(notice(), chen)).resolves.toEqual({ delivered: true });
+  it('sends an action card to the person’s userid with one-tap 接单/到场 links whose tokens act once, as that person', async () => {
+    await expect(dingtalk({ actionTtlMs: 3_600_000 }).channel.send(notice(), chen)).resolves.toEqual({ delivered: true });
     expect(phone).toHaveLength(1);
     const { userid, msg } = phone[0]!;
     expect(userid).toBe('manager4711');
@@ -136,11 +134,17 @@ describe('dingtalk-work channel against a local DingTalk stand-in', () => {
     expect(ack.title).toBe('接单 Acknowledge');
     expect(onSite.title).toBe('到场 On site');
     expect(open).toEqual({ title: '打开工单 Open ticket', action_url: 'https://ops.example.com/tickets/T000001' });
-    // `<appUrl>/#/act/<token>`, the token naming this person, ticket and action.
+    // `<appUrl>/#/act/<token>`, redeemed as the console's acknowledge screen does.
     const tokenOf = (u: string) => decodeURIComponent(u.match(/^https:\/\/ops\.example\.com\/console\/#\/act\/(.+)$/)![1]!);
-    expect(issuer.read(tokenOf(ack.action_url))).toMatchObject({ personId: 'tech-chen', ticketId: 'T000001', action: 'acknowledge' });
-    expect(issuer.read(tokenOf(onSite.action_url))).toMatchObject({ personId: 'tech-chen', ticketId: 'T000001', action: 'on_site' });
-    expect(issuer.issued.map((i) => i.ttlMs)).toEqual([3_600_000, 3_600_000]);
+    const ctx = { via: 'link', path: '/hooks/v1/actions' };
+    await expect(tokens.redeem(tokenOf(ack.action_url), ctx)).resolves.toEqual({ personId: 'tech-chen', ticketId: 'T000001', action: 'acknowledge' });
+    await expect(tokens.redeem(tokenOf(ack.action_url), ctx)).rejects.toMatchObject({ reason: 'replayed' });
+    // actionTtlMs: the 到场 link still acts after the tokens' default 30 minutes, not after the hour.
+    clock.advance(40 * 60_000);
+    await expect(tokens.redeem(tokenOf(onSite.action_url), ctx)).resolves.toMatchObject({ action: 'on_site' });
+    await dingtalk({ actionTtlMs: 3_600_000 }).channel.send(notice({ id: 'N-9' }), chen);
+    clock.advance(61 * 60_000);
+    await expect(tokens.redeem(tokenOf(phone[1]!.msg.action_card.btn_json_list[1].action_url), ctx)).rejects.toMatchObject({ reason: 'expired' });
   });
 
   it('names the notice in the text, so a repeat about the same ticket is not dropped as a duplicate', async () => {
