@@ -2,6 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { AlertEvent, DeviceKind, GatewayStatus, Reading } from '../../contracts/messages.ts';
 import { DEFAULT_SEVERITY } from '../severity.ts';
 import { CONDITION_BIT, type DeviceEngine, type DeviceSetListener, type DeviceState } from '../device-engine.ts';
+import type { ReportSchedule } from '../models/index.ts';
+import { scheduledDeadline } from './schedule.ts';
 
 export const SilenceSettingsSchema = Type.Object({
   missedReports: Type.Number({ default: 3, minimum: 1, description: 'a device is silent once this many of its expected reports are missing' }),
@@ -13,6 +15,12 @@ export const SilenceSettingsSchema = Type.Object({
     minimum: 0,
     description: 'a gateway whose last will fired is called offline only if it is not back within this long, ms: a cellular blip or a broker restart pages nobody (0: at once)',
   }),
+  missedSlots: Type.Integer({
+    default: 1,
+    minimum: 1,
+    description: 'a device on a report schedule (reportAt + reportWindowMin, e.g. daily NB-IoT meters) is silent once this many slots have passed, each with its whole window, without a report',
+  }),
+  slotGraceMs: Type.Integer({ default: 300_000, minimum: 0, description: "allowed after a slot's window closes for the uplink to arrive (NB-IoT platform, broker), ms" }),
   checkIntervalMs: Type.Integer({ default: 5_000, minimum: 100, description: 'how often silence is checked, ms' }),
   maxDevicesInDetail: Type.Integer({ default: 1_000, minimum: 0, description: 'device ids listed on a GATEWAY_OFFLINE alert (the count is always given)' }),
   maxDevicesPerTurn: Type.Integer({
@@ -29,6 +37,11 @@ type OfflineReason = 'last_will' | 'silent';
 /** Gas alarms behind a gateway are blind while it is down: GATEWAY_OFFLINE says how many (`gasAlarms`), the ticket's priority follows. */
 const GAS_ALARM_KINDS: ReadonlySet<DeviceKind> = new Set(['home_gas_alarm', 'alarm_controller']);
 
+/** A meter that connects on its own uses its device id as gateway id (wire-format.md): nothing to wait for. */
+function isOwnLink(g: GatewayState, state: DeviceState): boolean {
+  return state.deviceId === g.gatewayId && state.profile.schedule !== undefined;
+}
+
 /** `DeviceState.silenceBucket` of a device whose NO_SIGNAL waits for its gateway's verdict. */
 const DEFERRED = Number.POSITIVE_INFINITY;
 
@@ -39,6 +52,11 @@ interface GatewayFleet {
   minIntervalMs: number;
   /** Devices overdue while the whole gateway is quiet: their NO_SIGNAL waits for the gateway's verdict. */
   deferred: DeviceState[];
+  /**
+   * The distinct report schedules of its devices when every one of them has one (the gateway's own
+   * silence then follows them, not a fixed interval); empty otherwise; null while it must be recomputed.
+   */
+  schedules: Array<{ schedule: ReportSchedule; intervalMs: number }> | null;
 }
 
 interface GatewayState {
@@ -207,7 +225,7 @@ export class SilenceWatch {
   #fleetOf(gatewayId: string): GatewayFleet {
     let f = this.#fleets.get(gatewayId);
     if (!f) {
-      f = { devices: new Set(), minIntervalMs: Number.POSITIVE_INFINITY, deferred: [] };
+      f = { devices: new Set(), minIntervalMs: Number.POSITIVE_INFINITY, deferred: [], schedules: null };
       this.#fleets.set(gatewayId, f);
     }
     return f;
@@ -319,8 +337,11 @@ export class SilenceWatch {
     const goingOffline: Array<{ g: GatewayState; reason: OfflineReason }> = [];
     for (const g of this.gateways.values()) {
       if (g.offline) continue;
-      const silentAfterMs = Math.max(gatewayMinSilenceMs, this.#minIntervalMs(g.fleet) * gatewayMissedReports);
-      const silent = nowMs - Math.max(g.lastBatchAtMs, g.onlineSinceMs) > silentAfterMs;
+      const sinceMs = Math.max(g.lastBatchAtMs, g.onlineSinceMs);
+      const scheduledDueMs = this.#scheduledGatewayDueMs(g, sinceMs);
+      const silent = scheduledDueMs !== undefined
+        ? nowMs > Math.max(scheduledDueMs, sinceMs + gatewayMinSilenceMs)
+        : nowMs - sinceMs > Math.max(gatewayMinSilenceMs, this.#minIntervalMs(g.fleet) * gatewayMissedReports);
       const willDue = g.willFired && nowMs - g.willAtMs >= lastWillGraceMs;
       if (silent || willDue) goingOffline.push({ g, reason: willDue ? 'last_will' : 'silent' });
     }
@@ -339,7 +360,7 @@ export class SilenceWatch {
     if (g?.offline) return;
     const intervalMs = state.profile.reportIntervalS * 1000;
     const sinceMs = g ? Math.max(state.lastHeardAtMs, g.onlineSinceMs) : state.lastHeardAtMs;
-    const dueMs = sinceMs + intervalMs * this.settings.missedReports;
+    const { dueMs, expectedFromMs } = this.#deadline(state, sinceMs);
     if (!(nowMs > dueMs)) {
       // Reported since it was queued: wait for its new deadline (after this check's bucket, so it is not taken twice).
       const key = Math.max(this.#due.keyOf(dueMs), nowKey + 1);
@@ -347,7 +368,7 @@ export class SilenceWatch {
       this.#due.push(key, state);
       return;
     }
-    if (g && g.lastBatchAtMs <= dueMs - intervalMs) {
+    if (g && g.lastBatchAtMs <= expectedFromMs && !isOwnLink(g, state)) {
       // Nothing from the whole gateway since this device last should have reported: wait for the gateway's verdict.
       state.silenceBucket = DEFERRED;
       g.fleet.deferred.push(state);
@@ -357,14 +378,59 @@ export class SilenceWatch {
       lastHeardAt: Number.isFinite(state.lastHeardAtMs) ? new Date(state.lastHeardAtMs).toISOString() : null,
       silentForS: Math.round((nowMs - sinceMs) / 1000),
       reportIntervalS: state.profile.reportIntervalS,
+      ...(state.profile.schedule ? { schedule: state.profile.schedule, dueAt: new Date(dueMs).toISOString() } : {}),
     }, out);
+  }
+
+  /**
+   * When a device heard at `sinceMs` is silent, and since when it should have reported (the gateway
+   * delivering nothing since then cannot be told from a dead gateway). A device on a report schedule
+   * gets its slots' windows (schedule.ts); the others a fixed number of report intervals.
+   */
+  #deadline(state: DeviceState, sinceMs: number): { dueMs: number; expectedFromMs: number } {
+    const intervalMs = state.profile.reportIntervalS * 1000;
+    const schedule = state.profile.schedule;
+    if (schedule !== undefined && Number.isFinite(sinceMs)) {
+      const { dueMs, slotMs } = scheduledDeadline(sinceMs, schedule, intervalMs, this.settings.missedSlots, this.settings.slotGraceMs);
+      return { dueMs, expectedFromMs: slotMs };
+    }
+    const dueMs = sinceMs + intervalMs * this.settings.missedReports;
+    return { dueMs, expectedFromMs: dueMs - intervalMs };
+  }
+
+  /**
+   * A gateway all of whose devices report on a schedule is silent when the first of them is (its
+   * batches come only in their windows: a fixed interval would call a gateway of daily meters dead
+   * within hours). A meter that connects on its own (its id is the gateway's) is judged as a device:
+   * NO_SIGNAL, not GATEWAY_OFFLINE. Undefined: judge the gateway by interval.
+   */
+  #scheduledGatewayDueMs(g: GatewayState, sinceMs: number): number | undefined {
+    const fleet = g.fleet;
+    if (fleet.schedules === null) {
+      const schedules: Array<{ schedule: ReportSchedule; intervalMs: number }> = [];
+      for (const state of fleet.devices) {
+        const schedule = state.profile.schedule;
+        if (schedule === undefined) {
+          schedules.length = 0;
+          break;
+        }
+        const intervalMs = state.profile.reportIntervalS * 1000;
+        if (!schedules.some((x) => x.schedule === schedule && x.intervalMs === intervalMs)) schedules.push({ schedule, intervalMs });
+      }
+      fleet.schedules = schedules;
+    }
+    if (fleet.schedules.length === 0) return undefined;
+    if (fleet.devices.size === 1 && isOwnLink(g, fleet.devices.values().next().value!)) return Number.POSITIVE_INFINITY;
+    let due = Number.POSITIVE_INFINITY;
+    for (const { schedule, intervalMs } of fleet.schedules) due = Math.min(due, scheduledDeadline(sinceMs, schedule, intervalMs, this.settings.missedSlots, this.settings.slotGraceMs).dueMs);
+    return due;
   }
 
   /** Queues a device under its deadline, unless it is queued under one no later (then it is looked at then). */
   #queue(state: DeviceState): void {
     const g = state.gatewayId ? this.gateways.get(state.gatewayId) : undefined;
     const sinceMs = g ? Math.max(state.lastHeardAtMs, g.onlineSinceMs) : state.lastHeardAtMs;
-    const dueMs = sinceMs + state.profile.reportIntervalS * 1000 * this.settings.missedReports;
+    const { dueMs } = this.#deadline(state, sinceMs);
     const key = this.#due.keyOf(dueMs);
     // NaN (not queued) and DEFERRED compare false; a stale entry left behind is skipped when its bucket comes due.
     if (state.silenceBucket <= key) return;
@@ -395,6 +461,7 @@ export class SilenceWatch {
   #index(state: DeviceState): void {
     const fleet = this.#fleetOf(state.gatewayId);
     fleet.devices.add(state);
+    fleet.schedules = null;
     const intervalMs = state.profile.reportIntervalS * 1000;
     if (intervalMs < fleet.minIntervalMs) fleet.minIntervalMs = intervalMs;
   }
@@ -403,6 +470,7 @@ export class SilenceWatch {
     const fleet = this.#fleets.get(gatewayId);
     if (!fleet) return;
     fleet.devices.delete(state);
+    fleet.schedules = null;
     if (!(state.profile.reportIntervalS * 1000 > fleet.minIntervalMs)) fleet.minIntervalMs = Number.NaN;
   }
 
@@ -426,7 +494,10 @@ export class SilenceWatch {
     } else if (state.gatewayId) {
       // Its report interval may have grown: the gateway's shortest is found again at the next check.
       const fleet = this.#fleets.get(state.gatewayId);
-      if (fleet) fleet.minIntervalMs = Number.NaN;
+      if (fleet) {
+        fleet.minIntervalMs = Number.NaN;
+        fleet.schedules = null;
+      }
     }
     this.#queue(state);
   }
@@ -438,6 +509,7 @@ export class SilenceWatch {
       fleet.devices.clear();
       fleet.minIntervalMs = Number.POSITIVE_INFINITY;
       fleet.deferred.length = 0;
+      fleet.schedules = null;
     }
     for (const state of this.engine.devices.values()) {
       if (state.gatewayId) this.#index(state);
