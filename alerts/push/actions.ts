@@ -33,11 +33,19 @@ export interface ActionApplier {
   apply(a: ActionClaim & { via: string }): Promise<{ ticketId: string; status: string }>;
 }
 
+/** The one-tap link any channel may show: the console's acknowledge screen posts the token to /hooks/v1/actions. */
+export function actionLink(appUrl: string, token: string): string {
+  return `${appUrl.replace(/\/+$/, '')}/#/act/${token}`;
+}
+
+const hookPath = (via: string) => (via === 'link' ? '/hooks/v1/actions' : `/hooks/v1/push/${via}`);
+
 /** Where a redemption came from, for the audit trail. */
 export interface RedeemContext {
   /** Channel instance name, or `link` for the one-tap acknowledge screen. */
   via: string;
-  path: string;
+  /** The route called; absent: `/hooks/v1/actions` for `link`, else `/hooks/v1/push/<via>`. */
+  path?: string;
   clientIp?: string;
   requestId?: string;
   /**
@@ -164,7 +172,7 @@ export class ActionTokens implements ActionTokenIssuer, ActionTokenRedeemer {
       targetType: 'tickets',
       ...(claim ? { targetId: claim.ticketId } : {}),
       method: 'POST',
-      path: ctx.path,
+      path: ctx.path ?? hookPath(ctx.via),
       status: REFUSAL_STATUS[err.reason],
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
       ...(ctx.clientIp ? { clientIp: ctx.clientIp } : {}),
@@ -219,7 +227,7 @@ export function ticketActionApplier(d: TicketActionsDeps): ActionApplier {
           targetType: 'tickets',
           targetId: ticketId,
           method: 'POST',
-          path: `/hooks/v1/${via === 'link' ? 'actions' : `push/${via}`}`,
+          path: hookPath(via),
           status: 200,
           detail: { via, action, status: done.status },
         });

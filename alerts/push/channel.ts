@@ -52,6 +52,12 @@ export interface ChannelDeps {
   onDeadLetter?: StoreDeadLetterSink;
   /** The ticket store, for a channel that keeps per-person records (Web Push subscriptions); absent outside the service stage. */
   db?: Db;
+  /** The instance's configured name (createChannels sets it): the `via` of actions its callbacks apply. */
+  instanceName?: string;
+  /** The on-call directory's people, for a callback that must check who clicked (e.g. the WeCom userid). */
+  people?: { person(id: string): Promise<Person | undefined> };
+  /** The console's address: a one-tap link is `<appUrl>/#/act/<token>` (see actionLink). */
+  appUrl?: string;
   /** Issues the action tokens a channel puts into its buttons and links (absent: no buttons). */
   actions?: ActionTokenIssuer;
   /** Applies an action a provider's callback reports (e.g. a WeCom card button click). */
