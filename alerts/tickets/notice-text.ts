@@ -278,7 +278,7 @@ export function breachNotice(id: string, ticket: Ticket, recipients: string[], c
   };
 }
 
-export function customerNotice(id: string, condition: Condition, deviceId: string, customer: string | null, address: string | null, ctx: NoticeContext): Notice {
+export function customerNotice(id: string, condition: Condition, deviceId: string, customer: string | null, address: string | null, ctx: NoticeContext, phone?: string): Notice {
   const name = conditionName(condition);
   const zhAsk = condition === 'NO_BALANCE' ? '余额已用完，表已关阀，请尽快购气。' : '余额不足，请及时购气。';
   const enAsk = condition === 'NO_BALANCE' ? 'The prepaid gas is used up and the valve is closed: please buy gas.' : 'The prepaid balance is low: please buy gas soon.';
@@ -290,7 +290,8 @@ export function customerNotice(id: string, condition: Condition, deviceId: strin
     priority: 'low',
     title: t(`${name['zh-CN']} ${deviceId}`, `${name.en} ${deviceId}`),
     body: t(`${zhAsk}${address ? `\n地址：${address}` : ''}`, `${enAsk}${address ? `\nAddress: ${address}` : ''}`),
-    data: { deviceId, customer, condition },
+    // Phone and address for a customer SMS: sent to that phone; without one the notice is logged not delivered.
+    data: { deviceId, customer, condition, ...(address ? { address } : {}), ...(phone ? { phone } : {}) },
     createdAtMs: ctx.nowMs,
   };
 }

@@ -1,0 +1,180 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { ConfigError } from '../../../app/errors.ts';
+import type { Condition } from '../../../contracts/messages.ts';
+import { conditionName } from '../../catalog/messages.ts';
+import type { Person } from '../../oncall/directory.ts';
+import type { Notice } from '../../tickets/notice.ts';
+import { PRIORITY_NAMES } from '../../tickets/notice-text.ts';
+import type { PhoneAction } from '../actions.ts';
+import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED, type SendResult } from '../channel.ts';
+import { PushRejectedError } from '../errors.ts';
+import { aliyunSignedUrl, callAliyun } from './aliyun.ts';
+import { callTencent, tencentError } from './tencent.ts';
+
+/** What a template parameter is filled with, from the notice. */
+export const PARAM_SOURCES = ['priority', 'ticket', 'condition', 'address', 'device', 'link', 'title'] as const;
+export type ParamSource = (typeof PARAM_SOURCES)[number];
+
+const NOTICE_KINDS = ['alarm.raised', 'ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.priority_raised', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
+const PRIORITIES = ['emergency', 'urgent', 'normal', 'low'] as const;
+
+/** Provider, account and endpoint: shared by the SMS and the voice plugins. */
+export const providerFields = (endpointNote: string) => ({
+  provider: Type.Union([Type.Literal('aliyun'), Type.Literal('tencent')], { description: 'aliyun: Alibaba Cloud RPC API, signature v1; tencent: Tencent Cloud API 3.0, TC3-HMAC-SHA256' }),
+  accessKeyId: Type.String({ minLength: 1, description: 'Aliyun AccessKey ID / Tencent SecretId' }),
+  accessKeySecret: Type.String({ minLength: 1, description: 'Aliyun AccessKey secret / Tencent SecretKey' }),
+  endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: endpointNote })),
+  region: Type.Optional(Type.String({ minLength: 1, description: 'aliyun RegionId (default cn-hangzhou) / tencent X-TC-Region (default ap-guangzhou)' })),
+  timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Wait for an answer per attempt; then the attempt is retried' }),
+  throttleMs: Type.Integer({ minimum: 0, default: 60_000, description: 'Wait after the provider’s flow control (Aliyun isv.BUSINESS_LIMIT_CONTROL, Tencent LimitExceeded.*): it gives no Retry-After' }),
+  maxParamChars: Type.Integer({ minimum: 4, default: 35, description: 'Text parameters are cut to this many characters (the providers refuse longer variables); the link is never cut' }),
+  kinds: Type.Array(Type.Union(NOTICE_KINDS.map((k) => Type.Literal(k))), { default: [], description: 'Only these notice kinds (empty: all)' }),
+  priorities: Type.Array(Type.Union(PRIORITIES.map((p) => Type.Literal(p))), { default: [], description: 'Only these priorities (empty: all)' }),
+  appUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'Console address for the one-tap link `<appUrl>/#/act/<token>`; absent: taken from the notice’s link' })),
+});
+
+const smsFields = (defaultParams: ParamSource[]) => ({
+  ...providerFields('Default https://dysmsapi.aliyuncs.com / https://sms.tencentcloudapi.com'),
+  signName: Type.String({ minLength: 1, description: 'Approved SMS signature (SignName), e.g. 城东燃气' }),
+  templateCode: Type.String({ minLength: 1, description: 'Approved template: Aliyun TemplateCode (SMS_…) / Tencent TemplateId' }),
+  sdkAppId: Type.Optional(Type.String({ minLength: 1, description: 'Tencent SmsSdkAppId (required for tencent)' })),
+  templateParams: Type.Array(Type.Union(PARAM_SOURCES.map((s) => Type.Literal(s))), {
+    default: defaultParams,
+    description: 'The template’s variables in order: Aliyun gets them by these names in TemplateParam (${priority} …), Tencent in this order in TemplateParamSet',
+  }),
+  countryCode: Type.String({ pattern: '^[0-9]{1,4}$', default: '86', description: 'For numbers written without +<country>' }),
+});
+
+export const SmsConfigSchema = Type.Object(smsFields(['priority', 'ticket', 'condition', 'address', 'link']), { additionalProperties: false });
+export type SmsConfig = Static<typeof SmsConfigSchema>;
+export const CustomerSmsConfigSchema = Type.Object(smsFields(['condition', 'device', 'address']), { additionalProperties: false });
+export type CustomerSmsConfig = Static<typeof CustomerSmsConfigSchema>;
+
+/** Refused at start: a Tencent account needs its SdkAppId, which the schema cannot require for one provider only. */
+export function requireField(config: { provider: string } & Record<string, unknown>, provider: string, field: string, plugin: string): void {
+  if (config.provider === provider && !config[field]) throw new ConfigError(`${plugin}: ${field} is required for provider ${provider}`);
+}
+
+/** Whether the instance's kind and priority filters let this notice through. */
+export function noticeMatches(config: { kinds: readonly string[]; priorities: readonly string[] }, notice: Notice): boolean {
+  return (config.kinds.length === 0 || config.kinds.includes(notice.kind)) && (config.priorities.length === 0 || config.priorities.includes(notice.priority));
+}
+
+/**
+ * A phone number as each provider wants it: Aliyun mainland numbers bare (others with their
+ * country code, no +), Tencent E.164 with +. Undefined when it is no phone number at all.
+ */
+export function providerNumber(provider: 'aliyun' | 'tencent', raw: string, countryCode: string): string | undefined {
+  const compact = raw.replace(/[\s()-]/g, '');
+  if (!/^(\+|00)?[0-9]{5,15}$/.test(compact)) return undefined;
+  const international = compact.startsWith('+') ? compact.slice(1) : compact.startsWith('00') ? compact.slice(2) : undefined;
+  const withCountry = international ?? `${countryCode}${compact.replace(/^0/, '')}`;
+  if (provider === 'tencent') return `+${withCountry}`;
+  return withCountry.startsWith('86') ? withCountry.slice(2) : withCountry;
+}
+
+const cut = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+export const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+
+/** The action a one-tap link offers for the ticket's state then: acknowledge, then on site. */
+function phoneActionFor(notice: Notice): PhoneAction | undefined {
+  const status = str(notice.data.status);
+  if (status === undefined || status === 'opened' || status === 'dispatched') return 'acknowledge';
+  if (status === 'acknowledged') return 'on_site';
+  return undefined;
+}
+
+/** The console's address: configured, or the notice link's base (`<appUrl>/#/tickets/…`). */
+const appUrlOf = (configured: string | undefined, notice: Notice) => (configured ?? notice.url?.split('/#/')[0])?.replace(/\/$/, '');
+
+/**
+ * `<appUrl>/#/act/<token>` for a staff member and a ticket, when the channel has a token issuer
+ * and the ticket still has an action to take; otherwise the ticket link.
+ */
+export function actionLink(notice: Notice, person: Person | undefined, deps: ChannelDeps, appUrl: string | undefined): string | undefined {
+  const base = appUrlOf(appUrl, notice);
+  const action = phoneActionFor(notice);
+  if (person && notice.ticketId && deps.actions && base && action) {
+    return `${base}/#/act/${deps.actions.issue({ personId: person.id, ticketId: notice.ticketId, action })}`;
+  }
+  return notice.url;
+}
+
+/** Template parameter values, short: the one priority word, the ticket, the worst condition, where. */
+export function templateValues(notice: Notice, link: string | undefined, maxChars: number): Record<ParamSource, string> {
+  const d = notice.data;
+  const conditions = [d.condition, ...(Array.isArray(d.activeConditions) ? d.activeConditions : []), ...(Array.isArray(d.conditions) ? d.conditions : [])];
+  const first = conditions.find((c): c is Condition => typeof c === 'string' && conditionName(c as Condition) !== undefined);
+  const title = notice.title['zh-CN'].replace(/^【[^】]*】/, '');
+  const device = str(d.deviceId) ?? str(d.subjectId) ?? str(d.gatewayId) ?? '—';
+  return {
+    priority: PRIORITY_NAMES[notice.priority]['zh-CN'],
+    ticket: cut(notice.ticketId && !notice.ticketId.startsWith('customer:') ? notice.ticketId : device, maxChars),
+    condition: cut(first ? conditionName(first)['zh-CN'] : title, maxChars),
+    address: cut(str(d.address) ?? str(d.district) ?? '—', maxChars),
+    device: cut(device, maxChars),
+    link: link ?? '—',
+    title: cut(title, maxChars),
+  };
+}
+
+/** Sends one templated SMS to one number; resolves when the provider accepted it for that number. */
+export async function sendSms(config: SmsConfig | CustomerSmsConfig, number: string, values: Record<ParamSource, string>, deps: ChannelDeps): Promise<SendResult> {
+  const nowMs = deps.clock.now();
+  const limits = { timeoutMs: config.timeoutMs, throttleMs: config.throttleMs };
+  if (config.provider === 'aliyun') {
+    const templateParam = Object.fromEntries(config.templateParams.map((s) => [s, values[s]]));
+    const url = aliyunSignedUrl(
+      config.endpoint ?? 'https://dysmsapi.aliyuncs.com',
+      { Action: 'SendSms', Version: '2017-05-25', RegionId: config.region ?? 'cn-hangzhou', PhoneNumbers: number, SignName: config.signName, TemplateCode: config.templateCode, TemplateParam: JSON.stringify(templateParam) },
+      { accessKeyId: config.accessKeyId, accessKeySecret: config.accessKeySecret },
+      nowMs,
+    );
+    const answer = await callAliyun(url, 'SMS', limits);
+    deps.log.debug({ bizId: answer.BizId, requestId: answer.RequestId }, 'SMS accepted by Aliyun');
+    return DELIVERED;
+  }
+  const response = await callTencent(
+    {
+      endpoint: config.endpoint ?? 'https://sms.tencentcloudapi.com',
+      service: 'sms',
+      action: 'SendSms',
+      version: '2021-01-11',
+      region: config.region ?? 'ap-guangzhou',
+      body: { PhoneNumberSet: [number], SmsSdkAppId: config.sdkAppId, SignName: config.signName, TemplateId: config.templateCode, TemplateParamSet: config.templateParams.map((s) => values[s]) },
+    },
+    { secretId: config.accessKeyId, secretKey: config.accessKeySecret },
+    nowMs,
+    'SMS',
+    limits,
+  );
+  // The request succeeds as a whole; each number has its own status.
+  const status = (response.SendStatusSet as Array<{ Code?: string; Message?: string; SerialNo?: string }> | undefined)?.[0];
+  if (!status) throw tencentError('MissingSendStatus', 'no SendStatusSet in the answer', 'SMS', config.throttleMs, response.RequestId as string | undefined);
+  if (status.Code !== 'Ok') throw tencentError(status.Code ?? 'Unknown', status.Message ?? '', 'SMS', config.throttleMs, response.RequestId as string | undefined);
+  deps.log.debug({ serialNo: status.SerialNo, requestId: response.RequestId }, 'SMS accepted by Tencent Cloud');
+  return DELIVERED;
+}
+
+export const checkConfig = (config: SmsConfig | CustomerSmsConfig, plugin: string) => requireField(config, 'tencent', 'sdkAppId', plugin);
+
+/** Templated SMS to a person's phone (Aliyun Dysmsapi or Tencent Cloud SMS), with a one-tap acknowledge link. */
+export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
+  name: 'sms',
+  description: 'SMS to staff phones (Aliyun SendSms / Tencent Cloud SendSms), templated, with a one-tap acknowledge link',
+  configSchema: SmsConfigSchema,
+  serves: (person) => Boolean(person.phone),
+  create(config, deps): Channel {
+    checkConfig(config, 'sms');
+    return {
+      async send(notice, person) {
+        if (notice.kind === 'customer.notice') throw new PushRejectedError('A customer notice is not sent to staff');
+        if (!noticeMatches(config, notice)) return { delivered: false, reason: `sms sends no ${notice.priority} ${notice.kind}` };
+        const number = person.phone ? providerNumber(config.provider, person.phone, config.countryCode) : undefined;
+        if (!number) throw new PushRejectedError(`No valid phone number for ${person.id}: ${person.phone ?? 'none'}`);
+        return sendSms(config, number, templateValues(notice, actionLink(notice, person, deps, config.appUrl), config.maxParamChars), deps);
+      },
+      async close() {},
+    };
+  },
+};
