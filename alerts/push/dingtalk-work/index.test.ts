@@ -163,6 +163,15 @@ describe('dingtalk-work channel against a local DingTalk stand-in', () => {
     expect(phone[0]!.msg.markdown.text).toContain('A-9');
   });
 
+  it('takes the service’s appUrl when the instance names none, and shows no 接单/到场 without any', async () => {
+    const make = (appUrl: string | undefined) =>
+      createChannels([{ name: 'd', type: 'dingtalk-work', config: { ...APP, baseUrl: base } }], { log: pino({ level: 'silent' }), clock, actions: tokens, ...(appUrl ? { appUrl } : {}) }).get('d')!;
+    await make('https://console.example.com').channel.send(notice({ id: 'N-7' }), chen);
+    expect(phone[0]!.msg.action_card.btn_json_list[0].action_url).toMatch(/^https:\/\/console\.example\.com\/#\/act\/a1\./);
+    await make(undefined).channel.send(notice({ id: 'N-8' }), chen);
+    expect(phone[1]!.msg.action_card.btn_json_list.map((b: any) => b.title)).toEqual(['打开工单 Open ticket']);
+  });
+
   it('fetches the access token once, reuses it, and refreshes it when DingTalk says it expired', async () => {
     const ch = dingtalk();
     await ch.channel.send(notice({ id: 'N-1' }), chen);

@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { Text } from '../../catalog/manual.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import type { PhoneAction } from '../actions.ts';
+import { actionLink, type PhoneAction } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { markdownText, subjectLine } from '../format.ts';
@@ -13,7 +13,7 @@ export const DingtalkWorkConfigSchema = Type.Object(
     appKey: Type.String({ minLength: 1, description: 'AppKey of the internal app (企业内部应用) that sends work notices' }),
     appSecret: Type.String({ minLength: 1, description: 'AppSecret of that app, for gettoken' }),
     agentId: Type.Integer({ minimum: 1, description: 'AgentId of the app: work notices come from it' }),
-    appUrl: Type.String({ pattern: '^https?://', description: 'The console’s public URL: one-tap links are `<appUrl>/#/act/<token>`' }),
+    appUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'The console’s public URL for the one-tap links `<appUrl>/#/act/<token>` (absent: the service’s appUrl; neither: no 接单/到场 links)' })),
     baseUrl: Type.String({ pattern: '^https?://', default: 'https://oapi.dingtalk.com', description: 'DingTalk open API (a stand-in in tests)' }),
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Wait for an answer per request; then the attempt is retried' }),
     throttleMs: Type.Integer({ minimum: 0, default: 60_000, description: 'DingTalk’s flow-control errcodes carry no delay: wait this long' }),
@@ -56,20 +56,16 @@ export function workNoticeMarkdown(notice: Notice, recipient: Person): string {
   return `${markdownText(notice, recipient)}\n\n通知 Notice: ${notice.id} · ${at}`;
 }
 
-/** The one-tap link a button opens: the console's acknowledge screen for this token. */
-export function actionLink(appUrl: string, token: string): string {
-  return `${appUrl.replace(/\/+$/, '')}/#/act/${encodeURIComponent(token)}`;
-}
-
 /** The `msg` of asyncsend_v2: an action card with 接单/到场 links when the notice is about a ticket, else markdown. */
-export function workNoticeMessage(config: DingtalkWorkConfig, notice: Notice, recipient: Person, deps: Pick<ChannelDeps, 'actions'>): unknown {
+export function workNoticeMessage(config: DingtalkWorkConfig, notice: Notice, recipient: Person, deps: Pick<ChannelDeps, 'actions' | 'appUrl'>): unknown {
   const title = subjectLine(notice);
   const markdown = workNoticeMarkdown(notice, recipient);
   const buttons: Array<{ title: string; action_url: string }> = [];
-  if (notice.ticketId && deps.actions) {
+  const appUrl = config.appUrl ?? deps.appUrl;
+  if (notice.ticketId && deps.actions && appUrl) {
     for (const { action, label } of DINGTALK_ACTIONS) {
       const token = deps.actions.issue({ personId: recipient.id, ticketId: notice.ticketId, action }, config.actionTtlMs);
-      buttons.push({ title: `${label['zh-CN']} ${label.en}`, action_url: actionLink(config.appUrl, token) });
+      buttons.push({ title: `${label['zh-CN']} ${label.en}`, action_url: actionLink(appUrl, token) });
     }
   }
   if (notice.url) buttons.push({ title: '打开工单 Open ticket', action_url: notice.url });

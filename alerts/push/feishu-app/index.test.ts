@@ -9,6 +9,7 @@ import { ManualClock } from '../../../app/clock.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
+import { SqlOnCallDirectory } from '../../oncall/oncall-directory.ts';
 import { FakeDirectory, lookupDevice, newBook, people, raise, T0 } from '../../tickets/test-support.ts';
 import { TicketService } from '../../tickets/ticket-service.ts';
 import { ActionTokens, ticketActionApplier } from '../actions.ts';
@@ -137,7 +138,18 @@ beforeAll(async () => {
   svc = new TicketService({ db, clock, directory: new FakeDirectory(), lookupDevice });
   const tokens = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 2 * 3_600_000 });
   const log = pino({ level: 'silent' });
-  deps = { log, clock, actions: tokens, redeemAction: tokens, applyAction: ticketActionApplier({ tickets: svc, people: new FakeDirectory(), clock, log }) };
+  // The directory knows tech-wang's open_id: the callback checks the tapping user against it.
+  const directory = new SqlOnCallDirectory(db, { now: () => clock.now() });
+  await directory.savePerson(wang);
+  deps = {
+    log,
+    clock,
+    instanceName: 'feishu',
+    people: directory,
+    actions: tokens,
+    redeemAction: tokens,
+    applyAction: ticketActionApplier({ tickets: svc, people: directory, clock, log }),
+  };
   // A level-2 gas alarm in the east: its ticket is dispatched to tech-wang.
   await svc.onAlertChanges(raise(newBook(), 'HM-1', 'GAS_ALARM_L2', clock.now(), { severity: 'critical' }));
   ticketId = (await svc.list({ deviceId: 'HM-1' }))[0]!.id;

@@ -2,6 +2,7 @@ import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { PipelineError } from '../../../app/errors.ts';
+import { ErrorResponse } from '../../api/schemas.ts';
 import type { Text } from '../../catalog/manual.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
@@ -110,14 +111,11 @@ export function feishuDecrypt(encrypt: string, encryptKey: string): string {
   return Buffer.concat([decipher.update(data.subarray(16)), decipher.final()]).toString('utf8');
 }
 
-/** A callback Feishu did not send (bad signature, stale, undecryptable, wrong verification token). */
-export class FeishuCallbackRefusedError extends PipelineError {
-  constructor(message: string) {
-    super('GAS_FEISHU_CALLBACK_REFUSED', message);
-  }
-}
-
-const sameText = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const sameText = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
 
 interface FeishuAnswer {
   code?: number;
@@ -142,7 +140,6 @@ const CallbackAnswer = Type.Object({
   toast: Type.Optional(Toast),
   card: Type.Optional(Type.Object({ type: Type.Literal('raw'), data: Type.Unknown() })),
 });
-const Refused = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 
 const toast = (type: Static<typeof Toast>['type'], text: Text): Static<typeof Toast> => ({ type, content: both(text), i18n: { zh_cn: text['zh-CN'], en_us: text.en } });
 
@@ -250,8 +247,8 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema, Feishu
 
   callbacks(config, _channel, deps): FastifyPluginAsync {
     return async (app) => {
-      // The instance's name is the last segment of the mount prefix (/hooks/v1/push/<name>): the audit trail's `via`.
-      const via = app.prefix.split('/').filter(Boolean).pop() ?? 'feishu-app';
+      // Where the action came from, in the audit trail and the ticket's delivery report.
+      const via = deps.instanceName ?? 'feishu-app';
       // The signature covers the body byte for byte: keep it as received.
       app.removeContentTypeParser(['application/json']);
       app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
@@ -259,13 +256,13 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema, Feishu
       app.post<{ Body: string }>('/card', {
         schema: {
           body: Type.String({ description: 'Feishu callback, raw JSON: {"encrypt": …} or plain (url_verification, card.action.trigger schema 2.0)' }),
-          response: { 200: CallbackAnswer, 401: Refused },
+          response: { 200: CallbackAnswer, 401: ErrorResponse },
         },
       }, async (request, reply) => {
         const raw = request.body;
         const refuse = (why: string) => {
           request.log.warn({ remoteAddress: request.ip, reason: why }, 'Feishu callback refused');
-          return reply.code(401).send({ error: { code: 'GAS_FEISHU_CALLBACK_REFUSED', message: 'Callback not verified' } });
+          return reply.code(401).send({ error: 'GAS_PUSH_CALLBACK_INVALID', message: 'Callback not verified', requestId: request.id });
         };
         const timestamp = request.headers['x-lark-request-timestamp'];
         const nonce = request.headers['x-lark-request-nonce'];
@@ -306,9 +303,11 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema, Feishu
             path: request.url,
             clientIp: request.ip,
             requestId: request.id,
-            check: () => {
-              // The card went to one open_id; a forwarded card tapped by someone else does not act as its addressee.
-              if (!operator || operator !== value.open_id) throw new ActionTokenError('wrong_person', 'This card was sent to someone else');
+            check: async (claim) => {
+              // Only the token's person may act with it: a forwarded card tapped by someone else is refused. The
+              // directory says who that is; without one, the open_id the card was sent to.
+              const expected = deps.people ? (await deps.people.person(claim.personId))?.accounts?.feishu : value.open_id;
+              if (!operator || operator !== expected) throw new ActionTokenError('wrong_person', 'This card was sent to someone else');
             },
           });
           const done = await deps.applyAction.apply({ ...claim, via });
