@@ -235,14 +235,16 @@ export class PushDispatcher {
    * A person's channels: those named in their `channelOrder` one after another (each waits for the
    * one before it to end without reaching them, or for `fallbackAfterMs` while it still retries),
    * the serving channels the order does not name at once beside the first. Emergencies go to all at
-   * once. A normal or low notice inside the person's quiet hours is held until they end.
+   * once. A normal or low notice inside the person's quiet hours is held until they end, except on
+   * the live stream.
    */
   #personPlan(notice: Notice, person: Person, serving: readonly StaffChannelInstance[]): PlanEntry[] {
     const quiet = person.quietHours && !NEVER_QUIET.has(notice.priority) ? quietUntilMs(person.quietHours, this.#clock.now(), this.#timeZone) : undefined;
     const entry = (instance: StaffChannelInstance, waitsFor?: string): PlanEntry => ({
       recipientId: person.id,
       target: { audience: 'staff', recipient: person, instance },
-      ...(quiet === undefined ? {} : { notBeforeMs: quiet }),
+      // The console's live stream wakes nobody: it shows what an open console should show.
+      ...(quiet === undefined || instance.type === 'sse' ? {} : { notBeforeMs: quiet }),
       ...(waitsFor === undefined ? {} : { waitsFor }),
     });
     const order = ALL_CHANNELS_AT_ONCE.has(notice.priority) ? [] : (person.channelOrder ?? []);
