@@ -1,0 +1,140 @@
+import { type Static, Type } from '@sinclair/typebox';
+import type { Notice } from '../../tickets/notice.ts';
+import { type Channel, type ChannelPlugin, DELIVERED } from '../channel.ts';
+import { quietUntilMs } from '../delivery-queue.ts';
+import { PushRejectedError, PushThrottledError, PushTimeoutError } from '../errors.ts';
+import { aliyunSignedUrl, callAliyun } from '../sms/aliyun.ts';
+import { noticeMatches, PARAM_SOURCES, type ParamSource, providerFields, providerNumber, requireField, templateValues } from '../sms/index.ts';
+import { callTencent } from '../sms/tencent.ts';
+import { callLimitsFor, type CallRefusal } from './call-limits.ts';
+
+const { appUrl: _appUrl, kinds, priorities, ...account } = providerFields('Default https://dyvmsapi.aliyuncs.com / https://vms.tencentcloudapi.com');
+const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+
+export const VoiceConfigSchema = Type.Object(
+  {
+    ...account,
+    kinds: { ...kinds, default: ['ticket.escalated'], description: 'Notice kinds that ring a phone: by default the escalations (the repeat to the technician, then supervisor and director) of a ticket nobody acknowledged' },
+    priorities: { ...priorities, default: ['emergency'], description: 'Priorities that ring a phone (default: emergencies only)' },
+    ttsCode: Type.String({ minLength: 1, description: 'Approved text-to-speech template: Aliyun TtsCode (TTS_…) / Tencent TemplateId' }),
+    ttsParams: Type.Array(Type.Union(PARAM_SOURCES.map((s) => Type.Literal(s))), {
+      default: ['priority', 'ticket', 'condition', 'address'],
+      description: 'The template’s variables in order: Aliyun TtsParam JSON by these names, Tencent TemplateParamSet in this order',
+    }),
+    calledShowNumber: Type.Optional(Type.String({ minLength: 1, description: 'Aliyun CalledShowNumber: the bought number shown to the callee (absent: the public pool)' })),
+    sdkAppId: Type.Optional(Type.String({ minLength: 1, description: 'Tencent VoiceSdkAppid (required for tencent)' })),
+    playTimes: Type.Integer({ minimum: 1, maximum: 3, default: 2, description: 'How often the text is played in one call' }),
+    countryCode: Type.String({ pattern: '^[0-9]{1,4}$', default: '86', description: 'For numbers written without +<country>' }),
+    maxPerMinute: Type.Integer({ minimum: 1, default: 1, description: 'Calls to one number per minute (the provider’s per-number limit)' }),
+    maxPerHour: Type.Integer({ minimum: 1, default: 5, description: 'Calls to one number per hour (the provider’s per-number limit)' }),
+    quietHours: Type.Array(Type.Object({ start: Type.String({ pattern: HHMM }), end: Type.String({ pattern: HHMM }) }, { additionalProperties: false }), {
+      default: [],
+      description: 'Local hours in which the provider refuses calls (end at or before start crosses midnight); empty: none',
+    }),
+    timeZone: Type.String({ default: 'Asia/Shanghai', description: 'Zone in which quietHours are read' }),
+    maxNoticeAgeMs: Type.Integer({ minimum: 1, default: 15 * 60_000, description: 'A notice older than this is not called about any more (a retry or a restart long after): the next escalation step is due' }),
+  },
+  { additionalProperties: false },
+);
+export type VoiceConfig = Static<typeof VoiceConfigSchema>;
+
+/** 139****0100: the delivery log says which phone without spelling it out. */
+const masked = (n: string) => (n.length > 7 ? `${n.slice(0, n.length - 8)}****${n.slice(-4)}` : n);
+const localClock = (ms: number, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+
+function limitMessage(number: string, r: CallRefusal, timeZone: string): string {
+  const zhWindow = r.window === 'minute' ? '一分钟' : '一小时';
+  return (
+    `语音呼叫未拨出：${masked(number)} ${zhWindow}内已呼叫 ${r.placed} 次（上限 ${r.limit}），${localClock(r.nextAtMs, timeZone)} 起可再呼叫` +
+    ` / Voice call not placed: ${masked(number)} was called ${r.placed} time(s) in the last ${r.window} (limit ${r.limit}); next call possible at ${localClock(r.nextAtMs, timeZone)}`
+  );
+}
+
+async function placeCall(config: VoiceConfig, number: string, values: Record<ParamSource, string>, notice: Notice, nowMs: number): Promise<string | undefined> {
+  const limits = { timeoutMs: config.timeoutMs, throttleMs: config.throttleMs };
+  if (config.provider === 'aliyun') {
+    const url = aliyunSignedUrl(
+      config.endpoint ?? 'https://dyvmsapi.aliyuncs.com',
+      {
+        Action: 'SingleCallByTts',
+        Version: '2017-05-25',
+        RegionId: config.region ?? 'cn-hangzhou',
+        CalledNumber: number,
+        TtsCode: config.ttsCode,
+        TtsParam: JSON.stringify(Object.fromEntries(config.ttsParams.map((s) => [s, values[s]]))),
+        PlayTimes: String(config.playTimes),
+        ...(config.calledShowNumber ? { CalledShowNumber: config.calledShowNumber } : {}),
+      },
+      { accessKeyId: config.accessKeyId, accessKeySecret: config.accessKeySecret },
+      nowMs,
+    );
+    return (await callAliyun(url, 'Voice call', limits)).CallId as string | undefined;
+  }
+  const response = await callTencent(
+    {
+      endpoint: config.endpoint ?? 'https://vms.tencentcloudapi.com',
+      service: 'vms',
+      action: 'SendTtsVoice',
+      version: '2020-09-02',
+      region: config.region ?? 'ap-guangzhou',
+      body: { TemplateId: config.ttsCode, CalledNumber: number, VoiceSdkAppid: config.sdkAppId, TemplateParamSet: config.ttsParams.map((s) => values[s]), PlayTimes: config.playTimes, SessionContext: notice.id },
+    },
+    { secretId: config.accessKeyId, secretKey: config.accessKeySecret },
+    nowMs,
+    'Voice call',
+    limits,
+  );
+  return (response.SendStatus as { CallId?: string } | undefined)?.CallId;
+}
+
+/**
+ * A phone call reading the notice out (Aliyun SingleCallByTts / Tencent SendTtsVoice), for the
+ * emergencies nobody acknowledged after the repeat. A call that cannot be placed — the number's
+ * limit, the provider's quiet hours, the provider refusing — fails the delivery for good with a
+ * message saying why, so the SLA watch escalates a person no channel reached.
+ */
+export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
+  name: 'voice',
+  description: 'Voice call with text-to-speech (Aliyun SingleCallByTts / Tencent SendTtsVoice) for unacknowledged emergencies, within per-number limits and quiet hours',
+  configSchema: VoiceConfigSchema,
+  serves: (person) => Boolean(person.phone),
+  create(config, deps): Channel {
+    requireField(config, 'tencent', 'sdkAppId', 'voice');
+    const limits = callLimitsFor(config, { maxPerMinute: config.maxPerMinute, maxPerHour: config.maxPerHour }, deps.dataDir, deps.clock.now(), deps.log);
+    return {
+      async send(notice, person) {
+        if (notice.kind === 'customer.notice') throw new PushRejectedError('A customer notice is not sent to staff');
+        if (!noticeMatches(config, notice)) return { delivered: false, reason: `voice calls for no ${notice.priority} ${notice.kind}` };
+        const nowMs = deps.clock.now();
+        if (nowMs - notice.createdAtMs > config.maxNoticeAgeMs) {
+          throw new PushRejectedError(`语音呼叫未拨出：通知已过时（${Math.round((nowMs - notice.createdAtMs) / 60_000)} 分钟前）/ Voice call not placed: the notice is ${Math.round((nowMs - notice.createdAtMs) / 60_000)} min old`);
+        }
+        for (const quiet of config.quietHours) {
+          const until = quietUntilMs(quiet, nowMs, config.timeZone);
+          if (until !== undefined) {
+            throw new PushRejectedError(
+              `语音呼叫未拨出：服务商 ${quiet.start}–${quiet.end} 不允许外呼，${localClock(until, config.timeZone)} 后可呼叫 / Voice call not placed: the provider refuses calls ${quiet.start}–${quiet.end}, next possible at ${localClock(until, config.timeZone)}`,
+            );
+          }
+        }
+        const number = person.phone ? providerNumber(config.provider, person.phone, config.countryCode) : undefined;
+        if (!number) throw new PushRejectedError(`语音呼叫未拨出：${person.id} 无有效电话号码 / Voice call not placed: no valid phone number for ${person.id}`);
+        const refusal = limits.reserve(number, nowMs);
+        if (refusal) throw new PushRejectedError(limitMessage(number, refusal, config.timeZone));
+        try {
+          const callId = await placeCall(config, number, templateValues(notice, undefined, config.maxParamChars), notice, nowMs);
+          deps.log.info({ noticeId: notice.id, recipientId: person.id, callId }, 'Voice call placed');
+          return DELIVERED;
+        } catch (err) {
+          // No answer may still mean a ringing phone: that slot stays taken. Any other failure placed no call.
+          if (!(err instanceof PushTimeoutError)) limits.release(number, nowMs);
+          // The provider's flow control is its per-number limit: refused now, and the next escalation step is due.
+          if (err instanceof PushThrottledError) throw new PushRejectedError(`语音呼叫未拨出：服务商限流 / Voice call not placed, the provider's limit: ${err.message}`, { cause: err });
+          if (err instanceof PushRejectedError) throw new PushRejectedError(`语音呼叫未拨出：服务商拒绝 / Voice call not placed, the provider refused: ${err.message}`, { cause: err, ...(err.statusCode ? { statusCode: err.statusCode } : {}) });
+          throw err;
+        }
+      },
+      async close() {},
+    };
+  },
+};
