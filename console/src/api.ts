@@ -89,6 +89,28 @@ export interface TicketDetail extends Ticket {
   history: Array<{ id: string; at: string; actor: string; action: string; fromStatus: string | null; toStatus: string | null }>;
   comments: Array<{ id: string; at: string; author: string; body: string }>;
   escalations: Array<{ id: string; step: number; level: string; target: string | null; at: string; reason: string }>;
+  deliveries: TicketDelivery[];
+}
+
+/** sent: the channel accepted it; delivered: the provider said it reached the device. */
+export type TicketDeliveryStatus = 'pending' | 'sent' | 'delivered' | 'failed' | 'not_delivered';
+
+/** One push of a ticket to one person on one channel (GET /tickets/:id). */
+export interface TicketDelivery {
+  noticeId: string;
+  kind: string;
+  recipientId: string;
+  channel: string;
+  status: TicketDeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  queuedAt: string;
+  sentAt: string | null;
+  deliveredAt: string | null;
+  readAt: string | null;
+  nextAttemptAt: string | null;
+  waitsFor: string | null;
+  acknowledgedVia: string | null;
 }
 
 export interface Person {

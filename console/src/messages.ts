@@ -158,6 +158,18 @@ const MESSAGES = {
   'col.lastAttempt': { 'zh-CN': '最近发送', en: 'Last attempt' },
   nextAttempt: { 'zh-CN': '下次重试', en: 'Next retry' },
   noCustomerChannel: { 'zh-CN': '无', en: 'None' },
+
+  pushesTitle: { 'zh-CN': '推送记录', en: 'Pushes' },
+  pushesEmpty: { 'zh-CN': '没有推送', en: 'No pushes' },
+  'push.pending': { 'zh-CN': '待发送', en: 'Pending' },
+  'push.sent': { 'zh-CN': '已发出', en: 'Sent' },
+  'push.delivered': { 'zh-CN': '已送达', en: 'Delivered' },
+  'push.failed': { 'zh-CN': '发送失败', en: 'Failed' },
+  'push.not_delivered': { 'zh-CN': '未送达', en: 'Not delivered' },
+  pushRead: { 'zh-CN': '已读', en: 'read' },
+  pushWaitsFor: { 'zh-CN': '等待', en: 'waiting for' },
+  pushHeldUntil: { 'zh-CN': '免打扰，待', en: 'quiet hours until' },
+  pushAckVia: { 'zh-CN': '接单来源', en: 'acknowledged via' },
 } as const satisfies Record<string, Record<Lang, string>>;
 
 export type MessageKey = keyof typeof MESSAGES;

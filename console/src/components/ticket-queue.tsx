@@ -5,6 +5,7 @@ import { PriorityBadge, StatusBadge } from './badges.tsx';
 import { ConditionName } from './condition-name.tsx';
 import { caseLabel } from '../cases.ts';
 import { StaffActions } from './staff-actions.tsx';
+import { TicketDeliveries } from './ticket-deliveries.tsx';
 
 const DONE_STATUSES: readonly TicketStatus[] = ['resolved', 'followed_up', 'closed', 'cancelled'];
 
@@ -98,7 +99,10 @@ export function TicketQueue({ api, reloadKey, focus }: { api: ApiClient; reloadK
                 <td class="wide-only">{tk.address ?? '—'}</td>
                 <td>{tk.assignee ?? '—'}</td>
                 <td>{formatTime(tk.slaDueAt, lang)}</td>
-                <td><StaffActions api={api} ticket={tk} onDone={reload} /></td>
+                <td>
+                  <StaffActions api={api} ticket={tk} onDone={reload} />
+                  <TicketDeliveries api={api} ticketId={tk.id} />
+                </td>
               </tr>
             ))}
           </tbody>
