@@ -279,6 +279,9 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       clock,
       health,
       audit: new SqlAuditLog(services.db),
+      actionTokens: services.actionTokens,
+      applyAction: services.applyAction,
+      pushCallbacks: services.pushCallbacks,
     }, log.child({ stage: 'api' }), { https, streams: settings.api?.streams });
   } else {
     api = await buildOpsApi({ metrics, health }, log.child({ stage: 'api' }), { https });

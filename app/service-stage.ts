@@ -4,7 +4,9 @@ import type { DeviceRecords } from '../contracts/device-record.ts';
 import type { Alert, AlertBook } from '../alerts/alert-book.ts';
 import { SqlOnCallDirectory } from '../alerts/oncall/oncall-directory.ts';
 import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
-import { closeChannels, createChannels, parsePushConfig, sseHubOf } from '../alerts/push/channels.ts';
+import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
+import { type ActionApplier, ActionTokens, loadActionSecret, ticketActionApplier } from '../alerts/push/actions.ts';
+import { closeChannels, createChannels, parsePushConfig, pushCallbacksOf, sseHubOf } from '../alerts/push/channels.ts';
 import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
 import type { SseHub } from '../alerts/push/sse/hub.ts';
 import { parseSlaSettings, type SlaSettings } from '../alerts/sla/sla-policy.ts';
@@ -49,6 +51,11 @@ export interface ServiceStage {
   oncall: SqlOnCallDirectory;
   push: PushDispatcher;
   sse?: SseHub;
+  /** One-tap action tokens and what they do, for POST /hooks/v1/actions. */
+  actionTokens: ActionTokens;
+  applyAction: ActionApplier;
+  /** Push channels' provider callbacks, for /hooks/v1/push/<name>/. */
+  pushCallbacks: ReturnType<typeof pushCallbacksOf>;
   slaSettings(): SlaSettings;
   /** Applies new limits and keeps them in the store, over the settings file, across restarts. */
   setSlaSettings(settings: SlaSettings): Promise<void>;
@@ -94,7 +101,30 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     log.warn({ teams: [...byTeam.values()] }, 'The rota leaves districts with no technician on duty in the next 7 days: tickets there wait for the next shift with the supervisor paged (GET /api/v1/oncall?district= lists the gaps)');
   }
 
-  const channels = createChannels(pushConfig.channels, { log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter });
+  const audit = new SqlAuditLog(db);
+  const actionTokens = new ActionTokens({
+    db,
+    clock,
+    secret: loadActionSecret(join(options.dataDir, 'action-token-secret'), pushConfig.actions.secret),
+    defaultTtlMs: pushConfig.actions.ttlMs,
+    audit,
+  });
+  // Channels are made before the ticket service (it pushes through them): the applier finds it at call time.
+  let ticketsForActions: TicketService | undefined;
+  const applyAction: ActionApplier = {
+    apply: (a) => {
+      if (!ticketsForActions) throw new Error('Ticket action before the ticket service started');
+      return ticketActionApplier({ tickets: ticketsForActions, people: oncall, clock, audit, log }).apply(a);
+    },
+  };
+  const channels = createChannels(pushConfig.channels, {
+    log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter,
+    ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}),
+    people: oncall,
+    actions: actionTokens,
+    redeemAction: actionTokens,
+    applyAction,
+  });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry, timeZone: ticketSettings.timeZone });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
   const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now(), undefined, options.onDeadLetter);
@@ -112,6 +142,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     sla,
     log: log.child({ component: 'tickets' }),
   });
+  ticketsForActions = tickets;
   const watch = new SlaWatch({ db, directory: oncall, settings: sla, appUrl: ticketSettings.appUrl, timeZone: ticketSettings.timeZone, log: log.child({ component: 'sla' }) });
   // The customer's own clocks on tickets opened by people, checked with the SLA clocks.
   const customerWatch = new CustomerClockWatch({ db, directory: oncall, settings: parseCustomerClockSettings(options.customerClocks), sla: () => sla, appUrl: ticketSettings.appUrl, timeZone: ticketSettings.timeZone, log: log.child({ component: 'customer-clocks' }) });
@@ -209,6 +240,9 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     oncall,
     push,
     sse: sseHubOf(channels),
+    actionTokens,
+    applyAction,
+    pushCallbacks: pushCallbacksOf(channels),
     slaSettings: () => sla,
     async setSlaSettings(settings) {
       await db.query(

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeviceRecord, DeviceRecords, DeviceStatusView } from '../../contracts/device-record.ts';
 import type { DeadLetter, RejectReason } from '../../contracts/messages.ts';
@@ -10,6 +10,7 @@ import type { SlaSettings } from '../sla/sla-policy.ts';
 import type { TicketReports } from '../tickets/reports.ts';
 import type { TicketService } from '../tickets/ticket-service.ts';
 import type { SqlAuditLog } from '../audit/audit-log.ts';
+import type { ActionApplier, ActionTokenRedeemer } from '../push/actions.ts';
 import { auditTrail } from './audit-trail.ts';
 import { AuthFailureLimiter, TooManyAuthFailuresError, type AuthFailureLimitOptions } from './auth-limiter.ts';
 import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
@@ -28,6 +29,7 @@ import { customerNoticeRoutes } from './routes/customer-notices.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
+import { hookRoutes } from './routes/hooks.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { oncallRoutes, settingsRoutes } from './routes/oncall.ts';
 import { reportRoutes } from './routes/reports.ts';
@@ -64,6 +66,11 @@ export interface ApiServices {
   clock?: { now(): number };
   /** The audit log: every change made through /api/v1 is recorded; enables GET /audit. */
   audit?: Pick<SqlAuditLog, 'record' | 'list'>;
+  /** With `applyAction`: enables POST /hooks/v1/actions, the one-tap acknowledge link's call. */
+  actionTokens?: ActionTokenRedeemer;
+  applyAction?: ActionApplier;
+  /** Push channels' provider callbacks, mounted at /hooks/v1/push/<name>/ (no bearer token). */
+  pushCallbacks?: ReadonlyArray<{ name: string; routes: FastifyPluginAsync }>;
 }
 
 export type TicketApi = Pick<
@@ -243,5 +250,9 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
     },
     { prefix: '/api/v1' },
   );
+  // Called by phones and providers, not token holders: each route checks its own credential.
+  if ((services.actionTokens && services.applyAction) || services.pushCallbacks?.length) {
+    await app.register(hookRoutes, { prefix: '/hooks/v1', authFailures });
+  }
   return app;
 }

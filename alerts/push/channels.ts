@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
 import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient } from './channel.ts';
@@ -8,12 +9,14 @@ import { EmailPlugin } from './email/index.ts';
 import type { SseHub } from './sse/hub.ts';
 import { type SseChannel, SsePlugin } from './sse/index.ts';
 import { WebhookPlugin } from './webhook/index.ts';
+import { WecomAppPlugin } from './wecom-app/index.ts';
 import { WebPushPlugin } from './web-push/index.ts';
 
 /** Every push channel by name. Adding one means a folder beside this file and one line here. */
 export const CHANNELS = {
   sse: SsePlugin,
   webhook: WebhookPlugin,
+  'wecom-app': WecomAppPlugin,
   email: EmailPlugin,
   'customer-webhook': CustomerWebhookPlugin,
   'web-push': WebPushPlugin,
@@ -40,6 +43,8 @@ export interface StaffChannelInstance {
   channel: Channel;
   /** Whether this instance pushes to that person. */
   serves(person: Person): boolean;
+  /** The provider's callback routes (button clicks), for /hooks/v1/push/<name>/. */
+  callbacks?: FastifyPluginAsync;
 }
 
 /** An instance reaching customers: sent customer notices only. */
@@ -65,15 +70,22 @@ export function createChannels(instances: readonly unknown[], deps: ChannelDeps)
     const config = Value.Default(plugin.configSchema, Value.Clone(inst.config));
     const err = Value.Errors(plugin.configSchema, config).First();
     if (err) throw new ConfigError(`push.channels.${inst.name}.config${err.path.replaceAll('/', '.')}: ${err.message}`);
-    const channelDeps = { ...deps, log: deps.log.child({ channel: inst.name }) };
+    const channelDeps = { ...deps, instanceName: inst.name, log: deps.log.child({ channel: inst.name }) };
     const type = inst.type as ChannelType;
     if (plugin.audience === 'customer') {
       out.set(inst.name, { name: inst.name, type, audience: 'customer', channel: plugin.create(config, channelDeps), serves: (customer) => plugin.serves(customer, inst.name, config) });
     } else {
-      out.set(inst.name, { name: inst.name, type, channel: plugin.create(config, channelDeps), serves: (person) => plugin.serves(person, inst.name, config) });
+      const channel = plugin.create(config, channelDeps);
+      const callbacks = plugin.callbacks?.(config, channel, channelDeps);
+      out.set(inst.name, { name: inst.name, type, channel, serves: (person) => plugin.serves(person, inst.name, config), ...(callbacks ? { callbacks } : {}) });
     }
   });
   return out;
+}
+
+/** Every instance's provider callback routes, mounted by the HTTP API under /hooks/v1/push/<name>/. */
+export function pushCallbacksOf(channels: ReadonlyMap<string, ChannelInstance>): Array<{ name: string; routes: FastifyPluginAsync }> {
+  return [...channels.values()].flatMap((c) => (c.audience !== 'customer' && c.callbacks ? [{ name: c.name, routes: c.callbacks }] : []));
 }
 
 /** The live-stream hub of the first `sse` channel, for the fastify SSE route. */
@@ -97,6 +109,14 @@ export const PushConfigSchema = Type.Object(
         maxDelayMs: Type.Integer({ minimum: 0, default: 60_000 }),
         jitter: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
         maxRetryAfterMs: Type.Integer({ minimum: 0, default: 600_000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Action tokens in buttons and one-tap links (alerts/push/actions.ts). */
+    actions: Type.Object(
+      {
+        ttlMs: Type.Integer({ minimum: 60_000, default: 1_800_000, description: 'How long a button or link acts' }),
+        secret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key shared by replicas; absent: a random one kept in DATA_DIR/action-token-secret' })),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -159,7 +159,7 @@ const report = { origin: 'report', contact: { name: '张三', phone: '138 0000 0
 
 async function ticketWithCard(): Promise<{ ticketId: string; ack: string; onSite: string; card: any }> {
   const { ticket } = await svc.openByPerson(report as never, 'op-zhou');
-  const notice = notices.findLast((n) => n.ticketId === ticket.id && n.recipients.includes('tech-wang'))!;
+  const notice = notices.filter((n) => n.ticketId === ticket.id && n.recipients.includes('tech-wang')).at(-1)!;
   expect(await channel.channel.send(notice, (await directory.person('tech-wang'))!)).toEqual({ delivered: true });
   const card = wecom.cards().at(-1)!.body;
   const [ack, onSite] = card.template_card.button_list.map((b: { key: string }) => b.key);
@@ -246,7 +246,7 @@ describe('wecom-app: message/send', () => {
 
   it('sorts errcodes into the push error classes: rate limit waits, busy retries, unknown user is refused', async () => {
     const { ticket } = await svc.openByPerson(report as never, 'op-zhou');
-    const notice = notices.findLast((n) => n.ticketId === ticket.id)!;
+    const notice = notices.filter((n) => n.ticketId === ticket.id).at(-1)!;
     const wang = (await directory.person('tech-wang'))!;
     wecom.sendFailures = [{ errcode: 45009, errmsg: 'api freq out of limit' }];
     const throttled = await channel.channel.send(notice, wang).catch((e: unknown) => e);
