@@ -8,7 +8,8 @@ import { noticeMatches, PARAM_SOURCES, type ParamSource, providerFields, provide
 import { callTencent } from '../sms/tencent.ts';
 import { callLimitsFor, type CallRefusal } from './call-limits.ts';
 
-const { appUrl: _appUrl, kinds, priorities, ...account } = providerFields('Default https://dyvmsapi.aliyuncs.com / https://vms.tencentcloudapi.com');
+// No link in a call, and flow control is a refusal here (see send): appUrl and throttleMs do not apply.
+const { appUrl: _appUrl, throttleMs: _throttleMs, kinds, priorities, ...account } = providerFields('Default https://dyvmsapi.aliyuncs.com / https://vms.tencentcloudapi.com');
 const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 
 export const VoiceConfigSchema = Type.Object(
@@ -51,7 +52,7 @@ function limitMessage(number: string, r: CallRefusal, timeZone: string): string 
 }
 
 async function placeCall(config: VoiceConfig, number: string, values: Record<ParamSource, string>, notice: Notice, nowMs: number): Promise<string | undefined> {
-  const limits = { timeoutMs: config.timeoutMs, throttleMs: config.throttleMs };
+  const limits = { timeoutMs: config.timeoutMs, throttleMs: 0 };
   if (config.provider === 'aliyun') {
     const url = aliyunSignedUrl(
       config.endpoint ?? 'https://dyvmsapi.aliyuncs.com',
