@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { CONDITIONS, type AlertEvent, type Condition, type DeviceKind, type Reading, type ValveState } from '../contracts/messages.ts';
 import type { Detail, DetectorDefinition, Findings, LinkedFacts } from './detector.ts';
 import { defaultProfile, type DeviceProfile } from './device-profile.ts';
+import { dropOlder, FlapStateSchema, newFlapState, parseFlapSettings, recordChange, type FlapSettings, type FlapState } from './flapping.ts';
 import { DEFAULT_SEVERITY } from './severity.ts';
 
 /** A detector with its settings parsed once at start. */
@@ -38,6 +39,8 @@ export interface DeviceState {
    * history is in InfluxDB).
    */
   lastReading?: Reading;
+  /** Recent raises and clears and the flapping conditions held raised (processors/flapping.ts); absent while quiet. */
+  flap?: FlapState;
   /**
    * Kept by the silence watch, not the engine: the deadline bucket the device is queued in for its
    * silence check (NaN: none). Not part of a snapshot.
@@ -83,6 +86,7 @@ export interface DeviceSnapshot {
   detectors: Record<string, unknown>;
   valve?: ValveState;
   lastReading?: Reading;
+  flap?: FlapState;
 }
 
 /**
@@ -103,16 +107,24 @@ export class DeviceEngine {
   #edges!: AlertEvent[];
   readonly #findings: Findings = {
     report: (condition, present, detail, severity) => {
-      if (((this.#judged.active & CONDITION_BIT[condition]) !== 0) === present) return;
-      this.#edge(this.#judged, condition, present, this.#judgedAtMs, severity, detail, this.#edges);
+      const state = this.#judged;
+      const bit = CONDITION_BIT[condition];
+      // A flapping condition held raised is, as far as its detector goes, over.
+      if (((state.active & bit) !== 0 && ((state.flap?.held ?? 0) & bit) === 0) === present) return;
+      if (!this.#flapping.enabled) return this.#edge(state, condition, present, this.#judgedAtMs, severity, detail, this.#edges);
+      this.#flapEdge(state, condition, present, severity, detail);
     },
   };
+  readonly #flapping: FlapSettings;
 
   constructor(
     detectors: readonly ConfiguredDetector[],
     private readonly profiles: ProfileSource,
     private readonly observer: EngineObserver,
+    /** Flap detection over detector findings; its defaults when omitted. */
+    flapping: FlapSettings = parseFlapSettings(),
   ) {
+    this.#flapping = flapping;
     const byKind = {} as Record<DeviceKind, ConfiguredDetector[]>;
     for (const kind of ['household_meter', 'industrial_controller', 'flow_meter', 'home_gas_alarm', 'alarm_controller'] as const) {
       byKind[kind] = detectors.filter((d) => d.definition.kinds.includes(kind));
@@ -157,6 +169,7 @@ export class DeviceEngine {
       }
       if (reading.valve !== undefined && reading.valve !== state.valve) state.valve = reading.valve === 'closed' ? 'closed' : 'open';
       this.#judge(state, reading, out);
+      if (state.flap !== undefined) this.#settleFlaps(state, state.flap, reading.atMs, out);
       state.lastReading = state.active === 0 ? undefined : reading;
     }
     this.observer.onJudged(readings.length - late, late, unregistered);
@@ -173,6 +186,49 @@ export class DeviceEngine {
       const { definition, settings } = detectors[i]!;
       state.detectorStates[i] = definition.step(state.profile, settings as never, state.detectorStates[i], reading, linked, this.#findings);
     }
+  }
+
+  /**
+   * A detector's raise or clear with flap detection: counted; a raise that makes `minChanges` within
+   * the window goes out marked flapping and the condition is held raised from then on.
+   */
+  #flapEdge(state: DeviceState, condition: Condition, present: boolean, severity: AlertEvent['severity'] | undefined, detail: Detail | undefined): void {
+    const { windowMs, minChanges } = this.#flapping;
+    const atMs = this.#judgedAtMs;
+    const flap = (state.flap ??= newFlapState());
+    const changes = recordChange(flap, condition, atMs, windowMs);
+    const bit = CONDITION_BIT[condition];
+    if (flap.flapping & bit) {
+      if (present) flap.held &= ~bit;
+      else flap.held |= bit;
+      return;
+    }
+    if (present && changes >= minChanges) {
+      flap.flapping |= bit;
+      flap.counted[condition] = changes;
+      this.#edge(state, condition, true, atMs, severity, () => ({ ...detail?.(), flapping: true, changes, windowMs }), this.#edges);
+      return;
+    }
+    this.#edge(state, condition, present, atMs, severity, detail, this.#edges);
+  }
+
+  /** Forgets changes out of the window; a flapping condition stable for the window is released (cleared if its detector says it is over). */
+  #settleFlaps(state: DeviceState, flap: FlapState, atMs: number, out: AlertEvent[]): void {
+    const { windowMs } = this.#flapping;
+    for (const condition of Object.keys(flap.changes) as Condition[]) {
+      if (!dropOlder(flap.changes[condition]!, atMs - windowMs)) continue;
+      delete flap.changes[condition];
+      const bit = CONDITION_BIT[condition];
+      if ((flap.flapping & bit) === 0) continue;
+      const changes = flap.counted[condition] ?? 0;
+      delete flap.counted[condition];
+      flap.flapping &= ~bit;
+      if (flap.held & bit) {
+        flap.held &= ~bit;
+        this.#edge(state, condition, false, atMs, undefined, () => ({ flapping: true, changes, stableMs: windowMs }), out);
+      }
+    }
+    if (flap.flapping === 0 && Object.keys(flap.changes).length === 0) state.flap = undefined;
   }
 
   #edge(state: DeviceState, condition: Condition, present: boolean, atMs: number, severity: AlertEvent['severity'] | undefined, detail: Detail | undefined, out: AlertEvent[]): void {
@@ -293,6 +349,7 @@ export class DeviceEngine {
       detectors,
       ...(state.valve ? { valve: state.valve } : {}),
       ...(state.lastReading ? { lastReading: state.lastReading } : {}),
+      ...(state.flap ? { flap: structuredClone(state.flap) } : {}),
     };
   }
 
@@ -310,6 +367,7 @@ export class DeviceEngine {
     // Snapshots from before the valve was kept on its own carry it in their last reading.
     state.valve = snapshot.valve ?? snapshot.lastReading?.valve;
     state.lastReading = state.active === 0 ? undefined : snapshot.lastReading;
+    if (snapshot.flap !== undefined && Value.Check(FlapStateSchema, snapshot.flap)) state.flap = structuredClone(snapshot.flap);
     this.#add(state);
   }
 }
