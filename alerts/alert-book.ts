@@ -6,6 +6,7 @@ import { manualEntryFor, type ManualEntry } from './catalog/manual.ts';
 import { bilingual } from './catalog/messages.ts';
 import { payloadText, type StoreDeadLetterSink } from './store/dead-letters.ts';
 import { journalLineCheck, replayJournalLines } from './store/journal-lines.ts';
+import { inScope, rulesWithSource, rulesWithTarget, type Inhibition } from './inhibition.ts';
 
 /** One condition on one device or gateway, from its raise to its clear. */
 export interface Alert {
@@ -31,6 +32,8 @@ export interface Alert {
   detail?: Record<string, unknown>;
   clearDetail?: Record<string, unknown>;
   unregistered?: boolean;
+  /** Kept but inhibited by a more specific alert (alerts/inhibition.ts): no ticket or push of its own while it is. */
+  inhibited?: Inhibition;
 }
 
 /** What applying an event did: the alert it raised or cleared, or nothing because it was a repeat. */
@@ -51,7 +54,17 @@ export interface AlertQuery {
 }
 
 /** `seq` is absent in journals written before the change sequence existed. */
-type JournalLine = { seq?: number } & ({ op: 'raise'; alert: Alert } | { op: 'clear'; id: string; key: string; clearedAtMs: number; clearDetail?: Record<string, unknown> });
+type JournalLine = { seq?: number } & (
+  | { op: 'raise'; alert: Alert }
+  | { op: 'clear'; id: string; key: string; clearedAtMs: number; clearDetail?: Record<string, unknown> }
+  /** A flapping raise that reopened the alert it had cleared (issue 15 #4). */
+  | { op: 'reopen'; id: string; key: string; atMs: number; detail?: Record<string, unknown> }
+  /**
+   * An active alert marked inhibited, or released (`inhibited: null`) (issue 15 #7). Only a release
+   * is a change (raised again, with its `seq`); a mark has no `seq`.
+   */
+  | { op: 'inhibit'; id: string; inhibited: Inhibition | null }
+);
 
 /** What replay needs of a stored alert; one that lacks it is skipped and dead-lettered, never replayed. */
 const StoredAlert = Type.Object({
@@ -73,6 +86,8 @@ const JournalLineCheck = journalLineCheck(
   Type.Union([
     Type.Object({ seq: Seq, op: Type.Literal('raise'), alert: StoredAlert }),
     Type.Object({ seq: Seq, op: Type.Literal('clear'), id: Type.String(), key: Type.String(), clearedAtMs: Type.Number(), clearDetail: Type.Optional(Type.Object({})) }),
+    Type.Object({ seq: Seq, op: Type.Literal('reopen'), id: Type.String(), key: Type.String(), atMs: Type.Number(), detail: Type.Optional(Type.Object({})) }),
+    Type.Object({ seq: Seq, op: Type.Literal('inhibit'), id: Type.String(), inhibited: Type.Union([Type.Object({ by: Type.String(), alertId: Type.String(), since: Type.String() }), Type.Null()]) }),
   ]),
 );
 
@@ -130,6 +145,8 @@ export class AlertBook {
   readonly #history: Alert[] = [];
   /** Device time of the last edge per key, so stale replays are recognised after a clear. */
   readonly #lastEdgeAtMs = new Map<string, number>();
+  /** The last cleared alert per key while it is in the history, for a flapping raise to reopen. */
+  readonly #lastCleared = new Map<string, Alert>();
   readonly #listeners: AlertChangeListener[] = [];
   /** Last change sequence number handed out. */
   #seq = 0;
@@ -198,8 +215,20 @@ export class AlertBook {
           this.#ignored++;
           continue;
         }
+        // Flapping (the engine marks the raise): the alert cleared moments ago is reopened, not doubled.
+        const flapped = event.detail?.flapping === true ? this.#lastCleared.get(key) : undefined;
+        if (flapped) {
+          this.#reopen(flapped, key, event.atMs, event.detail);
+          const seq = ++this.#seq;
+          this.#logChange(seq, 'raised', flapped);
+          lines.push({ op: 'reopen', seq, id: flapped.id, key, atMs: event.atMs, detail: event.detail });
+          changes.push({ type: 'raised', alert: flapped });
+          this.#inhibitOnRaise(flapped, event.atMs, lines);
+          continue;
+        }
         const alert = this.#newAlert(event, key);
         this.#raise(alert, key);
+        this.#inhibitOnRaise(alert, event.atMs, lines);
         const seq = ++this.#seq;
         this.#logChange(seq, 'raised', alert);
         lines.push({ op: 'raise', seq, alert });
@@ -214,6 +243,7 @@ export class AlertBook {
         this.#logChange(seq, 'cleared', current);
         lines.push({ op: 'clear', seq, id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
         changes.push({ type: 'cleared', alert: current });
+        this.#releaseOnClear(current, lines, changes);
       }
     }
     if (lines.length > 0) {
@@ -256,6 +286,70 @@ export class AlertBook {
     this.#lastEdgeAtMs.set(key, alert.raisedAtMs);
   }
 
+  /**
+   * Inhibition on a raise (alerts/inhibition.ts): the new alert is marked when an active source
+   * covers it, and active targets it covers are marked. Marks are journaled; the raise itself goes
+   * out as usual, and the ticket side leaves an inhibited one alone.
+   */
+  #inhibitOnRaise(alert: Alert, atMs: number, lines: JournalLine[]): void {
+    for (const rule of rulesWithTarget(alert.condition)) {
+      if (alert.inhibited) break;
+      const source = this.#active.get(keyOf(rule.scope === 'device' ? alert.subjectId : alert.gatewayId, rule.source));
+      if (source && inScope(rule, source, alert)) alert.inhibited = { by: source.condition, alertId: source.id, since: new Date(atMs).toISOString() };
+    }
+    for (const rule of rulesWithSource(alert.condition)) {
+      const targets = rule.scope === 'device'
+        ? rule.targets.map((t) => this.#active.get(keyOf(alert.subjectId, t)))
+        : [...this.#active.values()];
+      for (const target of targets) {
+        if (!target || target.inhibited || !inScope(rule, alert, target)) continue;
+        target.inhibited = { by: alert.condition, alertId: alert.id, since: new Date(atMs).toISOString() };
+        lines.push({ op: 'inhibit', id: target.id, inhibited: target.inhibited });
+      }
+    }
+  }
+
+  /**
+   * A source cleared: the targets it inhibited stand on their own again, unless another active
+   * source covers them. A released target goes out once more as raised, so the ticket side opens
+   * its ticket now (one it had from before its inhibition changes nothing).
+   */
+  #releaseOnClear(source: Alert, lines: JournalLine[], changes: AlertChange[]): void {
+    if (rulesWithSource(source.condition).length === 0) return;
+    for (const target of [...this.#active.values()]) {
+      if (target.inhibited?.alertId !== source.id) continue;
+      let other: Alert | undefined;
+      for (const rule of rulesWithTarget(target.condition)) {
+        const s = this.#active.get(keyOf(rule.scope === 'device' ? target.subjectId : target.gatewayId, rule.source));
+        if (s && inScope(rule, s, target)) other = s;
+      }
+      if (other) {
+        target.inhibited = { by: other.condition, alertId: other.id, since: target.inhibited.since };
+        lines.push({ op: 'inhibit', id: target.id, inhibited: target.inhibited });
+        continue;
+      }
+      delete target.inhibited;
+      const seq = ++this.#seq;
+      lines.push({ op: 'inhibit', seq, id: target.id, inhibited: null });
+      this.#logChange(seq, 'raised', target);
+      changes.push({ type: 'raised', alert: target });
+    }
+  }
+
+  /** Makes a cleared alert active again, its detail joined by the flapping raise's (`flapping`, `changes`). */
+  #reopen(alert: Alert, key: string, atMs: number, detail?: Record<string, unknown>): void {
+    const at = this.#history.lastIndexOf(alert);
+    if (at >= 0) this.#history.splice(at, 1);
+    this.#lastCleared.delete(key);
+    alert.state = 'active';
+    alert.clearedAt = null;
+    alert.clearedAtMs = null;
+    delete alert.clearDetail;
+    alert.detail = { ...alert.detail, ...detail, reopenedAt: new Date(atMs).toISOString() };
+    this.#active.set(key, alert);
+    this.#lastEdgeAtMs.set(key, atMs);
+  }
+
   #clear(alert: Alert, key: string, atMs: number, detail?: Record<string, unknown>): void {
     alert.state = 'cleared';
     alert.clearedAtMs = atMs;
@@ -264,9 +358,14 @@ export class AlertBook {
     this.#active.delete(key);
     this.#lastEdgeAtMs.set(key, atMs);
     this.#history.push(alert);
+    this.#lastCleared.set(key, alert);
     if (this.#history.length > this.options.historyLimit) {
       const dropped = this.#history.splice(0, this.#history.length - this.options.historyLimit);
-      for (const a of dropped) this.#byId.delete(a.id);
+      for (const a of dropped) {
+        this.#byId.delete(a.id);
+        const k = keyOf(a.subjectId, a.condition);
+        if (this.#lastCleared.get(k) === a) this.#lastCleared.delete(k);
+      }
     }
   }
 
@@ -348,6 +447,15 @@ export class AlertBook {
     replayJournalLines(readFileSync(journalFile, 'utf8'), JournalLineCheck, { source: 'alerts.journal', nowMs: Date.now(), onDeadLetter: this.options.onDeadLetter }, (parsed) => {
       const line = parsed as JournalLine;
       this.#journalLines++;
+      if (line.op === 'inhibit') {
+        const alert = this.#byId.get(line.id);
+        if (alert && line.inhibited) alert.inhibited = line.inhibited as Inhibition;
+        else if (alert) delete alert.inhibited;
+        if (line.seq === undefined) return;
+        this.#seq = Math.max(this.#seq, line.seq);
+        if (alert) this.#logChange(line.seq, 'raised', alert);
+        return;
+      }
       const seq = line.seq ?? this.#seq + 1;
       this.#seq = Math.max(this.#seq, seq);
       if (line.op === 'raise') {
@@ -355,6 +463,12 @@ export class AlertBook {
         if (!this.#active.has(key)) {
           this.#raise(line.alert, key);
           this.#logChange(seq, 'raised', line.alert);
+        }
+      } else if (line.op === 'reopen') {
+        const alert = this.#byId.get(line.id);
+        if (alert && alert.state === 'cleared' && !this.#active.has(line.key)) {
+          this.#reopen(alert, line.key, line.atMs, line.detail);
+          this.#logChange(seq, 'raised', alert);
         }
       } else {
         const alert = this.#active.get(line.key);
@@ -396,6 +510,7 @@ export class AlertBook {
       if (!replayable(a, 'cleared alert')) continue;
       this.#history.push(a);
       this.#byId.set(a.id, a);
+      this.#lastCleared.set(keyOf(a.subjectId, a.condition), a);
     }
     for (const entry of Array.isArray(snap.lastEdgeAtMs) ? (snap.lastEdgeAtMs as unknown[]) : []) {
       if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'number') this.#lastEdgeAtMs.set(entry[0], entry[1]);

@@ -1,3 +1,4 @@
+import { ticketChanges } from '../inhibition.ts';
 import type { Alert, AlertChange } from '../alert-book.ts';
 import type { Scheduler } from '../push/scheduler.ts';
 import { isSafetyAlert } from './priority.ts';
@@ -57,7 +58,8 @@ export class StormFolder {
   offer(changes: readonly AlertChange[]): void {
     let now: AlertChange[] | undefined;
     const pass = (c: AlertChange) => (now ??= []).push(c);
-    for (const c of changes) {
+    // An inhibited alert opens no ticket of its own (alerts/inhibition.ts).
+    for (const c of ticketChanges(changes)) {
       const a = c.alert;
       if (c.type === 'cleared') {
         const key = this.#heldIds.get(a.id);

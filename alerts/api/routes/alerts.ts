@@ -25,6 +25,11 @@ export const AlertItem = Type.Object({
   parts: Type.Array(Text),
   detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   unregistered: Type.Optional(Type.Boolean()),
+  inhibited: Type.Optional(Type.Object({
+    by: Type.String({ description: 'the condition that inhibits this one (alerts/inhibition.ts)' }),
+    alertId: Type.String({ description: 'the inhibiting alert' }),
+    since: Type.String({ format: 'date-time' }),
+  }, { description: 'kept but inhibited by a more specific alert: no ticket or push of its own while it is' })),
 });
 
 const AlertQuery = Type.Object({
@@ -53,6 +58,7 @@ export function alertItem(a: Alert): Static<typeof AlertItem> {
     parts: a.manual.parts,
     detail: a.detail,
     unregistered: a.unregistered,
+    ...(a.inhibited ? { inhibited: a.inhibited } : {}),
   };
 }
 
