@@ -54,6 +54,16 @@ describe('CountMismatchDetector (increments since a sync point)', () => {
     expect(seen).toEqual(['held', ...Array(5).fill(false), ...Array(5).fill(true), 'held', false, false, false, false]);
   });
 
+  it('clears after the technician re-syncs the totals (a leap no flow could count): the increments from there are in step', () => {
+    // The case, then the flow meter's total set to the controller's: 12.8 + 16.5 m³ in one minute.
+    const drift = run(22, 4_000, 3_987.2, 1, 0.25);
+    const resynced = Array.from({ length: 3 }, (_, i) => counts((23 + i) * 60, 4_023 + i, 4_023 + i));
+    const { steps } = runDetector(CountMismatchDetector, [...drift, ...resynced]);
+    expect(mismatch(steps[22]!)).toBe(true);
+    expect(steps[23]!.findings).toEqual([]);
+    expect(mismatch(steps[24]!)).toBe(false);
+  });
+
   it('slides the sync point while the counts agree: a slow 1 % skew over a day never adds up to a raise', () => {
     const { steps } = runDetector(CountMismatchDetector, Array.from({ length: 24 * 12 + 1 }, (_, i) => counts(i * 300, 5_000 + i * 2, 5_000 + i * 1.98)));
     expect(steps.some(mismatch)).toBe(false);
@@ -69,7 +79,7 @@ describe('CountMismatchDetector (increments since a sync point)', () => {
   });
 
   it('waits for readings missing the partner count and judges the increments across the gap', () => {
-    const rs = [counts(0, 100, 100), counts(60, 101, undefined), counts(120, undefined, 100.2), counts(180, 103, 100.3), counts(240, 110, 100.4)];
+    const rs = [counts(0, 100, 100), counts(600, 105, undefined), counts(1200, undefined, 100.2), counts(1800, 108, 100.3), counts(2400, 110, 100.4)];
     const { steps } = runDetector(CountMismatchDetector, rs);
     expect(steps.map((s) => s.findings.length)).toEqual([0, 0, 0, 1, 1]);
     expect(steps.map(mismatch)).toEqual([false, false, false, true, true]);

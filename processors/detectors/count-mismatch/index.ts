@@ -35,13 +35,14 @@ export const CountMismatchDetector = defineDetector({
   settingsSchema: Type.Object({
     toleranceM3: Type.Number({ default: 1, minimum: 0, description: 'absolute floor: the increments may differ by this much, m³, however small they are (the larger of this and tolerancePct applies)' }),
     tolerancePct: Type.Number({ default: 2, minimum: 0, description: 'the increments may differ by this share of the larger increment since the sync point, %' }),
+    resyncQmaxFactor: Type.Number({ default: 2, minimum: 1, description: 'while raised, a count advancing faster than this many times the meter\'s Qmax between two readings was set, not counted (a re-sync): counting starts afresh there' }),
     windowMs: Type.Integer({ default: 3_600_000, minimum: 1, description: 'while the counts agree, the sync point moves up to the current reading once it is this old, device ms: increments are judged over at most about this window' }),
     raiseAfterMs: Type.Integer({ default: 0, minimum: 0, description: 'out of step for this long before raising, device ms (0: at once)' }),
     clearAfterMs: Type.Integer({ default: 0, minimum: 0, description: 'back in step for this long before clearing, device ms' }),
   }),
   stateSchema: StateSchema,
   initialState: (): State => ({ level: LEVEL_OFF, sync: null, last: null }),
-  step(_profile, settings, state, reading, _linked, out) {
+  step(profile, settings, state, reading, _linked, out) {
     const controllerM3 = reading.volumeM3;
     const flowMeterM3 = reading.flowMeterVolumeM3;
     // A reading without its partner count carries no evidence: the sync point waits for one with both.
@@ -54,6 +55,13 @@ export const CountMismatchDetector = defineDetector({
     // The first pair, or a count that went backwards (reset, rollover, replaced meter): counting starts
     // afresh here. The level is held, since this reading says nothing about drift.
     if (sync === null || last === null || controllerM3 < last.controllerM3 || flowMeterM3 < last.flowMeterM3) {
+      return { level: state.level, sync: now, last: now };
+    }
+    // Raised, and a count leapt further than gas can flow: the technician re-synced the counts (or
+    // replaced a meter). Counting starts afresh here, so the alert clears once they run in step.
+    // Not before a raise: a count leaping ahead out of step is exactly what raises.
+    const maxStepM3 = (settings.resyncQmaxFactor * profile.qmaxM3h * (now.atMs - last.atMs)) / 3_600_000;
+    if (state.level.on && profile.qmaxM3h > 0 && Math.max(controllerM3 - last.controllerM3, flowMeterM3 - last.flowMeterM3) > maxStepM3) {
       return { level: state.level, sync: now, last: now };
     }
 
