@@ -32,6 +32,7 @@ import { healthRoutes } from './routes/health.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { oncallRoutes, settingsRoutes } from './routes/oncall.ts';
+import { pushSubscriptionRoutes } from './routes/push-subscriptions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { streamRoutes, type HeartbeatTimer } from './routes/stream.ts';
 import { ticketRoutes } from './routes/tickets.ts';
@@ -243,6 +244,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
       if (services.reports) await api.register(reportRoutes);
       if (services.oncall) await api.register(oncallRoutes);
       if (services.getSlaSettings) await api.register(settingsRoutes);
+      if (services.webPush) await api.register(pushSubscriptionRoutes);
       // One set of slots for every stream route: the bounds hold across them.
       const slots = new StreamSlots(options.streams);
       if (services.sse) await api.register(streamRoutes, { heartbeat: options.sseHeartbeat, slots });
