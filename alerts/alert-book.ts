@@ -315,9 +315,14 @@ export class AlertBook {
    * its ticket now (one it had from before its inhibition changes nothing).
    */
   #releaseOnClear(source: Alert, lines: JournalLine[], changes: AlertChange[]): void {
-    if (rulesWithSource(source.condition).length === 0) return;
-    for (const target of [...this.#active.values()]) {
-      if (target.inhibited?.alertId !== source.id) continue;
+    const rules = rulesWithSource(source.condition);
+    if (rules.length === 0) return;
+    // A device-scope source looks at its own device's targets only; a gateway-scope one at every active alert.
+    const candidates = rules.every((r) => r.scope === 'device')
+      ? rules.flatMap((r) => r.targets.map((t) => this.#active.get(keyOf(source.subjectId, t))))
+      : [...this.#active.values()];
+    for (const target of candidates) {
+      if (!target || target.inhibited?.alertId !== source.id) continue;
       let other: Alert | undefined;
       for (const rule of rulesWithTarget(target.condition)) {
         const s = this.#active.get(keyOf(rule.scope === 'device' ? target.subjectId : target.gatewayId, rule.source));
