@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createFleet } from './fleet.ts';
-import { buildScenario, isScenarioName, SCENARIO_NAMES, ScenarioError, suggestDevices, type ScenarioName } from './scenarios.ts';
+import { buildScenario, isScenarioName, SCENARIO_NAMES, scenarioRegistry, ScenarioError, suggestDevices, type ScenarioName } from './scenarios.ts';
 import { Simulation } from './simulation.ts';
 
 const USAGE = `Usage: npm run simulate -- --url mqtt://127.0.0.1:1883 [options]
@@ -181,7 +181,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.registryOut) {
     const file = resolve(args.registryOut);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(fleet.registry(), null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify(scenarioRegistry(scenario, fleet), null, 2)}\n`);
     log.info({ file, devices: fleet.devices.length }, 'Registry written');
   }
 

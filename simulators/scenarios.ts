@@ -1,3 +1,4 @@
+import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { Condition, DetectorChannel, DeviceKind, RejectReason } from '../contracts/messages.ts';
 import { createFleet, QMAX_M3H, type Fleet, type FleetOptions, type SimDevice, type WireReading } from './fleet.ts';
 
@@ -9,6 +10,8 @@ export const SCENARIO_NAMES = [
   'overload',
   'self-metering',
   'count-mismatch',
+  'two-detector',
+  'report-schedule',
   'leak',
   'detector-offline',
   'power',
@@ -102,6 +105,13 @@ export interface Scenario {
   readonly expected: readonly ExpectedAlert[];
   /** Ingest rejects the scenario provokes, by reason. */
   readonly expectedRejects: Readonly<Partial<Record<RejectReason, number>>>;
+  /** Registry fields some of its devices need beyond the fleet's (a confirmation rule, a report schedule), by device id: see `scenarioRegistry`. */
+  readonly records: Readonly<Record<string, Partial<DeviceRecord>>>;
+}
+
+/** The registry the pipeline must load for a scenario: the fleet's records with the scenario's fields over them. */
+export function scenarioRegistry(scenario: Pick<Scenario, 'records'>, fleet: Fleet): DeviceRecord[] {
+  return fleet.registry().map((r) => (scenario.records[r.deviceId] ? { ...r, ...scenario.records[r.deviceId] } : r));
 }
 
 export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
@@ -112,6 +122,8 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
   overload: 'Household meter drawing 1.5 × Qmax (from volume deltas), flow meter over Qmax, alarm controller at 130 % load',
   'self-metering': 'Household meter counting with its valve shut; flow meter counting while it reads 0 and shows SLEEP',
   'count-mismatch': "Industrial controller's count and its flow meter's count drift apart, then resync",
+  'two-detector': 'Alarm controller under GB 16808-2025 two-detector confirmation: channel 1 at 60 %LEL raises its channel alarm (L1) only, channels 1 and 2 at 60 %LEL confirm the controller alarm (L2)',
+  'report-schedule': 'Household meters on a report slot (every minute from 00:00, 3 min window): one silent 5 min (inside slot + window + grace, no NO_SIGNAL), one silent 12 min (NO_SIGNAL once)',
   leak: 'Home alarms at 60 %LEL with the valve shut (L1+L2), with it open (also VALVE_NOT_CUT), with a linked meter valve open; a controller channel at 30 %LEL',
   'detector-offline': 'An alarm-controller detector channel shows --F',
   power: 'Home alarm power lamp off; yellow lamp + continuous buzz; flow meter at 120 °C; controller mains 150 V, backup undervoltage, backup open circuit',
@@ -145,6 +157,7 @@ class Planner {
   readonly actions: TrafficAction[] = [];
   readonly expected: ExpectedAlert[] = [];
   readonly rejects: Partial<Record<RejectReason, number>> = {};
+  readonly records: Record<string, Partial<DeviceRecord>> = {};
   /** Round the faults start: two normal rounds first give every detector a baseline. */
   readonly start = 2;
   /** Rounds a fault is held: at least 4, and 2 minutes of device time so volume-rate pairs (60 s apart) see it. */
@@ -287,6 +300,33 @@ const countMismatch: Part = (p) => {
   p.fault(p.take('industrial_controller', 'count mismatch'), p.start, p.start + p.hold, 'counts 3 % apart', { countDriftPct: 3 }, 'COUNT_MISMATCH');
 };
 
+const twoDetector: Part = (p) => {
+  // A site on GB 16808-2025's two-detector rule (its registry record): one channel over L2 is a channel alarm (L1), two confirm L2.
+  const controller = p.take('alarm_controller', 'two-detector');
+  p.records[controller.deviceId] = { alarmConfirmRule: 'two-detector' };
+  const channels = (...over: number[]): DetectorChannel[] => [1, 2, 3, 4].map((channel) => ({ channel, lelPct: over.includes(channel) ? 60 : 1 }));
+  const from = p.start;
+  p.fault(controller, from, from + p.hold, 'channel 1 at 60 %LEL', { fields: { detectors: channels(1) } }, 'GAS_ALARM_L1');
+  p.fault(controller, from + p.hold, from + 2 * p.hold, 'channels 1 and 2 at 60 %LEL', { fields: { detectors: channels(1, 2) } }, 'GAS_ALARM_L2');
+};
+
+/** A report slot compressed to minutes so that rounds can show it: slots every 60 s from 00:00, a 3 min window. */
+const MINUTE_SLOTS: Partial<DeviceRecord> = { reportAt: '00:00', reportIntervalS: 60, reportWindowMin: 3, reportTz: 'Asia/Shanghai' };
+
+const reportSchedule: Part = (p) => {
+  // Silence is allowed up to the next slot (≤ 60 s) + 3 min window + the 5 min default grace: over 8 min, at most 9.
+  // A fixed 3 × 60 s would have called a 5-minute silence NO_SIGNAL.
+  const stepMs = p.fleet.options.stepMs;
+  const inWindow = p.take('household_meter', 'report schedule, in its window');
+  const missed = p.take('household_meter', 'report schedule, missed');
+  p.records[inWindow.deviceId] = MINUTE_SLOTS;
+  p.records[missed.deviceId] = MINUTE_SLOTS;
+  const shortTo = p.start + Math.ceil(300_000 / stepMs);
+  p.faults.push({ deviceId: inWindow.deviceId, gatewayId: inWindow.gatewayId, kind: inWindow.kind, fromRound: p.start, toRound: shortTo, label: 'silent 5 min, inside slot + window', effect: { silent: true } });
+  p.until(shortTo + p.recover);
+  p.fault(missed, p.start, p.start + Math.ceil(720_000 / stepMs), 'silent 12 min, a slot and its window missed', { silent: true }, 'NO_SIGNAL');
+};
+
 const leak: Part = (p) => {
   const to = p.start + p.hold;
   const linked = p.fleet.linkedAlarm;
@@ -375,6 +415,8 @@ const PARTS: Readonly<Record<Exclude<ScenarioName, 'all'>, Part>> = {
   overload,
   'self-metering': selfMetering,
   'count-mismatch': countMismatch,
+  'two-detector': twoDetector,
+  'report-schedule': reportSchedule,
   leak,
   'detector-offline': detectorOffline,
   power,
@@ -415,6 +457,7 @@ export function buildScenario(name: ScenarioName, fleet: Fleet): Scenario {
     actions: p.actions.sort((a, b) => a.round - b.round),
     expected: p.expected,
     expectedRejects: p.rejects,
+    records: p.records,
   };
 }
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../app/clock.ts';
 import { CONDITIONS } from '../contracts/messages.ts';
 import { createFleet } from '../simulators/fleet.ts';
-import { SCENARIO_NAMES, type ScenarioName } from '../simulators/scenarios.ts';
+import { buildScenario, SCENARIO_NAMES, scenarioRegistry, type ScenarioName } from '../simulators/scenarios.ts';
 import { Simulation } from '../simulators/simulation.ts';
 import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
 
@@ -33,7 +33,8 @@ async function runScenario(name: ScenarioName, gateways: number, devices: number
   const fleet = createFleet({ gateways, devices, seed: 42, stepMs: STEP_MS });
   const dir = mkdtempSync(join(tmpdir(), 'gas-registry-'));
   const registryFile = join(dir, 'registry.json');
-  writeFileSync(registryFile, JSON.stringify(fleet.registry()));
+  // With the fields some scenarios need (a confirmation rule, a report schedule).
+  writeFileSync(registryFile, JSON.stringify(scenarioRegistry(buildScenario(name, fleet), fleet)));
   const pipeline = await startTestPipeline({ clock, registryFile });
   const sim = new Simulation({ url: pipeline.mqttUrl, fleet, scenario: name, clock: () => clock.now() });
   try {
