@@ -5,7 +5,9 @@ import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
 import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient } from './channel.ts';
 import { CustomerWebhookPlugin } from './customer-webhook/index.ts';
+import { DingtalkWorkPlugin } from './dingtalk-work/index.ts';
 import { EmailPlugin } from './email/index.ts';
+import { FeishuAppPlugin } from './feishu-app/index.ts';
 import type { SseHub } from './sse/hub.ts';
 import { type SseChannel, SsePlugin } from './sse/index.ts';
 import { WebhookPlugin } from './webhook/index.ts';
@@ -19,6 +21,8 @@ export const CHANNELS = {
   'wecom-app': WecomAppPlugin,
   email: EmailPlugin,
   'customer-webhook': CustomerWebhookPlugin,
+  'dingtalk-work': DingtalkWorkPlugin,
+  'feishu-app': FeishuAppPlugin,
   'web-push': WebPushPlugin,
 } as const satisfies Record<string, ChannelPlugin<any, any> | CustomerChannelPlugin<any, any>>;
 
