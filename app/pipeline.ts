@@ -274,6 +274,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       reports: services.reports,
       oncall: services.oncall,
       sse: services.sse,
+      webPush: services.webPush,
       getSlaSettings: services.slaSettings,
       setSlaSettings: services.setSlaSettings,
       clock,

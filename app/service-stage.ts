@@ -7,6 +7,7 @@ import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
 import { type ActionApplier, ActionTokens, loadActionSecret, ticketActionApplier } from '../alerts/push/actions.ts';
 import { closeChannels, createChannels, parsePushConfig, pushCallbacksOf, sseHubOf } from '../alerts/push/channels.ts';
+import { type WebPushChannel, webPushOf } from '../alerts/push/web-push/index.ts';
 import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
 import type { SseHub } from '../alerts/push/sse/hub.ts';
 import { parseSlaSettings, type SlaSettings } from '../alerts/sla/sla-policy.ts';
@@ -56,6 +57,8 @@ export interface ServiceStage {
   applyAction: ActionApplier;
   /** Push channels' provider callbacks, for /hooks/v1/push/<name>/. */
   pushCallbacks: ReturnType<typeof pushCallbacksOf>;
+  /** The Web Push channel, when one is configured: its subscriptions are managed through the API. */
+  webPush?: WebPushChannel;
   slaSettings(): SlaSettings;
   /** Applies new limits and keeps them in the store, over the settings file, across restarts. */
   setSlaSettings(settings: SlaSettings): Promise<void>;
@@ -118,7 +121,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     },
   };
   const channels = createChannels(pushConfig.channels, {
-    log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter,
+    log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter, db,
     ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}),
     people: oncall,
     actions: actionTokens,
@@ -243,6 +246,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     actionTokens,
     applyAction,
     pushCallbacks: pushCallbacksOf(channels),
+    webPush: webPushOf(channels),
     slaSettings: () => sla,
     async setSlaSettings(settings) {
       await db.query(

@@ -1,0 +1,177 @@
+import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../app/clock.ts';
+import type { WebPushPayload } from '../../alerts/push/web-push/index.ts';
+import { checkVapid, decrypt, newBrowser, subscriptionOf } from '../../alerts/push/web-push/push-service-testing.ts';
+import { startTestPipeline, type TestPipeline } from '../harness.ts';
+
+/**
+ * Web Push to the technician's phone in a real browser (Debian's Chromium, playwright-core): a 报修
+ * ticket is dispatched, the web-push channel pushes it to a local push service built here (VAPID checked,
+ * payload decrypted with the subscription's keys), which hands it on to the console's service
+ * worker as a push service would (CDP ServiceWorker.deliverPushMessage). The service worker shows
+ * the notification with 接单/到场 buttons; the one-tap screen, opened as an iPhone's tap opens it,
+ * acknowledges the ticket through the API without a log-in, and a second tap on the same link is
+ * refused. Headless Chromium has no push service of its own (pushManager.subscribe answers
+ * "permission denied"), hence the subscription with the test's keys. Needs console/dist rebuilt.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+
+// Monday 10:00 in Asia/Shanghai: shift a of the example rota is on site.
+const START = Date.parse('2026-11-23T02:00:00.000Z');
+
+describe.runIf(!haveChromium && process.env.CI)('phone notifications in a browser', () => {
+  it('needs Chromium', () => {
+    throw new Error(`${CHROMIUM} is missing: run bash scripts/install-chromium.sh before npm test`);
+  });
+});
+
+describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing)`}`, () => {
+  const clock = new ManualClock(START);
+  const phoneKeys = newBrowser('phone');
+  /** What the local push service took in, decrypted. */
+  const pushed: WebPushPayload[] = [];
+  let pushService: Server;
+  let pipeline: TestPipeline;
+  let browser: Browser;
+  let mobile: BrowserContext;
+  let phone: Page;
+  let technician: string;
+  let techToken: string;
+
+  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${pipeline.httpUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${pipeline.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  beforeAll(async () => {
+    pushService = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          checkVapid(req.headers.authorization, `http://${req.headers.host}`);
+          pushed.push(JSON.parse(decrypt(phoneKeys, Buffer.concat(chunks))) as WebPushPayload);
+          res.writeHead(201).end();
+        } catch (err) {
+          res.writeHead(400).end((err as Error).message);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => pushService.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(pushService.address() as AddressInfo).port}/push/phone`;
+
+    pipeline = await startTestPipeline({
+      clock,
+      settings: {
+        slaCheckIntervalMs: 3_600_000,
+        push: { channels: [{ name: 'sse', type: 'sse', config: {} }, { name: 'phones', type: 'web-push', config: { subject: 'mailto:ops@example.com' } }] },
+      },
+    });
+    technician = (await api<{ technician: { id: string } }>('GET', `/oncall?district=${encodeURIComponent('城东区')}`)).technician.id;
+    techToken = (await api<{ token: string }>('POST', '/tokens', { name: 'phone of the on-call technician', role: 'technician', personId: technician })).token;
+    // What the console's 开启手机通知 would store had the browser a push service: here the test's keys.
+    await pipeline.services.webPush!.subscriptions.save(technician, subscriptionOf(phoneKeys, endpoint), 'test', clock.now());
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    mobile = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    await mobile.grantPermissions(['notifications'], { origin: pipeline.httpUrl });
+    phone = await mobile.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await pipeline?.close();
+    pushService?.closeAllConnections();
+    await new Promise((resolve) => pushService?.close(resolve));
+  });
+
+  it('shows a pushed 报修 ticket as a notification with 接单/到场 buttons, the one-tap screen acknowledges it once, the 到场 button puts the technician on site', async () => {
+    // iPhones subscribe only from the home-screen web app, which needs the manifest.
+    const manifest = await fetch(`${pipeline.httpUrl}/console/manifest.webmanifest`);
+    expect(manifest.status).toBe(200);
+    expect(await manifest.json()).toMatchObject({ display: 'standalone', start_url: './' });
+
+    // The technician's view offers 开启手机通知 and registers the console's service worker.
+    await phone.goto(`${pipeline.httpUrl}/`);
+    await phone.locator('input[name=token]').fill(techToken);
+    await phone.locator('button[type=submit]').click();
+    await phone.locator('[data-testid=phone-push][data-state=off]').waitFor({ timeout: 10_000 });
+    const cdp = await mobile.newCDPSession(phone);
+    const registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    await phone.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+
+    // A customer's 报修 is dispatched to the technician on call and pushed with its buttons. (A leak's first
+    // push is the safety lane's alarm, sent before its ticket exists, so it carries no ticket to act on.)
+    const opened = await api<{ id: string }>('POST', '/tickets', { origin: 'report', contact: { name: '赵敏', phone: '138 0000 0002' }, address: '人民路 2 号 1 单元 101', district: '城东区', description: '厨房有燃气味 / smell of gas in the kitchen' });
+    const notice = await pipeline.until('the ticket push at the push service', async () => pushed.find((p) => p.ticketId === opened.id), 15_000);
+    expect(notice.kind).toBe('ticket.dispatched');
+    expect(notice.actions.map((a) => a.action)).toEqual(['acknowledge', 'on_site']);
+
+    // The push service hands the (decrypted) message to the browser's service worker.
+    const registration = registrations.find((r) => r.scopeURL === `${pipeline.httpUrl}/console/` && !r.isDeleted)!;
+    expect(registration).toBeDefined();
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: `${pipeline.httpUrl}/`, registrationId: registration.registrationId, data: JSON.stringify(notice) });
+    const shown = await pipeline.until('the notification', async () => {
+      const list = await phone.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, tag: n.tag, body: n.body, requireInteraction: n.requireInteraction, actions: (n as Notification & { actions: Array<{ action: string; title: string }> }).actions.map((a) => ({ action: a.action, title: a.title })) })));
+      return list.find((n) => n.tag === notice.ticketId);
+    });
+    expect(shown).toEqual({
+      title: notice.title,
+      tag: notice.ticketId,
+      body: notice.body,
+      requireInteraction: notice.requireInteraction,
+      actions: [{ action: 'acknowledge', title: '接单 Acknowledge' }, { action: 'on_site', title: '到场 On site' }],
+    });
+
+    // An iPhone shows no buttons: the tap opens the one-tap screen, with no log-in in that window.
+    const token = notice.actions.find((a) => a.action === 'acknowledge')!.token;
+    const tapped = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' })).newPage();
+    await tapped.goto(`${pipeline.httpUrl}/console/#/act/${token}`);
+    const screen = tapped.locator('[data-testid=act-screen][data-state=done]');
+    await screen.waitFor({ timeout: 10_000 });
+    expect(await screen.textContent()).toContain(`已接单 ${notice.ticketId}`);
+    // The token leaves the address bar, so a reload does not spend it again.
+    expect(new URL(tapped.url()).hash).toBe('');
+    expect((await api<{ status: string; assignee: string }>('GET', `/tickets/${notice.ticketId}`))).toMatchObject({ status: 'acknowledged', assignee: technician });
+
+    // 到场 on the notification: the service worker redeems that button's token itself. Headless Chromium
+    // cannot click a notification, so the click is dispatched in the worker; a script-made event may not
+    // waitUntil (it throws), but the handler has started the request by then.
+    const worker = mobile.serviceWorkers().find((w) => w.url() === `${pipeline.httpUrl}/console/sw.js`)!;
+    await worker.evaluate(async (tag) => {
+      const sw = self as unknown as { registration: ServiceWorkerRegistration; dispatchEvent(e: Event): boolean };
+      const [shownHere] = await sw.registration.getNotifications({ tag });
+      const Click = (self as unknown as { NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event }).NotificationEvent;
+      try {
+        sw.dispatchEvent(new Click('notificationclick', { notification: shownHere!, action: 'on_site' }));
+      } catch {
+        // waitUntil on an untrusted event: see above.
+      }
+    }, notice.ticketId);
+    await pipeline.until('on site from the notification button', async () => (await api<{ status: string }>('GET', `/tickets/${notice.ticketId}`)).status === 'on_site');
+    const outcome = await pipeline.until('the outcome notification', async () => {
+      const titles = await phone.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.title));
+      return titles.find((title) => title.startsWith('到场 On site ✓'));
+    });
+    expect(outcome).toBe(`到场 On site ✓ ${notice.ticketId}`);
+
+    // The same link tapped again is refused and says so.
+    const again = await tapped.context().newPage();
+    await again.goto(`${pipeline.httpUrl}/console/#/act/${token}`);
+    await again.locator('[data-testid=act-screen][data-state=refused]').waitFor({ timeout: 10_000 });
+    expect(await again.locator('[data-testid=act-screen]').textContent()).toContain('已用过');
+  });
+});
