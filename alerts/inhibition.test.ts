@@ -86,6 +86,35 @@ describe('inhibition table (issue 15 #7)', () => {
     expect(b.apply([device('raise', 'HA-5', 'POWER_LOST', 90)])[0]!.alert.inhibited?.by).toBe('GATEWAY_OFFLINE');
   });
 
+  it('event time: a redelivered source raise changes nothing, an older source clear (out of order) does not release the target', () => {
+    const b = book();
+    b.apply([device('raise', 'HM-1', 'LOW_BATTERY', 0), device('raise', 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', 60)]);
+    const id = active(b, 'HM-1', 'LOW_BATTERY')!.inhibited!.alertId;
+    expect(b.apply([device('raise', 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', 60)])).toEqual([]);
+    // A clear stamped before the source's raise (a late, reordered message) is ignored: the target stays inhibited.
+    expect(b.apply([device('clear', 'HM-1', 'VALVE_CLOSED_LOW_BATTERY', 30)])).toEqual([]);
+    expect(active(b, 'HM-1', 'LOW_BATTERY')!.inhibited).toMatchObject({ alertId: id });
+  });
+
+  it('a backfill of thousands of edges in one batch ends consistent: every still-active target under an active source is inhibited, the rest not', () => {
+    const b = book();
+    const events: AlertEvent[] = [];
+    for (let i = 0; i < 1_000; i++) {
+      const id = `HM-${i}`;
+      events.push(device('raise', id, 'LOW_BATTERY', i), device('raise', id, 'VALVE_CLOSED_LOW_BATTERY', i + 1));
+      if (i % 2 === 0) events.push(device('clear', id, 'VALVE_CLOSED_LOW_BATTERY', i + 2));
+    }
+    const changes = b.apply(events);
+    for (let i = 0; i < 1_000; i++) {
+      const low = active(b, `HM-${i}`, 'LOW_BATTERY')!;
+      expect(Boolean(low.inhibited), `HM-${i}`).toBe(i % 2 === 1);
+    }
+    // Only the released targets reach the ticket side (their raise and its repeat at the release, one alert id: one ticket entry); no inhibited one does.
+    const toTickets = ticketChanges(changes).filter((c) => c.type === 'raised' && c.alert.condition === 'LOW_BATTERY');
+    expect(new Set(toTickets.map((c) => c.alert.subjectId)).size).toBe(500);
+    expect(toTickets.every((c) => Number(c.alert.subjectId.slice(3)) % 2 === 0)).toBe(true);
+  });
+
   it('survives a restart: marks and releases are journaled, the change sequence kept', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gas-inhibit-'));
     try {
