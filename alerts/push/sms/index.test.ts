@@ -14,6 +14,7 @@ import { ActionTokens } from '../actions.ts';
 import { createChannels, type StaffChannelInstance } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { notice, technician } from '../testing.ts';
+import { providerNumber } from './index.ts';
 import { ProviderStandIn } from './provider-stand-ins.ts';
 
 const ALIYUN = { accessKeyId: 'LTAI5tTestKeyId', accessKeySecret: 'aliyun-test-secret' };
@@ -182,5 +183,22 @@ describe('sms channel configuration and filters', () => {
     expect(() => sms({ ...tencentConfig, sdkAppId: undefined })).toThrow(/sdkAppId is required for provider tencent/);
     expect(() => sms({ ...aliyunConfig, provider: 'twilio' })).toThrow(/push.channels.sms.config.provider/);
     expect(() => sms({ ...aliyunConfig, templateParams: ['balance'] })).toThrow(/push.channels.sms.config.templateParams/);
+  });
+});
+
+describe('phone numbers as each provider wants them', () => {
+  it.each([
+    ['13900000100', '13900000100', '+8613900000100'],
+    ['+86 139-0000-0100', '13900000100', '+8613900000100'],
+    ['0086 13900000100', '13900000100', '+8613900000100'],
+    ['0571-8888 8888', '057188888888', '+8657188888888'],
+    ['+852 6123 4567', '85261234567', '+85261234567'],
+  ])('%s: Aliyun %s, Tencent %s', (raw, aliyun, tencent) => {
+    expect(providerNumber('aliyun', raw, '86')).toBe(aliyun);
+    expect(providerNumber('tencent', raw, '86')).toBe(tencent);
+  });
+
+  it.each(['', '请联系班长', '123', '+86 139 0000 0100 ext 5'])('%j is no number', (raw) => {
+    expect(providerNumber('aliyun', raw, '86')).toBeUndefined();
   });
 });

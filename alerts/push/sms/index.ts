@@ -68,6 +68,8 @@ export function providerNumber(provider: 'aliyun' | 'tencent', raw: string, coun
   const compact = raw.replace(/[\s()-]/g, '');
   if (!/^(\+|00)?[0-9]{5,15}$/.test(compact)) return undefined;
   const international = compact.startsWith('+') ? compact.slice(1) : compact.startsWith('00') ? compact.slice(2) : undefined;
+  // A domestic number written as dialled at home (a landline's trunk 0 included) stays so for Aliyun.
+  if (international === undefined && provider === 'aliyun' && countryCode === '86') return compact;
   const withCountry = international ?? `${countryCode}${compact.replace(/^0/, '')}`;
   if (provider === 'tencent') return `+${withCountry}`;
   return withCountry.startsWith('86') ? withCountry.slice(2) : withCountry;
