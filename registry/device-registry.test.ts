@@ -69,3 +69,26 @@ describe('device registry', () => {
     expect(() => readRegistryFile(join(d, 'half.csv'))).toThrow(/record 1: customer: contains a control character/);
   });
 });
+
+describe('device registry: model, schedule and confirmation fields (issue 15 #5, #6, #8)', () => {
+  it('loads a report slot and a confirmation rule from CSV, the window as a number', () => {
+    const d = dir();
+    writeFileSync(join(d, 'r.csv'), 'deviceId,kind,model,reportAt,reportWindowMin,reportTz,alarmConfirmRule\nHM-1,household_meter,MH-NB-G2.5,02:00,240,Asia/Shanghai,\nAC-1,alarm_controller,,,,,two-detector\n');
+    expect(readRegistryFile(join(d, 'r.csv'))).toEqual([
+      { deviceId: 'HM-1', kind: 'household_meter', model: 'MH-NB-G2.5', reportAt: '02:00', reportWindowMin: 240, reportTz: 'Asia/Shanghai' },
+      { deviceId: 'AC-1', kind: 'alarm_controller', alarmConfirmRule: 'two-detector' },
+    ]);
+  });
+
+  it.each([
+    [{ reportAt: '2:00' }, 'reportAt'],
+    [{ reportAt: '24:00' }, 'reportAt'],
+    [{ reportWindowMin: -1 }, 'reportWindowMin'],
+    [{ reportTz: 'Asia/Shanghai; rm' }, 'reportTz'],
+    [{ alarmConfirmRule: 'three' }, 'alarmConfirmRule'],
+  ])('refuses %o, naming %s', (fields, field) => {
+    const d = dir();
+    writeFileSync(join(d, 'bad.json'), JSON.stringify([{ deviceId: 'HM-1', kind: 'household_meter', ...fields }]));
+    expect(() => readRegistryFile(join(d, 'bad.json'))).toThrow(field);
+  });
+});
