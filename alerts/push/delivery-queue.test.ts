@@ -407,6 +407,21 @@ describe('PushDispatcher: a person’s channel order, fallback and quiet hours (
     expect([sse.calls.length, wecom.calls.length, sms.calls.length]).toEqual([1, 1, 0]);
   });
 
+  it('does not send a queued channel twice when the same notice is dispatched again or resumed in the same process', async () => {
+    people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms'] });
+    const wecom = scriptedChannel('wecom', [httpStatusError(503, 'busy'), httpStatusError(403, 'no')]);
+    const sms = scriptedChannel('sms', [OK]);
+    const d = dispatcher([wecom.instance, sms.instance]);
+    await d.dispatchFresh(notice({ priority: 'urgent' }));
+    await d.idle();
+    expect((await d.dispatchFresh(notice({ priority: 'urgent' }))).alreadyKnown.map((k) => k.channel)).toEqual(['wecom', 'sms']);
+    expect(await d.resume()).toBe(0);
+    await scheduler.runNext();
+    for (let i = 0; i < 5; i++) await d.idle();
+    expect(sms.calls).toHaveLength(1);
+    expect(outcomes.map((o) => [o.channel, o.status])).toEqual([['wecom', 'failed'], ['sms', 'delivered']]);
+  });
+
   it('keeps waiting for the channel before after a restart, and falls back when it finally fails', async () => {
     people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms'] });
     const wecom = scriptedChannel('wecom', [httpStatusError(503, 'busy'), httpStatusError(403, 'no')]);

@@ -295,7 +295,7 @@ export class PushDispatcher {
     for (const p of plan) {
       const pair = { recipientId: p.recipientId, channel: channelOf(p) };
       const key = keyOf(notice.id, pair.recipientId, pair.channel);
-      if (this.#claimedHere.has(key) || this.#active.has(key)) {
+      if (this.#claimedHere.has(key) || this.#busy(key)) {
         result.alreadyKnown.push(pair);
         continue;
       }
@@ -347,7 +347,7 @@ export class PushDispatcher {
        LEFT JOIN delivery_state b ON b.notice_id = s.notice_id AND b.recipient_id = s.recipient_id AND b.channel = s.waits_for
        WHERE s.status = 'pending' ORDER BY s.next_attempt_at`,
     );
-    const fresh = rows.filter((r) => !this.#active.has(keyOf(r.notice.id, r.recipient_id, r.channel)));
+    const fresh = rows.filter((r) => !this.#busy(keyOf(r.notice.id, r.recipient_id, r.channel)));
     const targets = await Promise.all(fresh.map((r) => this.#targetOf(r.recipient_id, r.channel)));
     const gone: number[] = [];
     const ended: number[] = [];
@@ -519,6 +519,13 @@ export class PushDispatcher {
         this.#log.error({ err, noticeId: notice.id }, 'Delivery outcome listener threw');
       }
     }
+  }
+
+  /** Whether this process is already on a delivery: trying, retrying, held, or queued behind another channel. */
+  #busy(key: string): boolean {
+    if (this.#active.has(key)) return true;
+    for (const f of this.#followers.values()) if (keyOf(f.notice.id, f.target.recipient.id, f.target.instance.name) === key) return true;
+    return false;
   }
 
   /** Starts the fallback deadline of the channel queued behind this delivery, if the person set one. */
