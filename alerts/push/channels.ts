@@ -4,12 +4,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
 import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient } from './channel.ts';
+import { CustomerSmsPlugin } from './customer-sms/index.ts';
 import { CustomerWebhookPlugin } from './customer-webhook/index.ts';
 import { DingtalkWorkPlugin } from './dingtalk-work/index.ts';
 import { EmailPlugin } from './email/index.ts';
 import { FeishuAppPlugin } from './feishu-app/index.ts';
 import type { SseHub } from './sse/hub.ts';
 import { type SseChannel, SsePlugin } from './sse/index.ts';
+import { SmsPlugin } from './sms/index.ts';
+import { VoicePlugin } from './voice/index.ts';
 import { WebhookPlugin } from './webhook/index.ts';
 import { WecomAppPlugin } from './wecom-app/index.ts';
 import { WebPushPlugin } from './web-push/index.ts';
@@ -24,6 +27,9 @@ export const CHANNELS = {
   'dingtalk-work': DingtalkWorkPlugin,
   'feishu-app': FeishuAppPlugin,
   'web-push': WebPushPlugin,
+  sms: SmsPlugin,
+  'customer-sms': CustomerSmsPlugin,
+  voice: VoicePlugin,
 } as const satisfies Record<string, ChannelPlugin<any, any> | CustomerChannelPlugin<any, any>>;
 
 export type ChannelType = keyof typeof CHANNELS;
