@@ -19,6 +19,7 @@ import { IngestStage } from '../ingest/ingest-stage.ts';
 import { MqttSource } from '../ingest/mqtt-source.ts';
 import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
+import { parseFlapSettings } from '../processors/flapping.ts';
 import { RegistryProfiles } from '../processors/device-profile.ts';
 import { DETECTORS } from '../processors/detectors/registry.ts';
 import { ProcessorStage, type PartitionedDeviceState } from '../processors/processor-stage.ts';
@@ -200,7 +201,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   let engine: DeviceEngine | undefined;
   if (runs('processor')) {
     const profiles = new RegistryProfiles(registry);
-    engine = new DeviceEngine(detectors, profiles, metrics);
+    engine = new DeviceEngine(detectors, profiles, metrics, parseFlapSettings(settings.flapping));
     const silence = new SilenceWatch(engine, silenceSettings);
     const partitioned = bus instanceof KafkaBus ? kafkaDeviceState(bus) : undefined;
     processor = new ProcessorStage(bus, engine, silence, clock, partitioned ? undefined : new SnapshotFile(join(config.dataDir, 'processor-state.jsonl'), join(config.dataDir, 'processor-state.json')), {

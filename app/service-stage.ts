@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceRecords } from '../contracts/device-record.ts';
 import type { Alert, AlertBook } from '../alerts/alert-book.ts';
+import { ticketAlerts } from '../alerts/inhibition.ts';
 import { SqlOnCallDirectory } from '../alerts/oncall/oncall-directory.ts';
 import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
@@ -176,7 +177,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     if (retryTimer || stopped) return;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
-      tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 }), openMissing).then(
+      tickets.reconcile(ticketAlerts(alerts.active()), ticketAlerts(alerts.query({ state: 'cleared', limit: 1000 })), openMissing).then(
         (done) => {
           retryDelayMs = RECONCILE_RETRY_MIN_MS;
           log.info(done, 'Ticket store answers again: tickets reconciled with the alert book');
@@ -210,7 +211,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   const openMissing = async (missing: Alert[]): Promise<void> => folder.offer(missing.map((alert) => ({ type: 'raised' as const, alert })));
 
   // Catch up on what a crash may have cut short: alerts without tickets, notices not yet pushed, retries pending.
-  await tickets.reconcile(alerts.active(), alerts.query({ state: 'cleared', limit: 1000 }), openMissing);
+  await tickets.reconcile(ticketAlerts(alerts.active()), ticketAlerts(alerts.query({ state: 'cleared', limit: 1000 })), openMissing);
   lane.resume(3_600_000, send);
   for (const notice of await tickets.noticesSince(clock.now() - 86_400_000)) send(notice);
   await push.resume();

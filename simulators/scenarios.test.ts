@@ -10,7 +10,7 @@ const QUIET: readonly ScenarioName[] = ['normal', 'late-duplicate', 'malformed']
 describe('scenarios', () => {
   it('exports every scenario name', () => {
     expect(SCENARIO_NAMES).toEqual([
-      'normal', 'err-codes', 'battery', 'balance', 'overload', 'self-metering', 'count-mismatch', 'two-detector', 'report-schedule', 'leak',
+      'normal', 'err-codes', 'battery', 'balance', 'overload', 'self-metering', 'count-mismatch', 'count-drift', 'flapping', 'inhibition', 'two-detector', 'report-schedule', 'leak',
       'detector-offline', 'power', 'no-signal', 'gateway-outage', 'late-duplicate', 'malformed', 'all',
     ]);
   });
@@ -79,8 +79,8 @@ describe('scenarios', () => {
     for (const e of all.faults) {
       expect(e.gatewayId).not.toBe(outage);
       const owner = faultyDevices.get(e.deviceId);
-      // A device carries one story: only the battery and two-detector parts chain two episodes on one device.
-      if (owner) expect([['battery decaying', '低电 关阀'], ['channel 1 at 60 %LEL', 'channels 1 and 2 at 60 %LEL']]).toContainEqual([owner, e.label]);
+      // A device carries one story: only the battery, inhibition and two-detector parts chain two episodes on one device.
+      if (owner) expect([['battery decaying', '低电 关阀'], ['请换电池', '请换电池 低电 关阀'], ['channel 1 at 60 %LEL', 'channels 1 and 2 at 60 %LEL']]).toContainEqual([owner, e.label]);
       faultyDevices.set(e.deviceId, e.label);
     }
     for (const a of all.actions) if (a.type !== 'gateway-down' && a.type !== 'gateway-up') expect(a.gatewayId).not.toBe(outage);

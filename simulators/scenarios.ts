@@ -10,6 +10,9 @@ export const SCENARIO_NAMES = [
   'overload',
   'self-metering',
   'count-mismatch',
+  'count-drift',
+  'flapping',
+  'inhibition',
   'two-detector',
   'report-schedule',
   'leak',
@@ -45,6 +48,10 @@ export interface FaultEffect {
   channel?: DetectorChannel;
   /** Industrial controller: the flow meter's own count runs ahead of the controller's by this share, % (at least 5 m³). */
   countDriftPct?: number;
+  /** Industrial controller: its flow meter counts this much less than the controller each round of the fault, m³ (a drift on increments). */
+  flowMeterLagM3PerRound?: number;
+  /** The effect applies `onRounds` rounds, then the device is normal `offRounds` rounds, and again (a flapping fault). */
+  cycle?: { onRounds: number; offRounds: number };
   /** The device sends nothing. */
   silent?: boolean;
 }
@@ -122,8 +129,11 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
   overload: 'Household meter drawing 1.5 × Qmax (from volume deltas), flow meter over Qmax, alarm controller at 130 % load',
   'self-metering': 'Household meter counting with its valve shut; flow meter counting while it reads 0 and shows SLEEP',
   'count-mismatch': "Industrial controller's count and its flow meter's count drift apart, then resync",
+  'count-drift': 'Industrial controller at 36 m³/h counted in full while its flow meter counts a quarter (75 % drift on increments, totals in the thousands), then re-synced',
+  flapping: 'Home alarm cycling 60 → 0 %LEL three times within 5 minutes: one L1 and one L2 alert marked flapping, cleared once stable for the flapping window',
   'two-detector': 'Alarm controller under GB 16808-2025 two-detector confirmation: channel 1 at 60 %LEL raises its channel alarm (L1) only, channels 1 and 2 at 60 %LEL confirm the controller alarm (L2)',
   'report-schedule': 'Household meters on a report slot (every minute from 00:00, 3 min window): one silent 5 min (inside slot + window + grace, no NO_SIGNAL), one silent 12 min (NO_SIGNAL once)',
+  inhibition: 'Household meter 低电 then 低电+关阀 while its battery stays low: LOW_BATTERY is kept but inhibited by VALVE_CLOSED_LOW_BATTERY',
   leak: 'Home alarms at 60 %LEL with the valve shut (L1+L2), with it open (also VALVE_NOT_CUT), with a linked meter valve open; a controller channel at 30 %LEL',
   'detector-offline': 'An alarm-controller detector channel shows --F',
   power: 'Home alarm power lamp off; yellow lamp + continuous buzz; flow meter at 120 °C; controller mains 150 V, backup undervoltage, backup open circuit',
@@ -300,6 +310,36 @@ const countMismatch: Part = (p) => {
   p.fault(p.take('industrial_controller', 'count mismatch'), p.start, p.start + p.hold, 'counts 3 % apart', { countDriftPct: 3 }, 'COUNT_MISMATCH');
 };
 
+const countDrift: Part = (p) => {
+  // 36 m³/h (under the controller's Qmax of 40) counted in full by the controller, a quarter of it by its flow meter.
+  const usageM3h = 36;
+  const perRoundM3 = (usageM3h * p.fleet.options.stepMs) / 3_600_000;
+  // Long enough for the difference to pass the 1 m³ floor with room: at least 6 minutes of device time.
+  const rounds = Math.max(p.hold, Math.ceil(360_000 / p.fleet.options.stepMs));
+  p.fault(p.take('industrial_controller', 'count drift'), p.start, p.start + rounds, 'flow meter counts 25 %', { usageM3h, flowMeterLagM3PerRound: 0.75 * perRoundM3 }, 'COUNT_MISMATCH');
+};
+
+/** Default flapping window of the engine (processors/flapping.ts): a flapping alert clears once stable this long. */
+const FLAP_WINDOW_MS = 600_000;
+
+const flapping: Part = (p) => {
+  // A leak reading, then normal ones until the gas alarm's 60 s clear, three times.
+  const offRounds = Math.ceil(60_000 / p.fleet.options.stepMs) + 1;
+  const cycle = { onRounds: 1, offRounds };
+  const to = p.start + 3 * (1 + offRounds);
+  p.fault(p.take('home_gas_alarm', 'flapping'), p.start, to, '60 → 0 %LEL ×3', { fields: LEAK_FIELDS, valveClosed: true, cycle }, 'GAS_ALARM_L1', 'GAS_ALARM_L2');
+  // Held raised until stable for the window after the last clear.
+  p.until(to + Math.ceil(FLAP_WINDOW_MS / p.fleet.options.stepMs) + p.recover);
+};
+
+const inhibition: Part = (p) => {
+  // A Qianfeng meter: 请换电池 (LOW_BATTERY), then 低电+关阀 on top while the battery stays low; a new battery clears both.
+  const meter = p.take('household_meter', 'inhibition', (d) => d.vendor === 'qianfeng');
+  const from = p.start;
+  p.fault(meter, from, from + p.hold, '请换电池', { status: ['请换电池'], fields: { batteryV: 3.9 } }, 'LOW_BATTERY');
+  p.fault(meter, from + p.hold, from + 2 * p.hold, '请换电池 低电 关阀', { status: ['请换电池', '低电', '关阀'], valveClosed: true, fields: { batteryV: 3.9 } }, 'VALVE_CLOSED_LOW_BATTERY');
+};
+
 const twoDetector: Part = (p) => {
   // A site on GB 16808-2025's two-detector rule (its registry record): one channel over L2 is a channel alarm (L1), two confirm L2.
   const controller = p.take('alarm_controller', 'two-detector');
@@ -415,6 +455,9 @@ const PARTS: Readonly<Record<Exclude<ScenarioName, 'all'>, Part>> = {
   overload,
   'self-metering': selfMetering,
   'count-mismatch': countMismatch,
+  'count-drift': countDrift,
+  flapping,
+  inhibition,
   'two-detector': twoDetector,
   'report-schedule': reportSchedule,
   leak,

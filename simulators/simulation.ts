@@ -297,9 +297,12 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Applies a fault to a reading; `k` is the round within the fault. */
 function applyEffect(r: WireReading, e: FaultEffect, k: number): void {
+  // A cycling fault is off (the device normal) for the rest of each cycle.
+  if (e.cycle && k % (e.cycle.onRounds + e.cycle.offRounds) >= e.cycle.onRounds) return;
   if (e.valveClosed && (r.kind === 'household_meter' || r.kind === 'industrial_controller' || r.kind === 'home_gas_alarm')) r.valve = 'closed';
   if (e.batteryRamp) r.batteryV = Math.round(Math.max(e.batteryRamp.minV, e.batteryRamp.fromV - e.batteryRamp.stepV * k) * 100) / 100;
   if (e.countDriftPct !== undefined && r.volumeM3 !== undefined) r.flowMeterVolumeM3 = round3(r.volumeM3 + Math.max(5, (r.volumeM3 * e.countDriftPct) / 100));
+  if (e.flowMeterLagM3PerRound !== undefined && r.volumeM3 !== undefined) r.flowMeterVolumeM3 = round3(r.volumeM3 - e.flowMeterLagM3PerRound * (k + 1));
   if (e.channel && r.detectors) {
     const c = e.channel;
     r.detectors = r.detectors.map((x) => (x.channel === c.channel ? { ...c } : x));
