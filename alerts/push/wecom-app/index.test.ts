@@ -1,12 +1,10 @@
 /**
- * The WeCom application channel against a stand-in WeCom server (node:http) that implements the
- * documented gettoken, message/send (template_card) and message/update_template_card calls, and
- * clicks a card button by sending a signed, encrypted template_card_event callback, built with
- * WXBizMsgCrypt's algorithm written again here from WeCom's documentation. The callback reaches the
+ * The WeCom application channel against a stand-in WeCom server (wecom-stand-in.ts: gettoken,
+ * message/send, message/update_template_card, and signed, encrypted template_card_event clicks
+ * built with WXBizMsgCrypt's algorithm written again from WeCom's documentation). The callback reaches the
  * real HTTP API (buildHttpApi over a socket), a real TicketService on PGlite and the audit log.
  */
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -26,12 +24,10 @@ import { TicketService } from '../../tickets/ticket-service.ts';
 import { ActionTokens, ticketActionApplier } from '../actions.ts';
 import { type ChannelInstance, createChannels, pushCallbacksOf, type StaffChannelInstance } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
+import { testWecomApp, wecomChannelConfig, WecomStandIn } from './wecom-stand-in.ts';
 
-const CORP_ID = 'ww1234567890abcdef';
-const SECRET = 'app-secret-xyz';
-const AGENT_ID = 1000002;
-const CB_TOKEN = 'QDG6eK';
-const AES_KEY_TEXT = randomBytes(32).toString('base64').slice(0, 43);
+const WECOM = testWecomApp();
+const AGENT_ID = WECOM.agentId;
 const WECOM_USER: Record<string, string> = { 'tech-wang': 'WangGong', 'tech-li': 'LiGong' };
 
 /** The directory's people with their WeCom userids. */
@@ -42,110 +38,10 @@ class WecomDirectory extends FakeDirectory {
   }
 }
 
-// ---- WXBizMsgCrypt, the sending side, as WeCom documents it ------------------------------------
-function encryptForCallback(msg: string): string {
-  const key = Buffer.from(`${AES_KEY_TEXT}=`, 'base64');
-  const body = Buffer.from(msg, 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  const plain = Buffer.concat([randomBytes(16), len, body, Buffer.from(CORP_ID)]);
-  const pad = 32 - (plain.length % 32);
-  const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16)).setAutoPadding(false);
-  return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString('base64');
-}
-const sign = (...parts: string[]) => createHash('sha1').update(parts.sort().join('')).digest('hex');
-
-// ---- the stand-in WeCom server -------------------------------------------------------------------
-interface Sent { path: string; token: string; body: any }
-class WecomStandIn {
-  server!: Server;
-  url = '';
-  tokensIssued = 0;
-  /** Tokens the server still takes; a refresh adds one. */
-  valid = new Set<string>();
-  sent: Sent[] = [];
-  /** errcodes to answer message/send with next, in order. */
-  sendFailures: Array<{ errcode: number; errmsg: string; invaliduser?: string }> = [];
-  callbackUrl = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.#handle(req).then(([status, json]) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-    }));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async #handle(req: IncomingMessage): Promise<[number, unknown]> {
-    const u = new URL(req.url!, this.url);
-    let raw = '';
-    for await (const c of req) raw += c;
-    if (u.pathname === '/cgi-bin/gettoken' && req.method === 'GET') {
-      if (u.searchParams.get('corpid') !== CORP_ID || u.searchParams.get('corpsecret') !== SECRET) return [200, { errcode: 40001, errmsg: 'invalid credential' }];
-      const token = `AT-${++this.tokensIssued}`;
-      this.valid.add(token);
-      return [200, { errcode: 0, errmsg: 'ok', access_token: token, expires_in: 7200 }];
-    }
-    const token = u.searchParams.get('access_token') ?? '';
-    if (req.method !== 'POST' || req.headers['content-type']?.startsWith('application/json') !== true) return [200, { errcode: 40035, errmsg: 'invalid args' }];
-    if (!this.valid.has(token)) return [200, { errcode: 42001, errmsg: 'access_token expired' }];
-    const body = JSON.parse(raw);
-    if (u.pathname === '/cgi-bin/message/send') {
-      const failure = this.sendFailures.shift();
-      if (failure) return [200, failure];
-      if (body.agentid !== AGENT_ID || typeof body.touser !== 'string') return [200, { errcode: 40056, errmsg: 'invalid agentid' }];
-      if (body.msgtype === 'template_card') {
-        const card = body.template_card;
-        if (card.card_type !== 'button_interaction' || !card.main_title?.title || !/^[A-Za-z0-9_\-@]{1,128}$/.test(card.task_id) || !Array.isArray(card.button_list) || card.button_list.length < 1 || card.button_list.length > 6) {
-          return [200, { errcode: 40058, errmsg: 'template_card invalid' }];
-        }
-        if (card.button_list.some((b: any) => !b.text || Buffer.byteLength(b.key) > 1024)) return [200, { errcode: 40058, errmsg: 'button key invalid' }];
-      }
-      this.sent.push({ path: u.pathname, token, body });
-      return [200, { errcode: 0, errmsg: 'ok', invaliduser: '', msgid: `msg-${this.sent.length}`, response_code: `RC-send-${this.sent.length}` }];
-    }
-    if (u.pathname === '/cgi-bin/message/update_template_card') {
-      if (body.agentid !== AGENT_ID || !body.response_code || !body.button?.replace_name) return [200, { errcode: 40058, errmsg: 'invalid update' }];
-      this.sent.push({ path: u.pathname, token, body });
-      return [200, { errcode: 0, errmsg: 'ok', invaliduser: [] }];
-    }
-    return [404, { errcode: 404, errmsg: 'not found' }];
-  }
-
-  /** What WeCom posts when `userId` taps the button whose key is `key`. */
-  async click(userId: string, key: string, opts: { responseCode?: string; timestampS: number; tamper?: boolean }): Promise<Response> {
-    const event = `<xml><ToUserName><![CDATA[${CORP_ID}]]></ToUserName><FromUserName><![CDATA[${userId}]]></FromUserName><CreateTime>${opts.timestampS}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[${key}]]></EventKey><TaskId><![CDATA[task]]></TaskId><CardType><![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[${opts.responseCode ?? 'RC-1'}]]></ResponseCode><AgentID>${AGENT_ID}</AgentID></xml>`;
-    const encrypt = encryptForCallback(event);
-    const nonce = randomBytes(6).toString('hex');
-    const ts = String(opts.timestampS);
-    const signature = sign(CB_TOKEN, ts, nonce, encrypt);
-    const q = new URLSearchParams({ msg_signature: opts.tamper ? signature.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')) : signature, timestamp: ts, nonce });
-    const envelope = `<xml><ToUserName><![CDATA[${CORP_ID}]]></ToUserName><AgentID><![CDATA[${AGENT_ID}]]></AgentID><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`;
-    return fetch(`${this.callbackUrl}?${q}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: envelope });
-  }
-
-  async verifyUrl(timestampS: number): Promise<{ status: number; text: string; echo: string }> {
-    const echo = `echo-${randomBytes(4).toString('hex')}`;
-    const echostr = encryptForCallback(echo);
-    const nonce = 'n1';
-    const ts = String(timestampS);
-    const q = new URLSearchParams({ msg_signature: sign(CB_TOKEN, ts, nonce, echostr), timestamp: ts, nonce, echostr });
-    const res = await fetch(`${this.callbackUrl}?${q}`);
-    return { status: res.status, text: await res.text(), echo };
-  }
-
-  updates(): Sent[] {
-    return this.sent.filter((s) => s.path === '/cgi-bin/message/update_template_card');
-  }
-  cards(): Sent[] {
-    return this.sent.filter((s) => s.path === '/cgi-bin/message/send');
-  }
-}
-
 // ---- the pipeline side ---------------------------------------------------------------------------
 const log = pino({ level: 'silent' });
 const clock = new ManualClock(T0);
-const wecom = new WecomStandIn();
+const wecom = new WecomStandIn(WECOM);
 let db: Db;
 let svc: TicketService;
 let audit: SqlAuditLog;
@@ -175,7 +71,7 @@ beforeAll(async () => {
   const actions = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 30 * MIN, audit });
   const applyAction = ticketActionApplier({ tickets: svc, people: directory, clock, audit, log });
   channels = createChannels(
-    [{ name: 'wecom-tech', type: 'wecom-app', config: { corpId: CORP_ID, corpSecret: SECRET, agentId: AGENT_ID, apiBase: wecom.url, callbackToken: CB_TOKEN, encodingAesKey: AES_KEY_TEXT } }],
+    [{ name: 'wecom-tech', type: 'wecom-app', config: wecomChannelConfig(WECOM, wecom.url) }],
     { log, clock, actions, redeemAction: actions, applyAction, people: directory },
   );
   channel = channels.get('wecom-tech') as StaffChannelInstance;
