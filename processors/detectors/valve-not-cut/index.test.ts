@@ -77,3 +77,28 @@ describe('ValveNotCutDetector', () => {
     expect(resumed.steps.map(verdict)).toEqual([false, true]);
   });
 });
+
+describe('ValveNotCutDetector on a two-detector alarm controller (issue 15 #6)', () => {
+  const controller = (atS: number, ...lel: number[]) => reading({ kind: 'alarm_controller', atS, detectors: lel.map((lelPct, i) => ({ channel: i + 1, lelPct })) });
+  const open: LinkedFacts = { linkedValve: 'open' };
+  const record = { valveId: 'VALVE-1', alarmConfirmRule: 'two-detector' as const };
+
+  it('expects no cut for one channel over L1 (the controller cuts only on a confirmed alarm), and raises once a second channel confirms', () => {
+    const { steps } = runDetector(ValveNotCutDetector, [controller(0, 60, 0), controller(30, 60, 30)], { record, linked: open });
+    expect(steps.map(verdict)).toEqual([false, true]);
+    expect(steps[1]!.findings[0]!.detail).toMatchObject({ rule: 'two-detector', channels: [1, 2], valveSource: 'linked' });
+  });
+
+  it('keeps a single-rule controller as before: one channel over L1 with the valve open is VALVE_NOT_CUT', () => {
+    const { steps } = runDetector(ValveNotCutDetector, [controller(0, 60, 0)], { record: { valveId: 'VALVE-1' }, linked: open });
+    expect(steps.map(verdict)).toEqual([true]);
+    expect(steps[0]!.findings[0]!.detail).toMatchObject({ rule: 'single' });
+  });
+
+  it('judges a duplicated reading as the first, and a backfill of 1,000 confirmed readings as one alarm', () => {
+    const r = controller(0, 60, 40);
+    const backfill = Array.from({ length: 1000 }, (_, i) => controller(30 + i * 30, 60, 40));
+    const { steps } = runDetector(ValveNotCutDetector, [r, r, ...backfill], { record, linked: open });
+    expect(steps.every((s) => verdict(s) === true)).toBe(true);
+  });
+});

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { Reading } from '../../../contracts/messages.ts';
-import type { DeviceProfile } from '../../device-profile.ts';
+import type { AlarmConfirmRule, DeviceProfile } from '../../device-profile.ts';
 import { defineDetector } from '../../detector.ts';
 
 interface State {
@@ -16,8 +16,12 @@ interface AlarmJudgement {
   channels: Array<string | number>;
 }
 
-/** Whether the device is alarming: its own red lamp / intermittent buzzer, or gas at or over L1. */
-function judgeAlarm(profile: DeviceProfile, reading: Reading, wasAlarming: boolean, hysteresisLelPct: number): AlarmJudgement {
+/**
+ * Whether the device is alarming: its own red lamp / intermittent buzzer, or gas at or over L1 — on
+ * an alarm controller under the two-detector rule, on at least `minChannels` channels, since the
+ * controller cuts the valve only on a confirmed alarm (GB 16808-2025).
+ */
+function judgeAlarm(profile: DeviceProfile, reading: Reading, wasAlarming: boolean, hysteresisLelPct: number, minChannels: number): AlarmJudgement {
   // Once alarming, a concentration just under L1 still counts, as in the gas-alarm detector.
   const setPoint = wasAlarming ? profile.l1LelPct - hysteresisLelPct : profile.l1LelPct;
   const deviceAlarm = reading.lamps?.alarm === true || reading.buzzer === 'intermittent';
@@ -31,6 +35,7 @@ function judgeAlarm(profile: DeviceProfile, reading: Reading, wasAlarming: boole
     if (lelPct === undefined || d.lelPct > lelPct) lelPct = d.lelPct;
     if (d.lelPct >= setPoint) channels.push(d.channel);
   }
+  if (minChannels > 1) return { known, alarming: deviceAlarm || channels.length >= minChannels, lelPct, channels };
   return { known, alarming: deviceAlarm || (lelPct !== undefined && lelPct >= setPoint), lelPct, channels };
 }
 
@@ -49,11 +54,17 @@ export const ValveNotCutDetector = defineDetector({
   settingsSchema: Type.Object({
     cutGraceMs: Type.Integer({ default: 0, minimum: 0, description: 'an open valve is tolerated this long after the alarm began, device ms' }),
     hysteresisLelPct: Type.Number({ default: 5, minimum: 0, description: 'once alarming, gas under L1 by less than this still counts, %LEL' }),
+    confirmRule: Type.Union([Type.Literal('single'), Type.Literal('two-detector')], {
+      default: 'single',
+      description: "alarm controllers: 'two-detector' expects the valve cut only once confirmMinChannels channels are at or over L1 (GB 16808-2025); a registry alarmConfirmRule wins",
+    }),
+    confirmMinChannels: Type.Integer({ default: 2, minimum: 2, maximum: 64, description: 'channels at or over L1 that confirm the alarm under the two-detector rule' }),
   }),
   stateSchema: Type.Object({ alarmSinceMs: Type.Union([Type.Number(), Type.Null()]) }),
   initialState: (): State => ({ alarmSinceMs: null }),
   step(profile, settings, state, reading, linked, out) {
-    const alarm = judgeAlarm(profile, reading, state.alarmSinceMs !== null, settings.hysteresisLelPct);
+    const rule: AlarmConfirmRule = reading.kind === 'alarm_controller' ? (profile.alarmConfirmRule ?? settings.confirmRule) : 'single';
+    const alarm = judgeAlarm(profile, reading, state.alarmSinceMs !== null, settings.hysteresisLelPct, rule === 'two-detector' ? settings.confirmMinChannels : 1);
     if (!alarm.known) return state;
 
     const alarmSinceMs = alarm.alarming ? (state.alarmSinceMs ?? reading.atMs) : null;
@@ -74,6 +85,7 @@ export const ValveNotCutDetector = defineDetector({
         ...(alarm.lelPct !== undefined ? { lelPct: alarm.lelPct } : {}),
         l1LelPct: profile.l1LelPct,
         ...(alarm.channels.length ? { channels: alarm.channels } : {}),
+        ...(reading.kind === 'alarm_controller' ? { rule } : {}),
         alarmSinceMs,
     }));
     return next;
