@@ -1,11 +1,15 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Value } from '@sinclair/typebox/value';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../app/clock.ts';
+import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
+import { DeviceRegistry } from '../../../registry/device-registry.ts';
+import { buildHttpApi } from '../../api/server.ts';
+import { TokenBook } from '../../api/tokens.ts';
+import { SqlAuditLog } from '../../audit/audit-log.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
@@ -14,10 +18,9 @@ import { FakeDirectory, lookupDevice, newBook, people, raise, T0 } from '../../t
 import { TicketService } from '../../tickets/ticket-service.ts';
 import { ActionTokens, ticketActionApplier } from '../actions.ts';
 import type { ChannelDeps } from '../channel.ts';
-import { createChannels, type StaffChannelInstance } from '../channels.ts';
+import { createChannels, pushCallbacksOf, type StaffChannelInstance } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { notice } from '../testing.ts';
-import { type FeishuAppChannel, type FeishuAppConfig, FeishuAppConfigSchema, FeishuAppPlugin } from './index.ts';
 
 /**
  * A stand-in for Feishu's open platform as documented: `POST /open-apis/auth/v3/tenant_access_token
@@ -116,8 +119,10 @@ function cardAction(card: any, label: string, operatorOpenId: string) {
 }
 
 const clock = new ManualClock(T0);
+const log = pino({ level: 'silent' });
 let db: Db;
 let svc: TicketService;
+let audit: SqlAuditLog;
 let app: FastifyInstance;
 let hookUrl: string;
 let deps: ChannelDeps;
@@ -136,28 +141,33 @@ function channel(config: Record<string, unknown> = {}) {
 beforeAll(async () => {
   db = await openDb({});
   svc = new TicketService({ db, clock, directory: new FakeDirectory(), lookupDevice });
-  const tokens = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 2 * 3_600_000 });
-  const log = pino({ level: 'silent' });
+  audit = new SqlAuditLog(db);
+  const tokens = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 2 * 3_600_000, audit });
   // The directory knows tech-wang's open_id: the callback checks the tapping user against it.
   const directory = new SqlOnCallDirectory(db, { now: () => clock.now() });
   await directory.savePerson(wang);
-  deps = {
-    log,
-    clock,
-    instanceName: 'feishu',
-    people: directory,
-    actions: tokens,
-    redeemAction: tokens,
-    applyAction: ticketActionApplier({ tickets: svc, people: directory, clock, log }),
-  };
+  const applyAction = ticketActionApplier({ tickets: svc, people: directory, clock, audit, log });
+  deps = { log, clock, people: directory, actions: tokens, redeemAction: tokens, applyAction };
   // A level-2 gas alarm in the east: its ticket is dispatched to tech-wang.
   await svc.onAlertChanges(raise(newBook(), 'HM-1', 'GAS_ALARM_L2', clock.now(), { severity: 'critical' }));
   ticketId = (await svc.list({ deviceId: 'HM-1' }))[0]!.id;
 
-  app = Fastify();
-  // Mounted as the API server mounts a channel's callbacks: under /hooks/v1/push/<instance name>.
-  const config = Value.Default(FeishuAppConfigSchema, { ...APP, baseUrl: base }) as FeishuAppConfig;
-  await app.register(FeishuAppPlugin.callbacks!(config, channel().channel as FeishuAppChannel, deps), { prefix: '/hooks/v1/push/feishu' });
+  // The API server as the service runs it: the instance's callbacks under /hooks/v1/push/feishu/, no bearer token.
+  app = await buildHttpApi({
+    alerts: newBook(),
+    registry: new DeviceRegistry([]),
+    devices: { statusOf: () => undefined },
+    deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
+    metrics: { text: async () => '' },
+    tokens: new TokenBook(),
+    health: () => ({ status: 'ok', checks: {} }),
+    tickets: svc,
+    clock,
+    audit,
+    actionTokens: tokens,
+    applyAction,
+    pushCallbacks: pushCallbacksOf(createChannels([{ name: 'feishu', type: 'feishu-app', config: { ...APP, baseUrl: base } }], deps)),
+  }, log);
   await app.listen({ port: 0, host: '127.0.0.1' });
   hookUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/hooks/v1/push/feishu/card`;
 });
@@ -191,6 +201,9 @@ describe('feishu-app channel against a local Feishu stand-in', () => {
     const labels = updated.elements[1].actions.map((b: any) => [b.text.content, b.disabled ?? false]);
     expect(labels).toEqual([['已接单 Acknowledged', true], ['到场 On site', false], ['打开工单 Open ticket', false]]);
     expect((await svc.get(ticketId))!.status).toBe('acknowledged');
+    expect(await audit.list({ action: 'tickets.acknowledge.phone', limit: 10 })).toEqual([
+      expect.objectContaining({ actor: 'tech-wang', targetId: ticketId, path: '/hooks/v1/push/feishu', detail: expect.objectContaining({ via: 'feishu', action: 'acknowledge' }) }),
+    ]);
 
     const onSite = await post(feishuRequest(cardAction(updated, '到场 On site', 'ou_wang7f3')));
     expect(onSite.body.toast.i18n.zh_cn).toBe('已到场');
@@ -209,6 +222,7 @@ describe('feishu-app channel against a local Feishu stand-in', () => {
     const res = await post(feishuRequest(cardAction(inbox[0]!.card, '接单 Acknowledge', 'ou_someone_else')));
     expect(res.body.toast).toMatchObject({ type: 'error', i18n: { zh_cn: '此卡片不是发给您的' } });
     expect((await svc.get(other))!.status).not.toBe('acknowledged');
+    expect(await audit.list({ action: 'actions.refused.wrong_person', limit: 10 })).toEqual([expect.objectContaining({ actor: 'tech-wang', targetId: other, detail: expect.objectContaining({ via: 'feishu' }) })]);
   });
 
   it('refuses callbacks Feishu did not sign or encrypt with our keys, and stale ones', async () => {
@@ -218,7 +232,8 @@ describe('feishu-app channel against a local Feishu stand-in', () => {
     expect((await post(feishuRequest(event, { encryptKey: 'someone-elses-key' }))).status).toBe(401);
     expect((await post(feishuRequest(event, { unsigned: true }))).status).toBe(401);
     expect((await post(feishuRequest(event, { timestampS: Math.floor(clock.now() / 1000) - 3600 }))).status).toBe(401);
-    expect((await post(feishuRequest({ ...event, header: { ...event.header, token: 'wrong' } }))).status).toBe(401);
+    const wrongToken = await post(feishuRequest({ ...event, header: { ...event.header, token: 'wrong' } }));
+    expect(wrongToken).toEqual({ status: 401, body: expect.objectContaining({ error: 'GAS_PUSH_CALLBACK_INVALID' }) });
   });
 
   it('answers the url_verification challenge sent encrypted when the callback address is saved', async () => {
