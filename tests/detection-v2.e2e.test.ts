@@ -1,0 +1,329 @@
+/**
+ * Issue 15 "Detection fidelity v2" end to end: readings published over real MQTT into the embedded
+ * pipeline, alerts and tickets read back through the HTTP API. Time is a ManualClock moved with the
+ * readings; nothing sleeps. Each item has its own describe block and its own pipeline.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../app/clock.ts';
+import { OFFLINE_PAYLOAD, ONLINE_PAYLOAD, statusTopic } from '../simulators/simulation.ts';
+import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
+
+// Monday 10:00 in Asia/Shanghai: the example rota has a technician on site.
+const START = Date.parse('2026-11-23T02:00:00.000Z');
+
+interface TicketItem { id: string; subject: string; deviceId: string | null; conditions: string[]; status: string }
+type InhibitedAlert = AlertItem & { inhibited?: { by: string; alertId: string; since: string } };
+
+/** One gateway publishing readings stamped with the test clock, waiting until the processors judged each batch. */
+class Site {
+  #seq = 0;
+  #published = 0;
+  private constructor(
+    readonly pipeline: TestPipeline,
+    readonly gatewayId: string,
+    readonly client: MqttClient,
+  ) {}
+
+  static async start(gatewayId: string, registry: Array<Record<string, unknown>>): Promise<Site> {
+    const dir = mkdtempSync(join(tmpdir(), 'gas-detection-v2-'));
+    const registryFile = join(dir, 'registry.json');
+    writeFileSync(registryFile, JSON.stringify(registry.map((r) => ({ gatewayId, district: '城东区', reportIntervalS: 3600, ...r }))));
+    const pipeline = await startTestPipeline({ clock: new ManualClock(START), registryFile });
+    const client = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: gatewayId });
+    return new Site(pipeline, gatewayId, client);
+  }
+
+  async publish(...readings: Array<Record<string, unknown>>): Promise<void> {
+    const at = new Date(this.pipeline.clock.now()).toISOString();
+    await this.client.publishAsync(`gas/v1/${this.gatewayId}/up`, JSON.stringify({ gatewayId: this.gatewayId, seq: ++this.#seq, sentAt: at, readings: readings.map((r) => ({ at, ...r })) }), { qos: 1 });
+    this.#published += readings.length;
+    const p = this.pipeline;
+    const want = this.#published;
+    await p.until(`${want} readings judged`, async () => (await p.metric('gas_processor_readings_total')) + (await p.metric('gas_processor_late_readings_total')) >= want);
+  }
+
+  alerts(deviceId: string, condition?: string): Promise<InhibitedAlert[]> {
+    return this.pipeline.get<{ items: InhibitedAlert[] }>(`/alerts?deviceId=${deviceId}${condition ? `&condition=${condition}` : ''}&limit=100`).then((r) => r.items);
+  }
+
+  /** The device's own tickets, once it has one (the storm folder may hold a raise for its group wait). */
+  deviceTickets(deviceId: string): Promise<TicketItem[]> {
+    return this.pipeline.until(`a ticket for ${deviceId}`, async () => {
+      const items = (await this.pipeline.get<{ items: TicketItem[] }>(`/tickets?deviceId=${deviceId}`)).items.filter((t) => t.subject === 'device');
+      return items.length > 0 && items;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+    await this.pipeline.close();
+  }
+}
+
+describe('issue 15 #2: COUNT_MISMATCH judged on increments over real MQTT', () => {
+  let site: Site;
+  beforeAll(async () => {
+    site = await Site.start('GW-CD', [{ deviceId: 'IC-CD1', kind: 'industrial_controller', vendor: 'meihua', qmaxM3h: 100, flowMeterId: 'IC-CD1-FM' }]);
+  });
+  afterAll(() => site?.close());
+
+  const controller = (volumeM3: number, flowMeterVolumeM3: number) => ({
+    deviceId: 'IC-CD1', kind: 'industrial_controller', vendor: 'meihua', volumeM3, flowMeterVolumeM3, flowMeterId: 'IC-CD1-FM',
+    balanceM3: 2_000, batteryV: 3.6, externalPowerV: 12, valve: 'open',
+  });
+
+  it('a controller counting 22 m³ while its flow meter counts 5.5 m³ in 22 minutes (totals in the thousands) raises one COUNT_MISMATCH, controller ahead, cleared once re-synced', async () => {
+    for (let min = 0; min <= 22; min++) {
+      if (min > 0) site.pipeline.clock.advance(60_000);
+      await site.publish(controller(4_000 + min, 3_987.2 + 0.25 * min));
+    }
+    const [raised] = await site.alerts('IC-CD1', 'COUNT_MISMATCH');
+    expect(raised).toMatchObject({ state: 'active', condition: 'COUNT_MISMATCH' });
+    expect(raised!.detail).toMatchObject({ ahead: 'controller', flowMeterId: 'IC-CD1-FM' });
+    expect(Number(raised!.detail!.driftPct)).toBeGreaterThan(50);
+    expect((await site.deviceTickets('IC-CD1')).flatMap((t) => t.conditions)).toContain('COUNT_MISMATCH');
+
+    // The technician re-syncs the flow meter's count to the controller's.
+    for (let min = 23; min <= 25; min++) {
+      site.pipeline.clock.advance(60_000);
+      await site.publish(controller(4_000 + min, 4_000 + min));
+    }
+    const after = await site.alerts('IC-CD1', 'COUNT_MISMATCH');
+    expect(after.map((a) => a.state)).toEqual(['cleared']);
+  });
+});
+
+describe('issue 15 #4: a flapping gas alarm over real MQTT', () => {
+  let site: Site;
+  beforeAll(async () => {
+    site = await Site.start('GW-FL', [{ deviceId: 'HA-FL1', kind: 'home_gas_alarm', address: '人民路 2 号 101', customer: '赵敏' }]);
+  });
+  afterAll(() => site?.close());
+
+  const alarm = (lelPct: number) => ({
+    deviceId: 'HA-FL1', kind: 'home_gas_alarm', lelPct, valve: 'closed', buzzer: lelPct > 0 ? 'intermittent' : 'off',
+    lamps: { power: true, fault: false, alarm: lelPct > 0 },
+  });
+
+  it('three 60 → 0 %LEL cycles in 5 minutes give one L1 and one L2 alert marked flapping with the count, on one ticket, cleared once stable for the window', async () => {
+    let first = true;
+    const step = async (lelPct: number) => {
+      if (!first) site.pipeline.clock.advance(30_000);
+      first = false;
+      await site.publish(alarm(lelPct));
+    };
+    for (let cycle = 0; cycle < 3; cycle++) for (const lel of [60, 0, 0, 0]) await step(lel);
+
+    for (const condition of ['GAS_ALARM_L1', 'GAS_ALARM_L2']) {
+      const alerts = await site.alerts('HA-FL1', condition);
+      expect(alerts, condition).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({ state: 'active', detail: { flapping: true, changes: 3 } });
+    }
+    const tickets = await site.deviceTickets('HA-FL1');
+    expect(tickets).toHaveLength(1);
+    expect([...tickets[0]!.conditions].sort()).toEqual(['GAS_ALARM_L1', 'GAS_ALARM_L2']);
+
+    // Quiet for the 10-minute window after the last change: cleared once, still one alert and one ticket.
+    for (let i = 0; i < 21; i++) await step(0);
+    for (const condition of ['GAS_ALARM_L1', 'GAS_ALARM_L2']) {
+      const alerts = await site.alerts('HA-FL1', condition);
+      expect(alerts.map((a) => a.state), condition).toEqual(['cleared']);
+    }
+    expect(await site.deviceTickets('HA-FL1')).toHaveLength(1);
+  });
+});
+
+describe('issue 15 #7: inhibition over real MQTT', () => {
+  let site: Site;
+  beforeAll(async () => {
+    site = await Site.start('GW-IN', [
+      { deviceId: 'HM-IN1', kind: 'household_meter', vendor: 'qianfeng' },
+      { deviceId: 'HM-IN2', kind: 'household_meter', vendor: 'qianfeng' },
+      { deviceId: 'HA-IN3', kind: 'home_gas_alarm' },
+    ]);
+  });
+  afterAll(() => site?.close());
+
+  const meter = (deviceId: string, status: string[], valve: 'open' | 'closed') => ({ deviceId, kind: 'household_meter', vendor: 'qianfeng', volumeM3: 120, balanceM3: 80, batteryV: 3.9, valve, status });
+
+  it('a meter showing 低电 关阀: VALVE_CLOSED_LOW_BATTERY stands, LOW_BATTERY is kept but inhibited (in the API) and is not on the ticket', async () => {
+    await site.publish(meter('HM-IN1', ['请换电池', '低电', '关阀'], 'closed'));
+    const low = await site.alerts('HM-IN1', 'LOW_BATTERY');
+    const valve = await site.alerts('HM-IN1', 'VALVE_CLOSED_LOW_BATTERY');
+    expect(low).toHaveLength(1);
+    expect(low[0]).toMatchObject({ state: 'active', inhibited: { by: 'VALVE_CLOSED_LOW_BATTERY', alertId: valve[0]!.id } });
+    expect(valve[0]!.inhibited).toBeUndefined();
+    const [ticket] = await site.deviceTickets('HM-IN1');
+    expect(ticket!.conditions).toEqual(['VALVE_CLOSED_LOW_BATTERY']);
+  });
+
+  it('LOW_BATTERY first, then 关阀: the earlier LOW_BATTERY is marked inhibited; a new battery clears both, one ticket', async () => {
+    await site.publish(meter('HM-IN2', ['请换电池'], 'open'));
+    expect((await site.alerts('HM-IN2', 'LOW_BATTERY'))[0]!.inhibited).toBeUndefined();
+    site.pipeline.clock.advance(60_000);
+    await site.publish(meter('HM-IN2', ['请换电池', '低电', '关阀'], 'closed'));
+    expect((await site.alerts('HM-IN2', 'LOW_BATTERY'))[0]).toMatchObject({ state: 'active', inhibited: { by: 'VALVE_CLOSED_LOW_BATTERY' } });
+    site.pipeline.clock.advance(60_000);
+    await site.publish({ ...meter('HM-IN2', [], 'open'), batteryV: 4.5 }); // a new battery
+    expect((await site.alerts('HM-IN2')).map((a) => `${a.condition} ${a.state}`).sort()).toEqual(['LOW_BATTERY cleared', 'VALVE_CLOSED_LOW_BATTERY cleared']);
+    expect(await site.deviceTickets('HM-IN2')).toHaveLength(1);
+  });
+
+  it('GATEWAY_OFFLINE inhibits the power alert of a device behind it, and releases it when the gateway is back', async () => {
+    site.pipeline.clock.advance(30_000);
+    await site.publish({ deviceId: 'HA-IN3', kind: 'home_gas_alarm', lelPct: 0, valve: 'open', buzzer: 'off', lamps: { power: false, fault: false, alarm: false } });
+    expect((await site.alerts('HA-IN3', 'POWER_LOST'))[0]).toMatchObject({ state: 'active' });
+
+    // What the broker publishes as the gateway's last will when its link dies.
+    await site.client.publishAsync(statusTopic('GW-IN'), OFFLINE_PAYLOAD, { qos: 1, retain: true });
+    // Called offline once the last-will grace (60 s) is over and the gateway is still away.
+    const offline = await site.pipeline.until('GATEWAY_OFFLINE raised', async () => {
+      site.pipeline.clock.advance(5_000);
+      await site.pipeline.processor.checkSilence();
+      return (await site.alerts('GW-IN', 'GATEWAY_OFFLINE')).find((a) => a.state === 'active');
+    });
+    const power = await site.pipeline.until('POWER_LOST inhibited', async () => (await site.alerts('HA-IN3', 'POWER_LOST')).find((a) => a.inhibited));
+    expect(power.inhibited).toMatchObject({ by: 'GATEWAY_OFFLINE', alertId: offline.id });
+
+    await site.client.publishAsync(statusTopic('GW-IN'), ONLINE_PAYLOAD, { qos: 1, retain: true });
+    await site.pipeline.until('GATEWAY_OFFLINE cleared', async () => (await site.alerts('GW-IN', 'GATEWAY_OFFLINE')).every((a) => a.state === 'cleared'));
+    const released = (await site.alerts('HA-IN3', 'POWER_LOST'))[0]!;
+    expect(released).toMatchObject({ state: 'active' });
+    expect(released.inhibited).toBeUndefined();
+    expect((await site.deviceTickets('HA-IN3'))[0]!.conditions).toContain('POWER_LOST');
+  });
+});
+
+describe('issue 15 #5: model profiles over real MQTT', () => {
+  let site: Site;
+  beforeAll(async () => {
+    site = await Site.start('GW-MD', [
+      { deviceId: 'HM-MD1', kind: 'household_meter', vendor: 'qianfeng', model: 'QF-G2.5' },
+      { deviceId: 'HM-MD2', kind: 'household_meter', vendor: 'meihua', model: 'MH-G2.5' },
+      { deviceId: 'HM-MD3', kind: 'household_meter', vendor: 'meihua', model: 'MH-NB-G4' },
+      { deviceId: 'IC-MD4', kind: 'industrial_controller', vendor: 'meihua', model: 'MHCG-G' },
+    ]);
+  });
+  afterAll(() => site?.close());
+
+  const meter = (deviceId: string, fields: Record<string, unknown>) => ({ deviceId, kind: 'household_meter', valve: 'open', balanceM3: 50, ...fields });
+
+  it("judges the battery against the model's threshold: a Qianfeng QF-G2.5 at 3.8 V is low (4.0 V), a Meihua MH-G2.5 is not", async () => {
+    await site.publish(meter('HM-MD1', { batteryV: 3.8, volumeM3: 10 }), meter('HM-MD2', { batteryV: 3.8, volumeM3: 10 }));
+    const [low] = await site.alerts('HM-MD1', 'LOW_BATTERY');
+    expect(low).toMatchObject({ state: 'active' });
+    expect(low!.detail).toMatchObject({ batteryV: 3.8, lowBatteryV: 4 });
+    expect(await site.alerts('HM-MD2', 'LOW_BATTERY')).toEqual([]);
+  });
+
+  it('judges overload against the Qmax of the size the model names: a G4 meter at 5 m³/h is in range, at 7 m³/h overloaded', async () => {
+    await site.publish(meter('HM-MD3', { batteryV: 3.6, volumeM3: 100 }));
+    site.pipeline.clock.advance(3_600_000);
+    await site.publish(meter('HM-MD3', { batteryV: 3.6, volumeM3: 105 }));
+    expect(await site.alerts('HM-MD3', 'OVERLOAD')).toEqual([]);
+    site.pipeline.clock.advance(3_600_000);
+    await site.publish(meter('HM-MD3', { batteryV: 3.6, volumeM3: 112 }));
+    const [over] = await site.alerts('HM-MD3', 'OVERLOAD');
+    expect(over).toMatchObject({ state: 'active' });
+    expect(over!.detail).toMatchObject({ source: 'volume_delta', qmaxM3h: 6 });
+  });
+
+  it("reads an MHCG-G controller's ERR-1 as its internal battery (meaning named), not as tampering", async () => {
+    await site.publish({ deviceId: 'IC-MD4', kind: 'industrial_controller', vendor: 'meihua', status: ['关阀', '故障', 'ERR-1'], valve: 'closed', externalPowerV: 12 });
+    const [err] = await site.alerts('IC-MD4', 'ERR-1');
+    expect(err).toMatchObject({ state: 'active' });
+    expect(String(err!.detail!.meaning)).toContain('控制器内电池低电');
+    expect(await site.alerts('IC-MD4', 'TAMPER')).toEqual([]);
+  });
+});
+
+describe('issue 15 #6: GB 16808-2025 two-detector confirmation over real MQTT', () => {
+  let site: Site;
+  beforeAll(async () => {
+    site = await Site.start('GW-TD', [
+      { deviceId: 'AC-TD1', kind: 'alarm_controller', alarmConfirmRule: 'two-detector', address: '工业园 8 号锅炉房', reportIntervalS: 30 },
+      { deviceId: 'AC-TD2', kind: 'alarm_controller', address: '工业园 9 号厨房', reportIntervalS: 30 },
+    ]);
+  });
+  afterAll(() => site?.close());
+
+  const controller = (deviceId: string, ...lel: number[]) => ({
+    deviceId, kind: 'alarm_controller', mainPowerV: 220, mainLoadPct: 40, backupV: 12.5, backup: 'ok',
+    detectors: lel.map((lelPct, i) => ({ channel: i + 1, lelPct })),
+  });
+
+  it("one channel over L2 at a two-detector site raises its channel alarm (L1, rule 'two-detector') and no controller alarm; a second channel confirms it (L2), on an emergency ticket", async () => {
+    await site.publish(controller('AC-TD1', 0, 0, 0));
+    site.pipeline.clock.advance(30_000);
+    await site.publish(controller('AC-TD1', 60, 0, 0));
+    const [l1] = await site.alerts('AC-TD1', 'GAS_ALARM_L1');
+    expect(l1).toMatchObject({ state: 'active' });
+    expect(l1!.detail).toMatchObject({ rule: 'two-detector', scope: 'channel', channels: [1] });
+    expect(await site.alerts('AC-TD1', 'GAS_ALARM_L2')).toEqual([]);
+
+    site.pipeline.clock.advance(30_000);
+    await site.publish(controller('AC-TD1', 62, 55, 0));
+    const [l2] = await site.alerts('AC-TD1', 'GAS_ALARM_L2');
+    expect(l2).toMatchObject({ state: 'active', severity: 'critical' });
+    expect(l2!.detail).toMatchObject({ rule: 'two-detector', scope: 'controller', confirmedBy: [1, 2] });
+    const tickets = await site.pipeline.until('an emergency ticket for AC-TD1', async () => {
+      const items = (await site.pipeline.get<{ items: Array<TicketItem & { priority: string }> }>('/tickets?deviceId=AC-TD1')).items;
+      return items.some((t) => t.conditions.includes('GAS_ALARM_L2') && t.priority === 'emergency') && items;
+    });
+    expect(tickets.flatMap((t) => t.conditions)).toEqual(expect.arrayContaining(['GAS_ALARM_L1', 'GAS_ALARM_L2']));
+  });
+
+  it("one channel over L2 at a site on the default rule raises L1 and L2, the detail saying rule 'single'", async () => {
+    await site.publish(controller('AC-TD2', 60, 0));
+    const [l2] = await site.alerts('AC-TD2', 'GAS_ALARM_L2');
+    expect(l2).toMatchObject({ state: 'active' });
+    expect(l2!.detail).toMatchObject({ rule: 'single', channels: [1] });
+  });
+});
+
+describe('issue 15 #8: NO_SIGNAL follows the report schedule over real MQTT', () => {
+  // A daily NB-IoT meter that connects on its own (its id is its gateway's), slot 02:00 Beijing + 240 min.
+  let site: Site;
+  beforeAll(async () => {
+    site = await Site.start('HM-NB1', [
+      { deviceId: 'HM-NB1', kind: 'household_meter', vendor: 'meihua', model: 'MH-NB-G2.5', reportIntervalS: 86_400, reportAt: '02:00', reportWindowMin: 240, reportTz: 'Asia/Shanghai' },
+    ]);
+  });
+  afterAll(() => site?.close());
+
+  const meter = (volumeM3: number) => ({ deviceId: 'HM-NB1', kind: 'household_meter', vendor: 'meihua', volumeM3, balanceM3: 50, batteryV: 3.6, valve: 'open' });
+  /** Moves the clock to `iso` and runs a silence check there (the stage also checks every 100 ms on its own). */
+  const moveTo = async (iso: string) => {
+    site.pipeline.clock.set(Date.parse(iso));
+    await site.pipeline.processor.checkSilence();
+  };
+
+  it('stays quiet while the meter reports anywhere in its window (late one day, early the next), then raises one NO_SIGNAL after the missed slot and its window, never GATEWAY_OFFLINE', async () => {
+    await site.publish(meter(10)); // 2026-11-23 10:00 Beijing
+    // Next slot 11-24 02:00 Beijing (18:00Z), window to 06:00: it reports at 05:55, nearly 20 h after, late in its window.
+    await moveTo('2026-11-23T21:55:00.000Z');
+    await site.publish(meter(11));
+    // Next day at 02:10 (31 h 15 min after its last report: more than a day, still on time).
+    await moveTo('2026-11-24T18:10:00.000Z');
+    await site.publish(meter(12));
+    // It misses the 11-26 02:00 slot: silent once that window (to 06:00 = 22:00Z) and the 5 min grace are over.
+    await moveTo('2026-11-25T22:00:00.000Z');
+    expect(await site.alerts('HM-NB1', 'NO_SIGNAL')).toEqual([]);
+    await moveTo('2026-11-25T22:06:00.000Z');
+    const [silent] = await site.pipeline.until('NO_SIGNAL raised', async () => {
+      const items = await site.alerts('HM-NB1', 'NO_SIGNAL');
+      return items.length > 0 && items;
+    });
+    expect(silent).toMatchObject({ state: 'active' });
+    expect(silent!.detail).toMatchObject({ schedule: { reportAt: '02:00', reportWindowMin: 240 }, dueAt: '2026-11-25T22:05:00.000Z' });
+    expect(await site.alerts('HM-NB1', 'GATEWAY_OFFLINE')).toEqual([]);
+
+    // The meter is back: its buffered readings clear NO_SIGNAL once.
+    await site.publish(meter(13));
+    expect((await site.alerts('HM-NB1', 'NO_SIGNAL')).map((a) => a.state)).toEqual(['cleared']);
+  });
+});
