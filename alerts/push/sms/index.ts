@@ -5,7 +5,7 @@ import { conditionName } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { PRIORITY_NAMES } from '../../tickets/notice-text.ts';
-import type { PhoneAction } from '../actions.ts';
+import { actionLink, type PhoneAction } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED, type SendResult } from '../channel.ts';
 import { PushRejectedError } from '../errors.ts';
 import { aliyunSignedUrl, callAliyun } from './aliyun.ts';
@@ -30,7 +30,7 @@ export const providerFields = (endpointNote: string) => ({
   maxParamChars: Type.Integer({ minimum: 4, default: 35, description: 'Text parameters are cut to this many characters (the providers refuse longer variables); the link is never cut' }),
   kinds: Type.Array(Type.Union(NOTICE_KINDS.map((k) => Type.Literal(k))), { default: [], description: 'Only these notice kinds (empty: all)' }),
   priorities: Type.Array(Type.Union(PRIORITIES.map((p) => Type.Literal(p))), { default: [], description: 'Only these priorities (empty: all)' }),
-  appUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'Console address for the one-tap link `<appUrl>/#/act/<token>`; absent: taken from the notice’s link' })),
+  appUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'Console address for the one-tap link `<appUrl>/#/act/<token>`; absent: the service’s appUrl, else the base of the notice’s ticket link' })),
 });
 
 const smsFields = (defaultParams: ParamSource[]) => ({
@@ -86,19 +86,15 @@ function phoneActionFor(notice: Notice): PhoneAction | undefined {
   return undefined;
 }
 
-/** The console's address: configured, or the notice link's base (`<appUrl>/#/tickets/…`). */
-const appUrlOf = (configured: string | undefined, notice: Notice) => (configured ?? notice.url?.split('/#/')[0])?.replace(/\/$/, '');
-
 /**
  * `<appUrl>/#/act/<token>` for a staff member and a ticket, when the channel has a token issuer
- * and the ticket still has an action to take; otherwise the ticket link.
+ * and the ticket still has an action to take; otherwise the ticket link. The console's address:
+ * the instance's `appUrl`, the service's, or the base of the notice's ticket link.
  */
-export function actionLink(notice: Notice, person: Person | undefined, deps: ChannelDeps, appUrl: string | undefined): string | undefined {
-  const base = appUrlOf(appUrl, notice);
+export function oneTapLink(notice: Notice, person: Person, deps: ChannelDeps, appUrl: string | undefined): string | undefined {
+  const base = appUrl ?? deps.appUrl ?? notice.url?.split('/#/')[0];
   const action = phoneActionFor(notice);
-  if (person && notice.ticketId && deps.actions && base && action) {
-    return `${base}/#/act/${deps.actions.issue({ personId: person.id, ticketId: notice.ticketId, action })}`;
-  }
+  if (notice.ticketId && deps.actions && base && action) return actionLink(base, deps.actions.issue({ personId: person.id, ticketId: notice.ticketId, action }));
   return notice.url;
 }
 
@@ -174,7 +170,7 @@ export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
         if (!noticeMatches(config, notice)) return { delivered: false, reason: `sms sends no ${notice.priority} ${notice.kind}` };
         const number = person.phone ? providerNumber(config.provider, person.phone, config.countryCode) : undefined;
         if (!number) throw new PushRejectedError(`No valid phone number for ${person.id}: ${person.phone ?? 'none'}`);
-        return sendSms(config, number, templateValues(notice, actionLink(notice, person, deps, config.appUrl), config.maxParamChars), deps);
+        return sendSms(config, number, templateValues(notice, oneTapLink(notice, person, deps, config.appUrl), config.maxParamChars), deps);
       },
       async close() {},
     };
