@@ -57,6 +57,9 @@ interface GatewayFleet {
    * silence then follows them, not a fixed interval); empty otherwise; null while it must be recomputed.
    */
   schedules: Array<{ schedule: ReportSchedule; intervalMs: number }> | null;
+  /** The gateway's scheduled deadline as last computed, and the time it was computed from (a check need not redo the time-zone arithmetic). */
+  scheduledDueMs: number;
+  scheduledFromMs: number;
 }
 
 interface GatewayState {
@@ -225,7 +228,7 @@ export class SilenceWatch {
   #fleetOf(gatewayId: string): GatewayFleet {
     let f = this.#fleets.get(gatewayId);
     if (!f) {
-      f = { devices: new Set(), minIntervalMs: Number.POSITIVE_INFINITY, deferred: [], schedules: null };
+      f = { devices: new Set(), minIntervalMs: Number.POSITIVE_INFINITY, deferred: [], schedules: null, scheduledDueMs: Number.NaN, scheduledFromMs: Number.NaN };
       this.#fleets.set(gatewayId, f);
     }
     return f;
@@ -418,11 +421,15 @@ export class SilenceWatch {
         if (!schedules.some((x) => x.schedule === schedule && x.intervalMs === intervalMs)) schedules.push({ schedule, intervalMs });
       }
       fleet.schedules = schedules;
+      fleet.scheduledFromMs = Number.NaN;
     }
     if (fleet.schedules.length === 0) return undefined;
     if (fleet.devices.size === 1 && isOwnLink(g, fleet.devices.values().next().value!)) return Number.POSITIVE_INFINITY;
+    if (fleet.scheduledFromMs === sinceMs) return fleet.scheduledDueMs;
     let due = Number.POSITIVE_INFINITY;
     for (const { schedule, intervalMs } of fleet.schedules) due = Math.min(due, scheduledDeadline(sinceMs, schedule, intervalMs, this.settings.missedSlots, this.settings.slotGraceMs).dueMs);
+    fleet.scheduledFromMs = sinceMs;
+    fleet.scheduledDueMs = due;
     return due;
   }
 
