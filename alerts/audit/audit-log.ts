@@ -55,7 +55,8 @@ interface Row {
   detail: unknown;
 }
 
-const SECRET_KEY = /pass|secret|token|authori[sz]ation|cookie|private|apikey|api_key/i;
+// `auth`: a Web Push subscription's auth secret (POST /push/subscriptions).
+const SECRET_KEY = /pass|secret|token|authori[sz]ation|^auth$|cookie|private|apikey|api_key/i;
 const MAX_DETAIL_CHARS = 16 * 1024;
 
 /** A request body fit for the audit log: secret-looking fields masked, and capped in size. */

@@ -11,6 +11,7 @@ import { ManualClock } from '../../../app/clock.ts';
 import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
 import { DeviceRegistry } from '../../../registry/device-registry.ts';
 import { AlertBook } from '../../alert-book.ts';
+import { SqlAuditLog } from '../../audit/audit-log.ts';
 import { createChannels } from '../../push/channels.ts';
 import { type WebPushChannel, webPushOf } from '../../push/web-push/index.ts';
 import type { Db } from '../../store/db.ts';
@@ -51,6 +52,7 @@ beforeAll(async () => {
     health: () => ({ status: 'ok', checks: {} }),
     clock,
     webPush,
+    audit: new SqlAuditLog(db),
   }, log);
 });
 afterAll(async () => {
@@ -72,6 +74,9 @@ describe('/api/v1/push', () => {
     expect(res.statusCode).toBe(201);
     expect(res.json()).toEqual({ endpoint: sub.endpoint, personId: 'tech-chen' });
     expect(await webPush.subscriptions.forPerson('tech-chen')).toMatchObject([{ endpoint: sub.endpoint, keys: sub.keys, userAgent: 'iPhone Safari' }]);
+    // The audit trail keeps who subscribed which push service, not the browser's auth secret.
+    const [entry] = await new SqlAuditLog(db).list({ limit: 1 });
+    expect(entry).toMatchObject({ actor: 'tech-chen', method: 'POST', detail: { endpoint: sub.endpoint, keys: { p256dh: sub.keys.p256dh, auth: '[redacted]' } } });
 
     expect((await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', headers: OTHER_TECH, payload: sub })).statusCode).toBe(201);
     expect(await webPush.subscriptions.forPerson('tech-chen')).toEqual([]);
