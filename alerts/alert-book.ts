@@ -360,6 +360,8 @@ export class AlertBook {
     alert.clearedAtMs = atMs;
     alert.clearedAt = new Date(atMs).toISOString();
     if (detail) alert.clearDetail = detail;
+    // A flapping alert's final clear carries every change counted while it was held: the alert shows that count.
+    if (detail?.flapping === true && alert.detail?.flapping === true) alert.detail = { ...alert.detail, changes: detail.changes };
     this.#active.delete(key);
     this.#lastEdgeAtMs.set(key, atMs);
     this.#history.push(alert);

@@ -132,6 +132,8 @@ describe('issue 15 #4: a flapping gas alarm over real MQTT', () => {
     for (const condition of ['GAS_ALARM_L1', 'GAS_ALARM_L2']) {
       const alerts = await site.alerts('HA-FL1', condition);
       expect(alerts.map((a) => a.state), condition).toEqual(['cleared']);
+      // Three raises and three clears counted.
+      expect(alerts[0]!.detail, condition).toMatchObject({ flapping: true, changes: 6 });
     }
     expect(await site.deviceTickets('HA-FL1')).toHaveLength(1);
   });
