@@ -407,6 +407,35 @@ describe('PushDispatcher: a person’s channel order, fallback and quiet hours (
     expect([sse.calls.length, wecom.calls.length, sms.calls.length]).toEqual([1, 1, 0]);
   });
 
+  it('at a restart skips a queued channel whose channel before had reached the person, and starts one whose channel before had failed', async () => {
+    people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms', 'voice'] });
+    const wecom = scriptedChannel('wecom', [httpStatusError(503, 'busy')]);
+    const sms = scriptedChannel('sms', [OK]);
+    const voice = scriptedChannel('voice', [OK]);
+    const before = dispatcher([wecom.instance, sms.instance, voice.instance]);
+    await before.dispatch(notice({ id: 'N-ok', priority: 'urgent' }));
+    await before.dispatch(notice({ id: 'N-bad', priority: 'urgent' }));
+    await before.idle();
+    await before.close();
+    // What the process wrote before dying: N-ok reached on wecom, N-bad's wecom given up, neither's next channel told.
+    await db.query(`UPDATE delivery_state SET status = 'delivered', next_attempt_at = NULL WHERE notice_id = 'N-ok' AND channel = 'wecom'`);
+    await db.query(`UPDATE delivery_state SET status = 'failed', next_attempt_at = NULL WHERE notice_id = 'N-bad' AND channel = 'wecom'`);
+    const after = dispatcher([wecom.instance, sms.instance, voice.instance], { scheduler: new ManualScheduler(clock) });
+    expect(await after.resume()).toBe(1);
+    for (let i = 0; i < 5; i++) await after.idle();
+    expect(sms.calls.map((c) => c.noticeId)).toEqual(['N-bad']);
+    expect(voice.calls).toEqual([]);
+    const rows = await db.query<{ notice_id: string; channel: string; status: string; last_error: string | null }>(
+      `SELECT notice_id, channel, status, last_error FROM delivery_state WHERE channel <> 'wecom' ORDER BY notice_id, channel`,
+    );
+    expect(rows).toEqual([
+      { notice_id: 'N-bad', channel: 'sms', status: 'delivered', last_error: null },
+      { notice_id: 'N-bad', channel: 'voice', status: 'not_delivered', last_error: 'not needed: reached on sms' },
+      { notice_id: 'N-ok', channel: 'sms', status: 'not_delivered', last_error: 'not needed: reached on wecom' },
+      { notice_id: 'N-ok', channel: 'voice', status: 'not_delivered', last_error: 'not needed: reached on wecom' },
+    ]);
+  });
+
   it('does not send a queued channel twice when the same notice is dispatched again or resumed in the same process', async () => {
     people.set(technician.id, { ...technician, channelOrder: ['wecom', 'sms'] });
     const wecom = scriptedChannel('wecom', [httpStatusError(503, 'busy'), httpStatusError(403, 'no')]);
