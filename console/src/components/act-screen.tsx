@@ -11,7 +11,8 @@ type Result = { state: 'working' } | { state: 'done'; done: ActionDone } | { sta
 /** Why a token was refused, in words a technician can act on. */
 function refusal(err: unknown): { key: MessageKey; detail: string } {
   if (!(err instanceof ApiError)) return { key: 'failed', detail: String(err) };
-  if (err.status === 410) return { key: 'act.used', detail: err.message };
+  if (err.code === 'GAS_ACTION_TOKEN_REPLAYED' || err.code === 'GAS_ACTION_TOKEN_EXPIRED') return { key: 'act.used', detail: err.message };
+  // Any other 409: the token was good but the ticket has moved on (e.g. acknowledged by someone else).
   if (err.status === 409) return { key: 'act.conflict', detail: err.message };
   if (err.status === 400 || err.status === 401 || err.status === 403) return { key: 'act.invalid', detail: err.message };
   return { key: 'failed', detail: err.message };
