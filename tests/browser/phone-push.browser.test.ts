@@ -172,6 +172,6 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     const again = await tapped.context().newPage();
     await again.goto(`${pipeline.httpUrl}/console/#/act/${token}`);
     await again.locator('[data-testid=act-screen][data-state=refused]').waitFor({ timeout: 10_000 });
-    expect(await again.locator('[data-testid=act-screen]').textContent()).toContain('已用过');
+    expect(await again.locator('[data-testid=act-screen]').textContent()).toContain('此链接已用过或已过期');
   });
 });
