@@ -1,8 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox';
-import type { Text } from '../../catalog/manual.ts';
+import { PHONE_ACTION_NAMES } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { actionLink, type PhoneAction } from '../actions.ts';
+import { actionLink } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { markdownText, subjectLine } from '../format.ts';
@@ -30,12 +30,6 @@ const FLOW_CONTROL_ERRCODES = new Set([90002, 90005, 90006, 90018]);
 /** System busy: DingTalk asks for a retry. */
 const BUSY_ERRCODE = -1;
 
-/** The buttons of a work notice, in the order shown. */
-export const DINGTALK_ACTIONS: ReadonlyArray<{ action: PhoneAction; label: Text }> = [
-  { action: 'acknowledge', label: { 'zh-CN': '接单', en: 'Acknowledge' } },
-  { action: 'on_site', label: { 'zh-CN': '到场', en: 'On site' } },
-];
-
 interface DingtalkAnswer {
   errcode?: number;
   errmsg?: string;
@@ -48,12 +42,11 @@ interface DingtalkAnswer {
 
 /**
  * The text of a notice as a work notice. DingTalk silently drops a work notice whose content is the
- * same as one the person got from the app that day, so the text names the notice and its time: a
- * repeat push about the same ticket still arrives.
+ * same as one the person got from the app that day, so the text names the notice: a repeat push
+ * about the same ticket (SLA breach, escalation) still arrives.
  */
 export function workNoticeMarkdown(notice: Notice, recipient: Person): string {
-  const at = new Date(notice.createdAtMs).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
-  return `${markdownText(notice, recipient)}\n\n通知 Notice: ${notice.id} · ${at}`;
+  return `${markdownText(notice, recipient)}\n\n通知 Notice: ${notice.id}`;
 }
 
 /** The `msg` of asyncsend_v2: an action card with 接单/到场 links when the notice is about a ticket, else markdown. */
@@ -63,8 +56,9 @@ export function workNoticeMessage(config: DingtalkWorkConfig, notice: Notice, re
   const buttons: Array<{ title: string; action_url: string }> = [];
   const appUrl = config.appUrl ?? deps.appUrl;
   if (notice.ticketId && deps.actions && appUrl) {
-    for (const { action, label } of DINGTALK_ACTIONS) {
+    for (const action of ['acknowledge', 'on_site'] as const) {
       const token = deps.actions.issue({ personId: recipient.id, ticketId: notice.ticketId, action }, config.actionTtlMs);
+      const label = PHONE_ACTION_NAMES[action];
       buttons.push({ title: `${label['zh-CN']} ${label.en}`, action_url: actionLink(appUrl, token) });
     }
   }
@@ -86,18 +80,13 @@ function dingtalkError(what: string, answer: DingtalkAnswer, throttleMs: number)
 
 const isTokenError = (a: DingtalkAnswer) => TOKEN_ERRCODES.has(a.errcode ?? 0) || (a.errcode === 88 && TOKEN_ERRCODES.has(Number(a.sub_code)));
 
-export interface DingtalkWorkChannel extends Channel {
-  /** The access token cache (shared by every push of this instance). */
-  readonly tokens: AccessTokenCache;
-}
-
 /** DingTalk work notices (工作通知) from an internal app to each person's DingTalk userid. */
-export const DingtalkWorkPlugin: ChannelPlugin<typeof DingtalkWorkConfigSchema, DingtalkWorkChannel> = {
+export const DingtalkWorkPlugin: ChannelPlugin<typeof DingtalkWorkConfigSchema> = {
   name: 'dingtalk-work',
   description: 'DingTalk work notices (asyncsend_v2) to a person’s DingTalk userid, with one-tap 接单/到场 links',
   configSchema: DingtalkWorkConfigSchema,
   serves: (person) => Boolean(person.accounts?.dingtalk),
-  create(config, deps): DingtalkWorkChannel {
+  create(config, deps): Channel {
     const base = config.baseUrl.replace(/\/+$/, '');
 
     async function call(what: string, url: string, init: RequestInit): Promise<DingtalkAnswer> {
@@ -132,7 +121,6 @@ export const DingtalkWorkPlugin: ChannelPlugin<typeof DingtalkWorkConfigSchema, 
     }
 
     return {
-      tokens,
       async send(notice, recipient) {
         const userid = recipient.accounts?.dingtalk;
         if (!userid) throw new PushRejectedError(`${recipient.id} has no DingTalk userid (accounts.dingtalk)`);

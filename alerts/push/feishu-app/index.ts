@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { PipelineError } from '../../../app/errors.ts';
 import { ErrorResponse } from '../../api/schemas.ts';
 import type { Text } from '../../catalog/manual.ts';
+import { PHONE_ACTION_NAMES } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { ActionTokenError, type PhoneAction } from '../actions.ts';
@@ -38,10 +39,10 @@ const RATE_LIMIT_CODES = new Set([99991400, 230020]);
 
 const CARD_COLOURS: Record<Notice['priority'], string> = { emergency: 'red', urgent: 'orange', normal: 'blue', low: 'grey' };
 
-/** The card's buttons, what they do, and what the card says once done. */
-export const FEISHU_ACTIONS: Readonly<Record<PhoneAction, { label: Text; done: Text }>> = {
-  acknowledge: { label: { 'zh-CN': '接单', en: 'Acknowledge' }, done: { 'zh-CN': '已接单', en: 'Acknowledged' } },
-  on_site: { label: { 'zh-CN': '到场', en: 'On site' }, done: { 'zh-CN': '已到场', en: 'On site' } },
+/** What the card and its toast say once a button did its work. */
+const ACTION_DONE: Readonly<Record<PhoneAction, Text>> = {
+  acknowledge: { 'zh-CN': '已接单', en: 'Acknowledged' },
+  on_site: { 'zh-CN': '已到场', en: 'On site' },
 };
 
 /** What a button carries back: the action token, and whom the card was sent to (a forwarded card is refused). */
@@ -61,7 +62,7 @@ function actionButtons(config: FeishuAppConfig, deps: Pick<ChannelDeps, 'actions
   return actions.map((action, i) => ({
     tag: 'button',
     type: i === 0 ? 'primary' : 'default',
-    text: plain(both(FEISHU_ACTIONS[action].label)),
+    text: plain(both(PHONE_ACTION_NAMES[action])),
     value: { ...value, action_token: deps.actions!.issue({ ...claim, action }, config.actionTtlMs) } satisfies ButtonValue,
   }));
 }
@@ -85,15 +86,14 @@ export function feishuCard(config: FeishuAppConfig, notice: Notice, recipient: P
 }
 
 /** The card after a button did its work: the done state as a disabled button, and the next step (到场 after 接单). */
-function doneCard(config: FeishuAppConfig, deps: Pick<ChannelDeps, 'actions'>, claim: { personId: string; ticketId: string; action: PhoneAction }, value: ButtonValue, status: string, atMs: number) {
-  const done = FEISHU_ACTIONS[claim.action].done;
-  const at = new Date(atMs).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
+function doneCard(config: FeishuAppConfig, deps: Pick<ChannelDeps, 'actions'>, claim: { personId: string; ticketId: string; action: PhoneAction }, value: ButtonValue, status: string) {
+  const done = ACTION_DONE[claim.action];
   const next = claim.action === 'acknowledge' ? actionButtons(config, deps, claim, { open_id: value.open_id, subject: value.subject, ...(value.url ? { url: value.url } : {}) }, ['on_site']) : [];
   return {
     config: { wide_screen_mode: true },
     header: { template: 'green', title: plain(value.subject) },
     elements: [
-      { tag: 'div', text: { tag: 'lark_md', content: `**${both(done)}** · ${at}\n工单 Ticket: ${claim.ticketId} · 状态 Status: ${status}` } },
+      { tag: 'div', text: { tag: 'lark_md', content: `**${both(done)}**\n工单 Ticket: ${claim.ticketId} · 状态 Status: ${status}` } },
       { tag: 'action', actions: [{ tag: 'button', type: 'default', disabled: true, text: plain(both(done)), value: {} }, ...next, ...openButton(value.url)] },
     ],
   };
@@ -123,10 +123,6 @@ interface FeishuAnswer {
   tenant_access_token?: string;
   expire?: number;
   data?: { message_id?: string };
-}
-
-export interface FeishuAppChannel extends Channel {
-  readonly tokens: AccessTokenCache;
 }
 
 const Toast = Type.Object({
@@ -163,12 +159,12 @@ function refusalText(err: unknown): Text {
 }
 
 /** Feishu custom-app bot cards to a person's open_id, with 接单/到场 buttons answered by a verified card callback. */
-export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema, FeishuAppChannel> = {
+export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
   name: 'feishu-app',
   description: 'Feishu (Lark) app bot message cards to a person’s open_id, with 接单/到场 buttons and a verified card callback',
   configSchema: FeishuAppConfigSchema,
   serves: (person) => Boolean(person.accounts?.feishu),
-  create(config, deps): FeishuAppChannel {
+  create(config, deps): Channel {
     const base = config.baseUrl.replace(/\/+$/, '');
 
     async function call(what: string, url: string, init: RequestInit): Promise<{ status: number; headers: Headers; answer: FeishuAnswer; text: string }> {
@@ -218,7 +214,6 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema, Feishu
     }, deps.clock);
 
     return {
-      tokens,
       async send(notice, recipient) {
         const openId = recipient.accounts?.feishu;
         if (!openId) throw new PushRejectedError(`${recipient.id} has no Feishu open_id (accounts.feishu)`);
@@ -312,8 +307,8 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema, Feishu
           });
           const done = await deps.applyAction.apply({ ...claim, via });
           request.log.info({ ticketId: done.ticketId, action: claim.action, personId: claim.personId, via }, 'Ticket action from a Feishu card');
-          const card = doneCard(config, deps, claim, { open_id: value.open_id ?? '', subject: String(value.subject ?? ''), action_token: '', ...(typeof value.url === 'string' ? { url: value.url } : {}) }, done.status, deps.clock.now());
-          return { toast: toast('success', FEISHU_ACTIONS[claim.action].done), card: { type: 'raw' as const, data: card } };
+          const card = doneCard(config, deps, claim, { open_id: value.open_id ?? '', subject: String(value.subject ?? ''), action_token: '', ...(typeof value.url === 'string' ? { url: value.url } : {}) }, done.status);
+          return { toast: toast('success', ACTION_DONE[claim.action]), card: { type: 'raw' as const, data: card } };
         } catch (err) {
           if (!(err instanceof PipelineError)) throw err;
           request.log.info({ err, via }, 'Feishu card action refused');
