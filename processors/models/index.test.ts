@@ -20,6 +20,7 @@ describe('model profiles (issue 15 #5)', () => {
     expect(meterSizeIn('G1.6')).toBe('G1.6');
     expect(meterSizeIn('TBQM G100')).toBe('G100');
     expect(meterSizeIn('XG400')).toBeUndefined();
+    expect(meterSizeIn('JS-J2.5')).toBe('G2.5');
     expect(meterSizeIn('MHCG-G')).toBeUndefined();
   });
 

@@ -30,9 +30,12 @@ export function qminOf(size: MeterSize, type: MeterType): number {
   return METER_SIZES[size] / (type === 'turbine' ? 20 : 50);
 }
 
-/** The G designation a model name carries (`MHCG-G4`, `TBQM-G65`, `G2.5`), if any. */
+/**
+ * The G designation a model name carries (`MHCG-G4`, `TBQM-G65`, `G2.5`), if any. Chinese household
+ * meters are often marked J instead (J2.5 = G2.5, GB/T 6968): the same sizes.
+ */
 export function meterSizeIn(model: string): MeterSize | undefined {
-  const m = /(?:^|[^A-Z0-9.])G(1\.6|2\.5|4|6|10|16|25|40|65|100)(?![0-9.])/i.exec(model.normalize('NFKC'));
+  const m = /(?:^|[^A-Z0-9.])[GJ](1\.6|2\.5|4|6|10|16|25|40|65|100)(?![0-9.])/i.exec(model.normalize('NFKC'));
   return m ? (`G${m[1]}` as MeterSize) : undefined;
 }
 

@@ -89,7 +89,14 @@ describe('GasAlarmDetector: GB 16808-2025 two-detector confirmation (issue 15 #6
   it('raises the confirmed controller alarm once a second channel exceeds the set point, naming both', () => {
     const { steps } = runDetector(GasAlarmDetector, [controller(0, 60, 0), controller(30, 60, 55)], twoDetector);
     expect(steps.map((s) => s.present)).toEqual([['GAS_ALARM_L1'], ['GAS_ALARM_L1', 'GAS_ALARM_L2']]);
-    expect(detailOf(steps[1]!, 'GAS_ALARM_L2')).toMatchObject({ rule: 'two-detector', scope: 'controller', confirmedBy: [1, 2], lelPct: 60 });
+    expect(detailOf(steps[1]!, 'GAS_ALARM_L2')).toMatchObject({ rule: 'two-detector', scope: 'controller', confirmed: true, confirmedBy: [1, 2], lelPct: 60 });
+    expect(detailOf(steps[0]!, 'GAS_ALARM_L1')).toMatchObject({ confirmed: false });
+  });
+
+  it('says an L1 raised by two channels at once (both between L1 and L2) was confirmed, with no controller alarm at L2', () => {
+    const { steps } = runDetector(GasAlarmDetector, [controller(0, 30, 35, 0)], twoDetector);
+    expect(steps[0]!.present).toEqual(['GAS_ALARM_L1']);
+    expect(detailOf(steps[0]!, 'GAS_ALARM_L1')).toMatchObject({ rule: 'two-detector', confirmed: true, confirmedBy: [1, 2] });
   });
 
   it("says rule 'single' where one channel is enough (the default), and a registry rule wins over the setting", () => {

@@ -36,14 +36,18 @@ function alarmDetail(lelPct: number | undefined, profile: DeviceProfile, channel
 /**
  * An alarm controller's detail also says which rule applied and what it saw: under `two-detector`
  * L1 is the channel alarm one channel raises (`scope: 'channel'`), L2 the controller alarm that
- * `confirmMinChannels` channels at or above L2 confirm (`confirmedBy`).
+ * `confirmMinChannels` channels at or above L2 confirm; `confirmed` and `confirmedBy` say whether
+ * enough channels were over that level's set point on the reading of the edge.
  */
 function controllerDetail(
-  base: Record<string, unknown>, rule: AlarmConfirmRule, level: 'L1' | 'L2', reading: Reading, profile: DeviceProfile,
+  base: Record<string, unknown>, rule: AlarmConfirmRule, level: 'L1' | 'L2', reading: Reading, profile: DeviceProfile, minChannels: number,
 ): Record<string, unknown> {
   if (rule === 'single') return { ...base, rule };
   const overL2 = channelsOver(reading, profile.l2LelPct);
-  return { ...base, rule, scope: level === 'L1' ? 'channel' : 'controller', channelsOverL2: overL2, ...(level === 'L2' ? { confirmedBy: overL2 } : {}) };
+  const overL1 = Array.isArray(base.channels) ? (base.channels as Array<string | number>) : [];
+  // Whether the alarm of this level was confirmed by enough channels when it was raised or cleared.
+  const confirmedBy = level === 'L2' ? overL2 : overL1;
+  return { ...base, rule, scope: level === 'L1' ? 'channel' : 'controller', channelsOverL2: overL2, confirmed: confirmedBy.length >= minChannels, ...(confirmedBy.length >= minChannels ? { confirmedBy } : {}) };
 }
 
 /**
@@ -92,8 +96,8 @@ export const GasAlarmDetector = defineDetector({
     const l2 = advanceLevel(state.l2, wantL2, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
 
     if (isController) {
-      out.report('GAS_ALARM_L1', l1.on, () => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, 'L1', reading, profile));
-      out.report('GAS_ALARM_L2', l2.on, () => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, 'L2', reading, profile));
+      out.report('GAS_ALARM_L1', l1.on, () => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, 'L1', reading, profile, settings.confirmMinChannels));
+      out.report('GAS_ALARM_L2', l2.on, () => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, 'L2', reading, profile, settings.confirmMinChannels));
     } else {
       out.report('GAS_ALARM_L1', l1.on, () => alarmDetail(lelPct, profile, channels, deviceAlarm));
       out.report('GAS_ALARM_L2', l2.on, () => alarmDetail(lelPct, profile, channels, deviceAlarm));
