@@ -249,6 +249,9 @@ describe('issue 15 #6: GB 16808-2025 two-detector confirmation over real MQTT', 
     site = await Site.start('GW-TD', [
       { deviceId: 'AC-TD1', kind: 'alarm_controller', alarmConfirmRule: 'two-detector', address: '工业园 8 号锅炉房', reportIntervalS: 30 },
       { deviceId: 'AC-TD2', kind: 'alarm_controller', address: '工业园 9 号厨房', reportIntervalS: 30 },
+      // A boiler room whose controller shuts gas through a valve on the meter it guards.
+      { deviceId: 'AC-TD3', kind: 'alarm_controller', alarmConfirmRule: 'two-detector', valveId: 'IC-TD3', address: '工业园 10 号锅炉房', reportIntervalS: 30 },
+      { deviceId: 'IC-TD3', kind: 'industrial_controller', vendor: 'meihua', model: 'MHCG-G', address: '工业园 10 号锅炉房' },
     ]);
   });
   afterAll(() => site?.close());
@@ -285,6 +288,19 @@ describe('issue 15 #6: GB 16808-2025 two-detector confirmation over real MQTT', 
     expect(l2).toMatchObject({ state: 'active' });
     expect(l2!.detail).toMatchObject({ rule: 'single', channels: [1] });
   });
+
+  it('expects the valve cut only on a confirmed alarm: one channel with the valve open is no VALVE_NOT_CUT, two are', async () => {
+    await site.publish({ deviceId: 'IC-TD3', kind: 'industrial_controller', vendor: 'meihua', volumeM3: 2_000, balanceM3: 500, batteryV: 3.6, externalPowerV: 12, valve: 'open' });
+    site.pipeline.clock.advance(30_000);
+    await site.publish(controller('AC-TD3', 60, 0, 0));
+    expect((await site.alerts('AC-TD3', 'GAS_ALARM_L1'))[0]).toMatchObject({ state: 'active' });
+    expect(await site.alerts('AC-TD3', 'VALVE_NOT_CUT')).toEqual([]);
+    site.pipeline.clock.advance(30_000);
+    await site.publish(controller('AC-TD3', 60, 58, 0));
+    const [notCut] = await site.alerts('AC-TD3', 'VALVE_NOT_CUT');
+    expect(notCut).toMatchObject({ state: 'active', severity: 'critical' });
+    expect(notCut!.detail).toMatchObject({ rule: 'two-detector', valveSource: 'linked', valveId: 'IC-TD3', channels: [1, 2] });
+  });
 });
 
 describe('issue 15 #8: NO_SIGNAL follows the report schedule over real MQTT', () => {
@@ -303,6 +319,34 @@ describe('issue 15 #8: NO_SIGNAL follows the report schedule over real MQTT', ()
     site.pipeline.clock.set(Date.parse(iso));
     await site.pipeline.processor.checkSilence();
   };
+
+  it('raises NO_SIGNAL for the one meter of a gateway of scheduled meters that missed its window while another reported late in it, and no GATEWAY_OFFLINE', async () => {
+    const gw = await Site.start('GW-NB', [
+      { deviceId: 'HM-NB2', kind: 'household_meter', vendor: 'meihua', model: 'MH-NB-G2.5', reportIntervalS: 86_400 },
+      { deviceId: 'HM-NB3', kind: 'household_meter', vendor: 'meihua', model: 'MH-NB-G2.5', reportIntervalS: 86_400 },
+    ]);
+    try {
+      const m = (deviceId: string) => ({ ...meter(10), deviceId });
+      await gw.publish(m('HM-NB2'), m('HM-NB3')); // 2026-11-23 10:00 Beijing
+      // The model's slot: 02:00 Beijing + 240 min. HM-NB2 reports at 05:55 on the 24th; HM-NB3 does not.
+      gw.pipeline.clock.set(Date.parse('2026-11-23T21:55:00.000Z'));
+      await gw.publish(m('HM-NB2'));
+      gw.pipeline.clock.set(Date.parse('2026-11-23T22:04:00.000Z'));
+      await gw.pipeline.processor.checkSilence();
+      expect(await gw.alerts('HM-NB3', 'NO_SIGNAL')).toEqual([]);
+      gw.pipeline.clock.set(Date.parse('2026-11-23T22:06:00.000Z'));
+      await gw.pipeline.processor.checkSilence();
+      const [silent] = await gw.pipeline.until('NO_SIGNAL for HM-NB3', async () => {
+        const items = await gw.alerts('HM-NB3', 'NO_SIGNAL');
+        return items.length > 0 && items;
+      });
+      expect(silent).toMatchObject({ state: 'active', detail: { dueAt: '2026-11-23T22:05:00.000Z' } });
+      expect(await gw.alerts('HM-NB2', 'NO_SIGNAL')).toEqual([]);
+      expect(await gw.alerts('GW-NB', 'GATEWAY_OFFLINE')).toEqual([]);
+    } finally {
+      await gw.close();
+    }
+  });
 
   it('stays quiet while the meter reports anywhere in its window (late one day, early the next), then raises one NO_SIGNAL after the missed slot and its window, never GATEWAY_OFFLINE', async () => {
     await site.publish(meter(10)); // 2026-11-23 10:00 Beijing
