@@ -29,6 +29,8 @@ let phone: Array<{ userid: string; msg: any }>;
 let seenToday: Set<string>;
 /** Replaces the stand-in's answer to the next sends, one per call (then back to normal). */
 let sendScript: Array<{ status: number; body: unknown } | 'hang'>;
+/** The same for gettoken. */
+let tokenScript: Array<{ status: number; body: unknown }>;
 
 function reply(res: import('node:http').ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json;charset=utf-8' }).end(JSON.stringify(body));
@@ -56,6 +58,8 @@ beforeAll(async () => {
       const url = new URL(req.url!, base);
       if (req.method === 'GET' && url.pathname === '/gettoken') {
         tokenCalls++;
+        const scripted = tokenScript.shift();
+        if (scripted) return reply(res, scripted.status, scripted.body);
         if (url.searchParams.get('appkey') !== APP.appKey || url.searchParams.get('appsecret') !== APP.appSecret) return reply(res, 200, { errcode: 40089, errmsg: '不合法的corpid或corpsecret' });
         const token = randomBytes(16).toString('hex');
         validTokens.add(token);
@@ -98,6 +102,7 @@ beforeEach(() => {
   phone = [];
   seenToday = new Set();
   sendScript = [];
+  tokenScript = [];
 });
 
 const chen: Person = { ...technician, accounts: { dingtalk: 'manager4711' } };
@@ -186,6 +191,18 @@ describe('dingtalk-work channel against a local DingTalk stand-in', () => {
     clock.advance(7_000_000);
     await ch.channel.send(notice({ id: 'N-4' }), chen);
     expect(tokenCalls).toBe(3);
+  });
+
+  it('shares one token fetch between pushes sent at once, and does not keep a failed fetch', async () => {
+    const ch = dingtalk({ timeoutMs: 200 });
+    await Promise.all([1, 2, 3].map((i) => ch.channel.send(notice({ id: `N-${i}` }), chen)));
+    expect(tokenCalls).toBe(1);
+    expect(phone).toHaveLength(3);
+
+    const other = dingtalk();
+    tokenScript = [{ status: 503, body: {} }];
+    await expect(other.channel.send(notice({ id: 'N-4' }), chen)).rejects.toMatchObject({ code: 'GAS_PUSH_UNAVAILABLE', statusCode: 503 });
+    await expect(other.channel.send(notice({ id: 'N-4' }), chen)).resolves.toEqual({ delivered: true });
   });
 
   it('refuses for good on a wrong app secret, a bad parameter or an unknown userid', async () => {
