@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../app/clock.ts';
 import { OFFLINE_PAYLOAD, ONLINE_PAYLOAD, statusTopic } from '../simulators/simulation.ts';
 import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
+import { openStream, type StreamClient } from './stream-client.ts';
 
 // Monday 10:00 in Asia/Shanghai: the example rota has a technician on site.
 const START = Date.parse('2026-11-23T02:00:00.000Z');
@@ -99,10 +100,21 @@ describe('issue 15 #2: COUNT_MISMATCH judged on increments over real MQTT', () =
 
 describe('issue 15 #4: a flapping gas alarm over real MQTT', () => {
   let site: Site;
+  let stream: StreamClient;
   beforeAll(async () => {
     site = await Site.start('GW-FL', [{ deviceId: 'HA-FL1', kind: 'home_gas_alarm', address: '人民路 2 号 101', customer: '赵敏' }]);
+    // The phone of the technician on call, to count the leak pages.
+    const { httpUrl, adminToken } = site.pipeline;
+    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const onCall = await site.pipeline.get<{ technician?: { id: string } }>(`/oncall?district=${encodeURIComponent('城东区')}`);
+    const res = await fetch(`${httpUrl}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 'phone of the on-call technician', role: 'technician', personId: onCall.technician!.id }) });
+    const { token } = (await res.json()) as { token: string };
+    stream = await openStream(`${httpUrl}/api/v1/stream?access_token=${token}`);
   });
-  afterAll(() => site?.close());
+  afterAll(async () => {
+    stream?.close();
+    await site?.close();
+  });
 
   const alarm = (lelPct: number) => ({
     deviceId: 'HA-FL1', kind: 'home_gas_alarm', lelPct, valve: 'closed', buzzer: lelPct > 0 ? 'intermittent' : 'off',
@@ -136,6 +148,9 @@ describe('issue 15 #4: a flapping gas alarm over real MQTT', () => {
       expect(alerts[0]!.detail, condition).toMatchObject({ flapping: true, changes: 6 });
     }
     expect(await site.deviceTickets('HA-FL1')).toHaveLength(1);
+    // The technician was paged about the leak once, not once per cycle.
+    await stream.next((e) => e.event === 'alarm.raised' && JSON.stringify(e.data).includes('HA-FL1'));
+    expect(stream.events.filter((e) => e.event === 'alarm.raised' && JSON.stringify(e.data).includes('HA-FL1'))).toHaveLength(1);
   });
 });
 
