@@ -6,7 +6,7 @@ import { ticketAlerts } from '../alerts/inhibition.ts';
 import { SqlOnCallDirectory } from '../alerts/oncall/oncall-directory.ts';
 import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
-import { type ActionApplier, ActionTokens, loadActionSecret, ticketActionApplier } from '../alerts/push/actions.ts';
+import { type ActionApplier, ActionTokens, loadActionSecret, sqlTicketOfAlert, ticketActionApplier } from '../alerts/push/actions.ts';
 import { closeChannels, createChannels, parsePushConfig, pushCallbacksOf, sseHubOf } from '../alerts/push/channels.ts';
 import { type WebPushChannel, webPushOf } from '../alerts/push/web-push/index.ts';
 import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
@@ -118,7 +118,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
   const applyAction: ActionApplier = {
     apply: (a) => {
       if (!ticketsForActions) throw new Error('Ticket action before the ticket service started');
-      return ticketActionApplier({ tickets: ticketsForActions, people: oncall, clock, audit, log }).apply(a);
+      return ticketActionApplier({ tickets: ticketsForActions, people: oncall, ticketOfAlert: sqlTicketOfAlert(db), clock, audit, log }).apply(a);
     },
   };
   const channels = createChannels(pushConfig.channels, {

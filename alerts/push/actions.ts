@@ -38,6 +38,26 @@ export function actionLink(appUrl: string, token: string): string {
   return `${appUrl.replace(/\/+$/, '')}/#/act/${token}`;
 }
 
+/** The prefix of a claim's ticketId that names an alert instead (see actionTicketRef). */
+export const ALERT_REF = 'alert:';
+
+/**
+ * What a notice's buttons act on: its ticket, or for an alarm pushed ahead of its ticket (the
+ * safety lane's leak push, which the ticket's dispatch then does not repeat) `alert:<first alert
+ * id>`, which the applier turns into the ticket opened for that alert when the button is pressed.
+ * Undefined when the notice names neither.
+ */
+export function actionTicketRef(notice: { ticketId: string; data: Record<string, unknown> }): string | undefined {
+  if (notice.ticketId) return notice.ticketId;
+  const first = ([] as unknown[]).concat(notice.data.alertIds ?? [])[0];
+  return typeof first === 'string' && first !== '' ? `${ALERT_REF}${first}` : undefined;
+}
+
+/** The ticket an alert was taken into (ticket_alerts), for `alert:` references. */
+export function sqlTicketOfAlert(db: Db): (alertId: string) => Promise<string | undefined> {
+  return async (alertId) => (await db.query<{ ticket_id: string }>('SELECT ticket_id FROM ticket_alerts WHERE alert_id = $1', [alertId]))[0]?.ticket_id;
+}
+
 const hookPath = (via: string) => (via === 'link' ? '/hooks/v1/actions' : `/hooks/v1/push/${via}`);
 
 /** Where a redemption came from, for the audit trail. */
@@ -202,6 +222,8 @@ export interface TicketActionsDeps {
     arriveOnSite(id: string, actor: string): Promise<{ id: string; status: string }>;
   };
   people: { person(id: string): Promise<{ role: string } | undefined> };
+  /** Resolves `alert:<id>` claims (see actionTicketRef); without it they are "not found". */
+  ticketOfAlert?: (alertId: string) => Promise<string | undefined>;
   clock: { now(): number };
   audit?: { record(e: AuditEntry): Promise<void> };
   log: { error(obj: object, msg: string): void };
@@ -214,7 +236,9 @@ export interface TicketActionsDeps {
  */
 export function ticketActionApplier(d: TicketActionsDeps): ActionApplier {
   return {
-    async apply({ personId, ticketId, action, via }) {
+    async apply({ personId, ticketId: ref, action, via }) {
+      const ticketId = ref.startsWith(ALERT_REF) ? await d.ticketOfAlert?.(ref.slice(ALERT_REF.length)) : ref;
+      if (ticketId === undefined) throw new TicketNotFoundError(ref);
       const [person, ticket] = await Promise.all([d.people.person(personId), d.tickets.get(ticketId)]);
       if (!ticket || !person || (person.role === 'technician' && ticket.assignee !== personId)) throw new TicketNotFoundError(ticketId);
       const done = action === 'acknowledge' ? await d.tickets.acknowledge(ticketId, personId) : await d.tickets.arriveOnSite(ticketId, personId);

@@ -14,10 +14,10 @@ import { ManualClock } from '../../../app/clock.ts';
 import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
 import { DeviceRegistry } from '../../../registry/device-registry.ts';
 import { SqlAuditLog } from '../../audit/audit-log.ts';
-import { ActionTokens, loadActionSecret, ticketActionApplier } from '../../push/actions.ts';
+import { ActionTokens, actionTicketRef, loadActionSecret, sqlTicketOfAlert, ticketActionApplier } from '../../push/actions.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
-import { FakeDirectory, lookupDevice, MIN, newBook, T0 } from '../../tickets/test-support.ts';
+import { FakeDirectory, lookupDevice, MIN, newBook, raise, T0 } from '../../tickets/test-support.ts';
 import { TicketService } from '../../tickets/ticket-service.ts';
 import { buildHttpApi } from '../server.ts';
 import { TokenBook } from '../tokens.ts';
@@ -28,6 +28,7 @@ let db: Db;
 let svc: TicketService;
 let audit: SqlAuditLog;
 let actions: ActionTokens;
+const book = newBook();
 const clock = new ManualClock(T0);
 const report = { origin: 'report', contact: { name: '张三', phone: '138 0000 0001' }, address: '东区幸福路 1 号 101', district: 'east', description: '厨房有燃气味' };
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
   actions = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 30 * MIN, audit });
   const tokens = new TokenBook();
   app = await buildHttpApi({
-    alerts: newBook(),
+    alerts: book,
     registry: new DeviceRegistry([]),
     devices: { statusOf: () => undefined },
     deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
@@ -59,7 +60,7 @@ beforeAll(async () => {
     clock,
     audit,
     actionTokens: actions,
-    applyAction: ticketActionApplier({ tickets: svc, people: directory, clock, audit, log }),
+    applyAction: ticketActionApplier({ tickets: svc, people: directory, ticketOfAlert: sqlTicketOfAlert(db), clock, audit, log }),
     pushCallbacks: [{ name: 'wecom-app', routes: providerCallback }],
   }, log, { authFailures: { maxFailures: 4, windowMs: 60_000 } });
 });
@@ -81,6 +82,19 @@ describe('POST /hooks/v1/actions', () => {
 
     const onSite = await redeem(actions.issue({ personId: 'tech-wang', ticketId: t.id, action: 'on_site' }));
     expect(onSite.json()).toEqual({ ticketId: t.id, action: 'on_site', status: 'on_site' });
+  });
+
+  it('a token for an alert (a leak pushed ahead of its ticket) acknowledges the ticket opened for that alert', async () => {
+    const [change] = raise(book, 'HM-1', 'GAS_ALARM_L2', clock.now(), { kind: 'home_gas_alarm', severity: 'critical' });
+    const ref = actionTicketRef({ ticketId: '', data: { alertIds: [change!.alert.id] } });
+    expect(ref).toBe(`alert:${change!.alert.id}`);
+    const token = actions.issue({ personId: 'tech-wang', ticketId: ref!, action: 'acknowledge' });
+    await svc.onAlertChanges([change!]);
+    const res = await redeem(token, '10.0.6.1');
+    expect(res.statusCode).toBe(200);
+    const { ticketId } = res.json();
+    expect((await svc.get(ticketId))!).toMatchObject({ status: 'acknowledged', deviceId: 'HM-1' });
+    expect((await redeem(actions.issue({ personId: 'tech-wang', ticketId: 'alert:nope', action: 'acknowledge' }), '10.0.6.1')).statusCode).toBe(404);
   });
 
   it('a replayed token is refused (409) and audited, and the ticket is not touched twice', async () => {

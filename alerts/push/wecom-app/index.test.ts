@@ -156,9 +156,15 @@ describe('wecom-app: message/send', () => {
     await expect(channel.channel.send(notice, wang)).rejects.toBeInstanceOf(PushRejectedError);
   });
 
-  it('a notice with no ticket yet (an alarm ahead of its ticket) goes as text: no buttons to act on', async () => {
-    const notice: Notice = { id: 'alarm-1', kind: 'alarm.raised', ticketId: '', recipients: ['tech-wang'], priority: 'emergency', title: { 'zh-CN': '【紧急】燃气泄漏', en: '[EMERGENCY] Gas leak' }, body: { 'zh-CN': '东区', en: 'East' }, data: { alertIds: ['A1'] }, createdAtMs: clock.now() };
-    await channel.channel.send(notice, (await directory.person('tech-wang'))!);
+  it('a leak pushed ahead of its ticket gets buttons on the alert; a notice naming neither ticket nor alert goes as text', async () => {
+    const alarm: Notice = { id: 'alarm-1', kind: 'alarm.raised', ticketId: '', recipients: ['tech-wang'], priority: 'emergency', title: { 'zh-CN': '【紧急】燃气泄漏', en: '[EMERGENCY] Gas leak' }, body: { 'zh-CN': '东区', en: 'East' }, data: { alertIds: ['A1'] }, createdAtMs: clock.now() };
+    const wang = (await directory.person('tech-wang'))!;
+    await channel.channel.send(alarm, wang);
+    const card = wecom.cards().at(-1)!.body;
+    expect(card.template_card).toMatchObject({ horizontal_content_list: [{ keyname: '告警 Alert', value: 'A1' }], main_title: { title: '【紧急】燃气泄漏' }, source: { desc_color: 2 } });
+    const claim = JSON.parse(Buffer.from(card.template_card.button_list[0].key.split('.')[1], 'base64url').toString());
+    expect(claim).toMatchObject({ p: 'tech-wang', t: 'alert:A1', a: 'acknowledge' });
+    await channel.channel.send({ ...alarm, id: 'note-1', data: {} }, wang);
     expect(wecom.cards().at(-1)!.body).toMatchObject({ touser: 'WangGong', msgtype: 'text', text: { content: expect.stringContaining('【紧急】燃气泄漏') } });
   });
 });

@@ -6,7 +6,7 @@ import { ErrorResponse } from '../../api/schemas.ts';
 import type { Person } from '../../oncall/directory.ts';
 import { IllegalTransitionError, TicketNotFoundError } from '../../tickets/errors.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { ActionTokenError, type PhoneAction } from '../actions.ts';
+import { ActionTokenError, actionTicketRef, type PhoneAction } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { asPushError, httpStatusError, parseRetryAfterMs, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { plainText } from '../format.ts';
@@ -68,10 +68,12 @@ export function wecomTaskId(noticeId: string, userId: string): string {
 
 /**
  * message/send for one person: a `button_interaction` template card whose 接单 / 到场 buttons carry
- * action tokens when the notice has a ticket and tokens are issued; plain text otherwise.
+ * action tokens when the notice names a ticket or, for a leak pushed ahead of its ticket, an alert
+ * (see actionTicketRef), and tokens are issued; plain text otherwise.
  */
 export function buildWecomMessage(config: WecomAppConfig, notice: Notice, person: Person, userId: string, deps: Pick<ChannelDeps, 'actions'>): Record<string, unknown> {
-  if (!notice.ticketId || !deps.actions) {
+  const ref = actionTicketRef(notice);
+  if (!ref || !deps.actions) {
     return { touser: userId, msgtype: 'text', agentid: config.agentId, text: { content: plainText(notice, person) } };
   }
   const issue = deps.actions;
@@ -85,10 +87,10 @@ export function buildWecomMessage(config: WecomAppConfig, notice: Notice, person
       // WeCom's limits: title 36, desc 44, sub title 112 characters.
       main_title: { title: clip(notice.title['zh-CN'], 36), desc: clip(notice.title.en, 44) },
       sub_title_text: clip(`${notice.body['zh-CN']}\n${notice.body.en}`, 112),
-      horizontal_content_list: [{ keyname: '工单 Ticket', value: notice.ticketId }],
+      horizontal_content_list: [notice.ticketId ? { keyname: '工单 Ticket', value: notice.ticketId } : { keyname: '告警 Alert', value: clip(([] as unknown[]).concat(notice.data.alertIds ?? []).join(', '), 30) }],
       ...(notice.url ? { card_action: { type: 1, url: notice.url } } : {}),
       task_id: wecomTaskId(notice.id, userId),
-      button_list: BUTTONS.map((b) => ({ text: b.text, style: b.style, key: issue.issue({ personId: person.id, ticketId: notice.ticketId, action: b.action }) })),
+      button_list: BUTTONS.map((b) => ({ text: b.text, style: b.style, key: issue.issue({ personId: person.id, ticketId: ref, action: b.action }) })),
     },
   };
 }
