@@ -4,6 +4,7 @@
  * with the browser's private key and auth secret, as a real push service's browser would.
  * Subscriptions live in PGlite with every migration.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../app/clock.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
-import type { ActionClaim, ActionTokenIssuer } from '../actions.ts';
+import { ActionTokens } from '../actions.ts';
 import { createChannels } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { notice, technician } from '../testing.ts';
@@ -45,6 +46,8 @@ beforeAll(async () => {
       const id = req.url!.replace('/push/', '');
       const browser = browsers.get(id);
       if (!browser) return res.writeHead(404).end();
+      // RFC 8291 §4: push services need take no more than 4096 bytes of encrypted body.
+      if (Buffer.concat(chunks).length > 4096) return res.writeHead(413).end('payload too large');
       const answer = answers.get(id) ?? { status: 201 };
       if (answer.status !== 201) return res.writeHead(answer.status, answer.headers).end('no');
       try {
@@ -80,9 +83,10 @@ beforeEach(async () => {
 
 const clock = new ManualClock(Date.parse('2026-11-22T08:00:00Z'));
 const log = pino({ level: 'silent' });
-/** Records the claims it signs; the tokens themselves are H1's concern. */
-const issued: ActionClaim[] = [];
-const actions: ActionTokenIssuer = { issue: (claim) => `tok${issued.push(claim)}.${claim.action}` };
+let actions: ActionTokens;
+beforeAll(() => {
+  actions = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 1_800_000 });
+});
 
 function channel(config: Record<string, unknown> = {}, dataDir?: string): WebPushChannel {
   const channels = createChannels([{ name: 'phones', type: 'web-push', config: { subject: 'mailto:ops@example.com', ...config } }], { log, clock, db, actions, ...(dataDir ? { dataDir } : {}) });
@@ -117,16 +121,17 @@ describe('web-push channel against a local push service', () => {
       requireInteraction: true,
       url: 'https://ops.example.com/tickets/T000001',
       actions: [
-        { action: 'acknowledge', title: '接单 Acknowledge', token: expect.stringMatching(/\.acknowledge$/) },
-        { action: 'on_site', title: '到场 On site', token: expect.stringMatching(/\.on_site$/) },
+        { action: 'acknowledge', title: '接单 Acknowledge', token: expect.any(String) },
+        { action: 'on_site', title: '到场 On site', token: expect.any(String) },
       ],
     });
     expect(first.payload.body).toContain('请立即到场');
     expect(first.payload.body).toContain('Gas alarm, level 2');
-    expect(issued.slice(0, 2)).toEqual([
-      { personId: technician.id, ticketId: 'T000001', action: 'acknowledge' },
-      { personId: technician.id, ticketId: 'T000001', action: 'on_site' },
-    ]);
+    // Each button's token acts once, as this person, on this ticket.
+    const [ack, onSite] = first.payload.actions;
+    await expect(actions.redeem(ack!.token, { via: 'link' })).resolves.toEqual({ personId: technician.id, ticketId: 'T000001', action: 'acknowledge' });
+    await expect(actions.redeem(onSite!.token, { via: 'link' })).resolves.toEqual({ personId: technician.id, ticketId: 'T000001', action: 'on_site' });
+    await expect(actions.redeem(ack!.token, { via: 'link' })).rejects.toMatchObject({ reason: 'replayed' });
   });
 
   it('gives a notice about another ticket another topic, and an alarm without ticket no buttons', async () => {
@@ -149,6 +154,15 @@ describe('web-push channel against a local push service', () => {
     answers.set('new-phone', { status: 404 });
     await expect(ch.send(notice(), technician)).resolves.toEqual({ delivered: false, reason: expect.stringContaining('expired') });
     expect(await ch.subscriptions.forPerson(technician.id)).toEqual([]);
+  });
+
+  it('cuts a long notice so the encrypted body stays within the 4096 bytes a push service must take', async () => {
+    const ch = channel();
+    await subscribe(ch, newBrowser('phone-long'));
+    const long = '燃气泄漏，请立即处置。'.repeat(400);
+    await expect(ch.send(notice({ body: { 'zh-CN': long, en: 'Gas leak, act now. '.repeat(400) } }), technician)).resolves.toEqual({ delivered: true });
+    expect(delivered[0]!.payload.body.endsWith('…')).toBe(true);
+    expect(delivered[0]!.payload.actions).toHaveLength(2);
   });
 
   it('answers not delivered for a person who never subscribed', async () => {
