@@ -5,25 +5,28 @@ import type { Logger } from 'pino';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 export interface CallLimitSettings {
   /** @defaultValue 1 */
   maxPerMinute: number;
   /** @defaultValue 5 */
   maxPerHour: number;
+  /** @defaultValue 20 */
+  maxPerDay: number;
 }
 
 /** Why a call may not be placed now: the limit hit, how many were placed in its window, and when a call is possible again. */
 export interface CallRefusal {
-  window: 'minute' | 'hour';
+  window: 'minute' | 'hour' | 'day';
   limit: number;
   placed: number;
   nextAtMs: number;
 }
 
 /**
- * Calls placed per number in the last hour, so the provider's per-number limits (e.g. one call a
- * minute, five an hour) are kept here and a call they would refuse is not even attempted. Kept in
+ * Calls placed per number in the last day, so the provider's per-number limits (Aliyun: one call
+ * a minute, five an hour, twenty a day to one callee) are kept here and a call they would refuse is not even attempted. Kept in
  * memory and, with a data folder, in a small JSON file rewritten atomically on every call: a
  * restart in an alarm storm must not reset the count.
  */
@@ -48,12 +51,15 @@ export class CallLimits {
    */
   reserve(number: string, nowMs: number): CallRefusal | undefined {
     const recent = this.#recent(number, nowMs);
-    const lastMinute = recent.filter((t) => t > nowMs - MINUTE_MS);
-    if (lastMinute.length >= this.settings.maxPerMinute) {
-      return { window: 'minute', limit: this.settings.maxPerMinute, placed: lastMinute.length, nextAtMs: lastMinute[lastMinute.length - this.settings.maxPerMinute]! + MINUTE_MS };
-    }
-    if (recent.length >= this.settings.maxPerHour) {
-      return { window: 'hour', limit: this.settings.maxPerHour, placed: recent.length, nextAtMs: recent[recent.length - this.settings.maxPerHour]! + HOUR_MS };
+    const windows = [
+      ['minute', MINUTE_MS, this.settings.maxPerMinute],
+      ['hour', HOUR_MS, this.settings.maxPerHour],
+      ['day', DAY_MS, this.settings.maxPerDay],
+    ] as const;
+    for (const [window, ms, limit] of windows) {
+      const inWindow = recent.filter((t) => t > nowMs - ms);
+      // The call that frees a slot is the limit-th newest: when it leaves the window, one more fits.
+      if (inWindow.length >= limit) return { window, limit, placed: inWindow.length, nextAtMs: inWindow[inWindow.length - limit]! + ms };
     }
     recent.push(nowMs);
     this.#calls.set(number, recent);
@@ -69,9 +75,9 @@ export class CallLimits {
     this.#save();
   }
 
-  /** Call times within the hour before `nowMs`, oldest first (older ones dropped). */
+  /** Call times within the day before `nowMs`, oldest first (older ones dropped). */
   #recent(number: string, nowMs: number): number[] {
-    return (this.#calls.get(number) ?? []).filter((t) => t > nowMs - HOUR_MS);
+    return (this.#calls.get(number) ?? []).filter((t) => t > nowMs - DAY_MS);
   }
 
   #load(file: string, nowMs: number): void {
@@ -86,7 +92,7 @@ export class CallLimits {
       const stored = JSON.parse(raw) as Record<string, unknown>;
       for (const [number, times] of Object.entries(stored)) {
         if (!Array.isArray(times)) continue;
-        const kept = times.filter((t): t is number => typeof t === 'number' && t > nowMs - HOUR_MS).sort((a, b) => a - b);
+        const kept = times.filter((t): t is number => typeof t === 'number' && t > nowMs - DAY_MS).sort((a, b) => a - b);
         if (kept.length) this.#calls.set(number, kept);
       }
     } catch (err) {

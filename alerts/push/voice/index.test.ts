@@ -112,6 +112,17 @@ describe('voice channel, Aliyun SingleCallByTts and Tencent SendTtsVoice against
     await expect(ch.channel.send(repeat(), technician)).resolves.toEqual({ delivered: true });
   });
 
+  it('keeps the per-day limit (Aliyun: twenty calls to one callee a day), naming date and time of the next possible call', async () => {
+    const ch = voice({ ...aliyunConfig, maxPerDay: 2 });
+    await ch.channel.send(repeat(), technician);
+    clock.advance(61 * MIN);
+    await ch.channel.send(repeat(), technician);
+    clock.advance(61 * MIN);
+    await expect(ch.channel.send(repeat(), technician)).rejects.toThrow('语音呼叫未拨出：139****0100 24 小时内已呼叫 2 次（上限 2），2026-11-23 16:00 起可再呼叫');
+    clock.set(Date.parse('2026-11-23T08:00:00Z'));
+    await expect(ch.channel.send(repeat(), technician)).resolves.toEqual({ delivered: true });
+  });
+
   it('takes configured limits, and keeps the count in the data folder across a restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'voice-'));
     await voice({ ...aliyunConfig, maxPerMinute: 2 }, dataDir).channel.send(repeat(), technician);

@@ -28,6 +28,7 @@ export const VoiceConfigSchema = Type.Object(
     countryCode: Type.String({ pattern: '^[0-9]{1,4}$', default: '86', description: 'For numbers written without +<country>' }),
     maxPerMinute: Type.Integer({ minimum: 1, default: 1, description: 'Calls to one number per minute (the provider’s per-number limit)' }),
     maxPerHour: Type.Integer({ minimum: 1, default: 5, description: 'Calls to one number per hour (the provider’s per-number limit)' }),
+    maxPerDay: Type.Integer({ minimum: 1, default: 20, description: 'Calls to one number per 24 hours (the provider’s per-number limit)' }),
     quietHours: Type.Array(Type.Object({ start: Type.String({ pattern: HHMM }), end: Type.String({ pattern: HHMM }) }, { additionalProperties: false }), {
       default: [],
       description: 'Local hours in which the provider refuses calls (end at or before start crosses midnight); empty: none',
@@ -43,11 +44,14 @@ export type VoiceConfig = Static<typeof VoiceConfigSchema>;
 const masked = (n: string) => (n.length > 7 ? `${n.slice(0, n.length - 8)}****${n.slice(-4)}` : n);
 const localClock = (ms: number, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
 
+const WINDOW_NAMES = { minute: ['一分钟', 'minute'], hour: ['一小时', 'hour'], day: ['24 小时', '24 hours'] } as const;
+
 function limitMessage(number: string, r: CallRefusal, timeZone: string): string {
-  const zhWindow = r.window === 'minute' ? '一分钟' : '一小时';
+  const [zh, en] = WINDOW_NAMES[r.window];
+  const next = r.window === 'day' ? new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'short' }).format(r.nextAtMs) : localClock(r.nextAtMs, timeZone);
   return (
-    `语音呼叫未拨出：${masked(number)} ${zhWindow}内已呼叫 ${r.placed} 次（上限 ${r.limit}），${localClock(r.nextAtMs, timeZone)} 起可再呼叫` +
-    ` / Voice call not placed: ${masked(number)} was called ${r.placed} time(s) in the last ${r.window} (limit ${r.limit}); next call possible at ${localClock(r.nextAtMs, timeZone)}`
+    `语音呼叫未拨出：${masked(number)} ${zh}内已呼叫 ${r.placed} 次（上限 ${r.limit}），${next} 起可再呼叫` +
+    ` / Voice call not placed: ${masked(number)} was called ${r.placed} time(s) in the last ${en} (limit ${r.limit}); next call possible at ${next}`
   );
 }
 
@@ -101,7 +105,7 @@ export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
   serves: (person) => Boolean(person.phone),
   create(config, deps): Channel {
     requireField(config, 'tencent', 'sdkAppId', 'voice');
-    const limits = callLimitsFor(config, { maxPerMinute: config.maxPerMinute, maxPerHour: config.maxPerHour }, deps.dataDir, deps.clock.now(), deps.log);
+    const limits = callLimitsFor(config, { maxPerMinute: config.maxPerMinute, maxPerHour: config.maxPerHour, maxPerDay: config.maxPerDay }, deps.dataDir, deps.clock.now(), deps.log);
     return {
       async send(notice, person) {
         if (notice.kind === 'customer.notice') throw new PushRejectedError('A customer notice is not sent to staff');
