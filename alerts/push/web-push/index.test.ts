@@ -119,7 +119,6 @@ describe('web-push channel against a local push service', () => {
       title: '【紧急】二级燃气报警：城东区幸福路12号',
       tag: 'T000001',
       requireInteraction: true,
-      url: 'https://ops.example.com/tickets/T000001',
       actions: [
         { action: 'acknowledge', title: '接单 Acknowledge', token: expect.any(String) },
         { action: 'on_site', title: '到场 On site', token: expect.any(String) },

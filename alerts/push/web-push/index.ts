@@ -50,8 +50,6 @@ export interface WebPushPayload {
   tag: string;
   /** Alarms stay on screen until the technician does something. */
   requireInteraction: boolean;
-  /** The ticket in the console, when the ticket side knows the console's address. */
-  url: string | null;
   /** Buttons, each with its single-use token: POSTed to /hooks/v1/actions by the service worker or the one-tap screen. */
   actions: Array<{ action: PhoneAction; title: string; token: string }>;
 }
@@ -118,7 +116,6 @@ export function buildPayload(notice: Notice, personId: string, actions: ActionTo
     body: body.length > MAX_BODY_CHARS ? `${body.slice(0, MAX_BODY_CHARS - 1)}…` : body,
     tag: notice.ticketId || notice.id,
     requireInteraction: notice.priority === 'emergency' || notice.priority === 'urgent',
-    url: notice.url ?? null,
     actions: actions && notice.ticketId
       ? ACTIONS.map((action) => ({ action, title: `${PHONE_ACTION_NAMES[action]['zh-CN']} ${PHONE_ACTION_NAMES[action].en}`, token: actions.issue({ personId, ticketId: notice.ticketId, action }) }))
       : [],
