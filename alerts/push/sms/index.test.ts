@@ -106,10 +106,15 @@ describe('sms channel, Aliyun SendSms against a stand-in that checks signature v
     expect(param.link.length).toBeGreaterThan(40);
   });
 
-  it('names the worst condition and the device for an alarm pushed before its ticket exists (no link without a ticket)', async () => {
+  it('names the worst condition and the device for a leak pushed ahead of its ticket, its link acting on the alert (alert:<id>)', async () => {
     const alarm = notice({ kind: 'alarm.raised', ticketId: '', url: undefined, data: { alertIds: ['A-1'], deviceId: 'M-9', conditions: ['GAS_ALARM_L2', 'LOW_BATTERY'], address: null, district: '城东区' } });
-    await sms({ ...aliyunConfig, templateParams: ['priority', 'ticket', 'condition', 'address', 'link'] }, tokens).channel.send(alarm, technician);
-    expect(JSON.parse(provider.aliyunCalls[0]!.params.TemplateParam!)).toEqual({ priority: '紧急', ticket: 'M-9', condition: '二级燃气报警', address: '城东区', link: '—' });
+    await sms({ ...aliyunConfig, appUrl: 'https://ops.example.com/' }, tokens).channel.send(alarm, technician);
+    const param = JSON.parse(provider.aliyunCalls[0]!.params.TemplateParam!);
+    expect(param).toMatchObject({ priority: '紧急', ticket: 'M-9', condition: '二级燃气报警', address: '城东区' });
+    await expect(tokens.redeem(param.link.split('/#/act/')[1], { via: 'sms' })).resolves.toEqual({ personId: technician.id, ticketId: 'alert:A-1', action: 'acknowledge' });
+    // Without a console address there is nothing to link to.
+    await sms(aliyunConfig, tokens).channel.send(alarm, technician);
+    expect(JSON.parse(provider.aliyunCalls[1]!.params.TemplateParam!).link).toBe('—');
   });
 
   it('sorts Aliyun codes: flow control waits, an illegal number or template is final, a provider fault retries, a bad signature is final', async () => {

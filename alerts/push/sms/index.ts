@@ -5,7 +5,7 @@ import { conditionName } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { PRIORITY_NAMES } from '../../tickets/notice-text.ts';
-import { actionLink, type PhoneAction } from '../actions.ts';
+import { actionLink, actionTicketRef, type PhoneAction } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED, type SendResult } from '../channel.ts';
 import { PushRejectedError } from '../errors.ts';
 import { aliyunSignedUrl, callAliyun } from './aliyun.ts';
@@ -87,14 +87,16 @@ function phoneActionFor(notice: Notice): PhoneAction | undefined {
 }
 
 /**
- * `<appUrl>/#/act/<token>` for a staff member and a ticket, when the channel has a token issuer
- * and the ticket still has an action to take; otherwise the ticket link. The console's address:
- * the instance's `appUrl`, the service's, or the base of the notice's ticket link.
+ * `<appUrl>/#/act/<token>` for a staff member and the notice's ticket — or, for a leak pushed ahead
+ * of its ticket, its alert (actionTicketRef) — when the channel has a token issuer and there is
+ * still an action to take; otherwise the ticket link. The console's address: the instance's
+ * `appUrl`, the service's, or the base of the notice's ticket link.
  */
 export function oneTapLink(notice: Notice, person: Person, deps: ChannelDeps, appUrl: string | undefined): string | undefined {
   const base = appUrl ?? deps.appUrl ?? notice.url?.split('/#/')[0];
+  const ticketId = actionTicketRef(notice);
   const action = phoneActionFor(notice);
-  if (notice.ticketId && deps.actions && base && action) return actionLink(base, deps.actions.issue({ personId: person.id, ticketId: notice.ticketId, action }));
+  if (ticketId && deps.actions && base && action) return actionLink(base, deps.actions.issue({ personId: person.id, ticketId, action }));
   return notice.url;
 }
 
