@@ -164,6 +164,18 @@ describe('voice channel, Aliyun SingleCallByTts and Tencent SendTtsVoice against
     expect(forged).toMatchObject({ code: 'GAS_PUSH_REJECTED', message: expect.stringContaining('SignatureDoesNotMatch') });
   });
 
+  it('sorts Tencent VMS errors the same way: its frequency limit and a bad number are final, an internal error retries', async () => {
+    const ch = voice(tencentConfig);
+    let error = { Code: 'LimitExceeded.CalledNumberFrequencyLimit', Message: '被叫号码频率限制' };
+    provider.answerTencent = () => ({ Error: error });
+    await expect(ch.channel.send(repeat(), technician)).rejects.toThrow(/服务商限流 .* LimitExceeded.CalledNumberFrequencyLimit/);
+    error = { Code: 'InvalidParameterValue.InvalidCalledNumber', Message: '被叫号码错误' };
+    await expect(ch.channel.send(repeat(), technician)).rejects.toThrow(/服务商拒绝 .* InvalidParameterValue.InvalidCalledNumber/);
+    error = { Code: 'InternalError', Message: 'internal' };
+    await expect(ch.channel.send(repeat(), technician)).rejects.toBeInstanceOf(PushUnavailableError);
+    expect(provider.tencentCalls.every((c) => c.signatureValid)).toBe(true);
+  });
+
   it('does not call about a notice older than maxNoticeAgeMs (a late retry or a restart)', async () => {
     const old = repeat();
     clock.advance(16 * MIN);
