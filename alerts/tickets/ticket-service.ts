@@ -35,6 +35,7 @@ import {
   type TicketOrigin,
   type TicketSubject,
 } from './ticket.ts';
+import { ticketDeliveries } from '../push/delivery-report.ts';
 import { gatewaySite } from './gateway-site.ts';
 import type { IncidentScope } from './storm-folder.ts';
 import { nextStatus, OPEN_STATUSES, type TicketAction, type TicketStatus } from './ticket-lifecycle.ts';
@@ -970,6 +971,7 @@ export class TicketService {
       this.#db.query<Row>(Q.escalationsOf, [id]),
       this.#db.query<Row>(Q.customerContactsOf, [id]),
     ]);
+    const acknowledgedBy = events.filter((e) => e.action === 'acknowledge').map((e) => String(e.actor));
     return {
       ...toTicket(row),
       history: events.map((e) => ({
@@ -993,6 +995,7 @@ export class TicketService {
       breaches: breaches.map((b) => ({ clock: String(b.clock), priority: b.priority as Priority, dueAt: iso(b.due_at)!, breachedAt: iso(b.breached_at)! })),
       escalations: escalations.map((e) => ({ id: String(e.id), step: Number(e.step), level: String(e.level), target: (e.target ?? null) as string | null, at: iso(e.at)!, reason: String(e.reason) })),
       customerContacts: contacts.map((c) => ({ id: String(c.id), at: iso(c.at)!, actor: String(c.actor), channel: c.channel as TicketCustomerContact['channel'], message: String(c.message) })),
+      deliveries: await ticketDeliveries(this.#db, id, acknowledgedBy),
     };
   }
 

@@ -1,5 +1,6 @@
 import type { AlertSubject, Condition, DeviceKind, Severity } from '../../contracts/messages.ts';
 import type { Text } from '../catalog/manual.ts';
+import type { TicketDelivery } from '../push/delivery-report.ts';
 import { limitMs, type Priority, type SlaClock, type SlaSettings } from '../sla/sla-policy.ts';
 import type { TicketStatus } from './ticket-lifecycle.ts';
 
@@ -139,6 +140,8 @@ export interface TicketDetail extends Ticket {
   comments: TicketComment[];
   breaches: TicketBreach[];
   escalations: TicketEscalation[];
+  /** Its pushes per notice, person and channel (alerts/push/delivery-report.ts). */
+  deliveries: TicketDelivery[];
 }
 
 export type Row = Record<string, unknown>;

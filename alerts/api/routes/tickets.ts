@@ -67,6 +67,24 @@ export const TicketView = Type.Object({
 
 const Comment = Type.Object({ id: Type.String(), at: DateTime, author: Type.String(), body: Type.String() });
 const CustomerContact = Type.Object({ id: Type.String(), at: DateTime, actor: Type.String(), channel: Type.String(), message: Type.String() });
+const Delivery = Type.Object({
+  noticeId: Type.String(),
+  kind: Type.String(),
+  recipientId: Type.String(),
+  channel: Type.String({ description: 'channel instance name; none: nobody could be reached' }),
+  status: Type.Union(['pending', 'sent', 'delivered', 'failed', 'not_delivered'].map((s) => Type.Literal(s)), {
+    description: 'sent: the channel accepted it; delivered: the provider said it reached the device; not_delivered: nobody there (no open console) or not needed (another channel reached the person)',
+  }),
+  attempts: Type.Integer(),
+  lastError: NullableString,
+  queuedAt: DateTime,
+  sentAt: NullableDateTime,
+  deliveredAt: NullableDateTime,
+  readAt: Type.Union([DateTime, Type.Null()], { description: 'the provider’s read receipt, where the channel reports one' }),
+  nextAttemptAt: Type.Union([DateTime, Type.Null()], { description: 'while pending: the next retry, or the end of the person’s quiet hours' }),
+  waitsFor: Type.Union([Type.String(), Type.Null()], { description: 'while pending: the channel before it in the person’s order' }),
+  acknowledgedVia: Type.Union([Type.String(), Type.Null()], { description: 'where this person acknowledged: a channel’s button, link (one-tap screen) or console' }),
+});
 
 const TicketDetailView = Type.Composite([
   TicketView,
@@ -92,6 +110,7 @@ const TicketDetailView = Type.Composite([
     breaches: Type.Array(Type.Object({ clock: Type.String(), priority: PrioritySchema, dueAt: DateTime, breachedAt: DateTime })),
     escalations: Type.Array(Type.Object({ id: Type.String(), step: Type.Integer(), level: Type.String(), target: NullableString, at: DateTime, reason: Type.String() })),
     customerContacts: Type.Array(CustomerContact),
+    deliveries: Type.Array(Delivery, { description: 'the ticket’s pushes per notice, person and channel' }),
   }),
 ]);
 
