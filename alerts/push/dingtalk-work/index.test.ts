@@ -3,12 +3,23 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../../../app/clock.ts';
+import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
+import { DeviceRegistry } from '../../../registry/device-registry.ts';
+import { buildHttpApi } from '../../api/server.ts';
+import { TokenBook } from '../../api/tokens.ts';
+import { SqlAuditLog } from '../../audit/audit-log.ts';
+import { SqlOnCallDirectory } from '../../oncall/oncall-directory.ts';
+import { FakeDirectory, lookupDevice, newBook, people, raise } from '../../tickets/test-support.ts';
+import { TicketService } from '../../tickets/ticket-service.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
-import { ActionTokens, type ActionTokenIssuer } from '../actions.ts';
+import { ActionTokens, type ActionTokenIssuer, ticketActionApplier } from '../actions.ts';
 import { createChannels, type StaffChannelInstance } from '../channels.ts';
+import { PushDispatcher } from '../delivery-queue.ts';
+import { ManualScheduler } from '../scheduler.ts';
 import { PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { notice, technician } from '../testing.ts';
 
@@ -235,5 +246,67 @@ describe('dingtalk-work channel against a local DingTalk stand-in', () => {
     expect(() => createChannels([{ name: 'd', type: 'dingtalk-work', config: { appKey: 'k', appSecret: 's', appUrl: 'https://x' } }], { log: pino({ level: 'silent' }), clock })).toThrow(
       /push.channels.d.config/,
     );
+  });
+});
+
+describe('a leak pushed as a DingTalk work notice and acknowledged from its link', () => {
+  const OPERATOR = 'operator-token';
+  const log = pino({ level: 'silent' });
+  const sending: Promise<unknown>[] = [];
+  let svc: TicketService;
+  let dispatcher: PushDispatcher;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    svc = new TicketService({ db, clock, directory: new FakeDirectory(), lookupDevice });
+    const audit = new SqlAuditLog(db);
+    const directory = new SqlOnCallDirectory(db, { now: () => clock.now() });
+    await directory.savePerson({ ...people['tech-wang']!, accounts: { dingtalk: 'wang0815' } });
+    const applyAction = ticketActionApplier({ tickets: svc, people: directory, clock, audit, log });
+    const channels = createChannels([{ name: 'dingtalk', type: 'dingtalk-work', config: { ...APP, baseUrl: base } }], { log, clock, appUrl: 'https://ops.example.com', people: directory, actions: tokens });
+    dispatcher = new PushDispatcher({ db, people: directory, channels, log, clock, scheduler: new ManualScheduler(clock), random: () => 1 });
+    svc.onNotice((n) => sending.push(dispatcher.dispatchFresh(n)));
+    const apiTokens = new TokenBook();
+    apiTokens.add(OPERATOR, { name: 'call centre', role: 'operator' });
+    app = await buildHttpApi({
+      alerts: newBook(),
+      registry: new DeviceRegistry([]),
+      devices: { statusOf: () => undefined },
+      deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
+      metrics: { text: async () => '' },
+      tokens: apiTokens,
+      health: () => ({ status: 'ok', checks: {} }),
+      tickets: svc,
+      clock,
+      audit,
+      actionTokens: tokens,
+      applyAction,
+    }, log);
+  });
+  afterAll(async () => {
+    await app.close();
+    await dispatcher.close();
+  });
+
+  it('sends the action card on dispatch; its 接单 link, posted as the console’s one-tap screen does, acknowledges as the technician once', async () => {
+    await svc.onAlertChanges(raise(newBook(), 'HM-1', 'GAS_ALARM_L2', clock.now(), { severity: 'critical' }));
+    for (let i = 0; i < 5; i++) {
+      await Promise.all(sending.splice(0));
+      await dispatcher.idle();
+    }
+    const ticket = (await svc.list({ deviceId: 'HM-1' }))[0]!;
+    const notice = phone.find((p) => p.userid === 'wang0815' && p.msg.action_card.markdown.includes(ticket.id))!;
+    const link: string = notice.msg.action_card.btn_json_list.find((b: any) => b.title === '接单 Acknowledge').action_url;
+    const token = link.match(/^https:\/\/ops\.example\.com\/#\/act\/(.+)$/)![1]!;
+
+    const act = () => app.inject({ method: 'POST', url: '/hooks/v1/actions', payload: { token } });
+    const done = await act();
+    expect(done.statusCode).toBe(200);
+    expect(done.json()).toEqual({ ticketId: ticket.id, action: 'acknowledge', status: 'acknowledged' });
+    expect((await act()).statusCode).toBe(409);
+
+    const detail = await app.inject({ url: `/api/v1/tickets/${ticket.id}`, headers: { authorization: `Bearer ${OPERATOR}` } });
+    const rows = detail.json().deliveries.filter((d: { kind: string; recipientId: string }) => d.kind === 'ticket.dispatched' && d.recipientId === 'tech-wang');
+    expect(rows).toEqual([expect.objectContaining({ channel: 'dingtalk', status: 'sent', attempts: 1, acknowledgedVia: 'link' })]);
   });
 });
