@@ -34,6 +34,7 @@ export const Q = {
   customerContactsOf: 'SELECT id::text AS id, at, actor, channel, message FROM customer_contacts WHERE ticket_id = $1 ORDER BY customer_contacts.id',
   insertTicketAlert: `INSERT INTO ticket_alerts (alert_id, ticket_id, condition, severity, raised_at, detail)
     VALUES ($1, $2, $3, $4, $5::timestamptz, $6::jsonb)`,
+  reraiseTicketAlert: 'UPDATE ticket_alerts SET cleared_at = NULL WHERE alert_id = $1 AND cleared_at IS NOT NULL RETURNING ticket_id',
   clearTicketAlert: `UPDATE ticket_alerts SET cleared_at = $2::timestamptz WHERE alert_id = $1 AND cleared_at IS NULL RETURNING ticket_id, condition`,
   activeAlertCount: 'SELECT count(*)::int AS n FROM ticket_alerts WHERE ticket_id = $1 AND cleared_at IS NULL',
   setDeviceNormal: 'UPDATE tickets SET device_normal_at = $2::timestamptz, updated_at = $3::timestamptz WHERE id = $1',

@@ -408,7 +408,15 @@ export class TicketService {
     await tx.query(Q.subjectLock, [`ticket:${subject}:${subjectId}`]);
     if (recordAlert) {
       const known = await tx.query<{ ticket_id: string }>(Q.alertById, [alert.id]);
-      if (known.length > 0) return { outcome: 'duplicate', id: known[0]!.ticket_id };
+      if (known.length > 0) {
+        // A flapping condition comes back under its own alert id (the engine holds one alert): active again on its ticket, the device not normal.
+        if (alert.detail?.flapping === true && (await tx.query(Q.reraiseTicketAlert, [alert.id])).length > 0) {
+          const ticketId = known[0]!.ticket_id;
+          await tx.query(Q.setDeviceNormal, [ticketId, null, now]);
+          await tx.query(Q.insertEvent, [ticketId, now, 'device', 'condition_reraised', null, null, JSON.stringify({ alertId: alert.id, condition: alert.condition, flapping: true, changes: alert.detail.changes ?? null })]);
+        }
+        return { outcome: 'duplicate', id: known[0]!.ticket_id };
+      }
     }
     const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), alert.detail ? JSON.stringify(alert.detail) : null];
 

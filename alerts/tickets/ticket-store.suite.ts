@@ -409,6 +409,24 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect((await svc.get(t!.id))!.priority).toBe('emergency');
     });
 
+    it('keeps a flapping leak active on its one ticket when the engine reopens its alert (the ticket recorded the device normal at the first clear)', async () => {
+      const first = raise(book, 'HA-1', 'GAS_ALARM_L1', T0, { kind: 'home_gas_alarm' });
+      await svc.onAlertChanges(first);
+      await svc.onAlertChanges(clear(book, 'HA-1', 'GAS_ALARM_L1', T0 + MIN));
+      const [t] = await svc.list();
+      expect((await svc.get(t!.id))!.deviceNormalAt).not.toBeNull();
+      const again = raise(book, 'HA-1', 'GAS_ALARM_L1', T0 + 2 * MIN, { kind: 'home_gas_alarm', detail: { flapping: true, changes: 3 } });
+      expect(again[0]!.alert.id).toBe(first[0]!.alert.id);
+      await svc.onAlertChanges(again);
+      const d = (await svc.get(t!.id))!;
+      expect(d).toMatchObject({ activeConditions: ['GAS_ALARM_L1'], deviceNormalAt: null });
+      expect(d.history.map((e) => e.action)).toContain('condition_reraised');
+      expect(await svc.list()).toHaveLength(1);
+      // Stable again: one clear, the device normal.
+      await svc.onAlertChanges(clear(book, 'HA-1', 'GAS_ALARM_L1', T0 + 20 * MIN));
+      expect((await svc.get(t!.id))!.activeConditions).toEqual([]);
+    });
+
     it('walks opened → dispatched → acknowledged → on site → resolved → followed up → closed, with an audit trail', async () => {
       svc = makeService(db, { autoDispatch: false });
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-1', T0));
