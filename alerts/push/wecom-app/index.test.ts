@@ -156,6 +156,17 @@ describe('wecom-app: message/send', () => {
     await expect(channel.channel.send(notice, wang)).rejects.toBeInstanceOf(PushRejectedError);
   });
 
+  it('a retry after a lost answer is a new card (a fresh task_id), not refused as a repeat', async () => {
+    const { ticket } = await svc.openByPerson(report as never, 'op-zhou');
+    const notice = notices.filter((n) => n.ticketId === ticket.id).at(-1)!;
+    const wang = (await directory.person('tech-wang'))!;
+    wecom.loseNextAnswer = true;
+    await expect(channel.channel.send(notice, wang)).rejects.toBeInstanceOf(PushUnavailableError);
+    expect(await channel.channel.send(notice, wang)).toEqual({ delivered: true });
+    const [a, b] = wecom.cards().slice(-2).map((c) => c.body.template_card.task_id);
+    expect(a).not.toBe(b);
+  });
+
   it('a leak pushed ahead of its ticket gets buttons on the alert; a notice naming neither ticket nor alert goes as text', async () => {
     const alarm: Notice = { id: 'alarm-1', kind: 'alarm.raised', ticketId: '', recipients: ['tech-wang'], priority: 'emergency', title: { 'zh-CN': '【紧急】燃气泄漏', en: '[EMERGENCY] Gas leak' }, body: { 'zh-CN': '东区', en: 'East' }, data: { alertIds: ['A1'] }, createdAtMs: clock.now() };
     const wang = (await directory.person('tech-wang'))!;

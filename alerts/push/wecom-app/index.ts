@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { XMLParser } from 'fast-xml-parser';
 import type { FastifyPluginAsync } from 'fastify';
@@ -61,9 +61,13 @@ export interface WecomAppChannel extends Channel {
   updateCard(userId: string, responseCode: string, replaceName: string): Promise<void>;
 }
 
-/** task_id: unique per app, stable across retries of one notice to one user; [A-Za-z0-9_-@], ≤ 128 bytes. */
+/**
+ * task_id: WeCom refuses one it has seen before in the app, so each attempt gets its own — a retry
+ * after an answer lost on the way would otherwise be refused for good and escalate a person who
+ * was reached. The hash names the notice and user in WeCom's logs. [A-Za-z0-9_-@], ≤ 128 bytes.
+ */
 export function wecomTaskId(noticeId: string, userId: string): string {
-  return `gas-${createHash('sha256').update(`${noticeId}\n${userId}`).digest('hex').slice(0, 32)}`;
+  return `gas-${createHash('sha256').update(`${noticeId}\n${userId}`).digest('hex').slice(0, 24)}-${randomBytes(6).toString('hex')}`;
 }
 
 /**

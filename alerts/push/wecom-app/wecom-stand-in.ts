@@ -51,6 +51,10 @@ export class WecomStandIn {
   /** errcodes to answer message/send with next, in order. */
   sendFailures: Array<{ errcode: number; errmsg: string; invaliduser?: string }> = [];
   callbackUrl = '';
+  /** WeCom refuses a task_id it has seen in the app. */
+  taskIds = new Set<string>();
+  /** Take the next message/send, then answer 502 as a proxy that lost the answer would. */
+  loseNextAnswer = false;
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => void this.#handle(req).then(([status, json]) => {
@@ -84,8 +88,14 @@ export class WecomStandIn {
           return [200, { errcode: 40058, errmsg: 'template_card invalid' }];
         }
         if (card.button_list.some((b: any) => !b.text || Buffer.byteLength(b.key) > 1024)) return [200, { errcode: 40058, errmsg: 'button key invalid' }];
+        if (this.taskIds.has(card.task_id)) return [200, { errcode: 40058, errmsg: 'task_id exist' }];
+        this.taskIds.add(card.task_id);
       }
       this.sent.push({ path: u.pathname, token, body });
+      if (this.loseNextAnswer) {
+        this.loseNextAnswer = false;
+        return [502, { error: 'bad gateway' }];
+      }
       return [200, { errcode: 0, errmsg: 'ok', invaliduser: '', msgid: `msg-${this.sent.length}`, response_code: `RC-send-${this.sent.length}` }];
     }
     if (u.pathname === '/cgi-bin/message/update_template_card') {
