@@ -51,18 +51,21 @@ async function openConsole(url) {
 }
 
 /** 接单 / 到场 from the notification itself: the token is the credential, no log-in needed. */
-async function act(token, ticketId, title) {
+async function act(token, ticketId, tag, title) {
   let message;
+  // A leak pushed ahead of its ticket names no ticket: the answer says which one the tap acted on.
+  let acted = ticketId;
   try {
     const res = await fetch('/hooks/v1/actions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
     const body = await res.json().catch(() => ({}));
-    message = res.ok ? `${title} ✓ ${body.ticketId ?? ticketId}` : `${title} ✗ ${body.message ?? `HTTP ${res.status}`}`;
+    if (res.ok && body.ticketId) acted = body.ticketId;
+    message = res.ok ? `${title} ✓ ${acted}` : `${title} ✗ ${body.message ?? `HTTP ${res.status}`}`;
   } catch (err) {
     message = `${title} ✗ ${String(err)}`;
   }
-  // Replaces the alarm (same tag) with what became of the tap, so the phone shows the outcome.
-  await self.registration.showNotification(message, { tag: ticketId || undefined, lang: 'zh-CN', data: { ticketId, tokens: {} } });
-  return openConsole(ticketUrl(ticketId));
+  // Replaces the pushed notification (same tag) with what became of the tap, so the phone shows the outcome.
+  await self.registration.showNotification(message, { tag, lang: 'zh-CN', data: { ticketId: acted, tokens: {} } });
+  return openConsole(ticketUrl(acted));
 }
 
 self.addEventListener('notificationclick', (event) => {
@@ -70,7 +73,7 @@ self.addEventListener('notificationclick', (event) => {
   const title = event.notification.actions?.find((a) => a.action === event.action)?.title ?? event.action;
   event.notification.close();
   if (event.action && tokens?.[event.action]) {
-    event.waitUntil(act(tokens[event.action], ticketId, title));
+    event.waitUntil(act(tokens[event.action], ticketId, event.notification.tag || undefined, title));
     return;
   }
   // A plain tap (and every tap on an iPhone, which shows no buttons) opens the one-tap screen.

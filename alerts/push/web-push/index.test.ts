@@ -133,13 +133,17 @@ describe('web-push channel against a local push service', () => {
     await expect(actions.redeem(ack!.token, { via: 'link' })).rejects.toMatchObject({ reason: 'replayed' });
   });
 
-  it('gives a notice about another ticket another topic, and an alarm without ticket no buttons', async () => {
+  it('gives a notice about another ticket another topic; a leak pushed ahead of its ticket gets buttons acting on its alert', async () => {
     const ch = channel();
     await subscribe(ch, newBrowser('phone-2'));
     await ch.send(notice({ id: 'N-3', ticketId: 'T000002' }), technician);
     await ch.send(notice({ id: 'N-4', ticketId: '', kind: 'alarm.raised', data: { alertIds: ['A-9'] } }), technician);
+    await ch.send(notice({ id: 'N-5', ticketId: '', kind: 'alarm.raised', data: {} }), technician);
     expect(delivered[0]!.topic).not.toBe(delivered[1]!.topic);
-    expect(delivered[1]!.payload.actions).toEqual([]);
+    const [ack] = delivered[1]!.payload.actions;
+    await expect(actions.redeem(ack!.token, { via: 'link' })).resolves.toEqual({ personId: technician.id, ticketId: 'alert:A-9', action: 'acknowledge' });
+    // Nothing to act on: no buttons.
+    expect(delivered[2]!.payload.actions).toEqual([]);
   });
 
   it('removes a subscription the push service answers 410 or 404 for, and still delivers to the person’s other phone', async () => {

@@ -7,7 +7,7 @@ import webpush from 'web-push';
 import { ConfigError } from '../../../app/errors.ts';
 import { PHONE_ACTION_NAMES } from '../../catalog/messages.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import type { ActionTokenIssuer, PhoneAction } from '../actions.ts';
+import { type ActionTokenIssuer, actionTicketRef, type PhoneAction } from '../actions.ts';
 import type { Channel, ChannelPlugin } from '../channel.ts';
 import type { ChannelInstance } from '../channels.ts';
 import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushTimeoutError } from '../errors.ts';
@@ -104,8 +104,12 @@ export function topicOf(notice: Notice): string {
   return createHash('sha256').update(notice.ticketId || notice.id).digest('base64url').slice(0, 32);
 }
 
-/** The notification a notice becomes, with a fresh token per button when it is about a ticket. */
+/**
+ * The notification a notice becomes, with a fresh token per button when it is about a ticket — or
+ * about a leak pushed ahead of its ticket, whose buttons then act on the ticket opened for it.
+ */
 export function buildPayload(notice: Notice, personId: string, actions: ActionTokenIssuer | undefined): WebPushPayload {
+  const ticketRef = actionTicketRef(notice);
   const body = `${notice.body['zh-CN']}\n${notice.title.en}\n${notice.body.en}`;
   return {
     noticeId: notice.id,
@@ -116,8 +120,8 @@ export function buildPayload(notice: Notice, personId: string, actions: ActionTo
     body: body.length > MAX_BODY_CHARS ? `${body.slice(0, MAX_BODY_CHARS - 1)}…` : body,
     tag: notice.ticketId || notice.id,
     requireInteraction: notice.priority === 'emergency' || notice.priority === 'urgent',
-    actions: actions && notice.ticketId
-      ? ACTIONS.map((action) => ({ action, title: `${PHONE_ACTION_NAMES[action]['zh-CN']} ${PHONE_ACTION_NAMES[action].en}`, token: actions.issue({ personId, ticketId: notice.ticketId, action }) }))
+    actions: actions && ticketRef
+      ? ACTIONS.map((action) => ({ action, title: `${PHONE_ACTION_NAMES[action]['zh-CN']} ${PHONE_ACTION_NAMES[action].en}`, token: actions.issue({ personId, ticketId: ticketRef, action }) }))
       : [],
   };
 }
