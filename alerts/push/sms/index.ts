@@ -15,8 +15,8 @@ import { callTencent, tencentError } from './tencent.ts';
 export const PARAM_SOURCES = ['priority', 'ticket', 'condition', 'address', 'device', 'link', 'title'] as const;
 export type ParamSource = (typeof PARAM_SOURCES)[number];
 
-const NOTICE_KINDS = ['alarm.raised', 'ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.priority_raised', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const;
-const PRIORITIES = ['emergency', 'urgent', 'normal', 'low'] as const;
+const NOTICE_KINDS = ['alarm.raised', 'ticket.opened', 'ticket.dispatched', 'ticket.escalated', 'ticket.priority_raised', 'ticket.sla_breached', 'ticket.reopened', 'ticket.follow_up_due', 'customer.notice'] as const satisfies readonly Notice['kind'][];
+const PRIORITIES = ['emergency', 'urgent', 'normal', 'low'] as const satisfies readonly Notice['priority'][];
 
 /** Provider, account and endpoint: shared by the SMS and the voice plugins. */
 export const providerFields = (endpointNote: string) => ({
