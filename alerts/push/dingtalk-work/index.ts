@@ -24,7 +24,7 @@ export const DingtalkWorkConfigSchema = Type.Object(
 export type DingtalkWorkConfig = Static<typeof DingtalkWorkConfigSchema>;
 
 /** errcodes (top level, or `sub_code` under errcode 88) meaning the access token is invalid or expired. */
-const TOKEN_ERRCODES = new Set([40001, 40014, 42001]);
+const TOKEN_ERRCODES = new Set([40014, 42001]);
 /** Flow control: this server / corp / API temporarily barred for calling too often (retried after throttleMs). */
 const FLOW_CONTROL_ERRCODES = new Set([90002, 90005, 90006, 90018]);
 /** System busy: DingTalk asks for a retry. */
