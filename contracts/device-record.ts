@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEVICE_KINDS, type DeviceKind, type Reading } from './messages.ts';
 
+/** A calendar date or an ISO time (flow-meter service dates): `2026-09-01` or `2026-09-01T08:00:00Z`. */
+const DATE_OR_TIME = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$';
+
 const Id = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: '1-64 characters of A-Z a-z 0-9 _ . -' });
 
 /**
@@ -28,6 +31,9 @@ export const DeviceRecordSchema = Type.Object(
     reportAt: Type.Optional(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: "daily report slot, local HH:MM (NB-IoT meters); NO_SIGNAL allows the slot plus the window" })),
     reportWindowMin: Type.Optional(Type.Integer({ minimum: 0, maximum: 1439, description: 'randomised report window and retries after the slot, minutes' })),
     reportTz: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$', description: 'IANA time zone of the slot (default Asia/Shanghai)' })),
+    installedAt: Type.Optional(Type.String({ pattern: DATE_OR_TIME, description: 'flow meter: installation date (YYYY-MM-DD or ISO time); first service is due an interval after it' })),
+    lastServiceAt: Type.Optional(Type.String({ pattern: DATE_OR_TIME, description: 'flow meter: last lubrication service (YYYY-MM-DD or ISO time); the resolve of its MAINTENANCE_DUE ticket records it' })),
+    serviceIntervalDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660, description: 'flow meter: days between lubrication services (default 75: every 2-3 months, repair manual 000:448)' })),
     alarmConfirmRule: Type.Optional(Type.Union([Type.Literal('single'), Type.Literal('two-detector')], { description: "alarm controller: 'two-detector' raises the controller alarm only when two channels exceed the set point (GB 16808-2025)" })),
   },
   { additionalProperties: true },

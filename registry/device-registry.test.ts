@@ -25,6 +25,19 @@ describe('device registry', () => {
     ]);
   });
 
+  it('flow-meter service fields: dates as text, the interval as a number from CSV; bad dates and intervals refused by name', () => {
+    const d = dir();
+    writeFileSync(join(d, 'fm.csv'), 'deviceId,kind,installedAt,lastServiceAt,serviceIntervalDays\nFM-1,flow_meter,2026-03-01,2026-09-01T08:00:00+08:00,60\nFM-2,flow_meter,2026-03-01,,\n');
+    expect(readRegistryFile(join(d, 'fm.csv'))).toEqual([
+      { deviceId: 'FM-1', kind: 'flow_meter', installedAt: '2026-03-01', lastServiceAt: '2026-09-01T08:00:00+08:00', serviceIntervalDays: 60 },
+      { deviceId: 'FM-2', kind: 'flow_meter', installedAt: '2026-03-01' },
+    ]);
+    writeFileSync(join(d, 'bad-date.csv'), 'deviceId,kind,lastServiceAt\nFM-1,flow_meter,last spring\n');
+    expect(() => readRegistryFile(join(d, 'bad-date.csv'))).toThrow(/record 1: lastServiceAt/);
+    writeFileSync(join(d, 'bad-interval.json'), JSON.stringify([{ deviceId: 'FM-1', kind: 'flow_meter', serviceIntervalDays: 0 }]));
+    expect(() => readRegistryFile(join(d, 'bad-interval.json'))).toThrow(/record 1: serviceIntervalDays/);
+  });
+
   it('refuses a file with a bad record, naming the record and the field', () => {
     const d = dir();
     writeFileSync(join(d, 'bad.json'), JSON.stringify([{ deviceId: 'HM-1', kind: 'household_meter' }, { deviceId: 'HM-2', kind: 'household_meter', qmaxM3h: 'four' }]));

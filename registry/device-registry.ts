@@ -24,7 +24,7 @@ export function recordProblem(record: unknown): string | undefined {
   return e ? `${e.path === '' ? 'record' : e.path.slice(1)}: ${e.message}` : 'invalid record';
 }
 
-const NUMERIC_FIELDS = new Set(['qmaxM3h', 'qminM3h', 'l1LelPct', 'l2LelPct', 'reportIntervalS', 'lowBatteryV', 'reportWindowMin']);
+const NUMERIC_FIELDS = new Set(['qmaxM3h', 'qminM3h', 'l1LelPct', 'l2LelPct', 'reportIntervalS', 'lowBatteryV', 'reportWindowMin', 'serviceIntervalDays']);
 
 /** CSV cells are text: numeric columns become numbers, empty cells are left out. */
 function fromCsvRow(row: Record<string, string>): Record<string, unknown> {
