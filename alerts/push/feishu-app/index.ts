@@ -265,7 +265,7 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
         const signed = typeof timestamp === 'string' && typeof nonce === 'string' && typeof signature === 'string';
         if (signed) {
           if (!sameText(signature, feishuCallbackSignature(timestamp, nonce, config.encryptKey, raw))) return refuse('signature mismatch');
-          if (!(Math.abs(deps.clock.now() - Number(timestamp) * 1000) <= config.callbackMaxAgeMs)) return refuse('timestamp too old');
+          if (!(Math.abs(deps.clock.now() - Number(timestamp) * 1000) <= config.callbackMaxAgeMs)) return refuse('timestamp out of range');
         }
 
         let event: any;
@@ -298,10 +298,10 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
             path: request.url,
             clientIp: request.ip,
             requestId: request.id,
-            check: async (claim) => {
+            check: async (issued) => {
               // Only the token's person may act with it: a forwarded card tapped by someone else is refused. The
               // directory says who that is; without one, the open_id the card was sent to.
-              const expected = deps.people ? (await deps.people.person(claim.personId))?.accounts?.feishu : value.open_id;
+              const expected = deps.people ? (await deps.people.person(issued.personId))?.accounts?.feishu : value.open_id;
               if (!operator || operator !== expected) throw new ActionTokenError('wrong_person', 'This card was sent to someone else');
             },
           });
