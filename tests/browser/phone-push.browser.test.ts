@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
@@ -15,7 +18,8 @@ import { startTestPipeline, type TestPipeline } from '../harness.ts';
  * worker as a push service would (CDP ServiceWorker.deliverPushMessage). The service worker shows
  * the notification with 接单/到场 buttons; the one-tap screen, opened as an iPhone's tap opens it,
  * acknowledges the ticket through the API without a log-in, and a second tap on the same link is
- * refused. Headless Chromium has no push service of its own (pushManager.subscribe answers
+ * refused. A leak, pushed by the safety lane before its ticket exists, carries the buttons too,
+ * and its tap acknowledges the ticket opened for it. Headless Chromium has no push service of its own (pushManager.subscribe answers
  * "permission denied"), hence the subscription with the test's keys. Needs console/dist rebuilt.
  */
 
@@ -71,13 +75,20 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     await new Promise<void>((resolve) => pushService.listen(0, '127.0.0.1', resolve));
     const endpoint = `http://127.0.0.1:${(pushService.address() as AddressInfo).port}/push/phone`;
 
+    const dir = mkdtempSync(join(tmpdir(), 'gas-phone-push-'));
+    const registryFile = join(dir, 'registry.json');
+    writeFileSync(registryFile, JSON.stringify([
+      { deviceId: 'HA-P1', kind: 'home_gas_alarm', gatewayId: 'GW-P', district: '城东区', address: '人民路 2 号 1 单元 101', customer: '赵敏', reportIntervalS: 3600 },
+    ]));
     pipeline = await startTestPipeline({
       clock,
+      registryFile,
       settings: {
         slaCheckIntervalMs: 3_600_000,
         push: { channels: [{ name: 'sse', type: 'sse', config: {} }, { name: 'phones', type: 'web-push', config: { subject: 'mailto:ops@example.com' } }] },
       },
     });
+    rmSync(dir, { recursive: true, force: true });
     technician = (await api<{ technician: { id: string } }>('GET', `/oncall?district=${encodeURIComponent('城东区')}`)).technician.id;
     techToken = (await api<{ token: string }>('POST', '/tokens', { name: 'phone of the on-call technician', role: 'technician', personId: technician })).token;
     // What the console's 开启手机通知 would store had the browser a push service: here the test's keys.
@@ -173,5 +184,23 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     await again.goto(`${pipeline.httpUrl}/console/#/act/${token}`);
     await again.locator('[data-testid=act-screen][data-state=refused]').waitFor({ timeout: 10_000 });
     expect(await again.locator('[data-testid=act-screen]').textContent()).toContain('此链接已用过或已过期');
+  });
+
+  it('gives the leak the safety lane pushes ahead of its ticket 接单 too: the tap acknowledges the ticket opened for it', async () => {
+    const gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-P' });
+    const at = new Date(clock.now()).toISOString();
+    await gateway.publishAsync('gas/v1/GW-P/up', JSON.stringify({ gatewayId: 'GW-P', seq: 1, sentAt: at, readings: [{ at, deviceId: 'HA-P1', kind: 'home_gas_alarm', lelPct: 62, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'open' }] }), { qos: 1 });
+    await gateway.endAsync();
+    const alarm = await pipeline.until('the leak push at the push service', async () => pushed.find((p) => p.kind === 'alarm.raised'), 15_000);
+    expect(alarm).toMatchObject({ ticketId: '', priority: 'emergency', requireInteraction: true });
+    expect(alarm.actions.map((a) => a.action)).toEqual(['acknowledge', 'on_site']);
+    const leakTicket = await pipeline.until('the leak ticket', async () => (await api<{ items: Array<{ id: string; subject: string }> }>('GET', '/tickets?deviceId=HA-P1')).items.find((t) => t.subject === 'device'));
+
+    const tapped = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' })).newPage();
+    await tapped.goto(`${pipeline.httpUrl}/console/#/act/${alarm.actions[0]!.token}`);
+    const screen = tapped.locator('[data-testid=act-screen][data-state=done]');
+    await screen.waitFor({ timeout: 10_000 });
+    expect(await screen.textContent()).toContain(`已接单 ${leakTicket.id}`);
+    expect(await api<{ status: string }>('GET', `/tickets/${leakTicket.id}`)).toMatchObject({ status: 'acknowledged', assignee: technician });
   });
 });
