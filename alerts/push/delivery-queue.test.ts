@@ -519,6 +519,26 @@ describe('PushDispatcher: a person’s channel order, fallback and quiet hours (
       expect(outcomes).toMatchObject([{ status: 'delivered', atMs: SEVEN_AM }]);
     });
 
+    it('holds the channel after a closed console until the quiet hours end, across a restart too', async () => {
+      people.set(technician.id, { ...technician, channelOrder: ['sse', 'wecom'], quietHours: { start: '22:00', end: '07:00' } });
+      const sse = closedConsole();
+      const wecom = scriptedChannel('wecom', [OK]);
+      const before = dispatcher([sse.instance, wecom.instance]);
+      await before.dispatch(notice({ priority: 'normal' }));
+      for (let i = 0; i < 5; i++) await before.idle();
+      expect(sse.calls).toHaveLength(1); // the live stream is not held
+      expect(wecom.calls).toEqual([]);
+      await before.close();
+      const afterScheduler = new ManualScheduler(clock);
+      const after = dispatcher([sse.instance, wecom.instance], { scheduler: afterScheduler });
+      expect(await after.resume()).toBe(1);
+      expect(afterScheduler.pendingDelaysMs()).toEqual([SEVEN_AM - TWO_AM]);
+      await afterScheduler.runNext();
+      await after.idle();
+      expect(wecom.calls).toHaveLength(1);
+      expect(outcomes).toMatchObject([{ channel: 'wecom', status: 'delivered', atMs: SEVEN_AM }]);
+    });
+
     it('reads the quiet window in the tickets’ time zone, across midnight', () => {
       const q = { start: '22:00', end: '07:00' };
       expect(quietUntilMs(q, TWO_AM, 'Asia/Shanghai')).toBe(SEVEN_AM);

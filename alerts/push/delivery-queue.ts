@@ -239,18 +239,26 @@ export class PushDispatcher {
    * the live stream.
    */
   #personPlan(notice: Notice, person: Person, serving: readonly StaffChannelInstance[]): PlanEntry[] {
-    const quiet = person.quietHours && !NEVER_QUIET.has(notice.priority) ? quietUntilMs(person.quietHours, this.#clock.now(), this.#timeZone) : undefined;
-    const entry = (instance: StaffChannelInstance, waitsFor?: string): PlanEntry => ({
-      recipientId: person.id,
-      target: { audience: 'staff', recipient: person, instance },
-      // The console's live stream wakes nobody: it shows what an open console should show.
-      ...(quiet === undefined || instance.type === 'sse' ? {} : { notBeforeMs: quiet }),
-      ...(waitsFor === undefined ? {} : { waitsFor }),
-    });
+    const entry = (instance: StaffChannelInstance, waitsFor?: string): PlanEntry => {
+      const held = this.#heldUntil(notice, { audience: 'staff', recipient: person, instance });
+      return {
+        recipientId: person.id,
+        target: { audience: 'staff', recipient: person, instance },
+        ...(held === undefined ? {} : { notBeforeMs: held }),
+        ...(waitsFor === undefined ? {} : { waitsFor }),
+      };
+    };
     const order = ALL_CHANNELS_AT_ONCE.has(notice.priority) ? [] : (person.channelOrder ?? []);
     const chain = order.map((name) => serving.find((c) => c.name === name)).filter((c): c is StaffChannelInstance => c !== undefined);
     const chained = new Set(chain.map((c) => c.name));
     return [...serving.filter((c) => !chained.has(c.name)).map((c) => entry(c)), ...chain.map((c, i) => entry(c, chain[i - 1]?.name))];
+  }
+
+  /** When the person's quiet hours end, if this push must wait for that now; else undefined. */
+  #heldUntil(notice: Notice, target: Target): number | undefined {
+    // The console's live stream wakes nobody: it shows what an open console should show.
+    if (target.audience !== 'staff' || target.instance.type === 'sse' || NEVER_QUIET.has(notice.priority) || !target.recipient.quietHours) return undefined;
+    return quietUntilMs(target.recipient.quietHours, this.#clock.now(), this.#timeZone);
   }
 
   #customerPlan(notice: Notice, recipientId: string): PlanEntry[] {
@@ -562,16 +570,19 @@ export class PushDispatcher {
     this.#followers.delete(before);
     f.timer?.cancel();
     const { notice, target } = f;
+    // The channel before may not wait (the live stream), this one may: quiet hours still hold it.
+    const nowMs = this.#clock.now();
+    const dueMs = this.#heldUntil(notice, target) ?? nowMs;
     await this.#claimWrites.get(keyOf(notice.id, target.recipient.id, target.instance.name));
     try {
       await this.#db.query(
-        `UPDATE delivery_state SET waits_for = NULL, next_attempt_at = ${ts(4)}, updated_at = ${ts(4)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3 AND status = 'pending'`,
-        [notice.id, target.recipient.id, target.instance.name, this.#clock.now()],
+        `UPDATE delivery_state SET waits_for = NULL, next_attempt_at = ${ts(4)}, updated_at = ${ts(5)} WHERE notice_id = $1 AND recipient_id = $2 AND channel = $3 AND status = 'pending'`,
+        [notice.id, target.recipient.id, target.instance.name, dueMs, nowMs],
       );
     } catch (err) {
       this.#log.error({ err, noticeId: notice.id, channel: target.instance.name }, 'Could not record the fallback to the next channel');
     }
-    this.#start({ notice, target, attempt: 1 }, 0);
+    this.#start({ notice, target, attempt: 1 }, dueMs - nowMs);
     return true;
   }
 
