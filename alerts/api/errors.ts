@@ -83,6 +83,7 @@ const DOMAIN_STATUS: Readonly<Record<string, number>> = {
   GAS_ACTION_TOKEN_REPLAYED: 409,
   GAS_ACTION_TOKEN_EXPIRED: 410,
   GAS_PUSH_CALLBACK_INVALID: 401,
+  GAS_ACTION_NOT_YET: 409,
 };
 
 export function domainHttpError(err: unknown): HttpError | undefined {

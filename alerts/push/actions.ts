@@ -78,6 +78,32 @@ export interface RedeemContext {
 /** Checks and spends tokens: every refusal is audited. */
 export interface ActionTokenRedeemer {
   redeem(token: string, ctx: RedeemContext): Promise<ActionClaim>;
+  /** Makes a spent token usable again (its action could not happen yet); a forged one is ignored. */
+  release?(token: string): Promise<void>;
+}
+
+/**
+ * A button pressed on a leak's push before the ticket for the alert was opened (the storm folder
+ * holds new alerts a few seconds): nothing happened, and the token stays usable.
+ */
+export class ActionNotYetError extends PipelineError {
+  constructor(readonly ref: string) {
+    super('GAS_ACTION_NOT_YET', '工单尚未生成，请稍后再试 The ticket is not open yet: try again in a moment');
+  }
+}
+
+/**
+ * Redeems and applies in one step, for the link route and every provider callback: a token whose
+ * action could not happen yet (ActionNotYetError) is released, so the same button works a moment later.
+ */
+export async function redeemAndApply(tokens: ActionTokenRedeemer, applier: ActionApplier, token: string, ctx: RedeemContext): Promise<{ claim: ActionClaim; done: { ticketId: string; status: string } }> {
+  const claim = await tokens.redeem(token, ctx);
+  try {
+    return { claim, done: await applier.apply({ ...claim, via: ctx.via }) };
+  } catch (err) {
+    if (err instanceof ActionNotYetError) await tokens.release?.(token);
+    throw err;
+  }
 }
 
 export type ActionTokenRefusal = 'forged' | 'expired' | 'replayed' | 'wrong_person';
@@ -160,6 +186,16 @@ export class ActionTokens implements ActionTokenIssuer, ActionTokenRedeemer {
     }
   }
 
+  async release(token: string): Promise<void> {
+    let nonce: string;
+    try {
+      nonce = this.#verify(token).n;
+    } catch {
+      return;
+    }
+    await this.#o.db.query('DELETE FROM action_token_uses WHERE nonce = $1', [nonce]);
+  }
+
   #sign(body: string): string {
     return createHmac('sha256', this.#o.secret).update(body).digest('base64url');
   }
@@ -238,7 +274,7 @@ export function ticketActionApplier(d: TicketActionsDeps): ActionApplier {
   return {
     async apply({ personId, ticketId: ref, action, via }) {
       const ticketId = ref.startsWith(ALERT_REF) ? await d.ticketOfAlert?.(ref.slice(ALERT_REF.length)) : ref;
-      if (ticketId === undefined) throw new TicketNotFoundError(ref);
+      if (ticketId === undefined) throw new ActionNotYetError(ref);
       const [person, ticket] = await Promise.all([d.people.person(personId), d.tickets.get(ticketId)]);
       if (!ticket || !person || (person.role === 'technician' && ticket.assignee !== personId)) throw new TicketNotFoundError(ticketId);
       const done = action === 'acknowledge' ? await d.tickets.acknowledge(ticketId, personId) : await d.tickets.arriveOnSite(ticketId, personId);

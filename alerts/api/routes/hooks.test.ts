@@ -84,17 +84,21 @@ describe('POST /hooks/v1/actions', () => {
     expect(onSite.json()).toEqual({ ticketId: t.id, action: 'on_site', status: 'on_site' });
   });
 
-  it('a token for an alert (a leak pushed ahead of its ticket) acknowledges the ticket opened for that alert', async () => {
+  it('a token for an alert (a leak pushed ahead of its ticket) acknowledges the ticket opened for that alert; pressed before that ticket opens it does nothing and stays usable', async () => {
     const [change] = raise(book, 'HM-1', 'GAS_ALARM_L2', clock.now(), { kind: 'home_gas_alarm', severity: 'critical' });
     const ref = actionTicketRef({ ticketId: '', data: { alertIds: [change!.alert.id] } });
     expect(ref).toBe(`alert:${change!.alert.id}`);
     const token = actions.issue({ personId: 'tech-wang', ticketId: ref!, action: 'acknowledge' });
+    // Pressed while the storm folder still holds the alert: nothing happens, the token stays usable.
+    const early = await redeem(token, '10.0.6.1');
+    expect(early.statusCode).toBe(409);
+    expect(early.json()).toMatchObject({ error: 'GAS_ACTION_NOT_YET', message: expect.stringMatching(/^工单尚未生成/) });
     await svc.onAlertChanges([change!]);
     const res = await redeem(token, '10.0.6.1');
     expect(res.statusCode).toBe(200);
     const { ticketId } = res.json();
     expect((await svc.get(ticketId))!).toMatchObject({ status: 'acknowledged', deviceId: 'HM-1' });
-    expect((await redeem(actions.issue({ personId: 'tech-wang', ticketId: 'alert:nope', action: 'acknowledge' }), '10.0.6.1')).statusCode).toBe(404);
+    expect((await redeem(token, '10.0.6.1')).statusCode).toBe(409);
   });
 
   it('a replayed token is refused (409) and audited, and the ticket is not touched twice', async () => {
@@ -105,7 +109,7 @@ describe('POST /hooks/v1/actions', () => {
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ error: 'GAS_ACTION_TOKEN_REPLAYED' });
     expect(again.json().message).toMatch(/^链接或按钮已用过/);
-    expect(await auditOf('actions.refused.replayed')).toEqual([expect.objectContaining({ actor: 'tech-wang', targetId: t.id, status: 409, clientIp: '10.0.1.1', detail: { via: 'link', reason: 'replayed', action: 'acknowledge' } })]);
+    expect(await audit.list({ action: 'actions.refused.replayed', targetId: t.id, limit: 10 })).toEqual([expect.objectContaining({ actor: 'tech-wang', targetId: t.id, status: 409, clientIp: '10.0.1.1', detail: { via: 'link', reason: 'replayed', action: 'acknowledge' } })]);
     expect((await svc.get(t.id))!.history.filter((e) => e.action === 'acknowledge')).toHaveLength(1);
   });
 

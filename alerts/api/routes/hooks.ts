@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { ActionTokenError } from '../../push/actions.ts';
+import { ActionTokenError, redeemAndApply } from '../../push/actions.ts';
 import { TooManyAuthFailuresError, type AuthFailureLimiter } from '../auth-limiter.ts';
 import { ErrorResponse } from '../schemas.ts';
 
@@ -40,9 +40,9 @@ export const hookRoutes: FastifyPluginAsync<HookRoutesOptions> = async (app, { a
         reply.header('retry-after', String(retryAfterS));
         throw new TooManyAuthFailuresError(retryAfterS);
       }
-      let claim;
+      let out;
       try {
-        claim = await actionTokens.redeem(request.body.token, { via: 'link', path: '/hooks/v1/actions', clientIp: request.ip, requestId: request.id });
+        out = await redeemAndApply(actionTokens, applyAction, request.body.token, { via: 'link', path: '/hooks/v1/actions', clientIp: request.ip, requestId: request.id });
       } catch (err) {
         if (err instanceof ActionTokenError) {
           authFailures.fail(request.ip);
@@ -50,7 +50,7 @@ export const hookRoutes: FastifyPluginAsync<HookRoutesOptions> = async (app, { a
         }
         throw err;
       }
-      const done = await applyAction.apply({ ...claim, via: 'link' });
+      const { claim, done } = out;
       request.log.info({ ticketId: done.ticketId, action: claim.action, personId: claim.personId, via: 'link' }, 'Ticket action from a one-tap link');
       return { ticketId: done.ticketId, action: claim.action, status: done.status };
     });

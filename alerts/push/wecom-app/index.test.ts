@@ -19,9 +19,9 @@ import type { Person } from '../../oncall/directory.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { FakeDirectory, lookupDevice, MIN, newBook, people, T0 } from '../../tickets/test-support.ts';
+import { FakeDirectory, lookupDevice, MIN, newBook, people, raise, T0 } from '../../tickets/test-support.ts';
 import { TicketService } from '../../tickets/ticket-service.ts';
-import { ActionTokens, ticketActionApplier } from '../actions.ts';
+import { ActionTokens, actionTicketRef, sqlTicketOfAlert, ticketActionApplier } from '../actions.ts';
 import { type ChannelInstance, createChannels, pushCallbacksOf, type StaffChannelInstance } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { testWecomApp, wecomChannelConfig, WecomStandIn } from './wecom-stand-in.ts';
@@ -69,7 +69,7 @@ beforeAll(async () => {
   svc.onNotice((n) => notices.push(n));
   audit = new SqlAuditLog(db);
   const actions = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 30 * MIN, audit });
-  const applyAction = ticketActionApplier({ tickets: svc, people: directory, clock, audit, log });
+  const applyAction = ticketActionApplier({ tickets: svc, people: directory, ticketOfAlert: sqlTicketOfAlert(db), clock, audit, log });
   channels = createChannels(
     [{ name: 'wecom-tech', type: 'wecom-app', config: wecomChannelConfig(WECOM, wecom.url) }],
     { log, clock, actions, redeemAction: actions, applyAction, people: directory },
@@ -224,6 +224,22 @@ describe('wecom-app: the callback route', () => {
     await wecom.click('WangGong', onSite, { responseCode: 'RC-os', timestampS: nowS() });
     expect((await svc.get(ticketId))!.status).toBe('dispatched');
     expect(wecom.updates().at(-1)!.body).toMatchObject({ response_code: 'RC-os', button: { replace_name: '工单状态已变 Ticket has moved on' } });
+  });
+
+  it("a tap on a leak's card before its ticket opens does nothing and leaves the buttons; the same tap later acknowledges", async () => {
+    const [change] = raise(newBook(), 'HM-2', 'GAS_ALARM_L2', clock.now(), { kind: 'home_gas_alarm', severity: 'critical' });
+    const alarm: Notice = { id: `alarm-${change!.alert.id}`, kind: 'alarm.raised', ticketId: '', recipients: ['tech-wang'], priority: 'emergency', title: { 'zh-CN': '【紧急】燃气泄漏', en: '[EMERGENCY] Gas leak' }, body: { 'zh-CN': '东区', en: 'East' }, data: { alertIds: [change!.alert.id] }, createdAtMs: clock.now() };
+    await channel.channel.send(alarm, (await directory.person('tech-wang'))!);
+    const ack = wecom.cards().at(-1)!.body.template_card.button_list[0].key;
+    expect(actionTicketRef(alarm)).toBe(`alert:${change!.alert.id}`);
+    const updates = wecom.updates().length;
+    expect((await wecom.click('WangGong', ack, { responseCode: 'RC-early', timestampS: nowS() })).status).toBe(200);
+    expect(wecom.updates()).toHaveLength(updates);
+    await svc.onAlertChanges([change!]);
+    await wecom.click('WangGong', ack, { responseCode: 'RC-later', timestampS: nowS() });
+    expect(wecom.updates().at(-1)!.body).toMatchObject({ response_code: 'RC-later', button: { replace_name: '已接单 Acknowledged' } });
+    const ticketId = (await svc.list({ deviceId: 'HM-2', limit: 5 } as never)).find((t: { status: string }) => t.status === 'acknowledged');
+    expect(ticketId).toBeDefined();
   });
 
   it('a callback with a bad signature, or a stale timestamp, is refused with 401 and acts on nothing', async () => {

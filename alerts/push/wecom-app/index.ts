@@ -6,7 +6,7 @@ import { ErrorResponse } from '../../api/schemas.ts';
 import type { Person } from '../../oncall/directory.ts';
 import { IllegalTransitionError, TicketNotFoundError } from '../../tickets/errors.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { ActionTokenError, actionTicketRef, type PhoneAction } from '../actions.ts';
+import { ActionNotYetError, ActionTokenError, actionTicketRef, type PhoneAction, redeemAndApply } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { asPushError, httpStatusError, parseRetryAfterMs, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { plainText } from '../format.ts';
@@ -265,7 +265,7 @@ function wecomCallbacks(config: WecomAppConfig, channel: WecomAppChannel, deps: 
         log.error({ userId }, 'WeCom card click with no action tokens configured');
       } else {
         try {
-          const claim = await deps.redeemAction.redeem(event.EventKey, {
+          const { claim, done } = await redeemAndApply(deps.redeemAction, deps.applyAction, event.EventKey, {
             via,
             clientIp: request.ip,
             requestId: request.id,
@@ -274,10 +274,14 @@ function wecomCallbacks(config: WecomAppConfig, channel: WecomAppChannel, deps: 
               if (person?.accounts?.wecom !== userId) throw new ActionTokenError('wrong_person', '按钮不属于点击者 This button was sent to someone else');
             },
           });
-          const done = await deps.applyAction.apply({ ...claim, via });
           replaceName = DONE_TEXT[claim.action];
           log.info({ ticketId: done.ticketId, action: claim.action, personId: claim.personId, userId, status: done.status }, 'Ticket action from a WeCom card');
         } catch (err) {
+          if (err instanceof ActionNotYetError) {
+            // The card keeps its buttons (the ResponseCode is not spent): the same tap works in a moment.
+            log.info({ userId, ref: err.ref }, 'WeCom card click before the ticket was opened: buttons left as they are');
+            return empty();
+          }
           replaceName = refusalText(err);
           if (err instanceof ActionTokenError || err instanceof IllegalTransitionError || err instanceof TicketNotFoundError) log.info({ err, userId }, 'WeCom card click refused');
           else log.error({ err, userId }, 'WeCom card click failed');
