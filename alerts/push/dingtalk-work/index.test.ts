@@ -173,10 +173,15 @@ describe('dingtalk-work channel against a local DingTalk stand-in', () => {
     expect(phone[1]!.msg.action_card.markdown).toContain('N-2');
   });
 
-  it('sends markdown when there is nothing to tap (an alarm ahead of its ticket, no link)', async () => {
+  it('gives a leak pushed ahead of its ticket links that name its alert, and sends markdown when there is nothing to tap', async () => {
     await dingtalk().channel.send(notice({ ticketId: '', url: undefined, data: { alertIds: ['A-9'] } }), chen);
-    expect(phone[0]!.msg.msgtype).toBe('markdown');
-    expect(phone[0]!.msg.markdown.text).toContain('A-9');
+    const [ack] = phone[0]!.msg.action_card.btn_json_list;
+    const token = decodeURIComponent(ack.action_url.match(/#\/act\/(.+)$/)![1]!);
+    await expect(tokens.redeem(token, { via: 'link' })).resolves.toEqual({ personId: 'tech-chen', ticketId: 'alert:A-9', action: 'acknowledge' });
+    expect(phone[0]!.msg.action_card.markdown).toContain('A-9');
+
+    await dingtalk().channel.send(notice({ id: 'N-2', ticketId: '', url: undefined, data: {} }), chen);
+    expect(phone[1]!.msg.msgtype).toBe('markdown');
   });
 
   it('takes the service’s appUrl when the instance names none, and shows no 接单/到场 without any', async () => {

@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { PHONE_ACTION_NAMES } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { actionLink } from '../actions.ts';
+import { actionLink, actionTicketRef } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
 import { markdownText, subjectLine } from '../format.ts';
@@ -49,15 +49,17 @@ export function workNoticeMarkdown(notice: Notice, recipient: Person): string {
   return `${markdownText(notice, recipient)}\n\n通知 Notice: ${notice.id}`;
 }
 
-/** The `msg` of asyncsend_v2: an action card with 接单/到场 links when the notice is about a ticket, else markdown. */
+/** The `msg` of asyncsend_v2: an action card with 接单/到场 links when the notice is about a ticket or alert, else markdown. */
 export function workNoticeMessage(config: DingtalkWorkConfig, notice: Notice, recipient: Person, deps: Pick<ChannelDeps, 'actions' | 'appUrl'>): unknown {
   const title = subjectLine(notice);
   const markdown = workNoticeMarkdown(notice, recipient);
   const buttons: Array<{ title: string; action_url: string }> = [];
   const appUrl = config.appUrl ?? deps.appUrl;
-  if (notice.ticketId && deps.actions && appUrl) {
+  // A leak's push comes ahead of its ticket: its links name the alert, resolved to the ticket when tapped.
+  const ticketRef = actionTicketRef(notice);
+  if (ticketRef && deps.actions && appUrl) {
     for (const action of ['acknowledge', 'on_site'] as const) {
-      const token = deps.actions.issue({ personId: recipient.id, ticketId: notice.ticketId, action }, config.actionTtlMs);
+      const token = deps.actions.issue({ personId: recipient.id, ticketId: ticketRef, action }, config.actionTtlMs);
       const label = PHONE_ACTION_NAMES[action];
       buttons.push({ title: `${label['zh-CN']} ${label.en}`, action_url: actionLink(appUrl, token) });
     }

@@ -7,7 +7,7 @@ import type { Text } from '../../catalog/manual.ts';
 import { PHONE_ACTION_NAMES } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { ActionTokenError, type PhoneAction } from '../actions.ts';
+import { ActionTokenError, actionTicketRef, type PhoneAction } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { AccessTokenCache } from '../dingtalk-work/access-token.ts';
 import { asPushError, httpStatusError, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
@@ -74,8 +74,10 @@ export function feishuCard(config: FeishuAppConfig, notice: Notice, recipient: P
   const subject = subjectLine(notice);
   // The header carries the title; the text starts after the markdown heading lines.
   const md = `${markdownText(notice, recipient).split('\n').slice(2).join('\n').trim()}\n\n通知 Notice: ${notice.id}`;
-  const buttons = notice.ticketId
-    ? actionButtons(config, deps, { personId: recipient.id, ticketId: notice.ticketId }, { open_id: recipient.accounts?.feishu ?? '', subject, ...(notice.url ? { url: notice.url } : {}) }, ['acknowledge', 'on_site'])
+  // A leak's push comes ahead of its ticket: its buttons name the alert, resolved to the ticket when tapped.
+  const ticketRef = actionTicketRef(notice);
+  const buttons = ticketRef
+    ? actionButtons(config, deps, { personId: recipient.id, ticketId: ticketRef }, { open_id: recipient.accounts?.feishu ?? '', subject, ...(notice.url ? { url: notice.url } : {}) }, ['acknowledge', 'on_site'])
     : [];
   const actions = [...buttons, ...openButton(notice.url)];
   return {
@@ -154,6 +156,7 @@ function refusalText(err: unknown): Text {
     }
   }
   const code = (err as { code?: string }).code;
+  if (code === 'GAS_ACTION_NOT_YET') return { 'zh-CN': '工单尚未生成，请稍后再试', en: 'The ticket is not open yet: try again in a moment' };
   if (code === 'GAS_TICKET_NOT_FOUND') return { 'zh-CN': '工单不存在或未派给您', en: 'No such ticket assigned to you' };
   return { 'zh-CN': '工单当前状态不允许此操作', en: 'The ticket’s state does not allow this now' };
 }
@@ -307,7 +310,7 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
           });
           const done = await deps.applyAction.apply({ ...claim, via });
           request.log.info({ ticketId: done.ticketId, action: claim.action, personId: claim.personId, via }, 'Ticket action from a Feishu card');
-          const card = doneCard(config, deps, claim, { open_id: value.open_id ?? '', subject: String(value.subject ?? ''), action_token: '', ...(typeof value.url === 'string' ? { url: value.url } : {}) }, done.status);
+          const card = doneCard(config, deps, { ...claim, ticketId: done.ticketId }, { open_id: value.open_id ?? '', subject: String(value.subject ?? ''), action_token: '', ...(typeof value.url === 'string' ? { url: value.url } : {}) }, done.status);
           return { toast: toast('success', ACTION_DONE[claim.action]), card: { type: 'raw' as const, data: card } };
         } catch (err) {
           if (!(err instanceof PipelineError)) throw err;
