@@ -25,6 +25,8 @@ import { DETECTORS } from '../processors/detectors/registry.ts';
 import { ProcessorStage, type PartitionedDeviceState } from '../processors/processor-stage.ts';
 import { parseSettings as parseDetectorSettings } from '../processors/settings.ts';
 import { SilenceSettingsSchema, SilenceWatch } from '../processors/silence/silence-watch.ts';
+import { MaintenanceSettingsSchema } from '../processors/maintenance/maintenance-watch.ts';
+import { startMaintenance, type MaintenanceStage } from '../processors/maintenance/maintenance-stage.ts';
 import { SnapshotFile } from '../processors/snapshot-file.ts';
 import { AlertBook } from '../alerts/alert-book.ts';
 import { buildHttpApi, buildOpsApi } from '../alerts/api/server.ts';
@@ -164,6 +166,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   let alerts: AlertBook | undefined;
   let services: ServiceStage | undefined;
   let deadLetters: DeadLetterLog | undefined;
+  let maintenance: MaintenanceStage | undefined;
   if (runs('alerts')) {
     const letters = new DeadLetterLog({
       capacity: settings.deadLetters?.capacity ?? 10_000,
@@ -194,6 +197,19 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
       onDeadLetter: storeLetters,
     }, book, registry, clock, log.child({ stage: 'services' }));
+    // Flow-meter service by the calendar (processors/maintenance/README.md): resolving its ticket records the service.
+    services.tickets.onServiceDone(({ deviceId, atMs }) => {
+      const record = registry.get(deviceId);
+      if (record) registry.put({ ...record, lastServiceAt: new Date(atMs).toISOString() });
+    });
+    maintenance = startMaintenance({
+      settings: withDefaults(MaintenanceSettingsSchema, settings.maintenance),
+      registry,
+      activeDeviceIds: [...book.active()].filter((a) => a.condition === 'MAINTENANCE_DUE').map((a) => a.subjectId),
+      publish: (events) => bus.alertEvents.publish(events),
+      clock,
+      log: log.child({ stage: 'maintenance' }),
+    });
   }
 
   // --- processor role: per-device state and detectors -------------------------------------------
@@ -327,6 +343,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       : undefined,
     async stop() {
       clearInterval(rateTimer);
+      maintenance?.stop();
       sourceConnected = false;
       await source?.stop();
       await processor?.stop();

@@ -388,3 +388,88 @@ describe('issue 15 #8: NO_SIGNAL follows the report schedule over real MQTT', ()
     expect((await site.alerts('HM-NB1', 'NO_SIGNAL')).map((a) => a.state)).toEqual(['cleared']);
   });
 });
+
+describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over real MQTT and the API', () => {
+  const DAY = 86_400_000;
+  let pipeline: TestPipeline;
+  let client: MqttClient;
+  let techToken: string;
+  let technician: string;
+  let seq = 0;
+
+  async function call<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const res = await fetch(`${pipeline.httpUrl}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, json: (await res.json()) as T };
+  }
+  const admin = <T>(method: string, path: string, body?: unknown) => call<T>(method, path, pipeline.adminToken, body);
+  const maintenanceAlerts = async (deviceId: string) => (await pipeline.get<{ items: AlertItem[] }>(`/alerts?deviceId=${deviceId}&condition=MAINTENANCE_DUE&limit=100`)).items;
+  const flowReading = (deviceId: string) => ({ deviceId, kind: 'flow_meter', vendor: 'meihua', flowM3h: 42, volumeM3: 12_345, temperatureC: 12, pressureKPa: 101, batteryV: 3.6 });
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gas-detection-v2-maintenance-'));
+    const registryFile = join(dir, 'registry.json');
+    writeFileSync(registryFile, JSON.stringify([
+      // Serviced 2026-09-01: due 2026-11-15 (75 days), a week before the test clock starts.
+      { deviceId: 'FM-MT1', kind: 'flow_meter', vendor: 'meihua', gatewayId: 'GW-MT', district: '城东区', address: '工业园 3 号调压站', reportIntervalS: 86_400, qmaxM3h: 160, installedAt: '2026-03-01', lastServiceAt: '2026-09-01' },
+      // Serviced 2026-11-01: due 2027-01-15.
+      { deviceId: 'FM-MT2', kind: 'flow_meter', vendor: 'meihua', gatewayId: 'GW-MT', district: '城东区', reportIntervalS: 86_400, qmaxM3h: 160, installedAt: '2026-03-01', lastServiceAt: '2026-11-01' },
+    ]));
+    pipeline = await startTestPipeline({ clock: new ManualClock(START), registryFile, settings: { maintenance: { checkIntervalMs: 100 }, slaCheckIntervalMs: 3_600_000 } });
+    technician = (await admin<{ technician?: { id: string } }>('GET', `/oncall?district=${encodeURIComponent('城东区')}`)).json.technician!.id;
+    techToken = (await admin<{ token: string }>('POST', '/tokens', { name: 'technician phone', role: 'technician', personId: technician })).json.token;
+    client = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-MT' });
+  });
+  afterAll(async () => {
+    await client?.endAsync();
+    await pipeline?.close();
+  });
+
+  it('a flow meter whose service date passed gets one low-priority preventive ticket, though its readings are normal; the other is not due', async () => {
+    const at = new Date(pipeline.clock.now()).toISOString();
+    await client.publishAsync('gas/v1/GW-MT/up', JSON.stringify({ gatewayId: 'GW-MT', seq: ++seq, sentAt: at, readings: [flowReading('FM-MT1'), flowReading('FM-MT2')].map((r) => ({ at, ...r })) }), { qos: 1 });
+    await pipeline.until('readings judged', async () => (await pipeline.metric('gas_processor_readings_total')) >= 2);
+    const [alert] = await pipeline.until('MAINTENANCE_DUE on FM-MT1', async () => {
+      const items = await maintenanceAlerts('FM-MT1');
+      return items.length > 0 && items;
+    });
+    expect(alert).toMatchObject({ condition: 'MAINTENANCE_DUE', severity: 'low', state: 'active', detail: { preventive: true, dueAt: '2026-11-15T00:00:00.000Z', serviceIntervalDays: 75, overdueDays: 8 } });
+    expect(alert!.cause).toContain('2~3月');
+    const ticket = await pipeline.until('ticket for FM-MT1', async () => (await pipeline.get<{ items: Array<TicketItem & { priority: string }> }>('/tickets?deviceId=FM-MT1')).items.find((t) => t.subject === 'device'));
+    expect(ticket).toMatchObject({ priority: 'low', conditions: ['MAINTENANCE_DUE'] });
+    // Checks kept coming (every 100 ms) while the ticket was awaited: still one alert, one ticket.
+    expect(await maintenanceAlerts('FM-MT1')).toHaveLength(1);
+    expect((await pipeline.get<{ items: TicketItem[] }>('/tickets?deviceId=FM-MT1')).items).toHaveLength(1);
+    expect(await maintenanceAlerts('FM-MT2')).toEqual([]);
+  });
+
+  it('resolving the ticket records the service in the registry, clears the alert and moves the next due date 75 days on', async () => {
+    const ticket = (await pipeline.get<{ items: Array<TicketItem & { assignee: string | null }> }>('/tickets?deviceId=FM-MT1')).items[0]!;
+    if (ticket.status === 'opened') expect((await admin('POST', `/tickets/${ticket.id}/dispatch`, { assignee: technician })).status).toBe(200);
+    expect((await call('POST', `/tickets/${ticket.id}/acknowledge`, techToken, {})).status).toBe(200);
+    expect((await call('POST', `/tickets/${ticket.id}/on-site`, techToken, {})).status).toBe(200);
+    const resolvedAtMs = pipeline.clock.now();
+    const resolved = await call<{ status: string }>('POST', `/tickets/${ticket.id}/resolve`, techToken, { remedyDone: '流量计加专用润滑油 / lubricated the flow meter with its special oil', serviceDone: true });
+    expect(resolved).toMatchObject({ status: 200, json: { status: 'resolved' } });
+    const device = await pipeline.until('service recorded', async () => {
+      const d = await pipeline.get<{ lastServiceAt?: string; activeConditions: string[] }>('/devices/FM-MT1');
+      return d.lastServiceAt === new Date(resolvedAtMs).toISOString() && d;
+    });
+    expect(device.lastServiceAt).toBe(new Date(resolvedAtMs).toISOString());
+    const [cleared] = await pipeline.until('MAINTENANCE_DUE cleared', async () => {
+      const items = await maintenanceAlerts('FM-MT1');
+      return items.every((a) => a.state === 'cleared') && items;
+    });
+    expect(cleared).toMatchObject({ state: 'cleared' });
+    // Next due: 75 days after the service. Not 74 days on, when FM-MT2 (due 2027-01-15) shows a check ran on the new clock…
+    pipeline.clock.advance(74 * DAY);
+    await pipeline.until('FM-MT2 due on its own date', async () => (await maintenanceAlerts('FM-MT2')).some((a) => a.state === 'active'));
+    expect((await maintenanceAlerts('FM-MT1')).filter((a) => a.state === 'active')).toEqual([]);
+    // …but on the day.
+    pipeline.clock.advance(1 * DAY + 1);
+    const again = await pipeline.until('MAINTENANCE_DUE again at the new due date', async () => {
+      const active = (await maintenanceAlerts('FM-MT1')).filter((a) => a.state === 'active');
+      return active.length > 0 && active;
+    });
+    expect(again[0]!.detail).toMatchObject({ preventive: true, dueAt: new Date(resolvedAtMs + 75 * DAY).toISOString() });
+  });
+});

@@ -83,7 +83,12 @@ export interface ResolveInput {
   notes?: string;
   /** Resolve although a leak is still active: a supervisor's decision, with why. */
   overrideReason?: string;
+  /** The preventive service was done: recorded as the device's last service (a MAINTENANCE_DUE ticket's resolve implies it). */
+  serviceDone?: boolean;
 }
+
+/** A resolve that recorded a device's preventive service, at pipeline time `atMs`. */
+export type ServiceDoneListener = (done: { deviceId: string; ticketId: string; atMs: number; actor: string }) => void;
 
 export interface FollowUpInput {
   satisfied: boolean;
@@ -145,6 +150,7 @@ export class TicketService {
   /** Alerts the store refused even made safe: offering them again would fail the same way. */
   readonly #rejected = new Set<string>();
   readonly #listeners: Array<(notice: Notice) => void> = [];
+  readonly #serviceDoneListeners: ServiceDoneListener[] = [];
   /** Alert changes are applied one batch after another, in arrival order. */
   #chain: Promise<void> = Promise.resolve();
 
@@ -167,6 +173,11 @@ export class TicketService {
   /** New SLA limits (from the API): they apply to due dates computed from now on. */
   updateSla(settings: SlaSettings): void {
     this.#sla = settings;
+  }
+
+  /** Told after each resolve that records a service (the pipeline writes it into the registry). */
+  onServiceDone(listener: ServiceDoneListener): void {
+    this.#serviceDoneListeners.push(listener);
   }
 
   onNotice(listener: (notice: Notice) => void): void {
@@ -754,12 +765,14 @@ export class TicketService {
    * resolve is refused (SafetyConditionsActiveError), unless `overrideReason` is given — the API
    * lets only a supervisor or an admin give one — and the override is kept in the history.
    */
-  resolve(id: string, input: ResolveInput, actor: string): Promise<Ticket> {
+  async resolve(id: string, input: ResolveInput, actor: string): Promise<Ticket> {
     if (!input.remedyDone?.trim()) throw new TicketInputError('resolve needs remedyDone: what was done');
     const overrideReason = input.overrideReason?.trim() || undefined;
-    return this.#transition(id, 'resolve', actor, (t) => {
+    let serviceDone = false as boolean;
+    const resolved = await this.#transition(id, 'resolve', actor, (t) => {
       const live = t.activeConditions.filter((c) => SAFETY_CONDITIONS.has(c)).sort();
       if (live.length > 0 && !overrideReason) throw new SafetyConditionsActiveError(id, live);
+      serviceDone = t.deviceId !== null && (input.serviceDone === true || t.conditions.includes('MAINTENANCE_DUE'));
       return {
         set: { remedy_done: input.remedyDone, parts_used: JSON.stringify(input.partsUsed ?? []), notes: input.notes ?? null },
         detail: {
@@ -767,9 +780,15 @@ export class TicketService {
           partsUsed: input.partsUsed ?? [],
           notes: input.notes ?? null,
           ...(live.length > 0 ? { safetyOverride: { by: actor, reason: overrideReason, activeConditions: live } } : {}),
+          ...(serviceDone ? { serviceDone: true } : {}),
         },
       };
     });
+    if (serviceDone) {
+      const done = { deviceId: resolved.deviceId!, ticketId: resolved.id, atMs: Date.parse(resolved.resolvedAt ?? '') || this.#clock.now(), actor };
+      for (const l of this.#serviceDoneListeners) l(done);
+    }
+    return resolved;
   }
 
   /**

@@ -134,6 +134,7 @@ const ResolveBody = Type.Object({
   partsUsed: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 200 })),
   notes: Type.Optional(Type.String({ maxLength: 4000 })),
   overrideReason: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'supervisor or admin only: resolve although a leak (GAS_ALARM_L1/L2, VALVE_NOT_CUT) is still active, and why; recorded in the history' })),
+  serviceDone: Type.Optional(Type.Boolean({ description: "the preventive service was done: recorded as the device's lastServiceAt in the registry (implied when the ticket holds MAINTENANCE_DUE)" })),
 }, { additionalProperties: false });
 const FollowUpBody = Type.Object({ satisfied: Type.Boolean(), notes: Type.Optional(Type.String({ maxLength: 4000 })) }, { additionalProperties: false });
 const ReasonBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false });
