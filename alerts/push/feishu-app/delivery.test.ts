@@ -20,10 +20,11 @@ import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
 import { FakeDirectory, lookupDevice, newBook, people, raise, T0 } from '../../tickets/test-support.ts';
 import { TicketService } from '../../tickets/ticket-service.ts';
-import { ActionTokens, ticketActionApplier } from '../actions.ts';
+import { ActionTokens, sqlTicketOfAlert, ticketActionApplier } from '../actions.ts';
 import { createChannels, pushCallbacksOf } from '../channels.ts';
 import { PushDispatcher } from '../delivery-queue.ts';
 import { ManualScheduler } from '../scheduler.ts';
+import { notice } from '../testing.ts';
 import { cardAction, FEISHU_APP, type FeishuStandIn, feishuCallbackRequest, startFeishuStandIn } from './stand-in.ts';
 
 const OPERATOR = 'operator-token';
@@ -35,6 +36,7 @@ let db: Db;
 let svc: TicketService;
 let dispatcher: PushDispatcher;
 let app: FastifyInstance;
+let channels: ReturnType<typeof createChannels>;
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) {
@@ -51,8 +53,8 @@ beforeAll(async () => {
   const directory = new SqlOnCallDirectory(db, { now: () => clock.now() });
   await directory.savePerson({ ...people['tech-wang']!, accounts: { feishu: 'ou_wang7f3' } });
   const tokens = new ActionTokens({ db, clock, secret: randomBytes(32), defaultTtlMs: 30 * 60_000, audit });
-  const applyAction = ticketActionApplier({ tickets: svc, people: directory, clock, audit, log });
-  const channels = createChannels([{ name: 'feishu', type: 'feishu-app', config: { ...FEISHU_APP, baseUrl: feishu.base } }], {
+  const applyAction = ticketActionApplier({ tickets: svc, people: directory, ticketOfAlert: sqlTicketOfAlert(db), clock, audit, log });
+  channels = createChannels([{ name: 'feishu', type: 'feishu-app', config: { ...FEISHU_APP, baseUrl: feishu.base } }], {
     log,
     clock,
     people: directory,
@@ -107,5 +109,30 @@ describe('a leak pushed to Feishu and acknowledged from the card', () => {
     const detail = await app.inject({ url: `/api/v1/tickets/${ticket.id}`, headers: { authorization: `Bearer ${OPERATOR}` } });
     const rows = detail.json().deliveries.filter((d: { kind: string; recipientId: string }) => d.kind === 'ticket.dispatched' && d.recipientId === 'tech-wang');
     expect(rows).toEqual([expect.objectContaining({ channel: 'feishu', status: 'sent', attempts: 1, sentAt: new Date(T0).toISOString(), acknowledgedVia: 'feishu' })]);
+  });
+
+  it('gives a leak pushed ahead of its ticket working buttons: a tap before the ticket opens says not yet and keeps the token, after it acknowledges', async () => {
+    const book = newBook();
+    const changes = raise(book, 'HM-2', 'GAS_ALARM_L2', clock.now(), { severity: 'critical' });
+    const alertId = changes[0]!.alert.id;
+    // The safety lane's push: before any ticket, naming the alert.
+    await channels.get('feishu')!.channel.send(
+      notice({ id: `alarm:${alertId}`, kind: 'alarm.raised', ticketId: '', url: undefined, data: { alertIds: [alertId], deviceId: 'HM-2' } }),
+      { ...people['tech-wang']!, accounts: { feishu: 'ou_wang7f3' } },
+    );
+    const card = feishu.inbox.at(-1)!.card;
+    const press = async () => {
+      const tap = feishuCallbackRequest(clock, cardAction(clock, card, '接单 Acknowledge', 'ou_wang7f3'));
+      return (await app.inject({ method: 'POST', url: '/hooks/v1/push/feishu/card', headers: tap.headers, payload: tap.body })).json();
+    };
+    expect((await press()).toast).toMatchObject({ type: 'error', i18n: { zh_cn: '工单尚未生成，请稍后再试' } });
+
+    await svc.onAlertChanges(changes);
+    await settle();
+    const ticket = (await svc.list({ deviceId: 'HM-2' }))[0]!;
+    const done = await press();
+    expect(done.toast.type).toBe('success');
+    expect(JSON.stringify(done.card.data)).toContain(ticket.id);
+    expect((await svc.get(ticket.id))!.status).toBe('acknowledged');
   });
 });

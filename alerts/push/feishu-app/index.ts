@@ -7,7 +7,7 @@ import type { Text } from '../../catalog/manual.ts';
 import { PHONE_ACTION_NAMES } from '../../catalog/messages.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
-import { ActionTokenError, actionTicketRef, type PhoneAction } from '../actions.ts';
+import { ActionTokenError, actionTicketRef, type PhoneAction, redeemAndApply } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { AccessTokenCache } from '../dingtalk-work/access-token.ts';
 import { asPushError, httpStatusError, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
@@ -296,7 +296,8 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
           return { toast: toast('error', { 'zh-CN': '暂不支持在飞书中操作，请在控制台处理', en: 'Acting from Feishu is not enabled: use the console' }) };
         }
         try {
-          const claim = await deps.redeemAction.redeem(value.action_token, {
+          // Redeemed and applied in one: a tap before the leak's ticket is open leaves the token usable.
+          const { claim, done } = await redeemAndApply(deps.redeemAction, deps.applyAction, value.action_token, {
             via,
             path: request.url,
             clientIp: request.ip,
@@ -308,7 +309,6 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
               if (!operator || operator !== expected) throw new ActionTokenError('wrong_person', 'This card was sent to someone else');
             },
           });
-          const done = await deps.applyAction.apply({ ...claim, via });
           request.log.info({ ticketId: done.ticketId, action: claim.action, personId: claim.personId, via }, 'Ticket action from a Feishu card');
           const card = doneCard(config, deps, { ...claim, ticketId: done.ticketId }, { open_id: value.open_id ?? '', subject: String(value.subject ?? ''), action_token: '', ...(typeof value.url === 'string' ? { url: value.url } : {}) }, done.status);
           return { toast: toast('success', ACTION_DONE[claim.action]), card: { type: 'raw' as const, data: card } };
