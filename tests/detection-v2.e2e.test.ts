@@ -446,7 +446,10 @@ describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over rea
     const ticket = (await pipeline.get<{ items: Array<TicketItem & { assignee: string | null }> }>('/tickets?deviceId=FM-MT1')).items[0]!;
     if (ticket.status === 'opened') expect((await admin('POST', `/tickets/${ticket.id}/dispatch`, { assignee: technician })).status).toBe(200);
     expect((await call('POST', `/tickets/${ticket.id}/acknowledge`, techToken, {})).status).toBe(200);
-    expect((await call('POST', `/tickets/${ticket.id}/on-site`, techToken, {})).status).toBe(200);
+    const onSite = await call<{ slaStartedAt: string; slaDueAt: string }>('POST', `/tickets/${ticket.id}/on-site`, techToken, {});
+    expect(onSite.status).toBe(200);
+    // Its own resolve SLA: 14 days (sla.conditionResolveWithinMs), not the 7 of a low-priority fault.
+    expect(Date.parse(onSite.json.slaDueAt) - Date.parse(onSite.json.slaStartedAt)).toBe(14 * DAY);
     const resolvedAtMs = pipeline.clock.now();
     const resolved = await call<{ status: string }>('POST', `/tickets/${ticket.id}/resolve`, techToken, { remedyDone: '流量计加专用润滑油 / lubricated the flow meter with its special oil', serviceDone: true });
     expect(resolved).toMatchObject({ status: 200, json: { status: 'resolved' } });

@@ -23,6 +23,18 @@ describe('SLA settings', () => {
     expect(limitMs(s, 'on_site', 'urgent')).toBe(2 * HOUR);
   });
 
+  it('per-condition resolve limit: a MAINTENANCE_DUE ticket has 14 days by default, one that also gathered a fault keeps its priority limit', () => {
+    const s = parseSlaSettings();
+    expect(s.conditionResolveWithinMs).toEqual({ MAINTENANCE_DUE: 14 * 24 * HOUR });
+    expect(limitMs(s, 'resolve', 'low', ['MAINTENANCE_DUE'])).toBe(14 * 24 * HOUR);
+    expect(limitMs(s, 'resolve', 'low')).toBe(168 * HOUR);
+    expect(limitMs(s, 'resolve', 'normal', ['MAINTENANCE_DUE', 'COUNT_MISMATCH'])).toBe(48 * HOUR);
+    // Only the resolve clock: dispatch and acknowledge follow the priority.
+    expect(limitMs(s, 'acknowledge', 'low', ['MAINTENANCE_DUE'])).toBe(24 * HOUR);
+    expect(limitMs(parseSlaSettings({ conditionResolveWithinMs: { MAINTENANCE_DUE: 30 * 24 * HOUR } }), 'resolve', 'low', ['MAINTENANCE_DUE'])).toBe(30 * 24 * HOUR);
+    expect(() => parseSlaSettings({ conditionResolveWithinMs: { NOT_A_CONDITION: 1 } })).toThrow(ConfigError);
+  });
+
   it('keeps given limits and fills the rest', () => {
     const s = parseSlaSettings({ acknowledgeWithinMs: { emergency: 60_000 }, escalation: { repeats: 2 } });
     expect(s.acknowledgeWithinMs).toEqual({ emergency: 60_000, urgent: 15 * MIN, normal: 2 * HOUR, low: 24 * HOUR });

@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../../app/errors.ts';
+import { CONDITIONS, type Condition } from '../../contracts/messages.ts';
 
 export const PRIORITIES = ['emergency', 'urgent', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -35,6 +36,14 @@ export const SlaSettingsSchema = Type.Object(
     onSiteWithinMs: perPriority('Opened → technician on site', { emergency: 30 * MIN, urgent: 2 * HOUR, normal: 24 * HOUR, low: 72 * HOUR }),
     resolveWithinMs: perPriority('Opened → resolved', { emergency: 4 * HOUR, urgent: 24 * HOUR, normal: 48 * HOUR, low: 7 * DAY }),
     followUpWithinMs: perPriority('Resolved → followed up (回访)', { emergency: 3 * DAY, urgent: 3 * DAY, normal: 3 * DAY, low: 3 * DAY }),
+    conditionResolveWithinMs: Type.Optional(
+      Type.Partial(Type.Object(Object.fromEntries(CONDITIONS.map((c) => [c, Type.Integer({ minimum: 0 })])) as Record<Condition, ReturnType<typeof Type.Integer>>), {
+        description:
+          "Opened → resolved for a ticket all of whose conditions are listed here, overriding the priority's limit (the longest listed applies): preventive work has its own SLA. Default: MAINTENANCE_DUE 14 days",
+        default: { MAINTENANCE_DUE: 14 * DAY },
+        additionalProperties: false,
+      }),
+    ),
     escalation: Type.Object(
       {
         repeatNotifyMs: perPriority('Gap between escalation steps while nobody acknowledges', { emergency: 5 * MIN, urgent: 5 * MIN, normal: 30 * MIN, low: 2 * HOUR }),
@@ -83,7 +92,16 @@ export function parseSlaSettings(input: unknown = {}): SlaSettings {
 export const SLA_CLOCKS = ['dispatch', 'acknowledge', 'on_site', 'resolve', 'follow_up'] as const;
 export type SlaClock = (typeof SLA_CLOCKS)[number];
 
-export function limitMs(settings: SlaSettings, clock: SlaClock, priority: Priority): number {
+/**
+ * The limit of one SLA clock. `conditions` (the ticket's) select a per-condition resolve limit
+ * (`conditionResolveWithinMs`) when every one of them has one: a preventive ticket keeps its own
+ * SLA, but one that also gathered a fault is held to the fault's priority.
+ */
+export function limitMs(settings: SlaSettings, clock: SlaClock, priority: Priority, conditions?: readonly Condition[]): number {
+  if (clock === 'resolve' && conditions && conditions.length > 0 && settings.conditionResolveWithinMs) {
+    const own = conditions.map((c) => settings.conditionResolveWithinMs![c]);
+    if (own.every((x) => x !== undefined)) return Math.max(...(own as number[]));
+  }
   switch (clock) {
     case 'dispatch':
       return settings.dispatchWithinMs[priority];

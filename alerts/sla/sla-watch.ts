@@ -111,7 +111,7 @@ export class SlaWatch {
     const candidates: Array<{ ticket: Ticket; key: string; dueMs: number }> = [];
     for (const t of tickets) {
       for (const clock of SLA_CLOCKS) {
-        const dueMs = clockDueMs(this.#settings, clock, t.priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt));
+        const dueMs = clockDueMs(this.#settings, clock, t.priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt), t.conditions);
         if (dueMs === undefined) continue;
         // Met late also counts: a stage reached after its limit is a breach even between checks.
         const met = metAtMs(t, clock);

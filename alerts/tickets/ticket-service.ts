@@ -442,7 +442,7 @@ export class TicketService {
       // The worst condition's manual entry leads, so the push shows it first.
       if (priority !== t.priority) manual.sort((a, b) => (a.condition === alert.condition ? -1 : b.condition === alert.condition ? 1 : 0));
       const allDevices = [...new Set([...t.devices, ...devices])];
-      const due = stageDueMs(this.#sla, t.status, priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt));
+      const due = stageDueMs(this.#sla, t.status, priority, Date.parse(t.slaStartedAt), ms(t.resolvedAt), conditions);
       await this.#update(tx, t.id, {
         conditions,
         manual: JSON.stringify(manual),
@@ -912,7 +912,7 @@ export class TicketService {
           break;
         }
       }
-      cols.sla_due_at = isoOf(stageDueMs(this.#sla, to, t.priority, slaStartedMs, resolvedMs));
+      cols.sla_due_at = isoOf(stageDueMs(this.#sla, to, t.priority, slaStartedMs, resolvedMs, t.conditions));
       await this.#update(tx, id, cols);
       const ev = await tx.query<{ id: string }>(Q.insertEvent, [id, now, actor, action, t.status, to, detail ? JSON.stringify(detail) : null]);
       if (action === 'follow_up_satisfied') {

@@ -231,15 +231,15 @@ export function clockFor(status: TicketStatus): SlaClock | undefined {
  * When `clock` runs out: counted from the start of the round (opening or last reopen); follow-up
  * from the resolve. Undefined when the clock has not started.
  */
-export function clockDueMs(settings: SlaSettings, clock: SlaClock, priority: Priority, slaStartedMs: number, resolvedMs: number | null): number | undefined {
+export function clockDueMs(settings: SlaSettings, clock: SlaClock, priority: Priority, slaStartedMs: number, resolvedMs: number | null, conditions?: readonly Condition[]): number | undefined {
   if (clock === 'follow_up') return resolvedMs === null ? undefined : resolvedMs + limitMs(settings, clock, priority);
-  return slaStartedMs + limitMs(settings, clock, priority);
+  return slaStartedMs + limitMs(settings, clock, priority, conditions);
 }
 
 /** The due time of the stage a ticket is in, for `sla_due_at`. */
-export function stageDueMs(settings: SlaSettings, status: TicketStatus, priority: Priority, slaStartedMs: number, resolvedMs: number | null): number | null {
+export function stageDueMs(settings: SlaSettings, status: TicketStatus, priority: Priority, slaStartedMs: number, resolvedMs: number | null, conditions?: readonly Condition[]): number | null {
   const clock = clockFor(status);
-  return clock === undefined ? null : (clockDueMs(settings, clock, priority, slaStartedMs, resolvedMs) ?? null);
+  return clock === undefined ? null : (clockDueMs(settings, clock, priority, slaStartedMs, resolvedMs, conditions) ?? null);
 }
 
 /** Clock name in sla_breaches: a reopened ticket's clocks run again under a new name. */
