@@ -15,6 +15,7 @@ export const SCENARIO_NAMES = [
   'inhibition',
   'two-detector',
   'report-schedule',
+  'maintenance',
   'leak',
   'detector-offline',
   'power',
@@ -133,6 +134,7 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
   flapping: 'Home alarm cycling 60 → 0 %LEL three times within 5 minutes: one L1 and one L2 alert marked flapping, cleared once stable for the flapping window',
   'two-detector': 'Alarm controller under GB 16808-2025 two-detector confirmation: channel 1 at 60 %LEL raises its channel alarm (L1) only, channels 1 and 2 at 60 %LEL confirm the controller alarm (L2)',
   'report-schedule': 'Household meters on a report slot (every minute from 00:00, 3 min window): one silent 5 min (inside slot + window + grace, no NO_SIGNAL), one silent 12 min (NO_SIGNAL once)',
+  maintenance: 'Flow meter last lubricated 2026-01-01 (due every 75 days, repair manual 000:448): MAINTENANCE_DUE raised once by the calendar while its readings stay normal; it clears only when its preventive ticket is resolved with the service recorded',
   inhibition: 'Household meter 低电 then 低电+关阀 while its battery stays low: LOW_BATTERY is kept but inhibited by VALVE_CLOSED_LOW_BATTERY',
   leak: 'Home alarms at 60 %LEL with the valve shut (L1+L2), with it open (also VALVE_NOT_CUT), with a linked meter valve open; a controller channel at 30 %LEL',
   'detector-offline': 'An alarm-controller detector channel shows --F',
@@ -367,6 +369,15 @@ const reportSchedule: Part = (p) => {
   p.fault(missed, p.start, p.start + Math.ceil(720_000 / stepMs), 'silent 12 min, a slot and its window missed', { silent: true }, 'NO_SIGNAL');
 };
 
+const maintenance: Part = (p) => {
+  // Due by the calendar, not by a reading: the registry's service date is long past, the readings normal.
+  // Its clear is a person's resolve of the preventive ticket (tests/detection-v2.e2e.test.ts), not a reading.
+  const meter = p.take('flow_meter', 'maintenance due');
+  p.records[meter.deviceId] = { installedAt: '2025-06-01', lastServiceAt: '2026-01-01' };
+  p.expected.push({ subjectId: meter.deviceId, condition: 'MAINTENANCE_DUE', raised: 1, cleared: 0 });
+  p.until(p.start + p.recover);
+};
+
 const leak: Part = (p) => {
   const to = p.start + p.hold;
   const linked = p.fleet.linkedAlarm;
@@ -460,6 +471,7 @@ const PARTS: Readonly<Record<Exclude<ScenarioName, 'all'>, Part>> = {
   inhibition,
   'two-detector': twoDetector,
   'report-schedule': reportSchedule,
+  maintenance,
   leak,
   'detector-offline': detectorOffline,
   power,
