@@ -47,6 +47,8 @@ export interface DeviceInfo {
   district?: string;
   address?: string;
   customer?: string;
+  /** The customer's mobile (a registry record's own field): customer notices carry it for SMS. */
+  customerPhone?: string;
 }
 export type DeviceLookup = (deviceId: string) => DeviceInfo | undefined;
 
@@ -496,7 +498,7 @@ export class TicketService {
     const info = this.#lookup(alert.deviceId) ?? {};
     const rows = await tx.query<{ id: string }>(Q.insertCustomerNotice, [alert.id, alert.deviceId, info.customer ?? null, info.district ?? null, alert.condition, new Date(nowMs).toISOString()]);
     if (rows.length === 0) return undefined;
-    const n = customerNotice(`customer:${alert.id}`, alert.condition, alert.deviceId, info.customer ?? null, info.address ?? null, this.#ctx(nowMs));
+    const n = customerNotice(`customer:${alert.id}`, alert.condition, alert.deviceId, info.customer ?? null, info.address ?? null, this.#ctx(nowMs), info.customerPhone);
     await saveNotice(tx, n, null);
     return n;
   }
