@@ -12,6 +12,7 @@ import type { Notice } from '../../tickets/notice.ts';
 import { devices, FakeDirectory, newBook, raise, T0 } from '../../tickets/test-support.ts';
 import { TicketService } from '../../tickets/ticket-service.ts';
 import { type CustomerChannelInstance, createChannels } from '../channels.ts';
+import { PushDispatcher } from '../delivery-queue.ts';
 import { PushRejectedError } from '../errors.ts';
 import { ProviderStandIn } from '../sms/provider-stand-ins.ts';
 import { notice } from '../testing.ts';
@@ -82,5 +83,24 @@ describe('customer-sms channel', () => {
     const ch = customerSms({ provider: 'aliyun', ...ALIYUN, signName: '城东燃气', templateCode: 'SMS_1' });
     await expect(ch.channel.send(notice({ data: { phone: '13800138000' } }), { id: 'customer:x' })).rejects.toBeInstanceOf(PushRejectedError);
     expect(provider.aliyunCalls).toEqual([]);
+  });
+
+  it('gets customer notices from the dispatcher: delivered to the customer with a phone, logged not delivered with the reason for one without', async () => {
+    // A store of its own: the notices above were made once per alert in the shared one.
+    const store = await openDb({});
+    const tickets = new TicketService({ db: store, clock, directory: new FakeDirectory(), lookupDevice: (id) => (id === 'HM-1' ? { ...devices[id]!, customerPhone: '13800138000' } : devices[id]) });
+    tickets.onNotice((n) => notices.push(n));
+    await tickets.onAlertChanges(raise(newBook(), 'HM-1', 'LOW_BALANCE', T0, { severity: 'info' }));
+    await tickets.onAlertChanges(raise(newBook(), 'HM-2', 'LOW_BALANCE', T0, { severity: 'info' }));
+    const channels = createChannels([{ name: 'sms-customers', type: 'customer-sms', config: { provider: 'aliyun', ...ALIYUN, signName: '城东燃气', templateCode: 'SMS_1', endpoint: provider.base } }], { log: pino({ level: 'silent' }), clock });
+    const push = new PushDispatcher({ db: store, people: new FakeDirectory(), channels, log: pino({ level: 'silent' }), clock });
+    for (const n of notices) await push.dispatch(n);
+    await push.idle();
+    const [withPhone, without] = await Promise.all(notices.map((n) => push.log(n.id)));
+    expect(withPhone).toEqual([expect.objectContaining({ recipientId: 'customer:张三', channel: 'sms-customers', status: 'delivered' })]);
+    expect(without).toEqual([expect.objectContaining({ recipientId: 'customer:李四', channel: 'sms-customers', status: 'not_delivered', error: 'the registry holds no phone number (customerPhone) for this meter' })]);
+    expect(provider.aliyunCalls.map((c) => [c.signatureValid, c.params.PhoneNumbers])).toEqual([[true, '13800138000']]);
+    await push.close();
+    await store.close();
   });
 });
