@@ -4,7 +4,7 @@ import { conditionName, TICKET_ORIGIN_NAMES } from '../catalog/messages.ts';
 import { PRIORITY_RANK, type Priority } from '../sla/sla-policy.ts';
 import type { Alert } from '../alert-book.ts';
 import type { Notice } from './notice.ts';
-import { priorityOf } from './priority.ts';
+import { isPreventive, priorityOf } from './priority.ts';
 import type { Ticket } from './ticket.ts';
 
 /** Push texts, zh-CN first with English beside, built from the alert catalog. */
@@ -65,7 +65,12 @@ function ticketBody(ticket: Ticket, lead: Text, ctx: NoticeContext): Text {
   const m = ticket.manual[0];
   const origin = TICKET_ORIGIN_NAMES[ticket.origin];
   const cond = ticket.origin === 'alert' ? conditionsText(ticket.activeConditions.length ? ticket.activeConditions : ticket.conditions) : undefined;
-  const what = cond ? t(`故障：${cond['zh-CN']}`, `Fault: ${cond.en}`) : t(`${origin['zh-CN']}：${ticket.description ?? '—'}`, `${origin.en}: ${ticket.description ?? '—'}`);
+  const preventive = ticket.origin === 'alert' && isPreventive(ticket.conditions);
+  const what = cond
+    ? preventive
+      ? t(`预防性维护（非故障）：${cond['zh-CN']}`, `Preventive maintenance (not a fault): ${cond.en}`)
+      : t(`故障：${cond['zh-CN']}`, `Fault: ${cond.en}`)
+    : t(`${origin['zh-CN']}：${ticket.description ?? '—'}`, `${origin.en}: ${ticket.description ?? '—'}`);
   const zh = [lead['zh-CN'], what['zh-CN'], subject['zh-CN']];
   const en = [lead.en, what.en, subject.en];
   if (m) {
@@ -114,6 +119,7 @@ function data(ticket: Ticket, extra: Record<string, unknown> = {}): Record<strin
     assignee: ticket.assignee,
     openedAt: ticket.openedAt,
     slaDueAt: ticket.slaDueAt,
+    ...(ticket.origin === 'alert' && isPreventive(ticket.conditions) ? { preventive: true } : {}),
     ...extra,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Condition, Severity } from '../../contracts/messages.ts';
-import { priorityOf, worstPriority } from './priority.ts';
+import { isPreventive, priorityOf, worstPriority } from './priority.ts';
 
 describe('priorityOf', () => {
   const cases: Array<[Condition, Severity, Record<string, unknown> | undefined, string]> = [
@@ -29,5 +29,12 @@ describe('priorityOf', () => {
   it('takes the worst condition', () => {
     expect(worstPriority([{ condition: 'LOW_BATTERY', severity: 'medium' }, { condition: 'VALVE_NOT_CUT', severity: 'critical' }])).toBe('emergency');
     expect(worstPriority([])).toBe('low');
+  });
+
+  it('MAINTENANCE_DUE is preventive work, low, not a fault; a ticket that also holds a fault is not preventive', () => {
+    expect(priorityOf({ condition: 'MAINTENANCE_DUE', severity: 'low' })).toBe('low');
+    expect(isPreventive(['MAINTENANCE_DUE'])).toBe(true);
+    expect(isPreventive(['MAINTENANCE_DUE', 'SENSOR_FAULT'])).toBe(false);
+    expect(isPreventive([])).toBe(false);
   });
 });

@@ -10,6 +10,14 @@ const URGENT: ReadonlySet<Condition> = new Set(['GAS_ALARM_L1', 'DETECTOR_OFFLIN
 /** Conditions that put lives at risk: pushed by the safety lane before any bookkeeping, never folded. */
 export const SAFETY_CONDITIONS: ReadonlySet<Condition> = new Set(['GAS_ALARM_L1', 'GAS_ALARM_L2', 'VALVE_NOT_CUT']);
 
+/** Preventive work, not a fault: a ticket all of whose conditions are these says 预防性维护 / preventive maintenance. */
+export const PREVENTIVE_CONDITIONS: ReadonlySet<Condition> = new Set(['MAINTENANCE_DUE']);
+
+/** True when there are conditions and every one is preventive. */
+export function isPreventive(conditions: readonly Condition[]): boolean {
+  return conditions.length > 0 && conditions.every((c) => PREVENTIVE_CONDITIONS.has(c));
+}
+
 /** A leak, or any condition the severity settings mark critical. */
 export function isSafetyAlert(input: Pick<PriorityInput, 'condition' | 'severity'>): boolean {
   return SAFETY_CONDITIONS.has(input.condition) || input.severity === 'critical';
