@@ -424,7 +424,7 @@ describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over rea
     await pipeline?.close();
   });
 
-  it('a flow meter whose service date passed gets one low-priority preventive ticket, though its readings are normal; the other is not due', async () => {
+  it('a flow meter whose service date passed gets one low-priority preventive ticket by the calendar, readings normal; backfilled and repeated readings change nothing; the other is not due', async () => {
     const at = new Date(pipeline.clock.now()).toISOString();
     await client.publishAsync('gas/v1/GW-MT/up', JSON.stringify({ gatewayId: 'GW-MT', seq: ++seq, sentAt: at, readings: [flowReading('FM-MT1'), flowReading('FM-MT2')].map((r) => ({ at, ...r })) }), { qos: 1 });
     await pipeline.until('readings judged', async () => (await pipeline.metric('gas_processor_readings_total')) >= 2);
@@ -436,6 +436,12 @@ describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over rea
     expect(alert!.cause).toContain('2~3月');
     const ticket = await pipeline.until('ticket for FM-MT1', async () => (await pipeline.get<{ items: Array<TicketItem & { priority: string }> }>('/tickets?deviceId=FM-MT1')).items.find((t) => t.subject === 'device'));
     expect(ticket).toMatchObject({ priority: 'low', conditions: ['MAINTENANCE_DUE'] });
+    // Event time does not enter into it: a backfilled batch stamped before the due date (and the same batch again) neither clears nor raises it again.
+    const nowMs = pipeline.clock.now();
+    const backfill = JSON.stringify({ gatewayId: 'GW-MT', seq: ++seq, sentAt: new Date(nowMs).toISOString(), readings: [10, 9, 8].map((d) => ({ at: new Date(nowMs - d * DAY).toISOString(), ...flowReading('FM-MT1') })) });
+    await client.publishAsync('gas/v1/GW-MT/up', backfill, { qos: 1 });
+    await client.publishAsync('gas/v1/GW-MT/up', backfill, { qos: 1 });
+    await pipeline.until('backfill judged', async () => (await pipeline.metric('gas_processor_readings_total')) + (await pipeline.metric('gas_processor_late_readings_total')) >= 5);
     // Checks kept coming (every 100 ms) while the ticket was awaited: still one alert, one ticket.
     expect(await maintenanceAlerts('FM-MT1')).toHaveLength(1);
     expect((await pipeline.get<{ items: TicketItem[] }>('/tickets?deviceId=FM-MT1')).items).toHaveLength(1);
