@@ -286,8 +286,10 @@ try {
   const registryFile = join(dir, 'registry.json');
   writeFileSync(registryFile, JSON.stringify(registry()));
   const settings = {
-    // Every leak a new alert: the next normal reading clears it at once.
+    // Every leak a new alert: the next normal reading clears it at once, and the leak device's
+    // deliberate raise/clear cycles are not folded as flapping (each leak's own push is measured).
     detectors: { 'gas-alarm': { clearAfterMs: 0 } },
+    flapping: { enabled: false },
     silence: { missedReports, gatewayMissedReports: missedReports, gatewayMinSilenceMs: 1000, checkIntervalMs: silenceCheckMs },
   };
   progress(`starting the embedded pipeline with ${fmt(registry().length)} devices`);
