@@ -3,7 +3,7 @@
  * pipeline, alerts and tickets read back through the HTTP API. Time is a ManualClock moved with the
  * readings; nothing sleeps. Each item has its own describe block and its own pipeline.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -395,6 +395,7 @@ describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over rea
   let client: MqttClient;
   let techToken: string;
   let technician: string;
+  let registryFile: string;
   let seq = 0;
 
   async function call<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: T }> {
@@ -407,7 +408,7 @@ describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over rea
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gas-detection-v2-maintenance-'));
-    const registryFile = join(dir, 'registry.json');
+    registryFile = join(dir, 'registry.json');
     writeFileSync(registryFile, JSON.stringify([
       // Serviced 2026-09-01: due 2026-11-15 (75 days), a week before the test clock starts.
       { deviceId: 'FM-MT1', kind: 'flow_meter', vendor: 'meihua', gatewayId: 'GW-MT', district: '城东区', address: '工业园 3 号调压站', reportIntervalS: 86_400, qmaxM3h: 160, installedAt: '2026-03-01', lastServiceAt: '2026-09-01' },
@@ -480,5 +481,22 @@ describe('issue 15 #3: MAINTENANCE_DUE for flow meters by the calendar, over rea
       return active.length > 0 && active;
     });
     expect(again[0]!.detail).toMatchObject({ preventive: true, dueAt: new Date(resolvedAtMs + 75 * DAY).toISOString() });
+  });
+
+  it('a restart raises nothing twice, and clears at start a meter whose service was recorded in the registry file while the pipeline was down (the watch is seeded from the alert book)', async () => {
+    const before = await maintenanceAlerts('FM-MT1');
+    expect(before.map((a) => a.state).sort()).toEqual(['active', 'cleared']);
+    expect((await maintenanceAlerts('FM-MT2')).map((a) => a.state)).toEqual(['active']);
+    const { dataDir, clock } = pipeline;
+    await client.endAsync();
+    await pipeline.close({ keepData: true });
+    // While it is down, FM-MT2's service is entered in the registry file.
+    const records = JSON.parse(readFileSync(registryFile, 'utf8')) as Array<Record<string, unknown>>;
+    writeFileSync(registryFile, JSON.stringify(records.map((r) => (r.deviceId === 'FM-MT2' ? { ...r, lastServiceAt: new Date(clock.now()).toISOString() } : r))));
+    pipeline = await startTestPipeline({ dataDir, clock, registryFile, settings: { maintenance: { checkIntervalMs: 100 }, slaCheckIntervalMs: 3_600_000 } });
+    client = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-MT' });
+    // The watch publishes in order: once this clear is in, anything its start-up check raised is too.
+    await pipeline.until('FM-MT2 cleared at start', async () => (await maintenanceAlerts('FM-MT2')).every((a) => a.state === 'cleared'));
+    expect((await maintenanceAlerts('FM-MT1')).map((a) => `${a.id} ${a.state}`).sort()).toEqual(before.map((a) => `${a.id} ${a.state}`).sort());
   });
 });
