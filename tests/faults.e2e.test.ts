@@ -5,6 +5,7 @@ import mqtt from 'mqtt';
 import { afterAll, expect, it } from 'vitest';
 import { ManualClock } from '../app/clock.ts';
 import { createFleet } from '../simulators/fleet.ts';
+import { buildScenario, scenarioRegistry } from '../simulators/scenarios.ts';
 import { Simulation } from '../simulators/simulation.ts';
 import { describeWithServer, services } from '../sinks/influx/integration-env.ts';
 import { startTestPipeline, type AlertItem, type TestPipeline } from './harness.ts';
@@ -53,7 +54,8 @@ describeWithServer('MQTT_URL', 'mosquitto', 'fault injection', () => {
   async function scenarioThrough(options: { mqtt?: { url: string; username: string; password: string }; kafka?: { brokers: string[]; topicPrefix: string }; passwords?: Map<string, string> }, fleet: ReturnType<typeof createFleet>, fault: () => Promise<void>) {
     const dir = mkdtempSync(join(tmpdir(), 'gas-fault-'));
     const registryFile = join(dir, 'registry.json');
-    writeFileSync(registryFile, JSON.stringify(fleet.registry()));
+    // The scenario's own registry fields (report schedules, confirmation rules, service dates) belong to its devices.
+    writeFileSync(registryFile, JSON.stringify(scenarioRegistry(buildScenario('all', fleet), fleet)));
     const clock = new ManualClock(Date.now() - 6 * 3_600_000);
     const pipeline = await startTestPipeline({
       clock,

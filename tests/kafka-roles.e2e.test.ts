@@ -10,6 +10,7 @@ import { ManualClock } from '../app/clock.ts';
 import { parseSettings, type PipelineConfig } from '../app/config.ts';
 import { startPipeline } from '../app/pipeline.ts';
 import { createFleet } from '../simulators/fleet.ts';
+import { buildScenario, scenarioRegistry } from '../simulators/scenarios.ts';
 import { Simulation } from '../simulators/simulation.ts';
 import { describeWithServers, ROOT, services } from '../sinks/influx/integration-env.ts';
 import { freePort, until as untilWithin } from './support.ts';
@@ -103,7 +104,7 @@ describeWithServers(
     it('raises every expected alert and opens every ticket exactly once across a rebalance, a SIGKILLed processor and a SIGKILLed alerts role', async () => {
       const fleet = createFleet({ gateways: 4, devices: 320, seed: 11, stepMs: STEP_MS });
       const registryFile = join(dir, 'registry.json');
-      writeFileSync(registryFile, JSON.stringify(fleet.registry()));
+      writeFileSync(registryFile, JSON.stringify(scenarioRegistry(buildScenario('all', fleet), fleet)));
       const gatewayIds = [...new Set(fleet.registry().map((r) => r.gatewayId!))];
       const passwords = new Map(gatewayIds.map((id) => [id, `pw-${suffix}-${id}`]));
       await services('start', 'mosquitto', { SERVICES_MQTT_GATEWAYS: [...passwords].map(([id, pw]) => `${id}:${pw}`).join(',') });
