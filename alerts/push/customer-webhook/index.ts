@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import type { Notice } from '../../tickets/notice.ts';
 import { CUSTOMER_PREFIX, type CustomerChannel, type CustomerChannelPlugin, type CustomerRecipient, DELIVERED } from '../channel.ts';
-import { asPushError, httpStatusError, parseRetryAfterMs, PushRejectedError, PushTimeoutError } from '../errors.ts';
+import { httpStatusError, parseRetryAfterMs, PushRejectedError } from '../errors.ts';
+import { fetchAnswer } from '../http.ts';
 
 export const CustomerWebhookConfigSchema = Type.Object(
   {
@@ -63,16 +64,7 @@ export const CustomerWebhookPlugin: CustomerChannelPlugin<typeof CustomerWebhook
           'x-gas-timestamp': String(nowMs),
           'x-gas-signature': customerWebhookSignature(config.secret, nowMs, payload),
         };
-        let res: Response;
-        let text: string;
-        try {
-          res = await fetch(config.url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(config.timeoutMs) });
-          text = await res.text();
-        } catch (err) {
-          const e = asPushError(err);
-          if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from the customer system within ${config.timeoutMs} ms`, { cause: err });
-          throw e;
-        }
+        const { res, text } = await fetchAnswer(config.url, { method: 'POST', headers, body: payload }, config.timeoutMs, 'the customer system');
         if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, text, parseRetryAfterMs(res.headers.get('retry-after'), deps.clock.now()));
         return DELIVERED;
       },

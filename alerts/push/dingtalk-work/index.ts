@@ -4,9 +4,10 @@ import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { actionLink, actionTicketRef } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
-import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { markdownText, subjectLine } from '../format.ts';
 import { AccessTokenCache } from './access-token.ts';
+import { fetchAnswer } from '../http.ts';
 
 export const DingtalkWorkConfigSchema = Type.Object(
   {
@@ -92,16 +93,7 @@ export const DingtalkWorkPlugin: ChannelPlugin<typeof DingtalkWorkConfigSchema> 
     const base = config.baseUrl.replace(/\/+$/, '');
 
     async function call(what: string, url: string, init: RequestInit): Promise<DingtalkAnswer> {
-      let res: Response;
-      let text: string;
-      try {
-        res = await fetch(url, { ...init, signal: AbortSignal.timeout(config.timeoutMs) });
-        text = await res.text();
-      } catch (err) {
-        const e = asPushError(err);
-        if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from DingTalk ${what} within ${config.timeoutMs} ms`, { cause: err });
-        throw e;
-      }
+      const { res, text } = await fetchAnswer(url, init, config.timeoutMs, `DingTalk ${what}`);
       if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, text, parseRetryAfterMs(res.headers.get('retry-after'), deps.clock.now()));
       try {
         return JSON.parse(text) as DingtalkAnswer;

@@ -10,8 +10,9 @@ import type { Notice } from '../../tickets/notice.ts';
 import { ActionTokenError, actionTicketRef, type PhoneAction, redeemAndApply } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { AccessTokenCache } from '../dingtalk-work/access-token.ts';
-import { asPushError, httpStatusError, type PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { httpStatusError, type PushError, PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { markdownText, subjectLine } from '../format.ts';
+import { fetchAnswer } from '../http.ts';
 
 export const FeishuAppConfigSchema = Type.Object(
   {
@@ -171,16 +172,7 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
     const base = config.baseUrl.replace(/\/+$/, '');
 
     async function call(what: string, url: string, init: RequestInit): Promise<{ status: number; headers: Headers; answer: FeishuAnswer; text: string }> {
-      let res: Response;
-      let text: string;
-      try {
-        res = await fetch(url, { ...init, signal: AbortSignal.timeout(config.timeoutMs) });
-        text = await res.text();
-      } catch (err) {
-        const e = asPushError(err);
-        if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from Feishu ${what} within ${config.timeoutMs} ms`, { cause: err });
-        throw e;
-      }
+      const { res, text } = await fetchAnswer(url, init, config.timeoutMs, `Feishu ${what}`);
       let answer: FeishuAnswer = {};
       try {
         answer = JSON.parse(text) as FeishuAnswer;

@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { asPushError, httpStatusError, PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { httpStatusError, PushError, PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
+import { fetchAnswer } from '../http.ts';
 
 /**
  * Alibaba Cloud RPC-style APIs (Dysmsapi SMS, Dyvmsapi voice), signature version 1.0: the query
@@ -86,16 +87,7 @@ export function aliyunError(answer: AliyunAnswer, what: string, throttleMs: numb
 
 /** Calls one RPC action; resolves with the answer when Code is OK, throws a sorted PushError otherwise. */
 export async function callAliyun(url: string, what: string, options: { timeoutMs: number; throttleMs: number }): Promise<AliyunAnswer> {
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(options.timeoutMs) });
-    text = await res.text();
-  } catch (err) {
-    const e = asPushError(err);
-    if (e instanceof PushTimeoutError) throw new PushTimeoutError(`${what}: no answer from Aliyun within ${options.timeoutMs} ms`, { cause: err });
-    throw e;
-  }
+  const { res, text } = await fetchAnswer(url, { method: 'GET' }, options.timeoutMs, `Aliyun (${what})`);
   let answer: AliyunAnswer | undefined;
   try {
     answer = JSON.parse(text) as AliyunAnswer;

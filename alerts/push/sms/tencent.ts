@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { asPushError, httpStatusError, PushError, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { httpStatusError, PushError, PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
+import { fetchAnswer } from '../http.ts';
 
 /**
  * Tencent Cloud API 3.0 (SMS `SendSms`, VMS `SendTtsVoice`): a JSON POST signed TC3-HMAC-SHA256
@@ -79,16 +80,7 @@ export async function callTencent(
     // fetch sends the URL's host (port included when not the default) as Host: that is what is signed.
     authorization: tc3Authorization(credentials, request.service, url.host, contentType, payload, timestampS),
   };
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(options.timeoutMs) });
-    text = await res.text();
-  } catch (err) {
-    const e = asPushError(err);
-    if (e instanceof PushTimeoutError) throw new PushTimeoutError(`${what}: no answer from Tencent Cloud within ${options.timeoutMs} ms`, { cause: err });
-    throw e;
-  }
+  const { res, text } = await fetchAnswer(url, { method: 'POST', headers, body: payload }, options.timeoutMs, `Tencent Cloud (${what})`);
   if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, text);
   let response: Record<string, unknown> | undefined;
   try {

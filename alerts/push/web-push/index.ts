@@ -10,8 +10,9 @@ import type { Notice } from '../../tickets/notice.ts';
 import { type ActionTokenIssuer, actionTicketRef, type PhoneAction } from '../actions.ts';
 import type { Channel, ChannelPlugin } from '../channel.ts';
 import type { ChannelInstance } from '../channels.ts';
-import { asPushError, httpStatusError, parseRetryAfterMs, type PushError, PushTimeoutError } from '../errors.ts';
+import { asPushError, httpStatusError, parseRetryAfterMs, type PushError } from '../errors.ts';
 import { PushSubscriptions } from './subscriptions.ts';
+import { fetchAnswer } from '../http.ts';
 
 const VapidKeysSchema = Type.Object(
   {
@@ -153,16 +154,7 @@ export const WebPushPlugin: ChannelPlugin<typeof WebPushConfigSchema, WebPushCha
         urgency: URGENCY[notice.priority],
         topic: topicOf(notice),
       });
-      let res: Response;
-      let text: string;
-      try {
-        res = await fetch(req.endpoint, { method: req.method, headers: req.headers as Record<string, string>, body: req.body ? new Uint8Array(req.body) : null, signal: AbortSignal.timeout(config.timeoutMs) });
-        text = await res.text();
-      } catch (err) {
-        const e = asPushError(err);
-        if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from the push service within ${config.timeoutMs} ms`, { cause: err });
-        throw e;
-      }
+      const { res, text } = await fetchAnswer(req.endpoint, { method: req.method, headers: req.headers as Record<string, string>, body: req.body ? new Uint8Array(req.body) : null }, config.timeoutMs, 'the push service');
       if (res.status === 404 || res.status === 410) throw new SubscriptionGone(`HTTP ${res.status}`);
       if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, text, parseRetryAfterMs(res.headers.get('retry-after'), deps.clock.now()));
     };

@@ -3,8 +3,9 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { Person } from '../../oncall/directory.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { type Channel, type ChannelPlugin, DELIVERED } from '../channel.ts';
-import { asPushError, httpStatusError, parseRetryAfterMs, PushRejectedError, PushThrottledError, PushTimeoutError } from '../errors.ts';
+import { httpStatusError, parseRetryAfterMs, PushRejectedError, PushThrottledError } from '../errors.ts';
 import { markdownText, plainText, subjectLine } from '../format.ts';
+import { fetchAnswer } from '../http.ts';
 
 export const WebhookConfigSchema = Type.Object(
   {
@@ -128,16 +129,7 @@ export const WebhookPlugin: ChannelPlugin<typeof WebhookConfigSchema> = {
           headers['x-gas-timestamp'] = String(nowMs);
           headers['x-gas-signature'] = createHmac('sha256', config.secret).update(`${nowMs}.${payload}`).digest('hex');
         }
-        let res: Response;
-        let text: string;
-        try {
-          res = await fetch(url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(config.timeoutMs) });
-          text = await res.text();
-        } catch (err) {
-          const e = asPushError(err);
-          if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from webhook within ${config.timeoutMs} ms`, { cause: err });
-          throw e;
-        }
+        const { res, text } = await fetchAnswer(url, { method: 'POST', headers, body: payload }, config.timeoutMs, 'webhook');
         if (res.status < 200 || res.status >= 300) {
           throw httpStatusError(res.status, text, parseRetryAfterMs(res.headers.get('retry-after'), deps.clock.now()));
         }

@@ -8,9 +8,10 @@ import { IllegalTransitionError, TicketNotFoundError } from '../../tickets/error
 import type { Notice } from '../../tickets/notice.ts';
 import { ActionNotYetError, ActionTokenError, actionTicketRef, type PhoneAction, redeemAndApply } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
-import { asPushError, httpStatusError, parseRetryAfterMs, PushRejectedError, PushThrottledError, PushTimeoutError, PushUnavailableError } from '../errors.ts';
+import { httpStatusError, parseRetryAfterMs, PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { plainText } from '../format.ts';
 import { verifyWecomSignature, WecomCallbackError, wecomAesKey, wecomDecrypt } from './crypto.ts';
+import { fetchAnswer } from '../http.ts';
 
 export const WecomAppConfigSchema = Type.Object(
   {
@@ -165,16 +166,7 @@ class WecomApp implements WecomAppChannel {
   }
 
   async #request(url: string, init: RequestInit): Promise<WecomAnswer> {
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.config.timeoutMs) });
-      text = await res.text();
-    } catch (err) {
-      const e = asPushError(err);
-      if (e instanceof PushTimeoutError) throw new PushTimeoutError(`No answer from WeCom within ${this.config.timeoutMs} ms`, { cause: err });
-      throw e;
-    }
+    const { res, text } = await fetchAnswer(url, init, this.config.timeoutMs, 'WeCom');
     if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, text, parseRetryAfterMs(res.headers.get('retry-after'), this.deps.clock.now()));
     try {
       return JSON.parse(text) as WecomAnswer;
