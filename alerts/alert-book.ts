@@ -34,6 +34,10 @@ export interface Alert {
   unregistered?: boolean;
   /** Kept but inhibited by a more specific alert (alerts/inhibition.ts): no ticket or push of its own while it is. */
   inhibited?: Inhibition;
+  /** Historical: found in a late reading judged in event time, raised and cleared in the past (processors/LATE-READINGS.md). */
+  late?: true;
+  /** How long after its device time the reading that raised it was delivered, ms. */
+  delayMs?: number;
 }
 
 /** What applying an event did: the alert it raised or cleared, or nothing because it was a repeat. */
@@ -123,6 +127,9 @@ function asRaised(alert: Alert): Alert {
 
 const keyOf = (subjectId: string, condition: Condition): string => `${subjectId}/${condition}`;
 
+/** The id a raise of `key` at `atMs` gets: a replayed or redelivered raise reproduces it. */
+const alertId = (atMs: number, key: string): string => `${atMs.toString(36)}-${hash36(key)}`;
+
 /** FNV-1a, for alert ids that a replayed raise reproduces exactly. */
 function hash36(text: string): string {
   let h = 0x811c9dc5;
@@ -210,6 +217,10 @@ export class AlertBook {
       const key = keyOf(event.subjectId, event.condition);
       const lastEdge = this.#lastEdgeAtMs.get(key);
       const current = this.#active.get(key);
+      if (event.late) {
+        this.#applyHistorical(event, key, current, lines, changes);
+        continue;
+      }
       if (event.type === 'raise') {
         if (current || (lastEdge !== undefined && event.atMs < lastEdge)) {
           this.#ignored++;
@@ -255,10 +266,40 @@ export class AlertBook {
     return changes;
   }
 
+  /**
+   * A historical alert's raise or clear (`late`): it lives in the past, so the last-edge order of
+   * live alerts does not apply to it; its id is known already when it is a redelivery. It neither
+   * inhibits nor is inhibited: what stands now is judged on live alerts.
+   */
+  #applyHistorical(event: AlertEvent, key: string, current: Alert | undefined, lines: JournalLine[], changes: AlertChange[]): void {
+    if (event.type === 'raise') {
+      if (current || this.#byId.has(alertId(event.atMs, key))) {
+        this.#ignored++;
+        return;
+      }
+      const alert = this.#newAlert(event, key);
+      this.#raise(alert, key);
+      const seq = ++this.#seq;
+      this.#logChange(seq, 'raised', alert);
+      lines.push({ op: 'raise', seq, alert });
+      changes.push({ type: 'raised', alert });
+      return;
+    }
+    if (!current?.late || event.atMs < current.raisedAtMs) {
+      this.#ignored++;
+      return;
+    }
+    this.#clear(current, key, event.atMs, event.detail);
+    const seq = ++this.#seq;
+    this.#logChange(seq, 'cleared', current);
+    lines.push({ op: 'clear', seq, id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
+    changes.push({ type: 'cleared', alert: current });
+  }
+
   #newAlert(event: AlertEvent, key: string): Alert {
     const manual = manualEntryFor(event.condition, event.kind, event.vendor);
     return {
-      id: `${event.atMs.toString(36)}-${hash36(key)}`,
+      id: alertId(event.atMs, key),
       subject: event.subject,
       subjectId: event.subjectId,
       deviceId: event.subjectId,
@@ -277,13 +318,16 @@ export class AlertBook {
       manual,
       detail: event.detail,
       ...(event.unregistered ? { unregistered: true } : {}),
+      ...(event.late ? { late: true } : {}),
+      ...(event.delayMs !== undefined ? { delayMs: event.delayMs } : {}),
     };
   }
 
   #raise(alert: Alert, key: string): void {
     this.#active.set(key, alert);
     this.#byId.set(alert.id, alert);
-    this.#lastEdgeAtMs.set(key, alert.raisedAtMs);
+    // A historical alert's past raise must not let older live replays back in.
+    if (!alert.late) this.#lastEdgeAtMs.set(key, alert.raisedAtMs);
   }
 
   /**
@@ -363,9 +407,14 @@ export class AlertBook {
     // A flapping alert's final clear carries every change counted while it was held: the alert shows that count.
     if (detail?.flapping === true && alert.detail?.flapping === true) alert.detail = { ...alert.detail, changes: detail.changes };
     this.#active.delete(key);
-    this.#lastEdgeAtMs.set(key, atMs);
     this.#history.push(alert);
-    this.#lastCleared.set(key, alert);
+    if (alert.late) {
+      this.#lastEdgeAtMs.set(key, Math.max(this.#lastEdgeAtMs.get(key) ?? atMs, atMs));
+    } else {
+      this.#lastEdgeAtMs.set(key, atMs);
+      // Only a live alert is reopened by a flapping raise.
+      this.#lastCleared.set(key, alert);
+    }
     if (this.#history.length > this.options.historyLimit) {
       const dropped = this.#history.splice(0, this.#history.length - this.options.historyLimit);
       for (const a of dropped) {

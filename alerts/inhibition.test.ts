@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONDITIONS, type AlertEvent, type Condition } from '../contracts/messages.ts';
 import { AlertBook } from './alert-book.ts';
-import { INHIBIT_RULES, NEVER_INHIBITED, ticketAlerts, ticketChanges } from './inhibition.ts';
+import { INHIBIT_RULES, NEVER_INHIBITED } from './inhibition.ts';
+import { ticketAlerts, ticketChanges } from './ticket-door.ts';
 
 const T0 = Date.parse('2026-11-22T08:00:00.000Z');
 const book = (dir?: string) => new AlertBook({ historyLimit: 100, compactAfterLines: 1000, fsync: false, ...(dir ? { dir } : {}) });

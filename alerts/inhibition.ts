@@ -1,5 +1,5 @@
 import type { Condition } from '../contracts/messages.ts';
-import type { Alert, AlertChange } from './alert-book.ts';
+import type { Alert } from './alert-book.ts';
 
 /**
  * One inhibition rule (Alertmanager-style, issue 15 #7): while an alert of `source` is active, the
@@ -59,16 +59,4 @@ export function inScope(rule: InhibitRule, source: Alert, target: Alert): boolea
   if (target.id === source.id || !rule.targets.includes(target.condition) || NEVER_INHIBITED.includes(target.condition)) return false;
   if (rule.scope === 'device') return target.subject === 'device' && target.subjectId === source.subjectId;
   return target.subject === 'device' && target.gatewayId !== '' && target.gatewayId === (source.subject === 'gateway' ? source.subjectId : source.gatewayId);
-}
-
-/** The changes the ticket side acts on: an inhibited alert's raise opens no ticket, and so sends no push. Clears all pass (one with no ticket changes nothing). */
-export function ticketChanges(changes: readonly AlertChange[]): readonly AlertChange[] {
-  return changes.some((c) => c.type === 'raised' && c.alert.inhibited) ? changes.filter((c) => !(c.type === 'raised' && c.alert.inhibited)) : changes;
-}
-
-/** The alerts a reconcile gives the ticket side: not one inhibited, so none opens a ticket late (nor as "raised and cleared while down"). */
-export function ticketAlerts(alerts: Iterable<Alert>): Alert[] {
-  const out: Alert[] = [];
-  for (const a of alerts) if (!a.inhibited) out.push(a);
-  return out;
 }

@@ -20,6 +20,7 @@ export interface InfluxWriterInput {
 import { DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { SilenceSettingsSchema } from '../processors/silence/silence-watch.ts';
 import { FlapSettingsSchema } from '../processors/flapping.ts';
+import { LateSettingsSchema } from '../processors/late-readings.ts';
 import { MaintenanceSettingsSchema } from '../processors/maintenance/maintenance-watch.ts';
 import { StreamLimitsSchema } from '../alerts/api/stream-slots.ts';
 
@@ -30,6 +31,7 @@ export const SettingsFileSchema = Type.Object({
   detectors: Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }), { default: {}, description: 'settings per detector name, see processors/detectors/*/README.md' }),
   silence: Type.Optional(Type.Partial(SilenceSettingsSchema)),
   flapping: Type.Optional(Type.Partial(FlapSettingsSchema, { description: 'flap detection over detector findings, see processors/FLAPPING.md' })),
+  lateReadings: Type.Optional(Type.Partial(LateSettingsSchema, { description: 'late readings judged in event time as historical alerts, see processors/LATE-READINGS.md' })),
   maintenance: Type.Optional(Type.Partial(MaintenanceSettingsSchema, { description: 'MAINTENANCE_DUE for flow meters by the calendar, see processors/maintenance/README.md' })),
   ingest: Type.Optional(Type.Partial(DecoderOptionsSchema)),
   alerts: Type.Optional(Type.Object({

@@ -22,7 +22,8 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
   readonly #seqOutliers = new Counter({ name: 'gas_ingest_seq_outliers_total', help: 'Batches whose seq jumped too far ahead to be believed (ingest.maxSeqJump): judged, no high-water mark moved', registers: [this.registry] });
   readonly #busRetries = new Counter({ name: 'gas_ingest_bus_retries_total', help: 'Publishes to the bus between stages that failed and were tried again', registers: [this.registry] });
   readonly #judged = new Counter({ name: 'gas_processor_readings_total', help: 'Readings judged by the detectors', registers: [this.registry] });
-  readonly #late = new Counter({ name: 'gas_processor_late_readings_total', help: 'Readings older than the newest already judged for their device (kept out of detection)', registers: [this.registry] });
+  readonly #late = new Counter({ name: 'gas_processor_late_readings_total', help: 'Readings older than the newest already judged for their device (judged in event time, apart from the current state)', registers: [this.registry] });
+  readonly #lateTooOld = new Counter({ name: 'gas_processor_late_too_old_total', help: "Late readings older than the late-reading window before their device's newest: not judged", registers: [this.registry] });
   readonly #unregistered = new Counter({ name: 'gas_processor_unregistered_readings_total', help: 'Readings from devices missing from the registry, judged on kind defaults', registers: [this.registry] });
   readonly #alertEvents = new Counter({ name: 'gas_alert_events_total', help: 'Alert raise/clear edges applied, by condition', labelNames: ['condition', 'type'], registers: [this.registry] });
   readonly #rate = new Gauge({ name: 'gas_readings_per_second', help: `Readings accepted per second over the last ${RATE_WINDOW_S} s`, registers: [this.registry] });
@@ -59,9 +60,10 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
     this.#acceptedTotal += count;
   }
 
-  onJudged(judged: number, late: number, unregistered: number): void {
+  onJudged(judged: number, late: number, unregistered: number, tooOld: number): void {
     this.#judged.inc(judged);
     if (late > 0) this.#late.inc(late);
+    if (tooOld > 0) this.#lateTooOld.inc(tooOld);
     if (unregistered > 0) this.#unregistered.inc(unregistered);
   }
 

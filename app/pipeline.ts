@@ -20,6 +20,7 @@ import { MqttSource } from '../ingest/mqtt-source.ts';
 import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
 import { parseFlapSettings } from '../processors/flapping.ts';
+import { parseLateSettings } from '../processors/late-readings.ts';
 import { RegistryProfiles } from '../processors/device-profile.ts';
 import { DETECTORS } from '../processors/detectors/registry.ts';
 import { ProcessorStage, type PartitionedDeviceState } from '../processors/processor-stage.ts';
@@ -217,7 +218,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   let engine: DeviceEngine | undefined;
   if (runs('processor')) {
     const profiles = new RegistryProfiles(registry);
-    engine = new DeviceEngine(detectors, profiles, metrics, parseFlapSettings(settings.flapping));
+    engine = new DeviceEngine(detectors, profiles, metrics, parseFlapSettings(settings.flapping), parseLateSettings(settings.lateReadings));
     const silence = new SilenceWatch(engine, silenceSettings);
     const partitioned = bus instanceof KafkaBus ? kafkaDeviceState(bus) : undefined;
     processor = new ProcessorStage(bus, engine, silence, clock, partitioned ? undefined : new SnapshotFile(join(config.dataDir, 'processor-state.jsonl'), join(config.dataDir, 'processor-state.json')), {

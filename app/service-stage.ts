@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceRecords } from '../contracts/device-record.ts';
 import type { Alert, AlertBook } from '../alerts/alert-book.ts';
-import { ticketAlerts } from '../alerts/inhibition.ts';
+import { ticketAlerts } from '../alerts/ticket-door.ts';
 import { SqlOnCallDirectory } from '../alerts/oncall/oncall-directory.ts';
 import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';

@@ -130,6 +130,13 @@ export interface AlertEvent {
   detail?: Record<string, unknown>;
   /** The device is not in the registry and was judged on its kind's defaults. */
   unregistered?: boolean;
+  /**
+   * A historical alert: found in a late reading judged in event time (processors/late-readings.ts),
+   * its raise and clear both at the device's own times and both marked.
+   */
+  late?: true;
+  /** How long after its device time the reading behind the edge was delivered, ms: on historical alerts, and on edges from readings delivered late. */
+  delayMs?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import { CONDITIONS, type AlertEvent, type Condition, type DeviceKind, type Read
 import type { Detail, DetectorDefinition, Findings, LinkedFacts } from './detector.ts';
 import { defaultProfile, type DeviceProfile } from './device-profile.ts';
 import { dropOlder, FlapStateSchema, newFlapState, parseFlapSettings, recordChange, type FlapSettings, type FlapState } from './flapping.ts';
+import { EpisodesSchema, LateRunSchema, parseLateSettings, recordEpisode, recordEpisodeEdge, withinEpisode, nextEpisodeStart, type Episodes, type HistoricalFinding, type LateRun, type LateSettings } from './late-readings.ts';
 import { DEFAULT_SEVERITY } from './severity.ts';
 
 /** A detector with its settings parsed once at start. */
@@ -23,7 +24,7 @@ export interface DeviceState {
   kind: DeviceKind;
   gatewayId: string;
   profile: DeviceProfile;
-  /** Device time of the newest reading judged; older ones are late and judged no more. */
+  /** Device time of the newest reading judged live; older ones are late, judged in event time apart (processors/late-readings.ts). */
   lastAtMs: number;
   /** Pipeline time the device was last heard of, for silence. */
   lastHeardAtMs: number;
@@ -41,6 +42,10 @@ export interface DeviceState {
   lastReading?: Reading;
   /** Recent raises and clears and the flapping conditions held raised (processors/flapping.ts); absent while quiet. */
   flap?: FlapState;
+  /** The run judging late readings (processors/late-readings.ts); absent until one came. */
+  lateRun?: LateRun;
+  /** Alert episodes within the late-reading window, live and historical; absent until an alert. */
+  episodes?: Episodes;
   /**
    * Kept by the silence watch, not the engine: the deadline bucket the device is queued in for its
    * silence check (NaN: none). Not part of a snapshot.
@@ -49,7 +54,8 @@ export interface DeviceState {
 }
 
 export interface EngineObserver {
-  onJudged(judged: number, late: number, unregistered: number): void;
+  /** `late` counts every reading older than its device's newest; `tooOld` those of them past the late-reading window, not judged. */
+  onJudged(judged: number, late: number, unregistered: number, tooOld: number): void;
 }
 
 /**
@@ -87,6 +93,8 @@ export interface DeviceSnapshot {
   valve?: ValveState;
   lastReading?: Reading;
   flap?: FlapState;
+  lateRun?: LateRun;
+  episodes?: Episodes;
 }
 
 /**
@@ -116,6 +124,39 @@ export class DeviceEngine {
     },
   };
   readonly #flapping: FlapSettings;
+  readonly #late: LateSettings;
+  /** Delivery delay of the reading being judged live, when over `delayedAfterMs` (else 0): its edges carry it. */
+  #judgedDelayMs = 0;
+  // The device and reading a late run is judging, for the late findings sink.
+  #lateJudged!: DeviceState;
+  #lateReading!: Reading;
+  /** What late runs found in the batch being processed; their clears are known at its end. */
+  readonly #historical: Array<{ state: DeviceState; finding: HistoricalFinding }> = [];
+  /** A late run judges without linked facts: the valve's position now says nothing about then. */
+  readonly #noLinkedFacts: LinkedFacts = Object.freeze({});
+  readonly #lateFindings: Findings = {
+    report: (condition, present, detail, severity) => {
+      const run = this.#lateJudged.lateRun!;
+      const bit = CONDITION_BIT[condition];
+      if (((run.present & bit) !== 0) === present) return;
+      run.present ^= bit;
+      const reading = this.#lateReading;
+      if (present) {
+        this.#historical.push({
+          state: this.#lateJudged,
+          finding: { condition, raisedAtMs: reading.atMs, clearedAtMs: undefined, severity, detail: detail?.(), delayMs: Math.max(0, reading.receivedAtMs - reading.atMs) },
+        });
+        return;
+      }
+      for (let i = this.#historical.length - 1; i >= 0; i--) {
+        const h = this.#historical[i]!;
+        if (h.state === this.#lateJudged && h.finding.condition === condition && h.finding.clearedAtMs === undefined) {
+          h.finding.clearedAtMs = reading.atMs;
+          break;
+        }
+      }
+    },
+  };
 
   constructor(
     detectors: readonly ConfiguredDetector[],
@@ -123,8 +164,11 @@ export class DeviceEngine {
     private readonly observer: EngineObserver,
     /** Flap detection over detector findings; its defaults when omitted. */
     flapping: FlapSettings = parseFlapSettings(),
+    /** Event-time judging of late readings; its defaults when omitted. */
+    late: LateSettings = parseLateSettings(),
   ) {
     this.#flapping = flapping;
+    this.#late = late;
     const byKind = {} as Record<DeviceKind, ConfiguredDetector[]>;
     for (const kind of ['household_meter', 'industrial_controller', 'flow_meter', 'home_gas_alarm', 'alarm_controller'] as const) {
       byKind[kind] = detectors.filter((d) => d.definition.kinds.includes(kind));
@@ -144,9 +188,13 @@ export class DeviceEngine {
     return this.#byKind[kind];
   }
 
-  /** Judges a batch of readings; raise/clear edges are appended to `out`. */
+  /**
+   * Judges a batch of readings; raise/clear edges are appended to `out`, and after them the
+   * historical alerts late readings showed (each a raise and its clear, `late: true`).
+   */
   process(readings: readonly Reading[], out: AlertEvent[]): void {
     let late = 0;
+    let tooOld = 0;
     let unregistered = 0;
     for (const reading of readings) {
       const state = this.#stateFor(reading);
@@ -157,6 +205,7 @@ export class DeviceEngine {
       }
       if (!(reading.atMs > state.lastAtMs)) {
         late++;
+        if (this.#late.enabled && !this.#judgeLate(state, reading)) tooOld++;
         continue;
       }
       if (!state.profile.registered) unregistered++;
@@ -168,11 +217,63 @@ export class DeviceEngine {
         this.#listener?.changed(state, previous);
       }
       if (reading.valve !== undefined && reading.valve !== state.valve) state.valve = reading.valve === 'closed' ? 'closed' : 'open';
+      const delayMs = reading.receivedAtMs - reading.atMs;
+      this.#judgedDelayMs = delayMs > this.#late.delayedAfterMs ? delayMs : 0;
       this.#judge(state, reading, out);
       if (state.flap !== undefined) this.#settleFlaps(state, state.flap, reading.atMs, out);
+      this.#judgedDelayMs = 0;
       state.lastReading = state.active === 0 ? undefined : reading;
     }
-    this.observer.onJudged(readings.length - late, late, unregistered);
+    if (this.#historical.length > 0) this.#flushHistorical(out);
+    this.observer.onJudged(readings.length - late, late, unregistered, tooOld);
+  }
+
+  /**
+   * A late reading, judged on the device's late run (started afresh when the reading is not newer
+   * than the run's last); false when it is older than the window and so not judged.
+   */
+  #judgeLate(state: DeviceState, reading: Reading): boolean {
+    if (state.lastAtMs - reading.atMs > this.#late.historyWindowMs) return false;
+    let run = state.lateRun;
+    if (run === undefined || !(reading.atMs > run.atMs)) run = state.lateRun = { states: [...this.#initialStates[state.kind]], atMs: reading.atMs, present: 0 };
+    run.atMs = reading.atMs;
+    this.#lateJudged = state;
+    this.#lateReading = reading;
+    const detectors = this.#byKind[state.kind];
+    for (let i = 0; i < detectors.length; i++) {
+      const { definition, settings } = detectors[i]!;
+      run.states[i] = definition.step(state.profile, settings as never, run.states[i], reading, this.#noLinkedFacts, this.#lateFindings);
+    }
+    return true;
+  }
+
+  /**
+   * Turns what late runs found into historical alerts: raised when found, cleared when the run saw
+   * the condition end, else at the device's newest reading or the next episode's start, whichever
+   * is first. A finding of a condition active now, or inside an episode already known, adds nothing.
+   */
+  #flushHistorical(out: AlertEvent[]): void {
+    for (const { state, finding } of this.#historical) {
+      const { condition, raisedAtMs } = finding;
+      if ((state.active & CONDITION_BIT[condition]) !== 0 || withinEpisode(state.episodes, condition, raisedAtMs)) continue;
+      const clearedAtMs = Math.max(raisedAtMs, Math.min(finding.clearedAtMs ?? state.lastAtMs, nextEpisodeStart(state.episodes, condition, raisedAtMs)));
+      recordEpisode((state.episodes ??= {}), condition, raisedAtMs, clearedAtMs, state.lastAtMs - this.#late.historyWindowMs);
+      const base = {
+        subject: 'device' as const,
+        subjectId: state.deviceId,
+        gatewayId: state.gatewayId,
+        kind: state.kind,
+        vendor: state.profile.vendor ?? state.lastReading?.vendor,
+        condition,
+        severity: finding.severity ?? DEFAULT_SEVERITY[condition],
+        late: true as const,
+        delayMs: finding.delayMs,
+        ...(state.profile.registered ? {} : { unregistered: true }),
+      };
+      out.push({ ...base, type: 'raise', atMs: raisedAtMs, detail: finding.detail });
+      out.push({ ...base, type: 'clear', atMs: clearedAtMs, detail: { clearedBy: finding.clearedAtMs !== undefined && finding.clearedAtMs === clearedAtMs ? 'late_reading' : 'newer_reading' } });
+    }
+    this.#historical.length = 0;
   }
 
   #judge(state: DeviceState, reading: Reading, out: AlertEvent[]): void {
@@ -236,6 +337,9 @@ export class DeviceEngine {
     const isActive = (state.active & bit) !== 0;
     if (present === isActive) return;
     state.active ^= bit;
+    // Silence is pipeline time, never judged from a late reading: no episode needed.
+    if (this.#late.enabled && condition !== 'NO_SIGNAL') recordEpisodeEdge((state.episodes ??= {}), condition, present, atMs, state.lastAtMs - this.#late.historyWindowMs);
+    const delayMs = this.#judgedDelayMs;
     out.push({
       type: present ? 'raise' : 'clear',
       subject: 'device',
@@ -247,6 +351,7 @@ export class DeviceEngine {
       severity: severity ?? DEFAULT_SEVERITY[condition],
       atMs,
       detail: detail?.(),
+      ...(delayMs > 0 ? { delayMs } : {}),
       ...(state.profile.registered ? {} : { unregistered: true }),
     });
   }
@@ -267,6 +372,7 @@ export class DeviceEngine {
       state.kind = reading.kind;
       state.detectorStates = [...this.#initialStates[reading.kind]];
       state.lastAtMs = Number.NEGATIVE_INFINITY;
+      state.lateRun = undefined;
     }
     return state;
   }
@@ -350,6 +456,8 @@ export class DeviceEngine {
       ...(state.valve ? { valve: state.valve } : {}),
       ...(state.lastReading ? { lastReading: state.lastReading } : {}),
       ...(state.flap ? { flap: structuredClone(state.flap) } : {}),
+      ...(state.lateRun ? { lateRun: structuredClone(state.lateRun) } : {}),
+      ...(state.episodes ? { episodes: structuredClone(state.episodes) } : {}),
     };
   }
 
@@ -368,6 +476,9 @@ export class DeviceEngine {
     state.valve = snapshot.valve ?? snapshot.lastReading?.valve;
     state.lastReading = state.active === 0 ? undefined : snapshot.lastReading;
     if (snapshot.flap !== undefined && Value.Check(FlapStateSchema, snapshot.flap)) state.flap = structuredClone(snapshot.flap);
+    // A late run of another detector set starts afresh; episodes are only times.
+    if (snapshot.lateRun !== undefined && Value.Check(LateRunSchema, snapshot.lateRun) && snapshot.lateRun.states.length === this.#byKind[snapshot.kind].length) state.lateRun = structuredClone(snapshot.lateRun);
+    if (snapshot.episodes !== undefined && Value.Check(EpisodesSchema, snapshot.episodes)) state.episodes = structuredClone(snapshot.episodes);
     this.#add(state);
   }
 }

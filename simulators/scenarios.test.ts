@@ -11,7 +11,7 @@ describe('scenarios', () => {
   it('exports every scenario name', () => {
     expect(SCENARIO_NAMES).toEqual([
       'normal', 'err-codes', 'battery', 'balance', 'overload', 'self-metering', 'count-mismatch', 'count-drift', 'flapping', 'inhibition', 'two-detector', 'report-schedule', 'maintenance', 'leak',
-      'detector-offline', 'power', 'no-signal', 'gateway-outage', 'late-duplicate', 'malformed', 'all',
+      'detector-offline', 'power', 'no-signal', 'gateway-outage', 'late-duplicate', 'late-alarm', 'backfill', 'malformed', 'all',
     ]);
   });
 

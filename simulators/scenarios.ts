@@ -22,6 +22,8 @@ export const SCENARIO_NAMES = [
   'no-signal',
   'gateway-outage',
   'late-duplicate',
+  'late-alarm',
+  'backfill',
   'malformed',
   'all',
 ] as const;
@@ -83,14 +85,23 @@ export const MALFORMED_REJECTS: Readonly<Record<MalformedKind, Partial<Record<Re
 };
 
 export type TrafficAction =
-  /** The gateway's connection is destroyed without DISCONNECT: the broker publishes its last will. */
-  | { type: 'gateway-down'; round: number; gatewayId: string }
+  /**
+   * The gateway's connection is destroyed without DISCONNECT: the broker publishes its last will.
+   * With `buffer`, the gateway keeps its devices' readings while down, for a `backfill`.
+   */
+  | { type: 'gateway-down'; round: number; gatewayId: string; buffer?: boolean }
   /** The gateway reconnects and publishes `{"online":true}` before its batches. */
   | { type: 'gateway-up'; round: number; gatewayId: string }
   /** The first batch the gateway sent in `ofRound`, published again unchanged (same seq). */
   | { type: 'duplicate'; round: number; gatewayId: string; ofRound: number }
   /** A batch with a new seq whose readings are stamped at `ofRound`, older than ones already sent. */
   | { type: 'late-batch'; round: number; gatewayId: string; ofRound: number; readings: Array<{ deviceId: string; effect: FaultEffect }> }
+  /**
+   * After its first batch since reconnecting, the gateway uploads the readings it buffered while
+   * down (new seqs, older than that batch), `deliveries` times: 2 is a gateway that never got the
+   * acknowledgement and sends its whole backlog again.
+   */
+  | { type: 'backfill'; round: number; gatewayId: string; deliveries: number }
   | { type: 'malformed'; round: number; gatewayId: string; what: MalformedKind };
 
 /** An alert the pipeline should produce: `raised` and `cleared` edges for one condition on one device or gateway. */
@@ -141,7 +152,11 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
   power: 'Home alarm power lamp off; yellow lamp + continuous buzz; flow meter at 120 °C; controller mains 150 V, backup undervoltage, backup open circuit',
   'no-signal': 'One device silent while its gateway reports on',
   'gateway-outage': "A gateway's connection dies (last will), it stays away, then reconnects; its devices get no NO_SIGNAL",
-  'late-duplicate': 'Batches re-published with the same seq, and a late batch of older readings carrying faults: nothing raised',
+  'late-duplicate': 'Batches re-published with the same seq, and a late batch of older normal readings: nothing raised, the current state untouched',
+  'late-alarm':
+    'A home alarm reporting normal delivers a buffered reading from 9 minutes ago at 48 %LEL: a historical GAS_ALARM_L1 (late, raised and cleared at its own times) with a ticket; a household meter\'s late ERR-6 is recorded without a ticket',
+  backfill:
+    "A gateway's link drops while a home alarm behind it has a leak; back online it sends its live batch, then its whole backlog, twice: one historical L1 and L2, nothing paged twice",
   malformed: 'Not JSON, wrong shape, gateway mismatch, oversize, 5 001 readings, a batch mixing good and bad readings',
   all: 'Every fault scenario at once on distinct devices',
 };
@@ -429,15 +444,6 @@ const gatewayOutage: Part = (p) => {
   p.until(p.start + p.silence + p.recover);
 };
 
-/** A fault a late reading carries, by kind: each would raise something if it were judged. */
-const LATE_EFFECTS: Record<DeviceKind, FaultEffect> = {
-  household_meter: { status: ['ERR-6'] },
-  industrial_controller: { status: ['故障', '关阀', 'ERR-4'], valveClosed: true },
-  flow_meter: { fields: { temperatureC: 150 } },
-  home_gas_alarm: { fields: LEAK_FIELDS },
-  alarm_controller: { channel: { channel: 1, lelPct: 80 } },
-};
-
 const lateDuplicate: Part = (p) => {
   const gatewayId = p.trafficGateway();
   // Rounds apart from the malformed part's (start + 1): a re-published mixed batch would be rejected again.
@@ -448,8 +454,56 @@ const lateDuplicate: Part = (p) => {
   const late = p.fleet.byGateway[g]!.filter((d) => p.isFree(d)).slice(0, 2);
   if (late.length === 0) throw new ScenarioError(`scenario ${p.scenario}: gateway ${gatewayId} has no free device for the late batch; use more devices`);
   for (const d of late) p.reserve(d);
-  p.actions.push({ type: 'late-batch', round: s + 4, gatewayId, ofRound: s + 1, readings: late.map((d) => ({ deviceId: d.deviceId, effect: LATE_EFFECTS[d.kind] })) });
+  // Normal readings, older than ones already judged: judged in event time, they show nothing.
+  p.actions.push({ type: 'late-batch', round: s + 4, gatewayId, ofRound: s + 1, readings: late.map((d) => ({ deviceId: d.deviceId, effect: {} })) });
   p.until(s + 4 + p.recover);
+};
+
+/** Home alarm in alarm at 48 %LEL (under L2), its valve shut: GAS_ALARM_L1 alone. */
+const LATE_LEAK: FaultEffect = { fields: { lelPct: 48, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent' }, valveClosed: true };
+
+const lateAlarm: Part = (p) => {
+  // The reading comes 9 minutes after it was measured, the alarm's newer normal readings judged already.
+  const lateRounds = Math.ceil(540_000 / p.fleet.options.stepMs);
+  const alarm = p.take('home_gas_alarm', 'late alarm');
+  const meter = p.take('household_meter', 'late ERR-6', (d) => d.gatewayId === alarm.gatewayId);
+  const round = p.start + lateRounds;
+  p.actions.push({ type: 'late-batch', round, gatewayId: alarm.gatewayId, ofRound: p.start, readings: [{ deviceId: alarm.deviceId, effect: LATE_LEAK }, { deviceId: meter.deviceId, effect: { status: ['ERR-6'] } }] });
+  p.expect(alarm.deviceId, 'GAS_ALARM_L1');
+  p.expect(meter.deviceId, 'ERR-6');
+  p.until(round + p.recover);
+};
+
+/** A gateway for the backfill: not the outage's, not the injected traffic's, not hosting the linked alarm and meter. */
+function backfillGateway(p: Planner): string {
+  const { gatewayIds, linkedAlarm } = p.fleet;
+  const keep = new Set([linkedAlarm && p.fleet.device(linkedAlarm.alarmId)?.gatewayId, linkedAlarm && p.fleet.device(linkedAlarm.valveId)?.gatewayId, p.trafficGateway()]);
+  for (let g = gatewayIds.length - 1; g >= 0; g--) {
+    const id = gatewayIds[g]!;
+    if (!keep.has(id) && !p.isExcluded(id) && p.fleet.byGateway[g]!.some((d) => d.kind === 'home_gas_alarm' && p.isFree(d))) return id;
+  }
+  const { gateways, devices } = p.fleet.options;
+  throw new ScenarioError(
+    `scenario ${p.scenario}: no free home_gas_alarm left for a backfill on a gateway of its own (not the traffic${p.scenario === 'all' ? ', outage' : ''} or linked-alarm gateway) in a fleet of ${devices} devices on ${gateways} gateways; use more devices, or more gateways`,
+  );
+}
+
+const backfill: Part = (p) => {
+  const gatewayId = backfillGateway(p);
+  const alarm = p.take('home_gas_alarm', 'backfill leak', (d) => d.gatewayId === gatewayId);
+  p.exclude(gatewayId);
+  // Down long enough for the leak to be raised and cleared in device time while nobody hears it.
+  const down = p.start;
+  const leakFrom = down + 1;
+  const leakTo = leakFrom + p.hold;
+  const up = leakTo + p.recover + 1;
+  p.actions.push({ type: 'gateway-down', round: down, gatewayId, buffer: true });
+  p.actions.push({ type: 'gateway-up', round: up, gatewayId });
+  p.actions.push({ type: 'backfill', round: up, gatewayId, deliveries: 2 });
+  p.faults.push({ deviceId: alarm.deviceId, gatewayId, kind: alarm.kind, fromRound: leakFrom, toRound: leakTo, label: '60 %LEL while the gateway is down, valve shut', effect: { fields: LEAK_FIELDS, valveClosed: true } });
+  p.expect(alarm.deviceId, 'GAS_ALARM_L1', 'GAS_ALARM_L2');
+  p.expect(gatewayId, 'GATEWAY_OFFLINE');
+  p.until(up + p.recover);
 };
 
 const malformed: Part = (p) => {
@@ -478,6 +532,8 @@ const PARTS: Readonly<Record<Exclude<ScenarioName, 'all'>, Part>> = {
   'no-signal': noSignal,
   'gateway-outage': gatewayOutage,
   'late-duplicate': lateDuplicate,
+  'late-alarm': lateAlarm,
+  backfill,
   malformed,
 };
 
@@ -499,7 +555,8 @@ export function buildScenario(name: ScenarioName, fleet: Fleet): Scenario {
   if (name === 'all') {
     // The outage goes first so that no other part puts a fault on a device the outage would hide.
     gatewayOutage(p);
-    for (const [part, plan] of Object.entries(PARTS)) if (part !== 'normal' && part !== 'gateway-outage') plan(p);
+    backfill(p);
+    for (const [part, plan] of Object.entries(PARTS)) if (part !== 'normal' && part !== 'gateway-outage' && part !== 'backfill') plan(p);
   } else {
     PARTS[name](p);
   }

@@ -113,7 +113,10 @@ describe('Simulation', () => {
       .reduce((n, m) => n + (JSON.parse(text(m.payload)) as Batch).readings.filter((r) => !r.deviceId.startsWith('SIM-BAD-')).length, 0);
     expect(report.readings).toBe(goodReadings);
     expect(report.bytes).toBe(published.reduce((n, m) => n + Buffer.byteLength(m.payload), 0));
-    expect(report).toMatchObject({ duplicateBatches: 2, lateBatches: 1, lateReadings: 2, malformedMessages: 5, outages: 1, statusMessages: 11 });
+    // Late: the late-duplicate batch, the late-alarm batch and the backfill's backlog sent twice.
+    const backfill = simulation.scenario.actions.find((a) => a.type === 'gateway-down' && a.buffer)!;
+    const backlog = 2 * simulation.fleet.byGateway[simulation.fleet.gatewayIds.indexOf(backfill.gatewayId)]!.length * (simulation.scenario.actions.find((a) => a.type === 'backfill')!.round - backfill.round);
+    expect(report).toMatchObject({ duplicateBatches: 2, lateReadings: 2 + 2 + backlog, malformedMessages: 5, outages: 2, statusMessages: 12 });
     expect(report.faultsInjected).toBe(simulation.scenario.faults.length);
   });
 
@@ -164,7 +167,33 @@ describe('Simulation', () => {
     const body = JSON.parse(text(late.payload)) as Batch;
     const newest = published.filter((m) => m.kind === 'batch' && m.round < late.round).reduce((t, m) => Math.max(t, Date.parse((JSON.parse(text(m.payload)) as Batch).readings[0]!.at)), 0);
     for (const r of body.readings) expect(Date.parse(r.at)).toBeLessThan(newest);
-    expect(body.readings.some((r) => r.status !== undefined || r.lelPct === 60)).toBe(true);
+    // Normal readings: no code shown, no gas.
+    expect(body.readings.every((r) => !(r.status ?? []).some((t) => /ERR|故障/.test(t)) && !(Number(r.lelPct) >= 25))).toBe(true);
+  });
+
+  it('late-alarm: sends the alarm\'s 48 %LEL reading and the meter\'s ERR-6 nine minutes after they were measured', async () => {
+    const { published } = await capture('late-alarm');
+    const late = published.find((m) => m.kind === 'late')!;
+    const body = JSON.parse(text(late.payload)) as Batch;
+    expect(body.readings.map((r) => r.lelPct ?? r.status)).toEqual([48, ['ERR-6']]);
+    expect(T0 + late.round * 30_000 - Date.parse(body.readings[0]!.at)).toBe(540_000);
+  });
+
+  it('backfill: a gateway down with a buffer sends nothing while down, then its live batch, then its backlog twice, each reading older than the live batch', async () => {
+    const { published, simulation, report } = await capture('backfill');
+    const down = simulation.scenario.actions.find((a) => a.type === 'gateway-down')!;
+    const up = simulation.scenario.actions.find((a) => a.type === 'gateway-up')!;
+    const mine = published.filter((m) => m.gatewayId === down.gatewayId);
+    expect(mine.filter((m) => m.round >= down.round && m.round < up.round)).toEqual([]);
+    const atUp = mine.filter((m) => m.round === up.round);
+    expect(atUp[0]!.kind).toBe('batch');
+    const live = JSON.parse(text(atUp[0]!.payload)) as Batch;
+    const backlog = atUp.filter((m) => m.kind === 'late').flatMap((m) => (JSON.parse(text(m.payload)) as Batch).readings);
+    const perRound = simulation.fleet.byGateway[simulation.fleet.gatewayIds.indexOf(down.gatewayId)]!.length;
+    expect(backlog).toHaveLength(2 * perRound * (up.round - down.round));
+    expect(report.lateReadings).toBe(backlog.length);
+    for (const r of backlog) expect(Date.parse(r.at)).toBeLessThan(Date.parse(live.readings[0]!.at));
+    expect(backlog.filter((r) => r.lelPct === 60).length).toBeGreaterThan(0);
   });
 
   it('refuses a clock that does not move between rounds', async () => {

@@ -341,6 +341,8 @@ export class Simulation {
   readonly #window: PublishWindow;
   readonly #links: GatewayLink[];
   readonly #down: boolean[];
+  /** Readings a gateway down with `buffer` kept, oldest first, until its backfill. */
+  readonly #buffered: Array<WireReading[] | undefined>;
   readonly #seq: number[];
   readonly #upTopics: string[];
   readonly #gatewayIndex: Map<string, number>;
@@ -381,6 +383,7 @@ export class Simulation {
     const gatewayIds = fleet.gatewayIds;
     this.#links = gatewayIds.map((id) => link(id, passwords?.has(id) ? { ...linkOptions, password: passwords.get(id) } : linkOptions));
     this.#down = gatewayIds.map(() => false);
+    this.#buffered = gatewayIds.map(() => undefined);
     this.#seq = gatewayIds.map(() => (options.seqStart ?? 1) - 1);
     this.#upTopics = gatewayIds.map(upTopic);
     this.#gatewayIndex = new Map(gatewayIds.map((id, g) => [id, g]));
@@ -478,7 +481,7 @@ export class Simulation {
 
     if (actions) {
       for (const a of actions) {
-        if (a.type === 'gateway-down') await this.#gatewayDown(a.gatewayId);
+        if (a.type === 'gateway-down') await this.#gatewayDown(a.gatewayId, a.buffer === true);
         else if (a.type === 'gateway-up') await this.#gatewayUp(a.gatewayId);
       }
     }
@@ -488,6 +491,7 @@ export class Simulation {
     for (let g = 0; g < this.#links.length; g++) {
       const devices = fleet.byGateway[g]!;
       const up = !this.#down[g];
+      const buffer = this.#buffered[g];
       const readings: WireReading[] = [];
       for (let i = 0; i < devices.length; i++) {
         const d = devices[i]!;
@@ -504,6 +508,12 @@ export class Simulation {
         }
         // Physics advance for every device, reporting or not, so values never depend on connectivity.
         fleet.advance(d, episode?.effect);
+        if (!up && buffer && !episode?.effect.silent) {
+          const r = fleet.reading(d, at);
+          if (episode) applyEffect(r, episode.effect, round - episode.fromRound);
+          buffer.push(r);
+          continue;
+        }
         if (!up || episode?.effect.silent) {
           report.unsentReadings++;
           continue;
@@ -521,6 +531,7 @@ export class Simulation {
       for (const a of actions) {
         if (a.type === 'duplicate') await this.#duplicate(a, round);
         else if (a.type === 'late-batch') await this.#late(a, round);
+        else if (a.type === 'backfill') await this.#backfill(a, round);
         else if (a.type === 'malformed' && a.what !== 'mixed') await this.#malformed(a, at, round);
       }
     }
@@ -647,10 +658,11 @@ export class Simulation {
     if (what !== 'mixed') this.#report.malformedMessages++;
   }
 
-  async #gatewayDown(gatewayId: string): Promise<void> {
+  async #gatewayDown(gatewayId: string, buffer: boolean): Promise<void> {
     const g = this.#gatewayIndex.get(gatewayId)!;
     if (this.#down[g]) return;
     this.#down[g] = true;
+    if (buffer) this.#buffered[g] = [];
     await this.#links[g]!.drop();
     this.#report.outages++;
     this.#log.info({ gatewayId, round: this.#round }, 'Gateway connection dropped (last will)');
@@ -689,6 +701,23 @@ export class Simulation {
     this.#report.lateBatches++;
     this.#report.lateReadings += readings.length;
     await this.#send(g, this.#nextBatch(g, readings), readings.length, 'late', round);
+  }
+
+  /** The readings buffered while down, in batches of at most `maxReadingsPerBatch`, each with a new seq. */
+  async #backfill(a: Extract<TrafficAction, { type: 'backfill' }>, round: number): Promise<void> {
+    const g = this.#gatewayIndex.get(a.gatewayId)!;
+    const buffered = this.#buffered[g];
+    if (!buffered || buffered.length === 0 || this.#down[g]) return;
+    const max = this.#maxBatch;
+    for (let delivery = 0; delivery < a.deliveries; delivery++) {
+      for (let i = 0; i < buffered.length; i += max) {
+        const chunk = buffered.slice(i, i + max);
+        this.#report.lateBatches++;
+        this.#report.lateReadings += chunk.length;
+        await this.#send(g, this.#nextBatch(g, chunk), chunk.length, 'late', round);
+      }
+    }
+    this.#buffered[g] = undefined;
   }
 
   async #malformed(a: Extract<TrafficAction, { type: 'malformed' }>, at: string, round: number): Promise<void> {

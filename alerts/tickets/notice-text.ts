@@ -163,7 +163,7 @@ export function dispatchedNotice(id: string, ticket: Ticket, recipient: string, 
 
 /** What the safety lane knows of a leak before its ticket exists: the alerts and the registry's entry. */
 export interface AlarmFacts {
-  alerts: ReadonlyArray<Pick<Alert, 'id' | 'condition' | 'severity' | 'subjectId' | 'deviceId' | 'gatewayId' | 'raisedAt' | 'manual' | 'detail'>>;
+  alerts: ReadonlyArray<Pick<Alert, 'id' | 'condition' | 'severity' | 'subjectId' | 'deviceId' | 'gatewayId' | 'raisedAt' | 'manual' | 'detail' | 'late' | 'delayMs' | 'clearedAt'>>;
   priority: Priority;
   district?: string;
   address?: string;
@@ -188,6 +188,13 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
     zh.push(`浓度：${lel} %LEL`);
     en.push(`Concentration: ${lel} %LEL`);
   }
+  // A late reading's alarm is in the past: say when it happened and that the site still needs checking.
+  if (first.late) {
+    const at = localTime(first.raisedAt, ctx.timeZone);
+    const minutes = Math.round((first.delayMs ?? 0) / 60_000);
+    zh.push(`迟报：设备于 ${at} 报警，${minutes} 分钟后才送达${first.clearedAt ? `，其后读数已恢复正常` : ''}。请到现场检查。`);
+    en.push(`Reported late: the device alarmed at ${at}, delivered ${minutes} min later${first.clearedAt ? '; its later readings are normal' : ''}. Check the site.`);
+  }
   zh.push(`排除方法：${m.remedy['zh-CN']}`);
   en.push(`Remedy: ${m.remedy.en}`);
   return {
@@ -196,7 +203,9 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
     ticketId: '',
     recipients,
     priority: facts.priority,
-    title: t(`【${p['zh-CN']}】燃气报警 ${first.subjectId} ${cond['zh-CN']}`, `[${p.en}] Gas alarm ${first.subjectId} ${cond.en}`),
+    title: first.late
+      ? t(`【${p['zh-CN']}】燃气报警（迟报）${first.subjectId} ${cond['zh-CN']}`, `[${p.en}] Gas alarm (reported late) ${first.subjectId} ${cond.en}`)
+      : t(`【${p['zh-CN']}】燃气报警 ${first.subjectId} ${cond['zh-CN']}`, `[${p.en}] Gas alarm ${first.subjectId} ${cond.en}`),
     body: t(zh.join('\n'), en.join('\n')),
     data: {
       alertIds: facts.alerts.map((a) => a.id),
@@ -208,6 +217,7 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
       address: facts.address ?? null,
       customer: facts.customer ?? null,
       raisedAt: first.raisedAt,
+      ...(first.late ? { late: true, delayMs: first.delayMs ?? null } : {}),
     },
     createdAtMs: ctx.nowMs,
   };

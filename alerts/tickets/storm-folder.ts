@@ -1,4 +1,4 @@
-import { ticketChanges } from '../inhibition.ts';
+import { ticketChanges } from '../ticket-door.ts';
 import type { Alert, AlertChange } from '../alert-book.ts';
 import type { Scheduler } from '../push/scheduler.ts';
 import { isSafetyAlert } from './priority.ts';

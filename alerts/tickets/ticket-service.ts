@@ -431,7 +431,9 @@ export class TicketService {
         return { outcome: 'duplicate', id: known[0]!.ticket_id };
       }
     }
-    const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), alert.detail ? JSON.stringify(alert.detail) : null];
+    // A historical alert (a late reading's) says so on the ticket: when it happened is not when it came in.
+    const detail = alert.late ? { ...alert.detail, late: true, delayMs: alert.delayMs ?? null } : alert.detail;
+    const alertRow = [alert.id, undefined, alert.condition, alert.severity, new Date(alert.raisedAtMs).toISOString(), detail ? JSON.stringify(detail) : null];
 
     const open = (await tx.query<Row>(Q.openTicketForSubject, [subject, subjectId]))[0];
     if (open) {

@@ -30,6 +30,8 @@ export const AlertItem = Type.Object({
     alertId: Type.String({ description: 'the inhibiting alert' }),
     since: Type.String({ format: 'date-time' }),
   }, { description: 'kept but inhibited by a more specific alert: no ticket or push of its own while it is' })),
+  late: Type.Optional(Type.Literal(true, { description: 'historical: found in a late reading judged in event time, raised and cleared at the device\'s own times (processors/LATE-READINGS.md)' })),
+  delayMs: Type.Optional(Type.Integer({ minimum: 0, description: 'how long after its device time the reading that raised it was delivered, ms' })),
 });
 
 const AlertQuery = Type.Object({
@@ -59,6 +61,8 @@ export function alertItem(a: Alert): Static<typeof AlertItem> {
     detail: a.detail,
     unregistered: a.unregistered,
     ...(a.inhibited ? { inhibited: a.inhibited } : {}),
+    ...(a.late ? { late: true as const } : {}),
+    ...(a.delayMs !== undefined ? { delayMs: a.delayMs } : {}),
   };
 }
 
