@@ -65,6 +65,102 @@ class Site {
   }
 }
 
+describe('issue 15 #1: late and backfilled readings judged in event time over real MQTT', () => {
+  let site: Site;
+  let stream: StreamClient;
+  beforeAll(async () => {
+    site = await Site.start('GW-LT', [
+      { deviceId: 'HA-LT1', kind: 'home_gas_alarm', address: '建设路 9 号 302', customer: '孙丽' },
+      { deviceId: 'HM-LT2', kind: 'household_meter', vendor: 'meihua' },
+      { deviceId: 'HA-LT3', kind: 'home_gas_alarm', address: '建设路 9 号 402' },
+      { deviceId: 'HM-LT4', kind: 'household_meter', vendor: 'meihua' },
+      { deviceId: 'HA-LT5', kind: 'home_gas_alarm' },
+    ]);
+    const { httpUrl, adminToken } = site.pipeline;
+    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const onCall = await site.pipeline.get<{ technician?: { id: string } }>(`/oncall?district=${encodeURIComponent('城东区')}`);
+    const res = await fetch(`${httpUrl}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 'phone of the on-call technician', role: 'technician', personId: onCall.technician!.id }) });
+    const { token } = (await res.json()) as { token: string };
+    stream = await openStream(`${httpUrl}/api/v1/stream?access_token=${token}`);
+  });
+  afterAll(async () => {
+    stream?.close();
+    await site?.close();
+  });
+
+  const alarm = (deviceId: string, lelPct: number, atMs?: number) => ({
+    deviceId, kind: 'home_gas_alarm', lelPct, valve: 'closed', buzzer: lelPct >= 25 ? 'intermittent' : 'off',
+    lamps: { power: true, fault: false, alarm: lelPct >= 25 }, ...(atMs !== undefined ? { at: new Date(atMs).toISOString() } : {}),
+  });
+  const meter = (deviceId: string, status: string[], atMs?: number) => ({
+    deviceId, kind: 'household_meter', vendor: 'meihua', volumeM3: 321, balanceM3: 80, batteryV: 3.6, valve: 'open', status, ...(atMs !== undefined ? { at: new Date(atMs).toISOString() } : {}),
+  });
+  const pagesAbout = (deviceId: string) => stream.events.filter((e) => e.event === 'alarm.raised' && JSON.stringify(e.data).includes(deviceId));
+
+  it('a home alarm that reported normal delivers a reading from 9 minutes ago at 48 %LEL: a historical L1 at its own time, late with the delay, a ticket and a page; the current state stays normal', async () => {
+    for (let i = 0; i <= 20; i++) {
+      if (i > 0) site.pipeline.clock.advance(30_000);
+      await site.publish(alarm('HA-LT1', 0));
+    }
+    const nowMs = site.pipeline.clock.now();
+    await site.publish(alarm('HA-LT1', 48, nowMs - 540_000));
+    const [l1] = await site.pipeline.until('historical L1', async () => {
+      const items = await site.alerts('HA-LT1', 'GAS_ALARM_L1');
+      return items.length > 0 && items;
+    });
+    expect(l1).toMatchObject({ late: true, delayMs: 540_000, raisedAt: new Date(nowMs - 540_000).toISOString(), state: 'cleared', clearedAt: new Date(nowMs).toISOString() });
+    expect(await site.alerts('HA-LT1', 'GAS_ALARM_L2')).toEqual([]);
+    expect((await site.pipeline.get<{ activeConditions: string[] }>('/devices/HA-LT1')).activeConditions).toEqual([]);
+    // The site must still be checked: a ticket, and the technician paged, told it is late and when it happened.
+    expect((await site.deviceTickets('HA-LT1')).flatMap((t) => t.conditions)).toEqual(['GAS_ALARM_L1']);
+    const page = await stream.next((e) => e.event === 'alarm.raised' && JSON.stringify(e.data).includes('HA-LT1'));
+    expect(JSON.stringify(page.data)).toContain('迟报');
+    // A newer normal reading changes nothing.
+    site.pipeline.clock.advance(30_000);
+    await site.publish(alarm('HA-LT1', 0));
+    expect(await site.alerts('HA-LT1', 'GAS_ALARM_L1')).toHaveLength(1);
+  });
+
+  it("a household meter's late ERR-6 is recorded as a historical alert without a ticket or a push", async () => {
+    const nowMs = site.pipeline.clock.now();
+    await site.publish(meter('HM-LT2', []));
+    await site.publish(meter('HM-LT2', ['ERR-6'], nowMs - 300_000));
+    const [err6] = await site.pipeline.until('historical ERR-6', async () => {
+      const items = await site.alerts('HM-LT2', 'ERR-6');
+      return items.length > 0 && items;
+    });
+    expect(err6).toMatchObject({ late: true, delayMs: 300_000, state: 'cleared' });
+    // A live fault on another meter afterwards gets its ticket: by then the late one was through the ticket side too.
+    site.pipeline.clock.advance(30_000);
+    await site.publish(meter('HM-LT4', ['ERR-6']));
+    await site.deviceTickets('HM-LT4');
+    expect((await site.pipeline.get<{ items: TicketItem[] }>('/tickets?deviceId=HM-LT2')).items).toEqual([]);
+    expect(stream.events.filter((e) => JSON.stringify(e.data).includes('HM-LT2'))).toEqual([]);
+  });
+
+  it('a backfill of 600 buffered readings with a leak in them, delivered twice after the live batch: one historical L1 and L2, one ticket, one page', async () => {
+    const nowMs = site.pipeline.clock.now();
+    await site.publish(alarm('HA-LT3', 0));
+    // Five hours every 30 s; 60 %LEL for 90 s two hours ago.
+    const leakFrom = 360;
+    const backlog = Array.from({ length: 600 }, (_, i) => alarm('HA-LT3', i >= leakFrom && i < leakFrom + 3 ? 60 : 0, nowMs - (600 - i) * 30_000));
+    await site.publish(...backlog);
+    await site.publish(...backlog);
+    // A live leak elsewhere afterwards: its page means the backlog's went through the safety lane before it.
+    site.pipeline.clock.advance(30_000);
+    await site.publish(alarm('HA-LT5', 60));
+    await stream.next((e) => e.event === 'alarm.raised' && JSON.stringify(e.data).includes('HA-LT5'));
+    for (const condition of ['GAS_ALARM_L1', 'GAS_ALARM_L2']) {
+      const alerts = await site.alerts('HA-LT3', condition);
+      expect(alerts, condition).toHaveLength(1);
+      expect(alerts[0], condition).toMatchObject({ late: true, state: 'cleared', raisedAt: new Date(nowMs - (600 - leakFrom) * 30_000).toISOString() });
+    }
+    expect(await site.deviceTickets('HA-LT3')).toHaveLength(1);
+    expect(pagesAbout('HA-LT3')).toHaveLength(1);
+    expect((await site.pipeline.get<{ activeConditions: string[] }>('/devices/HA-LT3')).activeConditions).toEqual([]);
+  });
+});
+
 describe('issue 15 #2: COUNT_MISMATCH judged on increments over real MQTT', () => {
   let site: Site;
   beforeAll(async () => {
