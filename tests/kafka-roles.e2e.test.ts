@@ -219,7 +219,7 @@ describeWithServers(
       const NOTICES = new Set(['LOW_BALANCE', 'NO_BALANCE']);
       const wanted = new Map<string, Set<string>>();
       for (const e of sim.expected) {
-        if (e.condition === 'NO_SIGNAL' || NOTICES.has(e.condition)) continue;
+        if (e.condition === 'NO_SIGNAL' || NOTICES.has(e.condition) || e.ticket === false) continue;
         const set = wanted.get(e.subjectId) ?? new Set<string>();
         set.add(e.condition);
         wanted.set(e.subjectId, set);
