@@ -64,4 +64,20 @@ describe('AlertBook', () => {
     expect(second.query({ state: 'active', limit: 10 }).map((a) => a.condition)).toEqual(['ERR-3']);
     expect(second.apply([event('raise', 10, 'TAMPER')])).toEqual([]);
   });
+
+  it("keeps an operator's acknowledgement (seen) across a restart and a compaction, tells its listeners once, the first one standing", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alerts-'));
+    const first = book(dir);
+    const told: string[] = [];
+    first.onSeen((a) => told.push(`${a.id} ${a.seen!.by}`));
+    const [raised] = first.apply([event('raise', 0), event('raise', 0, 'TAMPER')]);
+    const id = raised!.alert.id;
+    expect(first.markSeen(id, 'desk 1', T0 + 5_000)!.seen).toEqual({ by: 'desk 1', at: '2026-11-22T08:00:05.000Z' });
+    expect(first.markSeen(id, 'desk 2', T0 + 9_000)!.seen!.by).toBe('desk 1');
+    expect(first.markSeen('nope', 'desk 1', T0)).toBeUndefined();
+    expect(told).toEqual([`${id} desk 1`]);
+    expect(book(dir).get(id)!.seen).toEqual({ by: 'desk 1', at: '2026-11-22T08:00:05.000Z' });
+    first.compact();
+    expect(book(dir).get(id)!.seen!.by).toBe('desk 1');
+  });
 });

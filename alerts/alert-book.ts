@@ -38,6 +38,14 @@ export interface Alert {
   late?: true;
   /** How long after its device time the reading that raised it was delivered, ms. */
   delayMs?: number;
+  /** A control-room operator saw it (the first who did): distinct from a technician accepting its ticket. */
+  seen?: AlertSeen;
+}
+
+export interface AlertSeen {
+  /** The person, or the desk token's name. */
+  by: string;
+  at: string;
 }
 
 /** What applying an event did: the alert it raised or cleared, or nothing because it was a repeat. */
@@ -68,6 +76,8 @@ type JournalLine = { seq?: number } & (
    * is a change (raised again, with its `seq`); a mark has no `seq`.
    */
   | { op: 'inhibit'; id: string; inhibited: Inhibition | null }
+  /** An operator saw the alert: a mark, not a change (no `seq`). */
+  | { op: 'seen'; id: string; seen: AlertSeen }
 );
 
 /** What replay needs of a stored alert; one that lacks it is skipped and dead-lettered, never replayed. */
@@ -92,6 +102,7 @@ const JournalLineCheck = journalLineCheck(
     Type.Object({ seq: Seq, op: Type.Literal('clear'), id: Type.String(), key: Type.String(), clearedAtMs: Type.Number(), clearDetail: Type.Optional(Type.Object({})) }),
     Type.Object({ seq: Seq, op: Type.Literal('reopen'), id: Type.String(), key: Type.String(), atMs: Type.Number(), detail: Type.Optional(Type.Object({})) }),
     Type.Object({ seq: Seq, op: Type.Literal('inhibit'), id: Type.String(), inhibited: Type.Union([Type.Object({ by: Type.String(), alertId: Type.String(), since: Type.String() }), Type.Null()]) }),
+    Type.Object({ op: Type.Literal('seen'), id: Type.String(), seen: Type.Object({ by: Type.String(), at: Type.String() }) }),
   ]),
 );
 
@@ -155,6 +166,7 @@ export class AlertBook {
   /** The last cleared alert per key while it is in the history, for a flapping raise to reopen. */
   readonly #lastCleared = new Map<string, Alert>();
   readonly #listeners: AlertChangeListener[] = [];
+  readonly #seenListeners: Array<(alert: Alert) => void> = [];
   /** Last change sequence number handed out. */
   #seq = 0;
   /** The most recent changes, contiguous in `seq`, oldest first. */
@@ -175,6 +187,24 @@ export class AlertBook {
 
   onChange(listener: AlertChangeListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Listens to operators' acknowledgements (`markSeen`): marks, outside the change sequence. */
+  onSeen(listener: (alert: Alert) => void): void {
+    this.#seenListeners.push(listener);
+  }
+
+  /**
+   * A control-room operator saw the alert: the first acknowledgement stands (a second one changes
+   * nothing and returns the alert as it is). Journaled; undefined when the alert is not known here.
+   */
+  markSeen(id: string, by: string, atMs: number): Alert | undefined {
+    const alert = this.#byId.get(id);
+    if (!alert || alert.seen) return alert;
+    alert.seen = { by, at: new Date(atMs).toISOString() };
+    this.#journal([{ op: 'seen', id, seen: alert.seen }]);
+    for (const l of this.#seenListeners) l(alert);
+    return alert;
   }
 
   /** Sequence number of the latest change (0 before the first). */
@@ -503,6 +533,11 @@ export class AlertBook {
     replayJournalLines(readFileSync(journalFile, 'utf8'), JournalLineCheck, { source: 'alerts.journal', nowMs: Date.now(), onDeadLetter: this.options.onDeadLetter }, (parsed) => {
       const line = parsed as JournalLine;
       this.#journalLines++;
+      if (line.op === 'seen') {
+        const alert = this.#byId.get(line.id);
+        if (alert) alert.seen = line.seen;
+        return;
+      }
       if (line.op === 'inhibit') {
         const alert = this.#byId.get(line.id);
         if (alert && line.inhibited) alert.inhibited = line.inhibited as Inhibition;

@@ -55,6 +55,23 @@ describe('HTTP API', () => {
     expect((await app.inject({ url: '/api/v1/alerts?state=cleared', headers: auth })).json().items).toEqual([]);
   });
 
+  it("shows where an alert is from the registry (district, customer), for the control room's filters", async () => {
+    const [item] = (await app.inject({ url: '/api/v1/alerts?deviceId=HM-1', headers: auth })).json().items;
+    expect(item).toMatchObject({ district: '东城区', customer: '张三' });
+  });
+
+  it('records an operator acknowledging an alarm as seen, the first one standing, and refuses an unknown alert', async () => {
+    const [item] = (await app.inject({ url: '/api/v1/alerts?deviceId=HM-1', headers: auth })).json().items;
+    expect(item.seen).toBeUndefined();
+    const seen = await app.inject({ method: 'POST', url: `/api/v1/alerts/${item.id}/seen`, headers: auth });
+    expect(seen.statusCode).toBe(200);
+    expect(seen.json()).toMatchObject({ id: item.id, seen: { by: 'admin' } });
+    const again = await app.inject({ method: 'POST', url: `/api/v1/alerts/${item.id}/seen`, headers: auth });
+    expect(again.json().seen).toEqual(seen.json().seen);
+    expect((await app.inject({ url: `/api/v1/alerts/${item.id}`, headers: auth })).json().seen).toEqual(seen.json().seen);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/alerts/nope/seen', headers: auth })).statusCode).toBe(404);
+  });
+
   it('answers a bad query with a 400 that says what is wrong', async () => {
     const res = await app.inject({ url: '/api/v1/alerts?state=open', headers: auth });
     expect(res.statusCode).toBe(400);

@@ -32,6 +32,14 @@ export interface Alert {
   parts: Text[];
   detail?: Record<string, unknown>;
   unregistered?: boolean;
+  /** A historical alert, found in a late reading. */
+  late?: true;
+  delayMs?: number;
+  /** The operator who acknowledged it first, and when. */
+  seen?: { by: string; at: string };
+  district?: string;
+  address?: string;
+  customer?: string;
 }
 
 export const TICKET_STATUSES = ['opened', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'followed_up', 'closed', 'cancelled'] as const;
@@ -231,6 +239,11 @@ export class ApiClient {
 
   async activeAlerts(): Promise<Alert[]> {
     return (await this.#call<{ items: Alert[] }>('GET', '/alerts?state=active&limit=500')).items;
+  }
+
+  /** The control room saw the alarm: its sound stops on every desk. */
+  markSeen(alertId: string): Promise<Alert> {
+    return this.#call('POST', `/alerts/${encodeURIComponent(alertId)}/seen`);
   }
 
   async alertsOf(deviceId: string): Promise<Alert[]> {

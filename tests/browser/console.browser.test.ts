@@ -98,7 +98,8 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     techToken = (await api<{ token: string }>('POST', '/tokens', { name: 'phone of the on-call technician', role: 'technician', personId: technician })).token;
     gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-B' });
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    // The control room's alarm must sound without a click first, as a desk's kiosk browser is set up to.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
     const desk = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     operator = await desk.newPage();
     const mobile = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -233,5 +234,67 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     await row.getByText('未发送').waitFor();
     await row.getByText('no customer channel configured').waitFor();
     await shot(operator, 'operator-customer-notices');
+  });
+
+  it('sounds a new leak on the control room until an operator acknowledges it, for every desk; folds a power cut, filters kept in the URL (issue 17 #2, #3)', async () => {
+    // A second desk whose every tone is counted; Chromium may start audio without a click here.
+    const desk2 = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    await desk2.addInitScript(() => {
+      const counter = { tones: 0 };
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (this: OscillatorNode, ...args: [number?]) {
+        counter.tones++;
+        return start.apply(this, args);
+      };
+      Object.assign(window, { alarmTones: counter });
+    });
+    const other = await desk2.newPage();
+    try {
+      await logIn(other, operatorToken);
+      await operator.goto(`${pipeline.httpUrl}/console/#/alarms`);
+      await operator.locator('[data-testid=live][data-state=open]').waitFor();
+      const enable = other.locator('[data-testid=alarm-sound-enable]');
+      if (await enable.count()) await enable.click();
+
+      // A power cut behind GW-B: 12 home alarms lose mains; and a leak in 人民路 1 号, newer than HA-B1's last reading.
+      clock.advance(MIN);
+      const at = new Date(clock.now()).toISOString();
+      const powerLost = Array.from({ length: 12 }, (_, i) => ({ at, deviceId: `HA-PC${String(i).padStart(2, '0')}`, kind: 'home_gas_alarm', lelPct: 0, lamps: { power: false, fault: false, alarm: false }, buzzer: 'off', valve: 'open' }));
+      const leak = { at, deviceId: 'HA-B1', kind: 'home_gas_alarm', lelPct: 58, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'closed' };
+      await gateway.publishAsync('gas/v1/GW-B/up', JSON.stringify({ gatewayId: 'GW-B', seq: ++seq, sentAt: at, readings: [...powerLost, leak] }), { qos: 1 });
+
+      const sounding = other.locator('[data-testid=alarm-sound][data-state=sounding]');
+      await sounding.waitFor({ timeout: 10_000 });
+      await operator.locator('[data-testid=alarm-sound][data-state=sounding]').waitFor();
+      await expect.poll(() => other.evaluate(() => (window as unknown as { alarmTones: { tones: number } }).alarmTones.tones), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      const group = operator.locator('[data-testid=alarm-group][data-condition=POWER_LOST][data-gateway=GW-B]');
+      await group.waitFor();
+      expect(await group.getAttribute('data-count')).toBe('12');
+      // The leak's rows say where it is.
+      await operator.locator('[data-testid=alarm][data-device=HA-B1][data-condition=GAS_ALARM_L2] [data-testid=alarm-address]', { hasText: '人民路 1 号 3 单元 201' }).waitFor();
+      await shot(operator, 'operator-alarm-sounding');
+
+      // Filters: a search for the customer leaves the leak, kept in the URL across a reload.
+      await operator.locator('[data-testid=filter-q]').fill('王芳');
+      await expect.poll(() => operator.locator('[data-testid=alarm-group]').count()).toBe(0);
+      expect(decodeURIComponent(new URL(operator.url()).hash)).toContain('q=王芳');
+      await operator.reload();
+      await operator.locator('[data-testid=alarm][data-device=HA-B1]').first().waitFor();
+      expect(await operator.locator('[data-testid=filter-q]').inputValue()).toBe('王芳');
+      await expect.poll(() => operator.locator('[data-testid=alarm-group]').count()).toBe(0);
+      await shot(operator, 'operator-alarms-filtered');
+
+      // Acknowledged on one desk (one button per safety alarm): silent on both, and both show who saw it.
+      const acks = operator.locator('[data-testid=alarm-ack]');
+      while ((await acks.count()) > 0) await acks.first().click();
+      await other.locator('[data-testid=alarm-sound][data-state=quiet]').waitFor({ timeout: 10_000 });
+      await operator.locator('[data-testid=alarm-sound][data-state=quiet]').waitFor();
+      await other.locator('[data-testid=alarm][data-device=HA-B1][data-condition=GAS_ALARM_L2] [data-testid=alarm-seen]').waitFor();
+      const { items } = await api<{ items: Array<{ action: string; actor: string }> }>('GET', '/audit?limit=50');
+      expect(items.some((e) => e.action === 'alerts.seen.post')).toBe(true);
+      await shot(other, 'operator-alarm-acknowledged');
+    } finally {
+      await desk2.close();
+    }
   });
 });

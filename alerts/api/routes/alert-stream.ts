@@ -15,6 +15,7 @@ const AlertStreamQuery = Type.Object({
 const AlertStreamResponse = Type.String({
   description:
     'text/event-stream: `id: <change sequence>`, `event: alert.raised|alert.cleared`, `data: <alert as in GET /alerts>`; ' +
+    '`event: alert.seen` (no id: a mark, not a change; GET /alerts shows it after a reconnect) when an operator acknowledged an alarm; ' +
     '`event: reset` when the changes after Last-Event-ID are no longer kept (reload GET /alerts); ' +
     '`event: close` with `{"reason","lastEventId"}` before the server ends the stream; `: heartbeat` comments',
 });
@@ -124,7 +125,7 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
   const frameOf = (change: SequencedAlertChange): string => {
     let frame = frames.get(change.seq);
     if (frame === undefined) {
-      frame = `id: ${change.seq}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert))}\n\n`;
+      frame = `id: ${change.seq}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert, app.services.registry))}\n\n`;
       frames.set(change.seq, frame);
       if (frames.size > FRAME_CACHE) frames.delete(frames.keys().next().value!);
     }
@@ -135,6 +136,12 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
   book.onChange(() => {
     if (closed) return;
     for (const client of clients) client.pump();
+  });
+  // An operator's acknowledge goes to every desk at once; one whose socket is full reads it on its next GET /alerts.
+  book.onSeen((alert) => {
+    if (closed) return;
+    const frame = `event: alert.seen\ndata: ${JSON.stringify(alertItem(alert, app.services.registry))}\n\n`;
+    for (const client of clients) if (client.stream.ready && !client.stream.ended) client.stream.write(frame);
   });
   // Hijacked replies are not closed by fastify: end them before the server waits for its connections (preClose).
   app.addHook('preClose', async () => {

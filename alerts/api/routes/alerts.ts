@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { CONDITIONS, SEVERITIES } from '../../../contracts/messages.ts';
+import type { DeviceRecords } from '../../../contracts/device-record.ts';
 import type { Alert } from '../../alert-book.ts';
 import { NotFoundError } from '../errors.ts';
-import { ANY_ROLE, requireRole } from '../roles.ts';
+import { actorOf, ANY_ROLE, requireRole, STAFF } from '../roles.ts';
 import { ErrorResponse, LimitQuery, parseLimit } from '../schemas.ts';
 
 const Text = Type.Object({ 'zh-CN': Type.String(), en: Type.String() });
@@ -32,6 +33,13 @@ export const AlertItem = Type.Object({
   }, { description: 'kept but inhibited by a more specific alert: no ticket or push of its own while it is' })),
   late: Type.Optional(Type.Literal(true, { description: 'historical: found in a late reading judged in event time, raised and cleared at the device\'s own times (processors/LATE-READINGS.md)' })),
   delayMs: Type.Optional(Type.Integer({ minimum: 0, description: 'how long after its device time the reading that raised it was delivered, ms' })),
+  seen: Type.Optional(Type.Object({
+    by: Type.String({ description: 'the operator (person, or desk token name) who acknowledged it first' }),
+    at: Type.String({ format: 'date-time' }),
+  }, { description: 'a control-room operator saw it (POST /alerts/:id/seen); not the technician accepting its ticket' })),
+  district: Type.Optional(Type.String({ description: "from the registry, for the control room's filters" })),
+  address: Type.Optional(Type.String({ description: 'from the registry' })),
+  customer: Type.Optional(Type.String({ description: 'from the registry' })),
 });
 
 const AlertQuery = Type.Object({
@@ -42,7 +50,9 @@ const AlertQuery = Type.Object({
   limit: Type.Optional(LimitQuery),
 }, { additionalProperties: false });
 
-export function alertItem(a: Alert): Static<typeof AlertItem> {
+/** An alert as the API and the alert stream show it, with where it is from the registry (the gateway's record for a gateway alert). */
+export function alertItem(a: Alert, registry?: Pick<DeviceRecords, 'get'>): Static<typeof AlertItem> {
+  const record = registry?.get(a.deviceId);
   return {
     id: a.id,
     deviceId: a.deviceId,
@@ -63,8 +73,14 @@ export function alertItem(a: Alert): Static<typeof AlertItem> {
     ...(a.inhibited ? { inhibited: a.inhibited } : {}),
     ...(a.late ? { late: true as const } : {}),
     ...(a.delayMs !== undefined ? { delayMs: a.delayMs } : {}),
+    ...(a.seen ? { seen: a.seen } : {}),
+    ...(record?.district ? { district: record.district } : {}),
+    ...(record?.address ? { address: record.address } : {}),
+    ...(record?.customer ? { customer: record.customer } : {}),
   };
 }
+
+const AlertParams = Type.Object({ id: Type.String({ maxLength: 128 }) });
 
 export const alertRoutes: FastifyPluginAsync = async (app) => {
   const preHandler = requireRole(...ANY_ROLE);
@@ -74,15 +90,26 @@ export const alertRoutes: FastifyPluginAsync = async (app) => {
   }, async (request) => {
     const { state, deviceId, gatewayId, condition, limit } = request.query;
     const items = app.services.alerts.query({ state, deviceId, gatewayId, condition, limit: parseLimit(limit) });
-    return { items: items.map(alertItem) };
+    const registry = app.services.registry;
+    return { items: items.map((a) => alertItem(a, registry)) };
   });
 
-  app.get<{ Params: { id: string } }>('/alerts/:id', {
+  app.get<{ Params: Static<typeof AlertParams> }>('/alerts/:id', {
     preHandler,
-    schema: { params: Type.Object({ id: Type.String({ maxLength: 128 }) }), response: { 200: AlertItem, 404: ErrorResponse } },
+    schema: { params: AlertParams, response: { 200: AlertItem, 404: ErrorResponse } },
   }, async (request) => {
     const alert = app.services.alerts.get(request.params.id);
     if (!alert) throw new NotFoundError(`Alert ${request.params.id}`);
-    return alertItem(alert);
+    return alertItem(alert, app.services.registry);
+  });
+
+  // The control room's acknowledge: the alarm was seen (its sound stops for every desk). Audited like every change.
+  app.post<{ Params: Static<typeof AlertParams> }>('/alerts/:id/seen', {
+    preHandler: requireRole(...STAFF),
+    schema: { params: AlertParams, response: { 200: AlertItem, 404: ErrorResponse } },
+  }, async (request) => {
+    const alert = app.services.alerts.markSeen(request.params.id, actorOf(request), app.services.clock?.now() ?? Date.now());
+    if (!alert) throw new NotFoundError(`Alert ${request.params.id}`);
+    return alertItem(alert, app.services.registry);
   });
 };

@@ -1,8 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
+import { filtersFromHash, hashWithFilters, type AlarmFilters } from '../alarm-filters.ts';
+import { needsSound } from '../alarm-sound.ts';
 import type { Alert, ApiClient } from '../api.ts';
 import { useI18n } from '../i18n.ts';
 import { useEventStream } from '../live.ts';
 import { AlarmList } from './alarm-list.tsx';
+import { AlarmSoundControl } from './alarm-sound-control.tsx';
 import { CustomerNotices } from './customer-notices.tsx';
 import { DevicePage } from './device-page.tsx';
 import { LiveIndicator } from './live-indicator.tsx';
@@ -10,17 +13,17 @@ import { NewTicketForm, newTicketLabel } from './new-ticket-form.tsx';
 import { OnCallPanel } from './oncall-panel.tsx';
 import { TicketQueue } from './ticket-queue.tsx';
 
-type Route = { tab: 'alarms' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' } | { tab: 'new-ticket' };
+type Route = { tab: 'alarms'; filters: AlarmFilters } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' } | { tab: 'new-ticket' };
 
 function parseHash(hash: string): Route {
-  const [tab, id] = hash.replace(/^#\/?/, '').split('/');
+  const [tab, id] = hash.replace(/^#\/?/, '').split('?')[0]!.split('/');
   // #/tickets/T000042: the link every push carries opens the queue on that ticket.
   if (tab === 'tickets') return id ? { tab, ticketId: decodeURIComponent(id) } : { tab };
   if (tab === 'oncall') return { tab };
   if (tab === 'customer-notices') return { tab };
   if (tab === 'new-ticket') return { tab };
   if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
-  return { tab: 'alarms' };
+  return { tab: 'alarms', filters: filtersFromHash(hash) };
 }
 
 /** Hash routes (#/tickets, #/device/HA-1): the server serves one page, links still work. */
@@ -65,6 +68,11 @@ export function OperatorView({ api }: { api: ApiClient }) {
         setFresh((s) => new Set(s).add(a.id));
         setAlertChanges((n) => n + 1);
       },
+      // An operator (this desk or another) acknowledged it: the sound stops everywhere.
+      'alert.seen': (data) => {
+        const a = data as Alert;
+        setAlerts((m) => (m.has(a.id) ? new Map(m).set(a.id, a) : m));
+      },
       'alert.cleared': (data) => {
         const a = data as Alert;
         setAlerts((m) => {
@@ -76,6 +84,18 @@ export function OperatorView({ api }: { api: ApiClient }) {
       },
     },
   });
+
+  const markSeen = (a: Alert) =>
+    api.markSeen(a.id).then(
+      (seen) => setAlerts((m) => (m.has(seen.id) ? new Map(m).set(seen.id, seen) : m)),
+      (err: unknown) => setError(String(err)),
+    );
+
+  // Filters live in the URL; replaced, not pushed, so typing a search does not fill the back button.
+  const setFilters = (f: AlarmFilters) => {
+    history.replaceState(null, '', hashWithFilters(f));
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  };
 
   const tab = (name: Route['tab'], label: string) => (
     <a href={`#/${name}`} class={route.tab === name ? 'tab active' : 'tab'} data-testid={`tab-${name}`}>
@@ -93,8 +113,11 @@ export function OperatorView({ api }: { api: ApiClient }) {
         {tab('new-ticket', newTicketLabel(lang))}
         <LiveIndicator state={live} />
       </nav>
+      <AlarmSoundControl needed={needsSound(alerts.values())} />
       {error && <p class="error">{t('failed')}: {error}</p>}
-      {route.tab === 'alarms' && <AlarmList alerts={[...alerts.values()]} fresh={fresh} />}
+      {route.tab === 'alarms' && (
+        <AlarmList alerts={[...alerts.values()]} fresh={fresh} filters={route.filters} onFilters={setFilters} onSeen={(a) => void markSeen(a)} />
+      )}
       {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} {...(route.ticketId ? { focus: route.ticketId } : {})} />}
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
