@@ -21,7 +21,7 @@ import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
 import { parseFlapSettings } from '../processors/flapping.ts';
 import { parseLateSettings } from '../processors/late-readings.ts';
-import { RegistryProfiles } from '../processors/device-profile.ts';
+import { KIND_DEFAULTS, RegistryProfiles } from '../processors/device-profile.ts';
 import { DETECTORS } from '../processors/detectors/registry.ts';
 import { ProcessorStage, type PartitionedDeviceState } from '../processors/processor-stage.ts';
 import { parseSettings as parseDetectorSettings } from '../processors/settings.ts';
@@ -104,7 +104,10 @@ function kafkaDeviceState(bus: KafkaBus): PartitionedDeviceState {
 function startInfluxSink(targets: readonly InfluxWriterInput[], bus: Bus, registry: DeviceRegistry, metrics: PipelineMetrics, log: Logger): InfluxSink {
   const onFull = bus instanceof KafkaBus ? 'block' : 'drop';
   const writers = targets.map((t) => new InfluxWriter(parseInfluxWriterOptions({ ...t, onFull }), { log: log.child({ influx: t.url, target: t.target }) }));
-  const sink = new InfluxSink(writers, { districtOf: (deviceId) => registry.get(deviceId)?.district });
+  const sink = new InfluxSink(writers, {
+    districtOf: (deviceId) => registry.get(deviceId)?.district,
+    gasSetPoints: { of: (deviceId) => registry.get(deviceId), defaults: KIND_DEFAULTS.alarm_controller },
+  });
   bus.readings.consume('influx', (readings) => sink.writeReadings(readings));
   bus.alertEvents.consume('influx', (events) => sink.writeAlertEvents(events));
   const labelOf = targets.map((t) => ({ target: t.target, url: t.url }));

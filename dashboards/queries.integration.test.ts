@@ -43,6 +43,8 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
 
   const fleet = createFleet({ gateways: 4, devices: 40, seed: 7, stepMs: MIN });
   const districtOf = (id: string) => fleet.device(id)?.district;
+  // AC-00000001's registry sets its L1 at 35 %LEL: its channel at 30 is under it, not over the default 25.
+  const gasSetPoints = { of: (id: string) => (id === 'AC-00000001' ? { l1LelPct: 35 } : undefined), defaults: { l1LelPct: 25, l2LelPct: 50 } };
   const dev = (id: string) => {
     const d = fleet.device(id);
     if (!d) throw new Error(`fixture device ${id} is not in the fleet`);
@@ -74,7 +76,7 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
         if (r >= ROUNDS - 10 && d.deviceId === 'HM-00000001') reading.valve = 'closed';
         if (r === ROUNDS - 1 && d.deviceId === 'AC-00000001') reading.detectors = [{ channel: 1, lelPct: 60 }, { channel: 2, lelPct: 30 }, { channel: 3, lelPct: 1 }, { channel: 4, lelPct: null }];
         if (r === ROUNDS - 5 && d.deviceId === 'FM-00000001') reading.flowM3h = 200;
-        appendReadingLines(reading, lines, { districtOf });
+        appendReadingLines(reading, lines, { districtOf, gasSetPoints });
       }
     }
     return lines;
@@ -150,6 +152,13 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
         [id, `HM-${id}`, district, priority, status, iso(now - ageMs), ...cols.map((c) => iso(times[c] as number))],
       );
     }
+    // T000001's leak is still active (L2 and VALVE_NOT_CUT), T000002's L1 cleared; T000005 is closed.
+    await db.query(
+      `INSERT INTO ticket_alerts (alert_id, ticket_id, condition, severity, raised_at, cleared_at, detail) VALUES
+       ('al-1', 'T000001', 'GAS_ALARM_L2', 'critical', $1, NULL, '{"lelPct": 62}'), ('al-2', 'T000001', 'VALVE_NOT_CUT', 'critical', $1, NULL, NULL),
+       ('al-3', 'T000002', 'GAS_ALARM_L1', 'high', $2, $1, '{"lelPct": 30}'), ('al-4', 'T000005', 'GAS_ALARM_L1', 'high', $2, NULL, NULL)`,
+      [iso(now - 2 * HOUR), iso(now - 24 * HOUR)],
+    );
     await db.query(
       `INSERT INTO sla_breaches (ticket_id, clock, priority, due_at, breached_at) VALUES
        ('T000001', 'dispatch', 'emergency', $1, $1), ('T000002', 'acknowledge', 'urgent', $2, $2)`,
@@ -258,6 +267,11 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
     if (!q) throw new Error(`no panel ${dashboard} / ${titleStart}`);
     return q;
   };
+  /** Rows of a SQL panel with its dashboard's variables, `district` optionally picked. */
+  const runSql = async (q: DashboardQuery, district?: string[]) => {
+    const ctx = await sqlContext(q.dashboard);
+    return db.query<Record<string, unknown>>(interpolate(q.text, district ? { ...ctx, variables: { ...ctx.variables, district: { values: district } } } : ctx));
+  };
   const single = async (q: DashboardQuery, ctx: MacroContext) => {
     const series = await runInflux(q.text, ctx);
     return series[0]?.values[0]?.[1];
@@ -268,7 +282,8 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
     expect(await single(panel('gas-safety', 'Active gas alarms'), influxEast)).toBe(1);
     expect(await single(panel('gas-safety', 'VALVE_NOT_CUT'), influxAll)).toBe(1);
     expect(await single(panel('gas-safety', 'Detectors offline'), influxAll)).toBe(1);
-    expect(await single(panel('gas-safety', 'Detector channels ≥ L1'), influxAll)).toBe(2);
+    // Judged against each channel's own L1: AC-00000001 at 60 and 30 with its L1 at 35 is one channel, not two.
+    expect(await single(panel('gas-safety', 'Detector channels ≥ L1'), influxAll)).toBe(1);
     // The edge table shows raises and clears, newest first.
     const edgesTable = await runInflux(panel('gas-safety', 'Safety alarm edges').text, influxAll);
     expect(edgesTable[0]!.values.length).toBe(6);
@@ -280,6 +295,25 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
     expect(series.length).toBe(2 * 4);
     const ch1 = series.find((s) => s.tags?.device === 'AC-00000001' && s.tags?.detector === '1')!;
     expect(Math.max(...ch1.values.map((v) => v[1] as number))).toBe(60);
+    // Each site's own set points beside it: AC-00000001's L1 from the registry, the others' defaults.
+    const setPoints = await runInflux(panel('gas-safety', 'Concentration by site', 'B').text, influxAll);
+    const own = setPoints.find((s) => s.tags?.device === 'AC-00000001')!;
+    expect(own.columns.slice(1)).toEqual(['L1', 'L2']);
+    expect(own.values.at(-1)!.slice(1)).toEqual([35, 50]);
+    expect(setPoints.filter((s) => s.tags?.device !== 'AC-00000001').every((s) => s.values.at(-1)![1] === 25)).toBe(true);
+    const homes = await runInflux(panel('gas-safety', 'Home gas alarms', 'B').text, influxAll);
+    expect(homes.length).toBeGreaterThan(0);
+    expect(homes.every((s) => s.values.at(-1)![1] === 25 && s.values.at(-1)![2] === 50)).toBe(true);
+  });
+
+  it('gas safety: the active gas alarms table lists each live alarm of an open ticket with its address and customer, worst first', async () => {
+    const rows = await runSql(panel('gas-safety', 'Active gas alarms: where'));
+    expect(rows.map((r) => [r['device 设备'], r['condition 故障'], r['address 地址'], r['customer 用户'], r['ticket 工单']])).toEqual([
+      ['HM-T000001', 'VALVE_NOT_CUT', '幸福路 1 号', '张三', 'T000001'],
+      ['HM-T000001', 'GAS_ALARM_L2', '幸福路 1 号', '张三', 'T000001'],
+    ]);
+    expect(Number(rows[1]!['%LEL'])).toBe(62);
+    expect(await runSql(panel('gas-safety', 'Active gas alarms: where'), ['城西区'])).toEqual([]);
   });
 
   it('meter fleet: silent devices, gateways offline, closed valves, battery alerts', async () => {

@@ -3,13 +3,42 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { READING_FILTER, SET_POINTS, activeAlertsQuery, alertAnnotation, baseDashboard, influx, influxVariables, reduceLast, thresholdLines, thresholds } from './shared.ts';
+import { OPEN_STATUSES_SQL, READING_FILTER, SET_POINTS, activeAlertsQuery, alertAnnotation, baseDashboard, influx, influxVariables, reduceLast, sql, thresholds } from './shared.ts';
 
 const LEL_STEPS = thresholds([
   [null, 'green'],
   [SET_POINTS.l1LelPct, 'orange'],
   [SET_POINTS.l2LelPct, 'red'],
 ]);
+
+/** The set-point series (`… L1`, `… L2`) drawn dashed in the colour of their level. */
+const SET_POINT_LINES: Array<[string, string]> = [
+  [' L1$', 'orange'],
+  [' L2$', 'red'],
+];
+
+function withSetPointLines(panel: timeseries.PanelBuilder): timeseries.PanelBuilder {
+  for (const [regexp, color] of SET_POINT_LINES) {
+    panel.overrideByRegexp(regexp, [
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+      { id: 'color', value: { mode: 'fixed', fixedColor: color } },
+    ]);
+  }
+  return panel;
+}
+
+/**
+ * Safety alarms still active, where they are: the ticket store holds each alarm with its ticket's
+ * address and customer (InfluxDB holds edges, not addresses). Worst first, then oldest.
+ */
+const ACTIVE_GAS_ALARMS_SQL = `SELECT ta.raised_at AS "time", coalesce(ta.detail->>'deviceId', t.device_id) AS "device 设备", ta.condition AS "condition 故障",
+  (ta.detail->>'lelPct')::numeric AS "%LEL", t.address AS "address 地址", t.customer AS "customer 用户", coalesce(t.district, 'unknown') AS "district 区域",
+  t.id AS "ticket 工单", t.status AS "status 状态", t.assignee AS "technician 维修员"
+FROM ticket_alerts ta JOIN tickets t ON t.id = ta.ticket_id
+WHERE ta.cleared_at IS NULL AND ta.condition IN ('GAS_ALARM_L1', 'GAS_ALARM_L2', 'VALVE_NOT_CUT') AND t.status IN ${OPEN_STATUSES_SQL}
+  AND coalesce(t.district, 'unknown') ~ '^\${district:regex}$'
+ORDER BY CASE ta.condition WHEN 'VALVE_NOT_CUT' THEN 0 WHEN 'GAS_ALARM_L2' THEN 1 ELSE 2 END, ta.raised_at
+LIMIT 500`;
 
 function activeStat(title: string, description: string, conditionRegex: string): stat.PanelBuilder {
   return new stat.PanelBuilder()
@@ -34,16 +63,28 @@ export function gasSafety(): dashboard.DashboardBuilder {
     .withPanel(activeStat('VALVE_NOT_CUT 未切断', 'Alarm sounding but the linked valve still open: gas is still flowing.', '^VALVE_NOT_CUT$'))
     .withPanel(activeStat('Detectors offline 探测器离线', 'DETECTOR_OFFLINE raised and not cleared.', '^DETECTOR_OFFLINE$'))
     .withPanel(
+      new table.PanelBuilder()
+        .title('Active gas alarms: where 燃气报警位置')
+        .description('Every gas alarm (L1, L2) and VALVE_NOT_CUT still active, with its address, customer and ticket (PostgreSQL ticket store): the list to act on, worst first.')
+        .height(8)
+        .span(24)
+        .withTarget(sql('A', ACTIVE_GAS_ALARMS_SQL))
+        .overrideByName('condition 故障', [
+          { id: 'mappings', value: [{ type: 'value', options: { VALVE_NOT_CUT: { text: '未切断 VALVE_NOT_CUT', color: 'dark-red' }, GAS_ALARM_L2: { text: '二级 L2', color: 'red' }, GAS_ALARM_L1: { text: '一级 L1', color: 'orange' } } }] },
+          { id: 'custom.cellOptions', value: { type: 'color-background' } },
+        ]),
+    )
+    .withPanel(
       new stat.PanelBuilder()
         .title(`Detector channels ≥ L1 now`)
-        .description(`Industrial detector channels whose latest reading in the range is at or above the default L1 set point (${SET_POINTS.l1LelPct} %LEL).`)
+        .description(`Industrial detector channels whose latest reading in the range is at or above the channel's own L1 set point (the registry's, written with each reading; default ${SET_POINTS.l1LelPct} %LEL).`)
         .height(5)
         .span(6)
         .withTarget(
           influx(
             'A',
-            `SELECT count("last") AS "channels" FROM (SELECT last("lelPct") FROM "gas_detector" WHERE ${READING_FILTER} GROUP BY "device", "detector")
-             WHERE "last" >= ${SET_POINTS.l1LelPct}`,
+            `SELECT count("margin") AS "channels" FROM (SELECT last("lelPct") - last("l1LelPct") AS "margin" FROM "gas_detector" WHERE ${READING_FILTER} GROUP BY "device", "detector")
+             WHERE "margin" >= 0`,
             { format: 'table' },
           ),
         )
@@ -53,35 +94,43 @@ export function gasSafety(): dashboard.DashboardBuilder {
         .noValue('0'),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Concentration by site and detector 浓度 (%LEL)')
-        .description(`Highest reading per interval of each detector channel of each alarm controller; dashed lines: L1 ${SET_POINTS.l1LelPct} and L2 ${SET_POINTS.l2LelPct} %LEL (kind defaults; the registry may set others per site).`)
-        .height(10)
-        .span(24)
-        .withTarget(
-          influx('A', `SELECT max("lelPct") FROM "gas_detector" WHERE ${READING_FILTER} GROUP BY time($__interval), "device", "detector" fill(none)`, {
-            alias: '$tag_device ch$tag_detector',
-          }),
-        )
-        .unit('percent')
-        .min(0)
-        .max(100)
-        .thresholds(LEL_STEPS)
-        .thresholdsStyle(thresholdLines()),
+      withSetPointLines(
+        new timeseries.PanelBuilder()
+          .title('Concentration by site and detector 浓度 (%LEL)')
+          .description(`Highest reading per interval of each detector channel of each alarm controller; dashed: each site's own L1 (orange) and L2 (red) set points, as the registry sets them (default ${SET_POINTS.l1LelPct} / ${SET_POINTS.l2LelPct} %LEL).`)
+          .height(10)
+          .span(24)
+          .withTarget(
+            influx('A', `SELECT max("lelPct") FROM "gas_detector" WHERE ${READING_FILTER} GROUP BY time($__interval), "device", "detector" fill(none)`, {
+              alias: '$tag_device ch$tag_detector',
+            }),
+          )
+          .withTarget(
+            influx('B', `SELECT last("l1LelPct") AS "L1", last("l2LelPct") AS "L2" FROM "gas_detector" WHERE ${READING_FILTER} GROUP BY time($__interval), "device" fill(none)`, {
+              alias: '$tag_device $col',
+            }),
+          )
+          .unit('percent')
+          .min(0)
+          .max(100),
+      ),
     )
     .withPanel(
-      new timeseries.PanelBuilder()
-        .title('Home gas alarms: highest concentration by gateway (%LEL)')
-        .description('Household alarms are millions, so deviceId is a field: the chart shows the highest reading behind each gateway.')
-        .height(9)
-        .span(12)
-        .withTarget(
-          influx('A', `SELECT max("lelPct") FROM "home_gas_alarm" WHERE ${READING_FILTER} GROUP BY time($__interval), "gateway" fill(none)`, { alias: '$tag_gateway' }),
-        )
-        .unit('percent')
-        .min(0)
-        .thresholds(LEL_STEPS)
-        .thresholdsStyle(thresholdLines()),
+      withSetPointLines(
+        new timeseries.PanelBuilder()
+          .title('Home gas alarms: highest concentration by gateway (%LEL)')
+          .description("Household alarms are millions, so deviceId is a field: the chart shows the highest reading behind each gateway, and dashed the lowest L1 and L2 set point among that gateway's alarms (each written with its readings).")
+          .height(9)
+          .span(12)
+          .withTarget(
+            influx('A', `SELECT max("lelPct") FROM "home_gas_alarm" WHERE ${READING_FILTER} GROUP BY time($__interval), "gateway" fill(none)`, { alias: '$tag_gateway' }),
+          )
+          .withTarget(
+            influx('B', `SELECT min("l1LelPct") AS "L1", min("l2LelPct") AS "L2" FROM "home_gas_alarm" WHERE ${READING_FILTER} GROUP BY time($__interval), "gateway" fill(none)`, { alias: '$tag_gateway $col' }),
+          )
+          .unit('percent')
+          .min(0),
+      ),
     )
     .withPanel(
       new table.PanelBuilder()

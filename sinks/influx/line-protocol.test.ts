@@ -98,6 +98,21 @@ describe('reading lines', () => {
     ]);
   });
 
+  it("writes each device's own gas set points beside its concentration (the registry's, else the defaults), for the dashboards' L1/L2 lines", () => {
+    const ctx = { gasSetPoints: { of: (id: string) => (id === 'AC-9' ? { l1LelPct: 20 } : id === 'HA-2' ? { l1LelPct: 15, l2LelPct: 30 } : undefined), defaults: { l1LelPct: 25, l2LelPct: 50 } } };
+    const out: string[] = [];
+    appendReadingLines(reading({ deviceId: 'AC-9', kind: 'alarm_controller', detectors: [{ channel: 1, lelPct: 12 }, { channel: 2, lelPct: null }] }), out, ctx);
+    appendReadingLines(reading({ deviceId: 'HA-2', kind: 'home_gas_alarm', lelPct: 3 }), out, ctx);
+    appendReadingLines(reading({ deviceId: 'HA-3', kind: 'home_gas_alarm', lelPct: 0 }), out, ctx);
+    appendReadingLines(reading({ deviceId: 'HA-4', kind: 'home_gas_alarm', lamps: { power: false, fault: false, alarm: false } }), out, ctx);
+    expect(out[1]).toContain('lelPct=12,l1LelPct=20,l2LelPct=50 ');
+    // A channel showing --F has no concentration, so no set points either.
+    expect(out[2]).not.toContain('l1LelPct');
+    expect(out[3]).toContain(',l1LelPct=15,l2LelPct=30 ');
+    expect(out[4]).toContain(',l1LelPct=25,l2LelPct=50 ');
+    expect(out[5]).not.toContain('l1LelPct');
+  });
+
   it('gives no line for a reading without a usable time', () => {
     expect(lines(reading({ atMs: Number.NaN }))).toEqual([]);
   });

@@ -17,6 +17,22 @@ export const UNKNOWN_DISTRICT = 'unknown';
 export interface LineContext {
   /** The device's district from the registry. */
   districtOf?(deviceId: string): string | undefined;
+  /**
+   * Gas set points, written beside every concentration so the dashboards draw each device's own
+   * L1/L2 lines: the registry's where it sets them (`of`, no allocation: the record itself), else `defaults`.
+   */
+  gasSetPoints?: {
+    of(deviceId: string): { readonly l1LelPct?: number; readonly l2LelPct?: number } | undefined;
+    defaults: { readonly l1LelPct: number; readonly l2LelPct: number };
+  };
+}
+
+/** `,l1LelPct=…,l2LelPct=…` of a device, or nothing without set points in the context. */
+function setPointFields(deviceId: string, ctx: LineContext): string {
+  const sp = ctx.gasSetPoints;
+  if (!sp) return '';
+  const own = sp.of(deviceId);
+  return ',l1LelPct=' + String(own?.l1LelPct ?? sp.defaults.l1LelPct) + ',l2LelPct=' + String(own?.l2LelPct ?? sp.defaults.l2LelPct);
 }
 
 const NUMBER_FIELDS = [
@@ -130,16 +146,18 @@ export function appendReadingLines(reading: Reading, out: string[], ctx: LineCon
     if (typeof lamps.alarm === 'boolean') fields += ',lampAlarm=' + lamps.alarm;
   }
   if (reading.detectors) fields += ',detectors=' + reading.detectors.length;
+  if (reading.kind === 'home_gas_alarm' && isWritableNumber(reading.lelPct)) fields += setPointFields(reading.deviceId, ctx);
   out.push(reading.kind + tags + ' ' + fields + ' ' + time);
   let n = 1;
 
   if (reading.detectors) {
+    const setPoints = setPointFields(reading.deviceId, ctx);
     for (const d of reading.detectors) {
       const channel = escapeTag(String(d.channel));
       if (channel === '') continue;
       let line = DETECTOR_MEASUREMENT + ',detector=' + channel + ',device=' + escapeTag(reading.deviceId) + ',district=' + district + ',gateway=' + gateway;
       line += ' deviceId=' + deviceId + ',sensorFault=' + (d.lelPct === null);
-      if (isWritableNumber(d.lelPct)) line += ',lelPct=' + String(d.lelPct);
+      if (isWritableNumber(d.lelPct)) line += ',lelPct=' + String(d.lelPct) + setPoints;
       if (d.status !== undefined) line += ',status=' + quoteString(typeof d.status === 'string' ? d.status : d.status.join(','));
       out.push(line + ' ' + time);
       n++;
