@@ -188,8 +188,9 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
     zh.push(`浓度：${lel} %LEL`);
     en.push(`Concentration: ${lel} %LEL`);
   }
-  // A late reading's alarm is in the past: say when it happened and that the site still needs checking.
-  if (first.late) {
+  // A late or delayed reading's alarm is in the past: say when it happened and that the site still needs checking.
+  const reportedLate = first.late === true || first.delayMs !== undefined;
+  if (reportedLate) {
     const at = localTime(first.raisedAt, ctx.timeZone);
     const minutes = Math.round((first.delayMs ?? 0) / 60_000);
     zh.push(`迟报：设备于 ${at} 报警，${minutes} 分钟后才送达${first.clearedAt ? `，其后读数已恢复正常` : ''}。请到现场检查。`);
@@ -203,7 +204,7 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
     ticketId: '',
     recipients,
     priority: facts.priority,
-    title: first.late
+    title: reportedLate
       ? t(`【${p['zh-CN']}】燃气报警（迟报）${first.subjectId} ${cond['zh-CN']}`, `[${p.en}] Gas alarm (reported late) ${first.subjectId} ${cond.en}`)
       : t(`【${p['zh-CN']}】燃气报警 ${first.subjectId} ${cond['zh-CN']}`, `[${p.en}] Gas alarm ${first.subjectId} ${cond.en}`),
     body: t(zh.join('\n'), en.join('\n')),
@@ -217,7 +218,7 @@ export function alarmNotice(id: string, facts: AlarmFacts, recipients: string[],
       address: facts.address ?? null,
       customer: facts.customer ?? null,
       raisedAt: first.raisedAt,
-      ...(first.late ? { late: true, delayMs: first.delayMs ?? null } : {}),
+      ...(reportedLate ? { late: first.late === true, delayMs: first.delayMs ?? null } : {}),
     },
     createdAtMs: ctx.nowMs,
   };
