@@ -80,4 +80,14 @@ describe('AlertBook', () => {
     first.compact();
     expect(book(dir).get(id)!.seen!.by).toBe('desk 1');
   });
+
+  it('lists active alerts most severe first, so a limit cuts power alerts behind a storm, never the leak raised before it', () => {
+    const b = book();
+    b.apply([{ ...event('raise', 0, 'GAS_ALARM_L2', 'HA-1'), kind: 'home_gas_alarm', severity: 'critical' }]);
+    b.apply(Array.from({ length: 20 }, (_, i) => ({ ...event('raise', 10 + i, 'POWER_LOST', `HA-P${i}`), kind: 'home_gas_alarm' as const, severity: 'medium' as const })));
+    const listed = b.query({ state: 'active', limit: 5 });
+    expect(listed[0]!.condition).toBe('GAS_ALARM_L2');
+    // Newest first within a severity.
+    expect(listed.slice(1).map((a) => a.deviceId)).toEqual(['HA-P19', 'HA-P18', 'HA-P17', 'HA-P16']);
+  });
 });

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { AlertEvent, AlertSubject, Condition, DeviceKind, Severity } from '../contracts/messages.ts';
+import { SEVERITIES, type AlertEvent, type AlertSubject, type Condition, type DeviceKind, type Severity } from '../contracts/messages.ts';
 import { manualEntryFor, type ManualEntry } from './catalog/manual.ts';
 import { bilingual } from './catalog/messages.ts';
 import { payloadText, type StoreDeadLetterSink } from './store/dead-letters.ts';
@@ -135,6 +135,8 @@ function asRaised(alert: Alert): Alert {
   const { clearDetail: _cleared, ...rest } = alert;
   return { ...rest, state: 'active', clearedAt: null, clearedAtMs: null };
 }
+
+const SEVERITY_RANK = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>;
 
 const keyOf = (subjectId: string, condition: Condition): string => `${subjectId}/${condition}`;
 
@@ -469,7 +471,7 @@ export class AlertBook {
     return out;
   }
 
-  /** Newest first. */
+  /** Active ones first, most severe first and newest first within a severity; then cleared ones, newest first. */
   query(q: AlertQuery): Alert[] {
     const out: Alert[] = [];
     const match = (a: Alert): boolean =>
@@ -477,7 +479,8 @@ export class AlertBook {
       (q.gatewayId === undefined || a.gatewayId === q.gatewayId) &&
       (q.condition === undefined || a.condition === q.condition);
     if (q.state !== 'cleared') {
-      const active = [...this.#active.values()].filter(match).sort((a, b) => b.raisedAtMs - a.raisedAtMs);
+      // Most severe first: a limit cuts the least severe, never a leak behind a storm of power alerts.
+      const active = [...this.#active.values()].filter(match).sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.raisedAtMs - a.raisedAtMs);
       out.push(...active.slice(0, q.limit));
     }
     if (q.state !== 'active') {

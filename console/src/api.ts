@@ -238,7 +238,8 @@ export class ApiClient {
   }
 
   async activeAlerts(): Promise<Alert[]> {
-    return (await this.#call<{ items: Alert[] }>('GET', '/alerts?state=active&limit=500')).items;
+    // Most severe first from the API: in a storm of thousands, the limit drops power alerts, never a leak.
+    return (await this.#call<{ items: Alert[] }>('GET', '/alerts?state=active&limit=2000')).items;
   }
 
   /** The control room saw the alarm: its sound stops on every desk. */
