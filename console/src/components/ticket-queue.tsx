@@ -32,12 +32,11 @@ function useChoices(api: ApiClient): { districts: string[]; people: Person[] } {
   return choices;
 }
 
-function FilterBar({ filters, onFilters, tickets, shown, districts, people }: { filters: TicketFilters; onFilters: (f: TicketFilters) => void; tickets: Ticket[]; shown: number; districts: string[]; people: Person[] }) {
+function FilterBar({ filters, onFilters, tickets, shown, districts, names }: { filters: TicketFilters; onFilters: (f: TicketFilters) => void; tickets: Ticket[]; shown: number; districts: string[]; names: ReadonlyMap<string, string> }) {
   const { t } = useI18n();
   const set = (key: keyof TicketFilters, value: string) => onFilters({ ...filters, [key]: value || undefined });
   const withCurrent = (values: string[], current: string | undefined) => [...new Set([...values, ...(current ? [current] : [])])].sort();
   const districtChoices = withCurrent([...districts, ...tickets.flatMap((tk) => (tk.district ? [tk.district] : []))], filters.district);
-  const names = new Map(people.map((p) => [p.id, p.name]));
   const assigneeChoices = withCurrent([...names.keys(), ...tickets.flatMap((tk) => (tk.assignee ? [tk.assignee] : []))], filters.assignee);
   const statusLabel = (v: StatusView) => (v === 'open' || v === 'done' || v === 'all' ? t(`filter.status.${v}`) : t(`status.${v}`));
   const any = Object.values(filters).some(Boolean);
@@ -139,11 +138,12 @@ export function TicketQueue({ api, reloadKey, focus, filters, onFilters }: { api
   }, [api, status, priority, district, assignee, reloadKey, manualReloads]);
   const reload = () => setManualReloads((n) => n + 1);
   const shown = tickets?.filter((tk) => matchesSearch(tk, filters.q)) ?? [];
+  const names = new Map(people.map((p) => [p.id, p.name]));
 
   return (
     <section>
       <div class="toolbar">
-        <FilterBar filters={filters} onFilters={onFilters} tickets={tickets ?? []} shown={shown.length} districts={districts} people={people} />
+        <FilterBar filters={filters} onFilters={onFilters} tickets={tickets ?? []} shown={shown.length} districts={districts} names={names} />
         <button type="button" onClick={reload}>{t('refresh')}</button>
       </div>
       {error && <p class="error">{t('failed')}: {error}</p>}
@@ -193,7 +193,10 @@ export function TicketQueue({ api, reloadKey, focus, filters, onFilters }: { api
                   {tk.customer && <span class="muted"> · {tk.customer}</span>}
                   {tk.district && <div class="muted small">{tk.district}</div>}
                 </td>
-                <td>{tk.assignee ?? '—'}</td>
+                <td data-testid="ticket-assignee">
+                  {tk.assignee ? (names.get(tk.assignee) ?? tk.assignee) : '—'}
+                  {tk.assignee && names.has(tk.assignee) && <div class="muted small">{tk.assignee}</div>}
+                </td>
                 <td>{formatTime(tk.slaDueAt, lang)}</td>
                 <td>
                   <StaffActions api={api} ticket={tk} onDone={reload} />
