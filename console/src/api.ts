@@ -45,7 +45,8 @@ export interface Alert {
 export const TICKET_STATUSES = ['opened', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'followed_up', 'closed', 'cancelled'] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
 export const OPEN_STATUSES: readonly TicketStatus[] = ['opened', 'dispatched', 'acknowledged', 'on_site'];
-export type Priority = 'emergency' | 'urgent' | 'normal' | 'low';
+export const PRIORITIES = ['emergency', 'urgent', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
 
 export interface ManualEntry {
   condition: string;

@@ -1,5 +1,5 @@
 import { clockName, COMPLAINT_CLASS_NAMES } from '../../alerts/catalog/messages.ts';
-import type { DailyReport, FollowUpCoverage, Lang, MonthlyReport, Priority, ReportCounts, WeeklyReport } from './api.ts';
+import { PRIORITIES, type DailyReport, type FollowUpCoverage, type Lang, type MonthlyReport, type ReportCounts, type WeeklyReport } from './api.ts';
 import type { Cell } from './csv.ts';
 import { message, type MessageKey } from './messages.ts';
 
@@ -57,7 +57,6 @@ export function reportTime(iso: string, lang: Lang, timeZone: string): string {
   return new Date(iso).toLocaleString(lang, { timeZone, hour12: false });
 }
 
-const PRIORITIES: readonly Priority[] = ['emergency', 'urgent', 'normal', 'low'];
 const COUNT_KEYS = ['opened', 'dispatched', 'acknowledged', 'onSite', 'resolved', 'followedUp', 'closed', 'cancelled', 'reopened', 'breaches'] as const satisfies ReadonlyArray<keyof ReportCounts>;
 
 const num = (label: string) => ({ label, numeric: true });

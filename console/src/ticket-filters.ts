@@ -1,7 +1,6 @@
-import { OPEN_STATUSES, TICKET_STATUSES, type Priority, type Ticket, type TicketQuery, type TicketStatus } from './api.ts';
+import { OPEN_STATUSES, PRIORITIES, TICKET_STATUSES, type Priority, type Ticket, type TicketQuery, type TicketStatus } from './api.ts';
 
 export const DONE_STATUSES: readonly TicketStatus[] = ['resolved', 'followed_up', 'closed', 'cancelled'];
-export const PRIORITIES: readonly Priority[] = ['emergency', 'urgent', 'normal', 'low'];
 
 /** Which tickets by status: the open ones (the default), those to follow up or done, all, or one status. */
 export type StatusView = 'open' | 'done' | 'all' | TicketStatus;

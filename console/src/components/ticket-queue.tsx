@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { ApiClient, Person, Ticket } from '../api.ts';
+import { PRIORITIES, type ApiClient, type Person, type Ticket } from '../api.ts';
 import { caseLabel } from '../cases.ts';
 import { formatTime, useI18n } from '../i18n.ts';
-import { devicesMatching, isIncident, matchesSearch, PRIORITIES, STATUS_VIEWS, ticketQuery, type StatusView, type TicketFilters } from '../ticket-filters.ts';
+import { devicesMatching, isIncident, matchesSearch, STATUS_VIEWS, ticketQuery, type StatusView, type TicketFilters } from '../ticket-filters.ts';
 import { PriorityBadge, StatusBadge } from './badges.tsx';
 import { ConditionName } from './condition-name.tsx';
 import { StaffActions } from './staff-actions.tsx';
