@@ -55,7 +55,7 @@ export interface ApiServices {
   tickets?: TicketApi;
   /** Customer notices with their delivery state: enables /customer-notices (staff). */
   customerNotices?: Pick<CustomerNoticeLog, 'list'>;
-  reports?: Pick<TicketReports, 'daily' | 'weekly' | 'monthly'>;
+  reports?: Pick<TicketReports, 'daily' | 'weekly' | 'monthly' | 'today'>;
   oncall?: OnCallApi;
   /** Live streams per person: enables /stream and /people/:id/stream. */
   sse?: Pick<SseHub, 'subscribe'>;

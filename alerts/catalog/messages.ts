@@ -1,4 +1,5 @@
 import type { Condition, DeviceKind, Severity } from '../../contracts/messages.ts';
+import type { SlaClock } from '../sla/sla-policy.ts';
 import type { Text } from './manual.ts';
 
 /**
@@ -109,6 +110,21 @@ export const CUSTOMER_CLOCK_NAMES: Readonly<Record<'reply' | 'complete' | 'custo
   complete: t('投诉办结', 'complaint completed'),
   customer_update: t('向客户通报进度', 'update to the waiting customer'),
 };
+
+/** A ticket's SLA clocks (alerts/sla/sla-policy.ts), as the pushes and the reports name them. */
+export const SLA_CLOCK_NAMES: Readonly<Record<SlaClock, Text>> = {
+  dispatch: t('派工', 'dispatch'),
+  acknowledge: t('接单', 'acknowledge'),
+  on_site: t('到场', 'on site'),
+  resolve: t('修复', 'resolve'),
+  follow_up: t('回访', 'follow-up'),
+};
+
+/** A breached clock's name: an SLA or a customer clock, its round suffix (`resolve#2`) dropped; an unknown one as it is. */
+export function clockName(clock: string): Text {
+  const key = clock.split('#')[0]!;
+  return (SLA_CLOCK_NAMES as Record<string, Text>)[key] ?? (CUSTOMER_CLOCK_NAMES as Record<string, Text>)[key] ?? t(clock, clock);
+}
 
 export const CONTACT_CHANNEL_NAMES: Readonly<Record<'phone' | 'sms' | 'visit' | 'other', Text>> = {
   phone: t('电话', 'phone'),

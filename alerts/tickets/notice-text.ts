@@ -1,6 +1,6 @@
 import type { Condition } from '../../contracts/messages.ts';
 import type { Text } from '../catalog/manual.ts';
-import { conditionName, TICKET_ORIGIN_NAMES } from '../catalog/messages.ts';
+import { clockName, conditionName, TICKET_ORIGIN_NAMES } from '../catalog/messages.ts';
 import { PRIORITY_RANK, type Priority } from '../sla/sla-policy.ts';
 import type { Alert } from '../alert-book.ts';
 import type { Notice } from './notice.ts';
@@ -16,14 +16,6 @@ export const PRIORITY_NAMES: Readonly<Record<Priority, Text>> = {
   urgent: t('加急', 'URGENT'),
   normal: t('普通', 'normal'),
   low: t('低', 'low'),
-};
-
-const CLOCK_NAMES: Readonly<Record<string, Text>> = {
-  dispatch: t('派工', 'dispatch'),
-  acknowledge: t('接单', 'acknowledge'),
-  on_site: t('到场', 'on site'),
-  resolve: t('修复', 'resolve'),
-  follow_up: t('回访', 'follow-up'),
 };
 
 const LEVEL_NAMES: Readonly<Record<string, Text>> = {
@@ -264,7 +256,7 @@ export function escalatedNotice(id: string, ticket: Ticket, recipient: string, l
     nobody_on_call: t('本区无人值班', 'nobody is on call in the district'),
     delivery_failed: t('通知发送失败', 'a notice could not be delivered'),
   };
-  const r = why[reason] ?? (reason.startsWith('sla_breach:') ? t(`超时：${CLOCK_NAMES[reason.slice(11).split('#')[0]!]?.['zh-CN'] ?? reason}`, `SLA breached: ${CLOCK_NAMES[reason.slice(11).split('#')[0]!]?.en ?? reason}`) : t(reason, reason));
+  const r = why[reason] ?? (reason.startsWith('sla_breach:') ? t(`超时：${clockName(reason.slice(11))['zh-CN']}`, `SLA breached: ${clockName(reason.slice(11)).en}`) : t(reason, reason));
   return {
     id,
     kind: 'ticket.escalated',
@@ -280,7 +272,7 @@ export function escalatedNotice(id: string, ticket: Ticket, recipient: string, l
 }
 
 export function breachNotice(id: string, ticket: Ticket, recipients: string[], clock: string, dueAtIso: string, ctx: NoticeContext): Notice {
-  const c = CLOCK_NAMES[clock.split('#')[0]!] ?? t(clock, clock);
+  const c = clockName(clock);
   return {
     id,
     kind: 'ticket.sla_breached',

@@ -277,6 +277,13 @@ export function fleetCounts(records: Iterable<{ kind: DeviceKind }>): FleetCount
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const MONTH = /^\d{4}-\d{2}$/;
 
+/** The local calendar date (YYYY-MM-DD) of an instant in a time zone. */
+export function localDate(ms: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(ms);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)!.value;
+  return `${part('year')}-${part('month')}-${part('day')}`;
+}
+
 /** Daily duty report, weekly counts and the monthly service-quality report, in one time zone. */
 export class TicketReports {
   readonly #settings: ReportSettings;
@@ -287,6 +294,11 @@ export class TicketReports {
     settings: Partial<ReportSettings> = {},
   ) {
     this.#settings = parseReportSettings(settings);
+  }
+
+  /** Today in the reports' time zone: the default day, week and month of the console. */
+  today(nowMs: number): string {
+    return localDate(nowMs, this.timeZone);
   }
 
   async #range(sql: string, params: unknown[]): Promise<{ from: string; to: string }> {

@@ -45,7 +45,8 @@ export interface Alert {
 export const TICKET_STATUSES = ['opened', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'followed_up', 'closed', 'cancelled'] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
 export const OPEN_STATUSES: readonly TicketStatus[] = ['opened', 'dispatched', 'acknowledged', 'on_site'];
-export type Priority = 'emergency' | 'urgent' | 'normal' | 'low';
+export const PRIORITIES = ['emergency', 'urgent', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
 
 export interface ManualEntry {
   condition: string;
@@ -188,6 +189,99 @@ export interface CustomerNotice {
   deliveries: CustomerNoticeDelivery[];
 }
 
+/** The ticket counts of a period (alerts/tickets/reports.ts ActionCounts). */
+export interface ReportCounts {
+  opened: number;
+  dispatched: number;
+  acknowledged: number;
+  onSite: number;
+  resolved: number;
+  followedUp: number;
+  closed: number;
+  cancelled: number;
+  reopened: number;
+  breaches: number;
+}
+
+/** 值班日报: a local day's counts, per priority, and SLA breaches per clock. */
+export interface DailyReport {
+  date: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  counts: ReportCounts & { openAtEndOfDay: number };
+  byPriority: Record<Priority, ReportCounts & { openAtEndOfDay: number }>;
+  breachesByClock: Record<string, number>;
+}
+
+/** 回访 coverage of the jobs resolved in a period. */
+export interface FollowUpCoverage {
+  resolved: number;
+  followedUp: number;
+  followedUpWithinLimit: number;
+  coveragePct: number | null;
+  withinLimitPct: number | null;
+  followUpWithinHours: number;
+  notFollowedUp: Array<{ ticketId: string; resolvedAt: string; dueAt: string; overdue: boolean; priority: Priority; assignee: string | null; subjectId: string; address: string | null }>;
+}
+
+export interface WeeklyReport {
+  weekStart: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  taken: number;
+  dispatched: number;
+  resolved: number;
+  followedUp: number;
+  reopened: number;
+  breaches: number;
+  followUp: FollowUpCoverage;
+}
+
+export interface RepairRate {
+  kind: string | null;
+  kindName: Text | null;
+  tickets: number;
+  devices: number;
+  per1000Devices: number | null;
+}
+
+/** The monthly service-quality report with its 故障现象统计分类. */
+export interface MonthlyReport {
+  month: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  complete: boolean;
+  generatedAt: string;
+  snapshot: boolean;
+  counts: ReportCounts;
+  followUp: FollowUpCoverage;
+  repairRates: {
+    devices: number;
+    byKind: RepairRate[];
+    byCondition: Array<RepairRate & { condition: string; name: Text }>;
+    complaints: { tickets: number; per1000Devices: number | null; byClass: Array<{ class: string | null; tickets: number }> };
+  };
+  recurringFaults: {
+    minCount: number;
+    items: Array<{ deviceId: string; condition: string; name: Text; alerts: number; tickets: number; repeatTickets: number; lastAt: string; address: string | null; district: string | null }>;
+  };
+  byConditionAndDistrict: Array<{ condition: string; name: Text; district: string; alerts: number; tickets: number }>;
+  byCondition: Array<{ condition: string; name: Text; alerts: number; tickets: number }>;
+  repeatFaults: number;
+}
+
+/** What GET /tickets filters on the server (alerts/api/routes/tickets.ts ListQuery). */
+export interface TicketQuery {
+  /** @defaultValue OPEN_STATUSES; an empty list asks for every status. */
+  status?: readonly TicketStatus[];
+  priority?: Priority;
+  district?: string;
+  assignee?: string;
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
@@ -252,8 +346,13 @@ export class ApiClient {
   }
 
   /** Open tickets by default; a technician's token lists only their own whatever is asked. */
-  async tickets(statuses: readonly TicketStatus[] = OPEN_STATUSES): Promise<Ticket[]> {
-    return (await this.#call<{ items: Ticket[] }>('GET', `/tickets?status=${statuses.join(',')}&limit=500`)).items;
+  async tickets(query: TicketQuery = {}): Promise<Ticket[]> {
+    const params = new URLSearchParams({ limit: '500' });
+    if (query.status?.length !== 0) params.set('status', (query.status ?? OPEN_STATUSES).join(','));
+    if (query.priority) params.set('priority', query.priority);
+    if (query.district) params.set('district', query.district);
+    if (query.assignee) params.set('assignee', query.assignee);
+    return (await this.#call<{ items: Ticket[] }>('GET', `/tickets?${params}`)).items;
   }
 
   ticket(id: string): Promise<TicketDetail> {
@@ -270,6 +369,25 @@ export class ApiClient {
 
   async teams(): Promise<Team[]> {
     return (await this.#call<{ items: Team[] }>('GET', '/oncall/teams')).items;
+  }
+
+  async people(): Promise<Person[]> {
+    return (await this.#call<{ items: Person[] }>('GET', '/oncall/people')).items;
+  }
+
+  /** The reports take the period in their own time zone; without one, the current day, week or month there. */
+  dailyReport(date?: string): Promise<DailyReport> {
+    return this.#call('GET', `/reports/daily${date ? `?date=${date}` : ''}`);
+  }
+
+  /** `week`: any day of the week. */
+  weeklyReport(week?: string): Promise<WeeklyReport> {
+    return this.#call('GET', `/reports/weekly${week ? `?week=${week}` : ''}`);
+  }
+
+  /** `month`: YYYY-MM or `previous`. */
+  monthlyReport(month?: string): Promise<MonthlyReport> {
+    return this.#call('GET', `/reports/monthly${month ? `?month=${month}` : ''}`);
   }
 
   /** Newest first; staff only. */

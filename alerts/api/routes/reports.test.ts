@@ -100,6 +100,18 @@ describe('issue 12 item 10: report routes', () => {
     expect(await keepPreviousMonth(reports, registry, january + DAY)).toEqual(kept);
   });
 
+  it("without a period, reports today, this week and this month in the reports' time zone, not in UTC", async () => {
+    // 01:00 on Monday 2026-11-23 in Shanghai; still Sunday the 22nd in UTC.
+    clock.set(Date.parse('2026-11-22T17:00:00.000Z'));
+    const get = async (path: string) => (await app.inject({ url: `/api/v1/reports/${path}`, headers })).json();
+    expect(await get('daily')).toMatchObject({ date: '2026-11-23', timeZone: 'Asia/Shanghai', from: '2026-11-22T16:00:00.000Z' });
+    expect(await get('weekly')).toMatchObject({ weekStart: '2026-11-23' });
+    expect(await get('monthly')).toMatchObject({ month: '2026-11' });
+    // 16:00 UTC on 30 November is midnight of 1 December in Shanghai.
+    clock.set(Date.parse('2026-11-30T16:00:00.000Z'));
+    expect(await get('monthly')).toMatchObject({ month: '2026-12' });
+  });
+
   it('refuses a month that is no month', async () => {
     expect((await app.inject({ url: '/api/v1/reports/monthly?month=last', headers })).statusCode).toBe(400);
   });

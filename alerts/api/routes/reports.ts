@@ -114,10 +114,12 @@ const Monthly = Type.Object({
   repeatFaults: Type.Integer(),
 });
 
-const DailyQuery = Type.Object({ date: Type.String({ pattern: DATE, description: 'local date YYYY-MM-DD' }) }, { additionalProperties: false });
-const WeeklyQuery = Type.Object({ week: Type.String({ pattern: DATE, description: 'any local date in the week (Monday to Sunday)' }) }, { additionalProperties: false });
+// Without a period the reports are for today, this week and this month in their time zone: the
+// console cannot know that zone before it asks.
+const DailyQuery = Type.Object({ date: Type.Optional(Type.String({ pattern: DATE, description: 'local date YYYY-MM-DD; default today' })) }, { additionalProperties: false });
+const WeeklyQuery = Type.Object({ week: Type.Optional(Type.String({ pattern: DATE, description: 'any local date in the week (Monday to Sunday); default this week' })) }, { additionalProperties: false });
 const MonthlyQuery = Type.Object({
-  month: Type.String({ pattern: '^(\\d{4}-(0[1-9]|1[0-2])|previous)$', description: 'local month YYYY-MM, or previous: the last complete month' }),
+  month: Type.Optional(Type.String({ pattern: '^(\\d{4}-(0[1-9]|1[0-2])|previous)$', description: 'local month YYYY-MM, or previous: the last complete month; default this month' })),
 }, { additionalProperties: false });
 
 /** The Monday of the ISO week containing `date` (YYYY-MM-DD); calendar arithmetic only, no time zone. */
@@ -148,18 +150,18 @@ export const reportRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: Static<typeof DailyQuery> }>('/reports/daily', {
     preHandler,
     schema: { querystring: DailyQuery, response: { 200: Daily, ...GuardedErrors } },
-  }, async (request) => reports.daily(request.query.date));
+  }, async (request) => reports.daily(request.query.date ?? reports.today(now())));
 
   app.get<{ Querystring: Static<typeof WeeklyQuery> }>('/reports/weekly', {
     preHandler,
     schema: { querystring: WeeklyQuery, response: { 200: Weekly, ...GuardedErrors } },
-  }, async (request) => reports.weekly(mondayOf(request.query.week), now()));
+  }, async (request) => reports.weekly(mondayOf(request.query.week ?? reports.today(now())), now()));
 
   // Any day: the previous month is complete from the 1st; asked for on or after its snapshot day it is kept.
   app.get<{ Querystring: Static<typeof MonthlyQuery> }>('/reports/monthly', {
     preHandler,
     schema: { querystring: MonthlyQuery, response: { 200: Monthly, ...GuardedErrors } },
-  }, async (request) => reports.monthly(request.query.month, { nowMs: now(), fleet: fleetCounts(app.services.registry.records()), keep: true }));
+  }, async (request) => reports.monthly(request.query.month ?? reports.today(now()).slice(0, 7), { nowMs: now(), fleet: fleetCounts(app.services.registry.records()), keep: true }));
 
   // The schedule runs with the API, whose registry gives the repair rates' denominators.
   let timer: NodeJS.Timeout | undefined;

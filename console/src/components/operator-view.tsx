@@ -4,6 +4,8 @@ import { needsSound } from '../alarm-sound.ts';
 import type { Alert, ApiClient } from '../api.ts';
 import { useI18n } from '../i18n.ts';
 import { useEventStream } from '../live.ts';
+import { hashOfReport, reportRouteFromHash, type ReportRoute } from '../report-tables.ts';
+import { hashWithTicketFilters, ticketFiltersFromHash, type TicketFilters } from '../ticket-filters.ts';
 import { AlarmList } from './alarm-list.tsx';
 import { AlarmSoundControl } from './alarm-sound-control.tsx';
 import { CustomerNotices } from './customer-notices.tsx';
@@ -11,14 +13,23 @@ import { DevicePage } from './device-page.tsx';
 import { LiveIndicator } from './live-indicator.tsx';
 import { NewTicketForm, newTicketLabel } from './new-ticket-form.tsx';
 import { OnCallPanel } from './oncall-panel.tsx';
+import { ReportsPage } from './reports-page.tsx';
 import { TicketQueue } from './ticket-queue.tsx';
 
-type Route = { tab: 'alarms'; filters: AlarmFilters } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' } | { tab: 'new-ticket' };
+type Route =
+  | { tab: 'alarms'; filters: AlarmFilters }
+  | { tab: 'tickets'; ticketId?: string; filters: TicketFilters }
+  | { tab: 'oncall' }
+  | { tab: 'device'; deviceId: string }
+  | { tab: 'customer-notices' }
+  | { tab: 'new-ticket' }
+  | { tab: 'reports'; report: ReportRoute };
 
 function parseHash(hash: string): Route {
   const [tab, id] = hash.replace(/^#\/?/, '').split('?')[0]!.split('/');
   // #/tickets/T000042: the link every push carries opens the queue on that ticket.
-  if (tab === 'tickets') return id ? { tab, ticketId: decodeURIComponent(id) } : { tab };
+  if (tab === 'tickets') return { tab, filters: ticketFiltersFromHash(hash), ...(id ? { ticketId: decodeURIComponent(id) } : {}) };
+  if (tab === 'reports') return { tab, report: reportRouteFromHash(hash) };
   if (tab === 'oncall') return { tab };
   if (tab === 'customer-notices') return { tab };
   if (tab === 'new-ticket') return { tab };
@@ -38,7 +49,7 @@ function useHashRoute(): Route {
 }
 
 /**
- * The control room: live alarms, the ticket queue, on call now, device pages. The alarm stream
+ * The control room: live alarms, the ticket queue, on call now, device pages, reports. The alarm stream
  * stays open on every tab, so the tab's count is live and the queue reloads when an alarm
  * opens or changes a ticket.
  */
@@ -91,9 +102,9 @@ export function OperatorView({ api }: { api: ApiClient }) {
       (err: unknown) => setError(String(err)),
     );
 
-  // Filters live in the URL; replaced, not pushed, so typing a search does not fill the back button.
-  const setFilters = (f: AlarmFilters) => {
-    history.replaceState(null, '', hashWithFilters(f));
+  // Filters and report periods live in the URL; replaced, not pushed, so typing a search does not fill the back button.
+  const replaceHash = (hash: string) => {
+    history.replaceState(null, '', hash);
     window.dispatchEvent(new HashChangeEvent('hashchange'));
   };
 
@@ -111,18 +122,22 @@ export function OperatorView({ api }: { api: ApiClient }) {
         {tab('device', t('tab.device'))}
         {tab('customer-notices', t('tab.customer-notices'))}
         {tab('new-ticket', newTicketLabel(lang))}
+        {tab('reports', t('tab.reports'))}
         <LiveIndicator state={live} />
       </nav>
       <AlarmSoundControl needed={needsSound(alerts.values())} />
       {error && <p class="error">{t('failed')}: {error}</p>}
       {route.tab === 'alarms' && (
-        <AlarmList alerts={[...alerts.values()]} fresh={fresh} filters={route.filters} onFilters={setFilters} onSeen={(a) => void markSeen(a)} />
+        <AlarmList alerts={[...alerts.values()]} fresh={fresh} filters={route.filters} onFilters={(f) => replaceHash(hashWithFilters(f))} onSeen={(a) => void markSeen(a)} />
       )}
-      {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} {...(route.ticketId ? { focus: route.ticketId } : {})} />}
+      {route.tab === 'tickets' && (
+        <TicketQueue api={api} reloadKey={alertChanges} filters={route.filters} onFilters={(f) => replaceHash(hashWithTicketFilters(f))} {...(route.ticketId ? { focus: route.ticketId } : {})} />
+      )}
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
       {route.tab === 'customer-notices' && <CustomerNotices api={api} />}
       {route.tab === 'new-ticket' && <NewTicketForm />}
+      {route.tab === 'reports' && <ReportsPage api={api} route={route.report} onRoute={(r) => replaceHash(hashOfReport(r))} />}
     </div>
   );
 }
