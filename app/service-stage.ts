@@ -128,6 +128,8 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     actions: actionTokens,
     redeemAction: actionTokens,
     applyAction,
+    // Provider delivery reports arrive once the API listens, after the dispatcher below exists.
+    receipts: { recordReceipt: (...receipt) => push.recordReceipt(...receipt) },
   });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry, timeZone: ticketSettings.timeZone });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
