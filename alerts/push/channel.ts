@@ -7,6 +7,7 @@ import type { Db } from '../store/db.ts';
 import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
 import type { Notice } from '../tickets/notice.ts';
 import type { ActionApplier, ActionTokenIssuer, ActionTokenRedeemer } from './actions.ts';
+import type { Scheduler } from './scheduler.ts';
 
 /** What a channel says about one push when it did not throw. */
 export type SendResult = { delivered: true } | { delivered: false; reason: string };
@@ -70,6 +71,8 @@ export interface ChannelDeps {
    * Absent outside the service stage.
    */
   recordReceipt?: (noticeId: string, personId: string, receipt: Receipt, atMs: number) => Promise<boolean>;
+  /** Runs a channel's later work (a read check after sending); timers when absent, a ManualScheduler in tests. */
+  scheduler?: Scheduler;
 }
 
 /** What a provider said later about a push it accepted: reached the device, or read (heard, for a call). */
