@@ -73,7 +73,15 @@ export interface ChannelDeps {
   recordReceipt?: (noticeId: string, personId: string, receipt: Receipt, atMs: number) => Promise<boolean>;
   /** Runs a channel's later work (a read check after sending); timers when absent, a ManualScheduler in tests. */
   scheduler?: Scheduler;
+  /** Counts what a provider's reports and read checks said (createChannels binds it to the instance); the runner exposes the counts. */
+  onReport?: (outcome: ReportOutcome) => void;
 }
+
+/**
+ * What one provider report or read check said: `delivered` / `read` recorded; `failed`, the provider
+ * says it did not reach the person (recorded nowhere, logged); `unknown`, about a message not sent from here.
+ */
+export type ReportOutcome = 'delivered' | 'read' | 'failed' | 'unknown';
 
 /** What a provider said later about a push it accepted: reached the device, or read (heard, for a call). */
 export type Receipt = 'delivered' | 'read';

@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
-import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient, ReceiptStore } from './channel.ts';
+import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient, ReceiptStore, ReportOutcome } from './channel.ts';
 import { CustomerSmsPlugin } from './customer-sms/index.ts';
 import { CustomerWebhookPlugin } from './customer-webhook/index.ts';
 import { DingtalkWorkPlugin } from './dingtalk-work/index.ts';
@@ -68,8 +68,11 @@ export interface CustomerChannelInstance {
 
 export type ChannelInstance = StaffChannelInstance | CustomerChannelInstance;
 
-/** What createChannels gives every instance; `receipts` becomes each instance's own `recordReceipt`. */
-export type ChannelsDeps = Omit<ChannelDeps, 'instanceName' | 'recordReceipt'> & { receipts?: ReceiptStore };
+/** What createChannels gives every instance; `receipts` and `reports` become each instance's own `recordReceipt` and `onReport`. */
+export type ChannelsDeps = Omit<ChannelDeps, 'instanceName' | 'recordReceipt' | 'onReport'> & {
+  receipts?: ReceiptStore;
+  reports?: (channel: string, outcome: ReportOutcome) => void;
+};
 
 /** Parses every instance's config against its plugin schema (refused at start) and creates them. */
 export function createChannels(instances: readonly unknown[], deps: ChannelsDeps): Map<string, ChannelInstance> {
@@ -83,12 +86,13 @@ export function createChannels(instances: readonly unknown[], deps: ChannelsDeps
     const config = Value.Default(plugin.configSchema, Value.Clone(inst.config));
     const err = Value.Errors(plugin.configSchema, config).First();
     if (err) throw new ConfigError(`push.channels.${inst.name}.config${err.path.replaceAll('/', '.')}: ${err.message}`);
-    const { receipts, ...shared } = deps;
+    const { receipts, reports, ...shared } = deps;
     const channelDeps: ChannelDeps = {
       ...shared,
       instanceName: inst.name,
       log: deps.log.child({ channel: inst.name }),
       ...(receipts ? { recordReceipt: (noticeId, personId, receipt, atMs) => receipts.recordReceipt(noticeId, personId, inst.name, receipt, atMs) } : {}),
+      ...(reports ? { onReport: (outcome) => reports(inst.name, outcome) } : {}),
     };
     const type = inst.type as ChannelType;
     if (plugin.audience === 'customer') {

@@ -24,7 +24,7 @@ export class ReadChecks {
       this.#pending.delete(timer);
       try {
         const atMs = await readAtMs();
-        if (atMs !== undefined) await record(target.noticeId, target.personId, 'read', atMs);
+        if (atMs !== undefined && (await record(target.noticeId, target.personId, 'read', atMs))) this.deps.onReport?.('read');
       } catch (err) {
         this.deps.log.warn({ err, ...target }, 'Read check failed; not asked again');
       }

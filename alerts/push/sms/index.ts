@@ -11,7 +11,7 @@ import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED, type Sen
 import { PushRejectedError } from '../errors.ts';
 import { ProviderRefs, type RefTarget } from '../provider-refs.ts';
 import { aliyunSignedUrl, callAliyun } from './aliyun.ts';
-import { aliyunOutId, checkReceipts, chinaTimeMs, maskPhone, ReceiptsConfigSchema, recordReport, rememberRef, reportRoute, targetOfOutId } from './receipts.ts';
+import { aliyunOutId, checkReceipts, chinaTimeMs, maskPhone, ReceiptsConfigSchema, recordReport, rememberRef, reportFailed, reportRoute, targetOfOutId } from './receipts.ts';
 import { callTencent, tencentError } from './tencent.ts';
 
 /** What a template parameter is filled with, from the notice. */
@@ -205,8 +205,8 @@ export const TencentReportAnswer = Type.Object({ result: Type.Integer(), errmsg:
 /** Tencent's report names the message only by SerialNo: kept per push to match it (Aliyun's OutId needs nothing kept). */
 const serialNos = (config: SmsConfig, deps: ChannelDeps) => (config.receipts && config.provider === 'tencent' && deps.db ? new ProviderRefs(deps.db, deps.instanceName ?? 'sms') : undefined);
 
-const smsFailed = (log: FastifyBaseLogger, target: RefTarget | undefined, phone: string | undefined, code: string | undefined, text: string | undefined) =>
-  log.warn({ ...target, phone: phone && maskPhone(phone), code, text }, 'SMS not delivered to the phone (provider report)');
+const smsFailed = (deps: ChannelDeps, log: FastifyBaseLogger, target: RefTarget | undefined, phone: string | undefined, code: string | undefined, text: string | undefined) =>
+  reportFailed(deps, log, 'SMS not delivered to the phone (provider report)', { ...target, phone: phone && maskPhone(phone), code, text });
 
 /** Templated SMS to a person's phone (Aliyun Dysmsapi or Tencent Cloud SMS), with a one-tap acknowledge link. */
 export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
@@ -243,7 +243,7 @@ export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
             for (const r of reports) {
               const target = targetOfOutId(r.out_id);
               if (r.success === true) await recordReport(deps, log, target, r.biz_id, 'delivered', chinaTimeMs(r.report_time));
-              else smsFailed(log, target, r.phone_number, r.err_code, r.err_msg);
+              else smsFailed(deps, log, target, r.phone_number, r.err_code, r.err_msg);
             }
             return { code: 0, msg: '接收成功' };
           },
@@ -257,7 +257,7 @@ export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
           for (const r of reports) {
             const target = r.sid ? await refs!.find(r.sid) : undefined;
             if (r.report_status === 'SUCCESS') await recordReport(deps, log, target, r.sid, 'delivered', chinaTimeMs(r.user_receive_time));
-            else smsFailed(log, target, r.mobile, r.errmsg, r.description);
+            else smsFailed(deps, log, target, r.mobile, r.errmsg, r.description);
           }
           return { result: 0, errmsg: 'OK' };
         },

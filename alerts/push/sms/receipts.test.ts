@@ -49,6 +49,8 @@ let dispatcher: PushDispatcher;
 let app: FastifyInstance;
 let hooks: string;
 let serial = 0;
+/** What the reports said, per instance, as the service stage counts them for /metrics. */
+const outcomes: string[] = [];
 
 /** 陈工 has a phone: every SMS and voice instance serves him, all at once for an emergency. */
 const people: Record<string, Person> = { [technician.id]: technician };
@@ -65,7 +67,7 @@ beforeAll(async () => {
       { name: 'voice-ali', type: 'voice', config: { provider: 'aliyun', ...ALIYUN, ttsCode: 'TTS_287910001', endpoint, receipts, ...unlimited } },
       { name: 'voice-tc', type: 'voice', config: { provider: 'tencent', ...TENCENT, sdkAppId: '1400006666', ttsCode: '4356', endpoint, receipts, ...unlimited } },
     ],
-    { log, clock, db, receipts: { recordReceipt: (...r) => dispatcher.recordReceipt(...r) } },
+    { log, clock, db, receipts: { recordReceipt: (...r) => dispatcher.recordReceipt(...r) }, reports: (channel, outcome) => void outcomes.push(`${channel} ${outcome}`) },
   );
   dispatcher = new PushDispatcher({ db, people: { person: async (id) => people[id] }, channels, log, clock, random: () => 1 });
   app = await buildHttpApi(
@@ -94,6 +96,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   clock.set(T0);
+  outcomes.length = 0;
   provider.aliyunCalls = [];
   provider.tencentCalls = [];
   let call = 0;
@@ -170,6 +173,7 @@ describe('SMS delivery reports', () => {
     const logged = logLines.map((l) => JSON.parse(l));
     expect(logged).toContainEqual(expect.objectContaining({ msg: 'SMS not delivered to the phone (provider report)', noticeId: id, personId: technician.id, phone: '139****0100', code: 'MK:0001' }));
     expect(logged).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/^Delivery report for a message not sent from here/), ref: '123456^0' }));
+    expect(outcomes).toEqual(['sms-ali failed', 'sms-ali unknown']);
   });
 
   it('Tencent: the SerialNo SendSms answered is kept; the status callback SUCCESS records delivered at user_receive_time, FAIL and unknown sids nothing', async () => {
@@ -218,6 +222,7 @@ describe('voice call reports', () => {
     await expect(report('voice-tc', tencentVoiceFailure(missed.tencentCall, 5, '无人接听'))).resolves.toEqual({ status: 200, body: TENCENT_OK });
     expect(await stateOf(answered.id, 'voice-tc')).toEqual({ status: 'delivered', deliveredAtMs: T0 + 8000, readAtMs: T0 + 8000 });
     expect(await stateOf(missed.id, 'voice-tc')).toEqual(SENT);
+    expect(outcomes).toEqual(['voice-tc read', 'voice-tc failed', 'voice-tc failed']);
   });
 });
 

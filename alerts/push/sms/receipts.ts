@@ -115,9 +115,13 @@ export async function recordReport(
   receipt: 'delivered' | 'read',
   atMs: number | undefined,
 ): Promise<void> {
-  if (!target) {
-    log.warn({ ref }, 'Delivery report for a message not sent from here (or no longer known), ignored');
-    return;
-  }
-  await deps.recordReceipt!(target.noticeId, target.personId, receipt, atMs ?? deps.clock.now());
+  const known = target !== undefined && (await deps.recordReceipt!(target.noticeId, target.personId, receipt, atMs ?? deps.clock.now()));
+  if (!target) log.warn({ ref }, 'Delivery report for a message not sent from here (or no longer known), ignored');
+  deps.onReport?.(known ? receipt : 'unknown');
+}
+
+/** A report saying the message did not reach the person: nothing recorded, logged and counted. */
+export function reportFailed(deps: ChannelDeps, log: FastifyBaseLogger, what: string, fields: Record<string, unknown>): void {
+  log.warn(fields, what);
+  deps.onReport?.('failed');
 }

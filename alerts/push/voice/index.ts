@@ -7,7 +7,7 @@ import { PushRejectedError, PushThrottledError, PushTimeoutError } from '../erro
 import { ProviderRefs, type RefTarget } from '../provider-refs.ts';
 import { aliyunSignedUrl, callAliyun } from '../sms/aliyun.ts';
 import { AliyunReportAnswer, noticeMatches, PARAM_SOURCES, type ParamSource, providerFields, providerNumber, requireField, TencentReportAnswer, templateValues } from '../sms/index.ts';
-import { checkReceipts, chinaTimeMs, maskPhone, ReceiptsConfigSchema, recordReport, rememberRef, reportRoute, unixSecondsMs } from '../sms/receipts.ts';
+import { checkReceipts, chinaTimeMs, maskPhone, ReceiptsConfigSchema, recordReport, rememberRef, reportFailed, reportRoute, unixSecondsMs } from '../sms/receipts.ts';
 import { callTencent } from '../sms/tencent.ts';
 import { callLimitsFor, type CallRefusal } from './call-limits.ts';
 
@@ -147,8 +147,8 @@ const TencentVoiceCallback = Type.Object(
 /** The provider's CallId is all its report names: kept per call to match it. */
 const callIds = (config: VoiceConfig, deps: ChannelDeps) => (config.receipts && deps.db ? new ProviderRefs(deps.db, deps.instanceName ?? 'voice') : undefined);
 
-const callFailed = (log: FastifyBaseLogger, target: RefTarget | undefined, callId: string | undefined, phone: string | undefined, code: string | number | undefined, text: string | undefined) =>
-  log.warn({ ...target, callId, phone: phone && maskPhone(phone), code, text }, 'Voice call not answered (provider report)');
+const callFailed = (deps: ChannelDeps, log: FastifyBaseLogger, target: RefTarget | undefined, callId: string | undefined, phone: string | undefined, code: string | number | undefined, text: string | undefined) =>
+  reportFailed(deps, log, 'Voice call not answered (provider report)', { ...target, callId, phone: phone && maskPhone(phone), code, text });
 
 /**
  * A phone call reading the notice out (Aliyun SingleCallByTts / Tencent SendTtsVoice), for the
@@ -219,7 +219,7 @@ export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
               const target = r.call_id ? await refs.find(r.call_id) : undefined;
               if (ALIYUN_HEARD.has(code)) await recordReport(deps, log, target, r.call_id, 'read', chinaTimeMs(r.start_time ?? r.b_start_time ?? r.status_time ?? r.end_time));
               else if (ALIYUN_RANG.has(code)) await recordReport(deps, log, target, r.call_id, 'delivered', chinaTimeMs(r.ring_time ?? r.b_ring_time ?? r.status_time ?? r.end_time));
-              else callFailed(log, target, r.call_id, r.callee, code, r.status_msg);
+              else callFailed(deps, log, target, r.call_id, r.callee, code, r.status_msg);
             }
             return { code: 0, msg: '接收成功' };
           },
@@ -235,10 +235,10 @@ export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
             const target = await refs.find(prompt.callid);
             // "1: not answered" does not say the phone rang (that is the failure callback's to tell): nothing recorded.
             if (prompt.result === '0') await recordReport(deps, log, target, prompt.callid, 'read', unixSecondsMs(prompt.accept_time));
-            else callFailed(log, target, prompt.callid, prompt.mobile, prompt.result, prompt.result === '1' ? 'not answered' : 'call failed');
+            else callFailed(deps, log, target, prompt.callid, prompt.mobile, prompt.result, prompt.result === '1' ? 'not answered' : 'call failed');
           }
           const failure = body.voice_failure_callback;
-          if (failure?.callid) callFailed(log, await refs.find(failure.callid), failure.callid, failure.mobile, failure.failure_code, failure.failure_reason);
+          if (failure?.callid) callFailed(deps, log, await refs.find(failure.callid), failure.callid, failure.mobile, failure.failure_code, failure.failure_reason);
           return { result: 0, errmsg: 'OK' };
         },
       });
