@@ -201,6 +201,10 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
       onDeadLetter: storeLetters,
     }, book, registry, clock, log.child({ stage: 'services' }));
+    const stage = services;
+    metrics.addGauge('gas_push_provider_reports', 'Provider delivery reports and read checks since start (cumulative), by channel and outcome: delivered, read, failed (did not reach the person), unknown (a message not sent from here)', ['channel', 'outcome'], (gauge) => {
+      for (const r of stage.providerReports()) gauge.set({ channel: r.channel, outcome: r.outcome }, r.count);
+    });
     // Flow-meter service by the calendar (processors/maintenance/README.md): resolving its ticket records the service.
     services.tickets.onServiceDone(({ deviceId, atMs }) => {
       const record = registry.get(deviceId);

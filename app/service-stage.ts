@@ -8,6 +8,7 @@ import { loadOnCallConfig, seedOnCall } from '../alerts/oncall/seed.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
 import { type ActionApplier, ActionTokens, loadActionSecret, sqlTicketOfAlert, ticketActionApplier } from '../alerts/push/actions.ts';
 import { closeChannels, createChannels, parsePushConfig, pushCallbacksOf, sseHubOf } from '../alerts/push/channels.ts';
+import type { ReportOutcome } from '../alerts/push/channel.ts';
 import { type WebPushChannel, webPushOf } from '../alerts/push/web-push/index.ts';
 import { PushDispatcher } from '../alerts/push/delivery-queue.ts';
 import type { SseHub } from '../alerts/push/sse/hub.ts';
@@ -60,6 +61,8 @@ export interface ServiceStage {
   pushCallbacks: ReturnType<typeof pushCallbacksOf>;
   /** The Web Push channel, when one is configured: its subscriptions are managed through the API. */
   webPush?: WebPushChannel;
+  /** Provider delivery reports and read checks since start, per channel instance and outcome (for /metrics). */
+  providerReports(): Array<{ channel: string; outcome: ReportOutcome; count: number }>;
   slaSettings(): SlaSettings;
   /** Applies new limits and keeps them in the store, over the settings file, across restarts. */
   setSlaSettings(settings: SlaSettings): Promise<void>;
@@ -121,6 +124,7 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
       return ticketActionApplier({ tickets: ticketsForActions, people: oncall, ticketOfAlert: sqlTicketOfAlert(db), clock, audit, log }).apply(a);
     },
   };
+  const reportCounts = new Map<string, number>();
   const channels = createChannels(pushConfig.channels, {
     log: log.child({ component: 'push' }), clock, dataDir: options.dataDir, onDeadLetter: options.onDeadLetter, db,
     ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}),
@@ -128,6 +132,12 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     actions: actionTokens,
     redeemAction: actionTokens,
     applyAction,
+    // Provider delivery reports arrive once the API listens, after the dispatcher below exists.
+    receipts: { recordReceipt: (...receipt) => push.recordReceipt(...receipt) },
+    reports: (channel, outcome) => {
+      const key = `${channel}\u0000${outcome}`;
+      reportCounts.set(key, (reportCounts.get(key) ?? 0) + 1);
+    },
   });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry, timeZone: ticketSettings.timeZone });
   const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
@@ -248,6 +258,11 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     applyAction,
     pushCallbacks: pushCallbacksOf(channels),
     webPush: webPushOf(channels),
+    providerReports: () =>
+      [...reportCounts].map(([key, count]) => {
+        const [channel, outcome] = key.split('\u0000') as [string, ReportOutcome];
+        return { channel, outcome, count };
+      }),
     slaSettings: () => sla,
     async setSlaSettings(settings) {
       await db.query(

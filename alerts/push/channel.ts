@@ -7,6 +7,7 @@ import type { Db } from '../store/db.ts';
 import type { StoreDeadLetterSink } from '../store/dead-letters.ts';
 import type { Notice } from '../tickets/notice.ts';
 import type { ActionApplier, ActionTokenIssuer, ActionTokenRedeemer } from './actions.ts';
+import type { Scheduler } from './scheduler.ts';
 
 /** What a channel says about one push when it did not throw. */
 export type SendResult = { delivered: true } | { delivered: false; reason: string };
@@ -64,14 +65,39 @@ export interface ChannelDeps {
   applyAction?: ActionApplier;
   /** Checks and spends a token a provider's callback carries back (refusals are audited). */
   redeemAction?: ActionTokenRedeemer;
+  /**
+   * Records a provider's later word on a push this instance sent (createChannels binds it to the
+   * instance's name): reached the device, or read / heard. False when no such delivery is known.
+   * Absent outside the service stage.
+   */
+  recordReceipt?: (noticeId: string, personId: string, receipt: Receipt, atMs: number) => Promise<boolean>;
+  /** Runs a channel's later work (a read check after sending); timers when absent, a ManualScheduler in tests. */
+  scheduler?: Scheduler;
+  /** Counts what a provider's reports and read checks said (createChannels binds it to the instance); the runner exposes the counts. */
+  onReport?: (outcome: ReportOutcome) => void;
+}
+
+/**
+ * What one provider report or read check said: `delivered` / `read` recorded; `failed`, the provider
+ * says it did not reach the person (recorded nowhere, logged); `unknown`, about a message not sent from here.
+ */
+export type ReportOutcome = 'delivered' | 'read' | 'failed' | 'unknown';
+
+/** What a provider said later about a push it accepted: reached the device, or read (heard, for a call). */
+export type Receipt = 'delivered' | 'read';
+
+/** Where receipts are kept: the push dispatcher's delivery store (PushDispatcher.recordReceipt). */
+export interface ReceiptStore {
+  recordReceipt(noticeId: string, recipientId: string, channel: string, receipt: Receipt, atMs: number): Promise<boolean>;
 }
 
 /**
  * Routes a provider calls back (button clicks, delivery reports), mounted under
  * `/hooks/v1/push/<instance name>/` outside the bearer-token API: each route checks the
- * provider's own signature and answers in the provider's documented shape.
+ * provider's own signature (or, where the provider signs nothing, a shared secret in the URL) and
+ * answers in the provider's documented shape. Undefined when the instance is configured for none.
  */
-export type ChannelCallbacks<S extends TSchema = TSchema, C = unknown> = (config: Static<S>, channel: C, deps: ChannelDeps) => FastifyPluginAsync;
+export type ChannelCallbacks<S extends TSchema = TSchema, C = unknown> = (config: Static<S>, channel: C, deps: ChannelDeps) => FastifyPluginAsync | undefined;
 
 /** A channel plugin: declared alike, config parsed against `configSchema` before `create`. */
 export interface ChannelPlugin<S extends TSchema = TSchema, C extends Channel = Channel> {

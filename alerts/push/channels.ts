@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../../app/errors.ts';
 import type { Person } from '../oncall/directory.ts';
-import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient } from './channel.ts';
+import type { Channel, ChannelDeps, ChannelPlugin, CustomerChannel, CustomerChannelPlugin, CustomerRecipient, ReceiptStore, ReportOutcome } from './channel.ts';
 import { CustomerSmsPlugin } from './customer-sms/index.ts';
 import { CustomerWebhookPlugin } from './customer-webhook/index.ts';
 import { DingtalkWorkPlugin } from './dingtalk-work/index.ts';
@@ -68,8 +68,14 @@ export interface CustomerChannelInstance {
 
 export type ChannelInstance = StaffChannelInstance | CustomerChannelInstance;
 
+/** What createChannels gives every instance; `receipts` and `reports` become each instance's own `recordReceipt` and `onReport`. */
+export type ChannelsDeps = Omit<ChannelDeps, 'instanceName' | 'recordReceipt' | 'onReport'> & {
+  receipts?: ReceiptStore;
+  reports?: (channel: string, outcome: ReportOutcome) => void;
+};
+
 /** Parses every instance's config against its plugin schema (refused at start) and creates them. */
-export function createChannels(instances: readonly unknown[], deps: ChannelDeps): Map<string, ChannelInstance> {
+export function createChannels(instances: readonly unknown[], deps: ChannelsDeps): Map<string, ChannelInstance> {
   const out = new Map<string, ChannelInstance>();
   instances.forEach((raw, i) => {
     const inst = Value.Default(ChannelInstanceSchema, Value.Clone(raw ?? {})) as ChannelInstanceConfig;
@@ -80,7 +86,14 @@ export function createChannels(instances: readonly unknown[], deps: ChannelDeps)
     const config = Value.Default(plugin.configSchema, Value.Clone(inst.config));
     const err = Value.Errors(plugin.configSchema, config).First();
     if (err) throw new ConfigError(`push.channels.${inst.name}.config${err.path.replaceAll('/', '.')}: ${err.message}`);
-    const channelDeps = { ...deps, instanceName: inst.name, log: deps.log.child({ channel: inst.name }) };
+    const { receipts, reports, ...shared } = deps;
+    const channelDeps: ChannelDeps = {
+      ...shared,
+      instanceName: inst.name,
+      log: deps.log.child({ channel: inst.name }),
+      ...(receipts ? { recordReceipt: (noticeId, personId, receipt, atMs) => receipts.recordReceipt(noticeId, personId, inst.name, receipt, atMs) } : {}),
+      ...(reports ? { onReport: (outcome) => reports(inst.name, outcome) } : {}),
+    };
     const type = inst.type as ChannelType;
     if (plugin.audience === 'customer') {
       out.set(inst.name, { name: inst.name, type, audience: 'customer', channel: plugin.create(config, channelDeps), serves: (customer) => plugin.serves(customer, inst.name, config) });

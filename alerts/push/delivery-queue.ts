@@ -5,7 +5,7 @@ import type { OnCallDirectory, Person } from '../oncall/directory.ts';
 import { addDays, localDate, localToUtcMs } from '../oncall/rota.ts';
 import type { Db } from '../store/db.ts';
 import type { DeliveryOutcome, Notice } from '../tickets/notice.ts';
-import { CUSTOMER_PREFIX, type CustomerRecipient } from './channel.ts';
+import { CUSTOMER_PREFIX, type CustomerRecipient, type Receipt } from './channel.ts';
 import type { ChannelInstance, CustomerChannelInstance, StaffChannelInstance } from './channels.ts';
 import { asPushError, type PushError } from './errors.ts';
 import { type Scheduler, timerScheduler } from './scheduler.ts';
@@ -85,9 +85,6 @@ export function quietUntilMs(quiet: { start: string; end: string }, atMs: number
   }
   return undefined;
 }
-
-/** What a provider said later about a push it accepted (a channel callback reports it). */
-export type Receipt = 'delivered' | 'read';
 
 /** A recipient on one channel of their audience. */
 type Target = { audience: 'staff'; recipient: Person; instance: StaffChannelInstance } | { audience: 'customer'; recipient: CustomerRecipient; instance: CustomerChannelInstance };

@@ -29,6 +29,9 @@ import { notice, technician } from '../testing.ts';
  * ?access_token=` takes `{agent_id, userid_list: "a,b", msg}` and answers `{errcode:0, task_id}`.
  * It checks what DingTalk checks (token, agent, msg shape) and, like DingTalk, drops a notice whose
  * content the user already got from the app that day: `phone` holds only what would reach a phone.
+ * `POST /topapi/message/corpconversation/getsendresult?access_token=` takes `{agent_id, task_id}` and
+ * answers `{errcode:0, send_result:{read_user_id_list, unread_user_id_list, …}}` (open.dingtalk.com,
+ * 获取工作通知消息的发送结果): a user is read once the test opens the notice (`readBy`).
  */
 const APP = { appKey: 'dingappkey01', appSecret: 'app-secret-01', agentId: 2_718_281_828 };
 let server: Server;
@@ -36,7 +39,11 @@ let base: string;
 let validTokens: Set<string>;
 let tokenCalls: number;
 let sendCalls: Array<{ token: string; body: any }>;
-let phone: Array<{ userid: string; msg: any }>;
+let phone: Array<{ userid: string; msg: any; taskId: number }>;
+/** `<task_id>:<userid>` of the notices their recipient opened. */
+let readBy: Set<string>;
+let nextTaskId = 256_271_667_526;
+const tasks = new Map<number, string[]>();
 let seenToday: Set<string>;
 /** Replaces the stand-in's answer to the next sends, one per call (then back to normal). */
 let sendScript: Array<{ status: number; body: unknown } | 'hang'>;
@@ -88,13 +95,24 @@ beforeAll(async () => {
         if (typeof body.userid_list !== 'string' || !body.userid_list) return reply(res, 200, { errcode: 40035, errmsg: 'userid_list 不能为空' });
         const bad = checkMsg(body.msg);
         if (bad) return reply(res, 200, { errcode: 40035, errmsg: `不合法的参数: ${bad}` });
+        const taskId = nextTaskId++;
+        tasks.set(taskId, body.userid_list.split(','));
         for (const userid of body.userid_list.split(',')) {
           const key = `${userid}\u0000${JSON.stringify(body.msg)}`;
           if (seenToday.has(key)) continue; // same content to the same person within a day: dropped
           seenToday.add(key);
-          phone.push({ userid, msg: body.msg });
+          phone.push({ userid, msg: body.msg, taskId });
         }
-        return reply(res, 200, { errcode: 0, errmsg: 'ok', task_id: 256_271_667_526, request_id: 'req-1' });
+        return reply(res, 200, { errcode: 0, errmsg: 'ok', task_id: taskId, request_id: 'req-1' });
+      }
+      if (req.method === 'POST' && url.pathname === '/topapi/message/corpconversation/getsendresult') {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (!validTokens.has(url.searchParams.get('access_token') ?? '')) return reply(res, 200, { errcode: 88, sub_code: '40014', errmsg: 'ding talk error[subcode=40014,submsg=不合法的access_token]' });
+        const userids = tasks.get(body.task_id);
+        if (body.agent_id !== APP.agentId || !userids) return reply(res, 200, { errcode: 400002, errmsg: '无效的参数 task_id' });
+        const read = userids.filter((u) => readBy.has(`${body.task_id}:${u}`));
+        const send_result = { read_user_id_list: read, unread_user_id_list: userids.filter((u) => !read.includes(u)), invalid_user_id_list: [], forbidden_user_id_list: [], failed_user_id_list: [], invalid_dept_id_list: [], forbidden_list: [] };
+        return reply(res, 200, { errcode: 0, errmsg: 'ok', send_result, request_id: 'req-2' });
       }
       reply(res, 404, { errcode: 404, errmsg: '请求的URI地址不存在' });
     });
@@ -111,6 +129,7 @@ beforeEach(() => {
   tokenCalls = 0;
   sendCalls = [];
   phone = [];
+  readBy = new Set();
   seenToday = new Set();
   sendScript = [];
   tokenScript = [];
@@ -258,6 +277,7 @@ describe('a leak pushed as a DingTalk work notice and acknowledged from its link
   const OPERATOR = 'operator-token';
   const log = pino({ level: 'silent' });
   const sending: Promise<unknown>[] = [];
+  const scheduler = new ManualScheduler(clock);
   let svc: TicketService;
   let dispatcher: PushDispatcher;
   let app: FastifyInstance;
@@ -268,8 +288,16 @@ describe('a leak pushed as a DingTalk work notice and acknowledged from its link
     const directory = new SqlOnCallDirectory(db, { now: () => clock.now() });
     await directory.savePerson({ ...people['tech-wang']!, accounts: { dingtalk: 'wang0815' } });
     const applyAction = ticketActionApplier({ tickets: svc, people: directory, clock, audit, log });
-    const channels = createChannels([{ name: 'dingtalk', type: 'dingtalk-work', config: { ...APP, baseUrl: base } }], { log, clock, appUrl: 'https://ops.example.com', people: directory, actions: tokens });
-    dispatcher = new PushDispatcher({ db, people: directory, channels, log, clock, scheduler: new ManualScheduler(clock), random: () => 1 });
+    const channels = createChannels([{ name: 'dingtalk', type: 'dingtalk-work', config: { ...APP, baseUrl: base } }], {
+      log,
+      clock,
+      scheduler,
+      appUrl: 'https://ops.example.com',
+      people: directory,
+      actions: tokens,
+      receipts: { recordReceipt: (...r) => dispatcher.recordReceipt(...r) },
+    });
+    dispatcher = new PushDispatcher({ db, people: directory, channels, log, clock, scheduler, random: () => 1 });
     svc.onNotice((n) => sending.push(dispatcher.dispatchFresh(n)));
     const apiTokens = new TokenBook();
     apiTokens.add(OPERATOR, { name: 'call centre', role: 'operator' });
@@ -313,5 +341,32 @@ describe('a leak pushed as a DingTalk work notice and acknowledged from its link
     const detail = await app.inject({ url: `/api/v1/tickets/${ticket.id}`, headers: { authorization: `Bearer ${OPERATOR}` } });
     const rows = detail.json().deliveries.filter((d: { kind: string; recipientId: string }) => d.kind === 'ticket.dispatched' && d.recipientId === 'tech-wang');
     expect(rows).toEqual([expect.objectContaining({ channel: 'dingtalk', status: 'sent', attempts: 1, acknowledgedVia: 'link' })]);
+  });
+
+  it('asks DingTalk once, five minutes after sending, whether the technician read it: the ticket shows the read time, or none when unread then', async () => {
+    const dispatchedTo = async (deviceId: string) => {
+      await svc.onAlertChanges(raise(newBook(), deviceId, 'GAS_ALARM_L2', clock.now(), { severity: 'critical' }));
+      for (let i = 0; i < 5; i++) {
+        await Promise.all(sending.splice(0));
+        await dispatcher.idle();
+      }
+      const ticket = (await svc.list({ deviceId }))[0]!;
+      return { ticket, sent: phone.find((p) => p.userid === 'wang0815' && p.msg.action_card.markdown.includes(ticket.id))! };
+    };
+    const read = await dispatchedTo('HM-2');
+    const unread = await dispatchedTo('GW-1');
+    const sentAtMs = clock.now();
+    readBy.add(`${read.sent.taskId}:wang0815`); // 王工 opens the first notice on his phone
+    await scheduler.advance(5 * 60_000);
+    readBy.add(`${unread.sent.taskId}:wang0815`); // the second only after DingTalk was asked: not seen here
+    await scheduler.advance(60 * 60_000);
+
+    const rowOf = async (ticketId: string) => {
+      const detail = await app.inject({ url: `/api/v1/tickets/${ticketId}`, headers: { authorization: `Bearer ${OPERATOR}` } });
+      return detail.json().deliveries.find((d: { kind: string; recipientId: string }) => d.kind === 'ticket.dispatched' && d.recipientId === 'tech-wang');
+    };
+    const readAt = new Date(sentAtMs + 5 * 60_000).toISOString();
+    expect(await rowOf(read.ticket.id)).toMatchObject({ channel: 'dingtalk', status: 'delivered', deliveredAt: readAt, readAt });
+    expect(await rowOf(unread.ticket.id)).toMatchObject({ channel: 'dingtalk', status: 'sent', readAt: null });
   });
 });

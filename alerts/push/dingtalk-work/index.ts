@@ -8,6 +8,7 @@ import { httpStatusError, parseRetryAfterMs, type PushError, PushRejectedError, 
 import { markdownText, subjectLine } from '../format.ts';
 import { AccessTokenCache } from './access-token.ts';
 import { fetchAnswer } from '../http.ts';
+import { ReadChecks } from '../read-checks.ts';
 
 export const DingtalkWorkConfigSchema = Type.Object(
   {
@@ -19,6 +20,7 @@ export const DingtalkWorkConfigSchema = Type.Object(
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Wait for an answer per request; then the attempt is retried' }),
     throttleMs: Type.Integer({ minimum: 0, default: 60_000, description: 'DingTalk’s flow-control errcodes carry no delay: wait this long' }),
     actionTtlMs: Type.Optional(Type.Integer({ minimum: 60_000, description: 'Life of the 接单/到场 links (absent: the action tokens’ default)' })),
+    readCheckAfterMs: Type.Integer({ minimum: 0, default: 300_000, description: 'Asks DingTalk once, this long after sending, whether the person read the notice (getsendresult), for the ticket’s delivery report; 0: never' }),
   },
   { additionalProperties: false },
 );
@@ -39,6 +41,8 @@ interface DingtalkAnswer {
   access_token?: string;
   expires_in?: number;
   task_id?: number;
+  /** getsendresult: who of the task's recipients read it, who not yet (also invalid / forbidden / failed lists). */
+  send_result?: { read_user_id_list?: string[]; unread_user_id_list?: string[] };
 }
 
 /**
@@ -109,29 +113,41 @@ export const DingtalkWorkPlugin: ChannelPlugin<typeof DingtalkWorkConfigSchema> 
       return { token: answer.access_token, expiresInMs: (answer.expires_in ?? 7200) * 1000 };
     }, deps.clock);
 
-    async function send(token: string, body: string): Promise<DingtalkAnswer> {
-      const url = `${base}/topapi/message/corpconversation/asyncsend_v2?access_token=${encodeURIComponent(token)}`;
-      return call('asyncsend_v2', url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body });
+    /** POSTs to a corpconversation API with the app's token; a token DingTalk calls expired is replaced once. */
+    async function post(what: 'asyncsend_v2' | 'getsendresult', body: string): Promise<DingtalkAnswer> {
+      const once = (token: string) =>
+        call(what, `${base}/topapi/message/corpconversation/${what}?access_token=${encodeURIComponent(token)}`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body });
+      const token = await tokens.get();
+      const answer = await once(token);
+      if (!isTokenError(answer)) return answer;
+      // Expired before its time (another process fetched a new one, or the secret changed): once more with a fresh token.
+      tokens.invalidate(token);
+      return once(await tokens.get());
     }
+
+    const readChecks = new ReadChecks(deps, config.readCheckAfterMs);
 
     return {
       async send(notice, recipient) {
         const userid = recipient.accounts?.dingtalk;
         if (!userid) throw new PushRejectedError(`${recipient.id} has no DingTalk userid (accounts.dingtalk)`);
-        const body = JSON.stringify({ agent_id: config.agentId, userid_list: userid, msg: workNoticeMessage(config, notice, recipient, deps) });
-        let token = await tokens.get();
-        let answer = await send(token, body);
-        if (isTokenError(answer)) {
-          // Expired before its time (another process fetched a new one, or the secret changed): once more with a fresh token.
-          tokens.invalidate(token);
-          token = await tokens.get();
-          answer = await send(token, body);
-        }
+        const answer = await post('asyncsend_v2', JSON.stringify({ agent_id: config.agentId, userid_list: userid, msg: workNoticeMessage(config, notice, recipient, deps) }));
         if (answer.errcode !== 0) throw dingtalkError('asyncsend_v2', answer, config.throttleMs);
         deps.log.debug({ noticeId: notice.id, recipientId: recipient.id, taskId: answer.task_id }, 'DingTalk work notice accepted');
+        const taskId = answer.task_id;
+        if (taskId !== undefined) {
+          // DingTalk gives no read time: read by the time it was asked.
+          readChecks.schedule({ noticeId: notice.id, personId: recipient.id }, async () => {
+            const result = await post('getsendresult', JSON.stringify({ agent_id: config.agentId, task_id: taskId }));
+            if (result.errcode !== 0) throw dingtalkError('getsendresult', result, config.throttleMs);
+            return result.send_result?.read_user_id_list?.includes(userid) ? deps.clock.now() : undefined;
+          });
+        }
         return DELIVERED;
       },
-      async close() {},
+      async close() {
+        readChecks.close();
+      },
     };
   },
 };

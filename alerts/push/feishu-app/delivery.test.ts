@@ -31,6 +31,7 @@ const OPERATOR = 'operator-token';
 const log = pino({ level: 'silent' });
 const clock = new ManualClock(T0);
 const sending: Promise<unknown>[] = [];
+const scheduler = new ManualScheduler(clock);
 let feishu: FeishuStandIn;
 let db: Db;
 let svc: TicketService;
@@ -57,12 +58,14 @@ beforeAll(async () => {
   channels = createChannels([{ name: 'feishu', type: 'feishu-app', config: { ...FEISHU_APP, baseUrl: feishu.base } }], {
     log,
     clock,
+    scheduler,
+    receipts: { recordReceipt: (...r) => dispatcher.recordReceipt(...r) },
     people: directory,
     actions: tokens,
     redeemAction: tokens,
     applyAction,
   });
-  dispatcher = new PushDispatcher({ db, people: directory, channels, log, clock, scheduler: new ManualScheduler(clock), random: () => 1 });
+  dispatcher = new PushDispatcher({ db, people: directory, channels, log, clock, scheduler, random: () => 1 });
   svc.onNotice((n) => sending.push(dispatcher.dispatchFresh(n)));
 
   const apiTokens = new TokenBook();
@@ -99,6 +102,7 @@ describe('a leak pushed to Feishu and acknowledged from the card', () => {
     const card = feishu.inbox.find((m) => m.openId === 'ou_wang7f3' && JSON.stringify(m.card).includes(ticket.id))!;
     expect(card).toBeDefined();
 
+    feishu.read(card.messageId, 'ou_wang7f3', T0 + 30_000); // 王工 opens the card, then taps 接单
     clock.advance(45_000);
     const tap = feishuCallbackRequest(clock, cardAction(clock, card.card, '接单 Acknowledge', 'ou_wang7f3'));
     const res = await app.inject({ method: 'POST', url: '/hooks/v1/push/feishu/card', headers: tap.headers, payload: tap.body });
@@ -108,7 +112,13 @@ describe('a leak pushed to Feishu and acknowledged from the card', () => {
 
     const detail = await app.inject({ url: `/api/v1/tickets/${ticket.id}`, headers: { authorization: `Bearer ${OPERATOR}` } });
     const rows = detail.json().deliveries.filter((d: { kind: string; recipientId: string }) => d.kind === 'ticket.dispatched' && d.recipientId === 'tech-wang');
-    expect(rows).toEqual([expect.objectContaining({ channel: 'feishu', status: 'sent', attempts: 1, sentAt: new Date(T0).toISOString(), acknowledgedVia: 'feishu' })]);
+    expect(rows).toEqual([expect.objectContaining({ channel: 'feishu', status: 'sent', attempts: 1, sentAt: new Date(T0).toISOString(), readAt: null, acknowledgedVia: 'feishu' })]);
+
+    // Five minutes after sending, Feishu is asked once who read the card (read_users): the time it was opened.
+    await scheduler.advance(5 * 60_000);
+    const after = await app.inject({ url: `/api/v1/tickets/${ticket.id}`, headers: { authorization: `Bearer ${OPERATOR}` } });
+    const read = after.json().deliveries.find((d: { kind: string; recipientId: string }) => d.kind === 'ticket.dispatched' && d.recipientId === 'tech-wang');
+    expect(read).toMatchObject({ channel: 'feishu', status: 'delivered', readAt: new Date(T0 + 30_000).toISOString(), deliveredAt: new Date(T0 + 30_000).toISOString() });
   });
 
   it('gives a leak pushed ahead of its ticket working buttons: a tap before the ticket opens says not yet and keeps the token, after it acknowledges', async () => {

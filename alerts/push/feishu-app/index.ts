@@ -13,6 +13,7 @@ import { AccessTokenCache } from '../dingtalk-work/access-token.ts';
 import { httpStatusError, type PushError, PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { markdownText, subjectLine } from '../format.ts';
 import { fetchAnswer } from '../http.ts';
+import { ReadChecks } from '../read-checks.ts';
 
 export const FeishuAppConfigSchema = Type.Object(
   {
@@ -28,6 +29,7 @@ export const FeishuAppConfigSchema = Type.Object(
     throttleMs: Type.Integer({ minimum: 0, default: 60_000, description: 'Wait after a rate-limit answer that names no reset time' }),
     callbackMaxAgeMs: Type.Integer({ minimum: 1000, default: 300_000, description: 'Refuse a callback whose X-Lark-Request-Timestamp is further from now than this' }),
     actionTtlMs: Type.Optional(Type.Integer({ minimum: 60_000, description: 'Life of the 接单/到场 buttons’ tokens (absent: the action tokens’ default)' })),
+    readCheckAfterMs: Type.Integer({ minimum: 0, default: 300_000, description: 'Asks Feishu once, this long after sending, whether the person read the card (read_users), for the ticket’s delivery report; 0: never' }),
   },
   { additionalProperties: false },
 );
@@ -125,7 +127,8 @@ interface FeishuAnswer {
   msg?: string;
   tenant_access_token?: string;
   expire?: number;
-  data?: { message_id?: string };
+  /** im/v1/messages: the message sent; read_users: who read it, when (ms since the epoch, as a string). */
+  data?: { message_id?: string; items?: Array<{ user_id_type?: string; user_id?: string; timestamp?: string }> };
 }
 
 const Toast = Type.Object({
@@ -208,6 +211,17 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
       return { token: r.answer.tenant_access_token, expiresInMs: (r.answer.expire ?? 7200) * 1000 };
     }, deps.clock);
 
+    /** Calls with the tenant token; a token Feishu calls invalid or expired is replaced once. */
+    async function withToken(what: string, url: string, init: (token: string) => RequestInit) {
+      const token = await tokens.get();
+      const r = await call(what, url, init(token));
+      if (r.answer.code === undefined || !TOKEN_CODES.has(r.answer.code)) return r;
+      tokens.invalidate(token);
+      return call(what, url, init(await tokens.get()));
+    }
+
+    const readChecks = new ReadChecks(deps, config.readCheckAfterMs);
+
     return {
       async send(notice, recipient) {
         const openId = recipient.accounts?.feishu;
@@ -219,19 +233,26 @@ export const FeishuAppPlugin: ChannelPlugin<typeof FeishuAppConfigSchema> = {
           // Feishu sends a uuid once per hour: a retry after a lost answer is not a second card.
           uuid: createHash('sha256').update(`${notice.id}\u0000${recipient.id}`).digest('hex').slice(0, 50),
         };
-        const url = `${base}/open-apis/im/v1/messages?receive_id_type=open_id`;
-        let token = await tokens.get();
-        let r = await call('im/v1/messages', url, json(body, token));
-        if (r.answer.code !== undefined && TOKEN_CODES.has(r.answer.code)) {
-          tokens.invalidate(token);
-          token = await tokens.get();
-          r = await call('im/v1/messages', url, json(body, token));
-        }
+        const r = await withToken('im/v1/messages', `${base}/open-apis/im/v1/messages?receive_id_type=open_id`, (token) => json(body, token));
         if (r.status !== 200 || r.answer.code !== 0) throw feishuError('im/v1/messages', r);
-        deps.log.debug({ noticeId: notice.id, recipientId: recipient.id, messageId: r.answer.data?.message_id }, 'Feishu card sent');
+        const messageId = r.answer.data?.message_id;
+        deps.log.debug({ noticeId: notice.id, recipientId: recipient.id, messageId }, 'Feishu card sent');
+        if (messageId) {
+          readChecks.schedule({ noticeId: notice.id, personId: recipient.id }, async () => {
+            const url = `${base}/open-apis/im/v1/messages/${encodeURIComponent(messageId)}/read_users?user_id_type=open_id`;
+            const read = await withToken('read_users', url, (token) => ({ method: 'GET', headers: { authorization: `Bearer ${token}` } }));
+            if (read.status !== 200 || read.answer.code !== 0) throw feishuError('read_users', read);
+            const reader = read.answer.data?.items?.find((i) => i.user_id === openId);
+            if (!reader) return undefined;
+            const atMs = Number(reader.timestamp);
+            return Number.isFinite(atMs) && atMs > 0 ? atMs : deps.clock.now();
+          });
+        }
         return DELIVERED;
       },
-      async close() {},
+      async close() {
+        readChecks.close();
+      },
     };
   },
 

@@ -8,7 +8,9 @@ import type { Clock } from '../../../app/clock.ts';
  * tenant_access_token/internal` `{app_id, app_secret}` → `{code:0, tenant_access_token, expire:7200}`;
  * `POST /open-apis/im/v1/messages?receive_id_type=open_id` with `Authorization: Bearer …` and
  * `{receive_id, msg_type: "interactive", content: "<card JSON>"}` → `{code:0, data:{message_id}}`,
- * errors as HTTP 400 with a code. It also plays a tap on a card it holds: a `card.action.trigger`
+ * errors as HTTP 400 with a code; `GET /open-apis/im/v1/messages/:message_id/read_users?user_id_type=open_id`
+ * → `{code:0, data:{items:[{user_id_type, user_id, timestamp}], has_more, page_token}}`, the readers
+ * the test marked with `read()` (only the bot's own messages, as Feishu allows). It also plays a tap on a card it holds: a `card.action.trigger`
  * (schema 2.0) callback, encrypted (AES-256-CBC, key SHA-256 of the Encrypt Key, IV prefixed) and
  * signed (X-Lark-Signature) as Feishu does — built here independently of the channel's code.
  */
@@ -23,6 +25,8 @@ export interface FeishuStandIn {
   tokenCalls: number;
   /** Answers to the next message sends, one each, instead of the normal handling. */
   sendScript: Array<{ status: number; body: unknown; headers?: Record<string, string> }>;
+  /** The person `openId` opens message `messageId` at `atMs`. */
+  read(messageId: string, openId: string, atMs: number): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -31,16 +35,21 @@ const reply = (res: ServerResponse, status: number, body: unknown, headers: Reco
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
 
 export async function startFeishuStandIn(app = FEISHU_APP): Promise<FeishuStandIn> {
+  const readers = new Map<string, Array<{ openId: string; atMs: number }>>();
   const s = {
     inbox: [],
     validTokens: new Set<string>(),
     tokenCalls: 0,
     sendScript: [],
+    read(messageId: string, openId: string, atMs: number) {
+      readers.set(messageId, [...(readers.get(messageId) ?? []), { openId, atMs }]);
+    },
     reset() {
       s.inbox.length = 0;
       s.validTokens.clear();
       s.tokenCalls = 0;
       s.sendScript.length = 0;
+      readers.clear();
     },
   } as unknown as FeishuStandIn;
   const server = createServer((req, res) => {
@@ -68,6 +77,17 @@ export async function startFeishuStandIn(app = FEISHU_APP): Promise<FeishuStandI
         const messageId = `om_${randomBytes(8).toString('hex')}`;
         s.inbox.push({ openId: body.receive_id, card, messageId });
         return reply(res, 200, { code: 0, msg: 'success', data: { message_id: messageId, msg_type: 'interactive' } });
+      }
+      const readUsers = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/read_users$/.exec(url.pathname);
+      if (readUsers && req.method === 'GET') {
+        const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        if (!token || !s.validTokens.has(token)) return reply(res, 400, { code: 99991663, msg: 'Invalid access token for authorization.' });
+        const type = url.searchParams.get('user_id_type');
+        if (!type) return reply(res, 400, { code: 230001, msg: 'user_id_type is required' });
+        const messageId = decodeURIComponent(readUsers[1]!);
+        if (!s.inbox.some((m) => m.messageId === messageId)) return reply(res, 400, { code: 230110, msg: 'the message is not sent by the bot' });
+        const items = (readers.get(messageId) ?? []).map((r) => ({ user_id_type: type, user_id: r.openId, timestamp: String(r.atMs), tenant_key: '736588c9260f175d' }));
+        return reply(res, 200, { code: 0, msg: 'success', data: { items, has_more: false, page_token: '' } });
       }
       reply(res, 404, { code: 404, msg: 'not found' });
     });

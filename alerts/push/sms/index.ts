@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import { ConfigError } from '../../../app/errors.ts';
 import type { Condition } from '../../../contracts/messages.ts';
 import { conditionName } from '../../catalog/messages.ts';
@@ -8,7 +9,9 @@ import { PRIORITY_NAMES } from '../../tickets/notice-text.ts';
 import { actionLink, actionTicketRef, type PhoneAction } from '../actions.ts';
 import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED, type SendResult } from '../channel.ts';
 import { PushRejectedError } from '../errors.ts';
+import { ProviderRefs, type RefTarget } from '../provider-refs.ts';
 import { aliyunSignedUrl, callAliyun } from './aliyun.ts';
+import { aliyunOutId, checkReceipts, chinaTimeMs, maskPhone, ReceiptsConfigSchema, recordReport, rememberRef, reportFailed, reportRoute, targetOfOutId } from './receipts.ts';
 import { callTencent, tencentError } from './tencent.ts';
 
 /** What a template parameter is filled with, from the notice. */
@@ -45,7 +48,7 @@ const smsFields = (defaultParams: ParamSource[]) => ({
   countryCode: Type.String({ pattern: '^[0-9]{1,4}$', default: '86', description: 'For numbers written without +<country>' }),
 });
 
-export const SmsConfigSchema = Type.Object(smsFields(['priority', 'ticket', 'condition', 'address', 'link']), { additionalProperties: false });
+export const SmsConfigSchema = Type.Object({ ...smsFields(['priority', 'ticket', 'condition', 'address', 'link']), receipts: ReceiptsConfigSchema }, { additionalProperties: false });
 export type SmsConfig = Static<typeof SmsConfigSchema>;
 export const CustomerSmsConfigSchema = Type.Object(smsFields(['condition', 'device', 'address']), { additionalProperties: false });
 export type CustomerSmsConfig = Static<typeof CustomerSmsConfigSchema>;
@@ -118,15 +121,22 @@ export function templateValues(notice: Notice, link: string | undefined, maxChar
   };
 }
 
+/** Whose push an SMS is, so its delivery report can be recorded: Aliyun carries it in OutId, Tencent's SerialNo is kept in `refs`. */
+export interface SmsReceiptTarget {
+  target: RefTarget;
+  refs: ProviderRefs | undefined;
+}
+
 /** Sends one templated SMS to one number; resolves when the provider accepted it for that number. */
-export async function sendSms(config: SmsConfig | CustomerSmsConfig, number: string, values: Record<ParamSource, string>, deps: ChannelDeps): Promise<SendResult> {
+export async function sendSms(config: SmsConfig | CustomerSmsConfig, number: string, values: Record<ParamSource, string>, deps: ChannelDeps, receipt?: SmsReceiptTarget): Promise<SendResult> {
   const nowMs = deps.clock.now();
   const limits = { timeoutMs: config.timeoutMs, throttleMs: config.throttleMs };
   if (config.provider === 'aliyun') {
     const templateParam = Object.fromEntries(config.templateParams.map((s) => [s, values[s]]));
+    const outId = receipt && aliyunOutId(receipt.target);
     const url = aliyunSignedUrl(
       config.endpoint ?? 'https://dysmsapi.aliyuncs.com',
-      { Action: 'SendSms', Version: '2017-05-25', RegionId: config.region ?? 'cn-hangzhou', PhoneNumbers: number, SignName: config.signName, TemplateCode: config.templateCode, TemplateParam: JSON.stringify(templateParam) },
+      { Action: 'SendSms', Version: '2017-05-25', RegionId: config.region ?? 'cn-hangzhou', PhoneNumbers: number, SignName: config.signName, TemplateCode: config.templateCode, TemplateParam: JSON.stringify(templateParam), ...(outId ? { OutId: outId } : {}) },
       { accessKeyId: config.accessKeyId, accessKeySecret: config.accessKeySecret },
       nowMs,
     );
@@ -153,10 +163,50 @@ export async function sendSms(config: SmsConfig | CustomerSmsConfig, number: str
   if (!status) throw tencentError('MissingSendStatus', 'no SendStatusSet in the answer', 'SMS', config.throttleMs, response.RequestId as string | undefined);
   if (status.Code !== 'Ok') throw tencentError(status.Code ?? 'Unknown', status.Message ?? '', 'SMS', config.throttleMs, response.RequestId as string | undefined);
   deps.log.debug({ serialNo: status.SerialNo, requestId: response.RequestId }, 'SMS accepted by Tencent Cloud');
+  if (receipt) await rememberRef(receipt.refs, status.SerialNo, receipt.target, deps);
   return DELIVERED;
 }
 
 export const checkConfig = (config: SmsConfig | CustomerSmsConfig, plugin: string) => requireField(config, 'tencent', 'sdkAppId', plugin);
+
+/** Aliyun SmsReport, HTTP batch push (help.aliyun.com/document_detail/101867.html): a JSON array, several reports per push. */
+const AliyunSmsReport = Type.Array(
+  Type.Object({
+    phone_number: Type.Optional(Type.String()),
+    send_time: Type.Optional(Type.String()),
+    report_time: Type.Optional(Type.String()),
+    success: Type.Optional(Type.Boolean()),
+    err_code: Type.Optional(Type.String()),
+    err_msg: Type.Optional(Type.String()),
+    sms_size: Type.Optional(Type.String()),
+    biz_id: Type.Optional(Type.String()),
+    out_id: Type.Optional(Type.String()),
+  }),
+  { description: 'Aliyun SmsReport: delivery reports of messages sent with SendSms' },
+);
+/** Aliyun checks only that `code` is a number (and HTTP 200); anything else is pushed again. */
+export const AliyunReportAnswer = Type.Object({ code: Type.Integer(), msg: Type.String() });
+
+/** Tencent Cloud SMS 短信下发状态通知 (cloud.tencent.com/document/product/382/5807): a JSON array. */
+const TencentSmsReport = Type.Array(
+  Type.Object({
+    user_receive_time: Type.Optional(Type.String()),
+    nationcode: Type.Optional(Type.String()),
+    mobile: Type.Optional(Type.String()),
+    report_status: Type.Optional(Type.String({ description: 'SUCCESS or FAIL' })),
+    errmsg: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    sid: Type.Optional(Type.String({ description: 'The SerialNo SendSms answered' })),
+  }),
+  { description: 'Tencent Cloud SMS status callback' },
+);
+export const TencentReportAnswer = Type.Object({ result: Type.Integer(), errmsg: Type.String() });
+
+/** Tencent's report names the message only by SerialNo: kept per push to match it (Aliyun's OutId needs nothing kept). */
+const serialNos = (config: SmsConfig, deps: ChannelDeps) => (config.receipts && config.provider === 'tencent' && deps.db ? new ProviderRefs(deps.db, deps.instanceName ?? 'sms') : undefined);
+
+const smsFailed = (deps: ChannelDeps, log: FastifyBaseLogger, target: RefTarget | undefined, phone: string | undefined, code: string | undefined, text: string | undefined) =>
+  reportFailed(deps, log, 'SMS not delivered to the phone (provider report)', { ...target, phone: phone && maskPhone(phone), code, text });
 
 /** Templated SMS to a person's phone (Aliyun Dysmsapi or Tencent Cloud SMS), with a one-tap acknowledge link. */
 export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
@@ -166,15 +216,52 @@ export const SmsPlugin: ChannelPlugin<typeof SmsConfigSchema> = {
   serves: (person) => Boolean(person.phone),
   create(config, deps): Channel {
     checkConfig(config, 'sms');
+    checkReceipts(config, deps, config.provider === 'tencent', 'sms');
+    const refs = serialNos(config, deps);
     return {
       async send(notice, person) {
         if (notice.kind === 'customer.notice') throw new PushRejectedError('A customer notice is not sent to staff');
         if (!noticeMatches(config, notice)) return { delivered: false, reason: `sms sends no ${notice.priority} ${notice.kind}` };
         const number = person.phone ? providerNumber(config.provider, person.phone, config.countryCode) : undefined;
         if (!number) throw new PushRejectedError(`No valid phone number for ${person.id}: ${person.phone ?? 'none'}`);
-        return sendSms(config, number, templateValues(notice, oneTapLink(notice, person, deps, config.appUrl), config.maxParamChars), deps);
+        const values = templateValues(notice, oneTapLink(notice, person, deps, config.appUrl), config.maxParamChars);
+        return sendSms(config, number, values, deps, config.receipts ? { target: { noticeId: notice.id, personId: person.id }, refs } : undefined);
       },
       async close() {},
+    };
+  },
+  callbacks(config, _channel, deps) {
+    const receipts = config.receipts;
+    if (!receipts) return undefined;
+    const refs = serialNos(config, deps);
+    return async (app) => {
+      if (config.provider === 'aliyun') {
+        reportRoute(app, receipts, {
+          body: AliyunSmsReport,
+          answer: AliyunReportAnswer,
+          async handle(reports, log) {
+            for (const r of reports) {
+              const target = targetOfOutId(r.out_id);
+              if (r.success === true) await recordReport(deps, log, target, r.biz_id, 'delivered', chinaTimeMs(r.report_time));
+              else smsFailed(deps, log, target, r.phone_number, r.err_code, r.err_msg);
+            }
+            return { code: 0, msg: '接收成功' };
+          },
+        });
+        return;
+      }
+      reportRoute(app, receipts, {
+        body: TencentSmsReport,
+        answer: TencentReportAnswer,
+        async handle(reports, log) {
+          for (const r of reports) {
+            const target = r.sid ? await refs!.find(r.sid) : undefined;
+            if (r.report_status === 'SUCCESS') await recordReport(deps, log, target, r.sid, 'delivered', chinaTimeMs(r.user_receive_time));
+            else smsFailed(deps, log, target, r.mobile, r.errmsg, r.description);
+          }
+          return { result: 0, errmsg: 'OK' };
+        },
+      });
     };
   },
 };

@@ -5,6 +5,11 @@
  * the channels' own signers, and answer as the providers do when they fail: Aliyun
  * 400 SignatureDoesNotMatch / SignatureNonceUsed, Tencent 200 with Response.Error
  * AuthFailure.SignatureFailure. What a correctly signed request gets is the test's `answer…`.
+ *
+ * It also pushes the delivery reports the providers document, about the messages and calls it
+ * accepted, to a report URL: Aliyun SmsReport and VoiceReport / VoiceCallReport (JSON arrays,
+ * acknowledged `{"code":0,…}`), Tencent SMS status (JSON array, `sid` = SerialNo) and VMS
+ * `voiceprompt_callback` / `voice_failure_callback` (acknowledged `{"result":0,…}`).
  */
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -13,11 +18,15 @@ import type { AddressInfo } from 'node:net';
 export interface AliyunCall {
   params: Record<string, string>;
   signatureValid: boolean;
+  /** What it was answered (BizId for SendSms, CallId for SingleCallByTts). */
+  answer?: any;
 }
 export interface TencentCall {
   headers: IncomingHttpHeaders;
   body: any;
   signatureValid: boolean;
+  /** The `Response` it was answered (SendStatusSet[].SerialNo, SendStatus.CallId). */
+  response?: any;
 }
 export interface Reply {
   status?: number;
@@ -61,6 +70,105 @@ function verifyTencent(headers: IncomingHttpHeaders, raw: string, secretId: stri
   const kService = createHmac('sha256', kDate).update(service!).digest();
   const kSigning = createHmac('sha256', kService).update('tc3_request').digest();
   return createHmac('sha256', kSigning).update(toSign).digest('hex') === signature;
+}
+
+/** `2017-01-01 00:00:00`, Beijing time, as the providers write report times. */
+const beijing = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+
+/** Aliyun SmsReport item for a SendSms this stand-in accepted (help.aliyun.com/document_detail/101867.html). */
+export function aliyunSmsReport(call: AliyunCall, outcome: { success: boolean; atMs: number; err_code?: string; err_msg?: string }) {
+  return {
+    phone_number: call.params.PhoneNumbers,
+    send_time: beijing(outcome.atMs - 2000),
+    report_time: beijing(outcome.atMs),
+    success: outcome.success,
+    err_code: outcome.err_code ?? (outcome.success ? 'DELIVERED' : 'MK:0001'),
+    err_msg: outcome.err_msg ?? (outcome.success ? '用户接收成功' : '用户接收失败'),
+    sms_size: '1',
+    biz_id: call.answer?.BizId,
+    out_id: call.params.OutId ?? '',
+  };
+}
+
+/** Tencent SMS status callback item for a SendSms it accepted (cloud.tencent.com/document/product/382/5807). */
+export function tencentSmsReport(call: TencentCall, outcome: { status: 'SUCCESS' | 'FAIL'; atMs: number; errmsg?: string; description?: string }) {
+  const number = String(call.body.PhoneNumberSet[0]);
+  return {
+    user_receive_time: beijing(outcome.atMs),
+    nationcode: '86',
+    mobile: number.replace(/^\+86/, ''),
+    report_status: outcome.status,
+    errmsg: outcome.errmsg ?? (outcome.status === 'SUCCESS' ? 'DELIVRD' : 'MI:0013'),
+    description: outcome.description ?? (outcome.status === 'SUCCESS' ? '用户短信送达成功' : '用户短信接收失败'),
+    sid: call.response.SendStatusSet[0].SerialNo,
+  };
+}
+
+/**
+ * Aliyun VoiceReport item for a SingleCallByTts it accepted (help.aliyun.com/zh/vms/developer-reference/voicereport-4):
+ * the ring and answer times are present only when the phone rang / was answered.
+ */
+export function aliyunVoiceReport(call: AliyunCall, outcome: { status_code: string; status_msg?: string; ringMs?: number; answerMs?: number; endMs: number }) {
+  return {
+    call_id: call.answer?.CallId,
+    status_code: outcome.status_code,
+    status_msg: outcome.status_msg ?? '执行完成',
+    callee: call.params.CalledNumber,
+    caller: call.params.CalledShowNumber ?? '',
+    originate_time: beijing(outcome.endMs - 60_000),
+    ring_time: outcome.ringMs === undefined ? '' : beijing(outcome.ringMs),
+    start_time: outcome.answerMs === undefined ? '' : beijing(outcome.answerMs),
+    end_time: beijing(outcome.endMs),
+    duration: outcome.answerMs === undefined ? '0' : String(Math.round((outcome.endMs - outcome.answerMs) / 1000)),
+    voice_type: 'voice',
+    out_id: call.params.OutId ?? '',
+    hangup_direction: '用户',
+    toll_type: 'UNKNOWN',
+  };
+}
+
+/** Aliyun VoiceCallReport item (help.aliyun.com/document_detail/214640.htm): one state of a call as it happens. */
+export function aliyunVoiceCallReport(call: AliyunCall, statusCode: string, atMs: number) {
+  return { status_code: statusCode, status_time: beijing(atMs), out_id: call.params.OutId ?? '', call_id: call.answer?.CallId };
+}
+
+/** Tencent VMS voiceprompt_callback for a SendTtsVoice it accepted (cloud.tencent.com/document/product/1128/51534). */
+export function tencentVoiceCallback(call: TencentCall, outcome: { result: '0' | '1' | '2'; startMs: number; acceptMs?: number; endMs: number }) {
+  const s = (ms: number) => String(Math.floor(ms / 1000));
+  return {
+    voiceprompt_callback: {
+      result: outcome.result,
+      accept_time: outcome.acceptMs === undefined ? '0' : s(outcome.acceptMs),
+      call_from: '',
+      callid: call.response.SendStatus.CallId,
+      end_calltime: s(outcome.endMs),
+      fee: outcome.acceptMs === undefined ? '0' : '1',
+      mobile: String(call.body.CalledNumber).replace(/^\+86/, ''),
+      nationcode: '86',
+      start_calltime: s(outcome.startMs),
+    },
+  };
+}
+
+/** Tencent VMS voice_failure_callback (cloud.tencent.com/document/product/1128/51536). */
+export function tencentVoiceFailure(call: TencentCall, failureCode: number, reason: string) {
+  return {
+    voice_failure_callback: {
+      call_from: '',
+      callid: call.response.SendStatus.CallId,
+      failure_code: failureCode,
+      failure_reason: reason,
+      mobile: String(call.body.CalledNumber).replace(/^\+86/, ''),
+      nationcode: '86',
+    },
+  };
+}
+
+/** Pushes a report as the providers do: a JSON POST to the configured URL. Resolves with the answer. */
+export async function pushReport(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json;charset=utf-8' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 function send(res: ServerResponse, r: Reply): void {
@@ -109,13 +217,16 @@ export class ProviderStandIn {
       return send(res, { status: 400, body: { Code: 'MissingParameter', Message: 'common parameters', RequestId: 'R-p' } });
     }
     if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(p.Timestamp ?? '')) return send(res, { status: 400, body: { Code: 'InvalidTimeStamp.Format', Message: 'Timestamp', RequestId: 'R-t' } });
-    send(res, this.answerAliyun(call));
+    const reply = this.answerAliyun(call);
+    call.answer = reply.body;
+    send(res, reply);
   }
 
   #tencent(headers: IncomingHttpHeaders, raw: string, res: ServerResponse): void {
     const call: TencentCall = { headers, body: JSON.parse(raw), signatureValid: verifyTencent(headers, raw, this.keys.tencentSecretId, this.keys.tencentSecretKey) };
     this.tencentCalls.push(call);
     if (!call.signatureValid) return send(res, { body: { Response: { Error: { Code: 'AuthFailure.SignatureFailure', Message: 'The provided credentials could not be validated.' }, RequestId: 'q-sig' } } });
-    send(res, { body: { Response: { ...this.answerTencent(call), RequestId: 'q-1' } } });
+    call.response = { ...this.answerTencent(call), RequestId: 'q-1' };
+    send(res, { body: { Response: call.response } });
   }
 }

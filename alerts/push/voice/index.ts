@@ -1,10 +1,13 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Notice } from '../../tickets/notice.ts';
-import { type Channel, type ChannelPlugin, DELIVERED } from '../channel.ts';
+import { type Channel, type ChannelDeps, type ChannelPlugin, DELIVERED } from '../channel.ts';
 import { quietUntilMs } from '../delivery-queue.ts';
 import { PushRejectedError, PushThrottledError, PushTimeoutError } from '../errors.ts';
+import { ProviderRefs, type RefTarget } from '../provider-refs.ts';
 import { aliyunSignedUrl, callAliyun } from '../sms/aliyun.ts';
-import { noticeMatches, PARAM_SOURCES, type ParamSource, providerFields, providerNumber, requireField, templateValues } from '../sms/index.ts';
+import { AliyunReportAnswer, noticeMatches, PARAM_SOURCES, type ParamSource, providerFields, providerNumber, requireField, TencentReportAnswer, templateValues } from '../sms/index.ts';
+import { checkReceipts, chinaTimeMs, maskPhone, ReceiptsConfigSchema, recordReport, rememberRef, reportFailed, reportRoute, unixSecondsMs } from '../sms/receipts.ts';
 import { callTencent } from '../sms/tencent.ts';
 import { callLimitsFor, type CallRefusal } from './call-limits.ts';
 
@@ -35,13 +38,12 @@ export const VoiceConfigSchema = Type.Object(
     }),
     timeZone: Type.String({ default: 'Asia/Shanghai', description: 'Zone in which quietHours are read' }),
     maxNoticeAgeMs: Type.Integer({ minimum: 1, default: 15 * 60_000, description: 'A notice older than this is not called about any more (a retry or a restart long after): the next escalation step is due' }),
+    receipts: ReceiptsConfigSchema,
   },
   { additionalProperties: false },
 );
 export type VoiceConfig = Static<typeof VoiceConfigSchema>;
 
-/** 139****0100: the delivery log says which phone without spelling it out. */
-const masked = (n: string) => (n.length > 7 ? `${n.slice(0, n.length - 8)}****${n.slice(-4)}` : n);
 const localClock = (ms: number, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
 
 const WINDOW_NAMES = { minute: ['一分钟', 'minute'], hour: ['一小时', 'hour'], day: ['24 小时', '24 hours'] } as const;
@@ -50,8 +52,8 @@ function limitMessage(number: string, r: CallRefusal, timeZone: string): string 
   const [zh, en] = WINDOW_NAMES[r.window];
   const next = r.window === 'day' ? new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'short' }).format(r.nextAtMs) : localClock(r.nextAtMs, timeZone);
   return (
-    `语音呼叫未拨出：${masked(number)} ${zh}内已呼叫 ${r.placed} 次（上限 ${r.limit}），${next} 起可再呼叫` +
-    ` / Voice call not placed: ${masked(number)} was called ${r.placed} time(s) in the last ${en} (limit ${r.limit}); next call possible at ${next}`
+    `语音呼叫未拨出：${maskPhone(number)} ${zh}内已呼叫 ${r.placed} 次（上限 ${r.limit}），${next} 起可再呼叫` +
+    ` / Voice call not placed: ${maskPhone(number)} was called ${r.placed} time(s) in the last ${en} (limit ${r.limit}); next call possible at ${next}`
   );
 }
 
@@ -93,6 +95,62 @@ async function placeCall(config: VoiceConfig, number: string, values: Record<Par
 }
 
 /**
+ * Aliyun call reports, HTTP batch push, JSON arrays: VoiceReport, the record after the call
+ * (help.aliyun.com/zh/vms/developer-reference/voicereport-4: status_code, ring_time, start_time …),
+ * and VoiceCallReport, its states as they happen (help.aliyun.com/document_detail/214640.htm:
+ * status_code, status_time). Either may be subscribed to this URL. Only the fields read are named.
+ */
+const AliyunVoiceReport = Type.Array(
+  Type.Object({
+    call_id: Type.Optional(Type.String()),
+    status_code: Type.Optional(Type.String()),
+    status_msg: Type.Optional(Type.String()),
+    status_time: Type.Optional(Type.String()),
+    ring_time: Type.Optional(Type.String()),
+    b_ring_time: Type.Optional(Type.String()),
+    start_time: Type.Optional(Type.String()),
+    b_start_time: Type.Optional(Type.String()),
+    end_time: Type.Optional(Type.String()),
+    callee: Type.Optional(Type.String()),
+  }),
+  { description: 'Aliyun VoiceReport / VoiceCallReport' },
+);
+
+/**
+ * What an Aliyun status code says of the person (help.aliyun.com/document_detail/55085.html,
+ * 112804.htm): 200000 listened to the end, 200001 hung up before the end, 200102 answered — they
+ * heard it; 200003 "received the call but did not answer", 200201 ringing — it reached the phone;
+ * 200100 / 200101 / 300000 are progress (call ended, calling, a key pressed); anything else
+ * (busy, off, unreachable, no such number …) failed.
+ */
+const ALIYUN_HEARD = new Set(['200000', '200001', '200102']);
+const ALIYUN_RANG = new Set(['200003', '200201']);
+const ALIYUN_PROGRESS = new Set(['200100', '200101', '300000']);
+
+/**
+ * Tencent VMS callbacks (cloud.tencent.com/document/product/1128/51534 and /51536), one object per
+ * push: `voiceprompt_callback` — result 0 answered, 1 not answered, 2 call failed — and
+ * `voice_failure_callback` with the reason; a key-press callback may come to the same URL.
+ */
+const TencentVoiceCallback = Type.Object(
+  {
+    voiceprompt_callback: Type.Optional(
+      Type.Object({ result: Type.Optional(Type.String()), accept_time: Type.Optional(Type.String()), callid: Type.Optional(Type.String()), mobile: Type.Optional(Type.String()) }),
+    ),
+    voice_failure_callback: Type.Optional(
+      Type.Object({ callid: Type.Optional(Type.String()), failure_code: Type.Optional(Type.Number()), failure_reason: Type.Optional(Type.String()), mobile: Type.Optional(Type.String()) }),
+    ),
+  },
+  { description: 'Tencent VMS 语音通知状态通知 / 语音送达失败原因通知' },
+);
+
+/** The provider's CallId is all its report names: kept per call to match it. */
+const callIds = (config: VoiceConfig, deps: ChannelDeps) => (config.receipts && deps.db ? new ProviderRefs(deps.db, deps.instanceName ?? 'voice') : undefined);
+
+const callFailed = (deps: ChannelDeps, log: FastifyBaseLogger, target: RefTarget | undefined, callId: string | undefined, phone: string | undefined, code: string | number | undefined, text: string | undefined) =>
+  reportFailed(deps, log, 'Voice call not answered (provider report)', { ...target, callId, phone: phone && maskPhone(phone), code, text });
+
+/**
  * A phone call reading the notice out (Aliyun SingleCallByTts / Tencent SendTtsVoice), for the
  * emergencies nobody acknowledged after the repeat. A call that cannot be placed — the number's
  * limit, the provider's quiet hours, the provider refusing — fails the delivery for good with a
@@ -105,6 +163,8 @@ export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
   serves: (person) => Boolean(person.phone),
   create(config, deps): Channel {
     requireField(config, 'tencent', 'sdkAppId', 'voice');
+    checkReceipts(config, deps, true, 'voice');
+    const refs = callIds(config, deps);
     const limits = callLimitsFor(config, { maxPerMinute: config.maxPerMinute, maxPerHour: config.maxPerHour, maxPerDay: config.maxPerDay }, deps.dataDir, deps.clock.now(), deps.log);
     return {
       async send(notice, person) {
@@ -129,6 +189,7 @@ export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
         try {
           const callId = await placeCall(config, number, templateValues(notice, undefined, config.maxParamChars), notice, nowMs);
           deps.log.info({ noticeId: notice.id, recipientId: person.id, callId }, 'Voice call placed');
+          await rememberRef(refs, callId, { noticeId: notice.id, personId: person.id }, deps);
           return DELIVERED;
         } catch (err) {
           // No answer may still mean a ringing phone: that slot stays taken. Any other failure placed no call.
@@ -140,6 +201,47 @@ export const VoicePlugin: ChannelPlugin<typeof VoiceConfigSchema> = {
         }
       },
       async close() {},
+    };
+  },
+  callbacks(config, _channel, deps) {
+    const receipts = config.receipts;
+    const refs = callIds(config, deps);
+    if (!receipts || !refs) return undefined;
+    return async (app) => {
+      if (config.provider === 'aliyun') {
+        reportRoute(app, receipts, {
+          body: AliyunVoiceReport,
+          answer: AliyunReportAnswer,
+          async handle(reports, log) {
+            for (const r of reports) {
+              const code = r.status_code ?? '';
+              if (ALIYUN_PROGRESS.has(code)) continue;
+              const target = r.call_id ? await refs.find(r.call_id) : undefined;
+              if (ALIYUN_HEARD.has(code)) await recordReport(deps, log, target, r.call_id, 'read', chinaTimeMs(r.start_time ?? r.b_start_time ?? r.status_time ?? r.end_time));
+              else if (ALIYUN_RANG.has(code)) await recordReport(deps, log, target, r.call_id, 'delivered', chinaTimeMs(r.ring_time ?? r.b_ring_time ?? r.status_time ?? r.end_time));
+              else callFailed(deps, log, target, r.call_id, r.callee, code, r.status_msg);
+            }
+            return { code: 0, msg: '接收成功' };
+          },
+        });
+        return;
+      }
+      reportRoute(app, receipts, {
+        body: TencentVoiceCallback,
+        answer: TencentReportAnswer,
+        async handle(body, log) {
+          const prompt = body.voiceprompt_callback;
+          if (prompt?.callid) {
+            const target = await refs.find(prompt.callid);
+            // "1: not answered" does not say the phone rang (that is the failure callback's to tell): nothing recorded.
+            if (prompt.result === '0') await recordReport(deps, log, target, prompt.callid, 'read', unixSecondsMs(prompt.accept_time));
+            else callFailed(deps, log, target, prompt.callid, prompt.mobile, prompt.result, prompt.result === '1' ? 'not answered' : 'call failed');
+          }
+          const failure = body.voice_failure_callback;
+          if (failure?.callid) callFailed(deps, log, await refs.find(failure.callid), failure.callid, failure.mobile, failure.failure_code, failure.failure_reason);
+          return { result: 0, errmsg: 'OK' };
+        },
+      });
     };
   },
 };
