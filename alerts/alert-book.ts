@@ -270,22 +270,14 @@ export class AlertBook {
           continue;
         }
         const alert = this.#newAlert(event, key);
-        this.#raise(alert, key);
+        this.#recordRaise(alert, key, lines, changes);
         this.#inhibitOnRaise(alert, event.atMs, lines);
-        const seq = ++this.#seq;
-        this.#logChange(seq, 'raised', alert);
-        lines.push({ op: 'raise', seq, alert });
-        changes.push({ type: 'raised', alert });
       } else {
         if (!current || event.atMs < current.raisedAtMs) {
           this.#ignored++;
           continue;
         }
-        this.#clear(current, key, event.atMs, event.detail);
-        const seq = ++this.#seq;
-        this.#logChange(seq, 'cleared', current);
-        lines.push({ op: 'clear', seq, id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
-        changes.push({ type: 'cleared', alert: current });
+        this.#recordClear(current, key, event, lines, changes);
         this.#releaseOnClear(current, lines, changes);
       }
     }
@@ -309,23 +301,32 @@ export class AlertBook {
         this.#ignored++;
         return;
       }
-      const alert = this.#newAlert(event, key);
-      this.#raise(alert, key);
-      const seq = ++this.#seq;
-      this.#logChange(seq, 'raised', alert);
-      lines.push({ op: 'raise', seq, alert });
-      changes.push({ type: 'raised', alert });
+      this.#recordRaise(this.#newAlert(event, key), key, lines, changes);
       return;
     }
     if (!current?.late || event.atMs < current.raisedAtMs) {
       this.#ignored++;
       return;
     }
-    this.#clear(current, key, event.atMs, event.detail);
+    this.#recordClear(current, key, event, lines, changes);
+  }
+
+  /** A raise as a change: applied, sequenced, kept for replay, its journal line queued. */
+  #recordRaise(alert: Alert, key: string, lines: JournalLine[], changes: AlertChange[]): void {
+    this.#raise(alert, key);
     const seq = ++this.#seq;
-    this.#logChange(seq, 'cleared', current);
-    lines.push({ op: 'clear', seq, id: current.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
-    changes.push({ type: 'cleared', alert: current });
+    this.#logChange(seq, 'raised', alert);
+    lines.push({ op: 'raise', seq, alert });
+    changes.push({ type: 'raised', alert });
+  }
+
+  /** A clear as a change, likewise. */
+  #recordClear(alert: Alert, key: string, event: AlertEvent, lines: JournalLine[], changes: AlertChange[]): void {
+    this.#clear(alert, key, event.atMs, event.detail);
+    const seq = ++this.#seq;
+    this.#logChange(seq, 'cleared', alert);
+    lines.push({ op: 'clear', seq, id: alert.id, key, clearedAtMs: event.atMs, clearDetail: event.detail });
+    changes.push({ type: 'cleared', alert });
   }
 
   #newAlert(event: AlertEvent, key: string): Alert {

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
-import { ConfigError } from '../app/errors.ts';
+import { parseSection } from './settings.ts';
 import type { Condition } from '../contracts/messages.ts';
 
 /**
@@ -20,10 +19,7 @@ export type FlapSettings = Static<typeof FlapSettingsSchema>;
 
 /** Parses the `flapping` section of the settings file once at start; a bad value is refused by name. */
 export function parseFlapSettings(raw: unknown = {}): FlapSettings {
-  const withDefaults = Value.Default(FlapSettingsSchema, Value.Clone(raw ?? {}));
-  const first = Value.Errors(FlapSettingsSchema, withDefaults).First();
-  if (first) throw new ConfigError(`flapping${first.path.replaceAll('/', '.')}: ${first.message}`);
-  return withDefaults as FlapSettings;
+  return parseSection(FlapSettingsSchema, 'flapping', raw);
 }
 
 /**

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
-import { ConfigError } from '../app/errors.ts';
+import { parseSection } from './settings.ts';
 import type { Condition, Severity } from '../contracts/messages.ts';
 
 /**
@@ -26,10 +25,7 @@ export type LateSettings = Static<typeof LateSettingsSchema>;
 
 /** Parses the `lateReadings` section of the settings file once at start; a bad value is refused by name. */
 export function parseLateSettings(raw: unknown = {}): LateSettings {
-  const withDefaults = Value.Default(LateSettingsSchema, Value.Clone(raw ?? {}));
-  const first = Value.Errors(LateSettingsSchema, withDefaults).First();
-  if (first) throw new ConfigError(`lateReadings${first.path.replaceAll('/', '.')}: ${first.message}`);
-  return withDefaults as LateSettings;
+  return parseSection(LateSettingsSchema, 'lateReadings', raw);
 }
 
 /** The run that judges a device's late readings, in their own device-time order. Plain JSON, part of the device's snapshot. */

@@ -47,6 +47,16 @@ class Site {
     await p.until(`${want} readings judged`, async () => (await p.metric('gas_processor_readings_total')) + (await p.metric('gas_processor_late_readings_total')) >= want);
   }
 
+  /** The live stream of the technician on call in 城东区: their phone, to count the pages. */
+  async technicianStream(): Promise<StreamClient> {
+    const { httpUrl, adminToken } = this.pipeline;
+    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const onCall = await this.pipeline.get<{ technician?: { id: string } }>(`/oncall?district=${encodeURIComponent('城东区')}`);
+    const res = await fetch(`${httpUrl}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 'phone of the on-call technician', role: 'technician', personId: onCall.technician!.id }) });
+    const { token } = (await res.json()) as { token: string };
+    return openStream(`${httpUrl}/api/v1/stream?access_token=${token}`);
+  }
+
   alerts(deviceId: string, condition?: string): Promise<InhibitedAlert[]> {
     return this.pipeline.get<{ items: InhibitedAlert[] }>(`/alerts?deviceId=${deviceId}${condition ? `&condition=${condition}` : ''}&limit=100`).then((r) => r.items);
   }
@@ -76,12 +86,7 @@ describe('issue 15 #1: late and backfilled readings judged in event time over re
       { deviceId: 'HM-LT4', kind: 'household_meter', vendor: 'meihua' },
       { deviceId: 'HA-LT5', kind: 'home_gas_alarm' },
     ]);
-    const { httpUrl, adminToken } = site.pipeline;
-    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
-    const onCall = await site.pipeline.get<{ technician?: { id: string } }>(`/oncall?district=${encodeURIComponent('城东区')}`);
-    const res = await fetch(`${httpUrl}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 'phone of the on-call technician', role: 'technician', personId: onCall.technician!.id }) });
-    const { token } = (await res.json()) as { token: string };
-    stream = await openStream(`${httpUrl}/api/v1/stream?access_token=${token}`);
+    stream = await site.technicianStream();
   });
   afterAll(async () => {
     stream?.close();
@@ -200,12 +205,7 @@ describe('issue 15 #4: a flapping gas alarm over real MQTT', () => {
   beforeAll(async () => {
     site = await Site.start('GW-FL', [{ deviceId: 'HA-FL1', kind: 'home_gas_alarm', address: '人民路 2 号 101', customer: '赵敏' }]);
     // The phone of the technician on call, to count the leak pages.
-    const { httpUrl, adminToken } = site.pipeline;
-    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
-    const onCall = await site.pipeline.get<{ technician?: { id: string } }>(`/oncall?district=${encodeURIComponent('城东区')}`);
-    const res = await fetch(`${httpUrl}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 'phone of the on-call technician', role: 'technician', personId: onCall.technician!.id }) });
-    const { token } = (await res.json()) as { token: string };
-    stream = await openStream(`${httpUrl}/api/v1/stream?access_token=${token}`);
+    stream = await site.technicianStream();
   });
   afterAll(async () => {
     stream?.close();
