@@ -111,6 +111,7 @@ const scratch = new Float64Array(16);
 
 export class HistoryStore {
   readonly #devices = new Map<string, number[]>();
+  readonly #templates = new Map<number, number[]>();
   readonly #status: StatusSets;
   readonly #options: HistoryStoreOptions;
   #bytes = 0;
@@ -448,23 +449,35 @@ export class HistoryStore {
     this.#resize(deviceId, data, layout, capacity);
   }
 
-  /** A new array of exactly `capacity` points: pushing would leave V8's growth slack (up to half again). */
+  /**
+   * A new array of exactly `length` numbers, all NaN: a copy of a template, which V8 makes with one
+   * allocation of unboxed doubles and no growth slack (filling `new Array(n)` would allocate twice).
+   */
+  #blank(length: number): number[] {
+    let template = this.#templates.get(length);
+    if (template === undefined) {
+      template = Array.from({ length }, () => NaN);
+      // Lengths follow the capacities in use: a handful, unless the share moves a lot.
+      if (this.#templates.size < 64) this.#templates.set(length, template);
+    }
+    return template.slice();
+  }
+
+  /** The device's points in a new array of exactly `capacity` points. */
   #resize(deviceId: string, data: number[], layout: Layout, capacity: number): number[] {
     const length = HEADER + capacity * layout.stride;
-    const next = new Array<number>(length);
+    const next = this.#blank(length);
     const used = HEADER + data[1]! * layout.stride;
     for (let i = 0; i < used; i++) next[i] = data[i]!;
-    for (let i = used; i < length; i++) next[i] = NaN;
     this.#bytes += (length - data.length) * 8;
     this.#devices.set(deviceId, next);
     return next;
   }
 
   #allocate(deviceId: string, layout: Layout, capacity: number): number[] {
-    const data = new Array<number>(HEADER + capacity * layout.stride);
+    const data = this.#blank(HEADER + capacity * layout.stride);
     data[0] = KIND_CODE[layout.kind];
     data[1] = 0;
-    for (let i = HEADER; i < data.length; i++) data[i] = NaN;
     this.#devices.set(deviceId, data);
     this.#bytes += DEVICE_OVERHEAD_BYTES + data.length * 8;
     this.#strideSum += layout.stride;
