@@ -8,6 +8,11 @@ import { KafkaBus } from '../bus/kafka-bus.ts';
 import { registerKafkaLagGauge } from '../bus/kafka-metrics.ts';
 import { InfluxSink } from '../sinks/influx/influx-sink.ts';
 import { InfluxWriter, parseInfluxWriterOptions, type InfluxWriterCounters } from '../sinks/influx/influx-writer.ts';
+import type { HistorySink } from '../sinks/history/index.ts';
+import { InfluxQlHistory } from '../sinks/history/influxql-history.ts';
+import { parseHistorySettings, type HistorySettings } from '../sinks/history/options.ts';
+import type { ReadingsHistory } from '../sinks/history/readings-history.ts';
+import { SINKS } from '../sinks/registry.ts';
 import { readFileSync } from 'node:fs';
 import { Counter, type Gauge } from 'prom-client';
 import type { Bus } from '../contracts/bus.ts';
@@ -123,6 +128,27 @@ function startInfluxSink(targets: readonly InfluxWriterInput[], bus: Bus, regist
   return sink;
 }
 
+/**
+ * Where the device page's readings come from: InfluxDB 1.x when INFLUXQL_URL is configured (it
+ * has every reading), else the local history sink, consuming readings beside the processors
+ * (group `history`; on Kafka the alerts role reads the readings topic for it). See sinks/history/README.md.
+ */
+async function startReadingsHistory(config: PipelineConfig, settings: HistorySettings, bus: Bus, metrics: PipelineMetrics, log: Logger): Promise<{ readings?: ReadingsHistory; sink?: HistorySink }> {
+  const influxQl = config.influx?.find((t) => t.target === 'v1');
+  if (influxQl) {
+    const readings = new InfluxQlHistory({ url: influxQl.url, database: influxQl.database ?? 'gas', username: influxQl.username, password: influxQl.password }, log);
+    return { readings };
+  }
+  if (!settings.enabled) return {};
+  const sink = await SINKS.history.start(settings, { bus, dataDir: config.dataDir, log });
+  const stats = () => sink.store.stats();
+  metrics.addGauge('gas_history_devices', 'Devices the local readings history holds', [], (g) => g.set(stats().devices));
+  metrics.addGauge('gas_history_points', 'Points the local readings history holds', [], (g) => g.set(stats().points));
+  metrics.addGauge('gas_history_bytes', 'Estimated memory of the local readings history, bytes (bounded by history.maxBytes)', [], (g) => g.set(stats().bytes));
+  metrics.addGauge('gas_history_points_per_device_limit', 'Most points a device may hold now (less than history.maxPointsPerDevice while the total is at maxBytes)', [], (g) => g.set(stats().pointsPerDeviceLimit));
+  return { readings: sink.readings, sink };
+}
+
 /** A PEM certificate and key read at start; a file that cannot be read is a configuration error. */
 function readTls(files: TlsFiles | undefined, what: string): { cert: Buffer; key: Buffer } | undefined {
   if (!files) return undefined;
@@ -160,6 +186,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   const detectors = configureDetectors(settings.detectors);
   const silenceSettings = withDefaults(SilenceSettingsSchema, settings.silence);
   const decoderOptions = withDefaults(DecoderOptionsSchema, settings.ingest);
+  const historySettings = parseHistorySettings(settings.history);
 
   const registry = new DeviceRegistry(config.registryFile ? readRegistryFile(config.registryFile) : [], join(config.dataDir, 'registry-edits.json'));
   const bus = await createBus(config, registry, log);
@@ -249,6 +276,11 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     influx = startInfluxSink(config.influx, bus, registry, metrics, log.child({ stage: 'influx' }));
   }
 
+  // --- readings history for the device page, where the API runs; after the processors, so that
+  // in one process it takes each batch after the detectors have judged it ------------------------
+  let history: { readings?: ReadingsHistory; sink?: HistorySink } = {};
+  if (runs('alerts')) history = await startReadingsHistory(config, historySettings, bus, metrics, log.child({ stage: 'history' }));
+
   // --- ingest role: MQTT → validated readings --------------------------------------------------
   let broker: EmbeddedBroker | undefined;
   let mqttUrl = config.mqttUrl;
@@ -295,6 +327,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       tokens: new TokenChain(tokens, apiTokens),
       apiTokens,
       tickets: services.tickets,
+      readings: history.readings,
       customerNotices: new CustomerNoticeLog(services.db),
       reports: services.reports,
       oncall: services.oncall,
@@ -358,6 +391,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       await broker?.stop();
       await bus.close();
       await influx?.close();
+      await history.sink?.stop();
       await api.close();
       await services?.stop();
     },

@@ -32,6 +32,8 @@ function expectSaneLatency(p: Percentiles, probes: number): void {
 
 function expectSanePath(path: PathResult, devices: number, rounds: number, batches: number[], levels: number[]): void {
   expect(path.influx).toBe(false);
+  // On by default, as in `npm start`.
+  expect(path.history).toBe(true);
   expect(path.peak.map((p) => p.batchSize)).toEqual(batches);
   for (const p of path.peak) {
     // Exactly the measured rounds were judged, the warm-up round not among them.

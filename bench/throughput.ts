@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/throughput.ts [--path embedded|kafka|both] [--devices 100000] [--kafka-devices N] [--batch 100,1]
  *     [--rounds N] [--levels 10,25,50,75,100] [--seconds-per-level 10] [--peak-seconds 15]
- *     [--influx URL] [--out bench/out/throughput.json]
+ *     [--influx URL] [--history on|off] [--out bench/out/throughput.json]
  *
  * `--path` is embedded, mosquitto, kafka, a comma-separated list, both (embedded and kafka) or all;
  * it defaults to both when KAFKA_BROKERS is set, else embedded. The Kafka path needs KAFKA_BROKERS
@@ -20,7 +20,9 @@
  * fresh processes: loads reuse device and gateway ids, and a gateway's repeated seq is a duplicate.
  * With `--influx URL` or INFLUX_URL in the environment the processors also write every reading and
  * alert edge to that InfluxDB v2 write endpoint (VictoriaMetrics will do); `influx` in the results
- * says whether it was on.
+ * says whether it was on. `--history off` turns off the local readings history (sinks/history, on
+ * by default where the API runs, as in `npm start`); `history` in the results says which: the
+ * difference of two runs is what the history costs per reading.
  *
  * 1. Peak, per batch size: the simulator fleet's readings pre-serialised by buildLoad, published at
  *    QoS 1 as fast as the Publisher can, one round per publishAll. One warm-up round is published
@@ -88,6 +90,8 @@ export interface LevelResult {
 
 export interface PathResult {
   influx: boolean;
+  /** The local readings history was kept (sinks/history). */
+  history: boolean;
   peak: PeakResult[];
   levels: LevelResult[];
 }
@@ -126,6 +130,7 @@ const { values } = parseArgs({
     'seconds-per-level': { type: 'string', default: '10' },
     'peak-seconds': { type: 'string', default: '15' },
     influx: { type: 'string' },
+    history: { type: 'string', default: 'on' },
     out: { type: 'string', default: 'bench/out/throughput.json' },
   },
 });
@@ -149,6 +154,8 @@ const secondsPerLevel = Number(values['seconds-per-level']);
 const peakSeconds = Number(values['peak-seconds']);
 if (!(secondsPerLevel > 0) || !(peakSeconds > 0)) fail('--seconds-per-level and --peak-seconds must be positive');
 const influxUrl = values.influx ?? process.env.INFLUX_URL ?? undefined;
+if (values.history !== 'on' && values.history !== 'off') fail(`--history takes on or off, got ${values.history}`);
+const historyOn = values.history === 'on';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -178,8 +185,8 @@ interface PhaseFiles {
   configFile: string;
 }
 
-/** Silence is not what is measured: devices that report every 30 s of device time must not page NO_SIGNAL. */
-const SETTINGS = { silence: { missedReports: 1_000_000, gatewayMissedReports: 1_000_000, gatewayMinSilenceMs: 86_400_000 } };
+/** Silence is not what is measured: devices that report every 30 s of device time must not page NO_SIGNAL. The history as --history says. */
+const SETTINGS = { silence: { missedReports: 1_000_000, gatewayMissedReports: 1_000_000, gatewayMinSilenceMs: 86_400_000 }, history: { enabled: historyOn } };
 
 function influxTarget(): InfluxWriterInput[] | undefined {
   if (!influxUrl) return undefined;
@@ -544,7 +551,7 @@ async function measurePeak(path: PathName, batchSize: number): Promise<PeakResul
     const cpu: PeakResult['cpu'] = { loadPct: pct((loadUsage.user + loadUsage.system) / 1e6) };
     if (cpu0 !== undefined && cpu1 !== undefined) cpu.pipelinePct = pct(cpu1 - cpu0);
     const result: PeakResult = { batchSize, readings, seconds: Number(seconds.toFixed(3)), readingsPerS: Math.round(readings / seconds), cpu };
-    note(`${path}, batch ${batchSize}: ${fmt(readings)} readings (${used} rounds of ${fmt(readingsPerRound)}) judged in ${seconds.toFixed(2)} s = ${fmt(result.readingsPerS)} readings/s; published in ${((published - t0) / 1000).toFixed(2)} s; CPU pipeline ${cpu.pipelinePct ?? '?'} %, load generator ${cpu.loadPct} %${kafkaCpu0 !== undefined && kafkaCpu1 !== undefined ? `, Kafka broker ${pct(kafkaCpu1 - kafkaCpu0)} %` : ''} (100 % = one core)`);
+    note(`${path}, batch ${batchSize}: ${fmt(readings)} readings (${used} rounds of ${fmt(readingsPerRound)}) judged in ${seconds.toFixed(2)} s = ${fmt(result.readingsPerS)} readings/s; published in ${((published - t0) / 1000).toFixed(2)} s; CPU pipeline ${cpu.pipelinePct ?? '?'} %, load generator ${cpu.loadPct} %${kafkaCpu0 !== undefined && kafkaCpu1 !== undefined ? `, Kafka broker ${pct(kafkaCpu1 - kafkaCpu0)} %` : ''} (100 % = one core); readings history ${historyOn ? 'on' : 'off'}`);
     if (fixedRounds === undefined && used === rounds && seconds < peakSeconds / 2) {
       note(`  ${path}, batch ${batchSize}: all ${rounds} rounds built took only ${seconds.toFixed(1)} s (the warm-up ran at under a sixth of the peak); --rounds sets more`);
     }
@@ -798,11 +805,11 @@ try {
     // The levels are 100-reading batches: they are paced against that batch size's peak when it was measured.
     const reference = peak.find((p) => p.batchSize === LEVEL_BATCH) ?? peak.reduce((a, b) => (b.readingsPerS > a.readingsPerS ? b : a));
     const levelResults = levels.length > 0 ? await measureLevels(path, reference.readingsPerS) : [];
-    results[path] = { influx: influxUrl !== undefined, peak, levels: levelResults };
+    results[path] = { influx: influxUrl !== undefined, history: historyOn, peak, levels: levelResults };
   }
   writeResult(values.out, {
     benchmark: 'throughput',
-    params: { paths, devices, kafkaDevices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
+    params: { paths, devices, kafkaDevices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, history: historyOn, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
     results,
     summary,
   });

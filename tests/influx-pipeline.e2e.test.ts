@@ -49,6 +49,13 @@ describeWithServer('INFLUXQL_URL', 'influxdb', 'pipeline → InfluxDB', (url) =>
       expect(edges.map((v) => [v[1], v[2]])).toEqual([[1, 'HA-I1'], [0, 'HA-I1']]);
       const metrics = await (await fetch(`${pipeline.httpUrl}/metrics`)).text();
       expect(metrics).toMatch(/^gas_influx_lines_written\{target="v1",url="[^"]+"\} [1-9]\d*$/m);
+
+      // The device page's history comes from InfluxDB then, and no local history is kept.
+      const from = new Date(clock.now() - 10 * 30_000).toISOString();
+      const history = await pipeline.get<{ source: string; points: Array<{ at: string; lelPct: number }> }>(`/devices/HA-I1/readings?from=${from}&to=${new Date(clock.now()).toISOString()}`);
+      expect(history.source).toBe('influxdb');
+      expect(history.points.map((p) => p.lelPct)).toEqual([2, 35, 35, 1, 1, 1, 1]);
+      expect(metrics).not.toContain('gas_history_devices');
     } finally {
       await gateway.endAsync();
       await pipeline.close();

@@ -50,6 +50,13 @@ export class UnsafeTextError extends HttpError {
   }
 }
 
+/** A time range the API cannot answer: unreadable, reversed or too long. */
+export class BadRangeError extends HttpError {
+  constructor(message: string) {
+    super(400, 'GAS_HTTP_BAD_RANGE', message);
+  }
+}
+
 /** A JSON body nested deeper than the API takes. */
 export class TooDeepError extends HttpError {
   constructor(message: string) {
@@ -84,6 +91,7 @@ const DOMAIN_STATUS: Readonly<Record<string, number>> = {
   GAS_ACTION_TOKEN_EXPIRED: 410,
   GAS_PUSH_CALLBACK_INVALID: 401,
   GAS_ACTION_NOT_YET: 409,
+  GAS_HISTORY_UNAVAILABLE: 503,
 };
 
 export function domainHttpError(err: unknown): HttpError | undefined {

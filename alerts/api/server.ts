@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import type { DeviceRecord, DeviceRecords, DeviceStatusView } from '../../contracts/device-record.ts';
 import type { DeadLetter, RejectReason } from '../../contracts/messages.ts';
+import type { ReadingsHistory } from '../../sinks/history/readings-history.ts';
 import type { AlertBook } from '../alert-book.ts';
 import type { SqlOnCallDirectory } from '../oncall/oncall-directory.ts';
 import type { CustomerNoticeLog } from '../push/customer-notice-log.ts';
@@ -27,6 +28,7 @@ import { alertStreamRoutes } from './routes/alert-stream.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { customerNoticeRoutes } from './routes/customer-notices.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { deviceReadingRoutes } from './routes/device-readings.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hookRoutes } from './routes/hooks.ts';
@@ -48,6 +50,9 @@ export interface ApiServices {
   /** Bootstrap TokenBook, or a TokenChain of it and the SQL token store. */
   tokens: TokenVerifier;
   health(): { status: 'ok' | 'degraded'; checks: Record<string, string> };
+
+  /** A device's readings over time (local history or InfluxDB): enables /devices/:id/readings. */
+  readings?: ReadingsHistory;
 
   // The service stage; each family of routes is registered only when its service is given.
   /** Issued tokens: enables /tokens (admin). Add it to `tokens` too so its tokens verify. */
@@ -237,6 +242,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
       }
       await api.register(alertRoutes);
       await api.register(deviceRoutes);
+      if (services.readings) await api.register(deviceReadingRoutes);
       await api.register(deadLetterRoutes);
       if (services.apiTokens) await api.register(tokenRoutes);
       if (services.tickets) await api.register(ticketRoutes);

@@ -159,6 +159,24 @@ export interface Device {
   activeConditions: string[];
 }
 
+/** One point of `GET /devices/:id/readings`: a reading, or several merged; the kind's numbers and status tokens. */
+export interface ReadingPointView {
+  at: string;
+  status?: string[];
+  [field: string]: number | string | string[] | undefined;
+}
+
+export interface DeviceReadings {
+  deviceId: string;
+  kind: string;
+  source: 'local' | 'influxdb';
+  from: string;
+  to: string;
+  /** null: every stored point; else each point merges a bucket this wide. */
+  bucketMs: number | null;
+  points: ReadingPointView[];
+}
+
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'not_delivered'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
@@ -398,6 +416,11 @@ export class ApiClient {
 
   device(id: string): Promise<Device> {
     return this.#call('GET', `/devices/${encodeURIComponent(id)}`);
+  }
+
+  readings(id: string, fromMs: number, toMs: number, limit = 500): Promise<DeviceReadings> {
+    const q = new URLSearchParams({ from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), limit: String(limit) });
+    return this.#call('GET', `/devices/${encodeURIComponent(id)}/readings?${q}`);
   }
 
   /** EventSource cannot send headers, so the stream routes take the token in the query. */

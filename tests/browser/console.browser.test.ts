@@ -62,8 +62,13 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
   }
 
   async function publish(reading: Record<string, unknown>): Promise<void> {
-    const at = new Date(clock.now()).toISOString();
-    await gateway.publishAsync('gas/v1/GW-B/up', JSON.stringify({ gatewayId: 'GW-B', seq: ++seq, sentAt: at, readings: [{ at, ...reading }] }), { qos: 1 });
+    await publishBatch([{ at: new Date(clock.now()).toISOString(), ...reading }]);
+  }
+
+  /** Readings with times of their own (a gateway's backlog), in one batch. */
+  async function publishBatch(readings: Array<Record<string, unknown>>): Promise<void> {
+    const sentAt = new Date(clock.now()).toISOString();
+    await gateway.publishAsync('gas/v1/GW-B/up', JSON.stringify({ gatewayId: 'GW-B', seq: ++seq, sentAt, readings }), { qos: 1 });
   }
 
   async function logIn(page: Page, token: string): Promise<void> {
@@ -90,6 +95,7 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     writeFileSync(registryFile, JSON.stringify([
       { deviceId: 'HA-B1', kind: 'home_gas_alarm', gatewayId: 'GW-B', district: '城东区', address: '人民路 1 号 3 单元 201', customer: '王芳', reportIntervalS: 3600 },
       { deviceId: 'HM-B2', kind: 'household_meter', gatewayId: 'GW-B', district: '城东区', address: '人民路 1 号 3 单元 202', customer: '李强', reportIntervalS: 3600 },
+      { deviceId: 'HA-B3', kind: 'home_gas_alarm', gatewayId: 'GW-B', district: '城东区', address: '人民路 1 号 3 单元 301', customer: '赵敏', reportIntervalS: 3600 },
     ]));
     pipeline = await startTestPipeline({ clock, registryFile, settings: { slaCheckIntervalMs: 3_600_000 } });
     rmSync(dir, { recursive: true, force: true });
@@ -191,15 +197,57 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     await operator.locator('[data-testid=oncall-technician]').first().waitFor();
     await shot(operator, 'operator-oncall');
 
+    // The page asks for the range up to the browser's now: the browser keeps the pipeline's clock.
+    await operator.clock.setFixedTime(clock.now());
     await operator.goto(`${pipeline.httpUrl}/console/#/device/HA-B1`);
     await operator.locator('[data-testid=readings-chart][data-points="1"] canvas').waitFor();
-    // The API has the latest reading only: the page charts each new one it sees while open.
+    // Each new reading reaches the chart through the history as the device reports.
     for (const [i, lelPct] of [55, 47, 38].entries()) {
       clock.advance(MIN);
+      await operator.clock.setFixedTime(clock.now());
       await publish({ deviceId: 'HA-B1', kind: 'home_gas_alarm', lelPct, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'open' });
       await operator.locator(`[data-testid=readings-chart][data-points="${i + 2}"]`).waitFor({ timeout: 5_000 });
     }
+    await operator.locator('[data-testid=range-1h]').click();
+    await operator.locator('[data-testid=range-1h][aria-pressed=true]').waitFor();
+    await operator.locator('[data-testid=readings-chart][data-points="4"]').waitFor();
     await shot(operator, 'operator-device');
+  });
+
+  it('charts a week of a device from the readings history, 24 h and 7 d (issue 17 #4)', async () => {
+    // A gateway's backlog: HA-B3 hourly over the past week, one self-test and one 18 %LEL peak (under L1).
+    const firstMs = clock.now() - 7 * 24 * 60 * MIN + 60 * MIN;
+    const week = Array.from({ length: 7 * 24 - 1 }, (_, i) => ({
+      at: new Date(firstMs + i * 60 * MIN).toISOString(),
+      deviceId: 'HA-B3',
+      kind: 'home_gas_alarm',
+      lelPct: i === 100 ? 18 : (i * 7) % 5,
+      lamps: { power: true, fault: false, alarm: false },
+      buzzer: 'off',
+      ...(i === 60 ? { status: ['自检'] } : {}),
+    }));
+    for (let i = 0; i < week.length; i += 24) await publishBatch(week.slice(i, i + 24));
+    const range = (days: number) => `from=${new Date(clock.now() - days * 24 * 60 * MIN).toISOString()}&to=${new Date(clock.now()).toISOString()}&limit=500`;
+    const weekAnswer = await pipeline.until('the week in the history', async () => {
+      const a = await api<{ points: Array<{ lelPct: number; status?: string[] }> }>('GET', `/devices/HA-B3/readings?${range(7)}`);
+      return a.points.some((p) => p.lelPct === 18) ? a : undefined;
+    });
+    // Older than a day the hourly readings are kept two hours a point; the peak and the status stay.
+    expect(weekAnswer.points.length).toBeGreaterThan(80);
+    expect(weekAnswer.points.length).toBeLessThan(7 * 24 - 1);
+    expect(weekAnswer.points.filter((p) => p.status?.includes('自检'))).toHaveLength(1);
+    const dayAnswer = await api<{ points: unknown[] }>('GET', `/devices/HA-B3/readings?${range(1)}`);
+
+    await operator.clock.setFixedTime(clock.now());
+    await operator.goto(`${pipeline.httpUrl}/console/#/device/HA-B3`);
+    await operator.locator(`[data-testid=readings-chart][data-points="${dayAnswer.points.length}"] canvas`).waitFor();
+    await operator.locator('[data-testid=range-7d]').click();
+    await operator.locator(`[data-testid=readings-chart][data-points="${weekAnswer.points.length}"][data-status-points="1"] canvas`).waitFor();
+    await operator.getByText('来源：本地历史').waitFor();
+    await shot(operator, 'operator-device-history');
+    await operator.locator('[data-testid=lang-switch]').click();
+    await operator.getByText('Source: local history').waitFor();
+    await operator.locator('[data-testid=lang-switch]').click();
   });
 
   it('takes the technician through on site and resolved', async () => {

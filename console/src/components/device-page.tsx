@@ -1,15 +1,19 @@
-import { useEffect, useState } from 'preact/hooks';
-import { ApiError, type Alert, type ApiClient, type Device } from '../api.ts';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, type Alert, type ApiClient, type Device, type DeviceReadings, type Lang, type ReadingPointView } from '../api.ts';
 import { formatTime, useI18n } from '../i18n.ts';
 import { pickLang } from '../messages.ts';
 import { SeverityBadge } from './badges.tsx';
 import { ConditionName } from './condition-name.tsx';
 import { ReadingsChart, type ReadingPoint } from './readings-chart.tsx';
 
-/** How often the device page asks for the latest reading; the API keeps no history to ask for. */
+const HOUR = 3_600_000;
+/** The range picker: how far back the chart reaches from now. */
+const RANGES = { '1h': HOUR, '24h': 24 * HOUR, '7d': 7 * 24 * HOUR } as const;
+type Range = keyof typeof RANGES;
+/** How often the device (last seen, alerts) is asked again; the history follows when it reported. */
 const POLL_MS = 2_000;
-/** Points kept per device page: an hour at one a poll. */
-const MAX_POINTS = 1_800;
+/** The history is also asked again this often, for devices whose last-seen time the API does not know (ROLE=alerts). */
+const HISTORY_REFRESH_MS = 30_000;
 
 export function DevicePage({ api, deviceId }: { api: ApiClient; deviceId: string }) {
   const { t } = useI18n();
@@ -31,14 +35,16 @@ export function DevicePage({ api, deviceId }: { api: ApiClient; deviceId: string
 }
 
 /**
- * One device: its record, latest reading, alerts, and a chart of the readings seen while the page
- * is open. `GET /devices/:id` has the last reading only, so the chart is built by asking again
- * every POLL_MS and keeping each reading with a new timestamp.
+ * One device: its record, alerts, and a chart of its readings over the chosen range from
+ * `GET /devices/:id/readings` (the local history or InfluxDB), asked again whenever the device
+ * reports and every HISTORY_REFRESH_MS.
  */
 function DeviceDetail({ api, deviceId }: { api: ApiClient; deviceId: string }) {
   const { t, lang } = useI18n();
   const [device, setDevice] = useState<Device | null>(null);
-  const [points, setPoints] = useState<ReadingPoint[]>([]);
+  const [range, setRange] = useState<Range>('24h');
+  const [history, setHistory] = useState<DeviceReadings | null>(null);
+  const [historyError, setHistoryError] = useState<string | null>(null);
   const [alerts, setAlerts] = useState<Alert[]>([]);
   const [error, setError] = useState<string | null>(null);
 
@@ -50,8 +56,6 @@ function DeviceDetail({ api, deviceId }: { api: ApiClient; deviceId: string }) {
         if (stale) return;
         setDevice(d);
         setError(null);
-        const point = pointOf(d.lastReading);
-        if (point) setPoints((ps) => (ps.some((p) => p.at === point.at) ? ps : [...ps, point].sort((a, b) => a.at - b.at).slice(-MAX_POINTS)));
       } catch (err) {
         if (!stale) setError(err instanceof ApiError && err.status === 404 ? `${deviceId}: 404` : String(err));
       }
@@ -64,6 +68,30 @@ function DeviceDetail({ api, deviceId }: { api: ApiClient; deviceId: string }) {
       clearInterval(timer);
     };
   }, [api, deviceId]);
+
+  const chartPoints = useMemo(() => history?.points.map(pointOf) ?? [], [history]);
+  const lastSeenAt = device?.lastSeenAt;
+  useEffect(() => {
+    let stale = false;
+    const load = async () => {
+      const toMs = Date.now();
+      try {
+        const h = await api.readings(deviceId, toMs - RANGES[range], toMs);
+        if (stale) return;
+        setHistory(h);
+        setHistoryError(null);
+      } catch (err) {
+        // The device is known (its page loaded): a 404 here means no history is kept.
+        if (!stale) setHistoryError(err instanceof ApiError && err.status === 404 ? t('deviceHistoryOff') : String(err));
+      }
+    };
+    void load();
+    const timer = setInterval(() => void load(), HISTORY_REFRESH_MS);
+    return () => {
+      stale = true;
+      clearInterval(timer);
+    };
+  }, [api, deviceId, range, lastSeenAt]);
 
   if (error) return <p class="error">{t('failed')}: {error}</p>;
   if (!device) return <p class="muted">{t('loading')}</p>;
@@ -86,9 +114,27 @@ function DeviceDetail({ api, deviceId }: { api: ApiClient; deviceId: string }) {
         </dl>
       </article>
       <article class="card">
-        <h3>{t('deviceReadings')}</h3>
-        <p class="muted small">{t('deviceReadingsHint')}</p>
-        {points.length > 0 ? <ReadingsChart points={points} /> : <p class="muted">{t('deviceNoReading')}</p>}
+        <div class="toolbar">
+          <h3>{t('deviceReadings')}</h3>
+          <span class="range-picker" role="group">
+            {(Object.keys(RANGES) as Range[]).map((r) => (
+              <button type="button" key={r} data-testid={`range-${r}`} class={r === range ? 'active' : ''} aria-pressed={r === range} onClick={() => setRange(r)}>
+                {t(`range.${r}`)}
+              </button>
+            ))}
+          </span>
+        </div>
+        <p class="muted small">
+          {t('deviceReadingsHint')}
+          {history && <> {t(`source.${history.source}`)}{history.bucketMs !== null && ` · ${t('deviceBucket')} ${formatSpan(history.bucketMs, lang)}`}</>}
+        </p>
+        {historyError ? (
+          <p class="muted">{historyError}</p>
+        ) : history && chartPoints.length > 0 ? (
+          <ReadingsChart points={chartPoints} fromMs={Date.parse(history.from)} toMs={Date.parse(history.to)} statusLabel={t('deviceStatusTokens')} />
+        ) : (
+          history && <p class="muted" data-testid="readings-empty">{t('deviceNoReading')}</p>
+        )}
         {device.lastReading && (
           <details>
             <summary>{t('deviceLastReading')}</summary>
@@ -111,12 +157,15 @@ function DeviceDetail({ api, deviceId }: { api: ApiClient; deviceId: string }) {
   );
 }
 
-/** The numeric fields of a reading (lelPct, volumeM3, batteryV, …) at its own timestamp. */
-function pointOf(reading: Record<string, unknown> | null): ReadingPoint | null {
-  if (!reading || typeof reading.at !== 'string') return null;
-  const at = Date.parse(reading.at);
-  if (Number.isNaN(at)) return null;
+/** An API point as the chart takes it: its time, its numbers, its status tokens. */
+function pointOf(p: ReadingPointView): ReadingPoint {
   const values: Record<string, number> = {};
-  for (const [k, v] of Object.entries(reading)) if (typeof v === 'number' && Number.isFinite(v)) values[k] = v;
-  return Object.keys(values).length > 0 ? { at, values } : null;
+  for (const [k, v] of Object.entries(p)) if (typeof v === 'number' && Number.isFinite(v)) values[k] = v;
+  return { at: Date.parse(p.at), values, status: p.status };
+}
+
+/** A bucket width as the control room reads it: 67 s, 15 min, 2 h. */
+function formatSpan(ms: number, lang: Lang): string {
+  const [n, unit] = ms >= HOUR ? [ms / HOUR, lang === 'zh-CN' ? ' 小时' : ' h'] : ms >= 60_000 ? [ms / 60_000, lang === 'zh-CN' ? ' 分钟' : ' min'] : [ms / 1000, lang === 'zh-CN' ? ' 秒' : ' s'];
+  return `${Math.round(n * 10) / 10}${unit}`;
 }

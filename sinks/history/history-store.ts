@@ -1,0 +1,493 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+import { DEVICE_KINDS, type DeviceKind, type Reading } from '../../contracts/messages.ts';
+import { fieldValue, KIND_CODE, KIND_FIELDS, mergeValue, statusTokens, type HistoryField } from './fields.ts';
+import type { HistorySettings } from './options.ts';
+import { bucketMsFor, type HistoryAnswer, type HistoryPoint } from './readings-history.ts';
+
+/**
+ * The local readings history: per device, its recent points in one plain array of numbers,
+ * `[kind, count, (time, status, ...values) × capacity]`, oldest first. A plain array holds its
+ * numbers unboxed (8 bytes each) behind a 16-byte header, where a typed array costs some 350 bytes
+ * of objects per device (measured: README.md) — that overhead, times a million devices, is what
+ * matters. Missing values are NaN; `status` is an id into a bounded table of token sets.
+ *
+ * Bounds, all on device time (the readings' own `atMs`, never the wall clock):
+ * - age: points older than `maxAgeMs` behind the newest reading seen are dropped;
+ * - resolution: a reading within the first tier's resolution of the point before merges into it,
+ *   and when a device's array is full its points are re-bucketed by age (`tiers`);
+ * - per device: at most `maxPointsPerDevice`; a device that is still full merges its oldest points pairwise;
+ * - total: arrays grow only within `maxBytes`; past it each device gets an equal share of points,
+ *   and `sweep()` compacts the devices above it.
+ */
+
+const HEADER = 2;
+/** Points of a device's first array: a daily meter keeps 7 in 8 at most. */
+const FIRST_CAPACITY = 4;
+/** What a device costs beyond its numbers: Map entry, id string and the array's header (V8 x64, measured). */
+export const DEVICE_OVERHEAD_BYTES = 112;
+const OVERFLOW_TOKEN = '…';
+
+interface Layout {
+  kind: DeviceKind;
+  fields: readonly HistoryField[];
+  stride: number;
+}
+
+const LAYOUTS: readonly Layout[] = DEVICE_KINDS.map((kind) => ({ kind, fields: KIND_FIELDS[kind], stride: 2 + KIND_FIELDS[kind].length }));
+
+export type HistoryStoreOptions = Pick<HistorySettings, 'maxAgeMs' | 'tiers' | 'maxPointsPerDevice' | 'maxBytes' | 'statusSetLimit'>;
+
+export interface HistoryStoreStats {
+  devices: number;
+  points: number;
+  /** Estimated memory: 8 bytes per number plus DEVICE_OVERHEAD_BYTES per device. */
+  bytes: number;
+  /** Most points a device may hold now: maxPointsPerDevice, or less while the total is at maxBytes. */
+  pointsPerDeviceLimit: number;
+  /** Readings taken (each one a point, or merged into one). */
+  readings: number;
+  /** Readings older than maxAgeMs behind the newest, not kept. */
+  tooOld: number;
+  evictedDevices: number;
+}
+
+/** Distinct sets of status tokens, each stored once; id 0 is "no status", 1 "…": a new set past the limit. */
+class StatusSets {
+  readonly #ids = new Map<string, number>();
+  #sets: (readonly string[])[] = [[], [OVERFLOW_TOKEN]];
+
+  constructor(private readonly limit: number) {}
+
+  idOf(tokens: readonly string[] | undefined): number {
+    if (!tokens) return 0;
+    const asSent = tokens.join('\n');
+    const known = this.#ids.get(asSent);
+    if (known !== undefined) return known;
+    const set = [...new Set(tokens)].sort();
+    const id = this.#intern(set);
+    // Also under the order as sent: the next reading of this device spells it the same way.
+    if (this.#ids.size < 2 * this.limit) this.#ids.set(asSent, id);
+    return id;
+  }
+
+  union(a: number, b: number): number {
+    if (a === b || b === 0) return a;
+    if (a === 0) return b;
+    return this.#intern([...new Set([...this.#sets[a]!, ...this.#sets[b]!])].sort());
+  }
+
+  tokens(id: number): readonly string[] {
+    return this.#sets[id] ?? this.#sets[1]!;
+  }
+
+  all(): readonly (readonly string[])[] {
+    return this.#sets;
+  }
+
+  restore(sets: readonly (readonly string[])[]): void {
+    this.#ids.clear();
+    this.#sets = [[], [OVERFLOW_TOKEN]];
+    for (let id = 2; id < sets.length; id++) {
+      this.#sets.push(sets[id]!);
+      this.#ids.set(sets[id]!.join('\n'), id);
+    }
+  }
+
+  #intern(sorted: readonly string[]): number {
+    const key = sorted.join('\n');
+    let id = this.#ids.get(key);
+    if (id !== undefined) return id;
+    if (this.#sets.length >= this.limit) return 1;
+    id = this.#sets.length;
+    this.#sets.push(sorted);
+    this.#ids.set(key, id);
+    return id;
+  }
+}
+
+/** The values of the reading being added, in its layout's field order (one buffer, reused). */
+const scratch = new Float64Array(16);
+
+export class HistoryStore {
+  readonly #devices = new Map<string, number[]>();
+  readonly #templates = new Map<number, number[]>();
+  readonly #status: StatusSets;
+  readonly #options: HistoryStoreOptions;
+  #bytes = 0;
+  #points = 0;
+  #strideSum = 0;
+  #newestMs = -Infinity;
+  #limit: number;
+  #readings = 0;
+  #tooOld = 0;
+  #evicted = 0;
+
+  constructor(options: HistoryStoreOptions) {
+    this.#options = options;
+    this.#status = new StatusSets(options.statusSetLimit);
+    this.#limit = options.maxPointsPerDevice;
+  }
+
+  /** Adds readings in any order; a reading delivered again merges into its own point and changes nothing. */
+  append(readings: readonly Reading[]): void {
+    for (const reading of readings) this.add(reading);
+  }
+
+  add(reading: Reading): void {
+    const t = reading.atMs;
+    if (!Number.isFinite(t)) return;
+    this.#readings++;
+    if (t > this.#newestMs) this.#newestMs = t;
+    if (t < this.#newestMs - this.#options.maxAgeMs) {
+      this.#tooOld++;
+      return;
+    }
+    const code = KIND_CODE[reading.kind];
+    if (code === undefined) return;
+    const layout = LAYOUTS[code]!;
+    let data = this.#devices.get(reading.deviceId);
+    if (data === undefined || data[0] !== code) {
+      if (data !== undefined) this.#drop(reading.deviceId, data);
+      data = this.#allocate(reading.deviceId, layout, FIRST_CAPACITY);
+    }
+    const { fields, stride } = layout;
+    for (let i = 0; i < fields.length; i++) scratch[i] = fieldValue(reading, fields[i]!);
+    const status = this.#status.idOf(statusTokens(reading));
+
+    let count = data[1]!;
+    // Where it goes: after every point not later than it (usually the end: readings come in order).
+    let at = count > 0 && data[HEADER + (count - 1) * stride]! > t ? this.#upperBound(data, stride, count, t) : count;
+    if (at > 0 && this.#sameBucket(data[HEADER + (at - 1) * stride]!, t)) {
+      this.#mergeReading(data, layout, at - 1, t, status);
+      return;
+    }
+    if (count * stride + HEADER >= data.length) {
+      data = this.#makeRoom(reading.deviceId, data, layout);
+      count = data[1]!;
+      // Compaction may have merged or dropped points before it: find its place again.
+      at = this.#upperBound(data, stride, count, t);
+      const prev = at - 1;
+      if (prev >= 0 && this.#sameBucket(data[HEADER + prev * stride]!, t)) {
+        this.#mergeReading(data, layout, prev, t, status);
+        return;
+      }
+    }
+    const base = HEADER + at * stride;
+    if (at < count) data.copyWithin(base + stride, base, HEADER + count * stride);
+    data[base] = t;
+    data[base + 1] = status;
+    for (let i = 0; i < fields.length; i++) data[base + 2 + i] = scratch[i]!;
+    data[1] = count + 1;
+    this.#points++;
+  }
+
+  kindOf(deviceId: string): DeviceKind | undefined {
+    const data = this.#devices.get(deviceId);
+    return data === undefined ? undefined : LAYOUTS[data[0]!]!.kind;
+  }
+
+  /**
+   * The device's points in [fromMs, toMs], oldest first; more than `limit` are merged into
+   * epoch-aligned buckets (bucketMsFor) by the same rules, each at its bucket's start.
+   */
+  query(deviceId: string, fromMs: number, toMs: number, limit: number): HistoryAnswer | undefined {
+    const data = this.#devices.get(deviceId);
+    if (data === undefined) return undefined;
+    const layout = LAYOUTS[data[0]!]!;
+    const { fields, stride } = layout;
+    const count = data[1]!;
+    const lo = this.#lowerBound(data, stride, count, fromMs);
+    const hi = this.#upperBound(data, stride, count, toMs);
+    const points: HistoryPoint[] = [];
+    if (hi - lo <= limit) {
+      for (let r = lo; r < hi; r++) points.push(this.#point(data, layout, HEADER + r * stride, data[HEADER + r * stride]!, data[HEADER + r * stride + 1]!));
+      return { source: 'local', bucketMs: null, points };
+    }
+    const bucketMs = bucketMsFor(fromMs, toMs, limit);
+    const acc = new Float64Array(fields.length);
+    let bucket = NaN;
+    let status = 0;
+    const flush = () => {
+      const values: HistoryPoint['values'] = {};
+      for (let i = 0; i < fields.length; i++) if (!Number.isNaN(acc[i]!)) values[fields[i]!] = acc[i]!;
+      points.push(status === 0 ? { atMs: bucket * bucketMs, values } : { atMs: bucket * bucketMs, values, status: this.#status.tokens(status) });
+    };
+    for (let r = lo; r < hi; r++) {
+      const base = HEADER + r * stride;
+      const b = Math.floor(data[base]! / bucketMs);
+      if (b !== bucket) {
+        if (!Number.isNaN(bucket)) flush();
+        bucket = b;
+        status = 0;
+        acc.fill(NaN);
+      }
+      for (let i = 0; i < fields.length; i++) acc[i] = mergeValue(fields[i]!, acc[i]!, data[base + 2 + i]!, true);
+      status = this.#status.union(status, data[base + 1]!);
+    }
+    flush();
+    return { source: 'local', bucketMs, points };
+  }
+
+  stats(): HistoryStoreStats {
+    return {
+      devices: this.#devices.size,
+      points: this.#points,
+      bytes: this.#bytes,
+      pointsPerDeviceLimit: this.#limit,
+      readings: this.#readings,
+      tooOld: this.#tooOld,
+      evictedDevices: this.#evicted,
+    };
+  }
+
+  /**
+   * Drops devices silent for longer than maxAgeMs (device time) and their points past it, and
+   * compacts devices holding more than the current share; in slices of `sliceMs` with other work
+   * let in between. Also lets the share grow again once the total is well under maxBytes.
+   */
+  async sweep(sliceMs = 4): Promise<void> {
+    if (this.#bytes < 0.75 * this.#options.maxBytes && this.#limit < this.#options.maxPointsPerDevice) {
+      this.#limit = Math.min(this.#options.maxPointsPerDevice, Math.ceil(this.#limit * 1.25));
+    }
+    let sliceStart = performance.now();
+    for (const [deviceId, data] of this.#devices) {
+      const current = this.#devices.get(deviceId);
+      if (current !== data) continue;
+      const layout = LAYOUTS[data[0]!]!;
+      const count = data[1]!;
+      const cutoff = this.#newestMs - this.#options.maxAgeMs;
+      if (count === 0 || data[HEADER + (count - 1) * layout.stride]! < cutoff) {
+        this.#drop(deviceId, data);
+        this.#evicted++;
+      } else if (data[HEADER]! < cutoff || this.#capacity(data, layout) > this.#limit) {
+        this.#compact(data, layout);
+        if (this.#capacity(data, layout) > this.#limit) this.#shrink(deviceId, data, layout, this.#limit);
+      }
+      if (performance.now() - sliceStart >= sliceMs) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+  }
+
+  // --- persistence (history-file.ts) -------------------------------------------------------------
+
+  /** Each device's array as stored (read only): `[kind, count, (time, status, ...values) × capacity]`. */
+  devices(): IterableIterator<[string, readonly number[]]> {
+    return this.#devices.entries();
+  }
+
+  /** Numbers per point of a kind (by its code); 0 for a code no kind has. */
+  strideOf(kindCode: number): number {
+    return LAYOUTS[kindCode]?.stride ?? 0;
+  }
+
+  statusSets(): readonly (readonly string[])[] {
+    return this.#status.all();
+  }
+
+  restoreStatusSets(sets: readonly (readonly string[])[]): void {
+    this.#status.restore(sets);
+  }
+
+  /** Puts back one device as saved: `records` holds count × stride numbers, oldest first. */
+  restoreDevice(deviceId: string, kindCode: number, records: ArrayLike<number>): void {
+    const layout = LAYOUTS[kindCode];
+    if (!layout || records.length % layout.stride !== 0) return;
+    const count = records.length / layout.stride;
+    const old = this.#devices.get(deviceId);
+    if (old) this.#drop(deviceId, old);
+    let capacity = FIRST_CAPACITY;
+    while (capacity < count && capacity < this.#options.maxPointsPerDevice) capacity *= 2;
+    const data = this.#allocate(deviceId, layout, Math.max(capacity, count));
+    for (let i = 0; i < records.length; i++) data[HEADER + i] = records[i]!;
+    data[1] = count;
+    this.#points += count;
+    if (count > 0) this.#newestMs = Math.max(this.#newestMs, records[(count - 1) * layout.stride]!);
+    if (count > this.#options.maxPointsPerDevice) this.#shrink(deviceId, data, layout, this.#options.maxPointsPerDevice);
+  }
+
+  // --- inside ------------------------------------------------------------------------------------
+
+  #capacity(data: readonly number[], layout: Layout): number {
+    return (data.length - HEADER) / layout.stride;
+  }
+
+  #sameBucket(a: number, b: number): boolean {
+    const resolutionMs = this.#options.tiers[0]!.resolutionMs;
+    return Math.floor(a / resolutionMs) === Math.floor(b / resolutionMs);
+  }
+
+  /** First point at or after `t`. */
+  #lowerBound(data: readonly number[], stride: number, count: number, t: number): number {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (data[HEADER + mid * stride]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First point after `t`. */
+  #upperBound(data: readonly number[], stride: number, count: number, t: number): number {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (data[HEADER + mid * stride]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #point(data: readonly number[], layout: Layout, base: number, atMs: number, status: number): HistoryPoint {
+    const values: HistoryPoint['values'] = {};
+    for (let i = 0; i < layout.fields.length; i++) {
+      const v = data[base + 2 + i]!;
+      if (!Number.isNaN(v)) values[layout.fields[i]!] = v;
+    }
+    return status === 0 ? { atMs, values } : { atMs, values, status: this.#status.tokens(status) };
+  }
+
+  /** Merges the reading in `scratch` into point `r`. */
+  #mergeReading(data: number[], layout: Layout, r: number, t: number, status: number): void {
+    const base = HEADER + r * layout.stride;
+    const newer = t >= data[base]!;
+    for (let i = 0; i < layout.fields.length; i++) data[base + 2 + i] = mergeValue(layout.fields[i]!, data[base + 2 + i]!, scratch[i]!, newer);
+    data[base + 1] = this.#status.union(data[base + 1]!, status);
+    if (newer) data[base] = t;
+  }
+
+  /** Merges point `src` into point `dst`. */
+  #mergePoints(data: number[], layout: Layout, dst: number, src: number): void {
+    const d = HEADER + dst * layout.stride;
+    const s = HEADER + src * layout.stride;
+    const newer = data[s]! >= data[d]!;
+    for (let i = 0; i < layout.fields.length; i++) data[d + 2 + i] = mergeValue(layout.fields[i]!, data[d + 2 + i]!, data[s + 2 + i]!, newer);
+    data[d + 1] = this.#status.union(data[d + 1]!, data[s + 1]!);
+    if (newer) data[d] = data[s]!;
+  }
+
+  #copyPoint(data: number[], stride: number, dst: number, src: number): void {
+    if (dst !== src) data.copyWithin(HEADER + dst * stride, HEADER + src * stride, HEADER + (src + 1) * stride);
+  }
+
+  /**
+   * Drops points past maxAgeMs and merges the rest by the tiers: points of one tier within one
+   * epoch-aligned bucket of its resolution become one.
+   */
+  #compact(data: number[], layout: Layout): void {
+    const { stride } = layout;
+    const { tiers, maxAgeMs } = this.#options;
+    const count = data[1]!;
+    let w = -1;
+    let wTier = -1;
+    let wBucket = NaN;
+    for (let r = 0; r < count; r++) {
+      const t = data[HEADER + r * stride]!;
+      const age = this.#newestMs - t;
+      if (age > maxAgeMs) continue;
+      let tier = 0;
+      while (tier < tiers.length - 1 && age >= tiers[tier]!.upToAgeMs) tier++;
+      const bucket = Math.floor(t / tiers[tier]!.resolutionMs);
+      if (w >= 0 && tier === wTier && bucket === wBucket) {
+        this.#mergePoints(data, layout, w, r);
+      } else {
+        w++;
+        this.#copyPoint(data, stride, w, r);
+        wTier = tier;
+        wBucket = bucket;
+      }
+    }
+    data[1] = w + 1;
+    this.#points -= count - (w + 1);
+  }
+
+  /** Merges the oldest points pairwise until at most `target` remain. */
+  #squeeze(data: number[], layout: Layout, target: number): void {
+    const { stride } = layout;
+    const count = data[1]!;
+    const m = count - target;
+    if (m <= 0) return;
+    for (let i = 0; i < m; i++) {
+      this.#copyPoint(data, stride, i, 2 * i);
+      this.#mergePoints(data, layout, i, 2 * i + 1);
+    }
+    data.copyWithin(HEADER + m * stride, HEADER + 2 * m * stride, HEADER + count * stride);
+    data[1] = count - m;
+    this.#points -= m;
+  }
+
+  /** A full device: compact by age and tiers; if a quarter is still not free, grow within the bounds, else squeeze. */
+  #makeRoom(deviceId: string, data: number[], layout: Layout): number[] {
+    this.#compact(data, layout);
+    const capacity = this.#capacity(data, layout);
+    const target = Math.floor((capacity * 3) / 4);
+    if (data[1]! <= target) return data;
+    const grown = Math.min(capacity * 2, this.#options.maxPointsPerDevice, this.#limit);
+    if (grown > capacity) {
+      if (this.#bytes + (grown - capacity) * layout.stride * 8 <= this.#options.maxBytes) return this.#resize(deviceId, data, layout, grown);
+      this.#tighten();
+    }
+    this.#squeeze(data, layout, target);
+    return data;
+  }
+
+  /** The total is at maxBytes: from now on each device may hold an equal share of what is left for points. */
+  #tighten(): void {
+    const devices = this.#devices.size;
+    const forPoints = this.#options.maxBytes - devices * (DEVICE_OVERHEAD_BYTES + HEADER * 8);
+    const share = Math.floor(forPoints / ((this.#strideSum / devices) * 8) / devices);
+    this.#limit = Math.max(FIRST_CAPACITY, Math.min(this.#limit, share));
+  }
+
+  #shrink(deviceId: string, data: number[], layout: Layout, capacity: number): void {
+    this.#squeeze(data, layout, Math.floor((capacity * 3) / 4));
+    this.#resize(deviceId, data, layout, capacity);
+  }
+
+  /**
+   * A new array of exactly `length` numbers, all NaN: a copy of a template, which V8 makes with one
+   * allocation of unboxed doubles and no growth slack (filling `new Array(n)` would allocate twice).
+   */
+  #blank(length: number): number[] {
+    let template = this.#templates.get(length);
+    if (template === undefined) {
+      template = Array.from({ length }, () => NaN);
+      // Lengths follow the capacities in use: a handful, unless the share moves a lot.
+      if (this.#templates.size < 64) this.#templates.set(length, template);
+    }
+    return template.slice();
+  }
+
+  /** The device's points in a new array of exactly `capacity` points. */
+  #resize(deviceId: string, data: number[], layout: Layout, capacity: number): number[] {
+    const length = HEADER + capacity * layout.stride;
+    const next = this.#blank(length);
+    const used = HEADER + data[1]! * layout.stride;
+    for (let i = 0; i < used; i++) next[i] = data[i]!;
+    this.#bytes += (length - data.length) * 8;
+    this.#devices.set(deviceId, next);
+    return next;
+  }
+
+  #allocate(deviceId: string, layout: Layout, capacity: number): number[] {
+    const data = this.#blank(HEADER + capacity * layout.stride);
+    data[0] = KIND_CODE[layout.kind];
+    data[1] = 0;
+    this.#devices.set(deviceId, data);
+    this.#bytes += DEVICE_OVERHEAD_BYTES + data.length * 8;
+    this.#strideSum += layout.stride;
+    return data;
+  }
+
+  #drop(deviceId: string, data: readonly number[]): void {
+    this.#devices.delete(deviceId);
+    this.#bytes -= DEVICE_OVERHEAD_BYTES + data.length * 8;
+    this.#points -= data[1]!;
+    this.#strideSum -= LAYOUTS[data[0]!]!.stride;
+  }
+}
