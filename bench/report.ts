@@ -143,6 +143,18 @@ export interface Storm {
   streams: { alertEvents: number; pushEvents: number; alertLastEventS: number | null; pushLastEventS: number | null; endS: number };
   method: Record<string, string>;
 }
+/** `phone-latency.json`'s results, as bench/phone-latency.ts writes them. */
+export interface PhoneLatency {
+  path: string;
+  leaks: number;
+  ratePerS: number;
+  publishSeconds: number;
+  repeatNotifyMs: number;
+  slaCheckIntervalMs: number;
+  channels: Array<{ channel: string; type: string; provider: string; measured: string; received: number; missing: number; latencyMs: Percentiles }>;
+  /** Stand-in messages that named no bench device (or ticket, for a call). */
+  unmatched: number;
+}
 interface Memory {
   runs: Array<{ devices: number; devicesTracked?: number; baselineHeapBytes: number; heapBytes: number; bytesPerDevice: number; rssBytes: number }>;
 }

@@ -4,14 +4,18 @@
  * the provider checks (tokens, signatures, shapes) and logs every message a phone would have
  * received. Keeps what it received in memory: for trying things, not for running for weeks.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { phoneChannelSettings, STAND_IN_PHONE, STAND_IN_PORTS, startPhoneStandIns, type StandInPorts } from '../alerts/push/phone-stand-ins.ts';
+import { selfSignedCert } from '../tests/tls-fixture.ts';
 
 const DEFAULT_APP_URL = 'http://127.0.0.1:8080/console/';
 const EXAMPLE = 'alerts/push/phone-channels.example.json';
+const DEFAULT_DIR = 'data/phone-stand-ins';
+const DAY_MS = 86_400_000;
 
 const USAGE = `Usage: npm run stand-ins -- [options]
 
@@ -23,9 +27,14 @@ const USAGE = `Usage: npm run stand-ins -- [options]
   --web-push-port N    a Web Push service holding the stand-in phone's browser    default ${STAND_IN_PORTS.webPush}
   --app-url URL        the console's address, for the one-tap links      default ${DEFAULT_APP_URL}
   --out FILE           write the settings file (CONFIG) pointing the phone channels here
+  --dir DIR            kept here: the push service's self-signed certificate (openssl, cert.pem)
+                       and the stand-in phone's Web Push subscription (phone-subscription.json)
+                                                                  default ${DEFAULT_DIR}
   --help
 
 With the default ports and --app-url, ${EXAMPLE} is that settings file.
+The pipeline must trust the push service's certificate: start it with NODE_EXTRA_CA_CERTS=<DIR>/cert.pem
+(the subscription API takes only https:// push services, as browsers' are).
 Each message a phone receives is logged (pino, LOG_LEVEL) on stdout. Ctrl-C stops.
 `;
 
@@ -54,6 +63,7 @@ function parse(argv: string[]) {
         'web-push-port': { type: 'string' },
         'app-url': { type: 'string', default: DEFAULT_APP_URL },
         out: { type: 'string' },
+        dir: { type: 'string', default: DEFAULT_DIR },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -69,7 +79,22 @@ function parse(argv: string[]) {
     cloud: port('cloud-port', values['cloud-port'], STAND_IN_PORTS.cloud),
     webPush: port('web-push-port', values['web-push-port'], STAND_IN_PORTS.webPush),
   };
-  return { host: values.host, ports, appUrl: values['app-url'], out: values.out };
+  return { host: values.host, ports, appUrl: values['app-url'], out: values.out, dir: values.dir };
+}
+
+/**
+ * The push service's certificate: kept in `dir`, so a pipeline started with NODE_EXTRA_CA_CERTS
+ * pointing at it keeps trusting the stand-in across its restarts; made anew a day before it ends.
+ */
+function pushServiceCert(dir: string): { certFile: string; cert: Buffer; key: Buffer } {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    const cert = readFileSync(certFile);
+    if (Date.parse(new X509Certificate(cert).validTo) > Date.now() + DAY_MS) return { certFile, cert, key: readFileSync(keyFile) };
+  }
+  mkdirSync(dir, { recursive: true });
+  return selfSignedCert(dir, 30);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -87,11 +112,20 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = pino({ level: process.env.LOG_LEVEL || 'info', base: { component: 'phone-stand-ins' } });
+  let tls;
+  try {
+    tls = pushServiceCert(args.dir);
+  } catch (err) {
+    log.error({ err }, '无法生成证书 / Could not make the push service\'s certificate (is openssl installed?)');
+    return 1;
+  }
+  const trust = `NODE_EXTRA_CA_CERTS=${join(args.dir, 'cert.pem')}`;
   let standIns;
   try {
     standIns = await startPhoneStandIns({
       host: args.host,
       ports: args.ports,
+      pushServiceTls: { cert: tls.cert, key: tls.key },
       onPhone: (m) => log.info({ provider: m.provider, kind: m.kind, to: m.to, text: m.text }, '手机收到 / Phone received'),
     });
   } catch (err) {
@@ -105,12 +139,14 @@ async function main(argv: string[]): Promise<number> {
     const file = resolve(args.out);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
-    settingsNote = `written to ${args.out}: CONFIG=${args.out} npm start`;
+    settingsNote = `written to ${args.out}: ${trust} CONFIG=${args.out} npm start`;
   } else if (defaults) {
-    settingsNote = `CONFIG=${EXAMPLE} npm start (the example is these ports)`;
+    settingsNote = `${trust} CONFIG=${EXAMPLE} npm start (the example is these ports)`;
   } else {
-    settingsNote = `not the example's ports: save this as a file and start with CONFIG=<file> (or use --out)\n${JSON.stringify(settings, null, 2)}`;
+    settingsNote = `not the example's ports: save this as a file and start with ${trust} CONFIG=<file> npm start (or use --out)\n${JSON.stringify(settings, null, 2)}`;
   }
+  const subscriptionFile = join(args.dir, 'phone-subscription.json');
+  writeFileSync(subscriptionFile, `${JSON.stringify(standIns.phoneSubscription)}\n`);
   const u = standIns.urls;
   process.stdout.write(
     [
@@ -120,12 +156,12 @@ async function main(argv: string[]): Promise<number> {
       `    DingTalk 钉钉            ${u.dingtalk}`,
       `    Feishu 飞书              ${u.feishu}`,
       `    Aliyun + Tencent Cloud   ${u.cloud}  (SMS, customer SMS, voice)`,
-      `    Web Push service         ${u.webPush}`,
+      `    Web Push service         ${u.webPush}  (certificate ${tls.certFile})`,
       '',
       `  Settings / 配置: ${settingsNote}`,
       '',
-      `  The stand-in phone's Web Push subscription (browser "${STAND_IN_PHONE.id}"), to POST to /api/v1/push/subscriptions`,
-      '  with a technician\'s token (alerts/push/README.md, "Trying the phone channels"):',
+      `  The stand-in phone's Web Push subscription (browser "${STAND_IN_PHONE.id}"), in ${subscriptionFile}:`,
+      '  POST it to /api/v1/push/subscriptions with a technician\'s token (alerts/push/README.md, "Trying the phone channels")',
       `    ${JSON.stringify(standIns.phoneSubscription)}`,
       '',
     ].join('\n') + '\n',

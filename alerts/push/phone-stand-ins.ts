@@ -46,7 +46,7 @@ export const standInUrls = (ports: StandInPorts, host = '127.0.0.1'): StandInUrl
   dingtalk: `http://${host}:${ports.dingtalk}`,
   feishu: `http://${host}:${ports.feishu}`,
   cloud: `http://${host}:${ports.cloud}/`,
-  webPush: `http://${host}:${ports.webPush}`,
+  webPush: `https://${host}:${ports.webPush}`,
 });
 
 const { wecom, dingtalk, feishu, aliyun, tencent } = STAND_IN_ACCOUNTS;
@@ -106,8 +106,10 @@ export interface PhoneStandIns {
 /**
  * Starts every stand-in (ports 0: any free one), the stand-in phone subscribed at the push
  * service. A port already taken rejects, with the stand-ins started so far closed again.
+ * `pushServiceTls`: the push service serves https with it, as the subscription API requires of
+ * an endpoint (the pipeline must trust the certificate: NODE_EXTRA_CA_CERTS); without, http.
  */
-export async function startPhoneStandIns(options: { host?: string; ports?: Partial<StandInPorts>; onPhone?: PhoneListener } = {}): Promise<PhoneStandIns> {
+export async function startPhoneStandIns(options: { host?: string; ports?: Partial<StandInPorts>; onPhone?: PhoneListener; pushServiceTls?: { cert: Buffer; key: Buffer } } = {}): Promise<PhoneStandIns> {
   const host = options.host ?? '127.0.0.1';
   const ports = { ...STAND_IN_PORTS, ...options.ports };
   const started: Array<{ close(): Promise<unknown> }> = [];
@@ -122,7 +124,7 @@ export async function startPhoneStandIns(options: { host?: string; ports?: Parti
     started.push(feishuStandIn);
     const cloud = await new ProviderStandIn({ aliyunSecret: aliyun.accessKeySecret, tencentSecretId: tencent.accessKeyId, tencentSecretKey: tencent.accessKeySecret }).start({ port: ports.cloud, host });
     started.push(cloud);
-    const pushService = await startPushServiceStandIn({ port: ports.webPush, host });
+    const pushService = await startPushServiceStandIn({ port: ports.webPush, host, ...(options.pushServiceTls ? { tls: options.pushServiceTls } : {}) });
     started.push(pushService);
     const phoneSubscription = pushService.subscribe(STAND_IN_PHONE);
     for (const s of [wecomStandIn, dingtalkStandIn, feishuStandIn, cloud, pushService]) s.onPhone = options.onPhone;

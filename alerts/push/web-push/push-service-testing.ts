@@ -6,6 +6,7 @@
  */
 import { createDecipheriv, createECDH, createHash, createPublicKey, type ECDH, hkdfSync, randomBytes, verify } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { PhoneListener } from '../phone-stand-ins.ts';
 import type { WebPushPayload } from './index.ts';
@@ -109,9 +110,10 @@ export interface PushServiceStandIn {
 /**
  * A push service (RFC 8030) for the browsers it holds: it checks the VAPID JWT against its own
  * origin, the aes128gcm encoding and the 4096-byte limit, decrypts the payload with the browser's
- * keys and answers 201 with a Location, as a browser vendor's service does.
+ * keys and answers 201 with a Location, as a browser vendor's service does. With `tls` it serves
+ * https, as real push services do (the subscription API takes no other).
  */
-export async function startPushServiceStandIn(options: { port?: number; host?: string } = {}): Promise<PushServiceStandIn> {
+export async function startPushServiceStandIn(options: { port?: number; host?: string; tls?: { cert: Buffer; key: Buffer } } = {}): Promise<PushServiceStandIn> {
   const s: PushServiceStandIn = {
     base: '',
     browsers: new Map(),
@@ -128,7 +130,7 @@ export async function startPushServiceStandIn(options: { port?: number; host?: s
     },
     close: async () => {},
   };
-  const server = createServer((req, res) => {
+  const handle: Parameters<typeof createServer>[1] = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -151,10 +153,11 @@ export async function startPushServiceStandIn(options: { port?: number; host?: s
         res.writeHead(400).end((err as Error).message);
       }
     });
-  });
+  };
+  const server = options.tls ? createTlsServer(options.tls, handle) : createServer(handle);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, host, resolve));
-  s.base = `http://${host}:${(server.address() as AddressInfo).port}`;
+  s.base = `${options.tls ? 'https' : 'http'}://${host}:${(server.address() as AddressInfo).port}`;
   s.close = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
