@@ -80,10 +80,10 @@ const registryFile = join(dir, 'registry.json');
 writeFileSync(registryFile, JSON.stringify(devices.map((deviceId) => ({ deviceId, kind: 'home_gas_alarm', gatewayId: GATEWAY, district: '城东区', reportIntervalS: 30 }))));
 
 const publishedAt = new Map<string, number>();
-/** First message per channel and device (app, push, SMS), in performance ms. */
-const firstAt = new Map<string, Map<string, number>>(CHANNELS.map((c) => [c.channel, new Map()]));
+/** First message per channel and device (stream, app, push, SMS), in performance ms. */
+const firstAt = new Map<string, Map<string, number>>(CHANNELS.filter((c) => c.kind !== 'call').map((c) => [c.channel, new Map()]));
 /** First call per voice channel and ticket, on the epoch's scale. */
-const callAt = new Map<string, Map<string, number>>();
+const callAt = new Map<string, Map<string, number>>(CHANNELS.filter((c) => c.kind === 'call').map((c) => [c.channel, new Map()]));
 let unmatched = 0;
 
 function onPhone(m: PhoneMessage): void {
@@ -93,8 +93,7 @@ function onPhone(m: PhoneMessage): void {
   if (timed.kind === 'call') {
     const ticket = /\bT\d{6,}\b/.exec(m.text)?.[0];
     if (!ticket) return void unmatched++;
-    const calls = callAt.get(timed.channel) ?? new Map<string, number>();
-    callAt.set(timed.channel, calls);
+    const calls = callAt.get(timed.channel)!;
     if (!calls.has(ticket)) calls.set(ticket, epochMs());
     return;
   }
@@ -165,7 +164,7 @@ try {
       if (device && !seen.has(device)) seen.set(device, e.receivedAtMs);
     }
   };
-  const done = () => CHANNELS.every((c) => (c.kind === 'call' ? (callAt.get(c.channel)?.size ?? 0) : firstAt.get(c.channel)!.size) >= leaks);
+  const done = () => CHANNELS.every((c) => (c.kind === 'call' ? callAt : firstAt).get(c.channel)!.size >= leaks);
   while ((readStream(), !done()) && performance.now() < deadline) await sleep(100);
 
   // Voice: the call's ticket, its dispatch, and so when the repeat was due.
@@ -177,7 +176,7 @@ try {
   const rows = CHANNELS.map((c) => {
     const h = new LatencyHistogram();
     if (c.kind === 'call') {
-      for (const [ticket, at] of callAt.get(c.channel) ?? []) if (dueAt.has(ticket)) h.recordMs(Math.max(0, at - dueAt.get(ticket)!));
+      for (const [ticket, at] of callAt.get(c.channel)!) if (dueAt.has(ticket)) h.recordMs(Math.max(0, at - dueAt.get(ticket)!));
     } else {
       for (const [device, at] of firstAt.get(c.channel)!) h.recordMs(at - publishedAt.get(device)!);
     }
