@@ -16,7 +16,7 @@
  *     [--timeout-s 60] [--out bench/out/phone-latency.json]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -141,6 +141,7 @@ try {
   stream = await openStream(`${httpUrl}/api/v1/stream?access_token=${techToken}`);
 
   gateway = await mqtt.connectAsync(pipeline.mqttUrl!, { clientId: GATEWAY, reconnectPeriod: 0 });
+  const loadAtStart = loadavg()[0]!;
   const started = performance.now();
   const gapMs = 1000 / ratePerS;
   const acks: Promise<unknown>[] = [];
@@ -167,30 +168,41 @@ try {
   const done = () => CHANNELS.every((c) => (c.kind === 'call' ? callAt : firstAt).get(c.channel)!.size >= leaks);
   while ((readStream(), !done()) && performance.now() < deadline) await sleep(100);
 
-  // Voice: the call's ticket, its dispatch, and so when the repeat was due.
-  const dueAt = new Map<string, number>();
+  const loadAtEnd = loadavg()[0]!;
+  // Voice: the call's ticket, its dispatch and so when the repeat was due, and when the SLA check that repeated started (the escalation's time).
+  const repeatOf = new Map<string, { dueMs: number; checkMs: number }>();
   for (const ticket of new Set([...callAt.values()].flatMap((m) => [...m.keys()]))) {
     const t = await api('GET', `/tickets/${ticket}`, BENCH_ADMIN_TOKEN);
-    if (t.dispatchedAt) dueAt.set(ticket, Date.parse(t.dispatchedAt) + repeatMs);
+    const repeat = (t.escalations as Array<{ level: string; at: string }>).find((e) => e.level === 'repeat');
+    if (t.dispatchedAt && repeat) repeatOf.set(ticket, { dueMs: Date.parse(t.dispatchedAt) + repeatMs, checkMs: Date.parse(repeat.at) });
   }
-  const rows = CHANNELS.map((c) => {
+  const rows: Array<Timed & PhoneLatency['channels'][number]> = CHANNELS.map((c) => {
     const h = new LatencyHistogram();
-    if (c.kind === 'call') {
-      for (const [ticket, at] of callAt.get(c.channel)!) if (dueAt.has(ticket)) h.recordMs(Math.max(0, at - dueAt.get(ticket)!));
-    } else {
+    if (c.kind !== 'call') {
       for (const [device, at] of firstAt.get(c.channel)!) h.recordMs(at - publishedAt.get(device)!);
+      return { ...c, received: h.count, missing: leaks - h.count, latencyMs: h.percentilesMs() };
     }
-    return { ...c, received: h.count, missing: leaks - h.count, latencyMs: h.percentilesMs() };
+    const toCheck = new LatencyHistogram();
+    const checkToCall = new LatencyHistogram();
+    for (const [ticket, at] of callAt.get(c.channel)!) {
+      const r = repeatOf.get(ticket);
+      if (!r) continue;
+      h.recordMs(Math.max(0, at - r.dueMs));
+      toCheck.recordMs(Math.max(0, r.checkMs - r.dueMs));
+      checkToCall.recordMs(Math.max(0, at - r.checkMs));
+    }
+    return { ...c, received: h.count, missing: leaks - h.count, latencyMs: h.percentilesMs(), split: { dueToCheckMs: toCheck.percentilesMs(), checkToCallMs: checkToCall.percentilesMs() } };
   });
 
   const cell = (x: number) => (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
   const summary = [
-    `phone-latency: ${leaks} leaks (distinct home gas alarms) at ${ratePerS}/s over MQTT, published in ${publishSeconds.toFixed(1)} s; emergency repeat ${repeatMs} ms, SLA check every ${slaCheckMs} ms`,
+    `phone-latency: ${leaks} leaks (distinct home gas alarms) at ${ratePerS}/s over MQTT, published in ${publishSeconds.toFixed(1)} s; emergency repeat ${repeatMs} ms, SLA check every ${slaCheckMs} ms; load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
     line(['channel', 'type', 'provider', 'measured', 'n', 'missing', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms']),
     line(Array(10).fill('---')),
     ...rows.map((r) => line([r.channel, r.type, r.provider, r.measured, r.received, r.missing, cell(r.latencyMs.p50), cell(r.latencyMs.p90), cell(r.latencyMs.p99), cell(r.latencyMs.max)])),
     'voice: from when the repeat was due (the ticket\'s dispatch + the repeat) to the call, so it includes the wait for the next SLA check; sse: the console\'s live stream, for reference',
+    ...rows.flatMap((r) => (r.split ? [`${r.channel}: repeat due → SLA check started p50 ${cell(r.split.dueToCheckMs.p50)} / p99 ${cell(r.split.dueToCheckMs.p99)} ms; check started → call p50 ${cell(r.split.checkToCallMs.p50)} / p99 ${cell(r.split.checkToCallMs.p99)} ms`] : [])),
     ...(unmatched > 0 ? [`${unmatched} stand-in message(s) named no bench device or ticket`] : []),
   ];
   writeResult<PhoneLatency>(values.out!, {
@@ -203,7 +215,8 @@ try {
       publishSeconds: Number(publishSeconds.toFixed(3)),
       repeatNotifyMs: repeatMs,
       slaCheckIntervalMs: slaCheckMs,
-      channels: rows.map(({ channel, type, provider, measured, received, missing, latencyMs }) => ({ channel, type, provider, measured, received, missing, latencyMs })),
+      loadAvg1: { start: Number(loadAtStart.toFixed(2)), end: Number(loadAtEnd.toFixed(2)) },
+      channels: rows.map(({ channel, type, provider, measured, received, missing, latencyMs, split }) => ({ channel, type, provider, measured, received, missing, latencyMs, ...(split ? { split } : {}) })),
       unmatched,
     },
     summary,

@@ -151,7 +151,19 @@ export interface PhoneLatency {
   publishSeconds: number;
   repeatNotifyMs: number;
   slaCheckIntervalMs: number;
-  channels: Array<{ channel: string; type: string; provider: string; measured: string; received: number; missing: number; latencyMs: Percentiles }>;
+  /** The machine's 1-minute load average when publishing began and when the last message was in: what else it ran. */
+  loadAvg1?: { start: number; end: number };
+  channels: Array<{
+    channel: string;
+    type: string;
+    provider: string;
+    measured: string;
+    received: number;
+    missing: number;
+    latencyMs: Percentiles;
+    /** Voice: repeat due → the SLA check that repeated started (its escalation's time), and that check → the call. */
+    split?: { dueToCheckMs: Percentiles; checkToCallMs: Percentiles };
+  }>;
   /** Stand-in messages that named no bench device (or ticket, for a call). */
   unmatched: number;
 }
@@ -555,10 +567,13 @@ function figures(name: BenchName, inputs: Inputs): string {
     case 'phone-latency': {
       const r = inputs.phoneLatency!.results;
       const parts = [
-        `${int(r.leaks)} leaks (distinct home gas alarms) at ${int(r.ratePerS)}/s, published in ${dec(r.publishSeconds, 1)} s; emergency repeat ${int(r.repeatNotifyMs)} ms, SLA check every ${int(r.slaCheckIntervalMs)} ms.`,
+        `${int(r.leaks)} leaks (distinct home gas alarms) at ${int(r.ratePerS)}/s, published in ${dec(r.publishSeconds, 1)} s; emergency repeat ${int(r.repeatNotifyMs)} ms, SLA check every ${int(r.slaCheckIntervalMs)} ms.` +
+          (r.loadAvg1 ? ` Load average (1 min) ${dec(r.loadAvg1.start, 1)} at the start, ${dec(r.loadAvg1.end, 1)} at the end: what else the machine ran.` : ''),
         table(['Channel', 'Type', 'Provider stand-in', 'Timed', 'Received', 'Missing', 'p50, ms', 'p90, ms', 'p99, ms', 'max, ms'],
           r.channels.map((c) => [c.channel, c.type, c.provider, c.measured, int(c.received), int(c.missing), ms(c.latencyMs.p50), ms(c.latencyMs.p90), ms(c.latencyMs.p99), ms(c.latencyMs.max)])),
       ];
+      const splits = r.channels.filter((c) => c.split).map((c) => `${c.channel}: repeat due → the SLA check that repeated started p50 ${ms(c.split!.dueToCheckMs.p50)} / p99 ${ms(c.split!.dueToCheckMs.p99)} ms, that check's start → call p50 ${ms(c.split!.checkToCallMs.p50)} / p99 ${ms(c.split!.checkToCallMs.p99)} ms`);
+      if (splits.length > 0) parts.push(`${splits.join('; ')}.`);
       if (r.unmatched > 0) parts.push(`${int(r.unmatched)} stand-in message(s) named no leak or ticket of the run.`);
       return parts.join('\n\n');
     }
