@@ -142,6 +142,24 @@ describe('bench/report.ts', () => {
     expect(none).toContain('`storm.json`: **not run** (`npx tsx bench/storm.ts`).');
   });
 
+  it('writes the phone latency per channel, voice timed from the repeat; phone-latency.json not run otherwise', () => {
+    const channel = (name: string, provider: string, p99: number, measured = 'publish → received', missing = 0) => ({ channel: name, type: name, provider, measured, received: 200 - missing, missing, latencyMs: p(p99, 200 - missing) });
+    const phone = modern('phone-latency', {
+      path: 'embedded', leaks: 200, ratePerS: 20, publishSeconds: 9.94, repeatNotifyMs: 5000, slaCheckIntervalMs: 200, loadAvg1: { start: 3.04, end: 6.5 },
+      channels: [channel('sse', '(console stream, reference)', 4), channel('wecom', 'wecom', 12), { ...channel('voice', 'aliyun', 300, 'repeat due → call received', 2), split: { dueToCheckMs: p(200, 198), checkToCallMs: p(100, 198) } }],
+      unmatched: 3,
+    }, { leaks: 200 });
+    const { markdown } = buildReport({ inDir: fixtures({ 'phone-latency': phone }), chartLink: 'c.svg' });
+    expect(markdown).toContain("### Leak → the technician's phone, per phone channel");
+    expect(markdown).toContain('npx tsx bench/phone-latency.ts --flag 1');
+    expect(markdown).toContain('200 leaks (distinct home gas alarms) at 20/s, published in 9.9 s; emergency repeat 5,000 ms, SLA check every 200 ms. Load average (1 min) 3.0 at the start, 6.5 at the end: what else the machine ran.');
+    expect(markdown).toContain('| wecom | wecom | wecom | publish → received | 200 | 0 | 6.00 | 9.60 | 12.0 | 18.0 |');
+    expect(markdown).toContain('| voice | voice | aliyun | repeat due → call received | 198 | 2 | 150 | 240 | 300 | 450 |');
+    expect(markdown).toContain("voice: repeat due → the SLA check that repeated started p50 100 / p99 200 ms, that check's start → call p50 50.0 / p99 100 ms.");
+    expect(markdown).toContain('3 stand-in message(s) named no leak or ticket of the run.');
+    expect(buildReport({ inDir: fixtures({}), chartLink: 'c.svg' }).markdown).toContain('`phone-latency.json`: **not run** (`npx tsx bench/phone-latency.ts`).');
+  });
+
   it('renders the chart as SVG: both paths\' series, the 50 ms target line; a placeholder without throughput.json', () => {
     const { svg } = buildReport({ inDir: fixtures(full), chartLink: 'c.svg' });
     expect(svg.startsWith('<svg')).toBe(true);

@@ -143,6 +143,30 @@ export interface Storm {
   streams: { alertEvents: number; pushEvents: number; alertLastEventS: number | null; pushLastEventS: number | null; endS: number };
   method: Record<string, string>;
 }
+/** `phone-latency.json`'s results, as bench/phone-latency.ts writes them. */
+export interface PhoneLatency {
+  path: string;
+  leaks: number;
+  ratePerS: number;
+  publishSeconds: number;
+  repeatNotifyMs: number;
+  slaCheckIntervalMs: number;
+  /** The machine's 1-minute load average when publishing began and when the last message was in: what else it ran. */
+  loadAvg1?: { start: number; end: number };
+  channels: Array<{
+    channel: string;
+    type: string;
+    provider: string;
+    measured: string;
+    received: number;
+    missing: number;
+    latencyMs: Percentiles;
+    /** Voice: repeat due → the SLA check that repeated started (its escalation's time), and that check → the call. */
+    split?: { dueToCheckMs: Percentiles; checkToCallMs: Percentiles };
+  }>;
+  /** Stand-in messages that named no bench device (or ticket, for a call). */
+  unmatched: number;
+}
 interface Memory {
   runs: Array<{ devices: number; devicesTracked?: number; baselineHeapBytes: number; heapBytes: number; bytesPerDevice: number; rssBytes: number }>;
 }
@@ -182,7 +206,7 @@ interface Loaded<R> {
   results: R;
 }
 
-const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'kafka-processors', 'soak'] as const;
+const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'soak'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 /** How each benchmark is run, for the files that do not record their command (the older format). */
@@ -195,6 +219,7 @@ const USAGE: Record<BenchName, string> = {
   memory: 'npx tsx bench/memory.ts',
   api: 'npx tsx bench/api.ts',
   'alarm-to-push': 'npx tsx bench/alarm-to-push.ts',
+  'phone-latency': 'npx tsx bench/phone-latency.ts',
   'kafka-processors': 'KAFKA_BROKERS=… npx tsx bench/kafka-processors.ts',
   soak: 'node --expose-gc --import tsx bench/soak.ts',
 };
@@ -216,6 +241,8 @@ const METHOD: Record<BenchName, string> = {
     'The HTTP API under autocannon, the embedded pipeline in its own process, seeded over MQTT with faulty devices so there are active alerts and dispatched tickets. Each route runs for a fixed time after a warm-up; lifecycle actions hit a different ticket with every request and stop early when those tickets are used up. Every non-2xx answer is counted.',
   'alarm-to-push':
     'One gas alarm at a time, otherwise idle: from publishing the alarm reading over MQTT to the ticket\'s push arriving on the on-call technician\'s SSE stream, through the embedded pipeline.',
+  'phone-latency':
+    'A leak to the technician\'s phone through each phone channel: distinct home gas alarms raise a leak each (60 %LEL), published over MQTT at a steady rate to the embedded pipeline in its own process, whose phone channels point at the providers\' stand-ins in the benchmark\'s process (`alerts/push/phone-stand-ins.ts`, the ones `npm run stand-ins` runs: tokens and signatures checked, the Web Push payload decrypted from an https push service). The on-call technician has every messenger account, a phone and a Web Push subscription. Each channel is timed from the publish to its stand-in receiving that leak\'s first message; the technician\'s live stream (SSE, no provider behind it) is the reference. A voice call rings only at the SLA repeat of an emergency nobody acknowledged: with the repeat shortened, voice is timed from when the repeat was due (the ticket\'s dispatch + the repeat) to the call, which includes the wait for the next SLA check.',
   'kafka-processors':
     'Readings/s of 1…N processor processes draining a backlog produced to the Kafka readings topic, measured from the consumer group\'s lag.',
   soak:
@@ -231,6 +258,7 @@ const TITLE: Record<BenchName, string> = {
   memory: 'Memory per device',
   api: 'HTTP API under load',
   'alarm-to-push': 'Gas alarm → technician push, idle pipeline',
+  'phone-latency': 'Leak → the technician\'s phone, per phone channel',
   'kafka-processors': 'Kafka processors draining a backlog',
   soak: 'Soak',
 };
@@ -305,6 +333,7 @@ interface Inputs {
   memory?: Loaded<Memory>;
   api?: Loaded<Api>;
   alarmToPush?: Loaded<AlarmToPush>;
+  phoneLatency?: Loaded<PhoneLatency>;
   kafkaProcessors?: Loaded<KafkaProcessors>;
   soak?: Loaded<Soak>;
 }
@@ -319,6 +348,7 @@ function readInputs(dir: string): Inputs {
     memory: load<Memory>(dir, 'memory'),
     api: load<Api>(dir, 'api'),
     alarmToPush: load<AlarmToPush>(dir, 'alarm-to-push'),
+    phoneLatency: load<PhoneLatency>(dir, 'phone-latency'),
     kafkaProcessors: load<KafkaProcessors>(dir, 'kafka-processors'),
     soak: load<Soak>(dir, 'soak'),
   };
@@ -534,6 +564,19 @@ function figures(name: BenchName, inputs: Inputs): string {
       const l = r.latencyMs;
       return (r.path ? `Path: ${r.path}.\n\n` : '') + table(['Alarms', 'p50, ms', 'p90, ms', 'p99, ms', 'p99.9, ms', 'max, ms'], [[int(r.alarms), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)]]);
     }
+    case 'phone-latency': {
+      const r = inputs.phoneLatency!.results;
+      const parts = [
+        `${int(r.leaks)} leaks (distinct home gas alarms) at ${int(r.ratePerS)}/s, published in ${dec(r.publishSeconds, 1)} s; emergency repeat ${int(r.repeatNotifyMs)} ms, SLA check every ${int(r.slaCheckIntervalMs)} ms.` +
+          (r.loadAvg1 ? ` Load average (1 min) ${dec(r.loadAvg1.start, 1)} at the start, ${dec(r.loadAvg1.end, 1)} at the end: what else the machine ran.` : ''),
+        table(['Channel', 'Type', 'Provider stand-in', 'Timed', 'Received', 'Missing', 'p50, ms', 'p90, ms', 'p99, ms', 'max, ms'],
+          r.channels.map((c) => [c.channel, c.type, c.provider, c.measured, int(c.received), int(c.missing), ms(c.latencyMs.p50), ms(c.latencyMs.p90), ms(c.latencyMs.p99), ms(c.latencyMs.max)])),
+      ];
+      const splits = r.channels.filter((c) => c.split).map((c) => `${c.channel}: repeat due → the SLA check that repeated started p50 ${ms(c.split!.dueToCheckMs.p50)} / p99 ${ms(c.split!.dueToCheckMs.p99)} ms, that check's start → call p50 ${ms(c.split!.checkToCallMs.p50)} / p99 ${ms(c.split!.checkToCallMs.p99)} ms`);
+      if (splits.length > 0) parts.push(`${splits.join('; ')}.`);
+      if (r.unmatched > 0) parts.push(`${int(r.unmatched)} stand-in message(s) named no leak or ticket of the run.`);
+      return parts.join('\n\n');
+    }
     case 'kafka-processors': {
       const r = inputs.kafkaProcessors!.results;
       const setup = [r.devices !== undefined && `${int(r.devices)} devices`, r.rounds !== undefined && `${r.rounds} rounds`, r.partitions !== undefined && `${r.partitions} partitions`].filter(Boolean).join(', ');
@@ -588,7 +631,7 @@ function stormFigures(r: Storm): string {
 function loadedOf(name: BenchName, inputs: Inputs): Loaded<unknown> | undefined {
   const by: Record<BenchName, Loaded<unknown> | undefined> = {
     throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, storm: inputs.storm, memory: inputs.memory,
-    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'kafka-processors': inputs.kafkaProcessors, soak: inputs.soak,
+    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'phone-latency': inputs.phoneLatency, 'kafka-processors': inputs.kafkaProcessors, soak: inputs.soak,
   };
   return by[name];
 }

@@ -12,11 +12,11 @@ export interface TestCert {
   key: Buffer;
 }
 
-export function selfSignedCert(dir = mkdtempSync(join(tmpdir(), 'gas-tls-'))): TestCert {
+export function selfSignedCert(dir = mkdtempSync(join(tmpdir(), 'gas-tls-')), days = 2): TestCert {
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
   execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', String(days),
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
     '-keyout', keyFile, '-out', certFile,
   ], { stdio: 'pipe' });

@@ -1,19 +1,16 @@
-import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
-import type { WebPushPayload } from '../../alerts/push/web-push/index.ts';
-import { checkVapid, decrypt, newBrowser, subscriptionOf } from '../../alerts/push/web-push/push-service-testing.ts';
+import { newBrowser, type PushServiceStandIn, startPushServiceStandIn } from '../../alerts/push/web-push/push-service-testing.ts';
 import { startTestPipeline, type TestPipeline } from '../harness.ts';
 
 /**
  * Web Push to the technician's phone in a real browser (Debian's Chromium, playwright-core): a 报修
- * ticket is dispatched, the web-push channel pushes it to a local push service built here (VAPID checked,
+ * ticket is dispatched, the web-push channel pushes it to a local push service (VAPID checked,
  * payload decrypted with the subscription's keys), which hands it on to the console's service
  * worker as a push service would (CDP ServiceWorker.deliverPushMessage). The service worker shows
  * the notification with 接单/到场 buttons; the one-tap screen, opened as an iPhone's tap opens it,
@@ -38,9 +35,9 @@ describe.runIf(!haveChromium && process.env.CI)('phone notifications in a browse
 describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing)`}`, () => {
   const clock = new ManualClock(START);
   const phoneKeys = newBrowser('phone');
+  let pushService: PushServiceStandIn;
   /** What the local push service took in, decrypted. */
-  const pushed: WebPushPayload[] = [];
-  let pushService: Server;
+  const pushed = () => pushService.delivered.map((d) => d.payload);
   let pipeline: TestPipeline;
   let browser: Browser;
   let mobile: BrowserContext;
@@ -59,21 +56,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
   }
 
   beforeAll(async () => {
-    pushService = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        try {
-          checkVapid(req.headers.authorization, `http://${req.headers.host}`);
-          pushed.push(JSON.parse(decrypt(phoneKeys, Buffer.concat(chunks))) as WebPushPayload);
-          res.writeHead(201).end();
-        } catch (err) {
-          res.writeHead(400).end((err as Error).message);
-        }
-      });
-    });
-    await new Promise<void>((resolve) => pushService.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(pushService.address() as AddressInfo).port}/push/phone`;
+    pushService = await startPushServiceStandIn();
 
     const dir = mkdtempSync(join(tmpdir(), 'gas-phone-push-'));
     const registryFile = join(dir, 'registry.json');
@@ -92,7 +75,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     technician = (await api<{ technician: { id: string } }>('GET', `/oncall?district=${encodeURIComponent('城东区')}`)).technician.id;
     techToken = (await api<{ token: string }>('POST', '/tokens', { name: 'phone of the on-call technician', role: 'technician', personId: technician })).token;
     // What the console's 开启手机通知 would store had the browser a push service: here the test's keys.
-    await pipeline.services.webPush!.subscriptions.save(technician, subscriptionOf(phoneKeys, endpoint), 'test', clock.now());
+    await pipeline.services.webPush!.subscriptions.save(technician, pushService.subscribe(phoneKeys), 'test', clock.now());
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     mobile = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -103,8 +86,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
   afterAll(async () => {
     await browser?.close();
     await pipeline?.close();
-    pushService?.closeAllConnections();
-    await new Promise((resolve) => pushService?.close(resolve));
+    await pushService?.close();
   });
 
   it('shows a pushed 报修 ticket as a notification with 接单/到场 buttons, the one-tap screen acknowledges it once, the 到场 button puts the technician on site', async () => {
@@ -127,7 +109,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     // A customer's 报修 is dispatched to the technician on call and pushed with its buttons. (A leak's first
     // push is the safety lane's alarm, sent before its ticket exists, so it carries no ticket to act on.)
     const opened = await api<{ id: string }>('POST', '/tickets', { origin: 'report', contact: { name: '赵敏', phone: '138 0000 0002' }, address: '人民路 2 号 1 单元 101', district: '城东区', description: '厨房有燃气味 / smell of gas in the kitchen' });
-    const notice = await pipeline.until('the ticket push at the push service', async () => pushed.find((p) => p.ticketId === opened.id), 15_000);
+    const notice = await pipeline.until('the ticket push at the push service', async () => pushed().find((p) => p.ticketId === opened.id), 15_000);
     expect(notice.kind).toBe('ticket.dispatched');
     expect(notice.actions.map((a) => a.action)).toEqual(['acknowledge', 'on_site']);
 
@@ -191,7 +173,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     const at = new Date(clock.now()).toISOString();
     await gateway.publishAsync('gas/v1/GW-P/up', JSON.stringify({ gatewayId: 'GW-P', seq: 1, sentAt: at, readings: [{ at, deviceId: 'HA-P1', kind: 'home_gas_alarm', lelPct: 62, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'open' }] }), { qos: 1 });
     await gateway.endAsync();
-    const alarm = await pipeline.until('the leak push at the push service', async () => pushed.find((p) => p.kind === 'alarm.raised'), 15_000);
+    const alarm = await pipeline.until('the leak push at the push service', async () => pushed().find((p) => p.kind === 'alarm.raised'), 15_000);
     expect(alarm).toMatchObject({ ticketId: '', priority: 'emergency', requireInteraction: true });
     expect(alarm.actions.map((a) => a.action)).toEqual(['acknowledge', 'on_site']);
     const leakTicket = await pipeline.until('the leak ticket', async () => (await api<{ items: Array<{ id: string; subject: string }> }>('GET', '/tickets?deviceId=HA-P1')).items.find((t) => t.subject === 'device'));

@@ -2,10 +2,12 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../../app/clock.ts';
+import type { PhoneListener } from '../phone-stand-ins.ts';
 
 /**
- * Test support: a stand-in for Feishu's open platform as documented. `POST /open-apis/auth/v3/
- * tenant_access_token/internal` `{app_id, app_secret}` → `{code:0, tenant_access_token, expire:7200}`;
+ * Test support and `npm run stand-ins`: a stand-in for Feishu's open platform as documented.
+ * `POST /open-apis/auth/v3/tenant_access_token/internal` `{app_id, app_secret}` →
+ * `{code:0, tenant_access_token, expire:7200}`;
  * `POST /open-apis/im/v1/messages?receive_id_type=open_id` with `Authorization: Bearer …` and
  * `{receive_id, msg_type: "interactive", content: "<card JSON>"}` → `{code:0, data:{message_id}}`,
  * errors as HTTP 400 with a code; `GET /open-apis/im/v1/messages/:message_id/read_users?user_id_type=open_id`
@@ -27,6 +29,8 @@ export interface FeishuStandIn {
   sendScript: Array<{ status: number; body: unknown; headers?: Record<string, string> }>;
   /** The person `openId` opens message `messageId` at `atMs`. */
   read(messageId: string, openId: string, atMs: number): void;
+  /** Told of every card that reached a phone. */
+  onPhone?: PhoneListener;
   reset(): void;
   close(): Promise<void>;
 }
@@ -34,7 +38,7 @@ export interface FeishuStandIn {
 const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
 
-export async function startFeishuStandIn(app = FEISHU_APP): Promise<FeishuStandIn> {
+export async function startFeishuStandIn(app = FEISHU_APP, options: { port?: number; host?: string } = {}): Promise<FeishuStandIn> {
   const readers = new Map<string, Array<{ openId: string; atMs: number }>>();
   const s = {
     inbox: [],
@@ -76,6 +80,7 @@ export async function startFeishuStandIn(app = FEISHU_APP): Promise<FeishuStandI
         if (!card.header?.title?.content || !Array.isArray(card.elements)) return reply(res, 400, { code: 230099, msg: 'Failed to create card content' });
         const messageId = `om_${randomBytes(8).toString('hex')}`;
         s.inbox.push({ openId: body.receive_id, card, messageId });
+        s.onPhone?.({ provider: 'feishu', kind: 'app', to: body.receive_id, text: card.header.title.content });
         return reply(res, 200, { code: 0, msg: 'success', data: { message_id: messageId, msg_type: 'interactive' } });
       }
       const readUsers = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/read_users$/.exec(url.pathname);
@@ -92,8 +97,9 @@ export async function startFeishuStandIn(app = FEISHU_APP): Promise<FeishuStandI
       reply(res, 404, { code: 404, msg: 'not found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  s.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, host, resolve));
+  s.base = `http://${host}:${(server.address() as AddressInfo).port}`;
   s.close = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

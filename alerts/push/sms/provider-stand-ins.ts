@@ -1,19 +1,22 @@
 /**
- * Test support: one local HTTP server standing in for Alibaba Cloud RPC APIs (Dysmsapi,
- * Dyvmsapi: GET, signature v1 HMAC-SHA1) and Tencent Cloud API 3.0 (SMS, VMS: POST,
- * TC3-HMAC-SHA256). The signature checks are written from the providers' documents, apart from
- * the channels' own signers, and answer as the providers do when they fail: Aliyun
+ * Test support and `npm run stand-ins`: one local HTTP server standing in for Alibaba Cloud RPC
+ * APIs (Dysmsapi, Dyvmsapi: GET, signature v1 HMAC-SHA1) and Tencent Cloud API 3.0 (SMS, VMS:
+ * POST, TC3-HMAC-SHA256). The signature checks are written from the providers' documents, apart
+ * from the channels' own signers, and answer as the providers do when they fail: Aliyun
  * 400 SignatureDoesNotMatch / SignatureNonceUsed, Tencent 200 with Response.Error
- * AuthFailure.SignatureFailure. What a correctly signed request gets is the test's `answer…`.
+ * AuthFailure.SignatureFailure. What a correctly signed request gets is `answer…`: by default the
+ * documented success of SendSms, SingleCallByTts (Aliyun) and SendSms, SendTtsVoice (Tencent)
+ * after the checks of their own parameters; a test replaces it to play failures.
  *
  * It also pushes the delivery reports the providers document, about the messages and calls it
  * accepted, to a report URL: Aliyun SmsReport and VoiceReport / VoiceCallReport (JSON arrays,
  * acknowledged `{"code":0,…}`), Tencent SMS status (JSON array, `sid` = SerialNo) and VMS
  * `voiceprompt_callback` / `voice_failure_callback` (acknowledged `{"result":0,…}`).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PhoneListener } from '../phone-stand-ins.ts';
 
 export interface AliyunCall {
   params: Record<string, string>;
@@ -175,14 +178,71 @@ function send(res: ServerResponse, r: Reply): void {
   res.writeHead(r.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
 }
 
+const aliyunFault = (status: number, Code: string, Message: string): Reply => ({ status, body: { Code, Message, RequestId: randomUUID() } });
+
+/** Dysmsapi SendSms and Dyvmsapi SingleCallByTts as documented: their required parameters, then OK. */
+export function documentedAliyunAnswer({ params: p }: AliyunCall): Reply {
+  if (p.Action === 'SendSms') {
+    if (!p.PhoneNumbers || !p.SignName || !p.TemplateCode) return aliyunFault(400, 'MissingParameter', 'PhoneNumbers, SignName and TemplateCode are mandatory for SendSms');
+    // Mainland numbers bare, others with their country code, no +; up to 1000, comma-separated.
+    if (!p.PhoneNumbers.split(',').every((n) => /^[0-9]{5,15}$/.test(n))) return { body: { Code: 'isv.MOBILE_NUMBER_ILLEGAL', Message: '非法手机号', RequestId: randomUUID() } };
+    if (p.TemplateParam !== undefined && !isJson(p.TemplateParam)) return { body: { Code: 'isv.INVALID_JSON_PARAM', Message: 'JSON参数不合法，只接受字符串值', RequestId: randomUUID() } };
+    return { body: { Code: 'OK', Message: 'OK', RequestId: randomUUID(), BizId: `${Date.now()}^0` } };
+  }
+  if (p.Action === 'SingleCallByTts') {
+    if (!p.CalledNumber || !p.TtsCode) return aliyunFault(400, 'MissingParameter', 'CalledNumber and TtsCode are mandatory for SingleCallByTts');
+    if (p.TtsParam !== undefined && !isJson(p.TtsParam)) return { body: { Code: 'isv.INVALID_JSON_PARAM', Message: 'TtsParam is no JSON', RequestId: randomUUID() } };
+    return { body: { Code: 'OK', Message: 'OK', RequestId: randomUUID(), CallId: `${Date.now()}^${Math.floor(Math.random() * 1e12)}` } };
+  }
+  return aliyunFault(404, 'InvalidAction.NotFound', `Specified api is not found, please check your url and method: ${p.Action}`);
+}
+
+/** Tencent SMS SendSms (2021-01-11) and VMS SendTtsVoice (2020-09-02) as documented: their required fields, then success. */
+export function documentedTencentAnswer({ headers, body }: TencentCall): Record<string, unknown> {
+  const action = headers['x-tc-action'];
+  const version = headers['x-tc-version'];
+  if (action === 'SendSms' && version === '2021-01-11') {
+    const numbers = body?.PhoneNumberSet;
+    if (!Array.isArray(numbers) || numbers.length === 0 || !body.SmsSdkAppId || !body.TemplateId) return { Error: { Code: 'MissingParameter', Message: 'PhoneNumberSet, SmsSdkAppId and TemplateId are required' } };
+    return {
+      SendStatusSet: numbers.map((n: string, i: number) => ({
+        SerialNo: `5000:${Date.now()}${i}`,
+        PhoneNumber: n,
+        Fee: 1,
+        SessionContext: body.SessionContext ?? '',
+        ...(/^\+[0-9]{6,15}$/.test(n) ? { Code: 'Ok', Message: 'send success' } : { Code: 'InvalidParameterValue.IncorrectPhoneNumber', Message: 'incorrect number format' }),
+        IsoCode: n.startsWith('+86') ? 'CN' : '',
+      })),
+    };
+  }
+  if (action === 'SendTtsVoice' && version === '2020-09-02') {
+    if (!body?.CalledNumber || !body.VoiceSdkAppid || !body.TemplateId) return { Error: { Code: 'MissingParameter', Message: 'CalledNumber, VoiceSdkAppid and TemplateId are required' } };
+    return { SendStatus: { CallId: randomUUID(), SessionContext: body.SessionContext ?? '' } };
+  }
+  return { Error: { Code: 'InvalidAction', Message: `no action ${String(action)} in version ${String(version)}` } };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const templateText = (values: unknown) => (Array.isArray(values) ? values.join(' / ') : String(values ?? ''));
+
 export class ProviderStandIn {
   base = '';
   aliyunCalls: AliyunCall[] = [];
   tencentCalls: TencentCall[] = [];
   /** The business answer to a correctly signed Aliyun request. */
-  answerAliyun: (call: AliyunCall) => Reply = () => ({ body: { Code: 'OK', Message: 'OK', RequestId: 'R-ok' } });
+  answerAliyun: (call: AliyunCall) => Reply = documentedAliyunAnswer;
   /** The `Response` (RequestId added) to a correctly signed Tencent request. */
-  answerTencent: (call: TencentCall) => Record<string, unknown> = () => ({});
+  answerTencent: (call: TencentCall) => Record<string, unknown> = documentedTencentAnswer;
+  /** Told of every SMS and call that the answer says reached a phone. */
+  onPhone?: PhoneListener;
   readonly #nonces = new Set<string>();
   readonly #server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -195,9 +255,10 @@ export class ProviderStandIn {
 
   constructor(readonly keys: { aliyunSecret: string; tencentSecretId: string; tencentSecretKey: string }) {}
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/`;
+  async start(options: { port?: number; host?: string } = {}): Promise<this> {
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => this.#server.once('error', reject).listen(options.port ?? 0, host, resolve));
+    this.base = `http://${host}:${(this.#server.address() as AddressInfo).port}/`;
     return this;
   }
 
@@ -217,16 +278,30 @@ export class ProviderStandIn {
       return send(res, { status: 400, body: { Code: 'MissingParameter', Message: 'common parameters', RequestId: 'R-p' } });
     }
     if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(p.Timestamp ?? '')) return send(res, { status: 400, body: { Code: 'InvalidTimeStamp.Format', Message: 'Timestamp', RequestId: 'R-t' } });
-    const reply = this.answerAliyun(call);
-    call.answer = reply.body;
-    send(res, reply);
+    const answer = this.answerAliyun(call);
+    call.answer = answer.body;
+    send(res, answer);
+    if ((answer.status ?? 200) === 200 && (answer.body as { Code?: string }).Code === 'OK') {
+      if (p.Action === 'SendSms') {
+        for (const to of p.PhoneNumbers!.split(',')) this.onPhone?.({ provider: 'aliyun', kind: 'sms', to, text: `【${p.SignName}】${p.TemplateCode} ${p.TemplateParam ?? ''}` });
+      } else if (p.Action === 'SingleCallByTts') {
+        this.onPhone?.({ provider: 'aliyun', kind: 'call', to: p.CalledNumber!, text: `${p.TtsCode} ${p.TtsParam ?? ''}` });
+      }
+    }
   }
 
   #tencent(headers: IncomingHttpHeaders, raw: string, res: ServerResponse): void {
     const call: TencentCall = { headers, body: JSON.parse(raw), signatureValid: verifyTencent(headers, raw, this.keys.tencentSecretId, this.keys.tencentSecretKey) };
     this.tencentCalls.push(call);
     if (!call.signatureValid) return send(res, { body: { Response: { Error: { Code: 'AuthFailure.SignatureFailure', Message: 'The provided credentials could not be validated.' }, RequestId: 'q-sig' } } });
-    call.response = { ...this.answerTencent(call), RequestId: 'q-1' };
+    const response = this.answerTencent(call);
+    call.response = { ...response, RequestId: 'q-1' };
     send(res, { body: { Response: call.response } });
+    if (response.Error) return;
+    const b = call.body;
+    for (const status of (response.SendStatusSet as Array<{ Code?: string; PhoneNumber?: string }> | undefined) ?? []) {
+      if (status.Code === 'Ok') this.onPhone?.({ provider: 'tencent', kind: 'sms', to: status.PhoneNumber ?? '', text: `【${b.SignName}】${b.TemplateId} ${templateText(b.TemplateParamSet)}` });
+    }
+    if (response.SendStatus) this.onPhone?.({ provider: 'tencent', kind: 'call', to: b.CalledNumber, text: `${b.TemplateId} ${templateText(b.TemplateParamSet)}` });
   }
 }

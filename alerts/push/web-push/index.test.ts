@@ -1,13 +1,11 @@
 /**
- * The web-push channel against a local push service built here (node:http): it checks the VAPID
+ * The web-push channel against a local push service (push-service-testing.ts): it checks the VAPID
  * JWT (RFC 8292, ES256 over the endpoint's origin) and decrypts the aes128gcm payload (RFC 8291)
  * with the browser's private key and auth secret, as a real push service's browser would.
  * Subscriptions live in PGlite with every migration.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -19,55 +17,14 @@ import { ActionTokens } from '../actions.ts';
 import { createChannels } from '../channels.ts';
 import { PushRejectedError, PushThrottledError, PushUnavailableError } from '../errors.ts';
 import { notice, technician } from '../testing.ts';
-import { type WebPushChannel, type WebPushPayload, webPushOf } from './index.ts';
-import { b64u, type Browser, checkVapid, decrypt, newBrowser } from './push-service-testing.ts';
+import { type WebPushChannel, webPushOf } from './index.ts';
+import { type Browser, newBrowser, type PushDelivery, type PushServiceStandIn, startPushServiceStandIn } from './push-service-testing.ts';
 
-interface Delivered {
-  browser: string;
-  ttl: string | undefined;
-  urgency: string | undefined;
-  topic: string | undefined;
-  vapidKey: string;
-  payload: WebPushPayload;
-}
-
-let server: Server;
-let base: string;
-const browsers = new Map<string, Browser>();
-let delivered: Delivered[];
-/** The push service's answer per browser id (201 when not listed). */
-let answers: Map<string, { status: number; headers?: Record<string, string> }>;
-
+let service: PushServiceStandIn;
 beforeAll(async () => {
-  server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const id = req.url!.replace('/push/', '');
-      const browser = browsers.get(id);
-      if (!browser) return res.writeHead(404).end();
-      // RFC 8291 §4: push services need take no more than 4096 bytes of encrypted body.
-      if (Buffer.concat(chunks).length > 4096) return res.writeHead(413).end('payload too large');
-      const answer = answers.get(id) ?? { status: 201 };
-      if (answer.status !== 201) return res.writeHead(answer.status, answer.headers).end('no');
-      try {
-        const { k } = checkVapid(req.headers.authorization, base);
-        if (req.headers['content-encoding'] !== 'aes128gcm') throw new Error(`content-encoding ${req.headers['content-encoding']}`);
-        const payload = JSON.parse(decrypt(browser, Buffer.concat(chunks))) as WebPushPayload;
-        delivered.push({ browser: id, ttl: req.headers.ttl as string, urgency: req.headers.urgency as string, topic: req.headers.topic as string, vapidKey: k, payload });
-        res.writeHead(201, { location: `${base}/message/${delivered.length}` }).end();
-      } catch (err) {
-        res.writeHead(400).end((err as Error).message);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  service = await startPushServiceStandIn();
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => service.close());
 
 let db: Db;
 beforeAll(async () => {
@@ -76,8 +33,7 @@ beforeAll(async () => {
 afterAll(async () => db.close());
 
 beforeEach(async () => {
-  delivered = [];
-  answers = new Map();
+  service.reset();
   await db.query('DELETE FROM push_subscriptions');
 });
 
@@ -94,8 +50,7 @@ function channel(config: Record<string, unknown> = {}, dataDir?: string): WebPus
 }
 
 async function subscribe(ch: WebPushChannel, browser: Browser, personId = technician.id) {
-  browsers.set(browser.id, browser);
-  await ch.subscriptions.save(personId, { endpoint: `${base}/push/${browser.id}`, keys: { p256dh: b64u(browser.ecdh.getPublicKey()), auth: b64u(browser.auth) } }, 'test', clock.now());
+  await ch.subscriptions.save(personId, service.subscribe(browser), 'test', clock.now());
 }
 
 describe('web-push channel against a local push service', () => {
@@ -106,8 +61,8 @@ describe('web-push channel against a local push service', () => {
     await expect(ch.send(notice({ id: 'N-1' }), technician)).resolves.toEqual({ delivered: true });
     await expect(ch.send(notice({ id: 'N-2', priority: 'normal' }), technician)).resolves.toEqual({ delivered: true });
 
-    expect(delivered).toHaveLength(2);
-    const [first, second] = delivered as [Delivered, Delivered];
+    expect(service.delivered).toHaveLength(2);
+    const [first, second] = service.delivered as [PushDelivery, PushDelivery];
     expect(first.vapidKey).toBe(ch.publicKey);
     expect(first).toMatchObject({ ttl: '300', urgency: 'high' });
     expect(second).toMatchObject({ ttl: '3600', urgency: 'normal' });
@@ -139,22 +94,22 @@ describe('web-push channel against a local push service', () => {
     await ch.send(notice({ id: 'N-3', ticketId: 'T000002' }), technician);
     await ch.send(notice({ id: 'N-4', ticketId: '', kind: 'alarm.raised', data: { alertIds: ['A-9'] } }), technician);
     await ch.send(notice({ id: 'N-5', ticketId: '', kind: 'alarm.raised', data: {} }), technician);
-    expect(delivered[0]!.topic).not.toBe(delivered[1]!.topic);
-    const [ack] = delivered[1]!.payload.actions;
+    expect(service.delivered[0]!.topic).not.toBe(service.delivered[1]!.topic);
+    const [ack] = service.delivered[1]!.payload.actions;
     await expect(actions.redeem(ack!.token, { via: 'link' })).resolves.toEqual({ personId: technician.id, ticketId: 'alert:A-9', action: 'acknowledge' });
     // Nothing to act on: no buttons.
-    expect(delivered[2]!.payload.actions).toEqual([]);
+    expect(service.delivered[2]!.payload.actions).toEqual([]);
   });
 
   it('removes a subscription the push service answers 410 or 404 for, and still delivers to the person’s other phone', async () => {
     const ch = channel();
     await subscribe(ch, newBrowser('old-phone'));
     await subscribe(ch, newBrowser('new-phone'));
-    answers.set('old-phone', { status: 410 });
+    service.answers.set('old-phone', { status: 410 });
     await expect(ch.send(notice(), technician)).resolves.toEqual({ delivered: true });
-    expect((await ch.subscriptions.forPerson(technician.id)).map((s) => s.endpoint)).toEqual([`${base}/push/new-phone`]);
+    expect((await ch.subscriptions.forPerson(technician.id)).map((s) => s.endpoint)).toEqual([`${service.base}/push/new-phone`]);
 
-    answers.set('new-phone', { status: 404 });
+    service.answers.set('new-phone', { status: 404 });
     await expect(ch.send(notice(), technician)).resolves.toEqual({ delivered: false, reason: expect.stringContaining('expired') });
     expect(await ch.subscriptions.forPerson(technician.id)).toEqual([]);
   });
@@ -164,8 +119,8 @@ describe('web-push channel against a local push service', () => {
     await subscribe(ch, newBrowser('phone-long'));
     const long = '燃气泄漏，请立即处置。'.repeat(400);
     await expect(ch.send(notice({ body: { 'zh-CN': long, en: 'Gas leak, act now. '.repeat(400) } }), technician)).resolves.toEqual({ delivered: true });
-    expect(delivered[0]!.payload.body.endsWith('…')).toBe(true);
-    expect(delivered[0]!.payload.actions).toHaveLength(2);
+    expect(service.delivered[0]!.payload.body.endsWith('…')).toBe(true);
+    expect(service.delivered[0]!.payload.actions).toHaveLength(2);
   });
 
   it('answers not delivered for a person who never subscribed', async () => {
@@ -175,13 +130,13 @@ describe('web-push channel against a local push service', () => {
   it('sorts the push service’s refusals: 429 waits Retry-After, 5xx retries, other 4xx is permanent; the subscription is kept', async () => {
     const ch = channel();
     await subscribe(ch, newBrowser('busy'));
-    answers.set('busy', { status: 429, headers: { 'retry-after': '30' } });
+    service.answers.set('busy', { status: 429, headers: { 'retry-after': '30' } });
     const throttled = await ch.send(notice(), technician).catch((e: unknown) => e);
     expect(throttled).toBeInstanceOf(PushThrottledError);
     expect((throttled as PushThrottledError).retryAfterMs).toBe(30_000);
-    answers.set('busy', { status: 503 });
+    service.answers.set('busy', { status: 503 });
     await expect(ch.send(notice(), technician)).rejects.toBeInstanceOf(PushUnavailableError);
-    answers.set('busy', { status: 413 });
+    service.answers.set('busy', { status: 413 });
     await expect(ch.send(notice(), technician)).rejects.toBeInstanceOf(PushRejectedError);
     expect(await ch.subscriptions.forPerson(technician.id)).toHaveLength(1);
   });

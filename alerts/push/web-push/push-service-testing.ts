@@ -1,9 +1,15 @@
 /**
- * A browser's side of Web Push for tests: the subscription's keys, and what a push service and
- * the browser check and undo (RFC 8292 VAPID, RFC 8291 aes128gcm), written from the RFCs with
- * node:crypto rather than with the library the channel sends with.
+ * A browser's side of Web Push for tests and `npm run stand-ins`: the subscription's keys, what a
+ * push service and the browser check and undo (RFC 8292 VAPID, RFC 8291 aes128gcm), written from
+ * the RFCs with node:crypto rather than with the library the channel sends with, and a local push
+ * service doing both for the browsers it knows.
  */
-import { createDecipheriv, createECDH, createPublicKey, type ECDH, hkdfSync, randomBytes, verify } from 'node:crypto';
+import { createDecipheriv, createECDH, createHash, createPublicKey, type ECDH, hkdfSync, randomBytes, verify } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { PhoneListener } from '../phone-stand-ins.ts';
+import type { WebPushPayload } from './index.ts';
 
 export const b64u = (b: Buffer) => b.toString('base64url');
 
@@ -18,6 +24,16 @@ export function newBrowser(id: string): Browser {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   return { id, ecdh, auth: randomBytes(16) };
+}
+
+/**
+ * The same browser every run, its keys derived from `seed`: a subscription saved once stays valid
+ * when the stand-in restarts. Test keys only.
+ */
+export function fixedBrowser(id: string, seed: string): Browser {
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(createHash('sha256').update(`${seed}:key`).digest());
+  return { id, ecdh, auth: createHash('sha256').update(`${seed}:auth`).digest().subarray(0, 16) };
 }
 
 /** RFC 8291 §3.4 and RFC 8188: decrypts one aes128gcm record as the browser would. */
@@ -63,4 +79,88 @@ export function checkVapid(header: string | undefined, origin: string): { sub: s
 /** The subscription as the browser's PushSubscription.toJSON() gives it. */
 export function subscriptionOf(browser: Browser, endpoint: string) {
   return { endpoint, keys: { p256dh: b64u(browser.ecdh.getPublicKey()), auth: b64u(browser.auth) } };
+}
+
+/** One message the push service took: its headers and the payload as the browser decrypts it. */
+export interface PushDelivery {
+  browser: string;
+  ttl: string | undefined;
+  urgency: string | undefined;
+  topic: string | undefined;
+  /** The VAPID public key the sender signed with. */
+  vapidKey: string;
+  payload: WebPushPayload;
+}
+
+export interface PushServiceStandIn {
+  base: string;
+  /** The browsers subscribed here, by id: `POST /push/<id>`; any other id answers 404 as for a dropped subscription. */
+  browsers: Map<string, Browser>;
+  delivered: PushDelivery[];
+  /** Answer per browser id instead of delivering (201 when not listed). */
+  answers: Map<string, { status: number; headers?: Record<string, string> }>;
+  /** Told of every message delivered to a browser. */
+  onPhone?: PhoneListener;
+  /** Subscribes `browser` here: PushSubscription.toJSON() of it. */
+  subscribe(browser: Browser): ReturnType<typeof subscriptionOf>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A push service (RFC 8030) for the browsers it holds: it checks the VAPID JWT against its own
+ * origin, the aes128gcm encoding and the 4096-byte limit, decrypts the payload with the browser's
+ * keys and answers 201 with a Location, as a browser vendor's service does. With `tls` it serves
+ * https, as real push services do (the subscription API takes no other).
+ */
+export async function startPushServiceStandIn(options: { port?: number; host?: string; tls?: { cert: Buffer; key: Buffer } } = {}): Promise<PushServiceStandIn> {
+  const s: PushServiceStandIn = {
+    base: '',
+    browsers: new Map(),
+    delivered: [],
+    answers: new Map(),
+    subscribe(browser) {
+      s.browsers.set(browser.id, browser);
+      return subscriptionOf(browser, `${s.base}/push/${browser.id}`);
+    },
+    reset() {
+      s.browsers.clear();
+      s.delivered.length = 0;
+      s.answers.clear();
+    },
+    close: async () => {},
+  };
+  const handle: Parameters<typeof createServer>[1] = (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const id = (req.url ?? '').replace(/^\/push\//, '');
+      const browser = req.method === 'POST' ? s.browsers.get(id) : undefined;
+      if (!browser) return res.writeHead(404).end();
+      // RFC 8291 §4: push services need take no more than 4096 bytes of encrypted body.
+      if (Buffer.concat(chunks).length > 4096) return res.writeHead(413).end('payload too large');
+      const answer = s.answers.get(id) ?? { status: 201 };
+      if (answer.status !== 201) return res.writeHead(answer.status, answer.headers).end('no');
+      try {
+        const { k } = checkVapid(req.headers.authorization, s.base);
+        if (req.headers['content-encoding'] !== 'aes128gcm') throw new Error(`content-encoding ${req.headers['content-encoding']}`);
+        const payload = JSON.parse(decrypt(browser, Buffer.concat(chunks))) as WebPushPayload;
+        const h = (name: string) => req.headers[name] as string | undefined;
+        s.delivered.push({ browser: id, ttl: h('ttl'), urgency: h('urgency'), topic: h('topic'), vapidKey: k, payload });
+        res.writeHead(201, { location: `${s.base}/message/${s.delivered.length}` }).end();
+        s.onPhone?.({ provider: 'web-push', kind: 'push', to: id, text: payload.title });
+      } catch (err) {
+        res.writeHead(400).end((err as Error).message);
+      }
+    });
+  };
+  const server = options.tls ? createTlsServer(options.tls, handle) : createServer(handle);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, host, resolve));
+  s.base = `${options.tls ? 'https' : 'http'}://${host}:${(server.address() as AddressInfo).port}`;
+  s.close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return s;
 }

@@ -1,5 +1,5 @@
 /**
- * Test support: a stand-in WeCom server (node:http) implementing the documented gettoken,
+ * Test support and `npm run stand-ins`: a stand-in WeCom server (node:http) implementing the documented gettoken,
  * message/send (template_card) and message/update_template_card calls, and clicking a card button
  * by sending a signed, encrypted template_card_event callback built with WXBizMsgCrypt's algorithm,
  * written again here from WeCom's documentation (not with the channel's own crypto.ts).
@@ -7,6 +7,7 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PhoneListener } from '../phone-stand-ins.ts';
 
 export interface WecomApp {
   corpId: string;
@@ -55,13 +56,21 @@ export class WecomStandIn {
   taskIds = new Set<string>();
   /** Take the next message/send, then answer 502 as a proxy that lost the answer would. */
   loseNextAnswer = false;
+  /** Told of every application message that reached a phone. */
+  onPhone?: PhoneListener;
 
-  async start(): Promise<void> {
+  async start(options: { port?: number; host?: string } = {}): Promise<void> {
+    const host = options.host ?? '127.0.0.1';
     this.server = createServer((req, res) => void this.#handle(req).then(([status, json]) => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
     }));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve, reject) => this.server.once('error', reject).listen(options.port ?? 0, host, resolve));
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
   }
 
   async #handle(req: IncomingMessage): Promise<[number, unknown]> {
@@ -92,6 +101,8 @@ export class WecomStandIn {
         this.taskIds.add(card.task_id);
       }
       this.sent.push({ path: u.pathname, token, body });
+      const text = body.msgtype === 'template_card' ? body.template_card.main_title.title : (body.text?.content ?? body.msgtype);
+      for (const to of body.touser.split('|')) this.onPhone?.({ provider: 'wecom', kind: 'app', to, text });
       if (this.loseNextAnswer) {
         this.loseNextAnswer = false;
         return [502, { error: 'bad gateway' }];
