@@ -142,7 +142,10 @@ export const WebPushPlugin: ChannelPlugin<typeof WebPushConfigSchema, WebPushCha
   serves: () => true,
   create(config, deps): WebPushChannel {
     if (!deps.db) throw new ConfigError('The web-push channel keeps subscriptions in the ticket store: it runs only in the service stage');
-    const subscriptions = new PushSubscriptions(deps.db);
+    const subscriptions = new PushSubscriptions(deps.db, {
+      now: () => deps.clock.now(),
+      onReloadError: (err) => deps.log.warn({ err }, 'Web Push subscriptions not reloaded: sending with the copy in memory'),
+    });
     const { keys, generated, file } = loadVapidKeys(config, deps.dataDir);
     if (generated) deps.log.info({ file: file ?? null }, file ? 'VAPID keys generated and kept' : 'VAPID keys generated in memory: browsers must subscribe again after a restart');
 
@@ -174,7 +177,8 @@ export const WebPushPlugin: ChannelPlugin<typeof WebPushConfigSchema, WebPushCha
           try {
             await post(sub, payload, notice);
             delivered++;
-            await subscriptions.markSent(sub.endpoint, deps.clock.now());
+            // Bookkeeping, not on the way to the next browser.
+            subscriptions.markSent(sub.endpoint, deps.clock.now()).catch((err: unknown) => deps.log.warn({ err }, 'Web Push last-sent time not recorded'));
           } catch (err) {
             if (err instanceof SubscriptionGone) {
               gone++;
