@@ -36,6 +36,7 @@ import { SqlTokenStore } from '../alerts/api/token-store.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
 import { CustomerNoticeLog } from '../alerts/push/customer-notice-log.ts';
 import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts';
+import { parseMapSettings } from '../registry/map-settings.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
 import { systemClock, type Clock } from './clock.ts';
@@ -158,6 +159,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   const silenceSettings = withDefaults(SilenceSettingsSchema, settings.silence);
   const decoderOptions = withDefaults(DecoderOptionsSchema, settings.ingest);
 
+  const map = parseMapSettings(settings.map);
   const registry = new DeviceRegistry(config.registryFile ? readRegistryFile(config.registryFile) : [], join(config.dataDir, 'registry-edits.json'));
   const bus = await createBus(config, registry, log);
   const metrics = new PipelineMetrics(clock);
@@ -196,6 +198,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       customerClocks: settings.customerClocks,
       reports: settings.reports,
       slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
+      registryCrs: map.registryCrs,
       onDeadLetter: storeLetters,
     }, book, registry, clock, log.child({ stage: 'services' }));
     // Flow-meter service by the calendar (processors/maintenance/README.md): resolving its ticket records the service.
@@ -297,6 +300,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       setSlaSettings: services.setSlaSettings,
       clock,
       health,
+      map,
       audit: new SqlAuditLog(services.db),
       actionTokens: services.actionTokens,
       applyAction: services.applyAction,
