@@ -1,10 +1,11 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { filtersFromHash, hashWithFilters, type AlarmFilters } from '../alarm-filters.ts';
 import { needsSound } from '../alarm-sound.ts';
 import type { Alert, ApiClient } from '../api.ts';
 import { useI18n } from '../i18n.ts';
 import { useEventStream } from '../live.ts';
 import { AlarmList } from './alarm-list.tsx';
+import { AlarmMap } from './alarm-map.tsx';
 import { AlarmSoundControl } from './alarm-sound-control.tsx';
 import { CustomerNotices } from './customer-notices.tsx';
 import { DevicePage } from './device-page.tsx';
@@ -13,13 +14,14 @@ import { NewTicketForm, newTicketLabel } from './new-ticket-form.tsx';
 import { OnCallPanel } from './oncall-panel.tsx';
 import { TicketQueue } from './ticket-queue.tsx';
 
-type Route = { tab: 'alarms'; filters: AlarmFilters } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' } | { tab: 'new-ticket' };
+type Route = { tab: 'alarms'; filters: AlarmFilters } | { tab: 'map' } | { tab: 'tickets'; ticketId?: string } | { tab: 'oncall' } | { tab: 'device'; deviceId: string } | { tab: 'customer-notices' } | { tab: 'new-ticket' };
 
 function parseHash(hash: string): Route {
   const [tab, id] = hash.replace(/^#\/?/, '').split('?')[0]!.split('/');
   // #/tickets/T000042: the link every push carries opens the queue on that ticket.
   if (tab === 'tickets') return id ? { tab, ticketId: decodeURIComponent(id) } : { tab };
   if (tab === 'oncall') return { tab };
+  if (tab === 'map') return { tab };
   if (tab === 'customer-notices') return { tab };
   if (tab === 'new-ticket') return { tab };
   if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
@@ -38,9 +40,9 @@ function useHashRoute(): Route {
 }
 
 /**
- * The control room: live alarms, the ticket queue, on call now, device pages. The alarm stream
- * stays open on every tab, so the tab's count is live and the queue reloads when an alarm
- * opens or changes a ticket.
+ * The control room: live alarms as a list and on a map, the ticket queue, on call now, device
+ * pages. The alarm stream stays open on every tab, so the tab's count is live and the queue
+ * reloads when an alarm opens or changes a ticket.
  */
 export function OperatorView({ api }: { api: ApiClient }) {
   const { t, lang } = useI18n();
@@ -85,6 +87,9 @@ export function OperatorView({ api }: { api: ApiClient }) {
     },
   });
 
+  // One array per change of the alarms, so the map re-clusters only when they change.
+  const alertList = useMemo(() => [...alerts.values()], [alerts]);
+
   const markSeen = (a: Alert) =>
     api.markSeen(a.id).then(
       (seen) => setAlerts((m) => (m.has(seen.id) ? new Map(m).set(seen.id, seen) : m)),
@@ -106,6 +111,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
     <div class="operator">
       <nav class="tabs">
         {tab('alarms', `${t('tab.alarms')} (${alerts.size})`)}
+        {tab('map', t('tab.map'))}
         {tab('tickets', t('tab.tickets'))}
         {tab('oncall', t('tab.oncall'))}
         {tab('device', t('tab.device'))}
@@ -118,6 +124,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
       {route.tab === 'alarms' && (
         <AlarmList alerts={[...alerts.values()]} fresh={fresh} filters={route.filters} onFilters={setFilters} onSeen={(a) => void markSeen(a)} />
       )}
+      {route.tab === 'map' && <AlarmMap api={api} alerts={alertList} reloadKey={alertChanges} />}
       {route.tab === 'tickets' && <TicketQueue api={api} reloadKey={alertChanges} {...(route.ticketId ? { focus: route.ticketId } : {})} />}
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
