@@ -47,7 +47,7 @@ export const SettingsFileSchema = Type.Object({
   reports: Type.Optional(Type.Unknown({ description: 'follow-up limit, recurring-fault threshold and monthly snapshot day, see alerts/tickets/reports.ts' })),
   slaCheckIntervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'how often SLA clocks are checked, ms' })),
   push: Type.Optional(Type.Unknown({ description: 'push channels and retry settings, see alerts/push/README.md' })),
-  map: Type.Optional(MapSettingsSchema),
+  map: Type.Optional(Type.Partial(MapSettingsSchema)),
   api: Type.Optional(Type.Object({
     streams: Type.Optional(Type.Partial(StreamLimitsSchema, { description: 'bounds on open live streams (SSE), see alerts/api/stream-slots.ts' })),
   }, { additionalProperties: false })),
