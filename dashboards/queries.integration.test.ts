@@ -150,6 +150,18 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
         [id, `HM-${id}`, district, priority, status, iso(now - ageMs), ...cols.map((c) => iso(times[c] as number))],
       );
     }
+    // Gas alarms on the tickets, with the registry's point (WGS-84): what the gas-safety map draws.
+    // T000001: L1 and L2 active (one marker, L2); T000002: L1; T000003: no point; T000004: cleared.
+    for (const [id, lat, lon] of [['T000001', 31.2304, 121.4737], ['T000002', 31.2101, 121.4012], ['T000004', 31.25, 121.5]] as const) {
+      await db.query('UPDATE tickets SET lat = $2, lon = $3 WHERE id = $1', [id, lat, lon]);
+    }
+    await db.query(
+      `INSERT INTO ticket_alerts (alert_id, ticket_id, condition, severity, raised_at, cleared_at) VALUES
+       ('g1', 'T000001', 'GAS_ALARM_L1', 'critical', $1, NULL), ('g2', 'T000001', 'GAS_ALARM_L2', 'critical', $2, NULL),
+       ('g3', 'T000002', 'GAS_ALARM_L1', 'critical', $1, NULL), ('g4', 'T000003', 'GAS_ALARM_L1', 'critical', $1, NULL),
+       ('g5', 'T000004', 'GAS_ALARM_L2', 'critical', $1, $2)`,
+      [iso(now - 2 * HOUR), iso(now - HOUR)],
+    );
     await db.query(
       `INSERT INTO sla_breaches (ticket_id, clock, priority, due_at, breached_at) VALUES
        ('T000001', 'dispatch', 'emergency', $1, $1), ('T000002', 'acknowledge', 'urgent', $2, $2)`,
@@ -273,6 +285,18 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
     const edgesTable = await runInflux(panel('gas-safety', 'Safety alarm edges').text, influxAll);
     expect(edgesTable[0]!.values.length).toBe(6);
     expect(edgesTable[0]!.values[0]!.slice(1, 3)).toEqual(['raise', 'VALVE_NOT_CUT']);
+  });
+
+  it('gas safety: the map has one point per device in gas alarm, its worst level, where the registry puts it', async () => {
+    const q = panel('gas-safety', 'Active gas alarms on the map');
+    const run = async (district: string[]) =>
+      db.query<Record<string, unknown>>(interpolate(q.text, { ...(await sqlContext('gas-safety')), variables: { ...influxAll.variables, district: district.length ? { values: district } : { values: [], allValue: '.*' } } }));
+    const all = await run([]);
+    expect(all.map((r) => [r.ticket, r.condition, r.level, r.latitude, r.longitude])).toEqual([
+      ['T000001', 'GAS_ALARM_L2', 2, 31.2304, 121.4737],
+      ['T000002', 'GAS_ALARM_L1', 1, 31.2101, 121.4012],
+    ]);
+    expect((await run(['城东区'])).map((r) => r.ticket)).toEqual(['T000001']);
   });
 
   it('gas safety: the concentration chart has one series per controller channel, the fixture peak at 60 %LEL', async () => {
