@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +15,10 @@ import { startTestPipeline, type TestPipeline } from '../harness.ts';
  * playwright-core), with no tile server, as on these machines: the plain map (graticule, scale,
  * markers) shows leaks where the registry puts them as they are raised, clusters the block when
  * zoomed out and splits it when the cluster is clicked, folds a power cut's incident ticket into
- * one marker with its device count, and lists the alarm whose device has no point. Screenshots go
- * to console/screenshots/. Needs console/dist rebuilt.
+ * one marker with its device count, and lists the alarm whose device has no point. Then, with a
+ * tile source configured (a local tile server stand-in on another origin), the map loads its tiles
+ * through the console's Content-Security-Policy. Screenshots go to console/screenshots/. Needs
+ * console/dist rebuilt.
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -197,5 +201,55 @@ describe.skipIf(!haveChromium)(`alarm map in a browser${haveChromium ? '' : ` (s
     }
     await expect.poll(devices).not.toContain('HA-M2');
     expect(await devices()).toContain('HA-M1');
+  });
+});
+
+describe.skipIf(!haveChromium)(`alarm map on a configured tile source${haveChromium ? '' : ' (skipped: Chromium missing)'}`, () => {
+  // A 1×1 PNG: Leaflet stretches it over the tile's 256×256.
+  const TILE = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  const requested: string[] = [];
+  let tiles: Server;
+  let pipeline: TestPipeline;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    tiles = createServer((req, res) => {
+      requested.push(req.url ?? '');
+      if (!/^\/tiles\/\d+\/\d+\/\d+\.png$/.test(req.url ?? '')) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'image/png' }).end(TILE);
+    });
+    await new Promise<void>((resolve) => tiles.listen(0, '127.0.0.1', resolve));
+    const urlTemplate = `http://127.0.0.1:${(tiles.address() as AddressInfo).port}/tiles/{z}/{x}/{y}.png`;
+    pipeline = await startTestPipeline({
+      clock: new ManualClock(START),
+      settings: { slaCheckIntervalMs: 3_600_000, map: { tiles: { urlTemplate, crs: 'wgs84', subdomains: '', attribution: '© 本地瓦片 local tiles', maxZoom: 18 }, center: { lat: 31.23, lon: 121.47 }, zoom: 14 } },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await pipeline?.close();
+    await new Promise((resolve) => tiles?.close(resolve));
+  });
+
+  it('draws the map on the tiles the server names, allowed by the console’s Content-Security-Policy', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN' });
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    await page.goto(`${pipeline.httpUrl}/`);
+    await page.locator('input[name=token]').fill(pipeline.adminToken);
+    await page.locator('button[type=submit]').click();
+    await page.locator('[data-testid=live][data-state=open]').waitFor();
+    await page.locator('[data-testid=tab-map]').click();
+    await page.locator('[data-testid=alarm-map][data-tiles=xyz]').waitFor();
+    await expect.poll(() => page.locator('img.leaflet-tile-loaded').count(), { timeout: 10_000 }).toBeGreaterThan(3);
+    // The tiles around the configured centre at zoom 14 (x 13720, y 6694 holds 31.23 N 121.47 E).
+    expect(requested).toContain('/tiles/14/13720/6694.png');
+    await page.locator('.leaflet-control-attribution', { hasText: '本地瓦片' }).waitFor();
+    expect(await page.locator('[data-testid=map-plain-note]').count()).toBe(0);
+    expect(blocked).toEqual([]);
   });
 });
