@@ -38,6 +38,7 @@ const MESSAGES = {
   'map.unplaced': { 'zh-CN': '条报警无坐标（设备档案缺少经纬度）', en: 'alarms without a point (no lat/lon in the registry)' },
   'map.showAll': { 'zh-CN': '显示全部', en: 'Show all' },
   'map.legend': { 'zh-CN': '图例', en: 'Legend' },
+  'map.deviceAlarms': { 'zh-CN': '同一设备的报警数', en: 'Alarms of one device' },
   'map.cluster': { 'zh-CN': '聚合：点击放大', en: 'Cluster: click to zoom in' },
   'map.incident': { 'zh-CN': '片区事件（工单）', en: 'Incident (ticket)' },
   'map.incidentDevices': { 'zh-CN': '台设备', en: 'devices' },

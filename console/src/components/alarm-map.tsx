@@ -146,16 +146,21 @@ function drawGraticule(map: L.Map, layer: L.LayerGroup): void {
   const to = (v: number) => Math.ceil(v / step);
   const [south, north] = [Math.max(-85, from(b.getSouth()) * step), Math.min(85, to(b.getNorth()) * step)];
   const [west, east] = [from(b.getWest()) * step, to(b.getEast()) * step];
+  // Labels only where they fit: not under the top row of longitudes, not past the right edge.
+  const size = map.getSize();
+  const px = (lat: number, lon: number) => map.latLngToContainerPoint([lat, lon]);
   for (let i = from(b.getSouth()); i <= to(b.getNorth()); i++) {
     const lat = i * step;
     if (lat < -85 || lat > 85) continue;
     layer.addLayer(L.polyline([[lat, west], [lat, east]], GRID_STYLE));
-    if (lat > b.getSouth() && lat < b.getNorth()) layer.addLayer(gridLabel([lat, b.getEast()], graticuleLabel(lat, step, 'lat'), [94, 15], 'right'));
+    const y = px(lat, b.getEast()).y;
+    if (y > 36 && y < size.y - 4) layer.addLayer(gridLabel([lat, b.getEast()], graticuleLabel(lat, step, 'lat'), [94, 15], 'right'));
   }
   for (let i = from(b.getWest()); i <= to(b.getEast()); i++) {
     const lon = i * step;
     layer.addLayer(L.polyline([[south, lon], [north, lon]], GRID_STYLE));
-    if (lon > b.getWest() && lon < b.getEast()) layer.addLayer(gridLabel([b.getNorth(), lon], graticuleLabel(lon, step, 'lon'), [-4, -4], 'left'));
+    const x = px(b.getNorth(), lon).x;
+    if (x > 4 && x < size.x - 100) layer.addLayer(gridLabel([b.getNorth(), lon], graticuleLabel(lon, step, 'lon'), [-4, -4], 'left'));
   }
 }
 
@@ -299,6 +304,9 @@ export function AlarmMap({ api, alerts, reloadKey }: { api: ApiClient; alerts: A
               <span class={`map-marker sev-${s}`} /> {t(`severity.${s}`)}
             </li>
           ))}
+          <li>
+            <span class="map-marker sev-critical legend-count">2</span> {t('map.deviceAlarms')}
+          </li>
           <li>
             <span class="map-cluster sev-high legend">9</span> {t('map.cluster')}
           </li>
