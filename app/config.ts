@@ -24,6 +24,7 @@ import { LateSettingsSchema } from '../processors/late-readings.ts';
 import { MaintenanceSettingsSchema } from '../processors/maintenance/maintenance-watch.ts';
 import { StreamLimitsSchema } from '../alerts/api/stream-slots.ts';
 import { HistorySettingsSchema } from '../sinks/history/options.ts';
+import { MapSettingsSchema } from '../registry/map-settings.ts';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -48,6 +49,7 @@ export const SettingsFileSchema = Type.Object({
   slaCheckIntervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'how often SLA clocks are checked, ms' })),
   push: Type.Optional(Type.Unknown({ description: 'push channels and retry settings, see alerts/push/README.md' })),
   history: Type.Optional(Type.Partial(HistorySettingsSchema, { description: 'the local readings history behind GET /api/v1/devices/:id/readings, see sinks/history/README.md' })),
+  map: Type.Optional(Type.Partial(MapSettingsSchema)),
   api: Type.Optional(Type.Object({
     streams: Type.Optional(Type.Partial(StreamLimitsSchema, { description: 'bounds on open live streams (SSE), see alerts/api/stream-slots.ts' })),
   }, { additionalProperties: false })),

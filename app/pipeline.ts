@@ -41,6 +41,7 @@ import { SqlTokenStore } from '../alerts/api/token-store.ts';
 import { SqlAuditLog } from '../alerts/audit/audit-log.ts';
 import { CustomerNoticeLog } from '../alerts/push/customer-notice-log.ts';
 import { DeviceRegistry, readRegistryFile } from '../registry/device-registry.ts';
+import { parseMapSettings } from '../registry/map-settings.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject } from '@sinclair/typebox';
 import { systemClock, type Clock } from './clock.ts';
@@ -188,6 +189,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   const decoderOptions = withDefaults(DecoderOptionsSchema, settings.ingest);
   const historySettings = parseHistorySettings(settings.history);
 
+  const map = parseMapSettings(settings.map);
   const registry = new DeviceRegistry(config.registryFile ? readRegistryFile(config.registryFile) : [], join(config.dataDir, 'registry-edits.json'));
   const bus = await createBus(config, registry, log);
   const metrics = new PipelineMetrics(clock);
@@ -226,6 +228,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       customerClocks: settings.customerClocks,
       reports: settings.reports,
       slaCheckIntervalMs: settings.slaCheckIntervalMs ?? 5_000,
+      registryCrs: map.registryCrs,
       onDeadLetter: storeLetters,
     }, book, registry, clock, log.child({ stage: 'services' }));
     const stage = services;
@@ -337,6 +340,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
       setSlaSettings: services.setSlaSettings,
       clock,
       health,
+      map,
       audit: new SqlAuditLog(services.db),
       actionTokens: services.actionTokens,
       applyAction: services.applyAction,

@@ -24,7 +24,9 @@ import type { StoreDeadLetterSink } from '../alerts/store/dead-letters.ts';
 import { openDb } from '../alerts/store/open-db.ts';
 import type { Notice } from '../alerts/tickets/notice.ts';
 import { parseReportSettings, TicketReports } from '../alerts/tickets/reports.ts';
-import { TicketService } from '../alerts/tickets/ticket-service.ts';
+import { TicketService, type DeviceInfo } from '../alerts/tickets/ticket-service.ts';
+import type { Crs } from '../registry/coordinates.ts';
+import { wgs84PointOf } from '../registry/map-settings.ts';
 import { parseTicketSettings } from '../alerts/tickets/options.ts';
 import type { Clock } from './clock.ts';
 
@@ -43,6 +45,8 @@ export interface ServiceStageOptions {
   /** Follow-up limit, recurring-fault threshold and monthly snapshot day, see alerts/tickets/reports.ts. */
   reports?: unknown;
   slaCheckIntervalMs: number;
+  /** The system of the registry's lat/lon (settings `map.registryCrs`). @defaultValue 'wgs84' */
+  registryCrs?: Crs;
   /** Alert changes the ticket store refused and alarm-journal lines that cannot be replayed. */
   onDeadLetter?: StoreDeadLetterSink;
 }
@@ -140,7 +144,13 @@ export async function startServiceStage(options: ServiceStageOptions, alerts: Al
     },
   });
   const push = new PushDispatcher({ db, people: oncall, channels, log: log.child({ component: 'push' }), clock, settings: pushConfig.retry, timeZone: ticketSettings.timeZone });
-  const lookupDevice = (deviceId: string) => registry.get(deviceId) as { district?: string; address?: string; customer?: string } | undefined;
+  // Tickets keep WGS-84 points whatever system the registry uses (Grafana's base maps are WGS-84).
+  const lookupDevice = (deviceId: string): DeviceInfo | undefined => {
+    const record = registry.get(deviceId);
+    if (!record) return undefined;
+    const { lat: _lat, lon: _lon, ...facts } = record;
+    return { ...(facts as DeviceInfo), ...wgs84PointOf({ registryCrs: options.registryCrs ?? 'wgs84' }, record) };
+  };
   const journal = new AlarmJournal(join(options.dataDir, 'alarms'), clock.now(), undefined, options.onDeadLetter);
   const lane = new SafetyLane({ journal, directory: oncall, lookupDevice, push, clock, ...(ticketSettings.appUrl ? { appUrl: ticketSettings.appUrl } : {}), log: log.child({ component: 'safety-lane' }) });
   // First listener on the alert book: a leak is pushed before anything else hears of it.

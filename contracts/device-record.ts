@@ -21,6 +21,8 @@ export const DeviceRecordSchema = Type.Object(
     district: Type.Optional(Type.String({ maxLength: 128 })),
     address: Type.Optional(Type.String({ maxLength: 512 })),
     customer: Type.Optional(Type.String({ maxLength: 256 })),
+    lat: Type.Optional(Type.Number({ minimum: -90, maximum: 90, description: 'latitude, degrees, in the coordinate system of settings map.registryCrs (WGS-84 by default, or GCJ-02); given with lon' })),
+    lon: Type.Optional(Type.Number({ minimum: -180, maximum: 180, description: 'longitude, degrees, same system as lat; given with lat' })),
     qmaxM3h: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'meter range maximum, m³/h' })),
     qminM3h: Type.Optional(Type.Number({ minimum: 0, description: 'meter range minimum, m³/h' })),
     l1LelPct: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'first-level gas alarm set point, %LEL (default 25)' })),

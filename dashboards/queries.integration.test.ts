@@ -152,12 +152,19 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
         [id, `HM-${id}`, district, priority, status, iso(now - ageMs), ...cols.map((c) => iso(times[c] as number))],
       );
     }
-    // T000001's leak is still active (L2 and VALVE_NOT_CUT), T000002's L1 cleared; T000005 is closed.
+    // Gas alarms on the tickets, with the registry's point (WGS-84): what the gas-safety map and table draw.
+    // T000001: L1, L2 and VALVE_NOT_CUT active (one marker, L2); T000002: L1; T000003: L1, no point;
+    // T000004: L2 cleared; T000005: closed with an L1 never cleared (not listed).
+    for (const [id, lat, lon] of [['T000001', 31.2304, 121.4737], ['T000002', 31.2101, 121.4012], ['T000004', 31.25, 121.5]] as const) {
+      await db.query('UPDATE tickets SET lat = $2, lon = $3 WHERE id = $1', [id, lat, lon]);
+    }
     await db.query(
       `INSERT INTO ticket_alerts (alert_id, ticket_id, condition, severity, raised_at, cleared_at, detail) VALUES
-       ('al-1', 'T000001', 'GAS_ALARM_L2', 'critical', $1, NULL, '{"lelPct": 62}'), ('al-2', 'T000001', 'VALVE_NOT_CUT', 'critical', $1, NULL, NULL),
-       ('al-3', 'T000002', 'GAS_ALARM_L1', 'high', $2, $1, '{"lelPct": 30}'), ('al-4', 'T000005', 'GAS_ALARM_L1', 'high', $2, NULL, NULL)`,
-      [iso(now - 2 * HOUR), iso(now - 24 * HOUR)],
+       ('g1', 'T000001', 'GAS_ALARM_L1', 'critical', $1, NULL, NULL), ('g2', 'T000001', 'GAS_ALARM_L2', 'critical', $2, NULL, '{"lelPct": 62}'),
+       ('g2v', 'T000001', 'VALVE_NOT_CUT', 'critical', $2, NULL, NULL),
+       ('g3', 'T000002', 'GAS_ALARM_L1', 'critical', $1, NULL, '{"lelPct": 30}'), ('g4', 'T000003', 'GAS_ALARM_L1', 'critical', $1, NULL, NULL),
+       ('g5', 'T000004', 'GAS_ALARM_L2', 'critical', $1, $2, NULL), ('g6', 'T000005', 'GAS_ALARM_L1', 'high', $1, NULL, NULL)`,
+      [iso(now - 2 * HOUR), iso(now - HOUR)],
     );
     await db.query(
       `INSERT INTO sla_breaches (ticket_id, clock, priority, due_at, breached_at) VALUES
@@ -290,6 +297,18 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
     expect(edgesTable[0]!.values[0]!.slice(1, 3)).toEqual(['raise', 'VALVE_NOT_CUT']);
   });
 
+  it('gas safety: the map has one point per device in gas alarm, its worst level, where the registry puts it', async () => {
+    const q = panel('gas-safety', 'Active gas alarms on the map');
+    const run = async (district: string[]) =>
+      db.query<Record<string, unknown>>(interpolate(q.text, { ...(await sqlContext('gas-safety')), variables: { ...influxAll.variables, district: district.length ? { values: district } : { values: [], allValue: '.*' } } }));
+    const all = await run([]);
+    expect(all.map((r) => [r.ticket, r.condition, r.level, r.latitude, r.longitude])).toEqual([
+      ['T000001', 'GAS_ALARM_L2', 2, 31.2304, 121.4737],
+      ['T000002', 'GAS_ALARM_L1', 1, 31.2101, 121.4012],
+    ]);
+    expect((await run(['城东区'])).map((r) => r.ticket)).toEqual(['T000001']);
+  });
+
   it('gas safety: the concentration chart has one series per controller channel, the fixture peak at 60 %LEL', async () => {
     const series = await runInflux(panel('gas-safety', 'Concentration by site').text, influxAll);
     expect(series.length).toBe(2 * 4);
@@ -311,9 +330,13 @@ describeWithServers({ INFLUXQL_URL: 'influxdb', TEST_DATABASE_URL: 'postgres' },
     expect(rows.map((r) => [r['device 设备'], r['condition 故障'], r['address 地址'], r['customer 用户'], r['ticket 工单']])).toEqual([
       ['HM-T000001', 'VALVE_NOT_CUT', '幸福路 1 号', '张三', 'T000001'],
       ['HM-T000001', 'GAS_ALARM_L2', '幸福路 1 号', '张三', 'T000001'],
+      ['HM-T000001', 'GAS_ALARM_L1', '幸福路 1 号', '张三', 'T000001'],
+      ['HM-T000002', 'GAS_ALARM_L1', '幸福路 1 号', '张三', 'T000002'],
+      ['HM-T000003', 'GAS_ALARM_L1', '幸福路 1 号', '张三', 'T000003'],
     ]);
     expect(Number(rows[1]!['%LEL'])).toBe(62);
-    expect(await runSql(panel('gas-safety', 'Active gas alarms: where'), ['城西区'])).toEqual([]);
+    // The closed T000005 and the cleared T000004 are not there; a district picks its own.
+    expect((await runSql(panel('gas-safety', 'Active gas alarms: where'), ['城西区'])).map((r) => r['ticket 工单'])).toEqual(['T000002']);
   });
 
   it('meter fleet: silent devices, gateways offline, closed valves, battery alerts', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../app/errors.ts';
-import { DeviceRegistry, readRegistryFile } from './device-registry.ts';
+import { DeviceRegistry, readRegistryFile, recordProblem } from './device-registry.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'registry-'));
 
@@ -36,6 +36,26 @@ describe('device registry', () => {
     expect(() => readRegistryFile(join(d, 'bad-date.csv'))).toThrow(/record 1: lastServiceAt/);
     writeFileSync(join(d, 'bad-interval.json'), JSON.stringify([{ deviceId: 'FM-1', kind: 'flow_meter', serviceIntervalDays: 0 }]));
     expect(() => readRegistryFile(join(d, 'bad-interval.json'))).toThrow(/record 1: serviceIntervalDays/);
+  });
+
+  it('coordinates: lat and lon as numbers from CSV, in range, and only together', () => {
+    const d = dir();
+    writeFileSync(join(d, 'pos.csv'), 'deviceId,kind,address,lat,lon\nHA-1,home_gas_alarm,人民路 1 号,31.2304,121.4737\nHA-2,home_gas_alarm,人民路 2 号,,\n');
+    expect(readRegistryFile(join(d, 'pos.csv'))).toEqual([
+      { deviceId: 'HA-1', kind: 'home_gas_alarm', address: '人民路 1 号', lat: 31.2304, lon: 121.4737 },
+      { deviceId: 'HA-2', kind: 'home_gas_alarm', address: '人民路 2 号' },
+    ]);
+    for (const [record, field] of [
+      [{ lat: 91, lon: 121 }, 'lat'],
+      [{ lat: 31, lon: -180.5 }, 'lon'],
+      [{ lat: '31.2', lon: 121.4 }, 'lat'],
+      [{ lat: 31.2 }, 'lon'],
+      [{ lon: 121.4 }, 'lat'],
+    ] as const) {
+      writeFileSync(join(d, 'bad-pos.json'), JSON.stringify([{ deviceId: 'HA-1', kind: 'home_gas_alarm', ...record }]));
+      expect(() => readRegistryFile(join(d, 'bad-pos.json'))).toThrow(new RegExp(`record 1: ${field}`));
+    }
+    expect(recordProblem({ deviceId: 'HA-1', kind: 'home_gas_alarm', lat: 31.2 })).toBe('lon: lat and lon are given together');
   });
 
   it('refuses a file with a bad record, naming the record and the field', () => {

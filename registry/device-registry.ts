@@ -19,12 +19,17 @@ export function recordProblem(record: unknown): string | undefined {
   // Before the schema check, which recurses.
   const unsafe = jsonProblem(record, RECORD_BOUNDS);
   if (unsafe) return `${unsafe.path === '' ? 'record' : unsafe.path.slice(1)}: ${unsafe.message}`;
-  if (checkRecord.Check(record)) return undefined;
+  if (checkRecord.Check(record)) {
+    // A point needs both: one alone would put the device on the equator or the prime meridian.
+    const { lat, lon } = record as DeviceRecord;
+    if ((lat === undefined) !== (lon === undefined)) return `${lat === undefined ? 'lat' : 'lon'}: lat and lon are given together`;
+    return undefined;
+  }
   const e = checkRecord.Errors(record).First();
   return e ? `${e.path === '' ? 'record' : e.path.slice(1)}: ${e.message}` : 'invalid record';
 }
 
-const NUMERIC_FIELDS = new Set(['qmaxM3h', 'qminM3h', 'l1LelPct', 'l2LelPct', 'reportIntervalS', 'lowBatteryV', 'reportWindowMin', 'serviceIntervalDays']);
+const NUMERIC_FIELDS = new Set(['qmaxM3h', 'qminM3h', 'l1LelPct', 'l2LelPct', 'reportIntervalS', 'lowBatteryV', 'reportWindowMin', 'serviceIntervalDays', 'lat', 'lon']);
 
 /** CSV cells are text: numeric columns become numbers, empty cells are left out. */
 function fromCsvRow(row: Record<string, string>): Record<string, unknown> {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DeviceRecord, DeviceRecords, DeviceStatusView } from '../../contracts/device-record.ts';
 import type { DeadLetter, RejectReason } from '../../contracts/messages.ts';
 import type { ReadingsHistory } from '../../sinks/history/readings-history.ts';
+import { tileOrigins, type MapSettings } from '../../registry/map-settings.ts';
 import type { AlertBook } from '../alert-book.ts';
 import type { SqlOnCallDirectory } from '../oncall/oncall-directory.ts';
 import type { CustomerNoticeLog } from '../push/customer-notice-log.ts';
@@ -26,6 +27,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { alertStreamRoutes } from './routes/alert-stream.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { consoleSettingsRoutes } from './routes/console-settings.ts';
 import { customerNoticeRoutes } from './routes/customer-notices.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { deviceReadingRoutes } from './routes/device-readings.ts';
@@ -50,6 +52,8 @@ export interface ApiServices {
   /** Bootstrap TokenBook, or a TokenChain of it and the SQL token store. */
   tokens: TokenVerifier;
   health(): { status: 'ok' | 'degraded'; checks: Record<string, string> };
+  /** Settings `map`: the system alert points are served in and the console map's tile source; a WGS-84 registry on the plain map when omitted. */
+  map?: MapSettings;
 
   /** A device's readings over time (local history or InfluxDB): enables /devices/:id/readings. */
   readings?: ReadingsHistory;
@@ -213,7 +217,8 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
-  await app.register(consoleRoutes);
+  // The map's tiles are the one thing the console loads from elsewhere.
+  await app.register(consoleRoutes, { imgSources: tileOrigins(services.map?.tiles ?? null) });
   await app.register(
     async (api) => {
       // Every route here must say who may call it: refused at start, not found out in production.
@@ -241,6 +246,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
         await api.register(auditRoutes);
       }
       await api.register(alertRoutes);
+      await api.register(consoleSettingsRoutes);
       await api.register(deviceRoutes);
       if (services.readings) await api.register(deviceReadingRoutes);
       await api.register(deadLetterRoutes);

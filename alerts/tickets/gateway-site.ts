@@ -33,12 +33,14 @@ export function sharedAddress(addresses: readonly string[]): string | undefined 
  * not gateways (a gateway id is looked up in case a record was made for it); otherwise the site is
  * what the addresses of the devices behind it share, and the district is theirs (the most common
  * one, for routing, should they span two). Before this a gateway ticket took its first device's
- * customer and flat as its own.
+ * customer and flat as its own. Its point is the gateway's own record's, if any.
  */
 export function gatewaySite(gatewayId: string, devices: readonly string[], lookup: DeviceLookup): DeviceInfo {
   const own = lookup(gatewayId);
   const behind = devices.map((d) => lookup(d)).filter((i): i is DeviceInfo => i !== undefined);
   const district = own?.district || mostCommon(behind.map((i) => i.district));
   const address = own?.address || sharedAddress(behind.map((i) => i.address).filter((a): a is string => !!a));
-  return { ...(district ? { district } : {}), ...(address ? { address } : {}) };
+  // Only the gateway's own point: its devices may be spread over a street or a district.
+  const point = own?.lat !== undefined && own.lon !== undefined ? { lat: own.lat, lon: own.lon } : {};
+  return { ...(district ? { district } : {}), ...(address ? { address } : {}), ...point };
 }

@@ -41,10 +41,10 @@ export class FakeDirectory implements OnCallDirectory {
   }
 }
 
-export const devices: Record<string, { district: string; address: string; customer: string }> = {
-  'HM-1': { district: 'east', address: '东区幸福路 1 号 101', customer: '张三' },
+export const devices: Record<string, { district: string; address: string; customer: string; lat?: number; lon?: number }> = {
+  'HM-1': { district: 'east', address: '东区幸福路 1 号 101', customer: '张三', lat: 31.2304, lon: 121.4737 },
   'HM-2': { district: 'east', address: '东区幸福路 1 号 102', customer: '李四' },
-  'HA-1': { district: 'west', address: '西区和平街 8 号', customer: '王五' },
+  'HA-1': { district: 'west', address: '西区和平街 8 号', customer: '王五', lat: 31.2201, lon: 121.4412 },
   'HM-9': { district: 'north', address: '北区 9 号', customer: '赵六' },
   'GW-1': { district: 'east', address: '东区幸福路 1 号 机房', customer: '' },
 };

@@ -20,8 +20,8 @@ export const Q = {
     AND status IN ('resolved', 'followed_up', 'closed') AND resolved_at >= $3::timestamptz
     ORDER BY resolved_at DESC, id DESC LIMIT 1`,
   insertTicket: `INSERT INTO tickets (subject, subject_id, device_id, gateway_id, kind, vendor, district, address, customer,
-      conditions, devices, priority, status, opened_at, sla_started_at, sla_due_at, repeat_of, manual, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12, 'opened', $13::timestamptz, $13::timestamptz, $14::timestamptz, $15, $16::jsonb, $13::timestamptz)
+      conditions, devices, priority, status, opened_at, sla_started_at, sla_due_at, repeat_of, manual, updated_at, lat, lon)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12, 'opened', $13::timestamptz, $13::timestamptz, $14::timestamptz, $15, $16::jsonb, $13::timestamptz, $17, $18)
     RETURNING id`,
   /** A person's ticket takes its own id as its subject id, so the id is drawn before the insert. */
   nextTicketId: `SELECT 'T' || lpad(nextval('ticket_seq')::text, 6, '0') AS id`,

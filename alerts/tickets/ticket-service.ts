@@ -49,6 +49,9 @@ export interface DeviceInfo {
   customer?: string;
   /** The customer's mobile (a registry record's own field): customer notices carry it for SMS. */
   customerPhone?: string;
+  /** Where it is, WGS-84 (converted from the registry's system by the caller). */
+  lat?: number;
+  lon?: number;
 }
 export type DeviceLookup = (deviceId: string) => DeviceInfo | undefined;
 
@@ -487,6 +490,9 @@ export class TicketService {
       isoOf(due),
       repeatOf,
       JSON.stringify([manualOf(alert)]),
+      // A district's incident has no one point: the map places it among its devices.
+      subject === 'district' ? null : (info.lat ?? null),
+      subject === 'district' ? null : (info.lon ?? null),
     ]);
     const id = inserted[0]!.id;
     alertRow[1] = id;
@@ -954,7 +960,7 @@ export class TicketService {
     const priority = worstPriority(still.map((a) => ({ condition: a.condition, severity: a.severity, detail: a.detail ?? undefined })));
     const manual = t.manual.filter((m) => conditions.includes(m.condition));
     const due = stageDueMs(this.#sla, 'opened', priority, nowMs, null);
-    const [row] = await tx.query<{ id: string }>(Q.insertTicket, [t.subject, t.subjectId, t.deviceId, t.gatewayId, t.kind, t.vendor, t.district, t.address, t.customer, conditions, t.devices, priority, now, isoOf(due), t.id, JSON.stringify(manual)]);
+    const [row] = await tx.query<{ id: string }>(Q.insertTicket, [t.subject, t.subjectId, t.deviceId, t.gatewayId, t.kind, t.vendor, t.district, t.address, t.customer, conditions, t.devices, priority, now, isoOf(due), t.id, JSON.stringify(manual), t.lat, t.lon]);
     const id = row!.id;
     await tx.query(Q.moveActiveAlerts, [t.id, id]);
     await tx.query(Q.insertEvent, [t.id, now, 'system', 'carried_over', t.status, t.status, JSON.stringify({ to: id, conditions })]);

@@ -94,7 +94,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
     it('opens one ticket per device, enriched, with the manual, dispatched to the on-call technician', async () => {
       await svc.onAlertChanges(raise(book, 'HM-1', 'ERR-4', T0));
       const [t] = await svc.list();
-      expect(t).toMatchObject({ deviceId: 'HM-1', gatewayId: 'GW-1', district: 'east', address: '东区幸福路 1 号 101', customer: '张三', conditions: ['ERR-4'], priority: 'normal', status: 'dispatched', assignee: 'tech-wang' });
+      expect(t).toMatchObject({ deviceId: 'HM-1', gatewayId: 'GW-1', district: 'east', address: '东区幸福路 1 号 101', customer: '张三', lat: 31.2304, lon: 121.4737, conditions: ['ERR-4'], priority: 'normal', status: 'dispatched', assignee: 'tech-wang' });
       expect(t!.manual[0]!.cause['zh-CN']).toContain('死表');
       expect(t!.slaDueAt).toBe(new Date(T0 + 2 * HOUR).toISOString());
       const dispatched = notices.filter((n) => n.kind === 'ticket.dispatched');
@@ -150,7 +150,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       notices.length = 0;
       await svc.openIncident({ subject: 'district', id: 'east' }, 'POWER_LOST', storm.map((c) => c.alert));
       const [incident] = await svc.list();
-      expect(incident).toMatchObject({ subject: 'district', subjectId: 'east', district: 'east', deviceId: null, gatewayId: null, address: null, customer: null, status: 'dispatched', assignee: 'tech-wang' });
+      expect(incident).toMatchObject({ subject: 'district', subjectId: 'east', district: 'east', deviceId: null, gatewayId: null, address: null, customer: null, lat: null, lon: null, status: 'dispatched', assignee: 'tech-wang' });
       expect(incident!.devices).toHaveLength(30);
       expect((await svc.get(incident!.id))!.alerts).toHaveLength(30);
       expect((await svc.list({ deviceId: 'HA-D7' })).map((t) => t.id)).toEqual([incident!.id]);
@@ -379,7 +379,7 @@ export function ticketStoreSuite(factory: TestStoreFactory | (() => TestStoreFac
       expect(closed).toMatchObject({ status: 'closed', activeConditions: [] });
       expect(closed.history.map((e) => e.action)).toContain('carried_over');
       const [next] = await svc.list({ deviceId: 'HA-1', status: 'dispatched' });
-      expect(next).toMatchObject({ repeatOf: t!.id, assignee: 'tech-li', priority: 'urgent' });
+      expect(next).toMatchObject({ repeatOf: t!.id, assignee: 'tech-li', priority: 'urgent', lat: 31.2201, lon: 121.4412 });
       expect(next!.activeConditions.sort()).toEqual(['ERR-1', 'GAS_ALARM_L1']);
       expect(notices.filter((n) => n.kind === 'ticket.dispatched' && n.ticketId === next!.id)).toHaveLength(1);
       // Nor can it be cancelled while the device still reports them; once cleared it can.

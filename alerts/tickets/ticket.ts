@@ -40,6 +40,9 @@ export interface Ticket {
   district: string | null;
   address: string | null;
   customer: string | null;
+  /** Where the device (or gateway) is, WGS-84, from the registry at open; null when it has no point. */
+  lat: number | null;
+  lon: number | null;
   /** Every condition the ticket gathered, first raised first. */
   conditions: Condition[];
   /** Conditions whose alert has not cleared. */
@@ -159,6 +162,7 @@ export function ms(value: unknown): number | null {
 }
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export function toTicket(r: Row): Ticket {
   return {
@@ -172,6 +176,8 @@ export function toTicket(r: Row): Ticket {
     district: str(r.district),
     address: str(r.address),
     customer: str(r.customer),
+    lat: num(r.lat),
+    lon: num(r.lon),
     conditions: (r.conditions ?? []) as Condition[],
     activeConditions: (r.active_conditions ?? []) as Condition[],
     devices: (r.devices ?? []) as string[],

@@ -50,8 +50,13 @@ export function matchesFilters(a: Alert, f: AlarmFilters): boolean {
 
 export type AlarmRow = { type: 'alert'; alert: Alert } | { type: 'group'; key: string; condition: string; gatewayId: string; severity: string; alerts: Alert[] };
 
-const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'];
-const bySeverityThenNewest = (a: Alert, b: Alert): number => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || b.raisedAt.localeCompare(a.raisedAt);
+export const SEVERITY_ORDER: readonly string[] = ['critical', 'high', 'medium', 'low', 'info'];
+/** 0 for critical, up to 4 for info; an unknown severity after them all. */
+export const severityRank = (severity: string): number => {
+  const i = SEVERITY_ORDER.indexOf(severity);
+  return i < 0 ? SEVERITY_ORDER.length : i;
+};
+const bySeverityThenNewest = (a: Alert, b: Alert): number => severityRank(a.severity) - severityRank(b.severity) || b.raisedAt.localeCompare(a.raisedAt);
 
 /**
  * The rows of the alarm list: most severe first, newest first within a severity. `minGroup` or

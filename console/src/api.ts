@@ -40,6 +40,20 @@ export interface Alert {
   district?: string;
   address?: string;
   customer?: string;
+  /** Where the device is, in the map's system (ConsoleSettings map.crs); absent when the registry has no point. */
+  lat?: number;
+  lon?: number;
+}
+
+/** GET /console/settings: the server's map settings. */
+export interface ConsoleSettings {
+  map: {
+    crs: 'wgs84' | 'gcj02';
+    /** null: no tile server; the console draws its plain map. */
+    tiles: { urlTemplate: string; subdomains: string; attribution: string; maxZoom: number } | null;
+    center: { lat: number; lon: number } | null;
+    zoom: number;
+  };
 }
 
 export const TICKET_STATUSES = ['opened', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'followed_up', 'closed', 'cancelled'] as const;
@@ -76,6 +90,9 @@ export interface Ticket {
   district: string | null;
   address: string | null;
   customer: string | null;
+  /** WGS-84 (the ticket store's, for Grafana); the map places tickets by their alarms instead. */
+  lat: number | null;
+  lon: number | null;
   conditions: string[];
   activeConditions: string[];
   devices: string[];
@@ -333,6 +350,10 @@ export class ApiClient {
 
   me(): Promise<Me> {
     return this.#call('GET', '/me');
+  }
+
+  consoleSettings(): Promise<ConsoleSettings> {
+    return this.#call('GET', '/console/settings');
   }
 
   /** The server's VAPID key for pushManager.subscribe; 404 when no web-push channel is configured. */

@@ -7,7 +7,7 @@ const ticket = (fields: Partial<Ticket>): Ticket => ({
   subjectId: 'HA-1', deviceId: 'HA-1', gatewayId: 'GW-1', kind: 'home_gas_alarm', district: '城东区', address: '人民路 1 号 201', customer: '王芳',
   conditions: ['GAS_ALARM_L2'], activeConditions: [], devices: ['HA-1'], priority: 'emergency', status: 'opened', openedAt: '2026-11-23T02:00:00.000Z',
   acknowledgedAt: null, onSiteAt: null, resolvedAt: null, assignee: null, slaDueAt: null, followUpDueAt: null, manual: [], escalationStep: 0, escalatedAt: null,
-  updatedAt: '2026-11-23T02:00:00.000Z', ...fields,
+  lat: null, lon: null, updatedAt: '2026-11-23T02:00:00.000Z', ...fields,
 });
 
 describe('ticket queue filters (issue 17 #3)', () => {

@@ -1,5 +1,6 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as geomap from '@grafana/grafana-foundation-sdk/geomap';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
@@ -37,7 +38,7 @@ const ACTIVE_GAS_ALARMS_SQL = `SELECT ta.raised_at AS "time", coalesce(ta.detail
 FROM ticket_alerts ta JOIN tickets t ON t.id = ta.ticket_id
 WHERE ta.cleared_at IS NULL AND ta.condition IN ('GAS_ALARM_L1', 'GAS_ALARM_L2', 'VALVE_NOT_CUT') AND t.status IN ${OPEN_STATUSES_SQL}
   AND coalesce(t.district, 'unknown') ~ '^\${district:regex}$'
-ORDER BY CASE ta.condition WHEN 'VALVE_NOT_CUT' THEN 0 WHEN 'GAS_ALARM_L2' THEN 1 ELSE 2 END, ta.raised_at
+ORDER BY CASE ta.condition WHEN 'VALVE_NOT_CUT' THEN 0 WHEN 'GAS_ALARM_L2' THEN 1 ELSE 2 END, ta.raised_at, t.id
 LIMIT 500`;
 
 function activeStat(title: string, description: string, conditionRegex: string): stat.PanelBuilder {
@@ -51,6 +52,53 @@ function activeStat(title: string, description: string, conditionRegex: string):
     .colorMode(common.BigValueColorMode.Background)
     .thresholds(thresholds([[null, 'green'], [1, 'red']]))
     .noValue('0');
+}
+
+/**
+ * Active gas alarms where they are. InfluxDB holds alarm edges with deviceId as a field, so it
+ * cannot say which devices are still in alarm; the ticket store can (every gas alarm has a ticket,
+ * `ticket_alerts.cleared_at` is null while it lasts) and keeps the registry's point, in WGS-84 like
+ * Grafana's base maps (alerts/store/migrations/100_ticket_points.sql). One row per device, its worst level.
+ */
+function activeGasAlarmMap(): geomap.PanelBuilder {
+  const markers = new common.MapLayerOptionsBuilder()
+    .type('markers')
+    .name('燃气报警 Gas alarms')
+    .location(new common.FrameGeometrySourceBuilder().mode(common.FrameGeometrySourceMode.Coords).latitude('latitude').longitude('longitude'))
+    .tooltip(true)
+    .config({
+      showLegend: true,
+      style: {
+        color: { field: 'level', fixed: 'red' },
+        size: { fixed: 9 },
+        symbol: { mode: 'fixed', fixed: 'img/icons/marker/circle.svg' },
+        opacity: 0.9,
+      },
+    });
+  return new geomap.PanelBuilder()
+    .title('Active gas alarms on the map 燃气报警地图')
+    .description('Devices in gas alarm now (GAS_ALARM_L1 orange, GAS_ALARM_L2 red), from the ticket store, at their registry point (WGS-84). Devices without a point in the registry are not drawn: the console lists them.')
+    .height(12)
+    .span(24)
+    .withTarget(
+      sql(
+        'A',
+        `SELECT DISTINCT ON (t.id) a.raised_at AS "time", t.device_id, t.address, t.customer, coalesce(t.district, 'unknown') AS district,
+           a.condition, CASE a.condition WHEN 'GAS_ALARM_L2' THEN 2 ELSE 1 END AS level, t.lat AS latitude, t.lon AS longitude, t.id AS ticket
+         FROM ticket_alerts a JOIN tickets t ON t.id = a.ticket_id
+         WHERE a.cleared_at IS NULL AND a.condition IN ('GAS_ALARM_L1', 'GAS_ALARM_L2') AND t.lat IS NOT NULL
+           AND coalesce(t.district, 'unknown') ~ '^\${district:regex}$'
+         ORDER BY t.id, level DESC, a.raised_at`,
+      ),
+    )
+    .view(new geomap.MapViewConfigBuilder().id(geomap.MapCenterID.Fit).allLayers(true).padding(10).zoom(12).maxZoom(17))
+    .controls(new geomap.ControlsOptionsBuilder().showZoom(true).mouseWheelZoom(true).showScale(true).showAttribution(true))
+    // Grafana's configured default base map (CartoDB unless the server says otherwise), WGS-84 like the points.
+    .basemap(new common.MapLayerOptionsBuilder().type('default').name('Basemap'))
+    .layers([markers])
+    .tooltip(new geomap.TooltipOptionsBuilder().mode(geomap.TooltipMode.Details))
+    .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds))
+    .thresholds(thresholds([[null, 'orange'], [2, 'red']]));
 }
 
 /** 燃气安全: concentrations against the set points and the alarms that need someone now. */
@@ -93,6 +141,7 @@ export function gasSafety(): dashboard.DashboardBuilder {
         .thresholds(thresholds([[null, 'green'], [1, 'orange']]))
         .noValue('0'),
     )
+    .withPanel(activeGasAlarmMap())
     .withPanel(
       withSetPointLines(
         new timeseries.PanelBuilder()

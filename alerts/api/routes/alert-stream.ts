@@ -125,7 +125,7 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
   const frameOf = (change: SequencedAlertChange): string => {
     let frame = frames.get(change.seq);
     if (frame === undefined) {
-      frame = `id: ${change.seq}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert, app.services.registry))}\n\n`;
+      frame = `id: ${change.seq}\nevent: alert.${change.type}\ndata: ${JSON.stringify(alertItem(change.alert, app.services.registry, app.services.map))}\n\n`;
       frames.set(change.seq, frame);
       if (frames.size > FRAME_CACHE) frames.delete(frames.keys().next().value!);
     }
@@ -140,7 +140,7 @@ export const alertStreamRoutes: FastifyPluginAsync<AlertStreamOptions> = async (
   // An operator's acknowledge goes to every desk at once; one whose socket is full reads it on its next GET /alerts.
   book.onSeen((alert) => {
     if (closed) return;
-    const frame = `event: alert.seen\ndata: ${JSON.stringify(alertItem(alert, app.services.registry))}\n\n`;
+    const frame = `event: alert.seen\ndata: ${JSON.stringify(alertItem(alert, app.services.registry, app.services.map))}\n\n`;
     for (const client of clients) if (client.stream.ready && !client.stream.ended) client.stream.write(frame);
   });
   // Hijacked replies are not closed by fastify: end them before the server waits for its connections (preClose).

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { CONDITIONS, SEVERITIES } from '../../../contracts/messages.ts';
 import type { DeviceRecords } from '../../../contracts/device-record.ts';
 import type { Alert } from '../../alert-book.ts';
+import { DEFAULT_MAP_SETTINGS, mapPointOf, type MapSettings } from '../../../registry/map-settings.ts';
 import { NotFoundError } from '../errors.ts';
 import { actorOf, ANY_ROLE, requireRole, STAFF } from '../roles.ts';
 import { ErrorResponse, LimitQuery, parseLimit } from '../schemas.ts';
@@ -40,6 +41,8 @@ export const AlertItem = Type.Object({
   district: Type.Optional(Type.String({ description: "from the registry, for the control room's filters" })),
   address: Type.Optional(Type.String({ description: 'from the registry' })),
   customer: Type.Optional(Type.String({ description: 'from the registry' })),
+  lat: Type.Optional(Type.Number({ description: "from the registry, in the console map's system (GET /console/settings map.crs), converted from the registry's" })),
+  lon: Type.Optional(Type.Number({ description: 'as lat' })),
 });
 
 const AlertQuery = Type.Object({
@@ -50,9 +53,13 @@ const AlertQuery = Type.Object({
   limit: Type.Optional(LimitQuery),
 }, { additionalProperties: false });
 
-/** An alert as the API and the alert stream show it, with where it is from the registry (the gateway's record for a gateway alert). */
-export function alertItem(a: Alert, registry?: Pick<DeviceRecords, 'get'>): Static<typeof AlertItem> {
+/**
+ * An alert as the API and the alert stream show it, with where it is from the registry (the
+ * gateway's record for a gateway alert): its point in the map's system of `map` (as registered without it).
+ */
+export function alertItem(a: Alert, registry?: Pick<DeviceRecords, 'get'>, map: MapSettings = DEFAULT_MAP_SETTINGS): Static<typeof AlertItem> {
   const record = registry?.get(a.deviceId);
+  const point = mapPointOf(map, record);
   return {
     id: a.id,
     deviceId: a.deviceId,
@@ -77,6 +84,7 @@ export function alertItem(a: Alert, registry?: Pick<DeviceRecords, 'get'>): Stat
     ...(record?.district ? { district: record.district } : {}),
     ...(record?.address ? { address: record.address } : {}),
     ...(record?.customer ? { customer: record.customer } : {}),
+    ...(point ? { lat: point.lat, lon: point.lon } : {}),
   };
 }
 
@@ -90,8 +98,8 @@ export const alertRoutes: FastifyPluginAsync = async (app) => {
   }, async (request) => {
     const { state, deviceId, gatewayId, condition, limit } = request.query;
     const items = app.services.alerts.query({ state, deviceId, gatewayId, condition, limit: parseLimit(limit) });
-    const registry = app.services.registry;
-    return { items: items.map((a) => alertItem(a, registry)) };
+    const { registry, map } = app.services;
+    return { items: items.map((a) => alertItem(a, registry, map)) };
   });
 
   app.get<{ Params: Static<typeof AlertParams> }>('/alerts/:id', {
@@ -100,7 +108,7 @@ export const alertRoutes: FastifyPluginAsync = async (app) => {
   }, async (request) => {
     const alert = app.services.alerts.get(request.params.id);
     if (!alert) throw new NotFoundError(`Alert ${request.params.id}`);
-    return alertItem(alert, app.services.registry);
+    return alertItem(alert, app.services.registry, app.services.map);
   });
 
   // The control room's acknowledge: the alarm was seen (its sound stops for every desk). Audited like every change.
@@ -110,6 +118,6 @@ export const alertRoutes: FastifyPluginAsync = async (app) => {
   }, async (request) => {
     const alert = app.services.alerts.markSeen(request.params.id, actorOf(request), app.services.clock?.now() ?? Date.now());
     if (!alert) throw new NotFoundError(`Alert ${request.params.id}`);
-    return alertItem(alert, app.services.registry);
+    return alertItem(alert, app.services.registry, app.services.map);
   });
 };

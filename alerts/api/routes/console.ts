@@ -11,13 +11,19 @@ export const CONSOLE_DIST_DIR = fileURLToPath(new URL('../../../console/dist/', 
 export interface ConsoleOptions {
   /** Folder holding the built console (index.html, assets/). @defaultValue CONSOLE_DIST_DIR */
   rootDir?: string;
+  /** Origins images may also come from: the map's tile source (settings `map.tiles`). @defaultValue [] */
+  imgSources?: readonly string[];
 }
 
 /**
- * Scripts and data only from this origin; ECharts and Preact set inline styles, so styles may be
- * inline. The API is same-origin, so connect-src 'self' covers fetch and EventSource.
+ * Scripts and data only from this origin, images also from the map's tile source; ECharts,
+ * Leaflet and Preact set inline styles, so styles may be inline. The API is same-origin, so
+ * connect-src 'self' covers fetch and EventSource.
  */
-const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+export function contentSecurityPolicy(imgSources: readonly string[] = []): string {
+  const img = ["'self'", 'data:', ...imgSources].join(' ');
+  return `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src ${img}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+}
 
 /**
  * The built-in web console under `/console/`, and `/` sends a browser there. Registered at the
@@ -26,6 +32,7 @@ const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-sr
  */
 export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
   const rootDir = opts.rootDir ?? CONSOLE_DIST_DIR;
+  const policy = contentSecurityPolicy(opts.imgSources);
   if (!existsSync(join(rootDir, 'index.html'))) {
     throw new Error(`The web console bundle is missing (${join(rootDir, 'index.html')}); run npm run console:build`);
   }
@@ -43,7 +50,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     prefix: '/console/',
     decorateReply: false,
     setHeaders(reply, path) {
-      reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+      reply.header('content-security-policy', policy);
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       // Asset names carry their content hash; index.html must be re-read to pick up a new build.

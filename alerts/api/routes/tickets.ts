@@ -29,6 +29,8 @@ export const TicketView = Type.Object({
   district: NullableString,
   address: NullableString,
   customer: NullableString,
+  lat: Type.Union([Type.Number(), Type.Null()], { description: 'WGS-84, from the registry when the ticket opened' }),
+  lon: Type.Union([Type.Number(), Type.Null()]),
   conditions: Type.Array(ConditionSchema),
   activeConditions: Type.Array(ConditionSchema),
   devices: Type.Array(Type.String()),

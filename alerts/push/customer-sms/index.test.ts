@@ -10,7 +10,7 @@ import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { devices, FakeDirectory, newBook, raise, T0 } from '../../tickets/test-support.ts';
-import { TicketService } from '../../tickets/ticket-service.ts';
+import { TicketService, type DeviceInfo } from '../../tickets/ticket-service.ts';
 import { type CustomerChannelInstance, createChannels } from '../channels.ts';
 import { PushDispatcher } from '../delivery-queue.ts';
 import { PushRejectedError } from '../errors.ts';
@@ -29,7 +29,7 @@ let svc: TicketService;
 beforeAll(async () => {
   await provider.start();
   db = await openDb({});
-  const registry: Record<string, Record<string, string>> = { ...devices, 'HM-1': { ...devices['HM-1']!, customerPhone: '+86 138 0013 8000' } };
+  const registry: Record<string, DeviceInfo> = { ...devices, 'HM-1': { ...devices['HM-1']!, customerPhone: '+86 138 0013 8000' } };
   svc = new TicketService({ db, clock, directory: new FakeDirectory(), lookupDevice: (id) => registry[id] });
   svc.onNotice((n) => notices.push(n));
 });

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { filtersFromHash, hashWithFilters, type AlarmFilters } from '../alarm-filters.ts';
 import { needsSound } from '../alarm-sound.ts';
 import type { Alert, ApiClient } from '../api.ts';
@@ -7,6 +7,7 @@ import { useEventStream } from '../live.ts';
 import { hashOfReport, reportRouteFromHash, type ReportRoute } from '../report-tables.ts';
 import { hashWithTicketFilters, ticketFiltersFromHash, type TicketFilters } from '../ticket-filters.ts';
 import { AlarmList } from './alarm-list.tsx';
+import { AlarmMap } from './alarm-map.tsx';
 import { AlarmSoundControl } from './alarm-sound-control.tsx';
 import { CustomerNotices } from './customer-notices.tsx';
 import { DevicePage } from './device-page.tsx';
@@ -18,6 +19,7 @@ import { TicketQueue } from './ticket-queue.tsx';
 
 type Route =
   | { tab: 'alarms'; filters: AlarmFilters }
+  | { tab: 'map' }
   | { tab: 'tickets'; ticketId?: string; filters: TicketFilters }
   | { tab: 'oncall' }
   | { tab: 'device'; deviceId: string }
@@ -31,6 +33,7 @@ function parseHash(hash: string): Route {
   if (tab === 'tickets') return { tab, filters: ticketFiltersFromHash(hash), ...(id ? { ticketId: decodeURIComponent(id) } : {}) };
   if (tab === 'reports') return { tab, report: reportRouteFromHash(hash) };
   if (tab === 'oncall') return { tab };
+  if (tab === 'map') return { tab };
   if (tab === 'customer-notices') return { tab };
   if (tab === 'new-ticket') return { tab };
   if (tab === 'device') return { tab, deviceId: decodeURIComponent(id ?? '') };
@@ -49,9 +52,9 @@ function useHashRoute(): Route {
 }
 
 /**
- * The control room: live alarms, the ticket queue, on call now, device pages, reports. The alarm stream
- * stays open on every tab, so the tab's count is live and the queue reloads when an alarm
- * opens or changes a ticket.
+ * The control room: live alarms as a list and on a map, the ticket queue, on call now, device
+ * pages, reports. The alarm stream stays open on every tab, so the tab's count is live and the
+ * queue reloads when an alarm opens or changes a ticket.
  */
 export function OperatorView({ api }: { api: ApiClient }) {
   const { t, lang } = useI18n();
@@ -96,6 +99,9 @@ export function OperatorView({ api }: { api: ApiClient }) {
     },
   });
 
+  // One array per change of the alarms, so the map re-clusters only when they change.
+  const alertList = useMemo(() => [...alerts.values()], [alerts]);
+
   const markSeen = (a: Alert) =>
     api.markSeen(a.id).then(
       (seen) => setAlerts((m) => (m.has(seen.id) ? new Map(m).set(seen.id, seen) : m)),
@@ -117,6 +123,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
     <div class="operator">
       <nav class="tabs">
         {tab('alarms', `${t('tab.alarms')} (${alerts.size})`)}
+        {tab('map', t('tab.map'))}
         {tab('tickets', t('tab.tickets'))}
         {tab('oncall', t('tab.oncall'))}
         {tab('device', t('tab.device'))}
@@ -133,6 +140,7 @@ export function OperatorView({ api }: { api: ApiClient }) {
       {route.tab === 'tickets' && (
         <TicketQueue api={api} reloadKey={alertChanges} filters={route.filters} onFilters={(f) => replaceHash(hashWithTicketFilters(f))} {...(route.ticketId ? { focus: route.ticketId } : {})} />
       )}
+      {route.tab === 'map' && <AlarmMap api={api} alerts={alertList} reloadKey={alertChanges} />}
       {route.tab === 'oncall' && <OnCallPanel api={api} />}
       {route.tab === 'device' && <DevicePage api={api} deviceId={route.deviceId} />}
       {route.tab === 'customer-notices' && <CustomerNotices api={api} />}
