@@ -55,12 +55,51 @@ export const KIND_CODE: Readonly<Record<DeviceKind, number>> = Object.fromEntrie
 
 /** A field's value in a reading, NaN when the reading does not carry it. */
 export function fieldValue(reading: Reading, field: HistoryField): number {
-  if (field === 'lelPct' && reading.detectors) {
-    let max = NaN;
-    for (const d of reading.detectors) if (typeof d.lelPct === 'number' && !(d.lelPct <= max)) max = d.lelPct;
-    return max;
+  // A property named in code, not looked up by a variable key: readings of five shapes stay fast on the hot path.
+  let v: number | null | undefined;
+  switch (field) {
+    case 'lelPct':
+      if (reading.detectors) {
+        let max = NaN;
+        for (const d of reading.detectors) if (typeof d.lelPct === 'number' && !(d.lelPct <= max)) max = d.lelPct;
+        return max;
+      }
+      v = reading.lelPct;
+      break;
+    case 'volumeM3':
+      v = reading.volumeM3;
+      break;
+    case 'balanceM3':
+      v = reading.balanceM3;
+      break;
+    case 'batteryV':
+      v = reading.batteryV;
+      break;
+    case 'flowM3h':
+      v = reading.flowM3h;
+      break;
+    case 'pressureKPa':
+      v = reading.pressureKPa;
+      break;
+    case 'temperatureC':
+      v = reading.temperatureC;
+      break;
+    case 'externalPowerV':
+      v = reading.externalPowerV;
+      break;
+    case 'flowMeterVolumeM3':
+      v = reading.flowMeterVolumeM3;
+      break;
+    case 'mainPowerV':
+      v = reading.mainPowerV;
+      break;
+    case 'mainLoadPct':
+      v = reading.mainLoadPct;
+      break;
+    case 'backupV':
+      v = reading.backupV;
+      break;
   }
-  const v = reading[field];
   return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
 }
 
@@ -69,9 +108,12 @@ export function fieldValue(reading: Reading, field: HistoryField): number {
  * that shows no concentration (a detector offline or in fault), which the numbers cannot show.
  */
 export function statusTokens(reading: Reading): readonly string[] | undefined {
-  const silent = reading.detectors?.filter((d) => d.lelPct === null);
-  if (!silent || silent.length === 0) return reading.status && reading.status.length > 0 ? reading.status : undefined;
-  return [...(reading.status ?? []), ...silent.map((d) => `ch${d.channel} --F`)];
+  const own = reading.status && reading.status.length > 0 ? reading.status : undefined;
+  const detectors = reading.detectors;
+  if (!detectors) return own;
+  let silent: string[] | undefined;
+  for (const d of detectors) if (d.lelPct === null) (silent ??= [...(own ?? [])]).push(`ch${d.channel} --F`);
+  return silent ?? own;
 }
 
 /** Combines `b` into `a` by the field's rule; `bIsNewer` says which is the later reading (for `last`). */
