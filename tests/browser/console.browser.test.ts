@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
+import { SCREENSHOTS, adminCall, browserSuite, haveChromium, launchChromium, logInAs, screenshot } from './browser-support.ts';
 import { startTestPipeline, type TestPipeline } from '../harness.ts';
 
 /**
@@ -15,9 +15,6 @@ import { startTestPipeline, type TestPipeline } from '../harness.ts';
  * Screenshots of every page go to console/screenshots/.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const SCREENSHOTS = fileURLToPath(new URL('../../console/screenshots/', import.meta.url));
 
 // Monday 10:00 in Asia/Shanghai: shift a of the example rota is on site.
 const START = Date.parse('2026-11-23T02:00:00.000Z');
@@ -32,14 +29,7 @@ interface TicketDetail {
   escalations: Array<{ level: string; reason: string; at: string }>;
 }
 
-// In CI a missing browser must fail the build, not quietly skip the console's only end-to-end test.
-describe.runIf(!haveChromium && process.env.CI)('web console in a browser', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: run bash scripts/install-chromium.sh before npm test`);
-  });
-});
-
-describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing; run bash scripts/install-chromium.sh)`}`, () => {
+describe.skipIf(!haveChromium)(browserSuite('web console in a browser'), () => {
   const clock = new ManualClock(START);
   let pipeline: TestPipeline;
   let browser: Browser;
@@ -51,15 +41,7 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
   let techToken: string;
   let seq = 0;
 
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${pipeline.httpUrl}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${pipeline.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T,>(method: string, path: string, body?: unknown) => adminCall<T>(pipeline, method, path, body);
 
   async function publish(reading: Record<string, unknown>): Promise<void> {
     await publishBatch([{ at: new Date(clock.now()).toISOString(), ...reading }]);
@@ -71,14 +53,9 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     await gateway.publishAsync('gas/v1/GW-B/up', JSON.stringify({ gatewayId: 'GW-B', seq: ++seq, sentAt, readings }), { qos: 1 });
   }
 
-  async function logIn(page: Page, token: string): Promise<void> {
-    await page.goto(`${pipeline.httpUrl}/`);
-    await page.locator('input[name=token]').fill(token);
-    await page.locator('button[type=submit]').click();
-    await page.locator('[data-testid=live][data-state=open]').waitFor();
-  }
+  const logIn = (page: Page, token: string) => logInAs(page, pipeline, token);
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+  const shot = screenshot;
 
   async function leakTicket(): Promise<TicketDetail> {
     return pipeline.until('the leak ticket', async () => {
@@ -105,7 +82,7 @@ describe.skipIf(!haveChromium)(`web console in a browser${haveChromium ? '' : ` 
     gateway = await mqtt.connectAsync(pipeline.mqttUrl, { clientId: 'GW-B' });
 
     // The control room's alarm must sound without a click first, as a desk's kiosk browser is set up to.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+    browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
     const desk = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     operator = await desk.newPage();
     const mobile = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });

@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
+import { SCREENSHOTS, browserSuite, haveChromium, launchChromium, screenshot } from './browser-support.ts';
 import { startTestPipeline, type TestPipeline } from '../harness.ts';
 
 /**
@@ -21,9 +21,6 @@ import { startTestPipeline, type TestPipeline } from '../harness.ts';
  * console/dist rebuilt.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const SCREENSHOTS = fileURLToPath(new URL('../../console/screenshots/', import.meta.url));
 
 // Monday 10:00 in Asia/Shanghai.
 const START = Date.parse('2026-11-23T02:00:00.000Z');
@@ -31,13 +28,7 @@ const START = Date.parse('2026-11-23T02:00:00.000Z');
 const LEAK = { kind: 'home_gas_alarm', lelPct: 62, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'closed' };
 const POWER_LOST = { kind: 'home_gas_alarm', lelPct: 0, lamps: { power: false, fault: false, alarm: false }, buzzer: 'off', valve: 'open' };
 
-describe.runIf(!haveChromium && process.env.CI)('alarm map in a browser', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: run bash scripts/install-chromium.sh before npm test`);
-  });
-});
-
-describe.skipIf(!haveChromium)(`alarm map in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing; run bash scripts/install-chromium.sh)`}`, () => {
+describe.skipIf(!haveChromium)(browserSuite('alarm map in a browser'), () => {
   const clock = new ManualClock(START);
   let pipeline: TestPipeline;
   let browser: Browser;
@@ -80,7 +71,7 @@ describe.skipIf(!haveChromium)(`alarm map in a browser${haveChromium ? '' : ` (s
       body: JSON.stringify({ name: 'control room desk 1', role: 'operator' }),
     });
     const { token } = (await res.json()) as { token: string };
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     const desk = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     operator = await desk.newPage();
     await operator.goto(`${pipeline.httpUrl}/`);
@@ -228,7 +219,7 @@ describe.skipIf(!haveChromium)(`alarm map on a configured tile source${haveChrom
       clock: new ManualClock(START),
       settings: { slaCheckIntervalMs: 3_600_000, map: { tiles: { urlTemplate, crs: 'wgs84', subdomains: '', attribution: '© 本地瓦片 local tiles', maxZoom: 18 }, center: { lat: 31.23, lon: 121.47 }, zoom: 14 } },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

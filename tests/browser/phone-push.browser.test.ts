@@ -1,11 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
 import { newBrowser, type PushServiceStandIn, startPushServiceStandIn } from '../../alerts/push/web-push/push-service-testing.ts';
+import { adminCall, browserSuite, haveChromium, launchChromium } from './browser-support.ts';
 import { startTestPipeline, type TestPipeline } from '../harness.ts';
 
 /**
@@ -20,19 +21,11 @@ import { startTestPipeline, type TestPipeline } from '../harness.ts';
  * "permission denied"), hence the subscription with the test's keys. Needs console/dist rebuilt.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 
 // Monday 10:00 in Asia/Shanghai: shift a of the example rota is on site.
 const START = Date.parse('2026-11-23T02:00:00.000Z');
 
-describe.runIf(!haveChromium && process.env.CI)('phone notifications in a browser', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: run bash scripts/install-chromium.sh before npm test`);
-  });
-});
-
-describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing)`}`, () => {
+describe.skipIf(!haveChromium)(browserSuite('phone notifications in a browser'), () => {
   const clock = new ManualClock(START);
   const phoneKeys = newBrowser('phone');
   let pushService: PushServiceStandIn;
@@ -45,15 +38,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
   let technician: string;
   let techToken: string;
 
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${pipeline.httpUrl}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${pipeline.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T,>(method: string, path: string, body?: unknown) => adminCall<T>(pipeline, method, path, body);
 
   beforeAll(async () => {
     pushService = await startPushServiceStandIn();
@@ -77,7 +62,7 @@ describe.skipIf(!haveChromium)(`phone notifications in a browser${haveChromium ?
     // What the console's 开启手机通知 would store had the browser a push service: here the test's keys.
     await pipeline.services.webPush!.subscriptions.save(technician, pushService.subscribe(phoneKeys), 'test', clock.now());
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     mobile = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     await mobile.grantPermissions(['notifications'], { origin: pipeline.httpUrl });
     phone = await mobile.newPage();

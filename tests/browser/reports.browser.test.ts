@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
+import { SCREENSHOTS, adminCall, browserSuite, haveChromium, launchChromium, logInAs, screenshot } from './browser-support.ts';
 import { startTestPipeline, type TestPipeline } from '../harness.ts';
 
 /**
@@ -16,9 +16,6 @@ import { startTestPipeline, type TestPipeline } from '../harness.ts';
  * with its device count. Screenshots go to console/screenshots/.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const SCREENSHOTS = fileURLToPath(new URL('../../console/screenshots/', import.meta.url));
 
 // Monday 2026-11-23 10:00 in Asia/Shanghai (the tickets' time zone), still Sunday evening in California.
 const START = Date.parse('2026-11-23T02:00:00.000Z');
@@ -35,13 +32,7 @@ interface Ticket {
   assignee: string | null;
 }
 
-describe.runIf(!haveChromium && process.env.CI)('reports and ticket filters in a browser', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: run bash scripts/install-chromium.sh before npm test`);
-  });
-});
-
-describe.skipIf(!haveChromium)(`reports and ticket filters in a browser${haveChromium ? '' : ` (skipped: ${CHROMIUM} missing; run bash scripts/install-chromium.sh)`}`, () => {
+describe.skipIf(!haveChromium)(browserSuite('reports and ticket filters in a browser'), () => {
   const clock = new ManualClock(START);
   let pipeline: TestPipeline;
   let browser: Browser;
@@ -52,15 +43,7 @@ describe.skipIf(!haveChromium)(`reports and ticket filters in a browser${haveChr
   let incident: Ticket;
   let westLeak: Ticket;
 
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${pipeline.httpUrl}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${pipeline.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T,>(method: string, path: string, body?: unknown) => adminCall<T>(pipeline, method, path, body);
 
   async function publish(readings: Array<Record<string, unknown>>): Promise<void> {
     const at = new Date(clock.now()).toISOString();
@@ -70,14 +53,9 @@ describe.skipIf(!haveChromium)(`reports and ticket filters in a browser${haveChr
   const leak = (deviceId: string) => ({ deviceId, kind: 'home_gas_alarm', lelPct: 62, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'open' });
   const powerLost = (deviceId: string) => ({ deviceId, kind: 'home_gas_alarm', lelPct: 0, lamps: { power: false, fault: false, alarm: false }, buzzer: 'off', valve: 'open' });
 
-  async function logIn(page: Page, token: string): Promise<void> {
-    await page.goto(`${pipeline.httpUrl}/`);
-    await page.locator('input[name=token]').fill(token);
-    await page.locator('button[type=submit]').click();
-    await page.locator('[data-testid=live][data-state=open]').waitFor();
-  }
+  const logIn = (page: Page, token: string) => logInAs(page, pipeline, token);
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+  const shot = screenshot;
   const hashOf = (page: Page) => decodeURIComponent(new URL(page.url()).hash);
   const cells = (page: Page, table: string) => page.locator(`[data-testid=report-table][data-table=${table}] tbody tr`);
 
@@ -117,7 +95,7 @@ describe.skipIf(!haveChromium)(`reports and ticket filters in a browser${haveChr
     clock.advance(20 * MIN);
     await pipeline.services.checkSla();
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     const desk = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     operator = await desk.newPage();
     await logIn(operator, operatorToken);
