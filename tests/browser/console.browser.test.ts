@@ -321,5 +321,6 @@ describe.skipIf(!haveChromium)(browserSuite('web console in a browser'), () => {
     } finally {
       await desk2.close();
     }
-  });
+    // A second browser context and a dozen waits: slow when the machine is busy (the console bundle is built beside it).
+  }, 90_000);
 });

@@ -2,7 +2,8 @@ import { BarChart as EBarChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
+import { useEChart } from './use-echart.ts';
 
 echarts.use([EBarChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer]);
 
@@ -13,20 +14,7 @@ export interface BarData {
 
 /** Horizontal bars, one row per category (condition names are long), the first category on top. */
 export function BarChart({ data }: { data: BarData }) {
-  const el = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
-
-  useEffect(() => {
-    const c = echarts.init(el.current!);
-    chart.current = c;
-    const observer = new ResizeObserver(() => c.resize());
-    observer.observe(el.current!);
-    return () => {
-      observer.disconnect();
-      c.dispose();
-      chart.current = null;
-    };
-  }, []);
+  const { el, chart } = useEChart();
 
   useEffect(() => {
     chart.current?.setOption(

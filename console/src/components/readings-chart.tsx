@@ -2,7 +2,8 @@ import { LineChart, ScatterChart } from 'echarts/charts';
 import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
+import { useEChart } from './use-echart.ts';
 
 // Only the parts used, so the bundle does not carry every chart type.
 echarts.use([LineChart, ScatterChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
@@ -22,20 +23,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
  * Points that carry status tokens are marked along the top (their own series), the tokens in the tooltip.
  */
 export function ReadingsChart({ points, fromMs, toMs, statusLabel }: { points: ReadingPoint[]; fromMs: number; toMs: number; statusLabel: string }) {
-  const el = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
-
-  useEffect(() => {
-    const c = echarts.init(el.current!);
-    chart.current = c;
-    const observer = new ResizeObserver(() => c.resize());
-    observer.observe(el.current!);
-    return () => {
-      observer.disconnect();
-      c.dispose();
-      chart.current = null;
-    };
-  }, []);
+  const { el, chart } = useEChart();
 
   const flagged = points.filter((p) => p.status && p.status.length > 0);
   useEffect(() => {
