@@ -3,8 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../../../app/clock.ts';
-import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
-import { DeviceRegistry } from '../../../registry/device-registry.ts';
+import { bareServices } from '../../api/testing.ts';
 import { buildHttpApi } from '../../api/server.ts';
 import { TokenBook } from '../../api/tokens.ts';
 import { SqlAuditLog } from '../../audit/audit-log.ts';
@@ -197,13 +196,8 @@ describe('a leak pushed as a DingTalk work notice and acknowledged from its link
     const apiTokens = new TokenBook();
     apiTokens.add(OPERATOR, { name: 'call centre', role: 'operator' });
     app = await buildHttpApi({
-      alerts: newBook(),
-      registry: new DeviceRegistry([]),
-      devices: { statusOf: () => undefined },
-      deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
-      metrics: { text: async () => '' },
+      ...bareServices(),
       tokens: apiTokens,
-      health: () => ({ status: 'ok', checks: {} }),
       tickets: svc,
       clock,
       audit,

@@ -10,8 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../app/clock.ts';
-import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
-import { DeviceRegistry } from '../../../registry/device-registry.ts';
+import { bareServices } from '../../api/testing.ts';
 import { buildHttpApi } from '../../api/server.ts';
 import { TokenBook } from '../../api/tokens.ts';
 import { SqlAuditLog } from '../../audit/audit-log.ts';
@@ -71,13 +70,8 @@ beforeAll(async () => {
   const apiTokens = new TokenBook();
   apiTokens.add(OPERATOR, { name: 'call centre', role: 'operator' });
   app = await buildHttpApi({
-    alerts: newBook(),
-    registry: new DeviceRegistry([]),
-    devices: { statusOf: () => undefined },
-    deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
-    metrics: { text: async () => '' },
+    ...bareServices(),
     tokens: apiTokens,
-    health: () => ({ status: 'ok', checks: {} }),
     tickets: svc,
     clock,
     audit,

@@ -11,14 +11,11 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../app/clock.ts';
-import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
-import { DeviceRegistry } from '../../../registry/device-registry.ts';
+import { bareServices } from '../../api/testing.ts';
 import { buildHttpApi } from '../../api/server.ts';
-import { TokenBook } from '../../api/tokens.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Db } from '../../store/db.ts';
 import { openDb } from '../../store/open-db.ts';
-import { newBook } from '../../tickets/test-support.ts';
 import { createChannels, pushCallbacksOf } from '../channels.ts';
 import { PushDispatcher } from '../delivery-queue.ts';
 import { notice, technician } from '../testing.ts';
@@ -72,13 +69,7 @@ beforeAll(async () => {
   dispatcher = new PushDispatcher({ db, people: { person: async (id) => people[id] }, channels, log, clock, random: () => 1 });
   app = await buildHttpApi(
     {
-      alerts: newBook(),
-      registry: new DeviceRegistry([]),
-      devices: { statusOf: () => undefined },
-      deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
-      metrics: { text: async () => '' },
-      tokens: new TokenBook(),
-      health: () => ({ status: 'ok', checks: {} }),
+      ...bareServices(),
       clock,
       pushCallbacks: pushCallbacksOf(channels),
     },

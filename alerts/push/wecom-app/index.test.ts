@@ -10,10 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../app/clock.ts';
-import { DeadLetterLog } from '../../../ingest/dead-letter-log.ts';
-import { DeviceRegistry } from '../../../registry/device-registry.ts';
+import { bareServices } from '../../api/testing.ts';
 import { buildHttpApi } from '../../api/server.ts';
-import { TokenBook } from '../../api/tokens.ts';
 import { SqlAuditLog } from '../../audit/audit-log.ts';
 import type { Person } from '../../oncall/directory.ts';
 import type { Db } from '../../store/db.ts';
@@ -76,13 +74,7 @@ beforeAll(async () => {
   );
   channel = channels.get('wecom-tech') as StaffChannelInstance;
   app = await buildHttpApi({
-    alerts: newBook(),
-    registry: new DeviceRegistry([]),
-    devices: { statusOf: () => undefined },
-    deadLetters: new DeadLetterLog({ capacity: 10, maxFileBytes: 1024 }),
-    metrics: { text: async () => '' },
-    tokens: new TokenBook(),
-    health: () => ({ status: 'ok', checks: {} }),
+    ...bareServices(),
     tickets: svc,
     clock,
     audit,
