@@ -188,4 +188,45 @@ describe('HistoryStore', () => {
     expect(statuses.slice(0, 14)).toEqual(Array.from({ length: 14 }, (_, i) => `ERR-${i}`));
     expect(new Set(statuses.slice(14))).toEqual(new Set(['…']));
   });
+
+  it('finds each device of a gateway batch whatever its position, after devices are forgotten and their slots reused', async () => {
+    const s = store({ maxAgeMs: DAY, tiers: [{ upToAgeMs: DAY, resolutionMs: MIN }] });
+    const onGateway = (gatewayId: string, r: Reading) => ({ ...r, gatewayId });
+    // GW-A learns positions 0..2 = A0, A1, A2.
+    s.append(['A0', 'A1', 'A2'].map((id, i) => onGateway('GW-A', alarm(id, T0, i))));
+    // Same gateway, same batch size, another order and one new device: each reading goes to its own device.
+    s.append(['A2', 'A0', 'A9'].map((id, i) => onGateway('GW-A', alarm(id, T0 + 2 * MIN, 10 + i))));
+    expect(all(s, 'A0').points.map((p) => p.values.lelPct)).toEqual([0, 11]);
+    expect(all(s, 'A2').points.map((p) => p.values.lelPct)).toEqual([2, 10]);
+    expect(all(s, 'A9').points.map((p) => p.values.lelPct)).toEqual([12]);
+    // A1 falls silent past maxAgeMs and is forgotten; a device of another gateway takes its slot.
+    s.append(['A2', 'A0', 'A9'].map((id, i) => onGateway('GW-A', alarm(id, T0 + DAY + HOUR, 20 + i))));
+    await s.sweep();
+    expect(s.kindOf('A1')).toBeUndefined();
+    s.append([onGateway('GW-B', meter('B0', T0 + DAY + HOUR, 5))]);
+    // GW-A sends its first batch again: A1 is a new device, nothing lands on B0.
+    s.append(['A0', 'A1', 'A2'].map((id, i) => onGateway('GW-A', alarm(id, T0 + DAY + 2 * HOUR, 30 + i))));
+    expect(all(s, 'A1').points).toEqual([{ atMs: T0 + DAY + 2 * HOUR, values: { lelPct: 31 } }]);
+    expect(all(s, 'B0').points).toEqual([{ atMs: T0 + DAY + HOUR, values: { volumeM3: 5, balanceM3: 40, batteryV: 3.6 } }]);
+    // Its points of the first day are past maxAgeMs and were swept.
+    expect(all(s, 'A2').points.map((p) => p.values.lelPct)).toEqual([20, 32]);
+    expect(s.stats()).toMatchObject({ devices: 5, evictedDevices: 1 });
+  });
+
+  it('grows a device reporting every minute or faster fourfold, and one reporting daily twofold', () => {
+    const s = store();
+    const perPoint = (kind: 'home_gas_alarm' | 'household_meter') => (kind === 'home_gas_alarm' ? 3 : 5) * 8;
+    const bytesSinceNow = () => {
+      const before = s.stats().bytes;
+      return () => s.stats().bytes - before;
+    };
+    for (let i = 0; i < 4; i++) s.add(alarm('HA-fast', T0 + i * 30 * SEC * 2, 1));
+    const fast = bytesSinceNow();
+    s.add(alarm('HA-fast', T0 + 5 * MIN, 1));
+    expect(fast()).toBe((16 - 4) * perPoint('home_gas_alarm'));
+    for (let i = 0; i < 4; i++) s.add(meter('HM-daily', T0 + i * DAY, i));
+    const daily = bytesSinceNow();
+    s.add(meter('HM-daily', T0 + 4 * DAY, 4));
+    expect(daily()).toBe((8 - 4) * perPoint('household_meter'));
+  });
 });
