@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
 import type { Db } from '../store/db.ts';
-import { openDb } from '../store/open-db.ts';
+import { openTestDb } from '../store/testing.ts';
 import type { Notice } from '../tickets/notice.ts';
 import type { PersonTicketInput } from '../tickets/person-tickets.ts';
 import { DAY, FakeDirectory, HOUR, lookupDevice, MIN, newBook, raise, T0 } from '../tickets/test-support.ts';
@@ -32,7 +32,7 @@ const breachesOf = async (id: string) => (await svc.get(id))!.breaches.map((b) =
 
 describe('CustomerClockWatch', () => {
   beforeEach(async () => {
-    db = await openDb({});
+    db = await openTestDb();
     clock = new ManualClock(T0);
     svc = new TicketService({ db, clock, directory: new FakeDirectory(), lookupDevice });
     watch = new CustomerClockWatch({ db, directory: new FakeDirectory(), settings });

@@ -12,6 +12,8 @@ export interface OpenDbOptions {
   dir?: string;
   /** PostgreSQL schema (search_path); tests use one per file. */
   schema?: string;
+  /** Embedded only: start from this data directory (PgliteDb.image), e.g. an already migrated one. */
+  image?: Blob;
   /**
    * Embedded only: run PGlite on the calling thread instead of its worker. The worker is the
    * default because a PGlite statement is a synchronous WebAssembly turn that would otherwise
@@ -23,12 +25,13 @@ export interface OpenDbOptions {
 /** Opens the ticket store and brings its schema up to date before returning it. */
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   let db: Db;
+  const embedded = { ...(options.dir ? { dir: options.dir } : {}), ...(options.image ? { image: options.image } : {}) };
   try {
     db = options.databaseUrl
       ? await PgDb.open({ connectionString: options.databaseUrl, ...(options.schema ? { schema: options.schema } : {}) })
       : options.inThread
-        ? await PgliteDb.open(options.dir ? { dir: options.dir } : {})
-        : await WorkerDb.open(options.dir ? { dir: options.dir } : {});
+        ? await PgliteDb.open(embedded)
+        : await WorkerDb.open(embedded);
   } catch (err) {
     throw new DbUnavailableError(`Cannot open the ticket store: ${(err as Error).message}`, { cause: err });
   }

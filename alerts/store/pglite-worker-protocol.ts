@@ -21,4 +21,6 @@ export type WorkerReply = { id: number; ok: true; rows?: unknown[] } | { id: num
 /** What the worker is started with. */
 export interface WorkerInit {
   dir?: string;
+  /** A data directory to start from (PgliteDb.image). */
+  image?: Blob;
 }

@@ -34,7 +34,7 @@ interface OpenTx {
 const ROLLBACK = Symbol('rollback');
 
 async function main(): Promise<void> {
-  const db = await PgliteDb.open(init.dir ? { dir: init.dir } : {});
+  const db = await PgliteDb.open(init);
   const open = new Map<number, OpenTx>();
 
   const runTransaction = (begin: number): void => {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
 import type { AlertBook } from '../alert-book.ts';
 import type { Db } from '../store/db.ts';
-import { openDb } from '../store/open-db.ts';
+import { openTestDb } from '../store/testing.ts';
 import type { Notice } from './notice.ts';
 import { TicketService, type DeviceInfo } from './ticket-service.ts';
 import { FakeDirectory, MIN, T0, newBook, raise } from './test-support.ts';
@@ -23,7 +23,7 @@ let svc: TicketService;
 let notices: Notice[];
 
 beforeEach(async () => {
-  db = await openDb({});
+  db = await openTestDb();
   book = newBook();
   notices = [];
   svc = new TicketService({ db, clock: new ManualClock(T0), directory: new FakeDirectory(), lookupDevice: (id) => registry[id] });

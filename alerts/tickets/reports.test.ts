@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
 import type { AlertBook } from '../alert-book.ts';
 import type { Db } from '../store/db.ts';
-import { openDb } from '../store/open-db.ts';
+import { openTestDb } from '../store/testing.ts';
 import { TicketReports } from './reports.ts';
 import { TicketService } from './ticket-service.ts';
 import { DAY, FakeDirectory, HOUR, T0, clear, lookupDevice, newBook, raise } from './test-support.ts';
@@ -18,7 +18,7 @@ let svc: TicketService;
 let reports: TicketReports;
 
 beforeEach(async () => {
-  db = await openDb({});
+  db = await openTestDb();
   clock = new ManualClock(T0);
   book = newBook();
   svc = new TicketService({ db, clock, directory: new FakeDirectory(), lookupDevice });

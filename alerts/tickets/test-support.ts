@@ -8,6 +8,7 @@ import { AlertBook, type AlertChange } from '../alert-book.ts';
 import type { OnCallAnswer, OnCallDirectory, Person } from '../oncall/directory.ts';
 import type { Db } from '../store/db.ts';
 import { openDb } from '../store/open-db.ts';
+import { openTestDb } from '../store/testing.ts';
 
 export const T0 = Date.parse('2026-11-22T08:00:00.000Z');
 export const MIN = 60_000;
@@ -93,7 +94,7 @@ export const pgliteStores: TestStoreFactory = {
       return {
         // Reopening an in-memory store hands back the same database; closing it is deferred to dispose.
         open: async () => {
-          shared ??= await openDb({});
+          shared ??= await openTestDb();
           return { query: (sql, params) => shared!.query(sql, params), transaction: (work) => shared!.transaction(work), close: async () => {} };
         },
         dispose: async () => shared?.close(),

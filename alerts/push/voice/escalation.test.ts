@@ -12,7 +12,7 @@ import type { Person } from '../../oncall/directory.ts';
 import { parseSlaSettings } from '../../sla/sla-policy.ts';
 import { SlaWatch } from '../../sla/sla-watch.ts';
 import type { Db } from '../../store/db.ts';
-import { openDb } from '../../store/open-db.ts';
+import { openTestDb } from '../../store/testing.ts';
 import type { Notice } from '../../tickets/notice.ts';
 import { FakeDirectory, lookupDevice, MIN, newBook, people, raise, T0 } from '../../tickets/test-support.ts';
 import { TicketService } from '../../tickets/ticket-service.ts';
@@ -74,7 +74,7 @@ beforeAll(async () => {
 });
 afterAll(() => provider.close());
 beforeEach(async () => {
-  db = await openDb({});
+  db = await openTestDb();
   clock = new ManualClock(T0);
   notices = [];
   sending = [];
