@@ -83,13 +83,15 @@ export interface ServiceStage {
  */
 const RECONCILE_RETRY_MIN_MS = 500;
 const RECONCILE_RETRY_MAX_MS = 30_000;
+/** The embedded ticket store's folder under DATA_DIR. */
+export const TICKET_STORE_DIR = 'tickets-db';
 
 export async function startServiceStage(options: ServiceStageOptions, alerts: AlertBook, registry: DeviceRecords, clock: Clock, log: Logger): Promise<ServiceStage> {
   const ticketSettings = parseTicketSettings(options.tickets);
   let sla = parseSlaSettings(options.sla);
   const pushConfig = parsePushConfig(options.push ?? { channels: [{ name: 'sse', type: 'sse', config: {} }] });
 
-  const db = await openDb({ databaseUrl: options.databaseUrl, dir: join(options.dataDir, 'tickets-db') });
+  const db = await openDb({ databaseUrl: options.databaseUrl, dir: join(options.dataDir, TICKET_STORE_DIR) });
   const [savedSla] = await db.query<{ value: unknown }>(`SELECT value FROM app_settings WHERE key = 'sla'`);
   if (savedSla) sla = parseSlaSettings(typeof savedSla.value === 'string' ? JSON.parse(savedSla.value) : savedSla.value);
   const oncall = new SqlOnCallDirectory(db, { now: () => clock.now() });

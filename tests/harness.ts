@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ManualClock } from '../app/clock.ts';
 import { parseSettings, type PipelineConfig, type SettingsFile } from '../app/config.ts';
 import { startPipeline, type RunningPipeline } from '../app/pipeline.ts';
+import { TICKET_STORE_DIR } from '../app/service-stage.ts';
+import { seedTestStoreDir } from '../alerts/store/testing.ts';
 import { until } from './support.ts';
 
 /** The embedded pipeline (ROLE=all): every stage is present. */
@@ -49,6 +51,9 @@ export async function startTestPipeline(options: { dataDir?: string; clock?: Man
     logLevel: 'silent',
     settings: parseSettings({ silence: { checkIntervalMs: 100 }, ...options.settings }, 'test settings'),
   };
+  // The embedded ticket store from the migrated test image, unless a restart test brings its own.
+  const storeDir = join(dataDir, TICKET_STORE_DIR);
+  if (!options.databaseUrl && !existsSync(storeDir)) await seedTestStoreDir(storeDir);
   const running = await startPipeline(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), clock);
   const { mqttUrl, adminToken, alerts, processor, services } = running;
   if (!mqttUrl || !adminToken || !alerts || !processor || !services) throw new Error('ROLE=all must run every stage');
