@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { KafkaBus } from '../bus/kafka-bus.ts';
 import type { Reading } from '../contracts/messages.ts';
 import { createFleet } from '../simulators/fleet.ts';
@@ -84,7 +85,7 @@ async function runOnce(processors: number): Promise<Run> {
   const group = [{ group: 'processors', topic: bus.topics.readings }];
   const backlog = async () => (await bus.lag(group)).reduce((n, row) => n + row.lag, 0);
   const children = Array.from({ length: processors }, (_, i) =>
-    spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    spawn(process.execPath, [...PIPELINE_NODE_FLAGS, '--import', 'tsx', 'app/main.ts'], {
       env: {
         ...process.env,
         ROLE: 'processor',

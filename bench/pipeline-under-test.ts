@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseSettings, type PipelineConfig } from '../app/config.ts';
 import { createLogger } from '../app/logging.ts';
+import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { startPipeline } from '../app/pipeline.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,7 +53,7 @@ interface ReadyLine {
  * behind) if the child exits first or is not ready within `startTimeoutMs`.
  */
 export async function startPipelineUnderTest(config: PipelineUnderTestConfig, options: { startTimeoutMs?: number } = {}): Promise<PipelineUnderTest> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(config)], {
+  const child = spawn(process.execPath, [...PIPELINE_NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(config)], {
     cwd: ROOT,
     env: { ...process.env, [WATCH_STDIN]: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -63,6 +63,7 @@ import { KafkaBus } from '../bus/kafka-bus.ts';
 import { kafkaBusOptionsFromEnv } from '../bus/kafka-options.ts';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
+import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { freePort, until } from '../tests/support.ts';
 import { openStream, type StreamClient, type StreamEvent } from '../tests/stream-client.ts';
 import { BENCH_ADMIN_TOKEN, cliArgs, issueToken, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
@@ -249,7 +250,7 @@ async function startRole(role: 'ingest' | 'processor' | 'alerts', env: Record<st
   const httpPort = await freePort();
   // What the caller does not set is not inherited from this shell: the roles run exactly as configured.
   const { MQTT_URL, DATABASE_URL, INFLUX_URL, INFLUXQL_URL, CONFIG, REGISTRY, ONCALL, ADMIN_TOKEN: _admin, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+  const child = spawn(process.execPath, [...PIPELINE_NODE_FLAGS, '--import', 'tsx', 'app/main.ts'], {
     cwd: ROOT,
     env: { ...inherited, ...env, ROLE: role, HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
