@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECT_REASONS, type DeadLetter } from '../contracts/messages.ts';
 import type { IngestObserver } from '../ingest/ingest-stage.ts';
+import type { UrgentLaneObserver } from '../ingest/embedded-source.ts';
 import type { SeqOutcome } from '../ingest/batch-sequence.ts';
 import type { EngineObserver } from '../processors/device-engine.ts';
 import type { Clock } from './clock.ts';
@@ -11,7 +12,7 @@ const RATE_WINDOW_S = 10;
  * Every metric of the pipeline, in one place: the runner owns observability and the stages only
  * call the observer hooks they are given. Exposed in Prometheus text at `/metrics`.
  */
-export class PipelineMetrics implements IngestObserver, EngineObserver {
+export class PipelineMetrics implements IngestObserver, UrgentLaneObserver, EngineObserver {
   readonly registry = new Registry();
   readonly #messages = new Counter({ name: 'gas_ingest_messages_total', help: 'MQTT uplink messages received, by topic type', labelNames: ['type'], registers: [this.registry] });
   readonly #accepted = new Counter({ name: 'gas_ingest_readings_total', help: 'Readings accepted by ingest', registers: [this.registry] });
@@ -20,6 +21,8 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
   readonly #gaps = new Counter({ name: 'gas_ingest_missing_batches_total', help: 'Batches never received, counted from gaps in gateway seq', registers: [this.registry] });
   readonly #restarts = new Counter({ name: 'gas_ingest_seq_restarts_total', help: 'Gateways that restarted their seq counter', registers: [this.registry] });
   readonly #seqOutliers = new Counter({ name: 'gas_ingest_seq_outliers_total', help: 'Batches whose seq jumped too far ahead to be believed (ingest.maxSeqJump): judged, no high-water mark moved', registers: [this.registry] });
+  readonly #urgent = new Counter({ name: 'gas_ingest_urgent_uplinks_total', help: 'Uplinks that may raise a gas alarm taken ahead of waiting messages (embedded broker)', registers: [this.registry] });
+  readonly #overtaken = new Counter({ name: 'gas_ingest_urgent_overtaken_total', help: "Waiting messages of other gateways that urgent uplinks went ahead of", registers: [this.registry] });
   readonly #busRetries = new Counter({ name: 'gas_ingest_bus_retries_total', help: 'Publishes to the bus between stages that failed and were tried again', registers: [this.registry] });
   readonly #judged = new Counter({ name: 'gas_processor_readings_total', help: 'Readings judged by the detectors', registers: [this.registry] });
   readonly #late = new Counter({ name: 'gas_processor_late_readings_total', help: 'Readings older than the newest already judged for their device (judged in event time, apart from the current state)', registers: [this.registry] });
@@ -80,6 +83,11 @@ export class PipelineMetrics implements IngestObserver, EngineObserver {
 
   onBusRetry(): void {
     this.#busRetries.inc();
+  }
+
+  onUrgent(overtaken: number): void {
+    this.#urgent.inc();
+    this.#overtaken.inc(overtaken);
   }
 
   onLag(seconds: number): void {

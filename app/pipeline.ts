@@ -22,6 +22,7 @@ import { EmbeddedBroker, MQTT_REFUSALS } from '../ingest/embedded-broker.ts';
 import { readGatewayCredentials } from '../ingest/gateway-credentials.ts';
 import { IngestStage } from '../ingest/ingest-stage.ts';
 import { MqttSource } from '../ingest/mqtt-source.ts';
+import { EmbeddedSource, EmbeddedSourceOptionsSchema } from '../ingest/embedded-source.ts';
 import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
 import { parseFlapSettings } from '../processors/flapping.ts';
@@ -161,6 +162,21 @@ function readTls(files: TlsFiles | undefined, what: string): { cert: Buffer; key
 }
 
 /** The embedded broker with its refusals counted in /metrics. */
+/**
+ * The lowest gas-alarm first set point any device uses, for the broker's urgent lane. Kept current as
+ * the registry changes, and only ever lowered: a raised set point leaves a lane that lets a little
+ * more through, never one that holds an alarm back.
+ */
+function lowestL1LelPct(registry: DeviceRegistry): () => number {
+  let lowest = Math.min(KIND_DEFAULTS.home_gas_alarm.l1LelPct, KIND_DEFAULTS.alarm_controller.l1LelPct);
+  const consider = (l1: number | undefined): void => {
+    if (l1 !== undefined && l1 < lowest) lowest = l1;
+  };
+  for (const record of registry.records()) consider(record.l1LelPct);
+  registry.onChange((deviceId) => consider(registry.get(deviceId)?.l1LelPct));
+  return () => lowest;
+}
+
 function createBroker(config: PipelineConfig, metrics: PipelineMetrics, log: Logger): EmbeddedBroker {
   const credentials = config.gatewayCredentialsFile ? readGatewayCredentials(config.gatewayCredentialsFile) : undefined;
   if (credentials?.has(config.mqttClientId)) {
@@ -288,7 +304,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
   let broker: EmbeddedBroker | undefined;
   let mqttUrl = config.mqttUrl;
   let sourceConnected = false;
-  let source: MqttSource | undefined;
+  let source: MqttSource | EmbeddedSource | undefined;
   if (runs('ingest')) {
     if (!mqttUrl) {
       broker = createBroker(config, metrics, log.child({ stage: 'broker' }));
@@ -355,15 +371,19 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
 
   if (runs('ingest')) {
     const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics, { maxSeqJump: decoderOptions.maxSeqJump });
-    source = new MqttSource({
-      url: mqttUrl!,
-      clientId: config.mqttClientId,
-      username: config.mqttUsername,
-      password: config.mqttPassword,
-      sharedGroup: config.mqttSharedGroup,
-      reconnectPeriodMs: 1000,
-      caFile: config.mqttCaFile,
-    }, ingest, log.child({ stage: 'ingest' }), broker ? () => broker!.connectInProcess() : undefined);
+    // On the embedded broker ingest takes messages in process and puts possible gas alarms first;
+    // an external broker is read as an MQTT client on a persistent session.
+    source = broker
+      ? new EmbeddedSource(withDefaults(EmbeddedSourceOptionsSchema, {}), broker, ingest, lowestL1LelPct(registry), metrics, log.child({ stage: 'ingest' }))
+      : new MqttSource({
+          url: mqttUrl!,
+          clientId: config.mqttClientId,
+          username: config.mqttUsername,
+          password: config.mqttPassword,
+          sharedGroup: config.mqttSharedGroup,
+          reconnectPeriodMs: 1000,
+          caFile: config.mqttCaFile,
+        }, ingest, log.child({ stage: 'ingest' }));
     await source.start();
     sourceConnected = true;
   }

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { createBrokerQueue } from './broker-queue.ts';
 import type { Logger } from 'pino';
 import { FailureLimiter, type FailureLimitOptions } from '../app/failure-limiter.ts';
@@ -35,6 +35,12 @@ export interface EmbeddedBrokerOptions {
    */
   ingestClientId?: string;
 }
+
+/**
+ * A subscriber in this process. Until it calls `release` the message keeps one of the broker's
+ * delivery slots, and its publisher's connection is not read further.
+ */
+export type InProcessDelivery = (packet: AedesPublishPacket, release: () => void) => void;
 
 /** The runner counts refusals; the broker only reports them. */
 export interface BrokerObserver {
@@ -139,6 +145,19 @@ export class EmbeddedBroker {
     this.#inProcess.add(server);
     this.#broker.handle(server);
     return client;
+  }
+
+  /** Subscribes a function in this process to `filter`, without an MQTT connection: it gets every matching message as published. */
+  subscribeInProcess(filter: string, deliver: InProcessDelivery): Promise<void> {
+    const broker = this.#broker;
+    if (!broker) throw new Error('EmbeddedBroker not started');
+    return new Promise((resolve) => broker.subscribe(filter, deliver, resolve));
+  }
+
+  unsubscribeInProcess(filter: string, deliver: InProcessDelivery): Promise<void> {
+    const broker = this.#broker;
+    if (!broker) return Promise.resolve();
+    return new Promise((resolve) => broker.unsubscribe(filter, deliver, resolve));
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { mayRaiseGasAlarm } from './urgent-uplink.ts';
+
+const batch = (readings: unknown[]): Buffer => Buffer.from(JSON.stringify({ gatewayId: 'GW-1', seq: 1, sentAt: '2026-12-06T08:00:00Z', readings }));
+const homeAlarm = (extra: Record<string, unknown>) => ({ deviceId: 'HA-1', kind: 'home_gas_alarm', at: '2026-12-06T08:00:00Z', ...extra });
+
+describe('mayRaiseGasAlarm', () => {
+  it('says yes to a home alarm at or above the lowest first set point, and no below it', () => {
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 25 })]), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 60.5 })]), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 24.99 })]), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 0 })]), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 12.5 })]), 12)).toBe(true);
+  });
+
+  it('finds the one alarming reading among a hundred routine ones, on any controller channel', () => {
+    const routine = Array.from({ length: 99 }, (_, i) => homeAlarm({ deviceId: `HA-${i}`, lelPct: 3, lamps: { power: true, fault: false, alarm: false }, buzzer: 'off' }));
+    expect(mayRaiseGasAlarm(batch(routine), 25)).toBe(false);
+    const controller = { deviceId: 'AC-1', kind: 'alarm_controller', at: '2026-12-06T08:00:00Z', detectors: [{ channel: 1, lelPct: null, status: '--F' }, { channel: 2, lelPct: 31, status: 'ok' }] };
+    expect(mayRaiseGasAlarm(batch([...routine, controller]), 25)).toBe(true);
+  });
+
+  it('says yes to a red alarm lamp or an intermittent buzzer whatever the concentration', () => {
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 0, lamps: { power: true, fault: false, alarm: true } })]), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ buzzer: 'intermittent' })]), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ buzzer: 'continuous', lamps: { alarm: false } })]), 25)).toBe(false);
+  });
+
+  it('reads JSON as JSON: blanks around the colon, exponents, negative and null values', () => {
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lelPct" :\n 40}]}'), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lamps":{"alarm" : true}}]}'), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lelPct":2.5e1}]}'), 25)).toBe(true);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lelPct":2.4E1}]}'), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lelPct":-40}]}'), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lelPct":null}]}'), 25)).toBe(false);
+  });
+
+  it('is not fooled by the words as values or by a payload cut short', () => {
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"status":"alarm","note":"lelPct"}]}'), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"kind":"alarm_controller"}]}'), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(Buffer.from('{"readings":[{"lelPct":'), 25)).toBe(false);
+    expect(mayRaiseGasAlarm(Buffer.from(''), 25)).toBe(false);
+  });
+});
