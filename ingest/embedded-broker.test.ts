@@ -30,7 +30,6 @@ function closed(client: MqttClient): Promise<void> {
 describe('embedded broker with gateway credentials', () => {
   let broker: EmbeddedBroker;
   let url: string;
-  let ingest: MqttClient;
   const refused: MqttRefusal[] = [];
   const received: Array<{ topic: string; payload: string }> = [];
   const open: MqttClient[] = [];
@@ -42,18 +41,16 @@ describe('embedded broker with gateway credentials', () => {
       { onRefused: (reason) => refused.push(reason) },
     );
     url = `mqtt://127.0.0.1:${await broker.start()}`;
-    // Ingest's in-process connection: no credential at all.
-    ingest = new mqtt.MqttClient(() => broker.connectInProcess(), { clientId: 'ingest-test', clean: true, reconnectPeriod: 0 });
-    await new Promise<void>((resolve, reject) => {
-      ingest.once('connect', () => resolve());
-      ingest.once('error', reject);
-    });
-    await ingest.subscribeAsync(['gas/v1/+/up', 'gas/v1/+/status'], { qos: 1 });
-    ingest.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
+    // Ingest subscribes in process: no credential at all.
+    for (const filter of ['gas/v1/+/up', 'gas/v1/+/status']) {
+      await broker.subscribeInProcess(filter, (packet, release) => {
+        received.push({ topic: packet.topic, payload: packet.payload.toString() });
+        release();
+      });
+    }
   });
   afterAll(async () => {
     for (const c of open) c.end(true);
-    await ingest?.endAsync();
     await broker?.stop();
   });
 
@@ -121,25 +118,19 @@ describe('embedded broker without credentials', () => {
   });
 });
 
-describe('embedded broker without credentials: ingest\'s session is not up for grabs', () => {
-  it("issue 13 #3: a network client with ingest's client id (or a $-prefixed id) is refused on the open broker, and ingest keeps its session", async () => {
+describe("embedded broker without credentials: ingest's client id stays reserved", () => {
+  it("issue 13 #3: a network client with ingest's client id (or a $-prefixed id) is refused on the open broker", async () => {
     const refused: MqttRefusal[] = [];
     const lines: Array<{ level: number; msg: string }> = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
     const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1', ingestClientId: 'gas-ingest' }, log, { onRefused: (reason) => refused.push(reason) });
     const url = `mqtt://127.0.0.1:${await broker.start()}`;
-    const ingest = new mqtt.MqttClient(() => broker.connectInProcess(), { clientId: 'gas-ingest', clean: false, reconnectPeriod: 0 });
     const received: string[] = [];
     try {
-      await new Promise<void>((resolve, reject) => {
-        ingest.once('connect', () => resolve());
-        ingest.once('error', reject);
+      await broker.subscribeInProcess('gas/v1/+/up', (packet, release) => {
+        received.push(packet.payload.toString());
+        release();
       });
-      await ingest.subscribeAsync('gas/v1/+/up', { qos: 1 });
-      ingest.on('message', (_topic, payload) => received.push(payload.toString()));
-      let ingestClosed = false;
-      ingest.on('close', () => (ingestClosed = true));
-
       for (const clientId of ['gas-ingest', '$SYS-broker', '$share']) {
         const { client, error } = await tryConnect(url, { clientId, clean: false });
         client?.end(true);
@@ -147,17 +138,15 @@ describe('embedded broker without credentials: ingest\'s session is not up for g
       }
       expect(refused).toEqual(['client_id', 'client_id', 'client_id']);
 
-      // Anyone else may still connect (the quick start), and ingest, never displaced, gets the publish.
+      // Anyone else may still connect (the quick start), and ingest gets the publish.
       const { client: gateway, error } = await tryConnect(url, { clientId: 'GW-1' });
       expect(error).toBeUndefined();
       await gateway!.publishAsync('gas/v1/GW-1/up', 'after the attempts', { qos: 1 });
       await gateway!.endAsync();
       await expect.poll(() => received).toEqual(['after the attempts']);
-      expect(ingestClosed).toBe(false);
       // npm start says the open broker is for development only.
       expect(lines.find((l) => l.level === 40 && l.msg.includes('OPEN'))?.msg).toContain('development only');
     } finally {
-      await ingest.endAsync();
       await broker.stop();
     }
   });

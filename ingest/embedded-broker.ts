@@ -1,12 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { once } from 'node:events';
-import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { createBrokerQueue } from './broker-queue.ts';
 import type { Logger } from 'pino';
 import { FailureLimiter, type FailureLimitOptions } from '../app/failure-limiter.ts';
-import { duplexPair } from './duplex-pair.ts';
 import type { GatewayCredentials } from './gateway-credentials.ts';
 
 /** Why the broker refused a client or one of its packets: the `reason` of `gas_mqtt_refused_total`. */
@@ -30,8 +28,9 @@ export interface EmbeddedBrokerOptions {
    */
   loginFailures?: FailureLimitOptions;
   /**
-   * Ingest's MQTT client id (`MQTT_CLIENT_ID`): no network client may use it, open broker or not,
-   * or it would take over ingest's persistent session and its queued messages.
+   * Ingest's MQTT client id (`MQTT_CLIENT_ID`): no network client may use it, open broker or not.
+   * Ingest takes this broker's messages in process, but the same id names its persistent session
+   * on an external broker, and a gateway using it here is misconfigured either way.
    */
   ingestClientId?: string;
 }
@@ -47,7 +46,7 @@ export interface BrokerObserver {
   onRefused(reason: MqttRefusal): void;
 }
 
-type Principal = { kind: 'in-process' } | { kind: 'gateway'; gatewayId: string };
+type Principal = { kind: 'gateway'; gatewayId: string };
 
 /** MQTT 3.1.1 CONNACK return codes. */
 const IDENTIFIER_REJECTED = 2;
@@ -65,8 +64,8 @@ const ownPrefix = (gatewayId: string): string => `gas/v1/${gatewayId}/`;
 
 /**
  * The in-process MQTT broker (aedes) that `npm start` runs so a pilot needs no external server.
- * Gateways connect over TCP (or TLS); ingest, in the same process, connects through an in-memory
- * stream (`connectInProcess`) that needs no credential and never touches the network.
+ * Gateways connect over TCP (or TLS); ingest, in the same process, subscribes in process
+ * (`subscribeInProcess`): no credential, no network, no MQTT encoding.
  *
  * aedes speaks MQTT 3.1.1: a refused publish closes the gateway's connection (the protocol has no
  * negative PUBACK), a refused subscription is answered with SUBACK 0x80.
@@ -74,7 +73,6 @@ const ownPrefix = (gatewayId: string): string => `gas/v1/${gatewayId}/`;
 export class EmbeddedBroker {
   #broker?: Aedes;
   #server?: Server;
-  readonly #inProcess = new WeakSet<object>();
   readonly #sockets = new Set<Socket>();
   readonly #principals = new WeakMap<Client, Principal>();
   readonly #loginFailures: FailureLimiter;
@@ -138,15 +136,6 @@ export class EmbeddedBroker {
     return port;
   }
 
-  /** A client-side stream to the broker for ingest in this process: no network, no credential. */
-  connectInProcess(): Duplex {
-    if (!this.#broker) throw new Error('EmbeddedBroker not started');
-    const [client, server] = duplexPair();
-    this.#inProcess.add(server);
-    this.#broker.handle(server);
-    return client;
-  }
-
   /** Subscribes a function in this process to `filter`, without an MQTT connection: it gets every matching message as published. */
   subscribeInProcess(filter: string, deliver: InProcessDelivery): Promise<void> {
     const broker = this.#broker;
@@ -173,10 +162,6 @@ export class EmbeddedBroker {
   }
 
   async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
-    if (this.#inProcess.has(client.conn)) {
-      this.#principals.set(client, { kind: 'in-process' });
-      return;
-    }
     const remote = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
     // Checked before the session is taken over (aedes authenticates first), and even when the broker is open.
     if (client.id === this.options.ingestClientId || client.id.startsWith('$')) {
@@ -216,7 +201,6 @@ export class EmbeddedBroker {
     // null: aedes publishing a stored last will on its own behalf.
     if (!client || !this.#credentials) return null;
     const p = this.#principals.get(client);
-    if (p?.kind === 'in-process') return null;
     if (p?.kind === 'gateway' && topic.startsWith(ownPrefix(p.gatewayId))) return null;
     this.#refuse('publish_topic', "MQTT publish refused: topic outside the gateway's own gas/v1/{gatewayId}/", { gatewayId: p?.kind === 'gateway' ? p.gatewayId : undefined, clientId: client.id, topic });
     return new Error(`publish to ${topic} not allowed`);
@@ -225,7 +209,6 @@ export class EmbeddedBroker {
   #mayRead(client: Client, filter: string): boolean {
     if (!this.#credentials) return true;
     const p = this.#principals.get(client);
-    if (p?.kind === 'in-process') return true;
     if (p?.kind === 'gateway' && filter.startsWith(ownPrefix(p.gatewayId))) return true;
     this.#refuse('subscribe_topic', "MQTT subscription refused: filter outside the gateway's own gas/v1/{gatewayId}/", { gatewayId: p?.kind === 'gateway' ? p.gatewayId : undefined, clientId: client.id, topic: filter });
     return false;

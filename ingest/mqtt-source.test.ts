@@ -1,4 +1,5 @@
-import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 // mqtt.js's own packet codec: reads both directions of ingest's in-process connection.
 import { parser as packetParser, type Packet } from 'mqtt-packet';
@@ -16,10 +17,12 @@ type Event =
   | { kind: 'taken'; index: number }
   | { kind: 'puback'; messageId: number };
 
-/** Ingest's in-process connection, with every packet in either direction logged. */
-function tapped(broker: EmbeddedBroker, events: Event[]): () => Duplex {
-  return () => {
-    const stream = broker.connectInProcess();
+/** A TCP relay in front of the broker that logs every packet of ingest's connection, in either direction. */
+async function tapped(brokerPort: number, events: Event[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay = createServer((client) => {
+    const upstream = connect(brokerPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
     const inbound = packetParser();
     inbound.on('packet', (p: Packet) => {
       if (p.cmd === 'publish') events.push({ kind: 'delivered', index: Number(p.payload.toString()), messageId: p.messageId! });
@@ -28,13 +31,21 @@ function tapped(broker: EmbeddedBroker, events: Event[]): () => Duplex {
     outbound.on('packet', (p: Packet) => {
       if (p.cmd === 'puback') events.push({ kind: 'puback', messageId: p.messageId! });
     });
-    stream.on('data', (chunk: Buffer) => inbound.parse(chunk));
-    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-    stream.write = ((chunk: Buffer, ...rest: unknown[]) => {
-      outbound.parse(Buffer.from(chunk));
-      return write(chunk, ...rest);
-    }) as Duplex['write'];
-    return stream;
+    upstream.on('data', (chunk: Buffer) => inbound.parse(chunk));
+    client.on('data', (chunk: Buffer) => outbound.parse(chunk));
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  relay.listen(0, '127.0.0.1');
+  await once(relay, 'listening');
+  const { port } = relay.address() as AddressInfo;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => relay.close(() => resolve()));
+    },
   };
 }
 
@@ -61,11 +72,14 @@ describe('MqttSource', () => {
 
   async function setUp(turnBudgetMs: number, hold?: (index: number) => Promise<void> | void) {
     const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1' }, silent);
-    const url = `mqtt://127.0.0.1:${await broker.start()}`;
+    const brokerPort = await broker.start();
+    const url = `mqtt://127.0.0.1:${brokerPort}`;
     cleanup.push(() => broker.stop());
     const events: Event[] = [];
     const ingest = fakeIngest(events, hold);
-    const source = new MqttSource({ url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 1000, turnBudgetMs }, ingest.stage, silent, tapped(broker, events));
+    const tap = await tapped(brokerPort, events);
+    cleanup.push(() => tap.close());
+    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 1000, turnBudgetMs }, ingest.stage, silent);
     await source.start();
     cleanup.push(() => source.stop());
     const gateway: MqttClient = await mqtt.connectAsync(url, { clientId: 'GW-1', reconnectPeriod: 0 });
@@ -110,12 +124,14 @@ describe('MqttSource', () => {
 
   it('works through a burst of buffered messages over several turns of the event loop', async () => {
     const count = 50;
-    let publishing: Promise<unknown> | undefined;
-    // The first message is held until the gateway has every message acknowledged by the broker, so
-    // the other 49 are all waiting on ingest's connection when it is released.
-    const { events, handled, publishAll } = await setUp(0, (index) => (index === 0 ? publishing!.then(() => {}) : undefined));
-    publishing = publishAll(count);
-    await publishing;
+    let releaseFirst!: () => void;
+    const first = new Promise<void>((resolve) => (releaseFirst = resolve));
+    // The first message is held until the broker has passed every message on to ingest's
+    // connection, so the other 49 are all waiting there when it is released.
+    const { events, handled, publishAll } = await setUp(0, (index) => (index === 0 ? first : undefined));
+    await publishAll(count);
+    while (events.filter((e) => e.kind === 'delivered').length < count) await new Promise((r) => setImmediate(r));
+    releaseFirst();
     let handledWhenImmediateRan = -1;
     setImmediate(() => (handledWhenImmediateRan = handled.length));
     await acked(events, count);

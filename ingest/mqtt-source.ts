@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
-import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactUrl } from '../app/logging.ts';
 import type { IngestStage } from './ingest-stage.ts';
@@ -81,16 +80,13 @@ export class MqttSource {
     private readonly options: MqttSourceOptions,
     private readonly ingest: IngestStage,
     private readonly log: Logger,
-    /** Opens a stream to a broker in this process (the embedded one) instead of dialling `url`. */
-    private readonly inProcess?: () => Duplex,
   ) {}
 
   async start(): Promise<void> {
     const { url, clientId, username, password, reconnectPeriodMs, sharedGroup, caFile } = this.options;
     const opts: IClientOptions = { clientId, clean: false, username, password, reconnectPeriod: reconnectPeriodMs, manualConnect: true };
     if (caFile) opts.ca = readFileSync(caFile);
-    const connect = this.inProcess;
-    const client = connect ? new MqttClient(() => connect(), opts) : mqtt.connect(url, opts);
+    const client = mqtt.connect(url, opts);
     const budget = new TurnBudget(this.options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS);
     // mqtt.js sends the PUBACK when `done` is called without an error, and only then parses on to the
     // next packet: a message is acknowledged once the bus took it, and the next waits its turn.
