@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-// mqtt.js's own packet codec: reads both directions of ingest's in-process connection.
+// mqtt.js's own packet codec: reads both directions of ingest's connection, through a relay.
 import { parser as packetParser, type Packet } from 'mqtt-packet';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
