@@ -52,8 +52,13 @@ type Principal = { kind: 'gateway'; gatewayId: string };
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
-/** Messages the broker delivers at once (aedes' default); more wait in its queue, holding the publishers' acknowledgements. */
-const BROKER_CONCURRENCY = 100;
+/**
+ * Messages the broker delivers at once; more wait in its queue, in arrival order, where a leak
+ * cannot overtake them. Ingest's source holds a delivery only while more than its `maxWaiting`
+ * messages wait, and a held delivery stops the broker reading that publisher, so deliveries in
+ * flight are about one per connected gateway: room for 10,000 gateways before anything queues here.
+ */
+const BROKER_CONCURRENCY = 10_000;
 
 function authError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;

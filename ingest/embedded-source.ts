@@ -13,7 +13,7 @@ export const EmbeddedSourceOptionsSchema = Type.Object({
     description: 'how long ingest may work through waiting messages in one turn of the event loop before it lets timers and I/O run (0: yield after every message), ms',
   }),
   maxWaiting: Type.Integer({
-    default: 1000,
+    default: 100,
     minimum: 1,
     description: 'messages that may wait for ingest here, where possible gas alarms can go first; beyond it the broker stops reading the publishers whose messages wait',
   }),

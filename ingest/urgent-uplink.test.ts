@@ -11,6 +11,10 @@ describe('mayRaiseGasAlarm', () => {
     expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 24.99 })]), 25)).toBe(false);
     expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 0 })]), 25)).toBe(false);
     expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 12.5 })]), 12)).toBe(true);
+    // A set point under 10 %LEL: one digit can reach it.
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 8 })]), 5)).toBe(true);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 4.5 })]), 5)).toBe(false);
+    expect(mayRaiseGasAlarm(batch([homeAlarm({ lelPct: 9.99 })]), 25)).toBe(false);
   });
 
   it('finds the one alarming reading among a hundred routine ones, on any controller channel', () => {
