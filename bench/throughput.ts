@@ -39,7 +39,8 @@
  *    (every 5 ms the messages due by then are published, acknowledged or not) for
  *    --seconds-per-level, while every 100 ms a gas alarm is published by a home gas alarm that
  *    has never alarmed before (registered under its own gateway GW-PROBE, on its own MQTT
- *    connection), so each probe is a new alert and a new ticket, dispatched to the on-call
+ *    connection, published and timed on a thread of its own so that the load generator's busy
+ *    event loop is not in the figure: `prober.ts`), so each probe is a new alert and a new ticket, dispatched to the on-call
  *    technician of bench/alarm-to-push.ts's rota. Measured from just before the publish to the
  *    alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
  *    the technician's /api/v1/stream (LatencyHistogram). Offered = readings published in the
@@ -58,17 +59,16 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import mqtt, { type MqttClient } from 'mqtt';
 import { KafkaBus } from '../bus/kafka-bus.ts';
 import { kafkaBusOptionsFromEnv } from '../bus/kafka-options.ts';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { freePort, until } from '../tests/support.ts';
-import { openStream, type StreamClient, type StreamEvent } from '../tests/stream-client.ts';
 import { BENCH_ADMIN_TOKEN, cliArgs, issueToken, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
+import { ProberThread } from './prober.ts';
 import { cpuSecondsOf, startPipelineUnderTest } from './pipeline-under-test.ts';
 
 const { fail, positiveInt } = cliArgs('throughput');
@@ -110,7 +110,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 const LEVEL_BATCH = 100;
 const PROBE_INTERVAL_MS = 100;
-const PROBE_TIMEOUT_MS = 30_000;
 const WARM_PROBES = 5;
 const TICK_MS = 5;
 const PACED_CONNECTIONS = 8;
@@ -577,60 +576,6 @@ async function measurePeak(path: PathName, batchSize: number): Promise<PeakResul
 // ---------------------------------------------------------------------------------------------
 // 2. Latency against load.
 
-interface Probe {
-  alertMs?: number;
-  pushMs?: number;
-}
-
-/** Each stream event's data as text once, however many probes look at it. */
-const textOfEvent = new WeakMap<StreamEvent, string>();
-function mentions(e: StreamEvent, deviceId: string): boolean {
-  let text = textOfEvent.get(e);
-  if (text === undefined) {
-    text = JSON.stringify(e.data);
-    textOfEvent.set(e, text);
-  }
-  return text.includes(`"${deviceId}"`);
-}
-
-
-class Prober {
-  #seq = 0;
-  #next = 0;
-  lost = 0;
-
-  constructor(
-    private readonly client: MqttClient,
-    private readonly alertStream: StreamClient,
-    private readonly pushStream: StreamClient,
-    private readonly deviceIds: string[],
-  ) {}
-
-  /** One gas alarm from a device that never alarmed before; resolves once both streams showed it or timed out. */
-  async probe(): Promise<Probe> {
-    const deviceId = this.deviceIds[this.#next++];
-    if (!deviceId) throw new Error('out of probe devices');
-    const at = new Date().toISOString();
-    const payload = JSON.stringify({
-      gatewayId: 'GW-PROBE',
-      seq: ++this.#seq,
-      sentAt: at,
-      readings: [{ deviceId, kind: 'home_gas_alarm', at, lelPct: 60, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'closed' }],
-    });
-    const alert = this.alertStream.next((e) => e.event === 'alert.raised' && mentions(e, deviceId), PROBE_TIMEOUT_MS);
-    const push = this.pushStream.next((e) => mentions(e, deviceId), PROBE_TIMEOUT_MS);
-    const settled = Promise.allSettled([alert, push]);
-    const started = performance.now();
-    await this.client.publishAsync('gas/v1/GW-PROBE/up', payload, { qos: 1 });
-    const [a, p] = await settled;
-    if (a.status === 'rejected' || p.status === 'rejected') this.lost++;
-    return {
-      alertMs: a.status === 'fulfilled' ? a.value.receivedAtMs - started : undefined,
-      pushMs: p.status === 'fulfilled' ? p.value.receivedAtMs - started : undefined,
-    };
-  }
-}
-
 /**
  * The load's messages in order, round after round from `first` on, each with its place in the
  * round: every round lists the gateways in the same order, so the place names the gateway and
@@ -647,7 +592,7 @@ interface PacedRun {
   system: System;
   /** One connection each; a gateway always publishes on the same one. */
   publishers: Publisher[];
-  prober: Prober;
+  prober: ProberThread;
   messages: Generator<{ message: LoadMessage; slot: number }>;
 }
 
@@ -739,17 +684,16 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
   const files = phaseFiles(`${path}-levels`, registry);
   const system = await startSystem(path, files);
   const publishers: Publisher[] = [];
-  const streams: StreamClient[] = [];
-  let probeClient: MqttClient | undefined;
+  let prober: ProberThread | undefined;
   try {
     const technician = await issueToken(system.apiUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
     const operator = await issueToken(system.apiUrl, { name: 'bench control room', role: 'operator' });
-    const alertStream = await openStream(`${system.apiUrl}/api/v1/stream/alerts?access_token=${operator}`);
-    streams.push(alertStream);
-    const pushStream = await openStream(`${system.apiUrl}/api/v1/stream?access_token=${technician}`);
-    streams.push(pushStream);
-    probeClient = await mqtt.connectAsync(system.mqttUrl, { clientId: 'GW-PROBE', reconnectPeriod: 0 });
-    const prober = new Prober(probeClient, alertStream, pushStream, probeIds);
+    prober = await ProberThread.start({
+      mqttUrl: system.mqttUrl,
+      alertStreamUrl: `${system.apiUrl}/api/v1/stream/alerts?access_token=${operator}`,
+      pushStreamUrl: `${system.apiUrl}/api/v1/stream?access_token=${technician}`,
+      deviceIds: probeIds,
+    });
     for (let i = 0; i < PACED_CONNECTIONS; i++) publishers.push(await Publisher.connect({ url: system.mqttUrl, clients: 1, clientIdPrefix: `bench-throughput-paced-${i}` }));
 
     for (const warm of load.rounds.slice(0, 2)) {
@@ -783,8 +727,7 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
       : `${path}: target push p99 ≤ 50 ms at 50 % of peak not measured (no 50 in --levels)`);
     return results;
   } finally {
-    for (const s of streams) s.close();
-    await probeClient?.endAsync().catch(() => undefined);
+    await prober?.close().catch(() => undefined);
     await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
     progress(`stopping the ${path} pipeline`);
     await system.stop();
