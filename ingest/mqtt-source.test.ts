@@ -130,7 +130,7 @@ describe('MqttSource', () => {
     // connection, so the other 49 are all waiting there when it is released.
     const { events, handled, publishAll } = await setUp(0, (index) => (index === 0 ? first : undefined));
     await publishAll(count);
-    while (events.filter((e) => e.kind === 'delivered').length < count) await new Promise((r) => setImmediate(r));
+    while (handled.length === 0 || events.filter((e) => e.kind === 'delivered').length < count) await new Promise((r) => setImmediate(r));
     releaseFirst();
     let handledWhenImmediateRan = -1;
     setImmediate(() => (handledWhenImmediateRan = handled.length));
