@@ -24,7 +24,7 @@ export const SilenceSettingsSchema = Type.Object({
   checkIntervalMs: Type.Integer({ default: 5_000, minimum: 100, description: 'how often silence is checked, ms' }),
   maxDevicesInDetail: Type.Integer({ default: 1_000, minimum: 0, description: 'device ids listed on a GATEWAY_OFFLINE alert (the count is always given)' }),
   maxDevicesPerTurn: Type.Integer({
-    default: 500,
+    default: 100,
     minimum: 1,
     description: 'devices one turn of a silence check judges; a storm goes on in the next turn (setImmediate), so readings and leak pushes are never held up for long',
   }),
@@ -222,7 +222,7 @@ export class SilenceWatch {
 
   /** Devices one turn of a check should judge (`check`'s `maxDevices` when a caller yields between turns). */
   get maxDevicesPerTurn(): number {
-    return this.settings.maxDevicesPerTurn ?? 500;
+    return this.settings.maxDevicesPerTurn ?? 100;
   }
 
   #fleetOf(gatewayId: string): GatewayFleet {
