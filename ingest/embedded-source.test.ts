@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from './embedded-broker.ts';
+import { EmbeddedBroker, type InProcessDelivery } from './embedded-broker.ts';
 import { EmbeddedSource } from './embedded-source.ts';
 import type { IngestStage } from './ingest-stage.ts';
 
@@ -155,5 +155,47 @@ describe('EmbeddedSource', () => {
     await stopped;
     await Promise.all(published);
     expect(log.filter((e) => e.startsWith('taken '))).toEqual(['taken first', 'taken second']);
+  });
+});
+
+describe('EmbeddedSource turns', () => {
+  it('lets a routine slice scheduled before the urgent lane took every waiting message find nothing to do', async () => {
+    let deliver!: InProcessDelivery;
+    const broker = { subscribeInProcess: async (_f: string, d: InProcessDelivery) => void (deliver = d), unsubscribeInProcess: async () => {} };
+    const handled: string[] = [];
+    let releaseFirst!: () => void;
+    const first = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const ingest = {
+      handle: (topic: string, payload: Buffer) => {
+        handled.push(`${topic.split('/')[2]} ${payload.toString().includes('"lelPct":60') ? 'leak' : 'routine'}`);
+        if (handled.length > 1) return Promise.resolve();
+        // The first batch is a long one: it spends the routine slice's budget.
+        const until = performance.now() + 6;
+        while (performance.now() < until);
+        return first;
+      },
+    };
+    const errors: unknown[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting: 100 }, broker as unknown as EmbeddedBroker, ingest as unknown as IngestStage, () => 25, { onUrgent() {} }, log);
+    await source.start();
+    const packet = (gw: string, payload: string) => ({ topic: `gas/v1/${gw}/up`, payload: Buffer.from(payload) }) as never;
+    // A's batch goes in hand at once; G's waits.
+    deliver(packet('GW-A', routine('a')), () => {});
+    deliver(packet('GW-G', routine('g')), () => {});
+    // A's batch is taken; G's goes on a routine slice, a turn away (the budget is spent).
+    releaseFirst();
+    await Promise.resolve();
+    await Promise.resolve();
+    // Before that slice: a leak on G, which takes G's batch with it through the urgent lane, both
+    // at once (the urgent budget is fresh).
+    deliver(packet('GW-G', LEAK), () => {});
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(handled).toEqual(['GW-A routine', 'GW-G routine', 'GW-G leak']);
+    // The slice found the queue empty and the source still stops cleanly.
+    await source.stop();
+    expect(errors).toEqual([]);
   });
 });

@@ -60,8 +60,9 @@ export class EmbeddedSource {
   readonly #deliver: InProcessDelivery = (packet, release) => {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const message: WaitingUplink = { topic: packet.topic, payload };
-    // Only a message that would wait is looked at: with nothing ahead of it, order cannot matter.
-    if (this.#queue.length > 0 && mayRaiseGasAlarm(payload, this.lowestL1LelPct())) {
+    // Only a message that would wait is looked at: with nothing in hand, waiting or about to start
+    // (a routine slice may be a turn away), it is taken at once anyway.
+    if ((this.#queue.length > 0 || this.#handling || this.#scheduled) && mayRaiseGasAlarm(payload, this.lowestL1LelPct())) {
       this.observer.onUrgent(this.#queue.pushUrgent(message));
     } else {
       this.#queue.push(message);
@@ -121,6 +122,9 @@ export class EmbeddedSource {
     this.#scheduled = false;
     // An urgent message went in hand meanwhile; once it is taken, #next schedules again.
     if (this.#handling) return;
+    // The urgent lane may have taken every waiting message meanwhile (a leak takes its gateway's
+    // earlier batches with it).
+    if (this.#queue.length === 0) return this.#next();
     this.#handling = true;
     this.#take();
   };
