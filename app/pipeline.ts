@@ -161,9 +161,8 @@ function readTls(files: TlsFiles | undefined, what: string): { cert: Buffer; key
   }
 }
 
-/** The embedded broker with its refusals counted in /metrics. */
 /**
- * The lowest gas-alarm first set point any device uses, for the broker's urgent lane. Kept current as
+ * The lowest gas-alarm first set point any device uses, for ingest's urgent lane. Kept current as
  * the registry changes, and only ever lowered: a raised set point leaves a lane that lets a little
  * more through, never one that holds an alarm back.
  */
@@ -177,6 +176,7 @@ function lowestL1LelPct(registry: DeviceRegistry): () => number {
   return () => lowest;
 }
 
+/** The embedded broker with its refusals counted in /metrics. */
 function createBroker(config: PipelineConfig, metrics: PipelineMetrics, log: Logger): EmbeddedBroker {
   const credentials = config.gatewayCredentialsFile ? readGatewayCredentials(config.gatewayCredentialsFile) : undefined;
   if (credentials?.has(config.mqttClientId)) {
