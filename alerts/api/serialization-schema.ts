@@ -8,6 +8,8 @@
  * here they become an `enum` and a list of types, which need no validator.
  */
 
+import type { FastifyInstance } from 'fastify';
+
 type Schema = Record<string, unknown>;
 
 const SCALAR_TYPES = new Set(['string', 'number', 'integer', 'boolean']);
@@ -45,4 +47,11 @@ export function forSerialization(schema: unknown): unknown {
     out[key] = key === 'enum' || key === 'const' || key === 'default' || key === 'examples' ? value : forSerialization(value);
   }
   return out;
+}
+
+/** Registers the rewrite for every route added to `app` after this call, its plugins' included. */
+export function serializeResponsesWithoutValidators(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.response) route.schema = { ...route.schema, response: forSerialization(route.schema.response) };
+  });
 }

@@ -16,7 +16,7 @@ import type { ActionApplier, ActionTokenRedeemer } from '../push/actions.ts';
 import { auditTrail } from './audit-trail.ts';
 import { AuthFailureLimiter, TooManyAuthFailuresError, type AuthFailureLimitOptions } from './auth-limiter.ts';
 import { domainHttpError, HttpError, UnauthorizedError } from './errors.ts';
-import { forSerialization } from './serialization-schema.ts';
+import { serializeResponsesWithoutValidators } from './serialization-schema.ts';
 import { inputGuard } from './input-guard.ts';
 import { accessTokenOf, urlForLog } from './query-secrets.ts';
 import { StreamSlots, type StreamLimits } from './stream-slots.ts';
@@ -197,9 +197,7 @@ export async function buildHttpApi(services: ApiServices, log: Logger, options: 
   const authFailures = new AuthFailureLimiter(options.authFailures);
   app.decorate('services', services);
   // Before any route: response unions become what fast-json-stringify writes without validators.
-  app.addHook('onRoute', (route) => {
-    if (route.schema?.response) route.schema = { ...route.schema, response: forSerialization(route.schema.response) };
-  });
+  serializeResponsesWithoutValidators(app);
 
   app.setErrorHandler((thrown: FastifyError | HttpError, request, reply) => {
     const err = domainHttpError(thrown) ?? frameworkHttpError(thrown, bodyLimit) ?? thrown;
