@@ -21,6 +21,7 @@ import { DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
 import { SilenceSettingsSchema } from '../processors/silence/silence-watch.ts';
 import { FlapSettingsSchema } from '../processors/flapping.ts';
 import { LateSettingsSchema } from '../processors/late-readings.ts';
+import { CheckpointSettingsSchema } from '../processors/partition-checkpoints.ts';
 import { MaintenanceSettingsSchema } from '../processors/maintenance/maintenance-watch.ts';
 import { StreamLimitsSchema } from '../alerts/api/stream-slots.ts';
 import { HistorySettingsSchema } from '../sinks/history/options.ts';
@@ -42,6 +43,7 @@ export const SettingsFileSchema = Type.Object({
   })),
   deadLetters: Type.Optional(Type.Object({ capacity: Type.Optional(Type.Integer({ minimum: 10 })), maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })) })),
   snapshotIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'how often processor state is saved, ms' })),
+  checkpoints: Type.Optional(Type.Partial(CheckpointSettingsSchema, { description: 'on Kafka: how often processors checkpoint their partitions\' device state, see processors/partition-checkpoints.ts' })),
   tickets: Type.Optional(Type.Unknown({ description: 'ticket settings, see alerts/tickets/options.ts' })),
   sla: Type.Optional(Type.Unknown({ description: 'SLA limits and escalation, see alerts/sla/sla-policy.ts' })),
   customerClocks: Type.Optional(Type.Unknown({ description: 'reply, completion and update-gap limits of 报修/投诉 tickets, see alerts/sla/customer-clocks.ts' })),

@@ -5,6 +5,7 @@ import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/messages.ts';
 import type { DeviceSnapshot } from '../processors/device-engine.ts';
+import type { CheckpointedDevice } from '../processors/partition-checkpoints.ts';
 import { Registry } from 'prom-client';
 import { KafkaBus, type KafkaSubscription } from './kafka-bus.ts';
 import { registerKafkaLagGauge } from './kafka-metrics.ts';
@@ -91,11 +92,55 @@ describe.skipIf(skip)(title, () => {
     await waitFor('all 600 readings', () => [...seen.values()].reduce((n, s) => n + s.length, 0) >= 600);
     for (const d of devices) expect(seen.get(d)).toEqual(Array.from({ length: 50 }, (_, i) => i));
 
-    // Each partition holds exactly the readings of the devices partitionOf maps to it.
+    // One record per publish in each partition its devices map to: the readings travel together.
     const expected = new Array<number>(6).fill(0);
-    for (const d of devices) expected[bus.partitionOf(d)] += 50;
+    for (const p of new Set(devices.map((d) => bus.partitionOf(d)))) expected[p] = 50;
     const lag = await bus.lag([{ group: 'nobody-' + randomUUID(), topic: bus.topics.readings }]);
     expect(lag.map((l) => l.highWatermark)).toEqual(expected);
+  });
+
+  it('hands the handler every reading with the offset of the record that carried it', async () => {
+    const bus = await newBus('delivery');
+    const devices = Array.from({ length: 30 }, (_, i) => `dev-d-${i}`);
+    await bus.readings.publish(devices.map((d) => reading(d, 1)));
+    await bus.readings.publish(devices.map((d) => reading(d, 2)));
+    const seen: Array<{ partition: number; offset: number; reading: Reading }> = [];
+    const sub = bus.readings.consume('delivery', (rs, delivery) => {
+      rs.forEach((reading, i) => seen.push({ partition: delivery!.partition, offset: delivery!.offsets[i]!, reading }));
+    });
+    await sub.ready;
+    await waitFor('60 readings', () => seen.length >= 60);
+    // Whole readings back, fields written once per record included.
+    expect(seen.find((s) => s.reading.deviceId === 'dev-d-3' && seqOf(s.reading) === 2)?.reading).toEqual(reading('dev-d-3', 2));
+    for (const s of seen) {
+      expect(s.partition).toBe(bus.partitionOfDevice(s.reading.deviceId));
+      // Each partition got one record per publish: offsets 0 and 1.
+      expect(s.offset).toBe(seqOf(s.reading) - 1);
+    }
+  });
+
+  it('a checkpointing consumer moves the group only as far as it commits', async () => {
+    const bus = await newBus('checkpointed');
+    const device = 'dev-c-1';
+    const partition = bus.partitionOfDevice(device);
+    for (let seq = 0; seq < 10; seq++) await bus.readings.publish([reading(device, seq)]);
+    const target = [{ group: 'ckpt', topic: bus.topics.readings }];
+    const handled: number[] = [];
+    const first = bus.readings.consume('ckpt', (rs) => void handled.push(...rs.map(seqOf)), { commits: 'checkpointed' });
+    await first.ready;
+    await waitFor('all 10 handled', () => handled.length === 10);
+    expect((await bus.lag(target)).find((l) => l.partition === partition)?.lag).toBe(10);
+    await first.commit(partition, 5);
+    expect((await bus.lag(target)).find((l) => l.partition === partition)).toMatchObject({ committedOffset: 6, lag: 4 });
+    await first.close();
+
+    // The next member of the group resumes after the commit: it replays 6…9.
+    const replayed: number[] = [];
+    const second = bus.readings.consume('ckpt', (rs, delivery) => void replayed.push(...delivery!.offsets), { commits: 'checkpointed' });
+    await second.ready;
+    await waitFor('the replay', () => replayed.length === 4);
+    expect(replayed).toEqual([6, 7, 8, 9]);
+    await expect(second.commit(partition, 9)).resolves.toBeUndefined();
   });
 
   it('redelivers the messages of a handler that threw: nothing is lost', async () => {
@@ -248,22 +293,29 @@ describe.skipIf(skip)(title, () => {
       detectors: { battery: { below: lastAtMs } },
     });
     const devices = Array.from({ length: 20 }, (_, i) => `dev-s-${i}`);
-    await bus.state.save(devices.map((d) => snap(d, 1)));
-    await bus.state.save(devices.slice(0, 10).map((d) => snap(d, 2)));
+    // As a checkpoint writes them: per partition, each state with the readings offset it covers.
+    const checkpoint = async (ids: string[], lastAtMs: number, offset: number) => {
+      for (let p = 0; p < 6; p++) {
+        const mine = ids.filter((d) => bus.partitionOfDevice(d) === p);
+        if (mine.length > 0) await bus.state.save(p, mine.map((d) => ({ offset, state: snap(d, lastAtMs) })));
+      }
+    };
+    await checkpoint(devices, 1, 10);
+    await checkpoint(devices.slice(0, 10), 2, 20);
     await bus.state.remove([devices[19]]);
 
-    const byPartition = (p: number) => devices.filter((d) => bus.partitionOf(d) === p);
+    const byId = (a: CheckpointedDevice, b: CheckpointedDevice) => a.state.deviceId.localeCompare(b.state.deviceId);
     const target = bus.partitionOf(devices[0]);
     const loaded = await bus.state.load([target]);
-    const expected = byPartition(target)
-      .filter((d) => d !== devices[19])
-      .map((d) => snap(d, devices.indexOf(d) < 10 ? 2 : 1));
-    expect(loaded.sort((a, b) => a.deviceId.localeCompare(b.deviceId))).toEqual(expected.sort((a, b) => a.deviceId.localeCompare(b.deviceId)));
+    const expected = devices
+      .filter((d) => bus.partitionOf(d) === target && d !== devices[19])
+      .map((d) => (devices.indexOf(d) < 10 ? { offset: 20, state: snap(d, 2) } : { offset: 10, state: snap(d, 1) }));
+    expect(loaded.sort(byId)).toEqual(expected.sort(byId));
 
     const everything = await bus.state.load([0, 1, 2, 3, 4, 5]);
-    expect(everything.map((s) => s.deviceId).sort()).toEqual(devices.slice(0, 19).sort());
-    expect(everything.find((s) => s.deviceId === devices[0])?.lastAtMs).toBe(2);
-    expect(everything.find((s) => s.deviceId === devices[15])?.lastAtMs).toBe(1);
+    expect(everything.map((s) => s.state.deviceId).sort()).toEqual(devices.slice(0, 19).sort());
+    expect(everything.find((s) => s.state.deviceId === devices[0])).toMatchObject({ offset: 20, state: { lastAtMs: 2 } });
+    expect(everything.find((s) => s.state.deviceId === devices[15])).toMatchObject({ offset: 10, state: { lastAtMs: 1 } });
 
     const admin = new Kafka({ brokers, clientId: `${runPrefix}-admin`, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -282,14 +334,15 @@ describe.skipIf(skip)(title, () => {
     const ids: string[] = [];
     for (let i = 0; ids.length < 2500; i++) if (bus.partitionOf(`dev-l-${i}`) === 0) ids.push(`dev-l-${i}`);
     const padding = 'x'.repeat(800);
-    const snapshots = ids.map((deviceId): DeviceSnapshot => ({ deviceId, kind: 'household_meter', gatewayId: padding, lastAtMs: 1, lastHeardAtMs: 1, active: [], detectors: {} }));
-    await bus.state.save(snapshots);
+    const snapshots = ids.map((deviceId): CheckpointedDevice => ({ offset: 0, state: { deviceId, kind: 'household_meter', gatewayId: padding, lastAtMs: 1, lastHeardAtMs: 1, active: [], detectors: {} } }));
+    await bus.state.save(0, snapshots);
     expect((await bus.state.load([0])).length).toBe(ids.length);
   });
 
   it('lag() reports the backlog, then zero once handled', async () => {
     const bus = await newBus('lag');
-    await bus.readings.publish(Array.from({ length: 120 }, (_, i) => reading(`dev-l-${i % 10}`, i)));
+    // One record per publish of one reading.
+    for (let i = 0; i < 120; i++) await bus.readings.publish([reading(`dev-l-${i % 10}`, i)]);
     const target = [{ group: 'lagging', topic: bus.topics.readings }];
     const before = await bus.lag(target);
     expect(before).toHaveLength(6);

@@ -10,14 +10,16 @@ import {
   type ITopicConfig,
   type LogEntry,
   type Message,
+  type PartitionMetadata,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Bus, Channel, ConsumeOptions } from '../contracts/bus.ts';
+import type { Bus, Channel, ConsumeOptions, Handler } from '../contracts/bus.ts';
 import type { AlertEvent, DeadLetter, GatewayStatus, Reading } from '../contracts/messages.ts';
 import { KafkaBusError, retryRetriable } from './kafka-errors.ts';
 import { parseKafkaBusOptions, type KafkaBusOptions, type KafkaBusOptionsInput } from './kafka-options.ts';
 import { KafkaStateStore } from './kafka-state-store.ts';
+import { jsonRecords, readingRecords, type RecordCodec } from './record-codecs.ts';
 
 /** Topic names without the configured prefix. */
 export const TOPICS = {
@@ -184,7 +186,8 @@ export class KafkaSubscription {
     readonly group: string,
     readonly topic: string,
     private readonly consumer: Consumer,
-    private readonly handler: (messages: readonly unknown[]) => Promise<void> | void,
+    private readonly codec: RecordCodec<unknown>,
+    private readonly handler: Handler<unknown>,
     private readonly options: ConsumeOptions,
     private readonly settings: KafkaBusOptions,
     private readonly log: Logger | undefined,
@@ -215,9 +218,10 @@ export class KafkaSubscription {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning ?? true });
       await consumer.run({
-        // Offsets are resolved by hand after the handler succeeded; kafkajs commits only those.
+        // Offsets are resolved by hand after the handler succeeded; kafkajs commits only those,
+        // or, for a checkpointing consumer, only what it passes to commit().
         eachBatchAutoResolve: false,
-        autoCommit: true,
+        autoCommit: this.options.commits !== 'checkpointed',
         eachBatch: (payload) => this.#eachBatch(payload),
       });
     } catch (cause) {
@@ -280,22 +284,28 @@ export class KafkaSubscription {
   async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     await this.#withHeartbeats(this.#assignment, heartbeat);
     const messages = batch.messages;
+    const partition = batch.partition;
     for (let start = 0; start < messages.length; start += this.settings.maxHandlerBatch) {
       const chunk = messages.slice(start, start + this.settings.maxHandlerBatch);
       const values: unknown[] = [];
+      const offsets: number[] = [];
       for (const m of chunk) {
         if (!m.value) continue;
         try {
-          values.push(JSON.parse(m.value.toString('utf8')));
+          const n = this.codec.decode(m.value, values);
+          const offset = Number(m.offset);
+          for (let i = 0; i < n; i++) offsets.push(offset);
         } catch (err) {
           // Not written by this bus: it can never be handled, so it is skipped, not retried forever.
-          this.log?.error({ err, topic: this.topic, partition: batch.partition, offset: m.offset }, 'Skipping a message that is not JSON');
+          values.length = offsets.length;
+          this.log?.error({ err, topic: this.topic, partition, offset: m.offset }, 'Skipping a record this bus cannot read');
         }
       }
+      const delivery = { partition, offsets };
       for (let attempt = 1; ; attempt++) {
         if (this.#killed || !isRunning() || isStale()) return;
         try {
-          if (values.length > 0) await this.#withHeartbeats(Promise.resolve(this.handler(values)), heartbeat);
+          if (values.length > 0) await this.#withHeartbeats(Promise.resolve(this.handler(values, delivery)), heartbeat);
           break;
         } catch (err) {
           // Redelivery in place: same messages, same order, after a back-off; heartbeat() throws
@@ -308,6 +318,16 @@ export class KafkaSubscription {
       if (this.#killed) return;
       resolveOffset(chunk[chunk.length - 1].offset);
       await heartbeat();
+    }
+  }
+
+  /** With `commits: 'checkpointed'`: the group resumes `partition` after `offset`. */
+  async commit(partition: number, offset: number): Promise<void> {
+    if (this.#closed) throw new KafkaBusError('GAS_KAFKA_CLOSED', `Consumer ${this.group} on ${this.topic} is closed`);
+    try {
+      await this.consumer.commitOffsets([{ topic: this.topic, partition, offset: String(offset + 1) }]);
+    } catch (cause) {
+      throw new KafkaBusError('GAS_KAFKA_COMMIT', `Committing ${this.topic}[${partition}]@${offset + 1} for ${this.group} failed`, { cause, retryable: true });
     }
   }
 
@@ -334,24 +354,21 @@ export class KafkaSubscription {
   }
 }
 
-/** A topic as a Channel: JSON values, keyed so one key's messages stay in order on one partition. */
+/** A topic as a Channel: its records written and read by the topic's codec. */
 export class KafkaChannel<T> implements Channel<T> {
   constructor(
     private readonly bus: KafkaBus,
     readonly topic: string,
-    private readonly keyOf: (message: T) => string | undefined,
+    private readonly codec: RecordCodec<T>,
   ) {}
 
   publish(messages: readonly T[]): Promise<void> {
-    return this.bus.send(
-      this.topic,
-      messages.map((m) => ({ key: this.keyOf(m) ?? null, value: JSON.stringify(m) })),
-    );
+    return this.bus.send(this.topic, this.codec.encode(messages));
   }
 
   /** Joins consumer group `group`; the handler's promise resolving acknowledges its messages. */
-  consume(group: string, handler: (messages: readonly T[]) => Promise<void> | void, options: ConsumeOptions = {}): KafkaSubscription {
-    return this.bus.subscribe(group, this.topic, handler as (messages: readonly unknown[]) => Promise<void> | void, options);
+  consume(group: string, handler: Handler<T>, options: ConsumeOptions = {}): KafkaSubscription {
+    return this.bus.subscribe(group, this.topic, this.codec as RecordCodec<unknown>, handler as Handler<unknown>, options);
   }
 }
 
@@ -376,6 +393,7 @@ export class KafkaBus implements Bus {
   readonly #publisher: Publisher;
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #partitioner = Partitioners.DefaultPartitioner();
+  readonly #partitionMetadata = new Map<number, PartitionMetadata[]>();
   readonly #log: Logger | undefined;
   #closed = false;
 
@@ -405,10 +423,10 @@ export class KafkaBus implements Bus {
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     this.#admin = this.#kafka.admin();
     this.#publisher = new Publisher(this.#producer, options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None);
-    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, (r) => placement(r.deviceId));
-    this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, (s) => s.gatewayId);
-    this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, (e) => e.subjectId);
-    this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, (d) => d.deviceId ?? d.gatewayId);
+    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, readingRecords((deviceId) => this.partitionOfDevice(deviceId)));
+    this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, jsonRecords((s) => s.gatewayId));
+    this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, jsonRecords((e) => e.subjectId));
+    this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, jsonRecords((d) => d.deviceId ?? d.gatewayId));
     this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.send(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
   }
 
@@ -446,7 +464,12 @@ export class KafkaBus implements Bus {
         topic(this.topics.gatewayStatus),
         topic(this.topics.alertEvents),
         topic(this.topics.deadLetters),
-        topic(this.topics.processorState, [{ name: 'cleanup.policy', value: 'compact' }]),
+        // Segments small enough to be compacted while the checkpoints run: a restore reads what is left.
+        topic(this.topics.processorState, [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: String(64 * 1024 * 1024) },
+          { name: 'min.cleanable.dirty.ratio', value: '0.25' },
+        ]),
       ],
     });
     // Topics that already existed keep their partition count: co-partitioning must still hold.
@@ -465,11 +488,13 @@ export class KafkaBus implements Bus {
 
   /** The partition a key lands on, as the producer computes it (murmur2, as the Java client). */
   partitionOf(key: string, partitions = this.state.partitions): number {
-    return this.#partitioner({
-      topic: '',
-      partitionMetadata: Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
-      message: { key, value: null },
-    });
+    // Made once per partition count: ingest asks for every reading.
+    let partitionMetadata = this.#partitionMetadata.get(partitions);
+    if (partitionMetadata === undefined) {
+      partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+      this.#partitionMetadata.set(partitions, partitionMetadata);
+    }
+    return this.#partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
   }
 
   /** The partition of a device's readings and state. */
@@ -484,7 +509,7 @@ export class KafkaBus implements Bus {
   }
 
   /** @internal Used by the channels. */
-  subscribe(group: string, topic: string, handler: (messages: readonly unknown[]) => Promise<void> | void, options: ConsumeOptions): KafkaSubscription {
+  subscribe(group: string, topic: string, codec: RecordCodec<unknown>, handler: Handler<unknown>, options: ConsumeOptions): KafkaSubscription {
     const consumer = this.#kafka.consumer({
       groupId: kafkaGroupId(group, topic),
       sessionTimeout: this.options.sessionTimeoutMs,
@@ -493,7 +518,7 @@ export class KafkaBus implements Bus {
       maxWaitTimeInMs: 500,
       retry: { initialRetryTime: 100, retries: 10, maxRetryTime: this.options.retryBackoffMaxMs },
     });
-    const sub = new KafkaSubscription(group, topic, consumer, handler, options, this.options, this.#log?.child({ group, topic }));
+    const sub = new KafkaSubscription(group, topic, consumer, codec, handler, options, this.options, this.#log?.child({ group, topic }));
     this.#subscriptions.add(sub);
     sub.start().catch((err: unknown) => this.#log?.error({ err, group, topic }, 'Kafka consumer did not start'));
     return sub;

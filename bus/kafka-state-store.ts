@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin, type Kafka, type Message, type PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeviceSnapshot } from '../processors/device-engine.ts';
+import type { CheckpointedDevice } from '../processors/partition-checkpoints.ts';
 import { KafkaBusError, retryRetriable } from './kafka-errors.ts';
 import type { KafkaBusOptions } from './kafka-options.ts';
 
@@ -53,9 +54,12 @@ export class KafkaStateStore {
     this.partitions = options.partitions;
   }
 
-  /** Resolves once the broker holds every snapshot (acks=-1). */
-  save(snapshots: readonly DeviceSnapshot[]): Promise<void> {
-    return this.send(this.topic, snapshots.map((s) => ({ key: s.deviceId, value: JSON.stringify(s), partition: this.partitionOfDevice(s.deviceId) })));
+  /**
+   * Encodes at once, resolves once the broker holds every state (acks=-1). A record is the device's
+   * state and the readings offset it covers: `{"offset":…,"state":{…}}`.
+   */
+  save(partition: number, devices: readonly CheckpointedDevice[]): Promise<void> {
+    return this.send(this.topic, devices.map((d) => ({ key: d.state.deviceId, value: `{"offset":${d.offset},"state":${JSON.stringify(d.state)}}`, partition })));
   }
 
   /** Tombstones: the devices' state is gone after the next load and, later, compacted away. */
@@ -67,7 +71,7 @@ export class KafkaStateStore {
    * The latest snapshot of every device in `partitions`, read from the start of each partition
    * to its high watermark when called; later writes are not waited for.
    */
-  async load(partitions: readonly number[]): Promise<DeviceSnapshot[]> {
+  async load(partitions: readonly number[]): Promise<CheckpointedDevice[]> {
     if (partitions.length === 0) return [];
     const offsets = await retryRetriable(() => this.admin.fetchTopicOffsets(this.topic));
     // Next offset to reach per partition; partitions with nothing in them are done already.
@@ -77,7 +81,7 @@ export class KafkaStateStore {
     }
     if (target.size === 0) return [];
 
-    const latest = new Map<string, DeviceSnapshot | null>();
+    const latest = new Map<string, Buffer | null>();
     const consumer = this.kafka.consumer({
       groupId: `${this.options.clientId}.state-loader.${randomUUID()}`,
       partitionAssigners: [fixedAssigner(this.topic, [...target.keys()])],
@@ -102,7 +106,8 @@ export class KafkaStateStore {
             if (offset >= end) break;
             if (!m.key) continue;
             const key = m.key.toString('utf8');
-            latest.set(key, m.value ? (JSON.parse(m.value.toString('utf8')) as DeviceSnapshot) : null);
+            // Parsed once, after: a device saved by many checkpoints appears many times until compaction.
+            latest.set(key, m.value);
           }
           if (BigInt(batch.lastOffset()) >= end - 1n) {
             pending.delete(batch.partition);
@@ -126,8 +131,13 @@ export class KafkaStateStore {
       clearTimeout(timer);
       await consumer.disconnect().catch((err: unknown) => this.log?.warn({ err }, 'State loader did not disconnect cleanly'));
     }
-    const out: DeviceSnapshot[] = [];
-    for (const s of latest.values()) if (s) out.push(s);
+    const out: CheckpointedDevice[] = [];
+    for (const value of latest.values()) {
+      if (!value) continue;
+      const parsed = JSON.parse(value.toString('utf8')) as CheckpointedDevice | DeviceSnapshot;
+      // A state saved before checkpoints carried no offset: it covers what the group committed.
+      out.push('state' in parsed ? parsed : { offset: -1, state: parsed });
+    }
     return out;
   }
 }

@@ -1,12 +1,13 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../app/clock.ts';
-import type { Bus, Channel, ConsumeOptions } from '../contracts/bus.ts';
+import type { Bus, Channel, ConsumeOptions, Handler } from '../contracts/bus.ts';
 import type { AlertEvent, GatewayStatus, Reading } from '../contracts/messages.ts';
-import { DeviceEngine, type DeviceSnapshot } from './device-engine.ts';
+import { DeviceEngine } from './device-engine.ts';
 import { resolveProfile, type DeviceProfile } from './device-profile.ts';
 import { GasAlarmDetector } from './detectors/gas-alarm/index.ts';
 import { reading } from './detectors/testing.ts';
+import { CheckpointSettingsSchema, type CheckpointedDevice } from './partition-checkpoints.ts';
 import { ProcessorStage, type PartitionedDeviceState } from './processor-stage.ts';
 import { parseSettings } from './settings.ts';
 import { SilenceSettingsSchema, SilenceWatch } from './silence/silence-watch.ts';
@@ -15,13 +16,15 @@ import { Value } from '@sinclair/typebox/value';
 /** A channel that keeps what the stage registered, so the test plays the partitioned bus. */
 class RecordingChannel<T> implements Channel<T> {
   readonly published: T[] = [];
-  readonly consumers: Array<{ group: string; handler: (m: readonly T[]) => Promise<void> | void; options?: ConsumeOptions }> = [];
+  readonly consumers: Array<{ group: string; handler: Handler<T>; options?: ConsumeOptions }> = [];
+  /** What a checkpointing consumer committed: partition → last offset covered. */
+  readonly committed = new Map<number, number>();
   async publish(messages: readonly T[]): Promise<void> {
     this.published.push(...messages);
   }
-  consume(group: string, handler: (m: readonly T[]) => Promise<void> | void, options?: ConsumeOptions) {
+  consume(group: string, handler: Handler<T>, options?: ConsumeOptions) {
     this.consumers.push({ group, handler, options });
-    return { ready: Promise.resolve() };
+    return { ready: Promise.resolve(), commit: async (partition: number, offset: number) => void this.committed.set(partition, offset) };
   }
 }
 
@@ -40,22 +43,34 @@ function setup() {
   const bus = recordingBus();
   // Two partitions: devices ending in an even digit live in 0, odd in 1.
   const partitionOf = (deviceId: string) => Number(deviceId.at(-1)) % 2;
-  const saved = new Map<string, DeviceSnapshot>();
+  const saved = new Map<string, CheckpointedDevice>();
+  const judged = { live: 0, late: 0 };
   const loads: number[][] = [];
   const store: PartitionedDeviceState = {
     instanceId: 'test-1',
     partitionOf,
-    async load(partitions) {
-      loads.push([...partitions]);
-      return [...saved.values()].filter((s) => partitions.includes(partitionOf(s.deviceId)));
+    store: {
+      async load(partitions) {
+        loads.push([...partitions]);
+        return [...saved.values()].filter((s) => partitions.includes(partitionOf(s.state.deviceId)));
+      },
+      async save(partition, devices) {
+        for (const d of devices) {
+          expect(partitionOf(d.state.deviceId)).toBe(partition);
+          saved.set(d.state.deviceId, structuredClone(d));
+        }
+      },
     },
-    async save(snapshots) {
-      for (const s of snapshots) saved.set(s.deviceId, structuredClone(s));
-    },
+    checkpoints: Value.Default(CheckpointSettingsSchema, {}) as never,
   };
   const records = ['HA-0', 'HA-1', 'HA-2'].map((deviceId) => ({ deviceId, kind: 'home_gas_alarm' as const, gatewayId: deviceId === 'HA-2' ? 'GW-B' : 'GW-A', reportIntervalS: 30 }));
   const profiles = new Map<string, DeviceProfile>(records.map((r) => [r.deviceId, resolveProfile(r)]));
-  const engine = new DeviceEngine([{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never, { profileOf: (id) => profiles.get(id) }, { onJudged() {} });
+  const engine = new DeviceEngine([{ definition: GasAlarmDetector, settings: parseSettings(GasAlarmDetector, {}) }] as never, { profileOf: (id) => profiles.get(id) }, {
+    onJudged(n, late) {
+      judged.live += n;
+      judged.late += late;
+    },
+  });
   const silence = new SilenceWatch(engine, Value.Default(SilenceSettingsSchema, { lastWillGraceMs: 0 }) as never);
   const clock = new ManualClock(Date.parse('2026-11-22T08:00:00.000Z'));
   const stage = new ProcessorStage(bus as Bus, engine, silence, clock, undefined, {
@@ -65,7 +80,7 @@ function setup() {
     partitioned: store,
   }, pino({ level: 'silent' }));
   const ownership = () => bus.readings.consumers[0]!.options!;
-  return { bus, stage, engine, silence, saved, loads, ownership };
+  return { bus, stage, engine, silence, saved, loads, ownership, judged };
 }
 
 const alarm = (deviceId: string, atS: number, lelPct: number) => reading({ kind: 'home_gas_alarm', deviceId, gatewayId: deviceId === 'HA-2' ? 'GW-B' : 'GW-A', atS, lelPct });
@@ -74,7 +89,7 @@ describe('ProcessorStage on a partitioned bus', () => {
   it('holds only the devices of its partitions: restored from the store, else expected from the registry', async () => {
     const { stage, engine, saved, loads, ownership } = setup();
     await stage.start();
-    saved.set('HA-0', { deviceId: 'HA-0', kind: 'home_gas_alarm', gatewayId: 'GW-A', lastAtMs: 5, lastHeardAtMs: 5, active: ['GAS_ALARM_L1'], detectors: {} });
+    saved.set('HA-0', { offset: 3, state: { deviceId: 'HA-0', kind: 'home_gas_alarm', gatewayId: 'GW-A', lastAtMs: 5, lastHeardAtMs: 5, active: ['GAS_ALARM_L1'], detectors: {} } });
     await ownership().onAssigned!([0]);
     expect(loads).toEqual([[0]]);
     expect([...engine.devices.keys()].sort()).toEqual(['HA-0', 'HA-2']);
@@ -82,14 +97,43 @@ describe('ProcessorStage on a partitioned bus', () => {
     expect(stage.ownedPartitions()).toEqual([0]);
   });
 
-  it('saves the state of the devices a batch touched before the batch is acknowledged', async () => {
+  it('checkpoints the devices batches touched, each with the offset it covers, and only then commits', async () => {
     const { bus, stage, saved, ownership } = setup();
     await stage.start();
     await ownership().onAssigned!([0, 1]);
-    await bus.readings.consumers[0]!.handler([alarm('HA-1', 0, 40), alarm('HA-1', 30, 40), alarm('HA-2', 0, 1)]);
-    expect([...saved.keys()].sort()).toEqual(['HA-1', 'HA-2']);
-    expect(saved.get('HA-1')!.active).toEqual(['GAS_ALARM_L1']);
+    const handler = bus.readings.consumers[0]!.handler;
+    await handler([alarm('HA-1', 0, 40), alarm('HA-1', 30, 40)], { partition: 1, offsets: [7, 8] });
+    await handler([alarm('HA-2', 0, 1)], { partition: 0, offsets: [4] });
     expect(bus.alertEvents.published.map((e) => `${e.type} ${e.subjectId} ${e.condition}`)).toContain('raise HA-1 GAS_ALARM_L1');
+    expect(saved.size).toBe(0);
+    expect(bus.readings.committed.size).toBe(0);
+    await stage.stop();
+    expect(saved.get('HA-1')).toMatchObject({ offset: 8, state: { active: ['GAS_ALARM_L1'] } });
+    expect(saved.get('HA-2')).toMatchObject({ offset: 4 });
+    expect([...bus.readings.committed]).toEqual(expect.arrayContaining([[1, 8], [0, 4]]));
+  });
+
+  it('replays after a restore without judging again what a device’s state covers', async () => {
+    const first = setup();
+    await first.stage.start();
+    await first.ownership().onAssigned!([1]);
+    await first.bus.readings.consumers[0]!.handler([alarm('HA-1', 0, 40), alarm('HA-1', 30, 40)], { partition: 1, offsets: [0, 0] });
+    await first.stage.stop();
+    expect(first.saved.get('HA-1')).toMatchObject({ offset: 0, state: { active: ['GAS_ALARM_L1'] } });
+
+    // A new owner restores offset 0's state and the group replays offsets 0 and 1: only 1 is judged,
+    // and nothing is taken for a late reading or raised again.
+    const second = setup();
+    for (const [id, d] of first.saved) second.saved.set(id, d);
+    await second.stage.start();
+    await second.ownership().onAssigned!([1]);
+    await second.bus.readings.consumers[0]!.handler([alarm('HA-1', 0, 40), alarm('HA-1', 30, 40), alarm('HA-1', 60, 40)], { partition: 1, offsets: [0, 0, 1] });
+    expect(second.judged).toEqual({ live: 1, late: 0 });
+    expect(second.bus.alertEvents.published.filter((e) => e.subjectId === 'HA-1' && e.type === 'raise')).toEqual([]);
+    expect(second.engine.devices.get('HA-1')!.lastAtMs).toBe(alarm('HA-1', 60, 40).atMs);
+    // A redelivery of what this owner handled is left out too.
+    await second.bus.readings.consumers[0]!.handler([alarm('HA-1', 60, 40)], { partition: 1, offsets: [1] });
+    expect(second.judged).toEqual({ live: 1, late: 0 });
   });
 
   it('lets a revoked partition go, with the gateways no device here reports through any more', async () => {

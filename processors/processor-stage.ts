@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { Bus } from '../contracts/bus.ts';
+import type { Bus, ConsumerHandle, Delivery } from '../contracts/bus.ts';
 import type { AlertEvent, Condition, DeviceKind, GatewayStatus, Reading } from '../contracts/messages.ts';
 import type { Clock } from '../app/clock.ts';
 import type { DeviceEngine, DeviceSnapshot } from './device-engine.ts';
 import type { DeviceProfile } from './device-profile.ts';
+import { PartitionCheckpoints, type CheckpointSettings, type CheckpointStore } from './partition-checkpoints.ts';
 import type { GatewaySnapshot, SilenceWatch } from './silence/silence-watch.ts';
 
 /**
@@ -35,15 +36,16 @@ export interface ActiveAlertRef {
 
 /**
  * Device state kept per bus partition (Kafka): an instance holds the devices of the partitions it
- * owns, restores them when a partition comes to it and saves what a batch changed before the
- * batch is acknowledged, so a rebalance or a killed instance resumes instead of rebuilding.
+ * owns, restores them when a partition comes to it and replays the readings after the partition's
+ * last checkpoint (processors/partition-checkpoints.ts), so a rebalance or a killed instance
+ * resumes instead of rebuilding.
  */
 export interface PartitionedDeviceState {
   /** Unique per running instance: names its own consumer group for gateway status, which every instance reads. */
   instanceId: string;
   partitionOf(deviceId: string): number;
-  load(partitions: readonly number[]): Promise<DeviceSnapshot[]>;
-  save(snapshots: readonly DeviceSnapshot[]): Promise<void>;
+  store: CheckpointStore;
+  checkpoints: CheckpointSettings;
 }
 
 export interface ProcessorStageOptions {
@@ -67,14 +69,18 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /**
  * The processor stage: readings and gateway status in from the bus, raise/clear edges out.
- * Readings are acknowledged only after their alert events are on the bus (and, on a partitioned
- * bus, after the state of their devices is saved).
+ * Readings are acknowledged only after their alert events are on the bus; on a partitioned bus the
+ * group's offset moves only with a checkpoint of the states that cover them.
  */
 export class ProcessorStage {
   #timer?: NodeJS.Timeout;
   #snapshotTimer?: NodeJS.Timeout;
   #checking = false;
-  readonly #owned = new Set<number>();
+  /** Batches and silence turns between judging and their alert events being on the bus. */
+  #busy = 0;
+  #idle: Array<() => void> = [];
+  #checkpoints?: PartitionCheckpoints;
+  #readings?: ConsumerHandle;
 
   constructor(
     private readonly bus: Bus,
@@ -88,7 +94,7 @@ export class ProcessorStage {
 
   /** Partitions of the readings this instance owns (partitioned bus only). */
   ownedPartitions(): number[] {
-    return [...this.#owned].sort((a, b) => a - b);
+    return this.#checkpoints?.ownedPartitions() ?? [];
   }
 
   /**
@@ -122,14 +128,34 @@ export class ProcessorStage {
   async start(): Promise<void> {
     const { partitioned } = this.options;
     if (partitioned) {
-      const readings = this.bus.readings.consume('processors', (batch) => this.onReadings(batch), {
-        onAssigned: (partitions) => this.#adopt(partitions, partitioned),
-        onRevoked: async (partitions) => this.#release(partitions, partitioned),
+      const checkpoints = new PartitionCheckpoints(
+        {
+          store: partitioned.store,
+          snapshotOf: (deviceId) => {
+            const state = this.engine.devices.get(deviceId);
+            return state && this.engine.snapshotDevice(state);
+          },
+          partitionOf: (deviceId) => partitioned.partitionOf(deviceId),
+          commit: (partition, offset) => this.#readings!.commit(partition, offset),
+          whenIdle: () => (this.#busy === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve))),
+          now: () => this.clock.now(),
+          log: this.log,
+        },
+        partitioned.checkpoints,
+      );
+      this.#checkpoints = checkpoints;
+      const readings = this.bus.readings.consume('processors', (batch, delivery) => this.onReadings(batch, delivery), {
+        commits: 'checkpointed',
+        onAssigned: (partitions) => this.#adopt(partitions, partitioned, checkpoints),
+        onRevoked: async (partitions) => this.#release(partitions, partitioned, checkpoints),
       });
+      if (!readings) throw new Error('A partitioned bus returns a consumer handle');
+      this.#readings = readings;
+      checkpoints.start();
       // Every instance hears every gateway's status (its own group, from now on) and applies it
       // to the gateways whose devices it holds: a last will concerns all of them.
       const statuses = this.bus.gatewayStatus.consume(`processors.${partitioned.instanceId}`, (batch) => this.onStatuses(batch), { fromBeginning: false });
-      await Promise.all([readings?.ready, statuses?.ready]);
+      await Promise.all([readings.ready, statuses?.ready]);
     } else {
       this.bus.readings.consume('processors', (readings) => this.onReadings(readings));
       this.bus.gatewayStatus.consume('processors', (statuses) => this.onStatuses(statuses));
@@ -142,12 +168,30 @@ export class ProcessorStage {
     }
   }
 
-  async onReadings(readings: readonly Reading[]): Promise<void> {
-    const out: AlertEvent[] = [];
-    this.silence.onReadings(readings, out);
-    this.engine.process(readings, out);
-    if (out.length > 0) await this.#publishAlerts(out);
-    if (this.options.partitioned) await this.#save(readings.map((r) => r.deviceId), this.options.partitioned);
+  /**
+   * Judges a batch; resolves once its alert events are on the bus. On a partitioned bus, what the
+   * device states already cover (a replay after a restore, a redelivery) is left out.
+   */
+  async onReadings(readings: readonly Reading[], delivery?: Delivery): Promise<void> {
+    const checkpoints = delivery && this.#checkpoints;
+    const judged = checkpoints ? checkpoints.admit(readings, delivery) : readings;
+    this.#busy++;
+    try {
+      const out: AlertEvent[] = [];
+      this.silence.onReadings(judged, out);
+      this.engine.process(judged, out);
+      if (out.length > 0) await this.#publishAlerts(out);
+      if (checkpoints) checkpoints.handled(judged, delivery);
+    } finally {
+      this.#settle();
+    }
+  }
+
+  #settle(): void {
+    if (--this.#busy > 0 || this.#idle.length === 0) return;
+    const waiting = this.#idle;
+    this.#idle = [];
+    for (const resolve of waiting) resolve();
   }
 
   async onStatuses(statuses: readonly GatewayStatus[]): Promise<void> {
@@ -174,25 +218,14 @@ export class ProcessorStage {
     }
   }
 
-  /** Saves the current state of these devices (once each) to the partitioned store. */
-  async #save(deviceIds: readonly string[], store: PartitionedDeviceState): Promise<void> {
-    const snapshots: DeviceSnapshot[] = [];
-    for (const id of new Set(deviceIds)) {
-      const state = this.engine.devices.get(id);
-      if (state) snapshots.push(this.engine.snapshotDevice(state));
-    }
-    if (snapshots.length > 0) await store.save(snapshots);
-  }
-
   /** Partitions came to this instance: their devices' saved state, then the registered devices not in it. */
-  async #adopt(partitions: number[], store: PartitionedDeviceState): Promise<void> {
+  async #adopt(partitions: number[], store: PartitionedDeviceState, checkpoints: PartitionCheckpoints): Promise<void> {
     const wanted = new Set(partitions);
-    // A snapshot left in another partition (the device's placement changed) is not this instance's.
-    const restored = (await store.load(partitions)).filter((s) => wanted.has(store.partitionOf(s.deviceId)));
-    for (const snapshot of restored) this.engine.restoreDevice(snapshot);
+    const restored = await checkpoints.restore(partitions);
+    for (const { state } of restored) this.engine.restoreDevice(state);
     const now = this.clock.now();
     const gateways = new Set<string>();
-    for (const s of restored) if (s.gatewayId) gateways.add(s.gatewayId);
+    for (const { state } of restored) if (state.gatewayId) gateways.add(state.gatewayId);
     let expected = 0;
     for (const profile of this.options.registered()) {
       if (!wanted.has(store.partitionOf(profile.deviceId))) continue;
@@ -201,12 +234,12 @@ export class ProcessorStage {
       if (profile.gatewayId) gateways.add(profile.gatewayId);
     }
     for (const gatewayId of gateways) this.silence.adoptGateway(gatewayId, now);
-    for (const p of partitions) this.#owned.add(p);
-    this.log.info({ partitions, restored: restored.length, expected, gateways: gateways.size }, 'Partitions assigned: device state restored');
+    this.log.info({ partitions, restored: restored.length, expected, gateways: gateways.size }, 'Partitions assigned: device state restored, replaying from the last checkpoint');
   }
 
   /** Partitions went to another instance: their devices leave, and gateways with none left here. */
-  #release(partitions: number[], store: PartitionedDeviceState): void {
+  #release(partitions: number[], store: PartitionedDeviceState, checkpoints: PartitionCheckpoints): void {
+    checkpoints.release(partitions);
     const gone = new Set(partitions);
     let released = 0;
     const stillHeld = new Set<string>();
@@ -219,7 +252,6 @@ export class ProcessorStage {
       }
     }
     for (const gatewayId of [...this.silence.gateways.keys()]) if (!stillHeld.has(gatewayId)) this.silence.forgetGateway(gatewayId);
-    for (const p of partitions) this.#owned.delete(p);
     this.log.info({ partitions, released }, 'Partitions revoked: device state released');
   }
 
@@ -234,11 +266,16 @@ export class ProcessorStage {
     try {
       for (;;) {
         const out: AlertEvent[] = [];
-        const done = this.silence.check(this.clock.now(), out, this.silence.maxDevicesPerTurn);
-        if (out.length > 0) await this.#publishAlerts(out);
-        // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
-        const { partitioned } = this.options;
-        if (partitioned && out.length > 0) await this.#save(out.filter((e) => e.subject === 'device').map((e) => e.subjectId), partitioned);
+        this.#busy++;
+        let done: boolean;
+        try {
+          done = this.silence.check(this.clock.now(), out, this.silence.maxDevicesPerTurn);
+          if (out.length > 0) await this.#publishAlerts(out);
+          // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
+          this.#checkpoints?.changed(out.filter((e) => e.subject === 'device').map((e) => e.subjectId));
+        } finally {
+          this.#settle();
+        }
         if (done) break;
         await nextTurn();
       }
@@ -283,6 +320,7 @@ export class ProcessorStage {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     clearInterval(this.#snapshotTimer);
+    await this.#checkpoints?.flush();
     await this.saveSnapshot();
   }
 }
