@@ -90,6 +90,11 @@ export interface PipelineConfig {
   mqttTls?: TlsFiles;
   /** PEM CA bundle ingest trusts for an external `mqtts://` broker (`MQTT_CA`). */
   mqttCaFile?: string;
+  /**
+   * MQTT messages ingest works on at once from an external broker (`MQTT_MAX_IN_FLIGHT`): 20 on
+   * Kafka (Mosquitto's default max_inflight_messages), else 1 (the in-process bus is no faster for it).
+   */
+  mqttMaxInFlight?: number;
   /** The HTTP API serves HTTPS with this PEM certificate and key (`HTTP_TLS_CERT`, `HTTP_TLS_KEY`). */
   httpTls?: TlsFiles;
   httpPort: number;
@@ -136,6 +141,14 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Value.Check(Port, n)) throw new ConfigError(`${name}=${raw} is not a TCP port (0-65535)`);
+  return n;
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name}=${raw} is not a positive integer`);
   return n;
 }
 
@@ -187,6 +200,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineCon
     gatewayCredentialsFile,
     mqttTls,
     mqttCaFile: readableFile(env, 'MQTT_CA'),
+    mqttMaxInFlight: positiveInteger(env, 'MQTT_MAX_IN_FLIGHT'),
     httpTls: tlsPair(env, 'HTTP_TLS_CERT', 'HTTP_TLS_KEY'),
     httpPort: port(env, 'HTTP_PORT', 8080),
     httpHost: env.HTTP_HOST || '0.0.0.0',

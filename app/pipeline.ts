@@ -383,6 +383,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
           password: config.mqttPassword,
           sharedGroup: config.mqttSharedGroup,
           reconnectPeriodMs: 1000,
+          maxInFlight: config.mqttMaxInFlight ?? (bus instanceof KafkaBus ? 20 : 1),
           caFile: config.mqttCaFile,
         }, ingest, log.child({ stage: 'ingest' }));
     await source.start();

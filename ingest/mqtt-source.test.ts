@@ -70,7 +70,7 @@ describe('MqttSource', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  async function setUp(turnBudgetMs: number, hold?: (index: number) => Promise<void> | void) {
+  async function setUp(turnBudgetMs: number, hold?: (index: number) => Promise<void> | void, maxInFlight = 1) {
     const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1' }, silent);
     const brokerPort = await broker.start();
     const url = `mqtt://127.0.0.1:${brokerPort}`;
@@ -79,7 +79,7 @@ describe('MqttSource', () => {
     const ingest = fakeIngest(events, hold);
     const tap = await tapped(brokerPort, events);
     cleanup.push(() => tap.close());
-    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 1000, turnBudgetMs }, ingest.stage, silent);
+    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 1000, turnBudgetMs, maxInFlight }, ingest.stage, silent);
     await source.start();
     cleanup.push(() => source.stop());
     const gateway: MqttClient = await mqtt.connectAsync(url, { clientId: 'GW-1', reconnectPeriod: 0 });
@@ -120,6 +120,38 @@ describe('MqttSource', () => {
       if (i + 1 < count) expect(at((e) => e.kind === 'handle' && e.index === i + 1)).toBeGreaterThan(taken);
     }
     expect(events.filter((e) => e.kind === 'puback')).toHaveLength(count);
+  });
+
+  it('works on up to maxInFlight messages at once and acknowledges them in the order received, each after the bus took it', async () => {
+    const count = 200;
+    const maxInFlight = 8;
+    let handling = 0;
+    let most = 0;
+    // The bus takes each message after a delay that varies, so later ones often finish first.
+    const { events, publishAll } = await setUp(5, async (index) => {
+      most = Math.max(most, ++handling);
+      await new Promise((resolve) => setTimeout(resolve, (index * 7) % 5));
+      handling--;
+    }, maxInFlight);
+    await publishAll(count);
+    await acked(events, count);
+
+    expect(most).toBe(maxInFlight);
+    const delivered = events.filter((e) => e.kind === 'delivered') as Array<{ index: number; messageId: number }>;
+    const pubacks = events.filter((e) => e.kind === 'puback') as Array<{ messageId: number }>;
+    expect(pubacks.map((p) => p.messageId)).toEqual(delivered.map((d) => d.messageId));
+    const taken = events.map((e) => (e.kind === 'taken' ? e.index : -1));
+    const done = new Set<number>();
+    let next = 0;
+    for (const e of events) {
+      if (e.kind === 'taken') done.add(e.index);
+      if (e.kind === 'puback') {
+        // The next PUBACK is message `next`'s, and it and every earlier one are on the bus.
+        for (let i = 0; i <= next; i++) expect(done.has(i)).toBe(true);
+        next++;
+      }
+    }
+    expect(taken.filter((i) => i >= 0)).not.toEqual(Array.from({ length: count }, (_, i) => i));
   });
 
   it('works through a burst of buffered messages over several turns of the event loop', async () => {

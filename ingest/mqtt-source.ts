@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Type, type Static } from '@sinclair/typebox';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactUrl } from '../app/logging.ts';
 import type { IngestStage } from './ingest-stage.ts';
+import { OrderedAcks } from './ordered-acks.ts';
 
 export const MqttSourceOptionsSchema = Type.Object({
   url: Type.String({ description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
@@ -14,6 +15,11 @@ export const MqttSourceOptionsSchema = Type.Object({
   password: Type.Optional(Type.String()),
   reconnectPeriodMs: Type.Integer({ default: 1000, minimum: 100 }),
   caFile: Type.Optional(Type.String({ description: 'PEM CA bundle that signed an mqtts:// broker\'s certificate (MQTT_CA); the system CAs when omitted' })),
+  maxInFlight: Type.Integer({
+    default: 1,
+    minimum: 1,
+    description: 'MQTT messages ingest works on at once; each is acknowledged, in the order received, once its readings are on the bus. More than one pays on Kafka, where a publish waits for the brokers; the broker\'s own in-flight limit for this client (Mosquitto: max_inflight_messages) bounds it too',
+  }),
   turnBudgetMs: Type.Optional(Type.Number({
     default: 5,
     minimum: 0,
@@ -88,19 +94,34 @@ export class MqttSource {
     if (caFile) opts.ca = readFileSync(caFile);
     const client = mqtt.connect(url, opts);
     const budget = new TurnBudget(this.options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS);
-    // mqtt.js sends the PUBACK when `done` is called without an error, and only then parses on to the
-    // next packet: a message is acknowledged once the bus took it, and the next waits its turn.
-    client.handleMessage = (packet, done) => budget.run(() => {
+    const acks = new OrderedAcks(this.options.maxInFlight ?? 1);
+    // mqtt.js asks to send a message's PUBACK in the callback that also lets it parse the next
+    // packet, so up to maxInFlight messages are worked on at once only if the PUBACK waits apart:
+    // held here until the message and every earlier one are on the bus.
+    const internals = client as unknown as { _sendPacket(packet: Packet, ...rest: unknown[]): void };
+    const sendPacket = internals._sendPacket.bind(client);
+    internals._sendPacket = (packet, ...rest) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
+        const callback = rest[0] as ((err?: Error) => void) | undefined;
+        if (acks.holdAck(packet.messageId, () => sendPacket(packet))) return callback?.();
+      }
+      sendPacket(packet, ...rest);
+    };
+    client.handleMessage = (packet, takeNext) => budget.run(() => {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      const message = acks.begin(packet.qos > 0 ? packet.messageId : undefined, () => takeNext());
       this.ingest.handle(packet.topic, payload).then(
-        () => done(),
+        () => acks.settle(message),
         (err: unknown) => {
-          // Not acknowledged: the broker redelivers. Ingest itself never throws for bad input.
-          this.log.error({ err, topic: packet.topic }, 'Uplink message failed downstream');
-          done(err as Error);
+          // Ingest itself never throws for bad input: this is a fault downstream. Nothing from here
+          // on is acknowledged; a new connection has the broker send it all again.
+          this.log.error({ err, topic: packet.topic }, 'Uplink message failed downstream; reconnecting for redelivery');
+          acks.fail(message);
+          client.stream?.destroy();
         },
       );
     });
+    client.on('close', () => acks.reset());
     client.on('error', (err) => this.log.warn({ err }, 'MQTT client error'));
     client.on('reconnect', () => this.log.info({ url: redactUrl(url) }, 'Reconnecting to MQTT broker'));
     this.#client = client;
