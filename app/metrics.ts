@@ -4,6 +4,7 @@ import type { IngestObserver } from '../ingest/ingest-stage.ts';
 import type { UrgentLaneObserver } from '../ingest/embedded-source.ts';
 import type { SeqOutcome } from '../ingest/batch-sequence.ts';
 import type { EngineObserver } from '../processors/device-engine.ts';
+import type { CheckpointObserver } from '../processors/partition-checkpoints.ts';
 import type { Clock } from './clock.ts';
 
 const RATE_WINDOW_S = 10;
@@ -12,7 +13,7 @@ const RATE_WINDOW_S = 10;
  * Every metric of the pipeline, in one place: the runner owns observability and the stages only
  * call the observer hooks they are given. Exposed in Prometheus text at `/metrics`.
  */
-export class PipelineMetrics implements IngestObserver, UrgentLaneObserver, EngineObserver {
+export class PipelineMetrics implements IngestObserver, UrgentLaneObserver, EngineObserver, CheckpointObserver {
   readonly registry = new Registry();
   readonly #messages = new Counter({ name: 'gas_ingest_messages_total', help: 'MQTT uplink messages received, by topic type', labelNames: ['type'], registers: [this.registry] });
   readonly #accepted = new Counter({ name: 'gas_ingest_readings_total', help: 'Readings accepted by ingest', registers: [this.registry] });
@@ -28,6 +29,10 @@ export class PipelineMetrics implements IngestObserver, UrgentLaneObserver, Engi
   readonly #late = new Counter({ name: 'gas_processor_late_readings_total', help: 'Readings older than the newest already judged for their device (judged in event time, apart from the current state)', registers: [this.registry] });
   readonly #lateTooOld = new Counter({ name: 'gas_processor_late_too_old_total', help: "Late readings older than the late-reading window before their device's newest: not judged", registers: [this.registry] });
   readonly #unregistered = new Counter({ name: 'gas_processor_unregistered_readings_total', help: 'Readings from devices missing from the registry, judged on kind defaults', registers: [this.registry] });
+  readonly #checkpoints = new Counter({ name: 'gas_processor_checkpoints_total', help: "Checkpoints of a partition's device state (Kafka), by outcome", labelNames: ['outcome'], registers: [this.registry] });
+  readonly #checkpointDevices = new Counter({ name: 'gas_processor_checkpoint_devices_total', help: 'Device states written by checkpoints', registers: [this.registry] });
+  readonly #checkpointSeconds = new Gauge({ name: 'gas_processor_checkpoint_last_seconds', help: 'How long the last checkpoint of a partition took, s', registers: [this.registry] });
+  readonly #covered = new Counter({ name: 'gas_processor_covered_readings_total', help: "Readings replayed or redelivered after a restore or rejoin and left out: their device's state already covered them", registers: [this.registry] });
   readonly #alertEvents = new Counter({ name: 'gas_alert_events_total', help: 'Alert raise/clear edges applied, by condition', labelNames: ['condition', 'type'], registers: [this.registry] });
   readonly #rate = new Gauge({ name: 'gas_readings_per_second', help: `Readings accepted per second over the last ${RATE_WINDOW_S} s`, registers: [this.registry] });
   readonly #lag = new Gauge({ name: 'gas_pipeline_lag_seconds', help: 'Time from a batch arriving to its readings being judged, latest batch', registers: [this.registry] });
@@ -61,6 +66,16 @@ export class PipelineMetrics implements IngestObserver, UrgentLaneObserver, Engi
   onReadings(count: number): void {
     this.#accepted.inc(count);
     this.#acceptedTotal += count;
+  }
+
+  onCheckpoint(outcome: 'committed' | 'failed', devices: number, durationMs: number): void {
+    this.#checkpoints.inc({ outcome });
+    if (devices > 0) this.#checkpointDevices.inc(devices);
+    this.#checkpointSeconds.set(durationMs / 1000);
+  }
+
+  onCovered(readings: number): void {
+    if (readings > 0) this.#covered.inc(readings);
   }
 
   onJudged(judged: number, late: number, unregistered: number, tooOld: number): void {

@@ -30,7 +30,7 @@ import { parseLateSettings } from '../processors/late-readings.ts';
 import { KIND_DEFAULTS, RegistryProfiles } from '../processors/device-profile.ts';
 import { DETECTORS } from '../processors/detectors/registry.ts';
 import { ProcessorStage, type PartitionedDeviceState } from '../processors/processor-stage.ts';
-import { CheckpointSettingsSchema, type CheckpointSettings } from '../processors/partition-checkpoints.ts';
+import { CheckpointSettingsSchema, type CheckpointObserver, type CheckpointSettings } from '../processors/partition-checkpoints.ts';
 import { parseSettings as parseDetectorSettings } from '../processors/settings.ts';
 import { SilenceSettingsSchema, SilenceWatch } from '../processors/silence/silence-watch.ts';
 import { MaintenanceSettingsSchema } from '../processors/maintenance/maintenance-watch.ts';
@@ -95,8 +95,9 @@ async function createBus(config: PipelineConfig, registry: DeviceRegistry, log: 
 }
 
 /** The processors' per-partition device state in Kafka's compacted state topic. */
-function kafkaDeviceState(bus: KafkaBus, checkpoints: CheckpointSettings): PartitionedDeviceState {
+function kafkaDeviceState(bus: KafkaBus, checkpoints: CheckpointSettings, observer: CheckpointObserver): PartitionedDeviceState {
   return {
+    observer,
     instanceId: `${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`,
     partitionOf: (deviceId) => bus.partitionOfDevice(deviceId),
     store: bus.state,
@@ -274,7 +275,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     const profiles = new RegistryProfiles(registry);
     engine = new DeviceEngine(detectors, profiles, metrics, parseFlapSettings(settings.flapping), parseLateSettings(settings.lateReadings));
     const silence = new SilenceWatch(engine, silenceSettings);
-    const partitioned = bus instanceof KafkaBus ? kafkaDeviceState(bus, withDefaults(CheckpointSettingsSchema, settings.checkpoints)) : undefined;
+    const partitioned = bus instanceof KafkaBus ? kafkaDeviceState(bus, withDefaults(CheckpointSettingsSchema, settings.checkpoints), metrics) : undefined;
     processor = new ProcessorStage(bus, engine, silence, clock, partitioned ? undefined : new SnapshotFile(join(config.dataDir, 'processor-state.jsonl'), join(config.dataDir, 'processor-state.json')), {
       checkIntervalMs: silenceSettings.checkIntervalMs,
       snapshotIntervalMs: settings.snapshotIntervalMs ?? 60_000,

@@ -4,7 +4,7 @@ import type { AlertEvent, Condition, DeviceKind, GatewayStatus, Reading } from '
 import type { Clock } from '../app/clock.ts';
 import type { DeviceEngine, DeviceSnapshot } from './device-engine.ts';
 import type { DeviceProfile } from './device-profile.ts';
-import { PartitionCheckpoints, type CheckpointSettings, type CheckpointStore } from './partition-checkpoints.ts';
+import { PartitionCheckpoints, type CheckpointObserver, type CheckpointSettings, type CheckpointStore } from './partition-checkpoints.ts';
 import type { GatewaySnapshot, SilenceWatch } from './silence/silence-watch.ts';
 
 /**
@@ -46,6 +46,7 @@ export interface PartitionedDeviceState {
   partitionOf(deviceId: string): number;
   store: CheckpointStore;
   checkpoints: CheckpointSettings;
+  observer?: CheckpointObserver;
 }
 
 export interface ProcessorStageOptions {
@@ -140,6 +141,7 @@ export class ProcessorStage {
           whenIdle: () => (this.#busy === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve))),
           now: () => this.clock.now(),
           log: this.log,
+          observer: partitioned.observer,
         },
         partitioned.checkpoints,
       );

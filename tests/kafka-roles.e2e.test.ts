@@ -140,7 +140,8 @@ describeWithServers(
       // Readings carry simulated time ahead of the processors' wall clock (see above), so a last
       // will is raised at once rather than after a grace judged on that clock.
       const configFile = join(dir, 'processor-config.json');
-      writeFileSync(configFile, JSON.stringify({ silence: { lastWillGraceMs: 0 } }));
+      // Checkpoints every half second: each round waits for the processors' group to be committed.
+      writeFileSync(configFile, JSON.stringify({ silence: { lastWillGraceMs: 0 }, checkpoints: { intervalMs: 500 } }));
       const processorEnv = { CONFIG: configFile };
       await startRole('processor', 'processor-a', registryFile, processorEnv);
       const b = await startRole('processor', 'processor-b', registryFile, processorEnv);
