@@ -391,6 +391,13 @@ export class KafkaBus implements Bus {
   readonly #producer: Producer;
   readonly #admin: Admin;
   readonly #publisher: Publisher;
+  /**
+   * Checkpoints write megabytes at a time: on a producer of their own, so alert events and
+   * readings never queue behind them. Connected on the first save (only processors save).
+   */
+  readonly #stateProducer: Producer;
+  readonly #statePublisher: Publisher;
+  #stateConnected?: Promise<void>;
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #partitioner = Partitioners.DefaultPartitioner();
   readonly #partitionMetadata = new Map<number, PartitionMetadata[]>();
@@ -427,7 +434,9 @@ export class KafkaBus implements Bus {
     this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, jsonRecords((s) => s.gatewayId));
     this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, jsonRecords((e) => e.subjectId));
     this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, jsonRecords((d) => d.deviceId ?? d.gatewayId));
-    this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.send(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
+    this.#stateProducer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.None);
+    this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.#sendState(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
   }
 
   /**
@@ -508,6 +517,15 @@ export class KafkaBus implements Bus {
     return this.#publisher.send(topic, messages);
   }
 
+  #sendState(topic: string, messages: Message[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new KafkaBusError('GAS_KAFKA_CLOSED', 'The Kafka bus is closed'));
+    this.#stateConnected ??= this.#stateProducer.connect().catch((cause: unknown) => {
+      this.#stateConnected = undefined;
+      throw new KafkaBusError('GAS_KAFKA_CONNECT', 'The state producer could not connect', { cause, retryable: true });
+    });
+    return this.#stateConnected.then(() => this.#statePublisher.send(topic, messages));
+  }
+
   /** @internal Used by the channels. */
   subscribe(group: string, topic: string, codec: RecordCodec<unknown>, handler: Handler<unknown>, options: ConsumeOptions): KafkaSubscription {
     const consumer = this.#kafka.consumer({
@@ -565,6 +583,6 @@ export class KafkaBus implements Bus {
     this.#subscriptions.clear();
     await Promise.allSettled(subs.map((s) => s.close()));
     this.#closed = true;
-    await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
+    await Promise.allSettled([this.#producer.disconnect(), this.#stateProducer.disconnect(), this.#admin.disconnect()]);
   }
 }
