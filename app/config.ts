@@ -91,8 +91,8 @@ export interface PipelineConfig {
   /** PEM CA bundle ingest trusts for an external `mqtts://` broker (`MQTT_CA`). */
   mqttCaFile?: string;
   /**
-   * MQTT messages ingest works on at once from an external broker (`MQTT_MAX_IN_FLIGHT`): 20 on
-   * Kafka (Mosquitto's default max_inflight_messages), else 1 (the in-process bus is no faster for it).
+   * MQTT messages ingest works on at once (`MQTT_MAX_IN_FLIGHT`): 100 on Kafka, else 1 (the
+   * in-process bus is no faster for it). An external broker's own limit per client bounds it too.
    */
   mqttMaxInFlight?: number;
   /** The HTTP API serves HTTPS with this PEM certificate and key (`HTTP_TLS_CERT`, `HTTP_TLS_KEY`). */

@@ -375,8 +375,10 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics, { maxSeqJump: decoderOptions.maxSeqJump });
     // On the embedded broker ingest takes messages in process and puts possible gas alarms first;
     // an external broker is read as an MQTT client on a persistent session.
+    // On Kafka a publish waits for the brokers: ingest keeps many messages going, in order.
+    const maxInFlight = config.mqttMaxInFlight ?? (bus instanceof KafkaBus ? 100 : 1);
     source = broker
-      ? new EmbeddedSource(withDefaults(EmbeddedSourceOptionsSchema, {}), broker, ingest, lowestL1LelPct(registry), metrics, log.child({ stage: 'ingest' }))
+      ? new EmbeddedSource(withDefaults(EmbeddedSourceOptionsSchema, { maxInFlight }), broker, ingest, lowestL1LelPct(registry), metrics, log.child({ stage: 'ingest' }))
       : new MqttSource({
           url: mqttUrl!,
           clientId: config.mqttClientId,
@@ -384,7 +386,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
           password: config.mqttPassword,
           sharedGroup: config.mqttSharedGroup,
           reconnectPeriodMs: 1000,
-          maxInFlight: config.mqttMaxInFlight ?? (bus instanceof KafkaBus ? 20 : 1),
+          maxInFlight,
           caFile: config.mqttCaFile,
         }, ingest, log.child({ stage: 'ingest' }));
     await source.start();

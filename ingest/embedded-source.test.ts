@@ -30,13 +30,13 @@ describe('EmbeddedSource', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  async function setUp(hold?: (payload: string) => Promise<void> | void, lowestL1 = 25, maxWaiting = 1000) {
+  async function setUp(hold?: (payload: string) => Promise<void> | void, lowestL1 = 25, maxWaiting = 1000, maxInFlight = 1) {
     const broker = new EmbeddedBroker({ port: 0, host: '127.0.0.1' }, silent);
     const url = `mqtt://127.0.0.1:${await broker.start()}`;
     cleanup.push(() => broker.stop());
     const ingest = fakeIngest(hold);
     const urgent: number[] = [];
-    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting }, broker, ingest.stage, () => lowestL1, { onUrgent: (n) => urgent.push(n) }, silent);
+    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting, maxInFlight }, broker, ingest.stage, () => lowestL1, { onUrgent: (n) => urgent.push(n) }, silent);
     await source.start();
     cleanup.push(() => source.stop());
     const gateways = new Map<string, Promise<MqttClient>>();
@@ -110,7 +110,7 @@ describe('EmbeddedSource', () => {
     cleanup.push(() => broker.stop());
     const ingest = fakeIngest((p) => (p.includes('"first"') ? held : undefined));
     const urgent: number[] = [];
-    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting }, broker, ingest.stage, () => lowest, { onUrgent: (n) => urgent.push(n) }, silent);
+    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting, maxInFlight: 1 }, broker, ingest.stage, () => lowest, { onUrgent: (n) => urgent.push(n) }, silent);
     await source.start();
     cleanup.push(() => source.stop());
     const gw = await mqtt.connectAsync(url, { clientId: 'GW-1', reconnectPeriod: 0 });
@@ -130,6 +130,27 @@ describe('EmbeddedSource', () => {
     // 15 %LEL is no alarm at 25, a possible one once a device's set point is 10; and on its own
     // topic it overtakes nobody.
     expect(urgent).toEqual([0]);
+  });
+
+  it('with maxInFlight, hands over several messages at once, in order, and never more', async () => {
+    const releases: Array<() => void> = [];
+    let inHand = 0;
+    let most = 0;
+    const { log, publish } = await setUp(async () => {
+      most = Math.max(most, ++inHand);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      inHand--;
+    }, 25, 1000, 4);
+    const labels = Array.from({ length: 30 }, (_, i) => `GW-1#${i}`);
+    const published = Promise.all(labels.map((l) => publish('GW-1', routine(l), log)));
+    while (log.filter((e) => e.startsWith('taken ')).length < labels.length) {
+      // Releases the oldest in hand now and then, so the window slides.
+      releases.shift()?.();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await published;
+    expect(most).toBe(4);
+    expect(log.filter((e) => e.startsWith('handle ')).map((e) => e.slice(7))).toEqual(labels);
   });
 
   it('tries a message again when ingest fails on it, ahead of the ones behind it', async () => {
@@ -177,7 +198,7 @@ describe('EmbeddedSource turns', () => {
     };
     const errors: unknown[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
-    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting: 100 }, broker as unknown as EmbeddedBroker, ingest as unknown as IngestStage, () => 25, { onUrgent() {} }, log);
+    const source = new EmbeddedSource({ turnBudgetMs: 5, retryAfterMs: 1, maxWaiting: 100, maxInFlight: 1 }, broker as unknown as EmbeddedBroker, ingest as unknown as IngestStage, () => 25, { onUrgent() {} }, log);
     await source.start();
     const packet = (gw: string, payload: string) => ({ topic: `gas/v1/${gw}/up`, payload: Buffer.from(payload) }) as never;
     // A's batch goes in hand at once; G's waits.

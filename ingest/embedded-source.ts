@@ -20,6 +20,11 @@ export const EmbeddedSourceOptionsSchema = Type.Object({
     description: 'messages that may wait for ingest here, where possible gas alarms can go first; beyond it the broker stops reading the publishers whose messages wait',
   }),
   retryAfterMs: Type.Integer({ default: 1000, minimum: 1, description: 'wait before ingest tries again a message it failed on' }),
+  maxInFlight: Type.Integer({
+    default: 1,
+    minimum: 1,
+    description: 'messages with ingest at once; more than one pays on Kafka, where a publish waits for the brokers (the bus keeps their order)',
+  }),
 });
 export type EmbeddedSourceOptions = Static<typeof EmbeddedSourceOptionsSchema>;
 
@@ -36,8 +41,8 @@ export interface UrgentLaneObserver {
  * gateways' waiting batches (`uplink-queue.ts`), so a leak behind a district's routine readings
  * waits for the batch in hand, not for the backlog.
  *
- * Ingest still takes one message at a time, in each gateway's order, within `turnBudgetMs` slices
- * (`TurnBudget`). A delivery is released to the broker as soon as it is queued here, so a
+ * Ingest takes up to `maxInFlight` messages at a time (one on the in-process bus), in each
+ * gateway's order, within `turnBudgetMs` slices (`TurnBudget`). A delivery is released to the broker as soon as it is queued here, so a
  * gateway's connection goes on being read (a leak behind its routine batch gets in); past
  * `maxWaiting` deliveries are held until ingest catches up, and the broker stops reading their
  * publishers: back-pressure to the gateways, not an unbounded queue. The broker acknowledges a
@@ -51,8 +56,8 @@ export class EmbeddedSource {
   readonly #urgentBudget: TurnBudget;
   /** Deliveries past `maxWaiting`, released as the queue shortens. */
   readonly #held: Array<() => void> = [];
-  /** A message is with ingest (or taken for an urgent slice about to start). */
-  #handling = false;
+  /** Messages with ingest (or taken for an urgent slice about to start). */
+  #inHand = 0;
   /** A routine slice is scheduled on `#budget`. */
   #scheduled = false;
   #stopped = false;
@@ -62,7 +67,7 @@ export class EmbeddedSource {
     const message: WaitingUplink = { topic: packet.topic, payload };
     // Only a message that would wait is looked at: with nothing in hand, waiting or about to start
     // (a routine slice may be a turn away), it is taken at once anyway.
-    if ((this.#queue.length > 0 || this.#handling || this.#scheduled) && mayRaiseGasAlarm(payload, this.lowestL1LelPct())) {
+    if ((this.#queue.length > 0 || this.#inHand > 0 || this.#scheduled) && mayRaiseGasAlarm(payload, this.lowestL1LelPct())) {
       this.observer.onUrgent(this.#queue.pushUrgent(message));
     } else {
       this.#queue.push(message);
@@ -94,7 +99,7 @@ export class EmbeddedSource {
   async stop(): Promise<void> {
     for (const topic of UPLINK_TOPICS) await this.broker.unsubscribeInProcess(topic, this.#deliver);
     this.#stopped = true;
-    if (!this.#handling && this.#queue.length === 0) return;
+    if (this.#inHand === 0 && this.#queue.length === 0) return;
     await new Promise<void>((resolve) => (this.#drained = resolve));
   }
 
@@ -105,36 +110,41 @@ export class EmbeddedSource {
    * leak queued meanwhile is taken first.
    */
   #next(): void {
-    if (this.#handling) return;
+    if (this.#inHand >= this.options.maxInFlight) return;
     if (this.#queue.urgentWaiting) {
-      this.#handling = true;
+      this.#inHand++;
       this.#urgentBudget.run(this.#take);
     } else if (this.#queue.length > 0) {
       if (this.#scheduled) return;
       this.#scheduled = true;
       this.#budget.run(this.#routineSlice);
-    } else if (this.#stopped) {
+    } else if (this.#stopped && this.#inHand === 0) {
       this.#drained?.();
     }
   }
 
   readonly #routineSlice = (): void => {
     this.#scheduled = false;
-    // An urgent message went in hand meanwhile; once it is taken, #next schedules again.
-    if (this.#handling) return;
+    // Urgent messages went in hand meanwhile; once one is taken, #next schedules again.
+    if (this.#inHand >= this.options.maxInFlight) return;
     // The urgent lane may have taken every waiting message meanwhile (a leak takes its gateway's
     // earlier batches with it).
     if (this.#queue.length === 0) return this.#next();
-    this.#handling = true;
+    this.#inHand++;
     this.#take();
   };
 
   readonly #take = (): void => {
-    const message = this.#queue.shift()!;
+    const message = this.#queue.shift();
+    // Another take of this turn emptied the queue first.
+    if (message === undefined) {
+      this.#inHand--;
+      return this.#next();
+    }
     while (this.#held.length > 0 && this.#queue.length < this.options.maxWaiting) this.#held.shift()!();
     this.ingest.handle(message.topic, message.payload).then(
       () => {
-        this.#handling = false;
+        this.#inHand--;
         this.#next();
       },
       (err: unknown) => {
@@ -143,10 +153,12 @@ export class EmbeddedSource {
         this.log.error({ err, topic: message.topic, retryInMs: this.options.retryAfterMs }, 'Uplink message failed downstream; trying it again');
         this.#queue.unshift(message);
         setTimeout(() => {
-          this.#handling = false;
+          this.#inHand--;
           this.#next();
         }, this.options.retryAfterMs);
       },
     );
+    // With room for more (Kafka), the next one starts while this one waits for the brokers.
+    this.#next();
   };
 }
