@@ -3,10 +3,13 @@
  * way to write its result. Each benchmark is one command that writes `bench/out/<name>.json` and
  * prints a short human summary; `bench/report.ts` turns the JSON files into RESULTS.md and its chart.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import hdr from 'hdr-histogram-js';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 
 export interface Machine {
   cpus: number;
@@ -147,4 +150,54 @@ export async function issueToken(apiUrl: string, body: Record<string, string>): 
   });
   if (!res.ok) throw new Error(`POST /api/v1/tokens: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * User plus system CPU seconds a process has used so far, from /proc/<pid>/stat; undefined where
+ * there is no /proc or the process is gone.
+ */
+export function cpuSecondsOf(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and parentheses: fields are counted from its closing one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Kafka's own JVM, when scripts/services.sh started it on this machine (every broker on loopback
+ * and its pid file alive): its CPU is reported beside the pipeline's. Undefined otherwise.
+ */
+export function kafkaBrokerPid(brokers: readonly string[]): number | undefined {
+  if (!brokers.every((b) => b.startsWith('127.0.0.1:') || b.startsWith('localhost:'))) return undefined;
+  try {
+    const pid = Number(readFileSync(join(ROOT, '.services', 'kafka', 'kafka.pid'), 'utf8').trim());
+    return cpuSecondsOf(pid) === undefined ? undefined : pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes every topic whose name starts with one of `prefixes`; a failure only leaves topics behind (said on stderr). */
+export async function deleteKafkaTopics(brokers: readonly string[], prefixes: readonly string[], bench: string): Promise<void> {
+  if (prefixes.length === 0) return;
+  const admin = new Kafka({ brokers: [...brokers], clientId: `gas-bench-${bench}-cleanup`, logLevel: kafkaLogLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  } catch (err) {
+    process.stderr.write(`${bench}: Kafka topics ${prefixes.join(', ')}* not deleted: ${(err as Error).message}\n`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

@@ -10,10 +10,9 @@
  * stops it cleanly, and so does the end of its stdin when started from code (the parent died).
  *
  * From code: `startPipelineUnderTest(config)` spawns it and resolves with the URLs and a `stop()`;
- * `cpuSecondsOf(pid)` reads any process's CPU time for CPU% figures.
+ * `cpuSecondsOf(pid)` (bench/common.ts, re-exported here) reads any process's CPU time for CPU% figures.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -94,24 +93,7 @@ export async function startPipelineUnderTest(config: PipelineUnderTestConfig, op
   }
 }
 
-let clockTicks: number | undefined;
-
-/**
- * User plus system CPU seconds a process has used so far, from /proc/<pid>/stat; undefined where
- * there is no /proc or the process is gone.
- */
-export function cpuSecondsOf(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name may hold spaces and parentheses: fields are counted from its closing one.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
+export { cpuSecondsOf } from './common.ts';
 
 async function runChild(json: string): Promise<void> {
   const raw = JSON.parse(json) as PipelineUnderTestConfig;

@@ -58,18 +58,17 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { KafkaBus } from '../bus/kafka-bus.ts';
 import { kafkaBusOptionsFromEnv } from '../bus/kafka-options.ts';
 import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { freePort, until } from '../tests/support.ts';
-import { BENCH_ADMIN_TOKEN, cliArgs, issueToken, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
+import { BENCH_ADMIN_TOKEN, cliArgs, cpuSecondsOf, deleteKafkaTopics, issueToken, kafkaBrokerPid, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { ProberThread } from './prober.ts';
-import { cpuSecondsOf, startPipelineUnderTest } from './pipeline-under-test.ts';
+import { startPipelineUnderTest } from './pipeline-under-test.ts';
 
 const { fail, positiveInt } = cliArgs('throughput');
 
@@ -323,19 +322,7 @@ async function startKafka(files: PhaseFiles): Promise<System> {
 }
 
 /** Deletes every topic a run created; a failure here only leaves topics behind. */
-async function deleteTopics(prefixes: string[]): Promise<void> {
-  if (prefixes.length === 0) return;
-  const admin = new Kafka({ brokers: kafkaBrokers, clientId: 'gas-bench-throughput-cleanup', logLevel: kafkaLogLevel.NOTHING }).admin();
-  try {
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)));
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
-  } catch (err) {
-    process.stderr.write(`throughput: Kafka topics ${prefixes.join(', ')}* not deleted: ${(err as Error).message}\n`);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
+const deleteTopics = (prefixes: string[]) => deleteKafkaTopics(kafkaBrokers, prefixes, 'throughput');
 
 async function startSystem(path: PathName, files: PhaseFiles): Promise<System> {
   progress(`starting the ${path} pipeline for ${files.dir.slice(workDir.length + 1).replace(/-[^-]*$/, '')}`);
@@ -470,15 +457,7 @@ const cpuOf = (pids: number[]): number | undefined => {
 };
 
 /** Kafka's own JVM, when scripts/services.sh started it on this machine: its CPU is reported beside the pipeline's. */
-function kafkaPid(): number | undefined {
-  if (!kafkaBrokers.every((b) => b.startsWith('127.0.0.1:') || b.startsWith('localhost:'))) return undefined;
-  try {
-    const pid = Number(readFileSync(join(ROOT, '.services', 'kafka', 'kafka.pid'), 'utf8').trim());
-    return cpuSecondsOf(pid) === undefined ? undefined : pid;
-  } catch {
-    return undefined;
-  }
-}
+const kafkaPid = () => kafkaBrokerPid(kafkaBrokers);
 
 const began = performance.now();
 /** Progress on stderr, so a long run shows where it is. */
