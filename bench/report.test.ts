@@ -160,6 +160,38 @@ describe('bench/report.ts', () => {
     expect(buildReport({ inDir: fixtures({}), chartLink: 'c.svg' }).markdown).toContain('`phone-latency.json`: **not run** (`npx tsx bench/phone-latency.ts`).');
   });
 
+  it('writes the Kafka client race: each run, the means, the ratios, the verdict and the capabilities; kafka-clients.json not run otherwise', () => {
+    const phase = (readingsPerS: number, readingsPerCpuS: number) => ({ seconds: 1_000_000 / readingsPerS, records: 60_000, readings: 1_000_000, recordsPerS: readingsPerS * 0.06, readingsPerS, cpuSeconds: 1_000_000 / readingsPerCpuS, cpuPct: 50, readingsPerCpuS });
+    const run = (client: string, version: string, round: number, order: number, produce: number, consume: number) => ({
+      client, version, round, order, produce: { ...phase(produce, produce * 2), sends: 264, bytes: 2e8 }, consume: { ...phase(consume, consume * 1.5), joinSeconds: 0.05, commits: 240 }, sendLatencyMs: p(4),
+    });
+    const clients = modern('kafka-clients', {
+      partitions: 6, readingsPerRun: 1_000_000, recordsPerRun: 60_000, readingsPerRecord: 16.67, bytesPerRecord: 3491, messagesPerSend: 50,
+      runs: [run('kafkajs', '2.2.4', 1, 1, 400_000, 500_000), run('platformatic', '1.35.0', 1, 2, 800_000, 400_000), run('platformatic', '1.35.0', 2, 1, 600_000, 300_000), run('kafkajs', '2.2.4', 2, 2, 300_000, 600_000)],
+      summary: {
+        kafkajs: { client: 'kafkajs', version: '2.2.4', produceReadingsPerS: 350_000, produceReadingsPerCpuS: 700_000, consumeReadingsPerS: 550_000, consumeReadingsPerCpuS: 825_000, sendP50Ms: 2, sendP99Ms: 4 },
+        platformatic: { client: 'platformatic', version: '1.35.0', produceReadingsPerS: 700_000, produceReadingsPerCpuS: 1_400_000, consumeReadingsPerS: 350_000, consumeReadingsPerCpuS: 525_000, sendP50Ms: 2, sendP99Ms: 4 },
+      },
+      ratios: { produce: { mean: 2, perRound: [2, 2] }, produceCpu: { mean: 2, perRound: [2, 2] }, consume: { mean: 0.64, perRound: [0.8, 0.5] }, consumeCpu: { mean: 0.64, perRound: [0.8, 0.5] }, sendP50: { mean: 1, perRound: [1, 1] }, sendP99: { mean: 1, perRound: [1, 1] } },
+      verdict: { faster: 'neither', clearlyFaster: false, keep: 'kafkajs', text: 'neither client is faster at both; so kafkajs stays.' },
+      capabilities: [{ check: 'concurrent send() calls | one producer', kafkajs: true, platformatic: false, note: 'kafkajs stored 30, @platformatic/kafka 6' }, { check: 'tombstones', kafkajs: null, platformatic: true, note: 'written' }],
+    }, { readings: 1_000_000, rounds: 2 });
+    const { markdown, targets } = buildReport({ inDir: fixtures({ 'kafka-clients': clients }), chartLink: 'c.svg' });
+    expect(markdown).toContain('### Kafka client race: kafkajs against @platformatic/kafka');
+    expect(markdown).toContain('npx tsx bench/kafka-clients.ts --flag 1');
+    expect(markdown).toContain('1,000,000 readings a run in 60,000 records (16.7 readings, 3,491 bytes a record); the records of 50 MQTT messages a send; 6 partitions.');
+    expect(markdown).toContain('| 1 | second | @platformatic/kafka 1.35.0 | 800,000 | 48,000 | 1,600,000 | 400,000 | 600,000 | 0.05 | 2.00 / 4.00 |');
+    expect(markdown).toContain('| 2 | second | kafkajs 2.2.4 | 300,000 | 18,000 | 600,000 | 600,000 | 900,000 | 0.05 | 2.00 / 4.00 |');
+    expect(markdown).toContain('| kafkajs 2.2.4 | 350,000 | 700,000 | 550,000 | 825,000 | 2.00 / 4.00 |');
+    expect(markdown).toContain('produce 2.00× readings/s (2.00×, 2.00×), 2.00× readings per CPU-s; consume 0.64× (0.80×, 0.50×)');
+    expect(markdown).toContain('**Verdict:** neither client is faster at both; so kafkajs stays. Client kept: kafkajs.');
+    expect(markdown).toContain('| concurrent send() calls \\| one producer | yes | **no** | kafkajs stored 30, @platformatic/kafka 6 |');
+    expect(markdown).toContain('| tombstones | — | yes | written |');
+    // Not a target: the race decides the client, it has no goal of its own.
+    expect(targets.every((t) => t.status === 'not run')).toBe(true);
+    expect(buildReport({ inDir: fixtures({}), chartLink: 'c.svg' }).markdown).toContain('`kafka-clients.json`: **not run** (`KAFKA_BROKERS=… npx tsx bench/kafka-clients.ts`).');
+  });
+
   it('renders the chart as SVG: both paths\' series, the 50 ms target line; a placeholder without throughput.json', () => {
     const { svg } = buildReport({ inDir: fixtures(full), chartLink: 'c.svg' });
     expect(svg.startsWith('<svg')).toBe(true);

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as echarts from 'echarts';
 import type { Machine, Percentiles, ThroughputRun } from './common.ts';
+import type { ClientName, KafkaClientsResults } from './kafka-clients.ts';
 
 // --- the shapes of the result files (see each benchmark's header) -------------------------------
 
@@ -185,6 +186,8 @@ interface KafkaProcessors {
   partitions?: number;
   runs: Array<{ processors: number; readings: number; produceReadingsPerS: number; drainSeconds: number; readingsPerS: number }>;
 }
+/** `kafka-clients.json`'s results, as bench/kafka-clients.ts writes them. */
+type KafkaClients = KafkaClientsResults;
 interface Soak {
   seconds: number;
   devices: number;
@@ -206,7 +209,7 @@ interface Loaded<R> {
   results: R;
 }
 
-const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'soak'] as const;
+const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'kafka-clients', 'soak'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 /** How each benchmark is run, for the files that do not record their command (the older format). */
@@ -221,6 +224,7 @@ const USAGE: Record<BenchName, string> = {
   'alarm-to-push': 'npx tsx bench/alarm-to-push.ts',
   'phone-latency': 'npx tsx bench/phone-latency.ts',
   'kafka-processors': 'KAFKA_BROKERS=… npx tsx bench/kafka-processors.ts',
+  'kafka-clients': 'KAFKA_BROKERS=… npx tsx bench/kafka-clients.ts',
   soak: 'node --expose-gc --import tsx bench/soak.ts',
 };
 
@@ -245,6 +249,8 @@ const METHOD: Record<BenchName, string> = {
     'A leak to the technician\'s phone through each phone channel: distinct home gas alarms raise a leak each (60 %LEL), published over MQTT at a steady rate to the embedded pipeline in its own process, whose phone channels point at the providers\' stand-ins in the benchmark\'s process (`alerts/push/phone-stand-ins.ts`, the ones `npm run stand-ins` runs: tokens and signatures checked, the Web Push payload decrypted from an https push service). The on-call technician has every messenger account, a phone and a Web Push subscription. Each channel is timed from the publish to its stand-in receiving that leak\'s first message; the technician\'s live stream (SSE, no provider behind it) is the reference. A voice call rings only at the SLA repeat of an emergency nobody acknowledged: with the repeat shortened, voice is timed from when the repeat was due (the ticket\'s dispatch + the repeat) to the call, which includes the wait for the next SLA check.',
   'kafka-processors':
     'Readings/s of 1…N processor processes draining a backlog produced to the Kafka readings topic, measured from the consumer group\'s lag.',
+  'kafka-clients':
+    'Client choice by measurement: kafkajs (the bus\'s client) against @platformatic/kafka on the readings path\'s own records — the simulator fleet\'s MQTT messages of 100 readings, encoded by `readingRecords` (one JSON record per partition per message, partition from the Java murmur2 of the placement key). Per client and round, on a fresh topic: one message\'s records per send when idle (p50/p99); produce with an idempotent producer, acks=-1, one request in flight, each request the records of several messages under 800,000 bytes, as the bus\'s publisher sends; consume the whole topic in a new group, decoding every record with the codec and committing only what was decoded, timed from the first record to the last. CPU seconds of the bench process per phase give readings per CPU-second, the fairer figure on a shared machine (the broker runs on it too). Rounds alternate which client goes first. Then checks, against the broker, of what the bus needs from a client (see `bench/kafka-clients.md`). kafkajs stays unless the other is clearly faster (≥ 1.2× produce and consume readings/s in every round) and passes every Kafka test.',
   soak:
     'The embedded pipeline under a steady real-time load for minutes: heap after a forced GC and the backlog sampled, their trends must stay under the limits.',
 };
@@ -260,6 +266,7 @@ const TITLE: Record<BenchName, string> = {
   'alarm-to-push': 'Gas alarm → technician push, idle pipeline',
   'phone-latency': 'Leak → the technician\'s phone, per phone channel',
   'kafka-processors': 'Kafka processors draining a backlog',
+  'kafka-clients': 'Kafka client race: kafkajs against @platformatic/kafka',
   soak: 'Soak',
 };
 
@@ -335,6 +342,7 @@ interface Inputs {
   alarmToPush?: Loaded<AlarmToPush>;
   phoneLatency?: Loaded<PhoneLatency>;
   kafkaProcessors?: Loaded<KafkaProcessors>;
+  kafkaClients?: Loaded<KafkaClients>;
   soak?: Loaded<Soak>;
 }
 
@@ -350,6 +358,7 @@ function readInputs(dir: string): Inputs {
     alarmToPush: load<AlarmToPush>(dir, 'alarm-to-push'),
     phoneLatency: load<PhoneLatency>(dir, 'phone-latency'),
     kafkaProcessors: load<KafkaProcessors>(dir, 'kafka-processors'),
+    kafkaClients: load<KafkaClients>(dir, 'kafka-clients'),
     soak: load<Soak>(dir, 'soak'),
   };
 }
@@ -583,6 +592,8 @@ function figures(name: BenchName, inputs: Inputs): string {
       return (setup ? `${setup}.\n\n` : '') + table(['Processors', 'Readings', 'Produced, readings/s', 'Drain, s', 'Readings/s'],
         r.runs.map((x) => [x.processors, int(x.readings), int(x.produceReadingsPerS), dec(x.drainSeconds, 2), int(x.readingsPerS)]));
     }
+    case 'kafka-clients':
+      return kafkaClientsFigures(inputs.kafkaClients!.results);
     case 'soak': {
       const r = inputs.soak!.results;
       return table(['Seconds', 'Devices', 'Offered readings/s', 'Heap growth, MB/min', 'Backlog slope, readings/min', 'Max backlog', 'Verdict'], [[
@@ -592,6 +603,29 @@ function figures(name: BenchName, inputs: Inputs): string {
       ]]);
     }
   }
+}
+
+const CLIENT_LABEL: Record<ClientName, string> = { kafkajs: 'kafkajs', platformatic: '@platformatic/kafka' };
+
+function kafkaClientsFigures(r: KafkaClients): string {
+  const x = (v: number) => `${dec(v, 2)}×`;
+  const rounds = (ratio: { perRound: number[] }) => ratio.perRound.map(x).join(', ');
+  const yesNo = (v: boolean | null) => (v === null ? '—' : v ? 'yes' : '**no**');
+  const parts = [
+    `${int(r.readingsPerRun)} readings a run in ${int(r.recordsPerRun)} records (${dec(r.readingsPerRecord, 1)} readings, ${int(r.bytesPerRecord)} bytes a record); the records of ${int(r.messagesPerSend)} MQTT messages a send; ${int(r.partitions)} partitions.`,
+    table(['Round', 'Order', 'Client', 'Produce readings/s', 'Produce records/s', 'Produce readings per CPU-s', 'Consume readings/s', 'Consume readings per CPU-s', 'Group join, s', 'Send p50 / p99, ms'],
+      r.runs.map((run) => [run.round, run.order === 1 ? 'first' : 'second', `${CLIENT_LABEL[run.client]} ${run.version}`, int(run.produce.readingsPerS), int(run.produce.recordsPerS), int(run.produce.readingsPerCpuS),
+        int(run.consume.readingsPerS), int(run.consume.readingsPerCpuS), dec(run.consume.joinSeconds, 2), `${ms(run.sendLatencyMs.p50)} / ${ms(run.sendLatencyMs.p99)}`])),
+    table(['Client', 'Produce readings/s', 'Produce readings per CPU-s', 'Consume readings/s', 'Consume readings per CPU-s', 'Send p50 / p99, ms (median of rounds)'],
+      Object.values(r.summary).map((c) => [`${CLIENT_LABEL[c.client]} ${c.version}`, int(c.produceReadingsPerS), int(c.produceReadingsPerCpuS), int(c.consumeReadingsPerS), int(c.consumeReadingsPerCpuS), `${ms(c.sendP50Ms)} / ${ms(c.sendP99Ms)}`])),
+    `@platformatic/kafka ÷ kafkajs, means over the rounds (per round in brackets): produce ${x(r.ratios.produce.mean)} readings/s (${rounds(r.ratios.produce)}), ${x(r.ratios.produceCpu.mean)} readings per CPU-s; ` +
+      `consume ${x(r.ratios.consume.mean)} (${rounds(r.ratios.consume)}), ${x(r.ratios.consumeCpu.mean)} per CPU-s; one-message send p50 ${x(r.ratios.sendP50.mean)}, p99 ${x(r.ratios.sendP99.mean)} (below 1 is faster).`,
+    `**Verdict:** ${r.verdict.text} Client kept: ${CLIENT_LABEL[r.verdict.keep]}.`,
+  ];
+  if (r.capabilities.length > 0) {
+    parts.push(table(['What the bus needs', 'kafkajs', '@platformatic/kafka', 'Seen'], r.capabilities.map((c) => [c.check, yesNo(c.kafkajs), yesNo(c.platformatic), c.note])));
+  }
+  return parts.join('\n\n');
 }
 
 const STORM_NAMES: Record<StormPhaseName, string> = { baseline: 'baseline', 'fault-storm': 'fault storm', 'silence-storm': 'silence storm' };
@@ -631,7 +665,7 @@ function stormFigures(r: Storm): string {
 function loadedOf(name: BenchName, inputs: Inputs): Loaded<unknown> | undefined {
   const by: Record<BenchName, Loaded<unknown> | undefined> = {
     throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, storm: inputs.storm, memory: inputs.memory,
-    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'phone-latency': inputs.phoneLatency, 'kafka-processors': inputs.kafkaProcessors, soak: inputs.soak,
+    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'phone-latency': inputs.phoneLatency, 'kafka-processors': inputs.kafkaProcessors, 'kafka-clients': inputs.kafkaClients, soak: inputs.soak,
   };
   return by[name];
 }
