@@ -201,3 +201,19 @@ export async function deleteKafkaTopics(brokers: readonly string[], prefixes: re
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/** GET a Prometheus /metrics page. */
+export async function scrape(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return res.text();
+}
+
+/** The sum of a metric's samples over all label sets in a /metrics page. */
+export function metricValue(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}

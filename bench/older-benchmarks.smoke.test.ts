@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeWithServer } from '../sinks/influx/integration-env.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -35,14 +34,5 @@ describe('bench/soak.ts smoke', () => {
     expect(r.seconds).toBe(12);
     expect(r.samples.length).toBeGreaterThanOrEqual(3);
     expect(r.ok).toBe(true);
-  });
-});
-
-describeWithServer('KAFKA_BROKERS', 'kafka', 'bench/kafka-processors.ts smoke', () => {
-  it('one processor drains the backlog it was given', async () => {
-    const r = await smoke<{ runs: Array<{ processors: number; readings: number; readingsPerS: number }> }>('kafka-processors', ['--devices', '200', '--rounds', '2', '--processors', '1', '--partitions', '2']);
-    expect(r.runs).toHaveLength(1);
-    expect(r.runs[0]).toMatchObject({ processors: 1, readings: 400 });
-    expect(r.runs[0]!.readingsPerS).toBeGreaterThan(0);
   });
 });

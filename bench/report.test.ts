@@ -192,6 +192,42 @@ describe('bench/report.ts', () => {
     expect(buildReport({ inDir: fixtures({}), chartLink: 'c.svg' }).markdown).toContain('`kafka-clients.json`: **not run** (`KAFKA_BROKERS=… npx tsx bench/kafka-clients.ts`).');
   });
 
+  it('writes the Kafka processors\' readings/s with the CPU of each processor and of the broker; the older file without CPU too', () => {
+    const cpu = (cpuSeconds: number, cpuPct: number) => ({ cpuSeconds, cpuPct });
+    const processors = modern('kafka-processors', {
+      devices: 100_000, rounds: 10, partitions: 6, perGateway: 100,
+      runs: [
+        { processors: 1, readings: 1_000_000, records: 60_000, produceReadingsPerS: 150_000, startSeconds: 3.5, judgeSeconds: 4.76, readingsPerS: 210_084, drainSeconds: 14.46, readingsPerSToCommit: 69_156, rejudged: 0,
+          cpu: { processors: [cpu(5.83, 122.5)], processorsTotal: cpu(5.83, 122.5), broker: cpu(0.29, 6.1), bench: cpu(0.14, 2.9) }, readingsPerProcessorCpuS: 171_527 },
+        { processors: 2, readings: 1_000_000, records: 60_000, produceReadingsPerS: 150_000, startSeconds: 4.7, judgeSeconds: 3.02, readingsPerS: 331_126, drainSeconds: 13.24, readingsPerSToCommit: 75_529, rejudged: 12,
+          cpu: { processors: [cpu(2.72, 90), cpu(2.77, 91.7)], processorsTotal: cpu(5.49, 181.7), bench: cpu(0.11, 3.8) }, readingsPerProcessorCpuS: 182_149 },
+      ],
+    });
+    const { markdown } = buildReport({ inDir: fixtures({ 'kafka-processors': processors }), chartLink: 'c.svg' });
+    expect(markdown).toContain('### Kafka processors draining a backlog');
+    expect(markdown).toContain('100,000 devices, 10 rounds, 6 partitions, 100 readings a publish.');
+    expect(markdown).toContain('| 1 | 1,000,000 | 60,000 | 150,000 | 4.76 | 210,084 | 14.46 | 123 | 123 | 6 | 171,527 | 0 |');
+    expect(markdown).toContain('| 2 | 1,000,000 | 60,000 | 150,000 | 3.02 | 331,126 | 13.24 | 90 + 92 | 182 | — | 182,149 | 12 |');
+    const older = { devices: 20_000, rounds: 10, partitions: 6, machine: { cpus: 2 }, runs: [{ processors: 1, readings: 200_000, produceReadingsPerS: 83_578, drainSeconds: 5.11, readingsPerS: 39_146 }] };
+    expect(buildReport({ inDir: fixtures({ 'kafka-processors': older }), chartLink: 'c.svg' }).markdown).toContain('| 1 | 200,000 | — | 83,578 | — | 39,146 | 5.11 | — | — | — | — | — |');
+  });
+
+  it('writes the restore of a 1M-device partition per variant with its verdict; kafka-restore.json not run otherwise', () => {
+    const run = (variant: string, savesPerDevice: number, loadSeconds: number, restoreSeconds: number) => ({
+      variant, devices: 1_000_000, savesPerDevice, records: 1_000_000 * savesPerDevice, partitionBytes: 583 * 2 ** 20 * savesPerDevice, loaded: 1_000_000, loadSeconds, loadRecordsPerS: Math.round((1_000_000 * savesPerDevice) / loadSeconds),
+      loadCpuSeconds: 13.9, brokerCpuSecondsDuringLoad: 3.1, restoreSeconds, restoreDevicesPerS: Math.round(1_000_000 / restoreSeconds), totalSeconds: loadSeconds + restoreSeconds,
+      rssBeforeBytes: 962 * 2 ** 20, rssAfterLoadBytes: 2202 * 2 ** 20, rssAfterRestoreBytes: 2651 * 2 ** 20, peakRssBytes: 2651 * 2 ** 20, checked: 1000, differing: 0, withinGoal: loadSeconds + restoreSeconds <= 30,
+    });
+    const restore = modern('kafka-restore', { goalSeconds: 30, meanStateBytes: 564, runs: [run('once', 1, 14.5, 5.5), run('twice', 2, 26, 5.7)] }, { devices: 1_000_000 });
+    const { markdown, targets } = buildReport({ inDir: fixtures({ 'kafka-restore': restore }), chartLink: 'c.svg' });
+    expect(markdown).toContain("### Restoring a partition of 1M devices' state from Kafka");
+    expect(markdown).toContain('Goal: ≤ 30 s for load and restore together; device states of 564 bytes of JSON on average.');
+    expect(markdown).toContain('| once (1 checkpoint a device) | 1,000,000 | 1,000,000 | 583.0 | 14.50 | 68,966 | 13.9 | 3.1 | 5.50 | 181,818 | 20.00 | 962 / 2,202 / 2,651 / 2,651 | 0 of 1,000 | **pass** |');
+    expect(markdown).toContain('| twice (2 checkpoints a device) | 1,000,000 | 2,000,000 | 1,166.0 | 26.00 | 76,923 | 13.9 | 3.1 | 5.70 | 175,439 | 31.70 | 962 / 2,202 / 2,651 / 2,651 | 0 of 1,000 | **FAIL** |');
+    expect(targets.every((t) => t.status === 'not run')).toBe(true);
+    expect(buildReport({ inDir: fixtures({}), chartLink: 'c.svg' }).markdown).toContain('`kafka-restore.json`: **not run** (`KAFKA_BROKERS=… npx tsx bench/kafka-restore.ts`).');
+  });
+
   it('renders the chart as SVG: both paths\' series, the 50 ms target line; a placeholder without throughput.json', () => {
     const { svg } = buildReport({ inDir: fixtures(full), chartLink: 'c.svg' });
     expect(svg.startsWith('<svg')).toBe(true);

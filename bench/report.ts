@@ -180,11 +180,57 @@ interface AlarmToPush {
   alarms: number;
   latencyMs: { p50: number; p90: number; p99: number; p999?: number; max: number; mean?: number };
 }
+interface ProcessCpu {
+  cpuSeconds: number;
+  cpuPct: number;
+}
+/** bench/kafka-processors.ts's results; files before CPU was measured have only the first five fields of a run. */
 interface KafkaProcessors {
   devices?: number;
   rounds?: number;
   partitions?: number;
-  runs: Array<{ processors: number; readings: number; produceReadingsPerS: number; drainSeconds: number; readingsPerS: number }>;
+  perGateway?: number;
+  runs: Array<{
+    processors: number;
+    readings: number;
+    produceReadingsPerS: number;
+    drainSeconds: number;
+    readingsPerS: number;
+    records?: number;
+    startSeconds?: number;
+    judgeSeconds?: number;
+    readingsPerSToCommit?: number;
+    rejudged?: number;
+    cpu?: { processors: ProcessCpu[]; processorsTotal: ProcessCpu; broker?: ProcessCpu; bench: ProcessCpu };
+    readingsPerProcessorCpuS?: number;
+  }>;
+}
+/** bench/kafka-restore.ts's results. */
+interface KafkaRestore {
+  goalSeconds: number;
+  meanStateBytes: number;
+  runs: Array<{
+    variant: string;
+    devices: number;
+    savesPerDevice: number;
+    records: number;
+    partitionBytes?: number;
+    loaded: number;
+    loadSeconds: number;
+    loadRecordsPerS: number;
+    loadCpuSeconds: number;
+    brokerCpuSecondsDuringLoad?: number;
+    restoreSeconds: number;
+    restoreDevicesPerS: number;
+    totalSeconds: number;
+    rssBeforeBytes: number;
+    rssAfterLoadBytes: number;
+    rssAfterRestoreBytes: number;
+    peakRssBytes: number;
+    checked: number;
+    differing: number;
+    withinGoal: boolean;
+  }>;
 }
 /** `kafka-clients.json`'s results, as bench/kafka-clients.ts writes them. */
 type KafkaClients = KafkaClientsResults;
@@ -209,7 +255,7 @@ interface Loaded<R> {
   results: R;
 }
 
-const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'kafka-clients', 'soak'] as const;
+const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'kafka-restore', 'kafka-clients', 'soak'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 /** How each benchmark is run, for the files that do not record their command (the older format). */
@@ -224,6 +270,7 @@ const USAGE: Record<BenchName, string> = {
   'alarm-to-push': 'npx tsx bench/alarm-to-push.ts',
   'phone-latency': 'npx tsx bench/phone-latency.ts',
   'kafka-processors': 'KAFKA_BROKERS=… npx tsx bench/kafka-processors.ts',
+  'kafka-restore': 'KAFKA_BROKERS=… npx tsx bench/kafka-restore.ts',
   'kafka-clients': 'KAFKA_BROKERS=… npx tsx bench/kafka-clients.ts',
   soak: 'node --expose-gc --import tsx bench/soak.ts',
 };
@@ -248,7 +295,9 @@ const METHOD: Record<BenchName, string> = {
   'phone-latency':
     'A leak to the technician\'s phone through each phone channel: distinct home gas alarms raise a leak each (60 %LEL), published over MQTT at a steady rate to the embedded pipeline in its own process, whose phone channels point at the providers\' stand-ins in the benchmark\'s process (`alerts/push/phone-stand-ins.ts`, the ones `npm run stand-ins` runs: tokens and signatures checked, the Web Push payload decrypted from an https push service). The on-call technician has every messenger account, a phone and a Web Push subscription. Each channel is timed from the publish to its stand-in receiving that leak\'s first message; the technician\'s live stream (SSE, no provider behind it) is the reference. A voice call rings only at the SLA repeat of an emergency nobody acknowledged: with the repeat shortened, voice is timed from when the repeat was due (the ticket\'s dispatch + the repeat) to the call, which includes the wait for the next SLA check.',
   'kafka-processors':
-    'Readings/s of 1…N processor processes draining a backlog produced to the Kafka readings topic, measured from the consumer group\'s lag.',
+    'Readings/s of 1…N processor processes (ROLE=processor, each its own process) draining a backlog on the Kafka readings topic, and the CPU of each process and of the broker. The backlog is the simulator fleet\'s readings published as ingest publishes them, one gateway\'s readings of a round per publish (one record per partition of it). The processors start on the empty topics, join their group and are stopped; the backlog is produced; they are resumed and timed until their own judged-readings counters reach every reading produced (readings/s), then until the group\'s lag is zero, i.e. every partition checkpointed and committed (up to the 10 s checkpoint interval later). CPU from /proc over the judging time; 100 % is one core. Readings per processor CPU-second is the per-core efficiency.',
+  'kafka-restore':
+    'A processor given a partition with 1M devices\' state: real device states (the simulator\'s `all` scenario through the decoder and every detector, at its round with the most active alerts) are saved under a 1M-device fleet\'s ids to a one-partition state topic with `bus.state.save`, once per device or twice (two checkpoints the log cleaner may not have compacted); then a fresh process holding the fleet\'s registry, started with the pipeline\'s node flags, times `bus.state.load([0])` and `engine.restoreDevice` for every device loaded. Every 1000th device is snapshotted again and compared with what was saved.',
   'kafka-clients':
     'Client choice by measurement: kafkajs (the bus\'s client) against @platformatic/kafka on the readings path\'s own records — the simulator fleet\'s MQTT messages of 100 readings, encoded by `readingRecords` (one JSON record per partition per message, partition from the Java murmur2 of the placement key). Per client and round, on a fresh topic: one message\'s records per send when idle (p50/p99); produce with an idempotent producer, acks=-1, one request in flight, each request the records of several messages under 800,000 bytes, as the bus\'s publisher sends; consume the whole topic in a new group, decoding every record with the codec and committing only what was decoded, timed from the first record to the last. CPU seconds of the bench process per phase give readings per CPU-second, the fairer figure on a shared machine (the broker runs on it too). Rounds alternate which client goes first. Then checks, against the broker, of what the bus needs from a client (see `bench/kafka-clients.md`). kafkajs stays unless the other is clearly faster (≥ 1.2× produce and consume readings/s in every round) and passes every Kafka test.',
   soak:
@@ -266,6 +315,7 @@ const TITLE: Record<BenchName, string> = {
   'alarm-to-push': 'Gas alarm → technician push, idle pipeline',
   'phone-latency': 'Leak → the technician\'s phone, per phone channel',
   'kafka-processors': 'Kafka processors draining a backlog',
+  'kafka-restore': 'Restoring a partition of 1M devices\' state from Kafka',
   'kafka-clients': 'Kafka client race: kafkajs against @platformatic/kafka',
   soak: 'Soak',
 };
@@ -342,6 +392,7 @@ interface Inputs {
   alarmToPush?: Loaded<AlarmToPush>;
   phoneLatency?: Loaded<PhoneLatency>;
   kafkaProcessors?: Loaded<KafkaProcessors>;
+  kafkaRestore?: Loaded<KafkaRestore>;
   kafkaClients?: Loaded<KafkaClients>;
   soak?: Loaded<Soak>;
 }
@@ -358,6 +409,7 @@ function readInputs(dir: string): Inputs {
     alarmToPush: load<AlarmToPush>(dir, 'alarm-to-push'),
     phoneLatency: load<PhoneLatency>(dir, 'phone-latency'),
     kafkaProcessors: load<KafkaProcessors>(dir, 'kafka-processors'),
+    kafkaRestore: load<KafkaRestore>(dir, 'kafka-restore'),
     kafkaClients: load<KafkaClients>(dir, 'kafka-clients'),
     soak: load<Soak>(dir, 'soak'),
   };
@@ -586,12 +638,10 @@ function figures(name: BenchName, inputs: Inputs): string {
       if (r.unmatched > 0) parts.push(`${int(r.unmatched)} stand-in message(s) named no leak or ticket of the run.`);
       return parts.join('\n\n');
     }
-    case 'kafka-processors': {
-      const r = inputs.kafkaProcessors!.results;
-      const setup = [r.devices !== undefined && `${int(r.devices)} devices`, r.rounds !== undefined && `${r.rounds} rounds`, r.partitions !== undefined && `${r.partitions} partitions`].filter(Boolean).join(', ');
-      return (setup ? `${setup}.\n\n` : '') + table(['Processors', 'Readings', 'Produced, readings/s', 'Drain, s', 'Readings/s'],
-        r.runs.map((x) => [x.processors, int(x.readings), int(x.produceReadingsPerS), dec(x.drainSeconds, 2), int(x.readingsPerS)]));
-    }
+    case 'kafka-processors':
+      return kafkaProcessorsFigures(inputs.kafkaProcessors!.results);
+    case 'kafka-restore':
+      return kafkaRestoreFigures(inputs.kafkaRestore!.results);
     case 'kafka-clients':
       return kafkaClientsFigures(inputs.kafkaClients!.results);
     case 'soak': {
@@ -603,6 +653,34 @@ function figures(name: BenchName, inputs: Inputs): string {
       ]]);
     }
   }
+}
+
+function kafkaProcessorsFigures(r: KafkaProcessors): string {
+  const setup = [
+    r.devices !== undefined && `${int(r.devices)} devices`,
+    r.rounds !== undefined && `${r.rounds} rounds`,
+    r.partitions !== undefined && `${r.partitions} partitions`,
+    r.perGateway !== undefined && `${int(r.perGateway)} readings a publish`,
+  ].filter(Boolean).join(', ');
+  const pct = (c: ProcessCpu | undefined) => (c === undefined ? '—' : int(c.cpuPct));
+  const rows = r.runs.map((x) => [
+    x.processors, int(x.readings), int(x.records), int(x.produceReadingsPerS), dec(x.judgeSeconds, 2), int(x.readingsPerS), dec(x.drainSeconds, 2),
+    x.cpu ? x.cpu.processors.map((c) => int(c.cpuPct)).join(' + ') : '—', pct(x.cpu?.processorsTotal), pct(x.cpu?.broker), int(x.readingsPerProcessorCpuS), int(x.rejudged),
+  ]);
+  return (setup ? `${setup}.\n\n` : '') +
+    table(['Processors', 'Readings', 'Records', 'Produced, readings/s', 'Judged in, s', 'Readings/s', 'Lag 0 after, s', 'CPU per processor, %', 'Processors CPU, %', 'Broker CPU, %', 'Readings per processor CPU-s', 'Rejudged'], rows) +
+    '\n\nCPU over the judging time, 100 % = one core; "Lag 0 after" includes the wait for each partition\'s checkpoint and commit.';
+}
+
+function kafkaRestoreFigures(r: KafkaRestore): string {
+  return `Goal: ≤ ${r.goalSeconds} s for load and restore together; device states of ${int(r.meanStateBytes)} bytes of JSON on average.\n\n` +
+    table(['Variant', 'Devices', 'Records', 'Partition, MiB', 'Load, s', 'Load, records/s', 'Load CPU, s', 'Broker CPU, s', 'restoreDevice, s', 'Devices/s', 'Total, s', 'RSS before / after load / after restore / peak, MiB', 'Differing', 'Result'],
+      r.runs.map((x) => [
+        `${x.variant} (${x.savesPerDevice} checkpoint${x.savesPerDevice > 1 ? 's' : ''} a device)`, int(x.devices), int(x.records), x.partitionBytes === undefined ? '—' : mib(x.partitionBytes),
+        dec(x.loadSeconds, 2), int(x.loadRecordsPerS), dec(x.loadCpuSeconds, 1), dec(x.brokerCpuSecondsDuringLoad, 1), dec(x.restoreSeconds, 2), int(x.restoreDevicesPerS), dec(x.totalSeconds, 2),
+        [x.rssBeforeBytes, x.rssAfterLoadBytes, x.rssAfterRestoreBytes, x.peakRssBytes].map((b) => int(b / 2 ** 20)).join(' / '),
+        `${int(x.differing)} of ${int(x.checked)}`, x.withinGoal ? '**pass**' : '**FAIL**',
+      ]));
 }
 
 const CLIENT_LABEL: Record<ClientName, string> = { kafkajs: 'kafkajs', platformatic: '@platformatic/kafka' };
@@ -665,7 +743,7 @@ function stormFigures(r: Storm): string {
 function loadedOf(name: BenchName, inputs: Inputs): Loaded<unknown> | undefined {
   const by: Record<BenchName, Loaded<unknown> | undefined> = {
     throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, storm: inputs.storm, memory: inputs.memory,
-    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'phone-latency': inputs.phoneLatency, 'kafka-processors': inputs.kafkaProcessors, 'kafka-clients': inputs.kafkaClients, soak: inputs.soak,
+    api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'phone-latency': inputs.phoneLatency, 'kafka-processors': inputs.kafkaProcessors, 'kafka-restore': inputs.kafkaRestore, 'kafka-clients': inputs.kafkaClients, soak: inputs.soak,
   };
   return by[name];
 }

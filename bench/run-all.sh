@@ -21,6 +21,7 @@ run npx tsx bench/burst.ts
 run npx tsx bench/storm.ts
 run npx tsx bench/api.ts
 run npx tsx bench/alarm-to-push.ts --alarms 300
-run npx tsx bench/kafka-processors.ts --devices 20000 --rounds 10 --processors 1,2
+run npx tsx bench/kafka-processors.ts --devices 100000 --rounds 10 --processors 1,2
+run npx tsx bench/kafka-restore.ts --devices 1000000 --variants once,twice
 run npx tsx bench/kafka-clients.ts --readings 2000000 --rounds 4
 run npx tsx bench/report.ts

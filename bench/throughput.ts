@@ -64,7 +64,7 @@ import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { freePort, until } from '../tests/support.ts';
-import { BENCH_ADMIN_TOKEN, cliArgs, cpuSecondsOf, deleteKafkaTopics, issueToken, kafkaBrokerPid, LatencyHistogram, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
+import { BENCH_ADMIN_TOKEN, cliArgs, cpuSecondsOf, deleteKafkaTopics, issueToken, kafkaBrokerPid, LatencyHistogram, metricValue, scrape, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { ProberThread } from './prober.ts';
@@ -331,21 +331,6 @@ async function startSystem(path: PathName, files: PhaseFiles): Promise<System> {
 
 // ---------------------------------------------------------------------------------------------
 // Counters from /metrics.
-
-async function scrape(url: string): Promise<string> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
-  return res.text();
-}
-
-/** The sum of a metric's samples over all label sets. */
-function metricValue(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 const judged = async (system: System) => metricValue(await scrape(system.processorMetrics), 'gas_processor_readings_total');
 
