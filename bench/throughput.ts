@@ -293,7 +293,8 @@ async function startKafka(files: PhaseFiles): Promise<System> {
   let mosquitto: Mosquitto | undefined;
   const roles: RoleProcess[] = [];
   try {
-    mosquitto = await startMosquitto();
+    // As deploy/mosquitto/mosquitto.conf: ingest on Kafka keeps 100 messages in flight.
+    mosquitto = await startMosquitto({ maxInflightMessages: 100 });
     const common = { ...kafkaEnv, REGISTRY: files.registryFile, CONFIG: files.configFile };
     const influxEnv: Record<string, string> = influxUrl ? { INFLUX_URL: influxUrl } : {};
     const alertsDir = await dataDir(join(files.dir, 'alerts'));

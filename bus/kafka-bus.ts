@@ -435,7 +435,8 @@ export class KafkaBus implements Bus {
     this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, jsonRecords((e) => e.subjectId));
     this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, jsonRecords((d) => d.deviceId ?? d.gatewayId));
     this.#stateProducer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.None);
+    // Small requests: kafkajs encodes each on the processor's event loop (about 8 ms per 256 kB).
+    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.None, 10_000, 256_000);
     this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.#sendState(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
   }
 

@@ -81,7 +81,8 @@ export class KafkaStateStore {
     }
     if (target.size === 0) return [];
 
-    const latest = new Map<string, Buffer | null>();
+    // Parsed as they come: keeping the raw values would pin every fetched buffer until the end.
+    const latest = new Map<string, CheckpointedDevice | DeviceSnapshot | null>();
     const consumer = this.kafka.consumer({
       groupId: `${this.options.clientId}.state-loader.${randomUUID()}`,
       partitionAssigners: [fixedAssigner(this.topic, [...target.keys()])],
@@ -106,8 +107,7 @@ export class KafkaStateStore {
             if (offset >= end) break;
             if (!m.key) continue;
             const key = m.key.toString('utf8');
-            // Parsed once, after: a device saved by many checkpoints appears many times until compaction.
-            latest.set(key, m.value);
+            latest.set(key, m.value ? (JSON.parse(m.value.toString('utf8')) as CheckpointedDevice | DeviceSnapshot) : null);
           }
           if (BigInt(batch.lastOffset()) >= end - 1n) {
             pending.delete(batch.partition);
@@ -132,9 +132,8 @@ export class KafkaStateStore {
       await consumer.disconnect().catch((err: unknown) => this.log?.warn({ err }, 'State loader did not disconnect cleanly'));
     }
     const out: CheckpointedDevice[] = [];
-    for (const value of latest.values()) {
-      if (!value) continue;
-      const parsed = JSON.parse(value.toString('utf8')) as CheckpointedDevice | DeviceSnapshot;
+    for (const parsed of latest.values()) {
+      if (!parsed) continue;
       // A state saved before checkpoints carried no offset: it covers what the group committed.
       out.push('state' in parsed ? parsed : { offset: -1, state: parsed });
     }

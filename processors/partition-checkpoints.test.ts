@@ -80,12 +80,12 @@ describe('PartitionCheckpoints', () => {
     await h.checkpoints.restore([0]);
     h.handle(['A', 'B'], [0, 1]);
     const running = h.checkpoints.checkpoint(0);
-    await Promise.resolve();
+    while (h.saves.length === 0) await new Promise((resolve) => setImmediate(resolve));
     h.startBatch();
     // Judged but not yet published: the checkpoint waits for it before its next slice.
     const judged = h.checkpoints.admit([reading('B')], { partition: 0, offsets: [2] });
     h.states.set('B', snapshot('B', 99));
-    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(h.saves.flatMap((s) => s.devices).find((d) => d.state.deviceId === 'B')).toBeUndefined();
     h.checkpoints.handled(judged, { partition: 0, offsets: [2] });
     h.endBatch();
@@ -125,6 +125,16 @@ describe('PartitionCheckpoints', () => {
     // Past the highest restored offset: nothing is looked up any more, and a redelivery is left out.
     expect(h.handle(['B'], [16])).toEqual(['B']);
     expect(h.handle(['B', 'A'], [16, 17])).toEqual(['A']);
+  });
+
+  it('runs one checkpoint at a time, the partitions in turn', async () => {
+    const h = harness();
+    await h.checkpoints.restore([0, 1]);
+    h.handle(['A', 'B', 'C', 'D'], [0, 1, 2, 3]);
+    h.handle(['A@1', 'B@1', 'C@1'], [0, 1, 2], 1);
+    await Promise.all([h.checkpoints.checkpoint(0), h.checkpoints.checkpoint(1)]);
+    expect(h.saves.map((s) => s.partition)).toEqual([0, 0, 1, 1]);
+    expect(h.commits).toEqual([[0, 3], [1, 2]]);
   });
 
   it('checkpoints a partition after everyReadings readings, and writes nothing more for a released one', async () => {

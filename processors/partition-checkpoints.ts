@@ -10,7 +10,7 @@ export const CheckpointSettingsSchema = Type.Object(
     everyReadings: Type.Integer({ minimum: 1, default: 200_000, description: 'and after this many readings of one partition, whichever comes first' }),
     devicesPerSlice: Type.Integer({
       minimum: 1,
-      default: 2_000,
+      default: 400,
       description: 'device states taken and encoded per turn of the event loop while checkpointing, so readings and leaks are never held up behind a whole partition',
     }),
   },
@@ -73,8 +73,11 @@ interface PartitionProgress {
    */
   restoredTo?: Map<string, number>;
   restoredUntil: number;
-  running?: Promise<void>;
+  /** Its checkpoint, while it waits for its turn. */
+  queued?: Promise<void>;
 }
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Device state by checkpoint and replay, as Flink and Kafka Streams keep it: the devices a
@@ -88,6 +91,8 @@ interface PartitionProgress {
 export class PartitionCheckpoints {
   readonly #partitions = new Map<number, PartitionProgress>();
   #timer?: NodeJS.Timeout;
+  /** Checkpoints run one at a time per instance, so their work never piles up in front of a leak. */
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly host: CheckpointHost,
@@ -175,16 +180,17 @@ export class PartitionCheckpoints {
     return [...this.#partitions.keys()].sort((a, b) => a - b);
   }
 
-  /** Checkpoints one partition; resolves when done (or failed, logged: the next one tries again). */
+  /** Checkpoints one partition after any running before it; resolves when done (or failed, logged: the next one tries again). */
   checkpoint(partition: number): Promise<void> {
     const progress = this.#partitions.get(partition);
     if (progress === undefined) return Promise.resolve();
-    if (progress.running === undefined) {
-      progress.running = this.#checkpoint(partition, progress).finally(() => {
-        progress.running = undefined;
+    if (progress.queued === undefined) {
+      progress.queued = this.#chain = this.#chain.then(() => {
+        progress.queued = undefined;
+        return this.#checkpoint(partition, progress);
       });
     }
-    return progress.running;
+    return progress.queued;
   }
 
   async #checkpoint(partition: number, progress: PartitionProgress): Promise<void> {
@@ -202,6 +208,8 @@ export class PartitionCheckpoints {
     let written = 0;
     try {
       while (!done) {
+        // A turn of the event loop between slices: sockets and timers, a leak's among them, go first.
+        await nextTurn();
         await this.host.whenIdle();
         if (this.#partitions.get(partition) !== progress) return;
         const ids: string[] = [];

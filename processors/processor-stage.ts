@@ -66,6 +66,9 @@ export interface ProcessorStageOptions {
  */
 const ALERT_SLICE = 200;
 
+/** Devices restored per turn of the event loop when a partition comes to this instance. */
+const RESTORE_SLICE = 20_000;
+
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -224,7 +227,11 @@ export class ProcessorStage {
   async #adopt(partitions: number[], store: PartitionedDeviceState, checkpoints: PartitionCheckpoints): Promise<void> {
     const wanted = new Set(partitions);
     const restored = await checkpoints.restore(partitions);
-    for (const { state } of restored) this.engine.restoreDevice(state);
+    // A million devices take seconds: in slices, so /healthz and the metrics still answer meanwhile.
+    for (let i = 0; i < restored.length; i++) {
+      this.engine.restoreDevice(restored[i]!.state);
+      if (i % RESTORE_SLICE === RESTORE_SLICE - 1) await nextTurn();
+    }
     const now = this.clock.now();
     const gateways = new Set<string>();
     for (const { state } of restored) if (state.gatewayId) gateways.add(state.gatewayId);
