@@ -119,6 +119,17 @@ describe.skipIf(skip)(title, () => {
     }
   });
 
+  it('hands a handler up to maxHandlerBatch readings at once, counted in readings, not records', async () => {
+    const bus = await KafkaBus.start({ ...(await newBus('handler-batch')).options, clientId: `${runPrefix}-handler-batch-20`, maxHandlerBatch: 20 });
+    buses.push(bus);
+    for (let p = 0; p < 5; p++) await bus.readings.publish(Array.from({ length: 10 }, (_, i) => reading('dev-hb-1', p * 10 + i)));
+    const calls: number[] = [];
+    const sub = bus.readings.consume('handler-batch', (rs) => void calls.push(rs.length));
+    await sub.ready;
+    await waitFor('50 readings', () => calls.reduce((n, c) => n + c, 0) >= 50);
+    expect(calls).toEqual([20, 20, 10]);
+  });
+
   it('a checkpointing consumer moves the group only as far as it commits', async () => {
     const bus = await newBus('checkpointed');
     const device = 'dev-c-1';

@@ -53,6 +53,9 @@ export function kafkaGroupId(group: string, topic: string): string {
   return `${group}.${topic}`;
 }
 
+/** How long a consumer works through a fetch before it lets the event loop's I/O run, ms. */
+const TURN_BUDGET_MS = 5;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** kafkajs logs through pino; its INFO is chatty (every join), so it goes to debug. */
@@ -179,6 +182,7 @@ export class KafkaSubscription {
   #assignment: Promise<void> = Promise.resolve();
   #killed = false;
   #closed = false;
+  #turnStartedAt = 0;
   #readyResolve!: () => void;
   #readyReject!: (err: unknown) => void;
 
@@ -283,13 +287,17 @@ export class KafkaSubscription {
 
   async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     await this.#withHeartbeats(this.#assignment, heartbeat);
-    const messages = batch.messages;
+    const records = batch.messages;
     const partition = batch.partition;
-    for (let start = 0; start < messages.length; start += this.settings.maxHandlerBatch) {
-      const chunk = messages.slice(start, start + this.settings.maxHandlerBatch);
+    let next = 0;
+    while (next < records.length) {
+      // Up to maxHandlerBatch messages a handler call, however many records carry them.
       const values: unknown[] = [];
       const offsets: number[] = [];
-      for (const m of chunk) {
+      let last = records[next]!.offset;
+      while (next < records.length && values.length < this.settings.maxHandlerBatch) {
+        const m = records[next++]!;
+        last = m.offset;
         if (!m.value) continue;
         try {
           const n = this.codec.decode(m.value, values);
@@ -316,8 +324,14 @@ export class KafkaSubscription {
         }
       }
       if (this.#killed) return;
-      resolveOffset(chunk[chunk.length - 1].offset);
+      resolveOffset(last);
       await heartbeat();
+      // A large fetch is worked through in turns of the event loop, so that other consumers' and
+      // producers' I/O (a leak's alert event among them) is not held up behind all of it.
+      if (performance.now() - this.#turnStartedAt >= TURN_BUDGET_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#turnStartedAt = performance.now();
+      }
     }
   }
 

@@ -17,7 +17,7 @@ export const KafkaBusOptionsSchema = Type.Object(
     compression: Type.Union([Type.Literal('none'), Type.Literal('gzip')], { default: 'none', description: 'producer compression' }),
     sessionTimeoutMs: Type.Integer({ minimum: 6000, default: 30000, description: 'consumer session: how long a dead instance keeps its partitions' }),
     heartbeatIntervalMs: Type.Integer({ minimum: 100, default: 3000, description: 'consumer heartbeat, also sent while a handler runs' }),
-    maxHandlerBatch: Type.Integer({ minimum: 1, default: 2000, description: 'most messages handed to a handler at once; offsets are resolved per handler call' }),
+    maxHandlerBatch: Type.Integer({ minimum: 1, default: 2000, description: 'most messages handed to a handler at once (a readings record carries many), and between turns of the event loop; offsets are resolved per handler call' }),
     retryBackoffMaxMs: Type.Integer({ minimum: 10, default: 5000, description: 'longest wait before a failed handler gets its messages again' }),
     connectionTimeoutMs: Type.Integer({ minimum: 100, default: 3000 }),
   },
