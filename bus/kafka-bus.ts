@@ -450,7 +450,7 @@ export class KafkaBus implements Bus {
     this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, jsonRecords((d) => d.deviceId ?? d.gatewayId));
     this.#stateProducer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     // Small requests: kafkajs encodes each on the processor's event loop (about 8 ms per 256 kB).
-    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.None, 10_000, 256_000);
+    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.GZIP, 10_000, 256_000);
     this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.#sendState(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
   }
 

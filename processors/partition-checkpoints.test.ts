@@ -97,15 +97,16 @@ describe('PartitionCheckpoints', () => {
     expect(h.commits).toEqual([[0, 1], [0, 2]]);
   });
 
-  it('keeps what a failed save did not write for the next checkpoint, and commits nothing until then', async () => {
+  it('takes every device of a checkpoint with a failed save again with the next, and commits nothing until then', async () => {
     const h = harness();
     await h.checkpoints.restore([0]);
     h.handle(['A', 'B', 'C'], [0, 1, 2]);
     h.failNextSaves(1);
     await h.checkpoints.checkpoint(0);
     expect(h.commits).toEqual([]);
+    const before = h.saves.length;
     await h.checkpoints.checkpoint(0);
-    expect(h.saves.flatMap((s) => s.devices.map((d) => d.state.deviceId)).sort()).toEqual(['A', 'B', 'C']);
+    expect(h.saves.slice(before).flatMap((s) => s.devices.map((d) => d.state.deviceId)).sort()).toEqual(['A', 'B', 'C']);
     expect(h.commits).toEqual([[0, 2]]);
   });
 

@@ -10,7 +10,7 @@ export const CheckpointSettingsSchema = Type.Object(
     everyReadings: Type.Integer({ minimum: 1, default: 200_000, description: 'and after this many readings of one partition, whichever comes first' }),
     devicesPerSlice: Type.Integer({
       minimum: 1,
-      default: 400,
+      default: 100,
       description: 'device states taken and encoded per turn of the event loop while checkpointing, so readings and leaks are never held up behind a whole partition',
     }),
   },
@@ -76,6 +76,9 @@ interface PartitionProgress {
   /** Its checkpoint, while it waits for its turn. */
   queued?: Promise<void>;
 }
+
+/** Slices of one checkpoint being saved at once. */
+const MAX_SAVES_IN_FLIGHT = 16;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -203,7 +206,10 @@ export class PartitionCheckpoints {
     const taking = progress.dirty;
     progress.dirty = new Set();
     progress.readingsSinceCheckpoint = 0;
-    const pending = taking.values();
+    const left = taking.values();
+    // Slices are small and their saves overlap (the producer packs them into requests): a slice is
+    // a few milliseconds of the event loop, the broker's round trip is not waited out per slice.
+    const saving: Array<Promise<void>> = [];
     let done = false;
     let written = 0;
     try {
@@ -212,29 +218,30 @@ export class PartitionCheckpoints {
         await nextTurn();
         await this.host.whenIdle();
         if (this.#partitions.get(partition) !== progress) return;
-        const ids: string[] = [];
         const slice: CheckpointedDevice[] = [];
-        while (ids.length < this.settings.devicesPerSlice) {
-          const next = pending.next();
+        while (slice.length < this.settings.devicesPerSlice) {
+          const next = left.next();
           if (next.done) {
             done = true;
             break;
           }
-          ids.push(next.value);
           const state = this.host.snapshotOf(next.value);
           if (state !== undefined) slice.push({ offset: progress.handled, state });
         }
-        if (slice.length > 0) await this.host.store.save(partition, slice);
+        if (slice.length === 0) continue;
+        saving.push(this.host.store.save(partition, slice));
         written += slice.length;
-        for (const id of ids) taking.delete(id);
+        if (saving.length >= MAX_SAVES_IN_FLIGHT) await saving.shift();
       }
+      await Promise.all(saving);
       if (covered > progress.committed) {
         await this.host.commit(partition, covered);
         progress.committed = covered;
       }
       this.host.observer?.onCheckpoint('committed', written, this.host.now() - startedAt);
     } catch (err) {
-      // What was not saved is taken again next time; the commit waits for it.
+      // Taken again next time, whatever of it was saved; the commit waits for it.
+      await Promise.allSettled(saving);
       for (const id of taking) progress.dirty.add(id);
       this.host.observer?.onCheckpoint('failed', written, this.host.now() - startedAt);
       this.host.log.error({ err, partition }, 'Checkpoint failed; trying again with the next');
