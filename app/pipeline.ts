@@ -91,7 +91,9 @@ function configureDetectors(settings: Record<string, unknown>): ConfiguredDetect
 async function createBus(config: PipelineConfig, registry: DeviceRegistry, log: Logger): Promise<Bus | KafkaBus> {
   if (!config.kafka) return new InProcessBus();
   // A gas alarm is judged with its linked valve's last state (VALVE_NOT_CUT): both go by the valve's id.
-  return KafkaBus.start(config.kafka, log.child({ stage: 'bus' }), (deviceId) => registry.get(deviceId)?.valveId ?? deviceId);
+  const bus = await KafkaBus.start(config.kafka, log.child({ stage: 'bus' }), (deviceId) => registry.get(deviceId)?.valveId ?? deviceId);
+  registry.onChange((deviceId) => bus.placementChanged(deviceId));
+  return bus;
 }
 
 /** The processors' per-partition device state in Kafka's compacted state topic. */

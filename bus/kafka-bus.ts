@@ -53,6 +53,9 @@ export function kafkaGroupId(group: string, topic: string): string {
   return `${group}.${topic}`;
 }
 
+/** How often a consumer that commits what it handled commits, ms. */
+const AUTO_COMMIT_INTERVAL_MS = 1_000;
+
 /** How long a consumer works through a fetch before it lets the event loop's I/O run, ms. */
 const TURN_BUDGET_MS = 5;
 
@@ -226,6 +229,9 @@ export class KafkaSubscription {
         // or, for a checkpointing consumer, only what it passes to commit().
         eachBatchAutoResolve: false,
         autoCommit: this.options.commits !== 'checkpointed',
+        // Once a second, not after every batch: a commit is a request and a write at the broker.
+        // A crash redelivers at most that second's handled messages, which consumers take twice anyway.
+        autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
         eachBatch: (payload) => this.#eachBatch(payload),
       });
     } catch (cause) {
@@ -415,6 +421,7 @@ export class KafkaBus implements Bus {
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #partitioner = Partitioners.DefaultPartitioner();
   readonly #partitionMetadata = new Map<number, PartitionMetadata[]>();
+  readonly #devicePartitions = new Map<string, number>();
   readonly #log: Logger | undefined;
   #closed = false;
 
@@ -521,9 +528,19 @@ export class KafkaBus implements Bus {
     return this.#partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
   }
 
-  /** The partition of a device's readings and state. */
+  /** The partition of a device's readings and state; remembered, as ingest asks for every reading. */
   partitionOfDevice(deviceId: string): number {
-    return this.partitionOf(this.#placement(deviceId));
+    let partition = this.#devicePartitions.get(deviceId);
+    if (partition === undefined) {
+      partition = this.partitionOf(this.#placement(deviceId));
+      this.#devicePartitions.set(deviceId, partition);
+    }
+    return partition;
+  }
+
+  /** The device's placement key may have changed (its registry record did): computed afresh next time. */
+  placementChanged(deviceId: string): void {
+    this.#devicePartitions.delete(deviceId);
   }
 
   /** @internal Used by the channels and the state store. */
