@@ -119,8 +119,8 @@ function startInfluxSink(targets: readonly InfluxWriterInput[], bus: Bus, regist
     districtOf: (deviceId) => registry.get(deviceId)?.district,
     gasSetPoints: { of: (deviceId) => registry.get(deviceId), defaults: KIND_DEFAULTS.alarm_controller },
   });
-  bus.readings.consume('influx', (readings) => sink.writeReadings(readings));
-  bus.alertEvents.consume('influx', (events) => sink.writeAlertEvents(events));
+  bus.readings.consume('influx', (readings) => sink.writeReadings(readings), { fetch: 'bulk' });
+  bus.alertEvents.consume('influx', (events) => sink.writeAlertEvents(events), { fetch: 'bulk' });
   const labelOf = targets.map((t) => ({ target: t.target, url: t.url }));
   const each = (gauge: Gauge, value: (c: InfluxWriterCounters) => number) => sink.stats().forEach((c, i) => gauge.set(labelOf[i]!, value(c)));
   metrics.addGauge('gas_influx_lines_written', 'Lines InfluxDB acknowledged since start (cumulative)', ['target', 'url'], (g) => each(g, (c) => c.written));

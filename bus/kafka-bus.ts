@@ -53,6 +53,10 @@ export function kafkaGroupId(group: string, topic: string): string {
   return `${group}.${topic}`;
 }
 
+/** A bulk consumer's fetch: the broker answers once this much is there, or after the wait. */
+const BULK_FETCH_BYTES = 256 * 1024;
+const BULK_FETCH_WAIT_MS = 50;
+
 /** How often a consumer that commits what it handled commits, ms. */
 const AUTO_COMMIT_INTERVAL_MS = 1_000;
 
@@ -564,8 +568,10 @@ export class KafkaBus implements Bus {
       groupId: kafkaGroupId(group, topic),
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: this.options.heartbeatIntervalMs,
-      // Short fetch waits keep close() and rebalances quick.
-      maxWaitTimeInMs: 500,
+      // Short fetch waits keep close() and rebalances quick; a bulk consumer lets the broker gather
+      // BULK_FETCH_BYTES first (measured: the alerts role's history consumer spent 2 s of 10 in
+      // socket writes of tiny fetches at 100k readings/s).
+      ...(options.fetch === 'bulk' ? { minBytes: BULK_FETCH_BYTES, maxWaitTimeInMs: BULK_FETCH_WAIT_MS } : { maxWaitTimeInMs: 500 }),
       retry: { initialRetryTime: 100, retries: 10, maxRetryTime: this.options.retryBackoffMaxMs },
     });
     const sub = new KafkaSubscription(group, topic, consumer, codec, handler, options, this.options, this.#log?.child({ group, topic }));

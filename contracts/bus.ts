@@ -48,6 +48,12 @@ export interface ConsumeOptions {
    * then replays from there.
    */
   commits?: 'handled' | 'checkpointed';
+  /**
+   * `prompt` (default): a message is fetched as soon as it is there, for the alarm path. `bulk`: a
+   * distributed bus may wait a few tens of milliseconds to fetch more at once, for sinks that
+   * only need throughput (fewer fetches cost the process and the broker less).
+   */
+  fetch?: 'prompt' | 'bulk';
   /** Partitions this instance now owns that it did not before (all of them on the first join). */
   onAssigned?(partitions: number[]): Promise<void>;
   /** Partitions this instance no longer owns: learned on the next join, or all of them on close. */

@@ -41,7 +41,7 @@ export const HistoryPlugin: SinkPlugin<typeof HistorySettingsSchema, HistorySink
         store = new HistoryStore(config);
       }
     }
-    bus.readings.consume('history', (readings) => store.append(readings));
+    bus.readings.consume('history', (readings) => store.append(readings), { fetch: 'bulk' });
 
     // One save and one sweep at a time; a timer that fires while one runs is skipped.
     let saving: Promise<void> | undefined;
