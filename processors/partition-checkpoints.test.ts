@@ -11,6 +11,7 @@ const reading = (deviceId: string): Reading => ({ deviceId, kind: 'household_met
 function harness(settings: Partial<CheckpointSettings> = {}, stored: CheckpointedDevice[] = []) {
   const saves: Array<{ partition: number; devices: CheckpointedDevice[] }> = [];
   const commits: Array<[number, number]> = [];
+  const pauses: number[] = [];
   const states = new Map<string, DeviceSnapshot>();
   let failSaves = 0;
   let busy: (() => void) | undefined;
@@ -32,6 +33,11 @@ function harness(settings: Partial<CheckpointSettings> = {}, stored: Checkpointe
       commit: async (partition, offset) => void commits.push([partition, offset]),
       whenIdle: () => busyUntil ?? Promise.resolve(),
       now: () => 0,
+      // Recorded, and a turn of the event loop instead of the wait.
+      pause: (ms) => {
+        pauses.push(ms);
+        return new Promise((resolve) => setImmediate(resolve));
+      },
       log: pino({ level: 'silent' }),
     },
     { intervalMs: 10_000, everyReadings: 1_000_000, devicesPerSlice: 2, ...settings },
@@ -48,6 +54,7 @@ function harness(settings: Partial<CheckpointSettings> = {}, stored: Checkpointe
     checkpoints,
     saves,
     commits,
+    pauses,
     states,
     handle,
     failNextSaves: (n: number) => (failSaves = n),
@@ -126,6 +133,19 @@ describe('PartitionCheckpoints', () => {
     // Past the highest restored offset: nothing is looked up any more, and a redelivery is left out.
     expect(h.handle(['B'], [16])).toEqual(['B']);
     expect(h.handle(['B', 'A'], [16, 17])).toEqual(['A']);
+  });
+
+  it('paces a checkpoint over half the interval shared by the partitions, and goes flat out when stopping', async () => {
+    const h = harness({ intervalMs: 1_000, devicesPerSlice: 1 });
+    await h.checkpoints.restore([0, 1]);
+    h.handle(['A', 'B', 'C', 'D'], [0, 1, 2, 3]);
+    await h.checkpoints.checkpoint(0);
+    // 4 slices in 1000 / 2 / 2 partitions = 250 ms: 62.5 ms apart, at most 50.
+    expect(h.pauses).toEqual([50, 50, 50, 50]);
+    h.handle(['A', 'B'], [4, 5]);
+    await h.checkpoints.flush();
+    expect(h.pauses).toHaveLength(4);
+    expect(h.commits).toEqual([[0, 3], [0, 5]]);
   });
 
   it('runs one checkpoint at a time, the partitions in turn', async () => {

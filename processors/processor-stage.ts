@@ -143,6 +143,7 @@ export class ProcessorStage {
           commit: (partition, offset) => this.#readings!.commit(partition, offset),
           whenIdle: () => (this.#busy === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve))),
           now: () => this.clock.now(),
+          pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
           log: this.log,
           observer: partitioned.observer,
         },
