@@ -130,6 +130,20 @@ describe.skipIf(skip)(title, () => {
     expect(calls).toEqual([20, 20, 10]);
   });
 
+  it('remembers a device’s partition until its placement changes', async () => {
+    const base = await newBus('placement');
+    const valveOf = new Map<string, string>();
+    const bus = await KafkaBus.start({ ...base.options, clientId: `${runPrefix}-placement-2` }, undefined, (id) => valveOf.get(id) ?? id);
+    buses.push(bus);
+    // An alarm whose own id and whose valve's id land on different partitions.
+    const valve = Array.from({ length: 50 }, (_, i) => `valve-${i}`).find((v) => bus.partitionOf(v) !== bus.partitionOf('alarm-1'))!;
+    expect(bus.partitionOfDevice('alarm-1')).toBe(bus.partitionOf('alarm-1'));
+    valveOf.set('alarm-1', valve);
+    expect(bus.partitionOfDevice('alarm-1')).toBe(bus.partitionOf('alarm-1'));
+    bus.placementChanged('alarm-1');
+    expect(bus.partitionOfDevice('alarm-1')).toBe(bus.partitionOf(valve));
+  });
+
   it('a checkpointing consumer moves the group only as far as it commits', async () => {
     const bus = await newBus('checkpointed');
     const device = 'dev-c-1';
