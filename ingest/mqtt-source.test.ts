@@ -79,7 +79,7 @@ describe('MqttSource', () => {
     const ingest = fakeIngest(events, hold);
     const tap = await tapped(brokerPort, events);
     cleanup.push(() => tap.close());
-    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 1000, turnBudgetMs, maxInFlight }, ingest.stage, silent);
+    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 100, turnBudgetMs, maxInFlight }, ingest.stage, silent);
     await source.start();
     cleanup.push(() => source.stop());
     const gateway: MqttClient = await mqtt.connectAsync(url, { clientId: 'GW-1', reconnectPeriod: 0 });
@@ -152,6 +152,32 @@ describe('MqttSource', () => {
       }
     }
     expect(taken.filter((i) => i >= 0)).not.toEqual(Array.from({ length: count }, (_, i) => i));
+  });
+
+  it('after a message fails downstream, acknowledges none after it and reconnects: the broker sends it and the rest again', async () => {
+    const count = 20;
+    let failed = false;
+    const { events, handled, publishAll } = await setUp(5, (index) => {
+      if (index === 7 && !failed) {
+        failed = true;
+        throw new Error('bus down');
+      }
+    }, 4);
+    await publishAll(count);
+    // Every message taken at least once, and each PUBACK only once the message and all before it were.
+    while (new Set(events.filter((e) => e.kind === 'taken').map((e) => (e as { index: number }).index)).size < count) await new Promise((r) => setImmediate(r));
+    expect(failed).toBe(true);
+    expect(handled.filter((i) => i === 7).length).toBeGreaterThanOrEqual(2);
+    const firstPuback = (messageId: number) => events.findIndex((e) => e.kind === 'puback' && e.messageId === messageId);
+    const delivered = events.filter((e) => e.kind === 'delivered') as Array<{ index: number; messageId: number }>;
+    const seven = delivered.find((d) => d.index === 7)!;
+    const firstTakenSeven = events.findIndex((e) => e.kind === 'taken' && e.index === 7);
+    // No message after 7 was acknowledged before 7 itself was on the bus.
+    for (const d of delivered.filter((d) => d.index > 7)) {
+      const at = firstPuback(d.messageId);
+      if (at >= 0) expect(at).toBeGreaterThan(firstTakenSeven);
+    }
+    expect(firstPuback(seven.messageId)).toBeGreaterThan(firstTakenSeven);
   });
 
   it('works through a burst of buffered messages over several turns of the event loop', async () => {
