@@ -255,7 +255,7 @@ interface Loaded<R> {
   results: R;
 }
 
-const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'kafka-restore', 'kafka-clients', 'soak'] as const;
+const BENCHMARKS = ['throughput', 'floors', 'node-red-peer', 'burst', 'burst-kafka', 'storm', 'memory', 'api', 'alarm-to-push', 'phone-latency', 'kafka-processors', 'kafka-restore', 'kafka-clients', 'soak'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 /** How each benchmark is run, for the files that do not record their command (the older format). */
@@ -264,6 +264,7 @@ const USAGE: Record<BenchName, string> = {
   floors: 'npx tsx bench/floors.ts',
   'node-red-peer': 'npx tsx bench/node-red-peer.ts',
   burst: 'npx tsx bench/burst.ts',
+  'burst-kafka': 'KAFKA_BROKERS=… npx tsx bench/burst.ts --kafka --out bench/out/burst-kafka.json',
   storm: 'npx tsx bench/storm.ts',
   memory: 'npx tsx bench/memory.ts',
   api: 'npx tsx bench/api.ts',
@@ -284,6 +285,7 @@ const METHOD: Record<BenchName, string> = {
     'The peer: a Node-RED 4 flow (mqtt in → threshold-checking function → mqtt out) fed the same load through the same private Mosquitto, timed from the first publish to the last reading the flow counted.',
   burst:
     'A fleet of meters reporting at once after an outage: the burst published as fast as possible with faults injected, timed until the processors have judged every reading; every reading and every injected fault must be accounted for.',
+  'burst-kafka': 'The same burst on the Kafka bus (role all: embedded broker, ingest, processors and alerts on one Kafka broker).',
   storm:
     'A leak in the middle of alert storms (the load average column says what else the machine ran): one home gas alarm raises a leak every 500 ms (60 %LEL, valve open, then a normal reading that clears it) while a fleet behind its own gateways first all report POWER_LOST at once (fault storm), then a second fleet stops reporting, some gateways silent altogether (GATEWAY_OFFLINE) and the rest alive with silent devices (NO_SIGNAL). Each leak is timed from its publish to its alert on the operator stream and to the safety lane\'s push on the technician\'s stream; a leak never seen is lost. Per phase also `/healthz` latency (polled every 100 ms) and the pipeline\'s event-loop delay (from /metrics every second); per storm the time until every storm device is covered by a ticket (incident tickets on the gateways, polled every second) and until every storm alert was on the operator stream. Embedded pipeline in its own process.',
   memory:
@@ -309,6 +311,7 @@ const TITLE: Record<BenchName, string> = {
   floors: 'Floors: decode-and-validate, and Mosquitto pass-through',
   'node-red-peer': 'Node-RED peer',
   burst: '1M-meter burst',
+  'burst-kafka': '1M-meter burst on Kafka',
   storm: 'Leak push through fault and silence storms',
   memory: 'Memory per device',
   api: 'HTTP API under load',
@@ -377,6 +380,11 @@ export const GOALS = {
   memoryDevices: 1_000_000,
   burstMeters: 1_000_000,
   burstDrainSeconds: 60,
+  // Issue 16: the Kafka path.
+  kafkaReadingsPerS: 100_000,
+  kafkaVsEmbedded: 0.5,
+  kafkaReadingsPerSBatch1: 15_000,
+  kafkaPushP99Ms: 50,
 } as const;
 
 const RATIO_BATCHES = [1, 100] as const;
@@ -386,6 +394,7 @@ interface Inputs {
   floors?: Loaded<Floors>;
   nodeRed?: Loaded<NodeRedPeer>;
   burst?: Loaded<Burst>;
+  burstKafka?: Loaded<Burst>;
   storm?: Loaded<Storm>;
   memory?: Loaded<Memory>;
   api?: Loaded<Api>;
@@ -403,6 +412,7 @@ function readInputs(dir: string): Inputs {
     floors: load<Floors>(dir, 'floors'),
     nodeRed: load<NodeRedPeer>(dir, 'node-red-peer'),
     burst: load<Burst>(dir, 'burst'),
+    burstKafka: load<Burst>(dir, 'burst-kafka'),
     storm: load<Storm>(dir, 'storm'),
     memory: load<Memory>(dir, 'memory'),
     api: load<Api>(dir, 'api'),
@@ -477,6 +487,37 @@ export function evaluateTargets(inputs: Inputs): Target[] {
     }
   }
 
+  const kafka = inputs.throughput?.results.kafka;
+  {
+    const t = { id: 'kafka-peak-100', target: 'Kafka path end-to-end, 100-reading batches, and ÷ embedded in the same run', goal: `≥ ${int(GOALS.kafkaReadingsPerS)} readings/s and ≥ ${GOALS.kafkaVsEmbedded}×` };
+    const k = kafka?.peak.find((p) => p.batchSize === 100);
+    const e = peakAt(100);
+    if (!k || !e) out.push(notRun(t, inputs.throughput ? 'no Kafka and embedded peaks at batch 100 in throughput.json' : 'throughput.json not run'));
+    else {
+      const ratio = Math.min(k.readingsPerS / GOALS.kafkaReadingsPerS, k.readingsPerS / e.readingsPerS / GOALS.kafkaVsEmbedded);
+      out.push({ ...t, measured: `${int(k.readingsPerS)} readings/s, ${dec(k.readingsPerS / e.readingsPerS, 2)}× embedded (${int(e.readingsPerS)})`, ratio, status: atLeast(ratio) });
+    }
+  }
+  {
+    const t = { id: 'kafka-peak-1', target: 'Kafka path end-to-end, 1 reading per message', goal: `≥ ${int(GOALS.kafkaReadingsPerSBatch1)} readings/s` };
+    const k = kafka?.peak.find((p) => p.batchSize === 1);
+    if (!k) out.push(notRun(t, inputs.throughput ? 'no Kafka peak at batch 1 in throughput.json' : 'throughput.json not run'));
+    else {
+      const ratio = k.readingsPerS / GOALS.kafkaReadingsPerSBatch1;
+      out.push({ ...t, measured: `${int(k.readingsPerS)} readings/s`, ratio, status: atLeast(ratio) });
+    }
+  }
+  {
+    const t = { id: 'kafka-push-p99-at-50', target: `Gas alarm publish → technician push p99, Kafka path at ${GOALS.pushAtLoadPct} % of its peak`, goal: `≤ ${GOALS.kafkaPushP99Ms} ms` };
+    const level = kafka?.levels.find((l) => l.loadPct === GOALS.pushAtLoadPct);
+    if (!level) out.push(notRun(t, inputs.throughput ? `no Kafka level at ${GOALS.pushAtLoadPct} % in throughput.json` : 'throughput.json not run'));
+    else if (level.pushLatencyMs.count === 0) out.push({ ...t, measured: 'no push arrived', status: 'fail' });
+    else {
+      const ratio = level.pushLatencyMs.p99 / GOALS.kafkaPushP99Ms;
+      out.push({ ...t, measured: `${ms(level.pushLatencyMs.p99)} ms (${int(level.pushLatencyMs.count)} alarms)`, ratio, status: atMost(ratio) });
+    }
+  }
+
   {
     const t = { id: 'memory-1m', target: 'Processor state per device at 1M devices', goal: `≤ ${GOALS.bytesPerDevice} bytes` };
     const runs = inputs.memory?.results.runs ?? [];
@@ -490,10 +531,10 @@ export function evaluateTargets(inputs: Inputs): Target[] {
     }
   }
 
-  {
-    const t = { id: 'burst-1m', target: '1M-meter burst drained, nothing lost', goal: `≤ ${GOALS.burstDrainSeconds} s, 0 lost` };
-    const b = inputs.burst?.results;
-    if (!b) out.push(notRun(t, 'burst.json not run'));
+  for (const [id, name, loaded] of [['burst-1m', 'burst', inputs.burst], ['burst-1m-kafka', 'burst-kafka', inputs.burstKafka]] as const) {
+    const t = { id, target: `1M-meter burst drained${id === 'burst-1m' ? '' : ' on Kafka'}, nothing lost`, goal: `≤ ${GOALS.burstDrainSeconds} s, 0 lost` };
+    const b = loaded?.results;
+    if (!b) out.push(notRun(t, `${name}.json not run`));
     else {
       const drained = b.drainSeconds !== null;
       const measured = `${drained ? `${dec(b.drainSeconds!, 1)} s` : 'not drained'}; lost ${int(b.lost.readings)} readings, ${int(b.lost.faults)} of ${int(b.faultsInjected)} faults`;
@@ -605,8 +646,9 @@ function figures(name: BenchName, inputs: Inputs): string {
       return `Node-RED ${r.nodeRed}.\n\n` + table(['Batch', 'Readings', 'Messages', 'Seconds', 'Readings/s', 'Messages/s', 'Counted by the flow'],
         r.runs.map((x) => [x.batchSize, int(x.readings), int(x.messages), dec(x.seconds, 2), int(x.readingsPerS), int(x.messagesPerS), int(x.received)]));
     }
-    case 'burst': {
-      const b = inputs.burst!.results;
+    case 'burst':
+    case 'burst-kafka': {
+      const b = (name === 'burst' ? inputs.burst : inputs.burstKafka)!.results;
       return table(['Path', 'Meters', 'Gateways', 'Readings sent', 'Readings judged', 'Drain, s', 'Readings/s', 'Peak lag', 'Faults found / injected', 'Lost readings', 'Lost faults', 'Burst verdict'], [[
         b.path, int(b.meters), int(b.gateways), int(b.readingsSent), int(b.readingsJudged), b.drainSeconds === null ? 'not drained' : dec(b.drainSeconds, 1), int(b.readingsPerS), int(b.peakLag),
         `${int(b.faultsFound)} / ${int(b.faultsInjected)}`, int(b.lost.readings), int(b.lost.faults), b.pass ? 'pass' : 'fail',
@@ -742,7 +784,7 @@ function stormFigures(r: Storm): string {
 
 function loadedOf(name: BenchName, inputs: Inputs): Loaded<unknown> | undefined {
   const by: Record<BenchName, Loaded<unknown> | undefined> = {
-    throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, storm: inputs.storm, memory: inputs.memory,
+    throughput: inputs.throughput, floors: inputs.floors, 'node-red-peer': inputs.nodeRed, burst: inputs.burst, 'burst-kafka': inputs.burstKafka, storm: inputs.storm, memory: inputs.memory,
     api: inputs.api, 'alarm-to-push': inputs.alarmToPush, 'phone-latency': inputs.phoneLatency, 'kafka-processors': inputs.kafkaProcessors, 'kafka-restore': inputs.kafkaRestore, 'kafka-clients': inputs.kafkaClients, soak: inputs.soak,
   };
   return by[name];

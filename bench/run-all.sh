@@ -18,6 +18,7 @@ run npx tsx bench/node-red-peer.ts
 run npx tsx bench/throughput.ts --path both --kafka-devices 20000
 run npx tsx bench/memory.ts --devices 100000,1000000
 run npx tsx bench/burst.ts
+run npx tsx bench/burst.ts --kafka --out bench/out/burst-kafka.json
 run npx tsx bench/storm.ts
 run npx tsx bench/api.ts
 run npx tsx bench/alarm-to-push.ts --alarms 300
