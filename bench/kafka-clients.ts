@@ -42,6 +42,7 @@ import {
 } from '@platformatic/kafka';
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Message, type PartitionMetadata } from 'kafkajs';
 import { parseKafkaBusOptions } from '../bus/kafka-options.ts';
+import { retryRetriable } from '../bus/kafka-errors.ts';
 import { readingRecords } from '../bus/record-codecs.ts';
 import type { Reading } from '../contracts/messages.ts';
 import { createFleet } from '../simulators/fleet.ts';
@@ -204,15 +205,21 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 function kafkajsClient(brokers: string[], sessionTimeout: number, heartbeatInterval: number): BenchClient {
   const kafka = new Kafka({ clientId: CLIENT_ID, brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  let connected: Promise<void> | undefined;
   return {
     name: 'kafkajs',
     version: installedVersion('kafkajs'),
     async createTopic(topic, partitions) {
-      connected ??= admin.connect();
-      await connected;
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+      // An admin of its own each time: one kept across rounds asks the broker for the metadata of
+      // the previous round's topic, deleted meanwhile, and fails with UNKNOWN_TOPIC_OR_PARTITION.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+        // As KafkaBus.start: ready once every partition answers an offsets request (leaders may still be settling).
+        await retryRetriable(() => admin.fetchTopicOffsets(topic));
+      } finally {
+        await admin.disconnect();
+      }
     },
     async producer() {
       // As the bus makes it: idempotent requires acks=-1 and one request in flight.
@@ -266,9 +273,7 @@ function kafkajsClient(brokers: string[], sessionTimeout: number, heartbeatInter
         await consumer.disconnect().catch(() => undefined);
       }
     },
-    async close() {
-      if (connected) await admin.disconnect();
-    },
+    async close() {},
   };
 }
 

@@ -158,6 +158,16 @@ describe('PartitionCheckpoints', () => {
     expect(h.commits).toEqual([[0, 3], [1, 2]]);
   });
 
+  it('saves a restored device that changed before the replay reached it with the offset its state covers', async () => {
+    const h = harness({}, [{ offset: 40, state: snapshot('A') }]);
+    await h.checkpoints.restore([0]);
+    h.states.set('A', snapshot('A', 7));
+    h.checkpoints.changed(['A']);
+    await h.checkpoints.checkpoint(0);
+    expect(h.saves.flatMap((s) => s.devices)).toEqual([{ offset: 40, state: snapshot('A', 7) }]);
+    expect(h.commits).toEqual([]);
+  });
+
   it('checkpoints a partition after everyReadings readings, and writes nothing more for a released one', async () => {
     const h = harness({ everyReadings: 3 });
     await h.checkpoints.restore([0, 1]);

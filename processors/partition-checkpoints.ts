@@ -239,7 +239,9 @@ export class PartitionCheckpoints {
           const next = left.next();
           if (next.done) break;
           const state = this.host.snapshotOf(next.value);
-          if (state !== undefined) slice.push({ offset: progress.handled, state });
+          // A restored device changed before the replay reached its offset (it fell silent) still
+          // covers what its restored state covered.
+          if (state !== undefined) slice.push({ offset: Math.max(progress.handled, progress.restoredTo?.get(next.value) ?? -1), state });
         }
         if (slice.length === 0) continue;
         saving.push(this.host.store.save(partition, slice));
