@@ -320,6 +320,11 @@ async function bench(): Promise<void> {
     report ??= await finished;
     const firstPublishAtMs = Date.parse(report.firstPublishAt!);
     const final = await host.sample();
+    // The series ends drained, even when the drain was quicker than one sampling interval.
+    series.push({
+      t: round((Date.now() - firstPublishAtMs) / 1000, 3), published: report.readings, judged: final.judged,
+      lag: Math.max(0, report.readings - final.judged), ...(final.kafkaLag !== undefined ? { kafkaLag: final.kafkaLag } : {}),
+    });
 
     const check: CheckResult = await checkCity(report, { api: pipeline.httpUrl, token: pipeline.adminToken, waitMs: values.kafka ? 30_000 : 5_000 });
     // The gateways stay connected through the drain and the check, as concentrators do.

@@ -244,7 +244,10 @@ export class PartitionCheckpoints {
           if (state !== undefined) slice.push({ offset: Math.max(progress.handled, progress.restoredTo?.get(next.value) ?? -1), state });
         }
         if (slice.length === 0) continue;
-        saving.push(this.host.store.save(partition, slice));
+        const saved = this.host.store.save(partition, slice);
+        // Seen by Promise.all below; until then a failure must not count as unhandled.
+        saved.catch(() => undefined);
+        saving.push(saved);
         written += slice.length;
         if (saving.length >= MAX_SAVES_IN_FLIGHT) await saving.shift();
       }

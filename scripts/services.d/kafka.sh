@@ -108,7 +108,12 @@ kafka_start() {
   if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
     # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
     local cluster_id
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # One that starts with '-' would be read as an option by kafka-storage's argument parser
+    # (1 run in 64 failed with "argument --cluster-id/-t: expected one argument").
+    cluster_id="-"
+    while [ "${cluster_id#-}" != "$cluster_id" ]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    done
     log "Formatting $KAFKA_DATA (cluster $cluster_id)…"
     kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_CONF" --ignore-formatted >"$KAFKA_HOME/format.log" 2>&1 \
       || { tail -n 20 "$KAFKA_HOME/format.log" >&2 || true; die "formatting Kafka storage failed"; }
