@@ -19,7 +19,13 @@ class RecordingChannel<T> implements Channel<T> {
   readonly consumers: Array<{ group: string; handler: Handler<T>; options?: ConsumeOptions }> = [];
   /** What a checkpointing consumer committed: partition → last offset covered. */
   readonly committed = new Map<number, number>();
+  /** Publishes to refuse before taking any, as a bus that is down. */
+  refuse = 0;
   async publish(messages: readonly T[]): Promise<void> {
+    if (this.refuse > 0) {
+      this.refuse--;
+      throw new Error('bus down');
+    }
     this.published.push(...messages);
   }
   consume(group: string, handler: Handler<T>, options?: ConsumeOptions) {
@@ -78,6 +84,7 @@ function setup() {
     snapshotIntervalMs: 0,
     registered: () => profiles.values(),
     partitioned: store,
+    publishRetryMs: 1,
   }, pino({ level: 'silent' }));
   const ownership = () => bus.readings.consumers[0]!.options!;
   return { bus, stage, engine, silence, saved, loads, ownership, judged };
@@ -134,6 +141,16 @@ describe('ProcessorStage on a partitioned bus', () => {
     // A redelivery of what this owner handled is left out too.
     await second.bus.readings.consumers[0]!.handler([alarm('HA-1', 60, 40)], { partition: 1, offsets: [1] });
     expect(second.judged).toEqual({ live: 1, late: 0 });
+  });
+
+  it('publishes a batch’s edges until the bus takes them: the judged state has moved on, so a redelivery would not raise them again', async () => {
+    const { bus, stage, ownership } = setup();
+    await stage.start();
+    await ownership().onAssigned!([1]);
+    bus.alertEvents.refuse = 2;
+    await bus.readings.consumers[0]!.handler([alarm('HA-1', 0, 40), alarm('HA-1', 30, 40)], { partition: 1, offsets: [0, 1] });
+    expect(bus.alertEvents.refuse).toBe(0);
+    expect(bus.alertEvents.published.filter((e) => e.subjectId === 'HA-1').map((e) => `${e.type} ${e.condition}`)).toEqual(['raise GAS_ALARM_L1']);
   });
 
   it('lets a revoked partition go, with the gateways no device here reports through any more', async () => {

@@ -56,6 +56,8 @@ export interface ProcessorStageOptions {
   registered: () => Iterable<DeviceProfile>;
   /** Set on a partitioned bus; the snapshot store is then unused. */
   partitioned?: PartitionedDeviceState;
+  /** First wait before refused alert events are published again, doubling up to 5 s. @defaultValue 100 */
+  publishRetryMs?: number;
 }
 
 /**
@@ -65,6 +67,10 @@ export interface ProcessorStageOptions {
  * leak in another batch is never behind more than one slice.
  */
 const ALERT_SLICE = 200;
+
+/** First wait before alert events the bus refused are published again, and the longest, ms. */
+const PUBLISH_RETRY_MS = 100;
+const PUBLISH_RETRY_MAX_MS = 5_000;
 
 /** Devices restored per turn of the event loop when a partition comes to this instance. */
 const RESTORE_SLICE = 20_000;
@@ -186,7 +192,7 @@ export class ProcessorStage {
       const out: AlertEvent[] = [];
       this.silence.onReadings(judged, out);
       this.engine.process(judged, out);
-      if (out.length > 0) await this.#publishAlerts(out);
+      if (out.length > 0) await this.#publishEdges(out);
       if (checkpoints) checkpoints.handled(judged, delivery);
     } finally {
       this.#settle();
@@ -204,7 +210,7 @@ export class ProcessorStage {
     const out: AlertEvent[] = [];
     const tracksAll = !this.options.partitioned;
     for (const s of statuses) if (tracksAll || this.silence.gateways.has(s.gatewayId)) this.silence.onStatus(s, out);
-    if (out.length > 0) await this.bus.alertEvents.publish(out);
+    if (out.length > 0) await this.#publishEdges(out);
   }
 
   /**
@@ -212,6 +218,23 @@ export class ProcessorStage {
    * A slice ends only where the subject changes, so the conditions one reading raised on one device
    * (a leak's L1, L2 and VALVE_NOT_CUT) arrive together and go out as one push.
    */
+  /**
+   * Publishes edges until the bus takes them. They are never given up: the state that produced them
+   * has moved on, so a redelivered batch or a later check would not raise them again, and a leak's
+   * raise would be lost. A publish that failed halfway is repeated whole; the alert book is idempotent.
+   */
+  async #publishEdges(out: AlertEvent[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#publishAlerts(out);
+      } catch (err) {
+        const retryInMs = Math.min(PUBLISH_RETRY_MAX_MS, (this.options.publishRetryMs ?? PUBLISH_RETRY_MS) * 2 ** Math.min(attempt - 1, 10));
+        this.log.error({ err, attempt, retryInMs, edges: out.length }, 'Publishing alert events failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      }
+    }
+  }
+
   async #publishAlerts(out: AlertEvent[]): Promise<void> {
     if (out.length <= ALERT_SLICE) return this.bus.alertEvents.publish(out);
     let start = 0;
@@ -280,7 +303,7 @@ export class ProcessorStage {
         let done: boolean;
         try {
           done = this.silence.check(this.clock.now(), out, this.silence.maxDevicesPerTurn);
-          if (out.length > 0) await this.#publishAlerts(out);
+          if (out.length > 0) await this.#publishEdges(out);
           // NO_SIGNAL is device state too: a restored device must know it is raised, to clear it.
           this.#checkpoints?.changed(out.filter((e) => e.subject === 'device').map((e) => e.subjectId));
         } finally {
