@@ -24,6 +24,7 @@ import { IngestStage } from '../ingest/ingest-stage.ts';
 import { MqttSource } from '../ingest/mqtt-source.ts';
 import { EmbeddedSource, EmbeddedSourceOptionsSchema } from '../ingest/embedded-source.ts';
 import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
+import { mayRaiseGasAlarm } from '../ingest/urgent-uplink.ts';
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
 import { parseFlapSettings } from '../processors/flapping.ts';
 import { parseLateSettings } from '../processors/late-readings.ts';
@@ -91,7 +92,14 @@ function configureDetectors(settings: Record<string, unknown>): ConfiguredDetect
 async function createBus(config: PipelineConfig, registry: DeviceRegistry, log: Logger): Promise<Bus | KafkaBus> {
   if (!config.kafka) return new InProcessBus();
   // A gas alarm is judged with its linked valve's last state (VALVE_NOT_CUT): both go by the valve's id.
-  const bus = await KafkaBus.start(config.kafka, log.child({ stage: 'bus' }), (deviceId) => registry.get(deviceId)?.valveId ?? deviceId);
+  // Records that may raise a gas alarm are marked, and processors work on their partitions first.
+  const lowestL1 = lowestL1LelPct(registry);
+  const bus = await KafkaBus.start(
+    config.kafka,
+    log.child({ stage: 'bus' }),
+    (deviceId) => registry.get(deviceId)?.valveId ?? deviceId,
+    (readingsJson) => mayRaiseGasAlarm(readingsJson, lowestL1()),
+  );
   registry.onChange((deviceId) => bus.placementChanged(deviceId));
   return bus;
 }
@@ -166,7 +174,7 @@ function readTls(files: TlsFiles | undefined, what: string): { cert: Buffer; key
 }
 
 /**
- * The lowest gas-alarm first set point any device uses, for ingest's urgent lane. Kept current as
+ * The lowest gas-alarm first set point any device uses, for the urgent lanes (ingest's, Kafka's). Kept current as
  * the registry changes, and only ever lowered: a raised set point leaves a lane that lets a little
  * more through, never one that holds an alarm back.
  */

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/throughput.ts [--path embedded|kafka|both] [--devices 100000] [--kafka-devices N] [--batch 100,1]
  *     [--rounds N] [--levels 10,25,50,75,100] [--seconds-per-level 10] [--peak-seconds 15]
- *     [--influx URL] [--history on|off] [--out bench/out/throughput.json]
+ *     [--levels-of READINGS_PER_S] [--influx URL] [--history on|off] [--out bench/out/throughput.json]
  *
  * `--path` is embedded, mosquitto, kafka, a comma-separated list, both (embedded and kafka) or all;
  * it defaults to both when KAFKA_BROKERS is set, else embedded. The Kafka path needs KAFKA_BROKERS
@@ -86,6 +86,8 @@ export interface LevelResult {
   achievedReadingsPerS: number;
   alertLatencyMs: Percentiles;
   pushLatencyMs: Percentiles;
+  /** CPU during the paced window (100 = one core): how full the machine was at this level. */
+  cpu?: { pipelinePct?: number; brokerPct?: number; loadPct: number };
 }
 
 export interface PathResult {
@@ -128,6 +130,9 @@ const { values } = parseArgs({
     levels: { type: 'string', default: '10,25,50,75,100' },
     'seconds-per-level': { type: 'string', default: '10' },
     'peak-seconds': { type: 'string', default: '15' },
+    // Levels as percentages of this rate instead of the peak just measured, which varies ±15 %
+    // from run to run on a shared machine: changes compared at one fixed rate.
+    'levels-of': { type: 'string' },
     influx: { type: 'string' },
     history: { type: 'string', default: 'on' },
     out: { type: 'string', default: 'bench/out/throughput.json' },
@@ -152,6 +157,7 @@ const levels = values.levels.split(',').filter(Boolean).map((l) => {
 const secondsPerLevel = Number(values['seconds-per-level']);
 const peakSeconds = Number(values['peak-seconds']);
 if (!(secondsPerLevel > 0) || !(peakSeconds > 0)) fail('--seconds-per-level and --peak-seconds must be positive');
+const levelsOf = values['levels-of'] === undefined ? undefined : positiveInt('--levels-of', values['levels-of']);
 const influxUrl = values.influx ?? process.env.INFLUX_URL ?? undefined;
 if (values.history !== 'on' && values.history !== 'off') fail(`--history takes on or off, got ${values.history}`);
 const historyOn = values.history === 'on';
@@ -174,6 +180,8 @@ interface System {
   allMetrics: string[];
   /** The pipeline's processes, for CPU%. */
   pids: number[];
+  /** The Kafka broker's JVM, when there is one on this machine, for its CPU. */
+  brokerPid?: () => number | undefined;
   stop(): Promise<void>;
 }
 
@@ -308,6 +316,7 @@ async function startKafka(files: PhaseFiles): Promise<System> {
       mqttUrl: broker.url,
       apiUrl: alerts!.httpUrl,
       processorMetrics: `${processor!.httpUrl}/metrics`,
+      brokerPid: kafkaPid,
       allMetrics: [ingest!, processor!, alerts!].map((r) => `${r.httpUrl}/metrics`),
       pids: [...roles.map((r) => r.child.pid!), broker.pid],
       async stop() {
@@ -570,6 +579,7 @@ interface PacedWindow {
   push: LatencyHistogram;
   lost: number;
   loopDelayP99Ms: number;
+  cpu: NonNullable<LevelResult['cpu']>;
 }
 
 /**
@@ -589,6 +599,8 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   loopDelay.enable();
 
   const base = await judged(system);
+  const broker = system.brokerPid?.();
+  const cpu0 = { pipeline: cpuOf(system.pids), broker: broker === undefined ? undefined : cpuSecondsOf(broker), load: process.cpuUsage() };
   let sent = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -619,6 +631,13 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
     await sleep(TICK_MS);
   }
   const windowS = (performance.now() - start) / 1000;
+  const pctOf = (from: number | undefined, to: number | undefined) => (from === undefined || to === undefined ? undefined : round1(((to - from) / windowS) * 100));
+  const loadUsage = process.cpuUsage(cpu0.load);
+  const cpu = {
+    pipelinePct: pctOf(cpu0.pipeline, cpuOf(system.pids)),
+    brokerPct: pctOf(cpu0.broker, broker === undefined ? undefined : cpuSecondsOf(broker)),
+    loadPct: round1(((loadUsage.user + loadUsage.system) / 1e6 / windowS) * 100),
+  };
   const atEnd = await judgedNow(system);
   const ramp = (await fromRamp) ?? { value: base, atMs: start };
   const achievedPerS = (atEnd.value - ramp.value) / ((atEnd.atMs - ramp.atMs) / 1000);
@@ -630,10 +649,11 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   await untilJudged(system, base + sent);
   const drainS = (performance.now() - drainStart) / 1000;
   await Promise.all(probes);
-  return { sent, windowS, achievedPerS, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+  return { sent, windowS, achievedPerS, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, cpu };
 }
 
-async function measureLevels(path: PathName, peakPerS: number): Promise<LevelResult[]> {
+async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<LevelResult[]> {
+  const peakPerS = levelsOf ?? measuredPeakPerS;
   const devices = devicesOf(path);
   // Warm-up: two rounds as fast as possible (every device's first and second reading, which take
   // detector paths later ones do not), then the first level, paced, for up to 5 s, uncounted.
@@ -669,7 +689,7 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
     for (let i = 0; i < WARM_PROBES; i++) await prober.probe();
     const run: PacedRun = { system, publishers, prober, messages: messagesOf(load, 2) };
     await pacedWindow(run, (levels[0]! / 100) * peakPerS, warmPacedS);
-    progress(`warmed up; ${levels.length} levels of ${secondsPerLevel} s against a peak of ${fmt(peakPerS)} readings/s`);
+    progress(`warmed up; ${levels.length} levels of ${secondsPerLevel} s against ${levelsOf ? `${fmt(peakPerS)} readings/s (--levels-of; the peak measured was ${fmt(measuredPeakPerS)})` : `a peak of ${fmt(peakPerS)} readings/s`}`);
 
     const results: LevelResult[] = [];
     for (const level of levels) {
@@ -680,11 +700,12 @@ async function measureLevels(path: PathName, peakPerS: number): Promise<LevelRes
         achievedReadingsPerS: Math.round(w.achievedPerS),
         alertLatencyMs: w.alert.percentilesMs(),
         pushLatencyMs: w.push.percentilesMs(),
+        cpu: w.cpu,
       };
       results.push(result);
       const a = result.alertLatencyMs;
       const p = result.pushLatencyMs;
-      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms`);
+      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; CPU pipeline ${w.cpu.pipelinePct ?? '?'} %${w.cpu.brokerPct !== undefined ? `, Kafka broker ${w.cpu.brokerPct} %` : ''}, load generator ${w.cpu.loadPct} % (100 % = one core); load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms`);
     }
     const atHalf = results.find((r) => r.loadPct === 50);
     note(atHalf
@@ -718,7 +739,7 @@ try {
   }
   writeResult(values.out, {
     benchmark: 'throughput',
-    params: { paths, devices, kafkaDevices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, history: historyOn, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
+    params: { paths, devices, kafkaDevices, batches, rounds: fixedRounds ?? 'auto', peakSeconds, levels, levelsOf, secondsPerLevel, probeIntervalMs: PROBE_INTERVAL_MS, levelBatchSize: LEVEL_BATCH, influx: influxUrl !== undefined, history: historyOn, kafkaBrokers: paths.includes('kafka') ? kafkaBrokers : undefined },
     results,
     summary,
   });

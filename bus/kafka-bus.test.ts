@@ -364,6 +364,52 @@ describe.skipIf(skip)(title, () => {
     expect((await bus.state.load([0])).length).toBe(ids.length);
   });
 
+  it('urgentFirst: the partition holding a marked record is worked on before the fetch’s other partitions finish', async () => {
+    const base = await newBus('urgent');
+    const bus = await KafkaBus.start({ ...base.options, clientId: `${runPrefix}-urgent-2`, maxHandlerBatch: 10 }, undefined, undefined, (json) => json.includes('"lelPct":60'));
+    buses.push(bus);
+    // kafkajs works through a fetch's partitions in partition order: the leak goes in the last one.
+    const devices = Array.from({ length: 400 }, (_, i) => `dev-u-${i}`);
+    const last = bus.options.partitions - 1;
+    const leakDevice = devices.find((d) => bus.partitionOfDevice(d) === last)!;
+    const routine = devices.filter((d) => bus.partitionOfDevice(d) !== last);
+    for (let round = 0; round < 20; round++) await bus.readings.publish(routine.map((d) => reading(d, round)));
+    await bus.readings.publish([{ ...reading(leakDevice, 0), kind: 'home_gas_alarm', lelPct: 60 }]);
+    const calls: Array<{ partition: number; readings: Reading[] }> = [];
+    const sub = bus.readings.consume('urgent', (rs, delivery) => void calls.push({ partition: delivery!.partition, readings: [...rs] }), { urgentFirst: true });
+    await sub.ready;
+    await waitFor('every reading', () => calls.reduce((n, c) => n + c.readings.length, 0) >= routine.length * 20 + 1);
+    const leakCall = calls.findIndex((c) => c.readings.some((r) => r.deviceId === leakDevice));
+    // Every other partition has dozens of handler calls to make; each made at most its first before the leak's.
+    const before = calls.slice(0, leakCall);
+    expect(before.length).toBeLessThan(bus.options.partitions);
+    expect(new Set(before.map((c) => c.partition)).size).toBe(before.length);
+    // Order within each partition is untouched.
+    for (const d of routine.slice(0, 20)) {
+      const seqs = calls.flatMap((c) => c.readings.filter((r) => r.deviceId === d).map(seqOf));
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    }
+  });
+
+  it('commits what it handled when it closes: the next member starts after it', async () => {
+    const bus = await newBus('close-commit');
+    for (let i = 0; i < 30; i++) await bus.readings.publish([reading(`dev-cc-${i % 5}`, i)]);
+    const target = [{ group: 'closing', topic: bus.topics.readings }];
+    let handled = 0;
+    const sub = bus.readings.consume('closing', (rs) => void (handled += rs.length));
+    await sub.ready;
+    await waitFor('30 handled', () => handled === 30);
+    await sub.close();
+    // No waiting for the once-a-second commit: close() committed.
+    expect((await bus.lag(target)).reduce((n, l) => n + l.lag, 0)).toBe(0);
+    let again = 0;
+    const next = bus.readings.consume('closing', (rs) => void (again += rs.length));
+    await next.ready;
+    await bus.readings.publish([reading('dev-cc-0', 100)]);
+    await waitFor('the new reading', () => again >= 1);
+    expect(again).toBe(1);
+  });
+
   it('lag() reports the backlog, then zero once handled', async () => {
     const bus = await newBus('lag');
     // One record per publish of one reading.

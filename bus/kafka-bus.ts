@@ -19,7 +19,8 @@ import type { AlertEvent, DeadLetter, GatewayStatus, Reading } from '../contract
 import { KafkaBusError, retryRetriable } from './kafka-errors.ts';
 import { parseKafkaBusOptions, type KafkaBusOptions, type KafkaBusOptionsInput } from './kafka-options.ts';
 import { KafkaStateStore } from './kafka-state-store.ts';
-import { jsonRecords, readingRecords, type RecordCodec } from './record-codecs.ts';
+import './kafkajs-idle-timer-fix.ts';
+import { jsonRecords, readingRecords, URGENT_HEADER, type RecordCodec } from './record-codecs.ts';
 
 /** Topic names without the configured prefix. */
 export const TOPICS = {
@@ -57,11 +58,29 @@ export function kafkaGroupId(group: string, topic: string): string {
 const BULK_FETCH_BYTES = 256 * 1024;
 const BULK_FETCH_WAIT_MS = 50;
 
-/** How often a consumer that commits what it handled commits, ms. */
-const AUTO_COMMIT_INTERVAL_MS = 1_000;
+/**
+ * How often a consumer that commits what it handled commits, ms. kafkajs's own auto-commit sends
+ * an OffsetCommit after every batch and waits for it before the next fetch: measured at 50 % of
+ * the Kafka path's peak, the history consumer sent 211 a second, each a write to the broker's
+ * offsets log, and the alerts consumer's next alert event waited a commit's round trip.
+ */
+const COMMIT_INTERVAL_MS = 1_000;
 
 /** How long a consumer works through a fetch before it lets the event loop's I/O run, ms. */
 const TURN_BUDGET_MS = 5;
+
+/**
+ * A checkpoint's produce request bound, bytes before gzip. kafkajs encodes a request in one go on
+ * the processor's event loop, about 8 ms per 256 kB: at 64 kB a leak waits at most ~2 ms behind
+ * one (the leak's push p99 at 50 % of the Kafka peak, three 30 s runs each: 83-90 ms with
+ * 256 kB requests and 100-device slices, 60-82 ms with 64 kB and 25).
+ */
+const STATE_REQUEST_BYTES = 64_000;
+
+/** Batches (partitions) of one fetch worked on together by an `urgentFirst` consumer: all of them, for any sensible partition count. */
+const URGENT_FIRST_CONCURRENCY = 256;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -190,6 +209,15 @@ export class KafkaSubscription {
   #killed = false;
   #closed = false;
   #turnStartedAt = 0;
+  /** With `urgentFirst`: batches of the fetch in hand that hold a marked record, and their end. */
+  #urgentBatches = 0;
+  #urgentDone: Promise<void> = Promise.resolve();
+  #urgentDoneResolve: () => void = () => {};
+  /** With `commits: 'handled'`: the last handled offset per owned partition, and what the group has of it. */
+  readonly #handled = new Map<number, number>();
+  readonly #committed = new Map<number, number>();
+  #commitTimer?: NodeJS.Timeout;
+  #committing?: Promise<void>;
   #readyResolve!: () => void;
   #readyReject!: (err: unknown) => void;
 
@@ -225,18 +253,23 @@ export class KafkaSubscription {
         this.#readyReject(new KafkaBusError('GAS_KAFKA_CONSUMER_CRASHED', `Consumer ${this.group} on ${this.topic} crashed`, { cause: event.payload.error }));
       }
     });
+    if (this.options.commits !== 'checkpointed') {
+      this.#commitTimer = setInterval(() => void this.#commitHandled(), COMMIT_INTERVAL_MS);
+      this.#commitTimer.unref();
+    }
     try {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning ?? true });
       await consumer.run({
-        // Offsets are resolved by hand after the handler succeeded; kafkajs commits only those,
-        // or, for a checkpointing consumer, only what it passes to commit().
+        // Offsets are committed by hand: what the handler finished, every COMMIT_INTERVAL_MS and
+        // on close (a crash or a rebalance redelivers at most that second's handled messages,
+        // which consumers take twice anyway), or, for a checkpointing consumer, only what it
+        // passes to commit().
         eachBatchAutoResolve: false,
-        autoCommit: this.options.commits !== 'checkpointed',
-        // Once a second, not after every batch: a commit is a request and a write at the broker.
-        // A crash redelivers at most that second's handled messages, which consumers take twice anyway.
-        autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
-        eachBatch: (payload) => this.#eachBatch(payload),
+        autoCommit: false,
+        // urgentFirst: every partition of a fetch is in hand at once, so the one holding a leak can go first.
+        partitionsConsumedConcurrently: this.options.urgentFirst ? URGENT_FIRST_CONCURRENCY : 1,
+        eachBatch: (payload) => (this.options.urgentFirst ? this.#urgentFirst(payload) : this.#eachBatch(payload)),
       });
     } catch (cause) {
       const err = new KafkaBusError('GAS_KAFKA_CONNECT', `Consumer ${this.group} on ${this.topic} could not start`, { cause, retryable: true });
@@ -251,6 +284,11 @@ export class KafkaSubscription {
     const revoked = before.filter((p) => !now.includes(p));
     const added = now.filter((p) => !before.includes(p));
     this.#assigned = now;
+    // Their new owner commits them now: an older offset from here would only move them back.
+    for (const p of revoked) {
+      this.#handled.delete(p);
+      this.#committed.delete(p);
+    }
     this.#assignment = this.#assignment.then(async () => {
       if (revoked.length > 0) await this.#callback('onRevoked', revoked);
       if (added.length > 0) await this.#callback('onAssigned', added);
@@ -295,7 +333,24 @@ export class KafkaSubscription {
     }
   }
 
-  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * A batch holding a record marked urgent is worked on while the fetch's other batches wait at
+   * their next handler call; order within each partition is untouched. A turn of the event loop
+   * first, so that every batch of the fetch is counted before any starts.
+   */
+  async #urgentFirst(payload: EachBatchPayload): Promise<void> {
+    const urgent = payload.batch.messages.some((m) => m.headers?.[URGENT_HEADER] !== undefined);
+    if (!urgent) return this.#eachBatch(payload, true);
+    if (this.#urgentBatches++ === 0) this.#urgentDone = new Promise((resolve) => (this.#urgentDoneResolve = resolve));
+    try {
+      await this.#eachBatch(payload, false);
+    } finally {
+      if (--this.#urgentBatches === 0) this.#urgentDoneResolve();
+    }
+  }
+
+  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, yieldsToUrgent = false): Promise<void> {
+    if (this.options.urgentFirst) await nextTurn();
     await this.#withHeartbeats(this.#assignment, heartbeat);
     const records = batch.messages;
     const partition = batch.partition;
@@ -320,6 +375,7 @@ export class KafkaSubscription {
         }
       }
       const delivery = { partition, offsets };
+      while (yieldsToUrgent && this.#urgentBatches > 0) await this.#urgentDone;
       for (let attempt = 1; ; attempt++) {
         if (this.#killed || !isRunning() || isStale()) return;
         try {
@@ -335,11 +391,16 @@ export class KafkaSubscription {
       }
       if (this.#killed) return;
       resolveOffset(last);
+      if (this.#commitTimer) {
+        this.#handled.set(partition, Number(last));
+        // Closing: what is handled is committed before the member leaves the group.
+        if (this.#closed) await this.#commitHandled();
+      }
       await heartbeat();
       // A large fetch is worked through in turns of the event loop, so that other consumers' and
       // producers' I/O (a leak's alert event among them) is not held up behind all of it.
       if (performance.now() - this.#turnStartedAt >= TURN_BUDGET_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         this.#turnStartedAt = performance.now();
       }
     }
@@ -355,10 +416,29 @@ export class KafkaSubscription {
     }
   }
 
+  /** Commits the handled offsets the group does not have yet, after any commit under way; a failed one is tried again next time. */
+  async #commitHandled(): Promise<void> {
+    while (this.#committing) await this.#committing;
+    const offsets = [...this.#handled].filter(([p, o]) => this.#committed.get(p) !== o);
+    if (offsets.length === 0) return;
+    this.#committing = this.consumer
+      .commitOffsets(offsets.map(([partition, offset]) => ({ topic: this.topic, partition, offset: String(offset + 1) })))
+      .then(
+        () => {
+          for (const [p, o] of offsets) if (this.#handled.has(p)) this.#committed.set(p, o);
+        },
+        (err: unknown) => this.log?.warn({ err, group: this.group, topic: this.topic }, 'Committing handled offsets failed; trying again'),
+      )
+      .finally(() => (this.#committing = undefined));
+    await this.#committing;
+  }
+
   /** Leaves the group after the batch in hand is handled and committed; onRevoked gets every partition. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#commitTimer);
+    if (this.#commitTimer) await this.#commitHandled();
     await this.consumer.disconnect();
     await this.#assignment;
     const owned = this.#assigned;
@@ -374,6 +454,7 @@ export class KafkaSubscription {
   async kill(): Promise<void> {
     this.#killed = true;
     this.#closed = true;
+    clearInterval(this.#commitTimer);
     await this.consumer.disconnect();
   }
 }
@@ -432,7 +513,7 @@ export class KafkaBus implements Bus {
   /** The key a device's readings are partitioned by; its state lives in the same partition. */
   readonly #placement: (deviceId: string) => string;
 
-  private constructor(options: KafkaBusOptions, log: Logger | undefined, placement: (deviceId: string) => string) {
+  private constructor(options: KafkaBusOptions, log: Logger | undefined, placement: (deviceId: string) => string, mayBeUrgent?: (readingsJson: string) => boolean) {
     this.options = options;
     this.#log = log;
     this.#placement = placement;
@@ -455,23 +536,28 @@ export class KafkaBus implements Bus {
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     this.#admin = this.#kafka.admin();
     this.#publisher = new Publisher(this.#producer, options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None);
-    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, readingRecords((deviceId) => this.partitionOfDevice(deviceId)));
+    this.readings = new KafkaChannel<Reading>(this, this.topics.readings, readingRecords((deviceId) => this.partitionOfDevice(deviceId), mayBeUrgent));
     this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, jsonRecords((s) => s.gatewayId));
     this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, jsonRecords((e) => e.subjectId));
     this.deadLetters = new KafkaChannel<DeadLetter>(this, this.topics.deadLetters, jsonRecords((d) => d.deviceId ?? d.gatewayId));
     this.#stateProducer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    // Small requests: kafkajs encodes each on the processor's event loop (about 8 ms per 256 kB).
-    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.GZIP, 10_000, 256_000);
+    this.#statePublisher = new Publisher(this.#stateProducer, CompressionTypes.GZIP, 10_000, STATE_REQUEST_BYTES);
     this.state = new KafkaStateStore(this.#kafka, this.#admin, this.topics.processorState, options, (topic, messages) => this.#sendState(topic, messages), log, (deviceId) => this.partitionOfDevice(deviceId));
   }
 
   /**
    * `placement` maps a device to the key its readings are partitioned by (default: its own id).
    * Devices that are judged together, a gas alarm and the shut-off valve it is linked to, must
-   * share a key so one processor instance holds both.
+   * share a key so one processor instance holds both. `mayBeUrgent` marks the readings records
+   * (their JSON) that may raise a gas alarm, for consumers that work on those first (`urgentFirst`).
    */
-  static async start(input: KafkaBusOptionsInput | KafkaBusOptions, log?: Logger, placement: (deviceId: string) => string = (id) => id): Promise<KafkaBus> {
-    const bus = new KafkaBus(parseKafkaBusOptions(input), log, placement);
+  static async start(
+    input: KafkaBusOptionsInput | KafkaBusOptions,
+    log?: Logger,
+    placement: (deviceId: string) => string = (id) => id,
+    mayBeUrgent?: (readingsJson: string) => boolean,
+  ): Promise<KafkaBus> {
+    const bus = new KafkaBus(parseKafkaBusOptions(input), log, placement, mayBeUrgent);
     try {
       await bus.#admin.connect();
       await bus.#producer.connect();

@@ -54,6 +54,13 @@ export interface ConsumeOptions {
    * only need throughput (fewer fetches cost the process and the broker less).
    */
   fetch?: 'prompt' | 'bulk';
+  /**
+   * A distributed bus works on the partitions of one fetch together and starts with those holding
+   * a record the publisher marked as possibly raising a gas alarm, so a leak does not wait behind
+   * other partitions' routine messages. Order within a partition holds; across partitions handler
+   * calls interleave. @defaultValue false
+   */
+  urgentFirst?: boolean;
   /** Partitions this instance now owns that it did not before (all of them on the first join). */
   onAssigned?(partitions: number[]): Promise<void>;
   /** Partitions this instance no longer owns: learned on the next join, or all of them on close. */

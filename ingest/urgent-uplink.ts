@@ -1,11 +1,12 @@
 /**
  * A look at an uplink's raw bytes, before any parsing: may it raise a gas alarm? Ingest's source on
  * the embedded broker asks this of every message that must wait, so that a leak's batch does not
- * wait behind other gateways' routine batches (`embedded-source.ts`). It errs on the side of "yes"
- * (a reading at or above the lowest first set point in use, a red alarm lamp, an intermittent
- * buzzer: what `GasAlarmDetector` raises on) and it only orders: a payload it misreads (an escaped
- * key, say) still reaches ingest and the detectors in the normal order, so nothing depends on it
- * being right, only how soon the alarm is judged.
+ * wait behind other gateways' routine batches (`embedded-source.ts`); on Kafka it marks the
+ * readings records (their JSON has the same keys) whose partitions processors work on first. It
+ * errs on the side of "yes" (a reading at or above the lowest first set point in use, a red alarm
+ * lamp, an intermittent buzzer: what `GasAlarmDetector` raises on) and it only orders: a payload
+ * it misreads (an escaped key, say) still reaches ingest and the detectors in the normal order, so
+ * nothing depends on it being right, only how soon the alarm is judged.
  *
  * One regular expression over the payload as a one-byte string: about 0.1 µs a reading, where a
  * search per key and a parse per value cost five times that (100-reading batches, half of them gas
@@ -28,9 +29,9 @@ const ANY = expressionFor(ANY_NUMBER);
  * alarm's or any controller channel's) at or above `lowestL1LelPct`, `"alarm": true` (the red
  * lamp) or `"buzzer": "intermittent"`.
  */
-export function mayRaiseGasAlarm(payload: Buffer, lowestL1LelPct: number): boolean {
+export function mayRaiseGasAlarm(payload: Buffer | string, lowestL1LelPct: number): boolean {
   const expression = lowestL1LelPct >= 10 ? AT_LEAST_TEN : ANY;
-  const text = payload.toString('latin1');
+  const text = typeof payload === 'string' ? payload : payload.toString('latin1');
   expression.lastIndex = 0;
   for (let match = expression.exec(text); match; match = expression.exec(text)) {
     const concentration = match[1];

@@ -10,7 +10,7 @@ export const CheckpointSettingsSchema = Type.Object(
     everyReadings: Type.Integer({ minimum: 1, default: 200_000, description: 'and after this many readings of one partition, whichever comes first' }),
     devicesPerSlice: Type.Integer({
       minimum: 1,
-      default: 100,
+      default: 25,
       description: 'device states taken and encoded per turn of the event loop while checkpointing, so readings and leaks are never held up behind a whole partition',
     }),
   },

@@ -158,6 +158,7 @@ export class ProcessorStage {
       this.#checkpoints = checkpoints;
       const readings = this.bus.readings.consume('processors', (batch, delivery) => this.onReadings(batch, delivery), {
         commits: 'checkpointed',
+        urgentFirst: true,
         onAssigned: (partitions) => this.#adopt(partitions, partitioned, checkpoints),
         onRevoked: async (partitions) => this.#release(partitions, partitioned, checkpoints),
       });
@@ -214,11 +215,6 @@ export class ProcessorStage {
   }
 
   /**
-   * Publishes in slices of about ALERT_SLICE with a turn of the event loop between them, in order.
-   * A slice ends only where the subject changes, so the conditions one reading raised on one device
-   * (a leak's L1, L2 and VALVE_NOT_CUT) arrive together and go out as one push.
-   */
-  /**
    * Publishes edges until the bus takes them. They are never given up: the state that produced them
    * has moved on, so a redelivered batch or a later check would not raise them again, and a leak's
    * raise would be lost. A publish that failed halfway is repeated whole; the alert book is idempotent.
@@ -235,6 +231,11 @@ export class ProcessorStage {
     }
   }
 
+  /**
+   * Publishes in slices of about ALERT_SLICE with a turn of the event loop between them, in order.
+   * A slice ends only where the subject changes, so the conditions one reading raised on one device
+   * (a leak's L1, L2 and VALVE_NOT_CUT) arrive together and go out as one push.
+   */
   async #publishAlerts(out: AlertEvent[]): Promise<void> {
     if (out.length <= ALERT_SLICE) return this.bus.alertEvents.publish(out);
     let start = 0;
