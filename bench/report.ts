@@ -31,6 +31,8 @@ interface LevelResult {
   achievedReadingsPerS: number;
   alertLatencyMs: Percentiles;
   pushLatencyMs: Percentiles;
+  /** Absent in files written before the throughput bench measured CPU per level. */
+  cpu?: { pipelinePct?: number; brokerPct?: number; loadPct: number };
 }
 interface PathResult {
   influx: boolean;
@@ -629,8 +631,9 @@ function figures(name: BenchName, inputs: Inputs): string {
         `${ms(l.alertLatencyMs.p50)} / ${ms(l.alertLatencyMs.p99)} / ${ms(l.alertLatencyMs.max)}`,
         `${ms(l.pushLatencyMs.p50)} / ${ms(l.pushLatencyMs.p99)} / ${ms(l.pushLatencyMs.max)}`,
         int(l.pushLatencyMs.count),
+        l.cpu ? [dec(l.cpu.pipelinePct, 0), dec(l.cpu.brokerPct, 0), dec(l.cpu.loadPct, 0)].join(' / ') : '—',
       ]));
-      if (levelRows.length > 0) parts.push(table(['Path', 'Load', 'Offered readings/s', 'Achieved readings/s', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Alarms timed'], levelRows));
+      if (levelRows.length > 0) parts.push(table(['Path', 'Load', 'Offered readings/s', 'Achieved readings/s', 'Alert p50 / p99 / max, ms', 'Push p50 / p99 / max, ms', 'Alarms timed', 'CPU % pipeline / Kafka broker / load generator'], levelRows));
       const influx = THROUGHPUT_PATHS.filter((p) => r[p]).map((p) => `${p}: InfluxDB writes ${r[p]!.influx ? 'on' : 'off'}`);
       if (influx.length > 0) parts.push(influx.join('; ') + '.');
       return parts.join('\n\n') || 'No figures in the file.';
