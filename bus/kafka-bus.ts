@@ -349,7 +349,7 @@ export class KafkaSubscription {
     }
   }
 
-  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, yieldsToUrgent = false): Promise<void> {
+  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload, yieldsToUrgent = false): Promise<void> {
     if (this.options.urgentFirst) await nextTurn();
     await this.#withHeartbeats(this.#assignment, heartbeat);
     const records = batch.messages;
@@ -393,8 +393,9 @@ export class KafkaSubscription {
       resolveOffset(last);
       if (this.#commitTimer) {
         this.#handled.set(partition, Number(last));
-        // Closing: what is handled is committed before the member leaves the group.
-        if (this.#closed) await this.#commitHandled();
+        // Closing: what is handled is committed before the member leaves the group, through the
+        // batch's own commit (the consumer's commitOffsets does nothing once stopping began).
+        if (this.#closed) await this.#commitHandled((offsets) => commitOffsetsIfNecessary({ topics: [{ topic: this.topic, partitions: offsets }] }));
       }
       await heartbeat();
       // A large fetch is worked through in turns of the event loop, so that other consumers' and
@@ -417,12 +418,13 @@ export class KafkaSubscription {
   }
 
   /** Commits the handled offsets the group does not have yet, after any commit under way; a failed one is tried again next time. */
-  async #commitHandled(): Promise<void> {
+  async #commitHandled(
+    commit: (offsets: Array<{ partition: number; offset: string }>) => Promise<void> = (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.topic, ...o }))),
+  ): Promise<void> {
     while (this.#committing) await this.#committing;
     const offsets = [...this.#handled].filter(([p, o]) => this.#committed.get(p) !== o);
     if (offsets.length === 0) return;
-    this.#committing = this.consumer
-      .commitOffsets(offsets.map(([partition, offset]) => ({ topic: this.topic, partition, offset: String(offset + 1) })))
+    this.#committing = commit(offsets.map(([partition, offset]) => ({ partition, offset: String(offset + 1) })))
       .then(
         () => {
           for (const [p, o] of offsets) if (this.#handled.has(p)) this.#committed.set(p, o);
