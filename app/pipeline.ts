@@ -174,9 +174,10 @@ function readTls(files: TlsFiles | undefined, what: string): { cert: Buffer; key
 }
 
 /**
- * The lowest gas-alarm first set point any device uses, for the urgent lanes (ingest's, Kafka's). Kept current as
- * the registry changes, and only ever lowered: a raised set point leaves a lane that lets a little
- * more through, never one that holds an alarm back.
+ * The lowest gas-alarm first set point any device uses, for the urgent lanes (ingest's on the
+ * embedded broker, the Kafka records' mark). Kept current as the registry changes, and only ever
+ * lowered: a raised set point leaves a lane that lets a little more through, never one that holds
+ * an alarm back.
  */
 function lowestL1LelPct(registry: DeviceRegistry): () => number {
   let lowest = Math.min(KIND_DEFAULTS.home_gas_alarm.l1LelPct, KIND_DEFAULTS.alarm_controller.l1LelPct);
