@@ -89,11 +89,10 @@ function configureDetectors(settings: Record<string, unknown>): ConfiguredDetect
 }
 
 /** The bus between stages: Kafka when brokers are configured, in-process otherwise. */
-async function createBus(config: PipelineConfig, registry: DeviceRegistry, log: Logger): Promise<Bus | KafkaBus> {
+async function createBus(config: PipelineConfig, registry: DeviceRegistry, lowestL1: () => number, log: Logger): Promise<Bus | KafkaBus> {
   if (!config.kafka) return new InProcessBus();
   // A gas alarm is judged with its linked valve's last state (VALVE_NOT_CUT): both go by the valve's id.
   // Records that may raise a gas alarm are marked, and processors work on their partitions first.
-  const lowestL1 = lowestL1LelPct(registry);
   const bus = await KafkaBus.start(
     config.kafka,
     log.child({ stage: 'bus' }),
@@ -220,7 +219,8 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
 
   const map = parseMapSettings(settings.map);
   const registry = new DeviceRegistry(config.registryFile ? readRegistryFile(config.registryFile) : [], join(config.dataDir, 'registry-edits.json'));
-  const bus = await createBus(config, registry, log);
+  const lowestL1 = lowestL1LelPct(registry);
+  const bus = await createBus(config, registry, lowestL1, log);
   const metrics = new PipelineMetrics(clock);
   if (bus instanceof KafkaBus) registerKafkaLagGauge(metrics.registry, bus, undefined, log.child({ stage: 'bus' }));
 
@@ -389,7 +389,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
     // On Kafka a publish waits for the brokers: ingest keeps many messages going, in order.
     const maxInFlight = config.mqttMaxInFlight ?? (bus instanceof KafkaBus ? 100 : 1);
     source = broker
-      ? new EmbeddedSource(withDefaults(EmbeddedSourceOptionsSchema, { maxInFlight }), broker, ingest, lowestL1LelPct(registry), metrics, log.child({ stage: 'ingest' }))
+      ? new EmbeddedSource(withDefaults(EmbeddedSourceOptionsSchema, { maxInFlight }), broker, ingest, lowestL1, metrics, log.child({ stage: 'ingest' }))
       : new MqttSource({
           url: mqttUrl!,
           clientId: config.mqttClientId,
