@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECT_REASONS, type DeadLetter } from '../contracts/messages.ts';
 import type { IngestObserver } from '../ingest/ingest-stage.ts';
-import type { UrgentLaneObserver } from '../ingest/embedded-source.ts';
+import type { UrgentLaneObserver } from '../ingest/uplink-lanes.ts';
 import type { SeqOutcome } from '../ingest/batch-sequence.ts';
 import type { EngineObserver } from '../processors/device-engine.ts';
 import type { CheckpointObserver } from '../processors/partition-checkpoints.ts';

@@ -384,8 +384,8 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
 
   if (runs('ingest')) {
     const ingest = new IngestStage(new UplinkDecoder(decoderOptions), bus, clock, metrics, { maxSeqJump: decoderOptions.maxSeqJump });
-    // On the embedded broker ingest takes messages in process and puts possible gas alarms first;
-    // an external broker is read as an MQTT client on a persistent session.
+    // On the embedded broker ingest takes messages in process, from an external broker as an MQTT
+    // client on a persistent session; either way possible gas alarms go first (ingest/uplink-lanes.ts).
     // On Kafka a publish waits for the brokers: ingest keeps many messages going, in order.
     const maxInFlight = config.mqttMaxInFlight ?? (bus instanceof KafkaBus ? 100 : 1);
     source = broker
@@ -399,7 +399,7 @@ export async function startPipeline(config: PipelineConfig, log: Logger, clock: 
           reconnectPeriodMs: 1000,
           maxInFlight,
           caFile: config.mqttCaFile,
-        }, ingest, log.child({ stage: 'ingest' }));
+        }, ingest, lowestL1, metrics, log.child({ stage: 'ingest' }));
     await source.start();
     sourceConnected = true;
   }

@@ -2,9 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { EmbeddedBroker, InProcessDelivery } from './embedded-broker.ts';
 import type { IngestStage } from './ingest-stage.ts';
-import { TurnBudget, UPLINK_TOPICS } from './mqtt-source.ts';
-import { UplinkQueue, type WaitingUplink } from './uplink-queue.ts';
-import { mayRaiseGasAlarm } from './urgent-uplink.ts';
+import { UPLINK_TOPICS } from './mqtt-source.ts';
+import { UplinkLanes, type UrgentLaneObserver } from './uplink-lanes.ts';
+import type { WaitingUplink } from './uplink-queue.ts';
 
 export const EmbeddedSourceOptionsSchema = Type.Object({
   turnBudgetMs: Type.Number({
@@ -28,66 +28,50 @@ export const EmbeddedSourceOptionsSchema = Type.Object({
 });
 export type EmbeddedSourceOptions = Static<typeof EmbeddedSourceOptionsSchema>;
 
-/** What the runner counts about the urgent lane. */
-export interface UrgentLaneObserver {
-  /** An uplink that may raise a gas alarm went ahead of `overtaken` waiting messages of other gateways. */
-  onUrgent(overtaken: number): void;
-}
-
 /**
  * Ingest's source on the embedded broker: it takes the broker's messages in process, with no MQTT
- * connection in between, and decides itself in what order ingest sees them. An uplink that may
- * raise a gas alarm (`urgent-uplink.ts`, judged only while others wait) goes ahead of other
- * gateways' waiting batches (`uplink-queue.ts`), so a leak behind a district's routine readings
- * waits for the batch in hand, not for the backlog.
+ * connection in between, and hands them to ingest through `UplinkLanes`: possible gas alarms ahead
+ * of other gateways' waiting batches, each gateway's in order, `maxInFlight` at a time (one on the
+ * in-process bus) within `turnBudgetMs` slices.
  *
- * Ingest takes up to `maxInFlight` messages at a time (one on the in-process bus), in each
- * gateway's order, within `turnBudgetMs` slices (`TurnBudget`). A delivery is released to the broker as soon as it is queued here, so a
- * gateway's connection goes on being read (a leak behind its routine batch gets in); past
- * `maxWaiting` deliveries are held until ingest catches up, and the broker stops reading their
- * publishers: back-pressure to the gateways, not an unbounded queue. The broker acknowledges a
- * QoS 1 publish on receipt, as before; messages waiting here when the source stops are still
- * handed to ingest.
+ * A delivery is released to the broker as soon as it is queued here, so a gateway's connection
+ * goes on being read (a leak behind its routine batch gets in); past `maxWaiting` deliveries are
+ * held until ingest catches up, and the broker stops reading their publishers: back-pressure to
+ * the gateways, not an unbounded queue. The broker acknowledges a QoS 1 publish on receipt, as
+ * before; a message ingest fails on keeps its place at the front and is tried again; messages
+ * waiting here when the source stops are still handed to ingest.
  */
 export class EmbeddedSource {
-  readonly #queue = new UplinkQueue();
-  readonly #budget: TurnBudget;
-  /** Urgent messages get a budget of their own: they never wait for routine work's next slice. */
-  readonly #urgentBudget: TurnBudget;
+  readonly #lanes: UplinkLanes<WaitingUplink>;
   /** Deliveries past `maxWaiting`, released as the queue shortens. */
   readonly #held: Array<() => void> = [];
-  /** Messages with ingest (or taken for an urgent slice about to start). */
-  #inHand = 0;
-  /** A routine slice is scheduled on `#budget`. */
-  #scheduled = false;
-  #stopped = false;
-  #drained?: () => void;
   readonly #deliver: InProcessDelivery = (packet, release) => {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const message: WaitingUplink = { topic: packet.topic, payload };
-    // Only a message that would wait is looked at: with nothing in hand, waiting or about to start
-    // (a routine slice may be a turn away), it is taken at once anyway.
-    if ((this.#queue.length > 0 || this.#inHand > 0 || this.#scheduled) && mayRaiseGasAlarm(payload, this.lowestL1LelPct())) {
-      this.observer.onUrgent(this.#queue.pushUrgent(message));
-    } else {
-      this.#queue.push(message);
-    }
-    if (this.#queue.length <= this.options.maxWaiting) release();
+    this.#lanes.offer({ topic: packet.topic, payload });
+    if (this.#lanes.waiting <= this.options.maxWaiting) release();
     else this.#held.push(release);
-    this.#next();
   };
 
   constructor(
     private readonly options: EmbeddedSourceOptions,
     private readonly broker: EmbeddedBroker,
-    private readonly ingest: IngestStage,
+    ingest: IngestStage,
     /** The lowest gas-alarm first set point any device uses, %LEL. */
-    private readonly lowestL1LelPct: () => number,
-    private readonly observer: UrgentLaneObserver,
+    lowestL1LelPct: () => number,
+    observer: UrgentLaneObserver,
     private readonly log: Logger,
   ) {
-    this.#budget = new TurnBudget(options.turnBudgetMs);
-    this.#urgentBudget = new TurnBudget(options.turnBudgetMs);
+    this.#lanes = new UplinkLanes(options, ingest, lowestL1LelPct, observer, {
+      handled: () => {},
+      failed: (message, err) => {
+        // Ingest itself never throws for bad input: this is downstream trouble.
+        this.log.error({ err, topic: message.topic, retryInMs: options.retryAfterMs }, 'Uplink message failed downstream; trying it again');
+        return 'retry';
+      },
+      taken: () => {
+        while (this.#held.length > 0 && this.#lanes.waiting < this.options.maxWaiting) this.#held.shift()!();
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -98,67 +82,6 @@ export class EmbeddedSource {
   /** Stops taking messages, then lets ingest finish those already waiting. */
   async stop(): Promise<void> {
     for (const topic of UPLINK_TOPICS) await this.broker.unsubscribeInProcess(topic, this.#deliver);
-    this.#stopped = true;
-    if (this.#inHand === 0 && this.#queue.length === 0) return;
-    await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#lanes.idle();
   }
-
-  /**
-   * Hands the next message to ingest when none is in hand: an urgent one on the urgent budget, at
-   * once unless urgent work already had `turnBudgetMs` this turn; the rest on the routine budget,
-   * whose next slice may be a turn or two away. The message is chosen when its slice starts, so a
-   * leak queued meanwhile is taken first.
-   */
-  #next(): void {
-    if (this.#inHand >= this.options.maxInFlight) return;
-    if (this.#queue.urgentWaiting) {
-      this.#inHand++;
-      this.#urgentBudget.run(this.#take);
-    } else if (this.#queue.length > 0) {
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      this.#budget.run(this.#routineSlice);
-    } else if (this.#stopped && this.#inHand === 0) {
-      this.#drained?.();
-    }
-  }
-
-  readonly #routineSlice = (): void => {
-    this.#scheduled = false;
-    // Urgent messages went in hand meanwhile; once one is taken, #next schedules again.
-    if (this.#inHand >= this.options.maxInFlight) return;
-    // The urgent lane may have taken every waiting message meanwhile (a leak takes its gateway's
-    // earlier batches with it).
-    if (this.#queue.length === 0) return this.#next();
-    this.#inHand++;
-    this.#take();
-  };
-
-  readonly #take = (): void => {
-    const message = this.#queue.shift();
-    // Another take of this turn emptied the queue first.
-    if (message === undefined) {
-      this.#inHand--;
-      return this.#next();
-    }
-    while (this.#held.length > 0 && this.#queue.length < this.options.maxWaiting) this.#held.shift()!();
-    this.ingest.handle(message.topic, message.payload).then(
-      () => {
-        this.#inHand--;
-        this.#next();
-      },
-      (err: unknown) => {
-        // Ingest itself never throws for bad input: this is downstream trouble. The message keeps
-        // its place at the front.
-        this.log.error({ err, topic: message.topic, retryInMs: this.options.retryAfterMs }, 'Uplink message failed downstream; trying it again');
-        this.#queue.unshift(message);
-        setTimeout(() => {
-          this.#inHand--;
-          this.#next();
-        }, this.options.retryAfterMs);
-      },
-    );
-    // With room for more (Kafka), the next one starts while this one waits for the brokers.
-    this.#next();
-  };
 }

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from './embedded-broker.ts';
 import type { IngestStage } from './ingest-stage.ts';
-import { MqttSource, TurnBudget } from './mqtt-source.ts';
+import { MqttSource } from './mqtt-source.ts';
+import { TurnBudget } from './uplink-lanes.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -18,7 +19,17 @@ type Event =
   | { kind: 'puback'; messageId: number };
 
 /** A TCP relay in front of the broker that logs every packet of ingest's connection, in either direction. */
-async function tapped(brokerPort: number, events: Event[]): Promise<{ url: string; close: () => Promise<void> }> {
+interface Tap {
+  url: string;
+  close: () => Promise<void>;
+  /** Keeps what the broker sends ingest until `release`, which passes it on in one write. */
+  hold: () => void;
+  release: () => void;
+}
+
+async function tapped(brokerPort: number, events: Event[]): Promise<Tap> {
+  let held: Buffer[] | undefined;
+  let toIngest: Socket | undefined;
   const sockets = new Set<Socket>();
   const relay = createServer((client) => {
     const upstream = connect(brokerPort, '127.0.0.1');
@@ -31,9 +42,14 @@ async function tapped(brokerPort: number, events: Event[]): Promise<{ url: strin
     outbound.on('packet', (p: Packet) => {
       if (p.cmd === 'puback') events.push({ kind: 'puback', messageId: p.messageId! });
     });
-    upstream.on('data', (chunk: Buffer) => inbound.parse(chunk));
+    toIngest = client;
+    upstream.on('data', (chunk: Buffer) => {
+      inbound.parse(chunk);
+      if (held) held.push(chunk);
+      else client.write(chunk);
+    });
     client.on('data', (chunk: Buffer) => outbound.parse(chunk));
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
@@ -42,6 +58,11 @@ async function tapped(brokerPort: number, events: Event[]): Promise<{ url: strin
   const { port } = relay.address() as AddressInfo;
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    hold: () => void (held ??= []),
+    release: () => {
+      if (held && held.length > 0) toIngest?.write(Buffer.concat(held));
+      held = undefined;
+    },
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => relay.close(() => resolve()));
@@ -79,14 +100,14 @@ describe('MqttSource', () => {
     const ingest = fakeIngest(events, hold);
     const tap = await tapped(brokerPort, events);
     cleanup.push(() => tap.close());
-    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 100, turnBudgetMs, maxInFlight }, ingest.stage, silent);
+    const source = new MqttSource({ url: tap.url, clientId: `ingest-${turnBudgetMs}`, reconnectPeriodMs: 100, turnBudgetMs, maxInFlight }, ingest.stage, () => 25, { onUrgent: () => {} }, silent);
     await source.start();
     cleanup.push(() => source.stop());
     const gateway: MqttClient = await mqtt.connectAsync(url, { clientId: 'GW-1', reconnectPeriod: 0 });
     cleanup.push(() => gateway.endAsync());
     const publishAll = (count: number) =>
       Promise.all(Array.from({ length: count }, (_, i) => gateway.publishAsync('gas/v1/GW-1/up', String(i), { qos: 1 })));
-    return { events, handled: ingest.handled, publishAll };
+    return { events, handled: ingest.handled, publishAll, tap, gateway, url };
   }
 
   /** Resolves once every one of `count` messages has been acknowledged by ingest. */
@@ -178,6 +199,25 @@ describe('MqttSource', () => {
       if (at >= 0) expect(at).toBeGreaterThan(firstTakenSeven);
     }
     expect(firstPuback(seven.messageId)).toBeGreaterThan(firstTakenSeven);
+  });
+
+  it("hands a possible gas alarm that would wait to ingest ahead of other gateways' waiting messages, and still acknowledges in the order received", async () => {
+    const leak = JSON.stringify({ readings: [{ deviceId: 'HA-9', kind: 'home_gas_alarm', lelPct: 60 }] });
+    // Turn budget 0: after the first message of a turn, the others wait for later turns.
+    const { events, handled, publishAll, tap, url } = await setUp(0, undefined, 20);
+    const leaking: MqttClient = await mqtt.connectAsync(url, { clientId: 'GW-LEAK', reconnectPeriod: 0 });
+    cleanup.push(() => leaking.endAsync());
+    tap.hold();
+    await publishAll(10);
+    await leaking.publishAsync('gas/v1/GW-LEAK/up', leak, { qos: 1 });
+    while (events.filter((e) => e.kind === 'delivered').length < 11) await new Promise((r) => setImmediate(r));
+    // All eleven reach ingest's connection at once, the leak last.
+    tap.release();
+    await acked(events, 11);
+    expect(handled).toEqual([0, Number.NaN, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const delivered = events.filter((e) => e.kind === 'delivered') as Array<{ messageId: number }>;
+    const pubacks = events.filter((e) => e.kind === 'puback') as Array<{ messageId: number }>;
+    expect(pubacks.map((p) => p.messageId)).toEqual(delivered.map((d) => d.messageId));
   });
 
   it('works through a burst of buffered messages over several turns of the event loop', async () => {

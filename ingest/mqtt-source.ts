@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { Type, type Static } from '@sinclair/typebox';
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactUrl } from '../app/logging.ts';
 import type { IngestStage } from './ingest-stage.ts';
-import { OrderedAcks } from './ordered-acks.ts';
+import { OrderedAcks, type InFlightMessage } from './ordered-acks.ts';
+import { UplinkLanes, type UrgentLaneObserver } from './uplink-lanes.ts';
+import type { WaitingUplink } from './uplink-queue.ts';
 
 export const MqttSourceOptionsSchema = Type.Object({
   url: Type.String({ description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
@@ -32,59 +33,30 @@ export const UPLINK_TOPICS = ['gas/v1/+/up', 'gas/v1/+/status'] as const;
 
 const DEFAULT_TURN_BUDGET_MS = 5;
 
-/**
- * Bounds the work done in one turn of the event loop. mqtt.js hands over the packets buffered on
- * its connection one after another on `process.nextTick`, and the in-process bus runs processors and
- * alert book inside each hand-over, so a backlog of a hundred batches used to be worked through in
- * one macrotask (40–110 ms at 80k readings/s) while every timer and socket, an alarm's push among
- * them, waited behind it. `run` starts work at once while the current slice has lasted less than
- * `budgetMs`, else on a later turn, after the loop's timers and I/O. Calls made one after another
- * run in the order they were made (mqtt.js asks for the next message only once the previous one is
- * done).
- */
-export class TurnBudget {
-  /** When the current slice of work began (`now()`), or -1 when none is open. */
-  #sliceStartedAt = -1;
-  /** The open slice began in the loop's check phase (a `setImmediate` of ours). */
-  #sliceInCheck = false;
-  readonly #endSlice = (): void => {
-    this.#sliceStartedAt = -1;
-  };
-
-  constructor(
-    private readonly budgetMs: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
-
-  run(work: () => void): void {
-    this.#run(work, false);
-  }
-
-  #run(work: () => void, inCheck: boolean): void {
-    const now = this.now();
-    if (this.#sliceStartedAt < 0) {
-      // Ends in this turn's check phase whatever happens: work after that starts a fresh slice.
-      this.#sliceStartedAt = now;
-      this.#sliceInCheck = inCheck;
-      setImmediate(this.#endSlice);
-    } else if (now - this.#sliceStartedAt >= this.budgetMs) {
-      // Queued after #endSlice, so it opens the next slice. A slice that began in the poll phase
-      // (socket data) is followed by this turn's check phase before any timer: go one turn further,
-      // or a timer would wait behind two slices.
-      const resume = () => this.#run(work, true);
-      setImmediate(this.#sliceInCheck ? resume : () => setImmediate(resume));
-      return;
-    }
-    work();
-  }
+/** A message of ingest's connection waiting for ingest, with its place among the PUBACKs. */
+interface ConnectionUplink extends WaitingUplink {
+  inFlight: InFlightMessage;
 }
 
+/**
+ * Ingest's source on an external broker (Mosquitto, EMQX), as an MQTT client on a persistent
+ * session. Packets are taken off the connection as they come, up to `maxInFlight` not yet
+ * acknowledged, and handed to ingest through `UplinkLanes`: possible gas alarms ahead of other
+ * gateways' waiting batches, each gateway's in order, within `turnBudgetMs` slices. Each message
+ * is acknowledged once its readings are on the bus, in the order received (`OrderedAcks`): a
+ * crash or a failure downstream has the broker send again whatever was not.
+ */
 export class MqttSource {
   #client?: MqttClient;
+  #lanes?: UplinkLanes<ConnectionUplink>;
+  #stopping = false;
 
   constructor(
     private readonly options: MqttSourceOptions,
     private readonly ingest: IngestStage,
+    /** The lowest gas-alarm first set point any device uses, %LEL. */
+    private readonly lowestL1LelPct: () => number,
+    private readonly observer: UrgentLaneObserver,
     private readonly log: Logger,
   ) {}
 
@@ -93,10 +65,30 @@ export class MqttSource {
     const opts: IClientOptions = { clientId, clean: false, username, password, reconnectPeriod: reconnectPeriodMs, manualConnect: true };
     if (caFile) opts.ca = readFileSync(caFile);
     const client = mqtt.connect(url, opts);
-    const budget = new TurnBudget(this.options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS);
-    const acks = new OrderedAcks(this.options.maxInFlight ?? 1);
+    const maxInFlight = this.options.maxInFlight ?? 1;
+    const acks = new OrderedAcks(maxInFlight);
+    const lanes = new UplinkLanes<ConnectionUplink>(
+      { turnBudgetMs: this.options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS, maxInFlight, retryAfterMs: 0 },
+      this.ingest,
+      this.lowestL1LelPct,
+      this.observer,
+      {
+        handled: (message) => acks.settle(message.inFlight),
+        failed: (message, err) => {
+          // Ingest itself never throws for bad input: this is a fault downstream. Nothing from here
+          // on is acknowledged; a new connection has the broker send it all again.
+          this.log.error({ err, topic: message.topic }, 'Uplink message failed downstream; reconnecting for redelivery');
+          acks.fail(message.inFlight);
+          client.stream?.destroy();
+          return 'drop';
+        },
+        // What waits from a connection that failed or closed comes again on the next one.
+        wanted: (message) => acks.isCurrent(message.inFlight),
+      },
+    );
+    this.#lanes = lanes;
     // mqtt.js asks to send a message's PUBACK in the callback that also lets it parse the next
-    // packet, so up to maxInFlight messages are worked on at once only if the PUBACK waits apart:
+    // packet, so up to maxInFlight messages are taken at once only if the PUBACK waits apart:
     // held here until the message and every earlier one are on the bus.
     const internals = client as unknown as { _sendPacket(packet: Packet, ...rest: unknown[]): void };
     const sendPacket = internals._sendPacket.bind(client);
@@ -107,20 +99,13 @@ export class MqttSource {
       }
       sendPacket(packet, ...rest);
     };
-    client.handleMessage = (packet, takeNext) => budget.run(() => {
+    client.handleMessage = (packet, takeNext) => {
+      // Stopping: no further packet is taken; the broker sends it again to the next session.
+      if (this.#stopping) return;
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      const message = acks.begin(packet.qos > 0 ? packet.messageId : undefined, () => takeNext());
-      this.ingest.handle(packet.topic, payload).then(
-        () => acks.settle(message),
-        (err: unknown) => {
-          // Ingest itself never throws for bad input: this is a fault downstream. Nothing from here
-          // on is acknowledged; a new connection has the broker send it all again.
-          this.log.error({ err, topic: packet.topic }, 'Uplink message failed downstream; reconnecting for redelivery');
-          acks.fail(message);
-          client.stream?.destroy();
-        },
-      );
-    });
+      const inFlight = acks.begin(packet.qos > 0 ? packet.messageId : undefined, () => takeNext());
+      lanes.offer({ topic: packet.topic, payload, inFlight });
+    };
     client.on('close', () => acks.reset());
     client.on('error', (err) => this.log.warn({ err }, 'MQTT client error'));
     client.on('reconnect', () => this.log.info({ url: redactUrl(url) }, 'Reconnecting to MQTT broker'));
@@ -135,7 +120,10 @@ export class MqttSource {
     this.log.info({ url: redactUrl(url), topics }, 'Ingest subscribed');
   }
 
+  /** Takes no further message, lets ingest finish those it took (their PUBACKs go out), then disconnects. */
   async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#lanes?.idle();
     await this.#client?.endAsync();
   }
 }

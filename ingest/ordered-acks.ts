@@ -71,6 +71,11 @@ export class OrderedAcks {
     this.#flush();
   }
 
+  /** The message came on the current connection, and nothing on it failed since. */
+  isCurrent(message: InFlightMessage): boolean {
+    return message.generation === this.#generation && !this.#broken;
+  }
+
   /** The message could not be handled: no acknowledgement goes out any more until `reset`. */
   fail(message: InFlightMessage): void {
     if (message.generation === this.#generation) this.#broken = true;

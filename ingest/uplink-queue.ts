@@ -13,11 +13,11 @@ const COMPACT_AFTER = 1024;
  * messages on its own topic (its gateway's earlier batches) join the urgent lane ahead of it, so a
  * gateway's batches still reach ingest in the order it sent them.
  */
-export class UplinkQueue {
-  #urgent: WaitingUplink[] = [];
+export class UplinkQueue<M extends WaitingUplink = WaitingUplink> {
+  #urgent: M[] = [];
   #urgentHead = 0;
   /** Ordinary messages; a slot emptied by a move to the urgent lane holds `undefined`. */
-  #ordinary: Array<WaitingUplink | undefined> = [];
+  #ordinary: Array<M | undefined> = [];
   #ordinaryHead = 0;
   #length = 0;
 
@@ -30,13 +30,13 @@ export class UplinkQueue {
     return this.#urgentHead < this.#urgent.length;
   }
 
-  push(message: WaitingUplink): void {
+  push(message: M): void {
     this.#ordinary.push(message);
     this.#length++;
   }
 
   /** Queues `message` in the urgent lane; returns how many waiting messages of other topics it overtook. */
-  pushUrgent(message: WaitingUplink): number {
+  pushUrgent(message: M): number {
     let overtaken = 0;
     const ordinary = this.#ordinary;
     for (let i = this.#ordinaryHead; i < ordinary.length; i++) {
@@ -54,7 +54,7 @@ export class UplinkQueue {
     return overtaken;
   }
 
-  shift(): WaitingUplink | undefined {
+  shift(): M | undefined {
     if (this.#urgentHead < this.#urgent.length) {
       const next = this.#urgent[this.#urgentHead++]!;
       if (this.#urgentHead === this.#urgent.length) {
@@ -83,7 +83,7 @@ export class UplinkQueue {
   }
 
   /** Puts a message back at the very front (ingest failed on it and tries it again). */
-  unshift(message: WaitingUplink): void {
+  unshift(message: M): void {
     if (this.#urgentHead > 0) this.#urgent[--this.#urgentHead] = message;
     else this.#urgent.unshift(message);
     this.#length++;

@@ -1,7 +1,7 @@
 /**
- * A look at an uplink's raw bytes, before any parsing: may it raise a gas alarm? Ingest's source on
- * the embedded broker asks this of every message that must wait, so that a leak's batch does not
- * wait behind other gateways' routine batches (`embedded-source.ts`); on Kafka it marks the
+ * A look at an uplink's raw bytes, before any parsing: may it raise a gas alarm? Ingest's sources
+ * ask this of every message that must wait, so that a leak's batch does not wait behind other
+ * gateways' routine batches (`uplink-lanes.ts`); on Kafka it marks the
  * readings records (their JSON has the same keys) whose partitions processors work on first. It
  * errs on the side of "yes" (a reading at or above the lowest first set point in use, a red alarm
  * lamp, an intermittent buzzer: what `GasAlarmDetector` raises on) and it only orders: a payload
