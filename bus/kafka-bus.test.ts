@@ -391,6 +391,32 @@ describe.skipIf(skip)(title, () => {
     }
   });
 
+  it('a possible gas alarm goes to Kafka on a producer of its own, past the routine requests in flight; every gateway keeps its order', async () => {
+    const base = await newBus('lanes');
+    // Every device on one partition: the order of the records there is the order they arrived in.
+    const bus = await KafkaBus.start({ ...base.options, clientId: `${runPrefix}-lanes-2` }, undefined, () => 'one-key', (json) => json.includes('"lelPct":60'));
+    buses.push(bus);
+    const via = (r: Reading, gatewayId: string): Reading => ({ ...r, gatewayId });
+    await bus.readings.publish([via(reading('dev-l-warm', 0), 'GW-A')]);
+    await waitFor('the urgent producer', () => bus.urgentLaneReady);
+    // Gateway A's 20,000 routine readings in 20 batches (about 4 MB) go as several produce requests, one after another.
+    const sends: Array<Promise<void>> = [];
+    for (let b = 0; b < 20; b++) sends.push(bus.readings.publish(Array.from({ length: 1000 }, (_, i) => via(reading(`dev-l-${i % 500}`, b * 1000 + i + 1), 'GW-A'))));
+    sends.push(bus.readings.publish([{ ...via(reading('dev-l-leak', 1), 'GW-B'), kind: 'home_gas_alarm', lelPct: 60 }]));
+    // Each gateway's next batch: B's routine one follows its leak, A's its big one.
+    sends.push(bus.readings.publish([via(reading('dev-l-leak', 2), 'GW-B')]));
+    sends.push(bus.readings.publish([via(reading('dev-l-0', 20_001), 'GW-A')]));
+    await Promise.all(sends);
+    const order: string[] = [];
+    const sub = bus.readings.consume('lanes', (rs) => void order.push(...rs.map((r) => `${r.gatewayId} ${idOf(r)}`)));
+    await sub.ready;
+    await waitFor('every reading', () => order.length >= 20_004);
+    expect(order.indexOf('GW-B dev-l-leak#1')).toBeLessThan(order.indexOf('GW-A dev-l-499#20000'));
+    expect(order.indexOf('GW-B dev-l-leak#2')).toBeGreaterThan(order.indexOf('GW-B dev-l-leak#1'));
+    const gatewayA = order.filter((o) => o.startsWith('GW-A dev-l-') && !o.includes('warm')).map((o) => Number(o.split('#')[1]));
+    expect(gatewayA).toEqual(Array.from({ length: 20_001 }, (_, i) => i + 1));
+  });
+
   it('commits what it handled when it closes: the next member starts after it', async () => {
     const bus = await newBus('close-commit');
     for (let i = 0; i < 30; i++) await bus.readings.publish([reading(`dev-cc-${i % 5}`, i)]);
