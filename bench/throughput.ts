@@ -41,7 +41,9 @@
  *    has never alarmed before (registered under its own gateway GW-PROBE, on its own MQTT
  *    connection, published and timed on a thread of its own so that the load generator's busy
  *    event loop is not in the figure: `prober.ts`), so each probe is a new alert and a new ticket, dispatched to the on-call
- *    technician of bench/alarm-to-push.ts's rota. Measured from just before the publish to the
+ *    technician of bench/alarm-to-push.ts's rota. Meanwhile the load generator's own thread runs
+ *    at nice 19 (`lowerLoadPriority`): it stands in for gateways elsewhere and yields the cores to
+ *    the pipeline; the prober's thread keeps normal priority. Measured from just before the publish to the
  *    alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
  *    the technician's /api/v1/stream (LatencyHistogram). Offered = readings published in the
  *    window / its length; achieved = readings judged from the end of the window's first fifth (at
@@ -64,7 +66,7 @@ import type { DeviceRecord } from '../contracts/device-record.ts';
 import type { InfluxWriterInput } from '../app/config.ts';
 import { PIPELINE_NODE_FLAGS } from '../app/node-flags.ts';
 import { freePort, until } from '../tests/support.ts';
-import { BENCH_ADMIN_TOKEN, cliArgs, cpuSecondsOf, deleteKafkaTopics, issueToken, kafkaBrokerPid, LatencyHistogram, metricValue, scrape, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
+import { BENCH_ADMIN_TOKEN, cliArgs, lowerLoadPriority, cpuSecondsOf, deleteKafkaTopics, issueToken, kafkaBrokerPid, LatencyHistogram, metricValue, scrape, writeResult, type Percentiles, BENCH_TECHNICIAN, writeBenchOncall } from './common.ts';
 import { buildLoad, Publisher, type Load, type LoadMessage } from './load.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { ProberThread } from './prober.ts';
@@ -670,6 +672,7 @@ async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<
   const system = await startSystem(path, files);
   const publishers: Publisher[] = [];
   let prober: ProberThread | undefined;
+  let restorePriority: (() => void) | undefined;
   try {
     const technician = await issueToken(system.apiUrl, { name: 'bench phone', role: 'technician', personId: BENCH_TECHNICIAN });
     const operator = await issueToken(system.apiUrl, { name: 'bench control room', role: 'operator' });
@@ -680,6 +683,8 @@ async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<
       deviceIds: probeIds,
     });
     for (let i = 0; i < PACED_CONNECTIONS; i++) publishers.push(await Publisher.connect({ url: system.mqttUrl, clients: 1, clientIdPrefix: `bench-throughput-paced-${i}` }));
+    // The prober thread, started above, keeps its priority: only the load yields.
+    restorePriority = lowerLoadPriority();
 
     for (const warm of load.rounds.slice(0, 2)) {
       const before = await judged(system);
@@ -713,6 +718,7 @@ async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<
       : `${path}: target push p99 ≤ 50 ms at 50 % of peak not measured (no 50 in --levels)`);
     return results;
   } finally {
+    restorePriority?.();
     await prober?.close().catch(() => undefined);
     await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
     progress(`stopping the ${path} pipeline`);
