@@ -47,9 +47,11 @@ export class EmbeddedSource {
   readonly #held: Array<() => void> = [];
   readonly #deliver: InProcessDelivery = (packet, release) => {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    this.#lanes.offer({ topic: packet.topic, payload });
-    if (this.#lanes.waiting <= this.options.maxWaiting) release();
-    else this.#held.push(release);
+    // Released (the broker may deliver the next one, even at once) before ingest is handed anything.
+    this.#lanes.offer({ topic: packet.topic, payload }, () => {
+      if (this.#lanes.waiting <= this.options.maxWaiting) release();
+      else this.#held.push(release);
+    });
   };
 
   constructor(

@@ -116,12 +116,16 @@ export class UplinkLanes<M extends WaitingUplink> {
     return this.#queue.length;
   }
 
-  /** Queues a message for ingest, ahead of other gateways' if it may raise a gas alarm and would wait. */
-  offer(message: M): void {
+  /**
+   * Queues a message for ingest, ahead of other gateways' if it may raise a gas alarm and would
+   * wait; `queued` runs once it is in the queue and before ingest may be handed anything.
+   */
+  offer(message: M, queued?: () => void): void {
     // Only a message that would wait is looked at: one that can start now is taken at once anyway.
     const wouldWait = this.#queue.length > 0 || this.#scheduled || this.#inHand >= this.options.maxInFlight;
     if (wouldWait && mayRaiseGasAlarm(message.payload, this.lowestL1LelPct())) this.observer.onUrgent(this.#queue.pushUrgent(message));
     else this.#queue.push(message);
+    queued?.();
     this.#next();
   }
 
