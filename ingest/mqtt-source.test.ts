@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 // mqtt.js's own packet codec: reads both directions of ingest's connection, through a relay.
 import { parser as packetParser, type Packet } from 'mqtt-packet';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddedBroker } from './embedded-broker.ts';
 import type { IngestStage } from './ingest-stage.ts';
 import { MqttSource } from './mqtt-source.ts';
@@ -107,7 +107,7 @@ describe('MqttSource', () => {
     cleanup.push(() => gateway.endAsync());
     const publishAll = (count: number) =>
       Promise.all(Array.from({ length: count }, (_, i) => gateway.publishAsync('gas/v1/GW-1/up', String(i), { qos: 1 })));
-    return { events, handled: ingest.handled, publishAll, tap, gateway, url };
+    return { events, handled: ingest.handled, publishAll, tap, gateway, url, source };
   }
 
   /** Resolves once every one of `count` messages has been acknowledged by ingest. */
@@ -218,6 +218,24 @@ describe('MqttSource', () => {
     const delivered = events.filter((e) => e.kind === 'delivered') as Array<{ messageId: number }>;
     const pubacks = events.filter((e) => e.kind === 'puback') as Array<{ messageId: number }>;
     expect(pubacks.map((p) => p.messageId)).toEqual(delivered.map((d) => d.messageId));
+  });
+
+  it('stops without waiting for ever on a message the bus never takes, and acknowledges none of what it did not finish', async () => {
+    const { events, handled, publishAll, source } = await setUp(5, () => new Promise<void>(() => {}), 4);
+    void publishAll(2);
+    while (handled.length < 2) await new Promise((r) => setImmediate(r));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let done = false;
+      const stopped = source.stop().then(() => (done = true));
+      await vi.advanceTimersByTimeAsync(4_900);
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(100);
+      await stopped;
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(events.filter((e) => e.kind === 'puback')).toHaveLength(0);
   });
 
   it('works through a burst of buffered messages over several turns of the event loop', async () => {

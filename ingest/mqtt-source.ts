@@ -33,6 +33,9 @@ export const UPLINK_TOPICS = ['gas/v1/+/up', 'gas/v1/+/status'] as const;
 
 const DEFAULT_TURN_BUDGET_MS = 5;
 
+/** How long a stop waits for the messages ingest took, ms. */
+const STOP_WAIT_MS = 5_000;
+
 /** A message of ingest's connection waiting for ingest, with its place among the PUBACKs. */
 interface ConnectionUplink extends WaitingUplink {
   inFlight: InFlightMessage;
@@ -50,6 +53,7 @@ export class MqttSource {
   #client?: MqttClient;
   #lanes?: UplinkLanes<ConnectionUplink>;
   #stopping = false;
+  #stopped?: Promise<void>;
 
   constructor(
     private readonly options: MqttSourceOptions,
@@ -120,10 +124,19 @@ export class MqttSource {
     this.log.info({ url: redactUrl(url), topics }, 'Ingest subscribed');
   }
 
-  /** Takes no further message, lets ingest finish those it took (their PUBACKs go out), then disconnects. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    await this.#lanes?.idle();
-    await this.#client?.endAsync();
+  /**
+   * Takes no further message, lets ingest finish those it took (their PUBACKs go out) for up to
+   * STOP_WAIT_MS, then disconnects: with the bus down they would wait for ever, and the broker
+   * sends whatever was not acknowledged to the next session anyway.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stopping = true;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#lanes?.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+      clearTimeout(timer);
+      await this.#client?.endAsync();
+    })();
+    return this.#stopped;
   }
 }
