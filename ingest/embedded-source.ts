@@ -64,7 +64,6 @@ export class EmbeddedSource {
     private readonly log: Logger,
   ) {
     this.#lanes = new UplinkLanes(options, ingest, lowestL1LelPct, observer, {
-      handled: () => {},
       failed: (message, err) => {
         // Ingest itself never throws for bad input: this is downstream trouble.
         this.log.error({ err, topic: message.topic, retryInMs: options.retryAfterMs }, 'Uplink message failed downstream; trying it again');

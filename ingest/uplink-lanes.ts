@@ -67,7 +67,7 @@ export interface UrgentLaneObserver {
 /** What a source does when ingest is done with one of its messages. */
 export interface UplinkLanesHooks<M extends WaitingUplink> {
   /** Everything `message` carried is on the bus. */
-  handled(message: M): void;
+  handled?(message: M): void;
   /**
    * Ingest failed on `message` (trouble downstream: bad input never throws). `retry` keeps its
    * place at the front and tries it again after `retryAfterMs`; `drop` forgets it, for a source
@@ -97,7 +97,8 @@ export class UplinkLanes<M extends WaitingUplink> {
   #inHand = 0;
   /** A routine slice is scheduled on `#budget`. */
   #scheduled = false;
-  #idle?: () => void;
+  /** While someone waits for the lanes to empty: what they wait on, and what ends it. */
+  #idle?: { done: Promise<void>; resolve: () => void };
 
   constructor(
     private readonly options: UplinkLanesOptions,
@@ -132,7 +133,12 @@ export class UplinkLanes<M extends WaitingUplink> {
   /** Resolves once no message waits or is with ingest. */
   idle(): Promise<void> {
     if (this.#inHand === 0 && this.#queue.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#idle === undefined) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      this.#idle = { done, resolve };
+    }
+    return this.#idle.done;
   }
 
   #next(): void {
@@ -145,9 +151,9 @@ export class UplinkLanes<M extends WaitingUplink> {
       this.#scheduled = true;
       this.#budget.run(this.#routineSlice);
     } else if (this.#inHand === 0 && this.#idle) {
-      const idle = this.#idle;
+      const { resolve } = this.#idle;
       this.#idle = undefined;
-      idle();
+      resolve();
     }
   }
 
@@ -175,7 +181,7 @@ export class UplinkLanes<M extends WaitingUplink> {
     this.ingest.handle(taken.topic, taken.payload).then(
       () => {
         this.#inHand--;
-        this.hooks.handled(taken);
+        this.hooks.handled?.(taken);
         this.#next();
       },
       (err: unknown) => {
