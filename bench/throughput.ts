@@ -43,8 +43,8 @@
  *    event loop is not in the figure: `prober.ts`), so each probe is a new alert and a new ticket, dispatched to the on-call
  *    technician of bench/alarm-to-push.ts's rota. Meanwhile the load generator's own thread runs
  *    at nice 19 (`lowerLoadPriority`): it stands in for gateways elsewhere and yields the cores to
- *    the pipeline; the prober's thread keeps normal priority. Measured from just before the publish to the
- *    alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
+ *    the pipeline; the prober's thread keeps normal priority. Measured from just before the
+ *    publish to the alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
  *    the technician's /api/v1/stream (LatencyHistogram). Offered = readings published in the
  *    window / its length; achieved = readings judged from the end of the window's first fifth (at
  *    most 1 s, so readings still in flight at its start are not missed) to its end / that time.
