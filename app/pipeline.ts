@@ -24,7 +24,7 @@ import { IngestStage } from '../ingest/ingest-stage.ts';
 import { MqttSource } from '../ingest/mqtt-source.ts';
 import { EmbeddedSource, EmbeddedSourceOptionsSchema } from '../ingest/embedded-source.ts';
 import { UplinkDecoder, DecoderOptionsSchema } from '../ingest/uplink-decoder.ts';
-import { mayRaiseGasAlarm } from '../ingest/urgent-uplink.ts';
+import { readingsMayRaiseGasAlarm } from '../ingest/urgent-uplink.ts';
 import { DeviceEngine, type ConfiguredDetector } from '../processors/device-engine.ts';
 import { parseFlapSettings } from '../processors/flapping.ts';
 import { parseLateSettings } from '../processors/late-readings.ts';
@@ -97,7 +97,7 @@ async function createBus(config: PipelineConfig, registry: DeviceRegistry, lowes
     config.kafka,
     log.child({ stage: 'bus' }),
     (deviceId) => registry.get(deviceId)?.valveId ?? deviceId,
-    (readingsJson) => mayRaiseGasAlarm(readingsJson, lowestL1()),
+    (readings) => readingsMayRaiseGasAlarm(readings, lowestL1()),
   );
   registry.onChange((deviceId) => bus.placementChanged(deviceId));
   return bus;

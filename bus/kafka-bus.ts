@@ -575,7 +575,7 @@ export class KafkaBus implements Bus {
   /** The key a device's readings are partitioned by; its state lives in the same partition. */
   readonly #placement: (deviceId: string) => string;
 
-  private constructor(options: KafkaBusOptions, log: Logger | undefined, placement: (deviceId: string) => string, mayBeUrgent?: (readingsJson: string) => boolean) {
+  private constructor(options: KafkaBusOptions, log: Logger | undefined, placement: (deviceId: string) => string, mayBeUrgent?: (readings: readonly Reading[]) => boolean) {
     this.options = options;
     this.#log = log;
     this.#placement = placement;
@@ -614,13 +614,13 @@ export class KafkaBus implements Bus {
    * `placement` maps a device to the key its readings are partitioned by (default: its own id).
    * Devices that are judged together, a gas alarm and the shut-off valve it is linked to, must
    * share a key so one processor instance holds both. `mayBeUrgent` marks the readings records
-   * (their JSON) that may raise a gas alarm, for consumers that work on those first (`urgentFirst`).
+   * whose readings may raise a gas alarm, for consumers that work on those first (`urgentFirst`).
    */
   static async start(
     input: KafkaBusOptionsInput | KafkaBusOptions,
     log?: Logger,
     placement: (deviceId: string) => string = (id) => id,
-    mayBeUrgent?: (readingsJson: string) => boolean,
+    mayBeUrgent?: (readings: readonly Reading[]) => boolean,
   ): Promise<KafkaBus> {
     const bus = new KafkaBus(parseKafkaBusOptions(input), log, placement, mayBeUrgent);
     try {

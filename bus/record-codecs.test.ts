@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/messages.ts';
-import { jsonRecords, readingRecords } from './record-codecs.ts';
+import { COMPACT_READINGS_FORMAT } from './compact-readings.ts';
+import { jsonRecords, readingRecords, URGENT_HEADER } from './record-codecs.ts';
 
 const reading = (deviceId: string, gatewayId: string, receivedAtMs: number, volumeM3: number): Reading => ({
   deviceId,
@@ -37,6 +38,17 @@ describe('readingRecords', () => {
     const records = readingRecords(partitionOf).encode(batch);
     expect(records).toHaveLength(1);
     expect(decodeAll(records)).toEqual(batch);
+  });
+
+  it('writes the compact form, marks a record that may raise a gas alarm, and still reads records written as JSON', () => {
+    const batch = ['M-1', 'M-2', 'M-3'].map((id, i) => reading(id, 'GW-1', 1000, i));
+    const codec = readingRecords(partitionOf, (readings) => readings.some((r) => r.volumeM3 === 1));
+    const records = codec.encode(batch);
+    expect(records.map((r) => (r.value as Buffer)[0])).toEqual([COMPACT_READINGS_FORMAT, COMPACT_READINGS_FORMAT]);
+    expect(records.map((r) => [r.partition, r.headers?.[URGENT_HEADER]])).toEqual([[1, undefined], [0, '1']]);
+    const out: Reading[] = [];
+    expect(codec.decode(Buffer.from(JSON.stringify(batch)), out)).toBe(3);
+    expect(out).toEqual(batch);
   });
 
   it('reads a lone reading as written before batching, and refuses a record that is not JSON', () => {

@@ -1,8 +1,10 @@
+import type { Reading } from '../contracts/messages.ts';
+
 /**
  * A look at an uplink's raw bytes, before any parsing: may it raise a gas alarm? Ingest's sources
  * ask this of every message that must wait, so that a leak's batch does not wait behind other
- * gateways' routine batches (`uplink-lanes.ts`); on Kafka it marks the
- * readings records (their JSON has the same keys) whose partitions processors work on first. It
+ * gateways' routine batches (`uplink-lanes.ts`); on Kafka `readingsMayRaiseGasAlarm` below asks
+ * the same of the decoded readings, to mark the records whose partitions processors work on first. It
  * errs on the side of "yes" (a reading at or above the lowest first set point in use, a red alarm
  * lamp, an intermittent buzzer: what `GasAlarmDetector` raises on) and it only orders: a payload
  * it misreads (an escaped key, say) still reaches ingest and the detectors in the normal order, so
@@ -36,6 +38,25 @@ export function mayRaiseGasAlarm(payload: Buffer | string, lowestL1LelPct: numbe
   for (let match = expression.exec(text); match; match = expression.exec(text)) {
     const concentration = match[1];
     if (concentration === undefined || Number(concentration) >= lowestL1LelPct) return true;
+  }
+  return false;
+}
+
+/**
+ * The same question of readings already decoded, as ingest hands them to the bus (a readings
+ * record's URGENT_HEADER): some reading's `lelPct` or controller channel at or above
+ * `lowestL1LelPct`, a red alarm lamp or an intermittent buzzer.
+ */
+export function readingsMayRaiseGasAlarm(readings: readonly Reading[], lowestL1LelPct: number): boolean {
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
+    if ((r.lelPct !== undefined && r.lelPct >= lowestL1LelPct) || r.lamps?.alarm === true || r.buzzer === 'intermittent') return true;
+    const channels = r.detectors;
+    if (channels === undefined) continue;
+    for (let c = 0; c < channels.length; c++) {
+      const lelPct = channels[c]!.lelPct;
+      if (lelPct !== null && lelPct >= lowestL1LelPct) return true;
+    }
   }
   return false;
 }
