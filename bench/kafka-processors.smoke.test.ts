@@ -20,8 +20,11 @@ describeWithServer('KAFKA_BROKERS', 'kafka', 'bench/kafka-processors.ts smoke', 
     expect(benchmark).toBe('kafka-processors');
     expect(r.runs).toHaveLength(1);
     const x = r.runs[0]!;
-    // Two gateways of 100 devices, two rounds: four publishes, one record per partition each.
-    expect(x).toMatchObject({ processors: 1, readings: 400, records: 8, rejudged: 0 });
+    // Two gateways of 100 devices, two rounds: four publishes of a record per partition each (two
+    // partitions hold the fleet's 200 devices), joined per partition where they share a request.
+    expect(x).toMatchObject({ processors: 1, readings: 400, rejudged: 0 });
+    expect(x.records).toBeGreaterThanOrEqual(2);
+    expect(x.records).toBeLessThanOrEqual(8);
     // Readings over the judging time (rounded to 10 ms in the file).
     expect(x.readingsPerS * x.judgeSeconds).toBeGreaterThan(x.readings * 0.9);
     expect(x.readingsPerS * x.judgeSeconds).toBeLessThan(x.readings * 1.1);

@@ -2,7 +2,8 @@
  * Readings/s through the Kafka path with 1…N processor processes, and what each costs in CPU: the
  * simulator fleet's readings are produced to the readings topic as ingest does, one publish per
  * gateway and round (`--per-gateway` readings, like one MQTT message each: `readingRecords` makes
- * one record per partition of it, keyed by placement, gzip off, coalesced produce requests), and
+ * one record per partition of it, placed by the device's key, gzip off; the publishes that share a
+ * produce request are joined into one record per partition, `joinReadingRecords`), and
  * 1…N processor roles (`app/main.ts`, ROLE=processor, separate processes) drain that backlog: each
  * judges every reading with all detectors and checkpoints the touched devices' state to the
  * compacted state topic before committing.
@@ -16,7 +17,7 @@
  * is produced, and they are resumed. Judging is timed from the resume to the first sample (every
  * 100 ms) where the processors' own `gas_processor_readings_total` (their /metrics, summed) reaches
  * the readings produced: readings/s = readings ÷ that time. The group's lag counts records, not
- * readings (a record carries a message's readings of one partition), so it is not the rate; it says
+ * readings (a record carries a request's readings of one partition), so it is not the rate; it says
  * when the drain is done: `drainSeconds` runs from the resume to the lag at zero, i.e. to every
  * partition's checkpoint and commit, which comes up to the checkpoint interval (10 s by default)
  * after its last reading, and `readingsPerSToCommit` is readings ÷ that. CPU seconds from /proc over
@@ -88,7 +89,7 @@ export interface ProcessCpu {
 export interface KafkaProcessorsRun {
   processors: number;
   readings: number;
-  /** Records on the readings topic: one per partition per published batch. */
+  /** Records on the readings topic: one per partition per produce request. */
   records: number;
   produceReadingsPerS: number;
   /** Processes spawned → every one serving /metrics, their group stable with every partition assigned (and a second for the restores). */

@@ -90,6 +90,20 @@ describe('compact readings records', () => {
     expect(roundTrip(many.slice(0, 65_533)).back).toStrictEqual(many.slice(0, 65_533));
   });
 
+  it('read several records joined back to back as one, in order', () => {
+    const writer = new CompactReadingsWriter();
+    const first: Reading[] = [{ deviceId: 'HM-1', kind: 'household_meter', ...base, volumeM3: 1 }, { deviceId: 'HM-2', kind: 'household_meter', ...base, volumeM3: 2 }];
+    const second: Reading[] = [{ deviceId: 'HA-1', kind: 'home_gas_alarm', ...base, gatewayId: 'GW-2', lelPct: 60 }];
+    const joined = Buffer.concat([writer.write(first)!, writer.write(second)!, writer.write(first)!]);
+    const back: Reading[] = [];
+    expect(readCompactReadings(joined, back)).toBe(5);
+    expect(back).toStrictEqual([...first, ...second, ...first]);
+    // A damaged second segment: nothing of the record is added.
+    const out: Reading[] = [];
+    expect(() => readCompactReadings(joined.subarray(0, joined.length - 3), out)).toThrow(CompactReadingsError);
+    expect(out).toEqual([]);
+  });
+
   it('let one writer write records of any size one after another', () => {
     const writer = new CompactReadingsWriter();
     const big = Array.from({ length: 3000 }, (_, i): Reading => ({ deviceId: `AC-${i}`, kind: 'alarm_controller', ...base, detectors: Array.from({ length: 8 }, (_, c) => ({ channel: c + 1, lelPct: c, status: ['OK'] })) }));

@@ -17,6 +17,9 @@ import { DEVICE_KINDS } from '../contracts/messages.ts';
  * A reading this layout cannot hold as it is (a field the v1 schema does not name — the wire format
  * keeps unknown fields —, a value of another type) is written whole as its JSON text instead
  * (`fields` = AS_JSON): rare, and lossless either way. All integers little-endian.
+ *
+ * A record may hold several such segments back to back, each from its FORMAT byte: the bus's
+ * publisher joins the records of one partition that go in one produce request (`joinReadingRecords`).
  */
 export const COMPACT_READINGS_FORMAT = 0x01;
 
@@ -299,7 +302,7 @@ function isChannel(value: unknown): value is DetectorChannel {
 /** A cursor over one record; DataView's own bounds checks catch a record that ends early. */
 class RecordReader {
   readonly view: DataView;
-  at = 1;
+  at = 0;
   texts: string[] = [];
 
   constructor(record: Buffer) {
@@ -355,19 +358,24 @@ class RecordReader {
  */
 export function readCompactReadings(record: Buffer, into: Reading[]): number {
   const reader = new RecordReader(record);
-  let decoded: Reading[];
-  try {
-    decoded = readAll(record, reader);
-  } catch (err) {
-    if (err instanceof RangeError) throw new CompactReadingsError(`compact readings record ends early (${record.length} bytes)`, { cause: err });
-    throw err;
+  const decoded: Reading[] = [];
+  while (reader.at < record.length) {
+    if (record[reader.at] !== COMPACT_READINGS_FORMAT) {
+      throw new CompactReadingsError(`compact readings record has ${record.length - reader.at} bytes after its ${decoded.length} readings`);
+    }
+    reader.at++;
+    try {
+      readSegment(record, reader, decoded);
+    } catch (err) {
+      if (err instanceof RangeError) throw new CompactReadingsError(`compact readings record ends early (${record.length} bytes)`, { cause: err });
+      throw err;
+    }
   }
-  if (reader.at !== record.length) throw new CompactReadingsError(`compact readings record has ${record.length - reader.at} bytes after its ${decoded.length} readings`);
   for (let i = 0; i < decoded.length; i++) into.push(decoded[i]!);
   return decoded.length;
 }
 
-function readAll(record: Buffer, reader: RecordReader): Reading[] {
+function readSegment(record: Buffer, reader: RecordReader, decoded: Reading[]): void {
   // The texts: their lengths in UTF-16 units, then all of them as one UTF-8 run, decoded at once.
   const count = reader.u16();
   const lengths = new Array<number>(count);
@@ -386,11 +394,10 @@ function readAll(record: Buffer, reader: RecordReader): Reading[] {
   reader.texts = texts;
 
   const readings = reader.u16();
-  const decoded = new Array<Reading>(readings);
   for (let n = 0; n < readings; n++) {
     const fields = reader.u32();
     if (fields === AS_JSON) {
-      decoded[n] = JSON.parse(reader.text()) as Reading;
+      decoded.push(JSON.parse(reader.text()) as Reading);
       continue;
     }
     const deviceId = reader.text();
@@ -425,7 +432,6 @@ function readAll(record: Buffer, reader: RecordReader): Reading[] {
       }
       r.detectors = detectors;
     }
-    decoded[n] = r;
+    decoded.push(r);
   }
-  return decoded;
 }

@@ -20,7 +20,7 @@ import { KafkaBusError, retryRetriable } from './kafka-errors.ts';
 import { parseKafkaBusOptions, type KafkaBusOptions, type KafkaBusOptionsInput } from './kafka-options.ts';
 import { KafkaStateStore } from './kafka-state-store.ts';
 import './kafkajs-idle-timer-fix.ts';
-import { jsonRecords, readingRecords, URGENT_HEADER, type RecordCodec } from './record-codecs.ts';
+import { joinReadingRecords, jsonRecords, readingRecords, URGENT_HEADER, type RecordCodec } from './record-codecs.ts';
 
 /** Topic names without the configured prefix. */
 export const TOPICS = {
@@ -132,6 +132,8 @@ class Publisher {
      * so a request kept under it can never be refused for size, whatever the key spread.
      */
     private readonly maxRequestBytes = 800_000,
+    /** What a topic's records of one request become (the readings topic's: one record per partition, `joinReadingRecords`). */
+    private readonly joinRecords: (topic: string, messages: Message[]) => Message[] = (_topic, messages) => messages,
   ) {}
 
   /** Resolves once every message is acknowledged; a large send goes as several requests, in order. */
@@ -187,7 +189,7 @@ class Publisher {
         await this.producer.sendBatch({
           acks: -1,
           compression: this.compression,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: this.joinRecords(topic, messages) })),
         });
         for (const t of taken) t.resolve();
       } catch (cause) {
@@ -598,9 +600,10 @@ export class KafkaBus implements Bus {
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     this.#admin = this.#kafka.admin();
     const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-    this.#publisher = new Publisher(this.#producer, compression);
+    const joinReadings = (topic: string, messages: Message[]): Message[] => (topic === this.topics.readings ? joinReadingRecords(messages) : messages);
+    this.#publisher = new Publisher(this.#producer, compression, undefined, undefined, joinReadings);
     this.#urgentProducer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    this.#readingsLanes = new ReadingsLanes(this.#publisher, new Publisher(this.#urgentProducer, compression));
+    this.#readingsLanes = new ReadingsLanes(this.#publisher, new Publisher(this.#urgentProducer, compression, undefined, undefined, joinReadings));
     this.readings = new KafkaReadingsChannel(this, this.topics.readings, readingRecords((deviceId) => this.partitionOfDevice(deviceId), mayBeUrgent));
     this.gatewayStatus = new KafkaChannel<GatewayStatus>(this, this.topics.gatewayStatus, jsonRecords((s) => s.gatewayId));
     this.alertEvents = new KafkaChannel<AlertEvent>(this, this.topics.alertEvents, jsonRecords((e) => e.subjectId));

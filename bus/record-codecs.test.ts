@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../contracts/messages.ts';
 import { COMPACT_READINGS_FORMAT } from './compact-readings.ts';
-import { jsonRecords, readingRecords, URGENT_HEADER } from './record-codecs.ts';
+import { joinReadingRecords, jsonRecords, readingRecords, URGENT_HEADER } from './record-codecs.ts';
 
 const reading = (deviceId: string, gatewayId: string, receivedAtMs: number, volumeM3: number): Reading => ({
   deviceId,
@@ -58,6 +58,32 @@ describe('readingRecords', () => {
     expect(out[0]).toEqual(reading('M-1', 'GW-1', 5, 1));
     expect(() => codec.decode(Buffer.from('not json'), out)).toThrow();
     expect(out).toHaveLength(1);
+  });
+});
+
+describe('joinReadingRecords', () => {
+  it('joins the compact records of a partition into one, in order, urgent if one was; a JSON record ends the join', () => {
+    const codec = readingRecords(partitionOf, (readings) => readings.some((r) => r.volumeM3 === 99));
+    const publishes = [['M-1', 'M-2'], ['M-3'], ['M-4', 'M-5'], ['M-7']].map((ids, p) => ids.map((id) => reading(id, `GW-${p}`, 1000, p === 3 ? 99 : p)));
+    const records = publishes.flatMap((batch) => codec.encode(batch));
+    const json = { partition: 0, key: null, value: JSON.stringify([reading('M-6', 'GW-9', 1000, 6)]) };
+    const later = codec.encode([reading('M-8', 'GW-9', 1000, 8)]);
+    const joined = joinReadingRecords([...records, json, ...later]);
+    // Partition 1 (odd): M-1, M-3, M-5, M-7 in one record, urgent through M-7; partition 0: M-2 and M-4, the JSON record, then M-8.
+    expect(joined.map((r) => [r.partition, r.headers?.[URGENT_HEADER]])).toEqual([[1, '1'], [0, undefined], [0, undefined], [0, undefined]]);
+    const contents = joined.map((r) => {
+      const out: Reading[] = [];
+      codec.decode(Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as string), out);
+      return out.map((x) => x.deviceId);
+    });
+    expect(contents).toEqual([['M-1', 'M-3', 'M-5', 'M-7'], ['M-2', 'M-4'], ['M-6'], ['M-8']]);
+  });
+
+  it('leaves a lone record and keyed records as they are', () => {
+    const one = readingRecords(partitionOf).encode([reading('M-1', 'GW-1', 1000, 1)]);
+    expect(joinReadingRecords(one)).toBe(one);
+    const keyed = [{ key: 'a', value: 'x' }, { key: 'b', value: 'y' }];
+    expect(joinReadingRecords(keyed)).toEqual(keyed);
   });
 });
 

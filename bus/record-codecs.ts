@@ -65,3 +65,44 @@ export function readingRecords(partitionOfDevice: (deviceId: string) => number, 
     },
   };
 }
+
+/**
+ * The readings records of one produce request, those of a partition joined into one record where
+ * they are compact (their segments back to back, in order; marked urgent if any of them was), so
+ * that Kafka and each consumer handle one record per partition per request instead of one per
+ * MQTT message: at one reading per message that was a record, and kafkajs's per-record encoding,
+ * per reading. A record that is not compact (JSON) stays as it is and ends its partition's join,
+ * so a partition's records keep their order.
+ */
+export function joinReadingRecords(records: Message[]): Message[] {
+  if (records.length < 2) return records;
+  const out: Message[] = [];
+  const joins: Array<{ at: number; partition: number; parts: Buffer[]; urgent: boolean }> = [];
+  const open = new Map<number, (typeof joins)[number]>();
+  for (const record of records) {
+    const { partition, value } = record;
+    const compact = partition !== undefined && Buffer.isBuffer(value) && value[0] === COMPACT_READINGS_FORMAT && record.key == null;
+    if (!compact) {
+      if (partition !== undefined) open.delete(partition);
+      out.push(record);
+      continue;
+    }
+    const urgent = record.headers?.[URGENT_HEADER] !== undefined;
+    const joined = open.get(partition);
+    if (joined === undefined) {
+      const join = { at: out.length, partition, parts: [value], urgent };
+      joins.push(join);
+      open.set(partition, join);
+      out.push(record);
+    } else {
+      joined.parts.push(value);
+      joined.urgent ||= urgent;
+    }
+  }
+  for (const { at, partition, parts, urgent } of joins) {
+    if (parts.length === 1) continue;
+    const value = Buffer.concat(parts);
+    out[at] = urgent ? { partition, key: null, value, headers: URGENT_HEADERS } : { partition, key: null, value };
+  }
+  return out;
+}
