@@ -15,7 +15,7 @@ done < <(bash scripts/services.sh start "${SERVICES[@]}" | grep -E '^[A-Z_]+=')
 run() { echo "== $*" >&2; "$@"; }
 run npx tsx bench/floors.ts
 run npx tsx bench/node-red-peer.ts
-run npx tsx bench/throughput.ts --path both --kafka-devices 20000
+run npx tsx bench/throughput.ts --path both --kafka-devices 20000 --seconds-per-level 30
 run npx tsx bench/memory.ts --devices 100000,1000000
 run npx tsx bench/burst.ts
 run npx tsx bench/burst.ts --kafka --out bench/out/burst-kafka.json
