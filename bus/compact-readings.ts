@@ -177,39 +177,12 @@ export class CompactReadingsWriter {
       || typeof r.gatewayId !== 'string' || typeof r.receivedAtMs !== 'number') return AS_JSON;
     let fields = 0;
     let keys = 6;
-    if (r.status !== undefined) {
-      if (!isTextList(r.status)) return AS_JSON;
-      fields |= STATUS;
-      keys++;
-    }
-    if (r.vendor !== undefined) {
-      if (typeof r.vendor !== 'string') return AS_JSON;
-      fields |= VENDOR;
-      keys++;
-    }
-    if (r.valve !== undefined) {
-      if (!VALVE_CODE.has(r.valve)) return AS_JSON;
-      fields |= VALVE;
-      keys++;
-    }
-    if (r.flowMeterId !== undefined) {
-      if (typeof r.flowMeterId !== 'string') return AS_JSON;
-      fields |= FLOW_METER_ID;
-      keys++;
-    }
-    if (r.lamps !== undefined) {
-      if (!isLamps(r.lamps)) return AS_JSON;
-      fields |= LAMPS;
-      keys++;
-    }
-    if (r.buzzer !== undefined) {
-      if (!BUZZER_CODE.has(r.buzzer)) return AS_JSON;
-      fields |= BUZZER;
-      keys++;
-    }
-    if (r.backup !== undefined) {
-      if (!BACKUP_CODE.has(r.backup)) return AS_JSON;
-      fields |= BACKUP;
+    for (let i = 0; i < CHECKED_FIELDS.length; i++) {
+      const [key, bit, holds] = CHECKED_FIELDS[i]!;
+      const value = r[key];
+      if (value === undefined) continue;
+      if (!holds(value)) return AS_JSON;
+      fields |= bit;
       keys++;
     }
     for (let i = 0; i < NUMBER_FIELDS.length; i++) {
@@ -218,11 +191,6 @@ export class CompactReadingsWriter {
       if (value === undefined) continue;
       if (typeof value !== 'number') return AS_JSON;
       fields |= bit;
-      keys++;
-    }
-    if (r.detectors !== undefined) {
-      if (!Array.isArray(r.detectors) || r.detectors.length > 0xffff || !r.detectors.every(isChannel)) return AS_JSON;
-      fields |= DETECTORS;
       keys++;
     }
     // Any other key with a value (one left undefined JSON drops too) sends the reading as JSON.
@@ -274,6 +242,21 @@ export class CompactReadingsWriter {
     for (let i = 0; i < values.length; i++) this.#text(values[i]!);
   }
 }
+
+const isText = (value: unknown): boolean => typeof value === 'string';
+const isChannelList = (value: unknown): boolean => Array.isArray(value) && value.length <= 0xffff && value.every(isChannel);
+
+/** The optional fields other than numbers, each with what its value must be for this layout to hold it. */
+const CHECKED_FIELDS: ReadonlyArray<readonly [keyof Reading, number, (value: unknown) => boolean]> = [
+  ['status', STATUS, (value) => isTextList(value)],
+  ['vendor', VENDOR, isText],
+  ['valve', VALVE, (value) => VALVE_CODE.has(value as string)],
+  ['flowMeterId', FLOW_METER_ID, isText],
+  ['lamps', LAMPS, (value) => isLamps(value)],
+  ['buzzer', BUZZER, (value) => BUZZER_CODE.has(value as string)],
+  ['backup', BACKUP, (value) => BACKUP_CODE.has(value as string)],
+  ['detectors', DETECTORS, isChannelList],
+];
 
 const isTextList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.length <= 0xff && value.every((v) => typeof v === 'string');
