@@ -9,11 +9,13 @@ import { DEVICE_KINDS } from '../contracts/messages.ts';
  *   u8 FORMAT · u16 texts · texts × u32 length (UTF-16 units) · u32 bytes · the texts as one
  *   UTF-8 run · u16 readings · readings
  *   reading: u32 fields · deviceId · u8 kind · at · f64 atMs · gatewayId · f64 receivedAtMs · the
- *            optional fields that `fields` flags, in FIELDS order
+ *            optional fields that `fields` flags: status, vendor, valve, flowMeterId, lamps,
+ *            buzzer, backup, then NUMBER_FIELDS in their order, then the controller's channels
  *
  * Every text (device, gateway, time, vendor, status token) is a u16 index into the record's
  * texts, each written once and all decoded in one call (a call per text cost more than the rest of
- * the decoding): a record's readings mostly share their gateway, time, vendors and status tokens. Numbers are float64, exactly as the edge accepted them.
+ * the decoding): a record's readings mostly share their gateway, time, vendors and status tokens.
+ * Numbers are float64, exactly as the edge accepted them.
  * A reading this layout cannot hold as it is (a field the v1 schema does not name — the wire format
  * keeps unknown fields —, a value of another type) is written whole as its JSON text instead
  * (`fields` = AS_JSON): rare, and lossless either way. All integers little-endian.
@@ -25,7 +27,7 @@ export const COMPACT_READINGS_FORMAT = 0x01;
 
 const AS_JSON = 0x8000_0000;
 
-// Optional fields, one bit each in this order.
+// The optional fields' bits in `fields` (the order they are written in is the header's).
 const STATUS = 1 << 0;
 const VENDOR = 1 << 1;
 const VOLUME = 1 << 2;
