@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../app/clock.ts';
 import { SCREENSHOTS, browserSuite, haveChromium, launchChromium, screenshot } from './browser-support.ts';
 import { startTestPipeline, type TestPipeline } from '../harness.ts';
@@ -28,7 +28,10 @@ const START = Date.parse('2026-11-23T02:00:00.000Z');
 const LEAK = { kind: 'home_gas_alarm', lelPct: 62, lamps: { power: true, fault: false, alarm: true }, buzzer: 'intermittent', valve: 'closed' };
 const POWER_LOST = { kind: 'home_gas_alarm', lelPct: 0, lamps: { power: false, fault: false, alarm: false }, buzzer: 'off', valve: 'open' };
 
-describe.skipIf(!haveChromium)(browserSuite('alarm map in a browser'), () => {
+// Each step waits at most 10 s, so a step that never comes fails with its locator named before the test's own limit.
+const STEP_MS = 10_000;
+
+describe.skipIf(!haveChromium)(browserSuite('alarm map in a browser'), { timeout: 90_000 }, () => {
   const clock = new ManualClock(START);
   let pipeline: TestPipeline;
   let browser: Browser;
@@ -74,11 +77,35 @@ describe.skipIf(!haveChromium)(browserSuite('alarm map in a browser'), () => {
     browser = await launchChromium();
     const desk = await browser.newContext({ viewport: { width: 1366, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     operator = await desk.newPage();
+    operator.setDefaultTimeout(STEP_MS);
     await operator.goto(`${pipeline.httpUrl}/`);
     await operator.locator('input[name=token]').fill(token);
     await operator.locator('button[type=submit]').click();
     await operator.locator('[data-testid=live][data-state=open]').waitFor();
   }, 60_000);
+
+  // CI keeps only the output: say what the map showed when a step failed.
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(async () => {
+      const seen = await operator.evaluate(() => {
+        const data = (sel: string, key: string) => [...document.querySelectorAll<HTMLElement>(sel)].map((e) => e.dataset[key]);
+        const unplaced = document.querySelector<HTMLDetailsElement>('[data-testid=map-unplaced]');
+        return {
+          hash: location.hash,
+          live: data('[data-testid=live]', 'state'),
+          zoom: data('[data-testid=alarm-map]', 'zoom'),
+          onMap: document.querySelector('[data-testid=map-on-map]')?.textContent,
+          markers: data('[data-testid=map-marker]', 'device'),
+          clusters: data('[data-testid=map-cluster]', 'count'),
+          incidents: data('[data-testid=map-incident]', 'count'),
+          popups: [...document.querySelectorAll('.leaflet-popup')].map((e) => e.textContent?.slice(0, 80)),
+          unplaced: unplaced ? { open: unplaced.open, text: unplaced.textContent } : null,
+          sound: data('[data-testid=alarm-sound]', 'state'),
+        };
+      }).catch((err: unknown) => String(err));
+      process.stderr.write(`alarm map when the step failed: ${JSON.stringify(seen)}\n`);
+    });
+  });
 
   afterAll(async () => {
     await browser?.close();
