@@ -158,6 +158,9 @@ describe.skipIf(!haveChromium)(browserSuite('alarm map in a browser'), { timeout
     expect(await popup.locator('a').getAttribute('href')).toBe('#/device/HA-M1');
     // The north-east one's popup, for the picture: it covers none of the block's other markers.
     await operator.locator('.leaflet-popup-close-button').click();
+    // The closed popup fades out for 200 ms, still in the page: a click in that time can land on
+    // the map beneath it instead of the marker (seen under load in CI).
+    await operator.locator('.leaflet-popup').waitFor({ state: 'detached' });
     await operator.locator('[data-testid=map-marker][data-device=HA-M2]').click({ timeout: 5_000 });
     await operator.locator('[data-testid=map-popup][data-device=HA-M2]').getByText('李强').waitFor();
     await shot('operator-map-block');
