@@ -141,10 +141,17 @@ describe('HistoryStore', () => {
     expect(after.bytes).toBeLessThanOrEqual(maxBytes);
     expect(after.devices).toBe(devices);
     const counts = Array.from({ length: devices }, (_, d) => all(s, `HA-${d}`).points.length);
-    expect(Math.min(...counts)).toBeGreaterThan(40);
+    // Nobody starved: a device caught below the share when the total was reached (its growth is
+    // staggered by slot) keeps at least a third of it, and grows again when it next fills up.
+    expect(Math.min(...counts)).toBeGreaterThan(after.pointsPerDeviceLimit / 3);
     expect(Math.max(...counts)).toBeLessThanOrEqual(after.pointsPerDeviceLimit);
     expect(after.points).toBe(counts.reduce((a, b) => a + b, 0));
     expect(after.bytes).toBeGreaterThan(devices * DEVICE_OVERHEAD_BYTES);
+    // Readings go on: the devices below the share grow into the room the sweep made.
+    for (let i = 300; i < 400; i++) for (let d = 0; d < devices; d++) s.add(alarm(`HA-${d}`, T0 + i * MIN, i % 7));
+    const later = Array.from({ length: devices }, (_, d) => all(s, `HA-${d}`).points.length);
+    expect(Math.min(...later)).toBeGreaterThanOrEqual(Math.floor((s.stats().pointsPerDeviceLimit * 3) / 4));
+    expect(s.stats().bytes).toBeLessThanOrEqual(maxBytes);
   });
 
   it('forgets a device silent for longer than maxAgeMs at the next sweep, by device time', async () => {
@@ -228,5 +235,28 @@ describe('HistoryStore', () => {
     const daily = bytesSinceNow();
     s.add(meter('HM-daily', T0 + 4 * DAY, 4));
     expect(daily()).toBe((8 - 4) * perPoint('household_meter'));
+  });
+
+  it('staggers the growth of devices filling up in step, so a fleet does not grow all at once', () => {
+    const s = store();
+    const capacities = () => [...s.devices()].map(([, data]) => (data.length - 2) / 3);
+    const fleet = Array.from({ length: 64 }, (_, d) => `HA-${d}`);
+    for (let i = 0; i < 5; i++) for (const id of fleet) s.add(alarm(id, T0 + i * MIN, 1));
+    // Each grew once, to at most fourfold and at least three quarters of it, by its slot.
+    const first = capacities();
+    expect(Math.min(...first)).toBeGreaterThanOrEqual(12);
+    expect(Math.max(...first)).toBe(16);
+    expect(new Set(first).size).toBeGreaterThanOrEqual(4);
+    // Their next growth comes at as many different counts: never more than a quarter of the fleet at one.
+    const grownAt = new Map<number, number>();
+    for (let i = 5; i < 17; i++) {
+      const before = capacities();
+      for (const id of fleet) s.add(alarm(id, T0 + i * MIN, 1));
+      const grew = capacities().filter((c, d) => c > before[d]!).length;
+      if (grew > 0) grownAt.set(i, grew);
+    }
+    expect([...grownAt.values()].reduce((a, b) => a + b, 0)).toBe(fleet.length);
+    expect(Math.max(...grownAt.values())).toBeLessThanOrEqual(fleet.length / 4);
+    expect(Math.max(...capacities())).toBeLessThanOrEqual(256);
   });
 });

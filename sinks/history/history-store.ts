@@ -36,6 +36,15 @@ const FIRST_CAPACITY = 4;
  * is a new array and a copy. Others double.
  */
 const DENSE_GROWTH = 4;
+/**
+ * A fleet's devices fill their arrays in step (after a start without a saved history, or a bench's
+ * fleet): were they all to grow at the same count, every device's new array would be allocated
+ * within one round of the fleet — 200 MB for 20 000 devices going 64 → 256 — all of it surviving,
+ * which the young generation copies out in 80–100 ms pauses on the alarm path. So a dense device
+ * grows to up to this fraction less than fourfold, by its slot, and its next growth comes that
+ * much earlier: each stage is spread over a quarter of its readings instead of one round.
+ */
+const GROWTH_STAGGER = 0.25;
 /** What a device costs beyond its numbers: Map entry, id string and the array's header (V8 x64, measured 104–110), and its two slot entries. */
 export const DEVICE_OVERHEAD_BYTES = 128;
 /** A slot no device holds. */
@@ -119,6 +128,11 @@ class StatusSets {
     this.#ids.set(key, id);
     return id;
   }
+}
+
+/** A slot's place in [0, 1), evenly spread over consecutive slots (Fibonacci hashing); slot 0 is 0. */
+function staggerOf(slot: number): number {
+  return (Math.imul(slot, 0x9e3779b1) >>> 0) / 2 ** 32;
 }
 
 /** The values of the reading being added, in its layout's field order (one buffer, reused). */
@@ -492,8 +506,9 @@ export class HistoryStore {
     const count = data[1]!;
     if (count <= target) return data;
     const spanMs = data[HEADER + (count - 1) * layout.stride]! - data[HEADER]!;
-    const growth = spanMs < 2 * count * this.#options.tiers[0]!.resolutionMs ? DENSE_GROWTH : 2;
-    const grown = Math.min(capacity * growth, this.#options.maxPointsPerDevice, this.#limit);
+    const dense = spanMs < 2 * count * this.#options.tiers[0]!.resolutionMs;
+    const wanted = dense ? Math.max(capacity + 1, Math.floor(capacity * DENSE_GROWTH * (1 - GROWTH_STAGGER * staggerOf(slot)))) : capacity * 2;
+    const grown = Math.min(wanted, this.#options.maxPointsPerDevice, this.#limit);
     if (grown > capacity) {
       if (this.#bytes + (grown - capacity) * layout.stride * 8 <= this.#options.maxBytes) return this.#resize(slot, data, layout, grown);
       this.#tighten();
