@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db } from './db.ts';
+import { InFlight, type Db } from './db.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -20,6 +20,7 @@ export interface PgDbOptions {
 /** PostgreSQL over a pg.Pool (DATABASE_URL). */
 export class PgDb implements Db {
   readonly #pool: pg.Pool;
+  readonly #inFlight = new InFlight();
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -40,10 +41,14 @@ export class PgDb implements Db {
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    return run<Row>(this.#pool, sql, params);
+    return this.#inFlight.track(run<Row>(this.#pool, sql, params));
   }
 
-  async transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+    return this.#inFlight.track(this.#transaction(work));
+  }
+
+  async #transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     const tx: Db = {
       query: (sql, params) => run(client, sql, params),
@@ -63,7 +68,9 @@ export class PgDb implements Db {
     }
   }
 
+  /** After the work in flight, and what it leads to, has finished (at most CLOSE_GRACE_MS). */
   async close(): Promise<void> {
+    await this.#inFlight.settled();
     await this.#pool.end();
   }
 }

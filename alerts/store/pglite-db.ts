@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Db } from './db.ts';
+import { InFlight, type Db } from './db.ts';
 
 type Runner = Pick<PGlite, 'query' | 'exec'> | Transaction;
 
@@ -31,6 +31,7 @@ function txDb(tx: Transaction): Db {
 /** The embedded default: PGlite persisted under `dir`, or in memory when `dir` is omitted (tests). */
 export class PgliteDb implements Db {
   readonly #pg: PGlite;
+  readonly #inFlight = new InFlight();
 
   private constructor(pg: PGlite) {
     this.#pg = pg;
@@ -53,14 +54,16 @@ export class PgliteDb implements Db {
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    return run<Row>(this.#pg, sql, params);
+    return this.#inFlight.track(run<Row>(this.#pg, sql, params));
   }
 
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
-    return this.#pg.transaction((tx) => work(txDb(tx)));
+    return this.#inFlight.track(this.#pg.transaction((tx) => work(txDb(tx))));
   }
 
+  /** After the work in flight, and what it leads to, has finished (at most CLOSE_GRACE_MS). */
   async close(): Promise<void> {
+    await this.#inFlight.settled();
     if (!this.#pg.closed) await this.#pg.close();
   }
 }

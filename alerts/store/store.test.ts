@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeWithServers } from '../../sinks/influx/integration-env.ts';
+import type { Db } from './db.ts';
 import { MigrationError } from './errors.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import { openDb } from './open-db.ts';
@@ -16,6 +18,58 @@ const tempDir = (): string => {
 };
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * A change, then — once it has committed — its audit entry, as the API's onSend hook writes it,
+ * with the store closed in between (a stop while a request is still being handled): both land,
+ * and the store takes nothing after it closed.
+ */
+async function closeLetsWorkFinish(open: () => Promise<Db>): Promise<void> {
+  const db = await open();
+  await db.query('CREATE TABLE audited (id int PRIMARY KEY, what text)');
+  const change = db
+    .transaction(async (tx) => {
+      await tx.query("INSERT INTO audited VALUES (1, 'change')");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await tx.query("UPDATE audited SET what = 'changed' WHERE id = 1");
+    })
+    .then(() => db.query("INSERT INTO audited VALUES (2, 'audit')"));
+  const closed = db.close();
+  await change;
+  await closed;
+  await expect(db.query('SELECT 1')).rejects.toThrow();
+  const again = await open();
+  expect(await again.query('SELECT id, what FROM audited ORDER BY id')).toEqual([
+    { id: 1, what: 'changed' },
+    { id: 2, what: 'audit' },
+  ]);
+  await again.close();
+}
+
+describe('closing a store', () => {
+  it('the embedded store in its worker lets the work in flight and what it leads to finish first', async () => {
+    const dir = join(tempDir(), 'tickets-db');
+    await closeLetsWorkFinish(() => openDb({ dir }));
+  });
+
+  it('PGlite in the process does too', async () => {
+    const dir = join(tempDir(), 'pglite');
+    await closeLetsWorkFinish(() => PgliteDb.open({ dir }));
+  });
+});
+
+describeWithServers({ TEST_DATABASE_URL: 'postgres' }, 'closing a PostgreSQL store', (env) => {
+  it('lets the work in flight and what it leads to finish first', async () => {
+    const schema = `close_${process.pid}_${Date.now().toString(36)}`;
+    try {
+      await closeLetsWorkFinish(() => openDb({ databaseUrl: env.TEST_DATABASE_URL!, schema }));
+    } finally {
+      const db = await openDb({ databaseUrl: env.TEST_DATABASE_URL! });
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.close();
+    }
+  });
 });
 
 describe('ticket store', () => {

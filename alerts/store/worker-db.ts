@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Db } from './db.ts';
+import { InFlight, type Db } from './db.ts';
 import { DbUnavailableError } from './errors.ts';
 import type { WorkerError, WorkerInit, WorkerReply, WorkerRequest } from './pglite-worker-protocol.ts';
 
@@ -31,6 +31,7 @@ export class WorkerQueryError extends Error {
 export class WorkerDb implements Db {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
+  readonly #inFlight = new InFlight();
   #nextId = 1;
   #failed: Error | undefined;
 
@@ -74,17 +75,22 @@ export class WorkerDb implements Db {
   #call(req: Request): Promise<unknown[]> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
+    return this.#inFlight.track(new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage({ ...req, id });
-    });
+    }));
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
     return this.#call({ op: 'query', sql, ...(params && params.length > 0 ? { params } : {}) }) as Promise<Row[]>;
   }
 
-  async transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+    // Whole, so that close() waits for a transaction busy between two of its statements.
+    return this.#inFlight.track(this.#transaction(work));
+  }
+
+  async #transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
     const tx = this.#nextId;
     await this.#call({ op: 'begin' });
     const inTx: Db = {
@@ -104,7 +110,9 @@ export class WorkerDb implements Db {
     return result;
   }
 
+  /** After the work in flight, and what it leads to, has finished (at most CLOSE_GRACE_MS). */
   async close(): Promise<void> {
+    await this.#inFlight.settled();
     if (this.#failed) return;
     await this.#call({ op: 'close' }).catch(() => {});
     await this.#worker.terminate();
