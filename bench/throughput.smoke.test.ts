@@ -30,7 +30,7 @@ function expectSaneLatency(p: Percentiles, probes: number): void {
   expect(p.max).toBeLessThan(30_000);
 }
 
-function expectSanePath(path: PathResult, devices: number, rounds: number, batches: number[], levels: number[]): void {
+function expectSanePath(path: PathResult, devices: number, rounds: number, batches: number[], levels: number[], processes: string[] = ['pipeline']): void {
   expect(path.influx).toBe(false);
   // On by default, as in `npm start`.
   expect(path.history).toBe(true);
@@ -58,6 +58,14 @@ function expectSanePath(path: PathResult, devices: number, rounds: number, batch
     expectSaneLatency(l.pushLatencyMs, 10);
     // The ticket is opened from the alert, so its push never comes first.
     expect(l.pushLatencyMs.p50).toBeGreaterThanOrEqual(l.alertLatencyMs.p50);
+    // Each pipeline process's stalls in the window, from its own /metrics.
+    expect(l.stalls!.map((x) => x.process)).toEqual(processes);
+    for (const x of l.stalls!) {
+      expect(x.loopDelayP99Ms).toBeGreaterThan(0);
+      expect(x.loopDelayMaxMs).toBeGreaterThanOrEqual(x.loopDelayP99Ms);
+      expect(x.gcOver100Ms).toBeGreaterThanOrEqual(0);
+      expect(x.gcOver10Ms).toBeGreaterThanOrEqual(x.gcOver100Ms);
+    }
   }
 }
 

@@ -50,6 +50,8 @@
  *    most 1 s, so readings still in flight at its start are not missed) to its end / that time.
  *    Before the first level: two rounds as fast as possible and 5 s paced, uncounted. Between
  *    levels the backlog is drained and every probe answered or timed out (30 s, counted as lost).
+ *    Each pipeline process's event-loop delay (p99, max) and GC pauses over 10 and 100 ms in the
+ *    window are reported beside the latencies, from its own /metrics: where a slow probe waited.
  *    Target: technician push p99 ≤ 50 ms at 50 % of peak; reported, not asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -90,6 +92,22 @@ export interface LevelResult {
   pushLatencyMs: Percentiles;
   /** CPU during the paced window (100 = one core): how full the machine was at this level. */
   cpu?: { pipelinePct?: number; brokerPct?: number; loadPct: number };
+  /** Per pipeline process, its stalls during the window: where a slow probe may have waited. */
+  stalls?: ProcessStalls[];
+}
+
+/**
+ * One pipeline process's event-loop delay and garbage-collection pauses over a window, from its
+ * own /metrics (prom-client's default metrics: the delay histogram restarts at every scrape, so
+ * it covers the time since the one before; the processor's is scraped at the ramp too).
+ */
+export interface ProcessStalls {
+  process: string;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** GC pauses longer than 10 ms and than 100 ms (the histogram's buckets). */
+  gcOver10Ms: number;
+  gcOver100Ms: number;
 }
 
 export interface PathResult {
@@ -180,6 +198,8 @@ interface System {
   processorMetrics: string;
   /** Every process's /metrics, for counters when something goes wrong. */
   allMetrics: string[];
+  /** The pipeline processes' names, in the order of allMetrics. */
+  processNames: string[];
   /** The pipeline's processes, for CPU%. */
   pids: number[];
   /** The Kafka broker's JVM, when there is one on this machine, for its CPU. */
@@ -228,6 +248,7 @@ async function startOneProcess(files: PhaseFiles, mosquitto?: Mosquitto): Promis
     apiUrl: pipeline.httpUrl,
     processorMetrics: `${pipeline.httpUrl}/metrics`,
     allMetrics: [`${pipeline.httpUrl}/metrics`],
+    processNames: ['pipeline'],
     pids: mosquitto ? [pipeline.pid, mosquitto.pid] : [pipeline.pid],
     async stop() {
       await pipeline.stop();
@@ -320,6 +341,7 @@ async function startKafka(files: PhaseFiles): Promise<System> {
       processorMetrics: `${processor!.httpUrl}/metrics`,
       brokerPid: kafkaPid,
       allMetrics: [ingest!, processor!, alerts!].map((r) => `${r.httpUrl}/metrics`),
+      processNames: ['ingest', 'processor', 'alerts'],
       pids: [...roles.map((r) => r.child.pid!), broker.pid],
       async stop() {
         await stopRoles(roles);
@@ -353,6 +375,42 @@ const judged = async (system: System) => metricValue(await scrape(system.process
 async function judgedNow(system: System): Promise<{ value: number; atMs: number }> {
   const value = await judged(system);
   return { value, atMs: performance.now() };
+}
+
+const GC_BUCKETS = 'gas_process_nodejs_gc_duration_seconds_bucket';
+
+/** The GC pauses counted so far in a /metrics page: over 10 ms and over 100 ms, all kinds. */
+function gcPauses(text: string): { over10: number; over100: number } {
+  let total = 0;
+  let upTo10 = 0;
+  let upTo100 = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(GC_BUCKETS)) continue;
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.includes('le="+Inf"')) total += count;
+    else if (line.includes('le="0.01"')) upTo10 += count;
+    else if (line.includes('le="0.1"')) upTo100 += count;
+  }
+  return { over10: total - upTo10, over100: total - upTo100 };
+}
+
+/** Scrapes every pipeline process: restarts their delay histograms and takes their GC counts. */
+async function stallsBefore(system: System): Promise<Array<{ over10: number; over100: number }>> {
+  return Promise.all(system.allMetrics.map(async (url) => gcPauses(await scrape(url))));
+}
+
+async function stallsSince(system: System, before: ReadonlyArray<{ over10: number; over100: number }>): Promise<ProcessStalls[]> {
+  return Promise.all(system.allMetrics.map(async (url, i) => {
+    const text = await scrape(url);
+    const gc = gcPauses(text);
+    return {
+      process: system.processNames[i]!,
+      loopDelayP99Ms: round1(metricValue(text, 'gas_process_nodejs_eventloop_lag_p99_seconds') * 1000),
+      loopDelayMaxMs: round1(metricValue(text, 'gas_process_nodejs_eventloop_lag_max_seconds') * 1000),
+      gcOver10Ms: gc.over10 - before[i]!.over10,
+      gcOver100Ms: gc.over100 - before[i]!.over100,
+    };
+  }));
 }
 
 const WATCHED = ['gas_ingest_readings_total', 'gas_ingest_rejects_total', 'gas_ingest_duplicate_batches_total', 'gas_ingest_missing_batches_total', 'gas_processor_readings_total', 'gas_processor_late_readings_total', 'gas_processor_unregistered_readings_total'];
@@ -582,6 +640,7 @@ interface PacedWindow {
   lost: number;
   loopDelayP99Ms: number;
   cpu: NonNullable<LevelResult['cpu']>;
+  stalls: ProcessStalls[];
 }
 
 /**
@@ -601,6 +660,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   loopDelay.enable();
 
   const base = await judged(system);
+  const gcBefore = await stallsBefore(system);
   const broker = system.brokerPid?.();
   const cpu0 = { pipeline: cpuOf(system.pids), broker: broker === undefined ? undefined : cpuSecondsOf(broker), load: process.cpuUsage() };
   let sent = 0;
@@ -641,6 +701,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
     loadPct: round1(((loadUsage.user + loadUsage.system) / 1e6 / windowS) * 100),
   };
   const atEnd = await judgedNow(system);
+  const stalls = await stallsSince(system, gcBefore);
   const ramp = (await fromRamp) ?? { value: base, atMs: start };
   const achievedPerS = (atEnd.value - ramp.value) / ((atEnd.atMs - ramp.atMs) / 1000);
   loopDelay.disable();
@@ -651,7 +712,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   await untilJudged(system, base + sent);
   const drainS = (performance.now() - drainStart) / 1000;
   await Promise.all(probes);
-  return { sent, windowS, achievedPerS, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, cpu };
+  return { sent, windowS, achievedPerS, drainS, alert, push, lost: prober.lost - lostBefore, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, cpu, stalls };
 }
 
 async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<LevelResult[]> {
@@ -706,11 +767,12 @@ async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<
         alertLatencyMs: w.alert.percentilesMs(),
         pushLatencyMs: w.push.percentilesMs(),
         cpu: w.cpu,
+        stalls: w.stalls,
       };
       results.push(result);
       const a = result.alertLatencyMs;
       const p = result.pushLatencyMs;
-      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; CPU pipeline ${w.cpu.pipelinePct ?? '?'} %${w.cpu.brokerPct !== undefined ? `, Kafka broker ${w.cpu.brokerPct} %` : ''}, load generator ${w.cpu.loadPct} % (100 % = one core); load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms`);
+      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; CPU pipeline ${w.cpu.pipelinePct ?? '?'} %${w.cpu.brokerPct !== undefined ? `, Kafka broker ${w.cpu.brokerPct} %` : ''}, load generator ${w.cpu.loadPct} % (100 % = one core); load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms; per process, event loop delay p99/max and GC pauses over 10/100 ms: ${w.stalls.map((x) => `${x.process} ${x.loopDelayP99Ms}/${x.loopDelayMaxMs} ms, ${x.gcOver10Ms}/${x.gcOver100Ms}`).join('; ')}`);
     }
     const atHalf = results.find((r) => r.loadPct === 50);
     note(atHalf
