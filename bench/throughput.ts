@@ -700,8 +700,9 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
     brokerPct: pctOf(cpu0.broker, broker === undefined ? undefined : cpuSecondsOf(broker)),
     loadPct: round1(((loadUsage.user + loadUsage.system) / 1e6 / windowS) * 100),
   };
-  const atEnd = await judgedNow(system);
+  // Before judgedNow: its scrape of the processor would restart that process's delay histogram.
   const stalls = await stallsSince(system, gcBefore);
+  const atEnd = await judgedNow(system);
   const ramp = (await fromRamp) ?? { value: base, atMs: start };
   const achievedPerS = (atEnd.value - ramp.value) / ((atEnd.atMs - ramp.atMs) / 1000);
   loopDelay.disable();
