@@ -65,6 +65,10 @@ function expectSanePath(path: PathResult, devices: number, rounds: number, batch
       expect(x.loopDelayMaxMs).toBeGreaterThanOrEqual(x.loopDelayP99Ms);
       expect(x.gcOver100Ms).toBeGreaterThanOrEqual(0);
       expect(x.gcOver10Ms).toBeGreaterThanOrEqual(x.gcOver100Ms);
+      if (process.platform === 'linux') {
+        expect(x.ranMsPerS).toBeGreaterThan(0);
+        expect(x.waitedForCoreMsPerS).toBeGreaterThanOrEqual(0);
+      }
     }
   }
 }

@@ -51,7 +51,8 @@
  *    Before the first level: two rounds as fast as possible and 5 s paced, uncounted. Between
  *    levels the backlog is drained and every probe answered or timed out (30 s, counted as lost).
  *    Each pipeline process's event-loop delay (p99, max) and GC pauses over 10 and 100 ms in the
- *    window are reported beside the latencies, from its own /metrics: where a slow probe waited.
+ *    window are reported beside the latencies, from its own /metrics, and how long its main
+ *    thread ran and waited for a core (/proc/PID/schedstat): where a slow probe waited.
  *    Target: technician push p99 ≤ 50 ms at 50 % of peak; reported, not asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -108,6 +109,12 @@ export interface ProcessStalls {
   /** GC pauses longer than 10 ms and than 100 ms (the histogram's buckets). */
   gcOver10Ms: number;
   gcOver100Ms: number;
+  /**
+   * Its main thread (the event loop), per second of the window: ms it ran, and ms it was ready to
+   * run but waited for a core (Linux's /proc/PID/schedstat); absent elsewhere.
+   */
+  ranMsPerS?: number;
+  waitedForCoreMsPerS?: number;
 }
 
 export interface PathResult {
@@ -198,8 +205,9 @@ interface System {
   processorMetrics: string;
   /** Every process's /metrics, for counters when something goes wrong. */
   allMetrics: string[];
-  /** The pipeline processes' names, in the order of allMetrics. */
+  /** The pipeline processes' names and process ids, in the order of allMetrics. */
   processNames: string[];
+  processPids: number[];
   /** The pipeline's processes, for CPU%. */
   pids: number[];
   /** The Kafka broker's JVM, when there is one on this machine, for its CPU. */
@@ -249,6 +257,7 @@ async function startOneProcess(files: PhaseFiles, mosquitto?: Mosquitto): Promis
     processorMetrics: `${pipeline.httpUrl}/metrics`,
     allMetrics: [`${pipeline.httpUrl}/metrics`],
     processNames: ['pipeline'],
+    processPids: [pipeline.pid],
     pids: mosquitto ? [pipeline.pid, mosquitto.pid] : [pipeline.pid],
     async stop() {
       await pipeline.stop();
@@ -342,6 +351,7 @@ async function startKafka(files: PhaseFiles): Promise<System> {
       brokerPid: kafkaPid,
       allMetrics: [ingest!, processor!, alerts!].map((r) => `${r.httpUrl}/metrics`),
       processNames: ['ingest', 'processor', 'alerts'],
+      processPids: [ingest!, processor!, alerts!].map((r) => r.child.pid!),
       pids: [...roles.map((r) => r.child.pid!), broker.pid],
       async stop() {
         await stopRoles(roles);
@@ -394,21 +404,43 @@ function gcPauses(text: string): { over10: number; over100: number } {
   return { over10: total - upTo10, over100: total - upTo100 };
 }
 
-/** Scrapes every pipeline process: restarts their delay histograms and takes their GC counts. */
-async function stallsBefore(system: System): Promise<Array<{ over10: number; over100: number }>> {
-  return Promise.all(system.allMetrics.map(async (url) => gcPauses(await scrape(url))));
+/** A process's main thread so far: ns run on a core and ns waited for one (Linux), else undefined. */
+function schedOf(pid: number): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return run === undefined || wait === undefined ? undefined : { runNs: run, waitNs: wait };
+  } catch {
+    return undefined;
+  }
 }
 
-async function stallsSince(system: System, before: ReadonlyArray<{ over10: number; over100: number }>): Promise<ProcessStalls[]> {
+interface StallsMark {
+  atMs: number;
+  gc: Array<{ over10: number; over100: number }>;
+  sched: Array<ReturnType<typeof schedOf>>;
+}
+
+/** Scrapes every pipeline process: restarts their delay histograms, takes their GC counts and scheduling times. */
+async function stallsBefore(system: System): Promise<StallsMark> {
+  const gc = await Promise.all(system.allMetrics.map(async (url) => gcPauses(await scrape(url))));
+  return { atMs: performance.now(), gc, sched: system.processPids.map(schedOf) };
+}
+
+async function stallsSince(system: System, before: StallsMark): Promise<ProcessStalls[]> {
+  const sched = system.processPids.map(schedOf);
+  const seconds = (performance.now() - before.atMs) / 1000;
   return Promise.all(system.allMetrics.map(async (url, i) => {
     const text = await scrape(url);
     const gc = gcPauses(text);
+    const s0 = before.sched[i];
+    const s1 = sched[i];
     return {
       process: system.processNames[i]!,
       loopDelayP99Ms: round1(metricValue(text, 'gas_process_nodejs_eventloop_lag_p99_seconds') * 1000),
       loopDelayMaxMs: round1(metricValue(text, 'gas_process_nodejs_eventloop_lag_max_seconds') * 1000),
-      gcOver10Ms: gc.over10 - before[i]!.over10,
-      gcOver100Ms: gc.over100 - before[i]!.over100,
+      gcOver10Ms: gc.over10 - before.gc[i]!.over10,
+      gcOver100Ms: gc.over100 - before.gc[i]!.over100,
+      ...(s0 && s1 ? { ranMsPerS: Math.round((s1.runNs - s0.runNs) / 1e6 / seconds), waitedForCoreMsPerS: Math.round((s1.waitNs - s0.waitNs) / 1e6 / seconds) } : {}),
     };
   }));
 }
@@ -773,7 +805,7 @@ async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<
       results.push(result);
       const a = result.alertLatencyMs;
       const p = result.pushLatencyMs;
-      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; CPU pipeline ${w.cpu.pipelinePct ?? '?'} %${w.cpu.brokerPct !== undefined ? `, Kafka broker ${w.cpu.brokerPct} %` : ''}, load generator ${w.cpu.loadPct} % (100 % = one core); load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms; per process, event loop delay p99/max and GC pauses over 10/100 ms: ${w.stalls.map((x) => `${x.process} ${x.loopDelayP99Ms}/${x.loopDelayMaxMs} ms, ${x.gcOver10Ms}/${x.gcOver100Ms}`).join('; ')}`);
+      note(`${path}, ${level} % of ${fmt(peakPerS)}: offered ${fmt(result.offeredReadingsPerS)}, achieved ${fmt(result.achievedReadingsPerS)} readings/s; alert p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p999} ms, push p50 ${p.p50} / p99 ${p.p99} / p99.9 ${p.p999} ms over ${p.count} probes${w.lost ? `, ${w.lost} lost` : ''}; backlog drained ${w.drainS.toFixed(1)} s after the window; CPU pipeline ${w.cpu.pipelinePct ?? '?'} %${w.cpu.brokerPct !== undefined ? `, Kafka broker ${w.cpu.brokerPct} %` : ''}, load generator ${w.cpu.loadPct} % (100 % = one core); load generator event loop delay p99 ${w.loopDelayP99Ms.toFixed(1)} ms; per process, event loop delay p99/max, GC pauses over 10/100 ms, main thread ran/waited for a core per s: ${w.stalls.map((x) => `${x.process} ${x.loopDelayP99Ms}/${x.loopDelayMaxMs} ms, ${x.gcOver10Ms}/${x.gcOver100Ms}, ${x.ranMsPerS ?? '?'}/${x.waitedForCoreMsPerS ?? '?'} ms`).join('; ')}`);
     }
     const atHalf = results.find((r) => r.loadPct === 50);
     note(atHalf
