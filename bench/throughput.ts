@@ -692,7 +692,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
   loopDelay.enable();
 
   const base = await judged(system);
-  const gcBefore = await stallsBefore(system);
+  const stallsMark = await stallsBefore(system);
   const broker = system.brokerPid?.();
   const cpu0 = { pipeline: cpuOf(system.pids), broker: broker === undefined ? undefined : cpuSecondsOf(broker), load: process.cpuUsage() };
   let sent = 0;
@@ -733,7 +733,7 @@ async function pacedWindow(run: PacedRun, ratePerS: number, seconds: number): Pr
     loadPct: round1(((loadUsage.user + loadUsage.system) / 1e6 / windowS) * 100),
   };
   // Before judgedNow: its scrape of the processor would restart that process's delay histogram.
-  const stalls = await stallsSince(system, gcBefore);
+  const stalls = await stallsSince(system, stallsMark);
   const atEnd = await judgedNow(system);
   const ramp = (await fromRamp) ?? { value: base, atMs: start };
   const achievedPerS = (atEnd.value - ramp.value) / ((atEnd.atMs - ramp.atMs) / 1000);
