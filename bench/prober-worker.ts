@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Prober, type ProberInit } from './prober.ts';
 
@@ -16,7 +17,8 @@ try {
       (err: Error) => port.postMessage({ id, error: err.message }),
     );
   });
-  port.postMessage({ ready: true });
+  // Its Linux thread id (/proc/thread-self → PID/task/TID), so the load generator can yield every thread but this one.
+  port.postMessage({ ready: true, tid: Number(readlinkSync('/proc/thread-self').split('/').pop()) });
 } catch (err) {
   port.postMessage({ ready: false, error: (err as Error).message });
 }

@@ -95,7 +95,11 @@ export class ProberThread {
   #lost = 0;
   readonly #pending = new Map<number, { resolve: (p: Probe) => void; reject: (err: Error) => void }>();
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    /** The worker's Linux thread id. */
+    readonly tid: number,
+  ) {
     worker.on('message', (r: Reply) => {
       const p = this.#pending.get(r.id);
       if (!p) return;
@@ -114,11 +118,11 @@ export class ProberThread {
 
   static async start(init: ProberInit): Promise<ProberThread> {
     const worker = new Worker(BOOT, { workerData: init });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error ?? 'prober did not start'))));
+    const tid = await new Promise<number>((resolve, reject) => {
+      worker.once('message', (m: { ready?: boolean; tid?: number; error?: string }) => (m.ready ? resolve(m.tid!) : reject(new Error(m.error ?? 'prober did not start'))));
       worker.once('error', reject);
     });
-    return new ProberThread(worker);
+    return new ProberThread(worker, tid);
   }
 
   /** Probes that timed out on either stream so far. */

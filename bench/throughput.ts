@@ -41,9 +41,9 @@
  *    has never alarmed before (registered under its own gateway GW-PROBE, on its own MQTT
  *    connection, published and timed on a thread of its own so that the load generator's busy
  *    event loop is not in the figure: `prober.ts`), so each probe is a new alert and a new ticket, dispatched to the on-call
- *    technician of bench/alarm-to-push.ts's rota. Meanwhile the load generator's own thread runs
- *    at nice 19 (`lowerLoadPriority`): it stands in for gateways elsewhere and yields the cores to
- *    the pipeline; the prober's thread keeps normal priority. Measured from just before the
+ *    technician of bench/alarm-to-push.ts's rota. Meanwhile the load generator's threads, V8's
+ *    GC helpers among them, run at nice 19 (`lowerLoadPriority`): it stands in for gateways
+ *    elsewhere and yields the cores to the pipeline; the prober's thread keeps normal priority. Measured from just before the
  *    publish to the alert's `alert.raised` on the operator's /api/v1/stream/alerts and to the ticket's notice on
  *    the technician's /api/v1/stream (LatencyHistogram). Offered = readings published in the
  *    window / its length; achieved = readings judged from the end of the window's first fifth (at
@@ -777,8 +777,8 @@ async function measureLevels(path: PathName, measuredPeakPerS: number): Promise<
       deviceIds: probeIds,
     });
     for (let i = 0; i < PACED_CONNECTIONS; i++) publishers.push(await Publisher.connect({ url: system.mqttUrl, clients: 1, clientIdPrefix: `bench-throughput-paced-${i}` }));
-    // The prober thread, started above, keeps its priority: only the load yields.
-    restorePriority = lowerLoadPriority();
+    // The prober thread keeps its priority: only the load yields.
+    restorePriority = lowerLoadPriority([prober.tid]);
 
     for (const warm of load.rounds.slice(0, 2)) {
       const before = await judged(system);

@@ -1,7 +1,8 @@
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Db } from './db.ts';
 import { PgliteDb } from './pglite-db.ts';
-import type { WorkerError, WorkerInit, WorkerReply, WorkerRequest } from './pglite-worker-protocol.ts';
+import { TICKET_STORE_NICE, type WorkerError, type WorkerInit, type WorkerReply, type WorkerRequest } from './pglite-worker-protocol.ts';
 
 /**
  * The PGlite worker: the embedded database runs here so that its WebAssembly turns (a ticket
@@ -34,6 +35,8 @@ interface OpenTx {
 const ROLLBACK = Symbol('rollback');
 
 async function main(): Promise<void> {
+  // Linux sets a nice value per thread, and pid 0 is this thread; elsewhere it would be the whole process.
+  if (process.platform === 'linux') setPriority(TICKET_STORE_NICE);
   const db = await PgliteDb.open(init);
   const open = new Map<number, OpenTx>();
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { MigrationError } from './errors.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import { openDb } from './open-db.ts';
 import { PgliteDb } from './pglite-db.ts';
+import { TICKET_STORE_NICE } from './pglite-worker-protocol.ts';
 import { WorkerDb } from './worker-db.ts';
 
 const dirs: string[] = [];
@@ -158,6 +159,25 @@ describe('the embedded store in its worker', () => {
       }),
     ).rejects.toMatchObject({ code: '23505' });
     expect(await db.query('SELECT count(*)::int AS n FROM v')).toEqual([{ n: 0 }]);
+    await db.close();
+  });
+
+  it.runIf(process.platform === 'linux')('runs below the alarm path: its thread alone at the ticket store nice value', async () => {
+    // Field 19 of /proc/self/task/TID/stat, counted after the command name's closing parenthesis.
+    const niceOfThreads = (): number[] =>
+      readdirSync('/proc/self/task').flatMap((tid) => {
+        try {
+          return [Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16])];
+        } catch {
+          return [];
+        }
+      });
+    const before = niceOfThreads().filter((n) => n === TICKET_STORE_NICE).length;
+    const db = await openDb({});
+    const during = niceOfThreads();
+    expect(during.filter((n) => n === TICKET_STORE_NICE).length).toBe(before + 1);
+    // This thread, and with it ingest, the detectors and the safety lane, keeps its own.
+    expect(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ')[16]).not.toBe(String(TICKET_STORE_NICE));
     await db.close();
   });
 });
