@@ -39,6 +39,9 @@ describe('jsonProblem', () => {
     expect(jsonProblem({ status: ['ok', 'ERR\uD800'] }, bounds)).toMatchObject({ code: 'unsafe_text', path: '/status/1' });
     expect(jsonProblem({ ok: { 'k\u0000': 1 } }, bounds)).toMatchObject({ code: 'unsafe_text', path: '/ok/k\\u0000', message: expect.stringContaining('has a key that contains NUL') });
     expect(jsonProblem({ 'a/b': { note: 'x'.repeat(11) } }, bounds)).toMatchObject({ code: 'too_long', path: '/a~1b/note' });
+    expect(jsonProblem({ channels: [{ id: 1 }, { id: 2, 'n\u0001': 'x' }] }, bounds)).toMatchObject({ code: 'unsafe_text', path: '/channels/1/n\\u0001' });
+    expect(jsonProblem(['a', ['b', 'x'.repeat(11)]], bounds)).toMatchObject({ code: 'too_long', path: '/1/1' });
+    expect(jsonProblem('x\u0000', bounds)).toMatchObject({ code: 'unsafe_text', path: '' });
     expect(jsonProblem('plain', bounds)).toBeUndefined();
     expect(jsonProblem({ a: [1, 'two', null, { b: true }] }, bounds)).toBeUndefined();
   });

@@ -73,28 +73,38 @@ function pointer(node: Node | undefined, last?: string): string {
  * undefined when it may pass. `startDepth` is how deep the value already sits in what holds it.
  */
 export function jsonProblem(value: unknown, bounds: JsonBounds, startDepth = 0): JsonProblem | undefined {
+  if (typeof value === 'string') {
+    const problem = stringProblem(value, bounds, 'value');
+    return problem ? { ...problem, path: '' } : undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  // Only containers are stacked and strings are checked where they sit: every uplink reading passes
+  // here, and a node per field was most of ingest's garbage.
   const stack: Node[] = [{ value, depth: startDepth, key: '', parent: undefined }];
   while (stack.length > 0) {
     const node = stack.pop()!;
-    const v = node.value;
-    if (typeof v === 'string') {
-      const problem = stringProblem(v, bounds, 'value');
-      if (problem) return { ...problem, path: pointer(node) };
-      continue;
-    }
-    if (v === null || typeof v !== 'object') continue;
     const depth = node.depth + 1;
     if (depth > bounds.maxDepth) return { code: 'too_deep', path: pointer(node), message: `is nested deeper than ${bounds.maxDepth} levels` };
+    const v = node.value;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth, key: String(i), parent: node });
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        if (typeof item === 'string') {
+          const problem = stringProblem(item, bounds, 'value');
+          if (problem) return { ...problem, path: pointer(node, String(i)) };
+        } else if (item !== null && typeof item === 'object') stack.push({ value: item, depth, key: String(i), parent: node });
+      }
       continue;
     }
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i]!;
-      const problem = stringProblem(key, bounds, 'key');
-      if (problem) return { ...problem, path: pointer(node, escapeUnsafe(key.slice(0, 64))) };
-      stack.push({ value: (v as Record<string, unknown>)[key], depth, key, parent: node });
+    for (const key in v as Record<string, unknown>) {
+      if (!Object.hasOwn(v as object, key)) continue;
+      const keyProblem = stringProblem(key, bounds, 'key');
+      if (keyProblem) return { ...keyProblem, path: pointer(node, escapeUnsafe(key.slice(0, 64))) };
+      const item = (v as Record<string, unknown>)[key];
+      if (typeof item === 'string') {
+        const problem = stringProblem(item, bounds, 'value');
+        if (problem) return { ...problem, path: pointer(node, key) };
+      } else if (item !== null && typeof item === 'object') stack.push({ value: item, depth, key, parent: node });
     }
   }
   return undefined;
