@@ -4,10 +4,12 @@ import type { DeviceProfile } from './device-profile.ts';
 
 /**
  * Facts for the technician (value, set point, channel, token as shown), built only on a raise or a
- * clear. Pass it as an inline arrow, not one bound to a name: under tsx (esbuild `keepNames`) every
- * named closure gets its name set on each creation, that is on every reading.
+ * clear, for the condition that changed. A closure is an allocation on every reading, used or not,
+ * so a detector makes one per reading and passes it to all its reports. Make it an inline arrow,
+ * not one bound to a name: under tsx (esbuild `keepNames`) every named closure gets its name set
+ * on each creation.
  */
-export type Detail = () => Record<string, unknown>;
+export type Detail = (condition: Condition) => Record<string, unknown>;
 
 /**
  * Where a detector says what it found in one reading: a condition holds now (`present`) or it does

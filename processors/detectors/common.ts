@@ -30,7 +30,8 @@ let lastTokens: readonly string[] = NO_TOKENS;
 
 /** Whether any of `wanted` (already in normalised form) is shown. */
 export function showsAny(tokens: readonly string[], wanted: readonly string[]): boolean {
-  for (const t of tokens) if (wanted.includes(t)) return true;
+  // Indexed, as in errCodes: these run for every reading, and for-of left an iterator result each.
+  for (let i = 0; i < tokens.length; i++) if (wanted.includes(tokens[i]!)) return true;
   return false;
 }
 
@@ -46,8 +47,8 @@ export function errCode(token: string): number {
 /** Bit n set for every ERR-n shown. */
 export function errCodes(tokens: readonly string[]): number {
   let mask = 0;
-  for (const t of tokens) {
-    const n = errCode(t);
+  for (let i = 0; i < tokens.length; i++) {
+    const n = errCode(tokens[i]!);
     if (n) mask |= 1 << n;
   }
   return mask;

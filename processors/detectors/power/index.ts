@@ -62,8 +62,9 @@ export const PowerDetector = defineDetector({
         backupUndervoltage = backup === 'undervoltage';
         backupOpenCircuit = backup === 'open_circuit';
       }
-      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), () => backupDetail(reading));
-      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), () => backupDetail(reading));
+      const detail = () => backupDetail(reading);
+      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), detail);
+      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), detail);
     }
 
     if (mainLow === state.mainLow && backupUndervoltage === state.backupUndervoltage && backupOpenCircuit === state.backupOpenCircuit) return state;
