@@ -4,12 +4,13 @@ import type { DeviceProfile } from './device-profile.ts';
 
 /**
  * Facts for the technician (value, set point, channel, token as shown), built only on a raise or a
- * clear, for the condition that changed. A closure is an allocation on every reading, used or not,
- * so a detector makes one per reading and passes it to all its reports. Make it an inline arrow,
- * not one bound to a name: under tsx (esbuild `keepNames`) every named closure gets its name set
- * on each creation.
+ * clear. Pass it as an inline arrow in the report call, never one held in a variable: V8 inlines
+ * `report`, sees the arrow unused on a reading that changes nothing and does not allocate it, while
+ * one arrow shared by several reports is allocated on every reading (engine alone over 2.4M
+ * readings: 51 young collections shared against 14–18 inline, 357k against 700k readings/s). Under
+ * tsx (esbuild `keepNames`) a named closure also gets its name set on each creation.
  */
-export type Detail = (condition: Condition) => Record<string, unknown>;
+export type Detail = () => Record<string, unknown>;
 
 /**
  * Where a detector says what it found in one reading: a condition holds now (`present`) or it does

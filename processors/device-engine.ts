@@ -164,7 +164,7 @@ export class DeviceEngine {
       if (present) {
         this.#historical.push({
           state: this.#lateJudged,
-          finding: { condition, raisedAtMs: reading.atMs, clearedAtMs: undefined, severity, detail: detail?.(condition), delayMs: Math.max(0, reading.receivedAtMs - reading.atMs) },
+          finding: { condition, raisedAtMs: reading.atMs, clearedAtMs: undefined, severity, detail: detail?.(), delayMs: Math.max(0, reading.receivedAtMs - reading.atMs) },
         });
         return;
       }
@@ -330,7 +330,7 @@ export class DeviceEngine {
     if (present && changes >= minChanges) {
       flap.flapping |= bit;
       flap.counted[condition] = changes;
-      this.#edge(state, condition, true, atMs, severity, (c) => ({ ...detail?.(c), flapping: true, changes, windowMs }), this.#edges);
+      this.#edge(state, condition, true, atMs, severity, () => ({ ...detail?.(), flapping: true, changes, windowMs }), this.#edges);
       return;
     }
     this.#edge(state, condition, present, atMs, severity, detail, this.#edges);
@@ -373,7 +373,7 @@ export class DeviceEngine {
       condition,
       severity: severity ?? DEFAULT_SEVERITY[condition],
       atMs,
-      detail: detail?.(condition),
+      detail: detail?.(),
       ...(delayMs > 0 ? { delayMs } : {}),
       ...(state.profile.registered ? {} : { unregistered: true }),
     });

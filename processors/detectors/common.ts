@@ -30,7 +30,8 @@ let lastTokens: readonly string[] = NO_TOKENS;
 
 /** Whether any of `wanted` (already in normalised form) is shown. */
 export function showsAny(tokens: readonly string[], wanted: readonly string[]): boolean {
-  // Indexed, as in errCodes: these run for every reading, and for-of left an iterator result each.
+  // Indexed, as in errCodes: run for every reading, for-of left an iterator behind each time (engine
+  // alone over 2.4M readings: 37 young collections and 372–524k readings/s before, 14–18 and 700k after).
   for (let i = 0; i < tokens.length; i++) if (wanted.includes(tokens[i]!)) return true;
   return false;
 }

@@ -37,7 +37,7 @@ export function runDetector<S extends TObject, State>(
   for (const r of readings) {
     const found: Finding[] = [];
     const out: Findings = {
-      report: (condition, present, detail, severity) => found.push({ condition, present, ...(severity ? { severity } : {}), ...(detail ? { detail: detail(condition) } : {}) }),
+      report: (condition, present, detail, severity) => found.push({ condition, present, ...(severity ? { severity } : {}), ...(detail ? { detail: detail() } : {}) }),
     };
     state = definition.step(profile, settings, state, r, options.linked ?? {}, out);
     const restored: unknown = JSON.parse(JSON.stringify(state));

@@ -37,9 +37,8 @@ export const BalanceDetector = defineDetector({
 
     const none = showsAny(tokens, NONE_TOKENS) || (balanceM3 !== null && balanceM3 <= 0);
     const low = !none && (showsAny(tokens, LOW_TOKENS) || (balanceM3 !== null && balanceM3 < settings.lowBalanceM3));
-    const detail = () => balanceDetail(balanceM3, settings.lowBalanceM3, reading.status);
-    out.report('LOW_BALANCE', low, detail);
-    out.report('NO_BALANCE', none, detail);
+    out.report('LOW_BALANCE', low, () => balanceDetail(balanceM3, settings.lowBalanceM3, reading.status));
+    out.report('NO_BALANCE', none, () => balanceDetail(balanceM3, settings.lowBalanceM3, reading.status));
     return balanceM3 === state.balanceM3 ? state : { balanceM3 };
   },
 });

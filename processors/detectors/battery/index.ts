@@ -75,9 +75,8 @@ export const BatteryDetector = defineDetector({
 
     const source: Source | undefined = internal && external ? 'internal+external' : internal ? 'internal' : external ? 'external' : undefined;
     const minExternalPowerV = isController && externalPowerV !== undefined ? settings.minExternalPowerV : undefined;
-    const detail = () => batteryDetail(source, reading, profile.lowBatteryV, minExternalPowerV, valveClosed);
-    out.report('LOW_BATTERY', level.on, detail);
-    out.report('VALVE_CLOSED_LOW_BATTERY', level.on && valveClosed, detail);
+    out.report('LOW_BATTERY', level.on, () => batteryDetail(source, reading, profile.lowBatteryV, minExternalPowerV, valveClosed));
+    out.report('VALVE_CLOSED_LOW_BATTERY', level.on && valveClosed, () => batteryDetail(source, reading, profile.lowBatteryV, minExternalPowerV, valveClosed));
 
     if (level === state.level && internalLow === state.internalLow && externalLow === state.externalLow && valveClosed === state.valveClosed) return state;
     return { level, internalLow, externalLow, valveClosed };

@@ -13,8 +13,6 @@ function codesDetail(reading: Reading, valveClosed: boolean, meaning?: string): 
   return { tokens: reading.status ?? [], valveClosed, ...(meaning ? { meaning } : {}) };
 }
 
-const isErrCode = (condition: Condition): condition is (typeof ERR_CONDITIONS)[number] => (ERR_CONDITIONS as readonly Condition[]).includes(condition);
-
 /** Whether ERR-1 is a magnet on the meter: the model says (models/index.ts); without one, a household meter's is, a controller's (its battery) is not. */
 function errOneIsTamper(profile: DeviceProfile, reading: Reading): boolean {
   return profile.codes?.['ERR-1']?.tamper ?? reading.kind === 'household_meter';
@@ -44,14 +42,16 @@ export const DeviceCodesDetector = defineDetector({
     const tokens = shownTokens(reading);
     const codes = errCodes(tokens);
     const valveClosed = reading.valve === 'closed' || showsAny(tokens, VALVE_CLOSED_TOKENS);
-    const detail = (condition: Condition) => codesDetail(reading, valveClosed, isErrCode(condition) ? profile.codes?.[condition]?.meaning : undefined);
-    for (let n = 1; n <= 7; n++) out.report(ERR_CONDITIONS[n - 1]!, (codes & (1 << n)) !== 0, detail);
+    for (let n = 1; n <= 7; n++) {
+      const code = ERR_CONDITIONS[n - 1]!;
+      out.report(code, (codes & (1 << n)) !== 0, () => codesDetail(reading, valveClosed, profile.codes?.[code]?.meaning));
+    }
 
     const fault = (codes === 0 && tokens.includes(FAULT_TOKEN)) || tokens.includes(SAFETY_PROTECTION_TOKEN);
-    out.report('DEVICE_FAULT', fault, detail, fault && valveClosed ? 'high' : undefined);
+    out.report('DEVICE_FAULT', fault, () => codesDetail(reading, valveClosed), fault && valveClosed ? 'high' : undefined);
 
     const tamper = showsAny(tokens, TAMPER_TOKENS) || ((codes & (1 << 1)) !== 0 && errOneIsTamper(profile, reading));
-    out.report('TAMPER', tamper, detail);
+    out.report('TAMPER', tamper, () => codesDetail(reading, valveClosed));
     return state;
   },
 });

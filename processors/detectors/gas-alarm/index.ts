@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { Condition, Reading } from '../../../contracts/messages.ts';
+import type { Reading } from '../../../contracts/messages.ts';
 import type { AlarmConfirmRule, DeviceProfile } from '../../device-profile.ts';
 import { defineDetector } from '../../detector.ts';
 import { LEVEL_OFF, LevelSchema, aboveWithHysteresis, advanceLevel, type Level } from '../../level.ts';
@@ -95,11 +95,13 @@ export const GasAlarmDetector = defineDetector({
     const l1 = advanceLevel(state.l1, wantL1, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
     const l2 = advanceLevel(state.l2, wantL2, reading.atMs, settings.raiseAfterMs, settings.clearAfterMs);
 
-    const detail = isController
-      ? (condition: Condition) => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, condition === 'GAS_ALARM_L2' ? 'L2' : 'L1', reading, profile, settings.confirmMinChannels)
-      : () => alarmDetail(lelPct, profile, channels, deviceAlarm);
-    out.report('GAS_ALARM_L1', l1.on, detail);
-    out.report('GAS_ALARM_L2', l2.on, detail);
+    if (isController) {
+      out.report('GAS_ALARM_L1', l1.on, () => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, 'L1', reading, profile, settings.confirmMinChannels));
+      out.report('GAS_ALARM_L2', l2.on, () => controllerDetail(alarmDetail(lelPct, profile, channels, deviceAlarm), rule, 'L2', reading, profile, settings.confirmMinChannels));
+    } else {
+      out.report('GAS_ALARM_L1', l1.on, () => alarmDetail(lelPct, profile, channels, deviceAlarm));
+      out.report('GAS_ALARM_L2', l2.on, () => alarmDetail(lelPct, profile, channels, deviceAlarm));
+    }
     return l1 === state.l1 && l2 === state.l2 ? state : { l1, l2 };
   },
 });

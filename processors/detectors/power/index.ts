@@ -62,9 +62,8 @@ export const PowerDetector = defineDetector({
         backupUndervoltage = backup === 'undervoltage';
         backupOpenCircuit = backup === 'open_circuit';
       }
-      const detail = () => backupDetail(reading);
-      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), detail);
-      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), detail);
+      out.report('BACKUP_UNDERVOLTAGE', backupUndervoltage || tokens.includes(BACKUP_UNDERVOLTAGE_TOKEN), () => backupDetail(reading));
+      out.report('BACKUP_OPEN_CIRCUIT', backupOpenCircuit || tokens.includes(BACKUP_OPEN_TOKEN), () => backupDetail(reading));
     }
 
     if (mainLow === state.mainLow && backupUndervoltage === state.backupUndervoltage && backupOpenCircuit === state.backupOpenCircuit) return state;
