@@ -108,7 +108,6 @@ export class LatencyHistogram {
   }
 }
 
-/** The technician every benchmark's alarms are dispatched to. */
 /**
  * Puts the load generator's threads at the lowest CPU priority (nice 19), all but those in `keep`,
  * and returns what puts them back. The load generator stands in for gateways out in the field; on
@@ -146,6 +145,7 @@ export function lowerLoadPriority(keep: readonly number[]): () => void {
   };
 }
 
+/** The technician every benchmark's alarms are dispatched to. */
 export const BENCH_TECHNICIAN = 'tech-bench';
 
 /** An ONCALL file with one team for every district and a technician on site around the clock, so every alarm is dispatched. */
