@@ -58,5 +58,6 @@ describe('jsonProblem', () => {
     for (let i = 0; i < 1_000_000; i++) deep = [deep];
     expect(jsonProblem(deep, { maxDepth: 32, maxStringChars: 100 })).toMatchObject({ code: 'too_deep' });
     expect(() => JSON.stringify(deep)).toThrow(RangeError);
+    expect(() => jsonProblem(deep, { maxDepth: 257, maxStringChars: 100 })).toThrow(RangeError);
   });
 });

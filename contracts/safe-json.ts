@@ -10,7 +10,8 @@
  *   serializer all recurse and overflow the stack some thousand levels down);
  * - strings are bounded in length where no schema bounds them (unknown fields are kept).
  *
- * The walk itself is iterative, so a value nested a million levels deep is refused, not a crash.
+ * The walk recurses no deeper than the bound (at most MAX_JSON_DEPTH), so a value nested a million
+ * levels deep is refused, not a crash.
  */
 
 export interface JsonBounds {
@@ -55,82 +56,42 @@ export function escapeUnsafe(text: string): string {
 
 const escapePointer = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1');
 
-interface Node {
-  value: unknown;
-  depth: number;
-  key: string;
-  parent: Node | undefined;
-}
-
-function pointer(node: Node | undefined, last?: string): string {
-  const parts: string[] = last === undefined ? [] : [escapePointer(last)];
-  for (let n = node; n?.parent; n = n.parent) parts.push(escapePointer(n.key));
-  return parts.length === 0 ? '' : `/${parts.reverse().join('/')}`;
-}
+/** How deep jsonProblem may be asked to look: it recurses one level per level of nesting, and no deeper. */
+export const MAX_JSON_DEPTH = 256;
 
 /**
  * The first problem found in a parsed JSON value (depth, unsafe text, over-long string or key), or
  * undefined when it may pass. `startDepth` is how deep the value already sits in what holds it.
+ * Every uplink reading passes here: a value that passes costs no allocation, and the path is built
+ * only for a problem, on the way back out.
  */
 export function jsonProblem(value: unknown, bounds: JsonBounds, startDepth = 0): JsonProblem | undefined {
-  // Nearly every value passes: decide that without allocating, and walk again for the path only when not.
-  if (bounds.maxDepth <= MAX_RECURSIVE_DEPTH && !breaksBounds(value, bounds, startDepth)) return undefined;
-  if (typeof value === 'string') {
-    const problem = stringProblem(value, bounds, 'value');
-    return problem ? { ...problem, path: '' } : undefined;
-  }
-  if (value === null || typeof value !== 'object') return undefined;
-  // Only containers are stacked and strings are checked where they sit.
-  const stack: Node[] = [{ value, depth: startDepth, key: '', parent: undefined }];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    const depth = node.depth + 1;
-    if (depth > bounds.maxDepth) return { code: 'too_deep', path: pointer(node), message: `is nested deeper than ${bounds.maxDepth} levels` };
-    const v = node.value;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const item: unknown = v[i];
-        if (typeof item === 'string') {
-          const problem = stringProblem(item, bounds, 'value');
-          if (problem) return { ...problem, path: pointer(node, String(i)) };
-        } else if (item !== null && typeof item === 'object') stack.push({ value: item, depth, key: String(i), parent: node });
-      }
-      continue;
-    }
-    for (const key in v as Record<string, unknown>) {
-      if (!Object.hasOwn(v as object, key)) continue;
-      const keyProblem = stringProblem(key, bounds, 'key');
-      if (keyProblem) return { ...keyProblem, path: pointer(node, escapeUnsafe(key.slice(0, 64))) };
-      const item = (v as Record<string, unknown>)[key];
-      if (typeof item === 'string') {
-        const problem = stringProblem(item, bounds, 'value');
-        if (problem) return { ...problem, path: pointer(node, key) };
-      } else if (item !== null && typeof item === 'object') stack.push({ value: item, depth, key, parent: node });
-    }
-  }
-  return undefined;
+  if (bounds.maxDepth > MAX_JSON_DEPTH) throw new RangeError(`maxDepth ${bounds.maxDepth} is over ${MAX_JSON_DEPTH}`);
+  return problemIn(value, bounds, startDepth);
 }
 
-/** How deep breaksBounds may recurse: it stops one level below maxDepth, far above any stack limit. */
-const MAX_RECURSIVE_DEPTH = 256;
-
-/**
- * Whether jsonProblem would find a problem, allocating nothing: every uplink reading passes here,
- * and the walk's node per field was a third of ingest's garbage at 51k readings/s.
- */
-function breaksBounds(v: unknown, bounds: JsonBounds, depth: number): boolean {
-  if (typeof v === 'string') return v.length > bounds.maxStringChars || UNSAFE.test(v);
-  if (v === null || typeof v !== 'object') return false;
-  if (depth + 1 > bounds.maxDepth) return true;
+function problemIn(v: unknown, bounds: JsonBounds, depth: number): JsonProblem | undefined {
+  if (typeof v === 'string') {
+    const problem = stringProblem(v, bounds, 'value');
+    return problem ? { ...problem, path: '' } : undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  if (depth + 1 > bounds.maxDepth) return { code: 'too_deep', path: '', message: `is nested deeper than ${bounds.maxDepth} levels` };
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (breaksBounds(v[i], bounds, depth + 1)) return true;
-    return false;
+    for (let i = 0; i < v.length; i++) {
+      const problem = problemIn(v[i], bounds, depth + 1);
+      if (problem) return { ...problem, path: `/${i}${problem.path}` };
+    }
+    return undefined;
   }
   for (const key in v as Record<string, unknown>) {
     if (!Object.hasOwn(v as object, key)) continue;
-    if (key.length > bounds.maxStringChars || UNSAFE.test(key) || breaksBounds((v as Record<string, unknown>)[key], bounds, depth + 1)) return true;
+    const keyProblem = stringProblem(key, bounds, 'key');
+    if (keyProblem) return { ...keyProblem, path: `/${escapePointer(escapeUnsafe(key.slice(0, 64)))}` };
+    const problem = problemIn((v as Record<string, unknown>)[key], bounds, depth + 1);
+    if (problem) return { ...problem, path: `/${escapePointer(key)}${problem.path}` };
   }
-  return false;
+  return undefined;
 }
 
 function stringProblem(text: string, bounds: JsonBounds, what: 'key' | 'value'): Omit<JsonProblem, 'path'> | undefined {

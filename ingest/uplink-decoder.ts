@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Type, type Static } from '@sinclair/typebox';
 import uplinkSchema from '../contracts/uplink-v1.schema.json' with { type: 'json' };
 import { DEVICE_KINDS, type DeadLetter, type DeviceKind, type GatewayStatus, type Reading, type RejectReason } from '../contracts/messages.ts';
-import { escapeUnsafe, jsonProblem, type JsonBounds, type JsonProblem } from '../contracts/safe-json.ts';
+import { MAX_JSON_DEPTH, escapeUnsafe, jsonProblem, type JsonBounds, type JsonProblem } from '../contracts/safe-json.ts';
 import { DateTimeFormat } from './rfc3339.ts';
 
 export const DecoderOptionsSchema = Type.Object({
@@ -11,7 +11,7 @@ export const DecoderOptionsSchema = Type.Object({
   maxAgeMs: Type.Integer({ default: 30 * 86_400_000, minimum: 0, description: 'how old a reading may be when it arrives (gateways buffer through outages), ms' }),
   maxSeqJump: Type.Integer({ default: 100_000, minimum: 1, description: 'how far a batch seq may jump ahead of its gateway\'s highest and still be believed; a larger jump is judged but moves no high-water mark until a second batch confirms it' }),
   deadLetterPayloadChars: Type.Integer({ default: 2048, minimum: 64, description: 'how much of a rejected payload the dead-letter log keeps, characters' }),
-  maxDepth: Type.Integer({ default: 16, minimum: 8, maximum: 256, description: 'deepest nesting of objects and arrays in an uplink message (the batch is level 1, a reading level 3); a reading nested deeper is refused alone as too_deep' }),
+  maxDepth: Type.Integer({ default: 16, minimum: 8, maximum: MAX_JSON_DEPTH, description: 'deepest nesting of objects and arrays in an uplink message (the batch is level 1, a reading level 3); a reading nested deeper is refused alone as too_deep' }),
   maxStringChars: Type.Integer({ default: 1024, minimum: 64, description: 'longest string (or key) in an uplink message where the schema sets no shorter bound, characters' }),
 });
 export type DecoderOptions = Static<typeof DecoderOptionsSchema>;
